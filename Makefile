@@ -1,0 +1,99 @@
+# pftls-roll - DANE TLSA key rollover for Postfix.
+#
+#   make            build pftls-roll (and pftls-rolld once it exists)
+#   make check      install missing Debian packages, build, run every test
+#   make demo       install missing packages, build, run the demo sandbox
+#   make bench      run the benchmarks, results in docs/BENCHMARKS.md
+#   make install    PREFIX, DESTDIR, sbindir, mandir, unitdir honoured
+
+PREFIX   ?= /usr/local
+sbindir  ?= $(PREFIX)/sbin
+mandir   ?= $(PREFIX)/share/man
+unitdir  ?= $(PREFIX)/lib/systemd/system
+sysconfdir ?= /etc
+DESTDIR  ?=
+
+CC       ?= cc
+PKGS     := openssl ldns libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS   := $(PKG_LIBS)
+
+B := build
+DAEMON_MAIN := daemon/pftls-rolld.c
+LIB_SRCS  := $(filter-out $(DAEMON_MAIN),$(wildcard daemon/*.c))
+TOOL_SRCS := $(wildcard tools/*.c)
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(B)/%.o)
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
+PROGS     := $(B)/pftls-roll $(if $(wildcard $(DAEMON_MAIN)),$(B)/pftls-rolld)
+MAN8 := $(wildcard docs/*.8)
+MAN5 := $(wildcard docs/*.5)
+
+.PHONY: all deps check demo bench install uninstall clean unit lint
+all: $(PROGS) $(TEST_BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libpftls.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/pftls-roll: $(TOOL_OBJS) $(B)/libpftls.a
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $(TOOL_OBJS) $(B)/libpftls.a $(LDLIBS)
+
+$(B)/pftls-rolld: $(B)/daemon/pftls-rolld.o $(B)/libpftls.a
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(B)/libpftls.a $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libpftls.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(B)/libpftls.a $(LDLIBS)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Debian packages the build and the tests need, installed when missing.
+deps:
+	@sh tools/install-deps
+
+check: deps
+	$(MAKE) all
+	tests/run
+
+unit: all
+	tests/run unit
+
+demo: deps
+	$(MAKE) all
+	tests/demo
+
+bench: deps
+	$(MAKE) all
+	bench/run
+
+lint:
+	mandoc -Tlint -W warning $(MAN8) $(MAN5)
+
+install: all
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5
+	install -m 0755 $(PROGS) $(DESTDIR)$(sbindir)/
+	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(mandir)/man8/)
+	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(mandir)/man5/)
+	$(if $(wildcard units/*),install -d $(DESTDIR)$(unitdir) && install -m 0644 $(wildcard units/*) $(DESTDIR)$(unitdir)/)
+	$(if $(wildcard docs/pftls-roll.catalog),install -d $(DESTDIR)$(PREFIX)/lib/systemd/catalog && install -m 0644 docs/pftls-roll.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/)
+	install -d $(DESTDIR)$(sysconfdir)/pftls-roll/examples
+	install -m 0644 $(wildcard examples/*.cf) $(DESTDIR)$(sysconfdir)/pftls-roll/examples/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(sbindir)/,pftls-roll pftls-rolld)
+	rm -f $(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(MAN8)))
+	rm -f $(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(MAN5)))
+
+clean:
+	rm -rf $(B) tests/out

@@ -1,0 +1,33 @@
+/*
+ * t.h - the unit-test protocol: each check prints "PASS: name" or
+ * "FAIL: name: why"; tests/run counts the lines.  A test program exits 1
+ * when any of its checks failed.
+ */
+#ifndef PF_T_H
+#define PF_T_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int t_failed;
+
+#define T_CHECK(cond, ...)                                                                         \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			printf("PASS: ");                                                          \
+			printf(__VA_ARGS__);                                                       \
+			printf("\n");                                                              \
+		} else {                                                                           \
+			t_failed++;                                                                \
+			printf("FAIL: ");                                                          \
+			printf(__VA_ARGS__);                                                       \
+			printf(" (%s:%d: %s)\n", __FILE__, __LINE__, #cond);                       \
+		}                                                                                  \
+		fflush(stdout);                                                                    \
+	} while (0)
+
+#define T_STREQ(a, b, ...) T_CHECK((a) && (b) && strcmp((a), (b)) == 0, __VA_ARGS__)
+
+#define T_DONE() return t_failed ? 1 : 0
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * cli.h - what every pftls-roll subcommand gets: the global options, the
+ * configuration (loaded on first use), and the one way to report an error.
+ */
+#ifndef PF_CLI_H
+#define PF_CLI_H
+
+#include "../daemon/config.h"
+#include "../daemon/util.h"
+
+typedef struct pf_cli {
+	const char *config_path;   /* -c, or the default */
+	bool config_explicit;      /* -c was given */
+	const char *postfix_dir;   /* -C, or NULL */
+	int verbose;               /* -v count */
+	bool loaded;
+	pf_config cfg;
+} pf_cli;
+
+/*
+ * Load the configuration once.  When the file was not named with -c and does
+ * not exist, the defaults apply if missing_ok (the "postfix tls" subcommands
+ * need no configuration).  -C overrides postfix_config_directory.
+ * Returns 0 or a PF_EXIT_* code after printing the error.
+ */
+int cli_config(pf_cli *cli, bool missing_ok);
+
+/* Print "pftls-roll: MESSAGE" for e on stderr; returns e's exit code. */
+int cli_fail(const pf_err *e);
+/* Print "pftls-roll: usage: pftls-roll ..." on stderr; returns PF_EXIT_USAGE. */
+int cli_usage(const char *fmt, ...) PF_PRINTF(1, 2);
+
+/* Subcommands: each takes argv[0] = its own name and returns an exit code. */
+typedef int (*pf_cmd_fn)(pf_cli *cli, int argc, char **argv);
+
+int cmd_config(pf_cli *cli, int argc, char **argv);
+
+#endif
