@@ -26,7 +26,12 @@ static int t_failed;
 		fflush(stdout);                                                                    \
 	} while (0)
 
-#define T_STREQ(a, b, ...) T_CHECK((a) && (b) && strcmp((a), (b)) == 0, __VA_ARGS__)
+static inline int t_streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+#define T_STREQ(a, b, ...) T_CHECK(t_streq((a), (b)), __VA_ARGS__)
 
 #define T_DONE() return t_failed ? 1 : 0
 
