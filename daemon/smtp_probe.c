@@ -1,0 +1,328 @@
+/*
+ * smtp_probe.c - one bounded SMTP STARTTLS exchange with DANE validation.
+ *
+ * Everything read from the server is bounded (line length, line count, total
+ * time) and quoted in messages only truncated: the server is not trusted.
+ */
+#include "smtp_probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "keystore.h"
+
+#define LINE_MAX_BYTES 1000 /* RFC 5321 4.5.3.1.5: 1000 octets with CRLF */
+#define REPLY_MAX_LINES 64
+
+typedef struct conn {
+	int fd;
+	uint64_t deadline; /* pf_mono_usec() value */
+	const char *name;  /* for messages */
+	char buf[4096];
+	size_t have;
+} conn;
+
+static int remaining_ms(const conn *c)
+{
+	uint64_t now = pf_mono_usec();
+
+	return now >= c->deadline ? 0 : (int)((c->deadline - now + 999) / 1000);
+}
+
+/* Apply the remaining time as socket timeouts (OpenSSL's reads use them). */
+static void arm_timeouts(const conn *c)
+{
+	int ms = remaining_ms(c);
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	if (ms == 0)
+		tv.tv_usec = 1000;
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Connect to one address with the deadline.  Returns the fd or -errno. */
+static int connect_deadline(const struct sockaddr *sa, socklen_t salen, conn *c)
+{
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct pollfd p;
+	int err = 0, r;
+	socklen_t len = sizeof(err);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	p = (struct pollfd){.fd = fd, .events = POLLOUT};
+	do
+		r = poll(&p, 1, remaining_ms(c));
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		close(fd);
+		return -ETIMEDOUT;
+	}
+	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+		r = err ? -err : -errno;
+		close(fd);
+		return r;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+/* Read one CRLF-terminated line into line (without CRLF).  Returns 0 or -errno. */
+static int read_line(conn *c, char *line, size_t size)
+{
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->have);
+		ssize_t n;
+
+		if (nl) {
+			size_t len = (size_t)(nl - c->buf);
+
+			if (len > 0 && c->buf[len - 1] == '\r')
+				len--;
+			if (len >= size)
+				return -EMSGSIZE;
+			memcpy(line, c->buf, len);
+			line[len] = '\0';
+			c->have -= (size_t)(nl - c->buf) + 1;
+			memmove(c->buf, nl + 1, c->have);
+			return 0;
+		}
+		if (c->have >= LINE_MAX_BYTES)
+			return -EMSGSIZE;
+		arm_timeouts(c);
+		n = read(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		c->have += (size_t)n;
+	}
+}
+
+/*
+ * Read a whole (possibly multi-line) reply.  Returns its code, or -errno.
+ * When keyword is given, *found tells whether a line of the reply carried it
+ * (EHLO extensions).
+ */
+static int read_reply(conn *c, const char *keyword, bool *found, char *first, size_t first_size,
+		      pf_err *e, const char *step)
+{
+	char line[LINE_MAX_BYTES + 1];
+	int code = -1;
+
+	for (int i = 0; i < REPLY_MAX_LINES; i++) {
+		int r = read_line(c, line, sizeof(line));
+
+		if (r < 0)
+			return pf_err_set(e, -r, "%s: %s: %s", c->name, step,
+					  r == -ETIMEDOUT ? "timed out" : strerror(-r));
+		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
+		    (line[3] != ' ' && line[3] != '-' && line[3] != '\0'))
+			return pf_err_set(e, EPROTO, "%s: %s: malformed SMTP reply \"%.80s\"",
+					  c->name, step, line);
+		if (i == 0) {
+			code = atoi(line);
+			snprintf(first, first_size, "%.200s", line);
+		} else if (atoi(line) != code) {
+			return pf_err_set(e, EPROTO, "%s: %s: reply code changed within a reply",
+					  c->name, step);
+		}
+		if (keyword && strncasecmp(line + 4, keyword, strlen(keyword)) == 0 &&
+		    (line[4 + strlen(keyword)] == '\0' || line[4 + strlen(keyword)] == ' '))
+			*found = true;
+		if (line[3] != '-')
+			return code;
+	}
+	return pf_err_set(e, EPROTO, "%s: %s: reply longer than %d lines", c->name, step,
+			  REPLY_MAX_LINES);
+}
+
+static int send_line(conn *c, const char *text, pf_err *e)
+{
+	size_t len = strlen(text);
+
+	arm_timeouts(c);
+	if (write(c->fd, text, len) != (ssize_t)len)
+		return pf_err_set(e, errno ? errno : EIO, "%s: cannot send: %s", c->name,
+				  strerror(errno ? errno : EIO));
+	return 0;
+}
+
+/* The SMTP part: greeting, EHLO, STARTTLS.  Returns 0 or -errno. */
+static int smtp_starttls(conn *c, pf_err *e)
+{
+	char first[256];
+	bool tls = false;
+	int code;
+
+	if ((code = read_reply(c, NULL, NULL, first, sizeof(first), e, "greeting")) < 0)
+		return code;
+	if (code != 220)
+		return pf_err_set(e, EPROTO, "%s: greeting refused: \"%s\"", c->name, first);
+	if (send_line(c, "EHLO pftls-roll.invalid\r\n", e) < 0)
+		return -EIO;
+	if ((code = read_reply(c, "STARTTLS", &tls, first, sizeof(first), e, "EHLO")) < 0)
+		return code;
+	if (code != 250)
+		return pf_err_set(e, EPROTO, "%s: EHLO refused: \"%s\"", c->name, first);
+	if (!tls)
+		return pf_err_set(e, EPROTO, "%s: STARTTLS is not offered", c->name);
+	if (send_line(c, "STARTTLS\r\n", e) < 0)
+		return -EIO;
+	if ((code = read_reply(c, NULL, NULL, first, sizeof(first), e, "STARTTLS")) < 0)
+		return code;
+	if (code != 220)
+		return pf_err_set(e, EPROTO, "%s: STARTTLS refused: \"%s\"", c->name, first);
+	if (c->have)
+		return pf_err_set(e, EPROTO, "%s: data after the STARTTLS reply (injection?)",
+				  c->name);
+	return 0;
+}
+
+static const char *sigalgs_for(enum pf_probe_want want)
+{
+	switch (want) {
+	case PF_PROBE_RSA:
+		return "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
+		       "rsa_pkcs1_sha256:rsa_pkcs1_sha384:rsa_pkcs1_sha512";
+	case PF_PROBE_ECDSA:
+		return "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512";
+	default:
+		return NULL;
+	}
+}
+
+static const char *ssl_reason(void)
+{
+	static char buf[160];
+	unsigned long code = ERR_peek_last_error();
+
+	if (!code)
+		return "connection closed or timed out";
+	ERR_error_string_n(code, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+/* The TLS part.  Returns 0 or -errno. */
+static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *records, size_t n,
+			 enum pf_probe_want want, pf_probe_result *res, pf_err *e)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	X509 *leaf;
+	pf_pubkey pk = {0};
+	const char *sigalgs = sigalgs_for(want);
+	int r = 0, usable = 0;
+
+	if (!ctx || (n && SSL_CTX_dane_enable(ctx) <= 0) ||
+	    (sigalgs && !SSL_CTX_set1_sigalgs_list(ctx, sigalgs)) || !(ssl = SSL_new(ctx))) {
+		r = pf_err_set(e, EIO, "%s: cannot set up TLS: %s", c->name, ssl_reason());
+		goto out;
+	}
+	/* Verification must not abort the handshake: the result is read below,
+	 * so that a mismatch is reported with the key that was presented. */
+	SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+	if (tlsa_host)
+		SSL_set_tlsext_host_name(ssl, tlsa_host);
+	if (n) {
+		if (SSL_dane_enable(ssl, tlsa_host) <= 0) {
+			r = pf_err_set(e, EIO, "%s: cannot enable DANE: %s", c->name, ssl_reason());
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (SSL_dane_tlsa_add(ssl, records[i].usage, records[i].selector,
+					      records[i].mtype, records[i].data, records[i].len) > 0)
+				usable++;
+	}
+	SSL_set_fd(ssl, c->fd);
+	arm_timeouts(c);
+	if (SSL_connect(ssl) != 1) {
+		r = pf_err_set(e, EPROTO, "%s: TLS handshake failed: %s", c->name, ssl_reason());
+		goto out;
+	}
+	leaf = SSL_get0_peer_certificate(ssl);
+	if (!leaf || keystore_pubkey_of_cert(leaf, &pk, e) < 0) {
+		r = pf_err_set(e, EPROTO, "%s: no usable server certificate", c->name);
+		goto out;
+	}
+	memcpy(res->spki_sha256, pk.spki_sha256, sizeof(res->spki_sha256));
+	res->alg = (int)pk.alg;
+	if (n) {
+		long v = SSL_get_verify_result(ssl);
+
+		res->dane_checked = true;
+		res->dane_depth = SSL_get0_dane_authority(ssl, NULL, NULL);
+		res->dane_ok = usable > 0 && v == X509_V_OK && res->dane_depth >= 0;
+		if (!res->dane_ok)
+			snprintf(res->verify_error, sizeof(res->verify_error), "%s",
+				 usable ? X509_verify_cert_error_string(v) : "no usable TLSA record");
+	}
+	SSL_shutdown(ssl);
+out:
+	pf_pubkey_free(&pk);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	return r;
+}
+
+int smtp_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records,
+	       size_t n, enum pf_probe_want want, int timeout_ms, pf_probe_result *ret,
+	       pf_err *e)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	char port[8], name[300];
+	conn c = {.fd = -1};
+	pf_probe_result res = {.alg = -1, .dane_depth = -1};
+	int r;
+
+	snprintf(port, sizeof(port), "%u", ep->port ? ep->port : 25);
+	snprintf(name, sizeof(name), strchr(ep->host, ':') ? "[%s]:%s" : "%s:%s", ep->host, port);
+	c.name = name;
+	c.deadline = pf_mono_usec() + (uint64_t)timeout_ms * 1000u;
+	r = getaddrinfo(ep->host, port, &hints, &ai);
+	if (r != 0)
+		return pf_err_set(e, EHOSTUNREACH, "%s: cannot resolve: %s", name, gai_strerror(r));
+	r = -EHOSTUNREACH;
+	for (struct addrinfo *a = ai; a && c.fd < 0; a = a->ai_next) {
+		r = connect_deadline(a->ai_addr, a->ai_addrlen, &c);
+		if (r >= 0) {
+			c.fd = r;
+			getnameinfo(a->ai_addr, a->ai_addrlen, res.address, sizeof(res.address),
+				    NULL, 0, NI_NUMERICHOST);
+		}
+	}
+	freeaddrinfo(ai);
+	if (c.fd < 0)
+		return pf_err_set(e, -r, "%s: cannot connect: %s", name,
+				  r == -ETIMEDOUT ? "timed out" : strerror(-r));
+	r = smtp_starttls(&c, e);
+	if (r == 0)
+		r = tls_handshake(&c, tlsa_host, records, n, want, &res, e);
+	close(c.fd);
+	if (r == 0)
+		*ret = res;
+	return r;
+}
