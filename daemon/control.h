@@ -1,0 +1,41 @@
+/*
+ * control.h - the daemon's control socket: a Unix stream socket that takes
+ * one request line ("now", "status", "status json", "cancel") per connection
+ * and answers "OK" or "ERR <exit code> <message>", then the reply body.
+ * Only root and the daemon's own uid may talk to it (SO_PEERCRED).
+ */
+#ifndef PF_CONTROL_H
+#define PF_CONTROL_H
+
+#include <stdio.h>
+
+#include "util.h"
+
+#define PF_CONTROL_REQUEST_MAX 256
+#define PF_CONTROL_REPLY_MAX (1024 * 1024)
+
+/* Handle one request.  verb is the first word, arg the rest (may be "").
+ * Writes the reply body to out; returns 0, or -errno with e set (its
+ * exit_code is what the client will exit with). */
+typedef int (*pf_control_handler)(void *userdata, const char *verb, const char *arg, FILE *out,
+				  pf_err *e);
+
+/* Create the listening socket at path (its directory made 0755 if missing,
+ * a stale socket replaced, the socket itself 0600).  Returns the fd or
+ * -errno. */
+int control_listen(const char *path, pf_err *e);
+
+/* Accept one connection on lfd and answer it.  Peers other than root and
+ * our own uid are refused.  Returns 0 or -errno (for the log; the daemon
+ * carries on either way). */
+int control_serve_one(int lfd, pf_control_handler handler, void *userdata, pf_err *e);
+
+/*
+ * Client: send request to the daemon at path.  On a reply, *ret_exit is the
+ * daemon's exit code and *ret_body its body (caller frees) and 0 is
+ * returned; -ENOENT or -ECONNREFUSED mean no daemon is listening.
+ */
+int control_request(const char *path, const char *request, int timeout_ms, int *ret_exit,
+		    char **ret_body, pf_err *e);
+
+#endif
