@@ -360,8 +360,8 @@ static void info_new(const char *certfile, const char *keyfile, bool deployed, b
 		printf("Save the signed certificate chain in %s.\n", certfile);
 	/* Once deployed, the TLSA records of all deployed keys are wanted. */
 	printf("To generate TLSA records run:\n"
-	       "  # postfix tls output-server-tlsa [-h <hostname>] %s\n",
-	       deployed ? "" : keyfile);
+	       "  # postfix tls output-server-tlsa [-h <hostname>]%s%s\n",
+	       deployed ? "" : " ", deployed ? "" : keyfile);
 	if (copied)
 		return;
 	if (deployed)
