@@ -236,7 +236,9 @@ static const char *complaint(const char *text, char *buf, size_t len)
 	if (!best)
 		best = first;
 	if (!best) {
-		snprintf(buf, len, "no error message");
+		/* Postfix programs write to stderr only when it is a terminal;
+		 * otherwise the reason is in the mail log. */
+		snprintf(buf, len, "no message on stdout or stderr; see the mail log");
 		return buf;
 	}
 	snprintf(buf, len, "%.*s", (int)(strcspn(best, "\n") > 300 ? 300 : strcspn(best, "\n")),

@@ -398,6 +398,32 @@ static void test_deploy_settings(pf_postfix *pf)
 	}
 }
 
+/* "postfix check" on the scratch instance (real Postfix), and reload
+ * commands run without a shell. */
+static void test_check_reload(pf_postfix *pf)
+{
+	char *cmd = pf_asprintf("cp /etc/postfix/master.cf %s/master.cf", etc);
+	pf_err e = {0};
+
+	if (system(cmd) != 0)
+		abort();
+	free(cmd);
+	main_cf("");
+	T_CHECK(postfix_check(pf, &e) == 0, "check: a sound instance passes (%s)", e.msg);
+	main_cf("this line has no equals sign\n");
+	T_CHECK(postfix_check(pf, &e) < 0 && strstr(e.msg, "postfix -c") && strstr(e.msg, "check"),
+		"check: a broken main.cf fails, naming the command (%s)", e.msg);
+	main_cf("");
+	T_CHECK(postfix_reload(pf, "  /bin/true  reload ", &e) == 0, "reload: a command line runs");
+	T_CHECK(postfix_reload(pf, "/bin/echo\tdone;false", &e) == 0,
+		"reload: no shell (\";false\" is just an argument of echo) (%s)", e.msg);
+	T_CHECK(postfix_reload(pf, "/bin/false reload", &e) < 0 && strstr(e.msg, "/bin/false") &&
+			strstr(e.msg, "exit status 1"),
+		"reload: a failing command is named with its status (%s)", e.msg);
+	T_CHECK(postfix_reload(pf, " \t ", &e) < 0 && e.exit_code == PF_EXIT_USAGE,
+		"reload: an empty command is a usage error (%s)", e.msg);
+}
+
 static void test_tlsproxy_overrides(pf_postfix *pf)
 {
 	pf_strv out = {0};
@@ -442,6 +468,7 @@ int main(void)
 	test_deployed(&pf);
 	test_deploy_settings(&pf);
 	test_tlsproxy_overrides(&pf);
+	test_check_reload(&pf);
 	postfix_close(&pf);
 
 	sub = pf_asprintf("rm -rf %s", dir);
