@@ -335,4 +335,25 @@ bad_case "pftls-roll.cf duplicate" 2 $PFTLS -c "$T/dup.cf" -C "$F/etc" new-serve
 bad_case "tlsa for an encrypted key" 1 $O output-server-tlsa encrypted.pem
 bad_case "usage: deploy-server-cert one argument" 2 $O deploy-server-cert cert.pem
 
+# Never overwrite: key files for this second and the next two already
+# exist, so new-server-key collides whenever it runs; they stay as they were.
+for i in 0 1 2; do
+	stamp=$(date -u -d "+$i seconds" +%Y%m%d-%H%M%S)
+	echo "precious $i" >"$F/etc/key-$stamp.pem"
+done
+bad_case "existing key file is not overwritten" 1 $O new-server-key mx.example.test
+
+# A failed deploy in enable-server removes the key and certificate it made:
+# a postconf that fails on -e (and answers reads as the real one does).
+mkdir -p "$T/fakebin"
+cat >"$T/fakebin/postconf" <<'EOS'
+#!/bin/sh
+for a in "$@"; do [ "$a" = -e ] && { echo "postconf: fatal: simulated failure" >&2; exit 1; }; done
+exec /usr/sbin/postconf "$@"
+EOS
+chmod 755 "$T/fakebin/postconf"
+printf 'postfix_command_directory = %s\n' "$T/fakebin" >"$T/fakebin.cf"
+bad_case "enable-server: failed postconf -e leaves no key or cert" 1 \
+	$PFTLS -c "$T/fakebin.cf" -C "$F/etc" enable-server -a ecdsa
+
 pf_done
