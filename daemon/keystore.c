@@ -163,6 +163,44 @@ int keystore_load_cert(const char *path, X509 **ret, pf_err *e)
 	return 0;
 }
 
+int keystore_probe(const char *path, pf_pem_info *ret, pf_err *e)
+{
+	pf_pem_info info = {0};
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	r = pf_read_file(path, PF_CERTFILE_MAX_BYTES, &text, &len, e);
+	if (r < 0)
+		return r;
+	for (const char *p = text; (p = strstr(p, "-----BEGIN CERTIFICATE-----")); p++)
+		info.n_certs++;
+	info.has_key = strstr(text, "PRIVATE KEY-----") != NULL;
+	pf_free_secret(text, len);
+	if (info.has_key) {
+		EVP_PKEY *key;
+
+		if ((r = keystore_load_key(path, &key, e)) < 0)
+			return r;
+		info.key_alg = EVP_PKEY_is_a(key, "EC") ? PF_ALG_ECDSA : PF_ALG_RSA;
+		EVP_PKEY_free(key);
+	}
+	if (info.n_certs) {
+		X509 *cert;
+		EVP_PKEY *pub;
+
+		if ((r = keystore_load_cert(path, &cert, e)) < 0)
+			return r;
+		pub = X509_get0_pubkey(cert);
+		info.cert_alg = pub && EVP_PKEY_is_a(pub, "EC") ? PF_ALG_ECDSA : PF_ALG_RSA;
+		X509_free(cert);
+	}
+	if (!info.has_key && !info.n_certs)
+		return pf_err_set(e, EINVAL, "%s: neither a PEM private key nor a certificate", path);
+	*ret = info;
+	return 0;
+}
+
 char *keystore_cert_path_for_key(const char *keypath)
 {
 	static const char *const map[][2] = {{"eckey-", "eccert-"}, {"key-", "cert-"}};

@@ -64,6 +64,22 @@ int keystore_load_cert(const char *path, X509 **ret, pf_err *e);
  */
 char *keystore_cert_path_for_key(const char *keypath);
 
+/* What one PEM file holds, as Postfix's smtpd_tls_chain_files sees it. */
+typedef struct pf_pem_info {
+	bool has_key;           /* a private key (of key_alg) is in the file */
+	enum pf_alg key_alg;
+	size_t n_certs;         /* certificates in the file; the first is cert_alg */
+	enum pf_alg cert_alg;
+} pf_pem_info;
+
+/*
+ * Learn what the PEM file in path holds without handing any key material
+ * out: the private key is parsed only to know its algorithm and wiped.
+ * A file with neither a key nor a certificate is an error naming it.
+ * Returns 0 or -errno.
+ */
+int keystore_probe(const char *path, pf_pem_info *ret, pf_err *e);
+
 /* Generate a new key per spec.  The caller frees *ret.  Returns 0 or -errno. */
 int keystore_generate(const pf_keyspec *spec, EVP_PKEY **ret, pf_err *e);
 

@@ -35,4 +35,15 @@ typedef int (*pf_cmd_fn)(pf_cli *cli, int argc, char **argv);
 
 int cmd_config(pf_cli *cli, int argc, char **argv);
 
+/* The "postfix tls" subcommands (cmd_tls.c). */
+int cmd_enable_client(pf_cli *cli, int argc, char **argv);
+int cmd_enable_server(pf_cli *cli, int argc, char **argv);
+int cmd_new_server_key(pf_cli *cli, int argc, char **argv);
+int cmd_new_server_cert(pf_cli *cli, int argc, char **argv);
+int cmd_deploy_server_cert(pf_cli *cli, int argc, char **argv);
+int cmd_output_server_csr(pf_cli *cli, int argc, char **argv);
+int cmd_output_server_tlsa(pf_cli *cli, int argc, char **argv);
+int cmd_all_default_client(pf_cli *cli, int argc, char **argv);
+int cmd_all_default_server(pf_cli *cli, int argc, char **argv);
+
 #endif

@@ -18,6 +18,18 @@ static const struct command {
 } commands[] = {
 	/* The "postfix tls" subcommands (SPEC.md 2.1). */
 	/* PF_CMD_TABLE_TLS */
+	{"enable-client", cmd_enable_client, "enable-client [-r randsource]"},
+	{"enable-server", cmd_enable_server,
+	 "enable-server [-r randsource] [-a algorithm] [-b bits] [hostname...]"},
+	{"new-server-key", cmd_new_server_key, "new-server-key [-a algorithm] [-b bits] [hostname...]"},
+	{"new-server-cert", cmd_new_server_cert,
+	 "new-server-cert [-a algorithm] [-b bits] [hostname...]"},
+	{"deploy-server-cert", cmd_deploy_server_cert, "deploy-server-cert certfile keyfile"},
+	{"output-server-csr", cmd_output_server_csr, "output-server-csr [-k keyfile] [hostname...]"},
+	{"output-server-tlsa", cmd_output_server_tlsa,
+	 "output-server-tlsa [-h hostname] [keyfile...]"},
+	{"all-default-client", cmd_all_default_client, "all-default-client"},
+	{"all-default-server", cmd_all_default_server, "all-default-server"},
 	/* The rollover steps (SPEC.md 2.2). */
 	/* PF_CMD_TABLE_ROLL */
 	{"config", cmd_config, "config [-a | -d] [name...]"},
