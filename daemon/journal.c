@@ -190,23 +190,20 @@ static void to_stderr(enum pf_event ev, const pf_event_ctx *ctx, const char *mes
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
-int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, ...)
+/* Log the already formatted message raw.  Returns as pf_journal_log. */
+static int log_text(enum pf_event ev, const pf_event_ctx *ctx, const char *raw)
 {
 	const pf_event_kind *k = pf_event_kind_get(ev);
-	char raw[PF_JOURNAL_MAX_MESSAGE + 1], msg[PF_JOURNAL_MAX_MESSAGE + 1];
+	char msg[PF_JOURNAL_MAX_MESSAGE + 1];
 	char f_msg[PF_JOURNAL_MAX_MESSAGE + 16], f_id[64], f_prio[16], f_event[64], f_phase[64];
 	char f_roll[64], f_keys[PF_EVENT_MAX_KEYS][96], f_server[340];
 	struct iovec iov[8 + PF_EVENT_MAX_KEYS];
 	pf_event_ctx c;
-	va_list ap;
 	int n = 0, r;
 	bool ok;
 
 	if (!k)
 		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
 	sanitize(msg, sizeof(msg), raw);
 	ok = clean_ctx(ctx, &c);
 	if (!have_journal()) {
@@ -245,4 +242,34 @@ int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, .
 		return r;
 	}
 	return ok ? 0 : -EINVAL;
+}
+
+int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, ...)
+{
+	char raw[PF_JOURNAL_MAX_MESSAGE + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	return log_text(ev, ctx, raw);
+}
+
+int pf_journal_state_event(pf_state *st, int64_t now, enum pf_event ev, const char *server,
+			   const char *fmt, ...)
+{
+	const pf_event_kind *k = pf_event_kind_get(ev);
+	char raw[PF_JOURNAL_MAX_MESSAGE + 1];
+	pf_event_ctx ctx;
+	va_list ap;
+
+	if (!k)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	pf_event_ctx_from_state(st, &ctx);
+	ctx.server = server;
+	pf_state_add_event(st, now, k->name, raw);
+	return log_text(ev, &ctx, raw);
 }

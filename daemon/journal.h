@@ -90,6 +90,14 @@ int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, .
 	PF_PRINTF(3, 4);
 
 /*
+ * Log an event about st (pf_event_ctx_from_state, plus server when not
+ * NULL) and append it to st's recent events, for "status".  The caller
+ * saves st.  Returns as pf_journal_log.
+ */
+int pf_journal_state_event(pf_state *st, int64_t now, enum pf_event ev, const char *server,
+			   const char *fmt, ...) PF_PRINTF(5, 6);
+
+/*
  * The stderr form of an event, into buf:
  *   pftls-rolld: PRIORITY: EVENT: MESSAGE [phase=P rollover=R spki=S1,S2 server=H]
  * with "-" for a missing rollover or key, and no server= when none is

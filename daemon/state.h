@@ -189,8 +189,9 @@ void pf_state_init(pf_state *st);
 /* Release everything st owns; st is then as after pf_state_init. */
 void pf_state_free(pf_state *st);
 
-/* Begin a rollover in st (which must be idle): fresh random id, all
- * per-rollover fields cleared, t_started = now; the events are kept. */
+/* Begin a rollover in st: a fresh random id, every field of the previous
+ * rollover cleared, phase idle, t_started = now; the events are kept.
+ * Callers check first that no rollover is in progress. */
 void pf_state_begin(pf_state *st, int64_t now);
 
 /* Enter phase failed from the current phase, with a one-line reason

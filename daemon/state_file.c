@@ -8,6 +8,25 @@
  * cached everywhere, or withdraw the records of a live key.  So the reader
  * believes a file only when it is complete, checksummed and self-consistent,
  * and otherwise stops with one line saying where it is wrong.
+ *
+ * The lines, in the order written (absent ones are simply not there):
+ *   pftls-roll-state 1
+ *   rollover = <32 hex>            phase = <phase>
+ *   failed_from = <phase>          failed_reason = <text>     (phase failed)
+ *   t_started ... t_failed = <seconds since the epoch>
+ *   <alg>.next_key / next_cert = <path>   <alg>.next_spki = <64 hex>
+ *   <alg>.old_key / old_cert = <path>     <alg>.old_spki = <64 hex>
+ *   record = next|old <alg> <host> <port> <usage> <selector> <mtype> <hex>
+ *   maincf = <name>=<value> | <name>      (the second: not set in main.cf)
+ *   rrset_before = <host> <port> <ttl>|none
+ *   tlsa_ttl, soa_ttl, soa_minimum, update_serial = <number>
+ *   ttl_factor, publish_safety, propagation_min_delay, retire_delay = <number>
+ *   server = <host[:port]> <serial> <seconds>
+ *   alert_count, alert_last = <number>
+ *   event = <seconds> <kind> <phase> <message>
+ *   checksum = <SHA-256 in hex of all the bytes before this line>
+ * Scalar keys may appear once; record, maincf, rrset_before, server and
+ * event repeat.  Values are the rest of the line after " = ", verbatim.
  */
 #include "state.h"
 

@@ -16,6 +16,10 @@
  * larger of the configured ones and those recorded in the state at publish
  * time: a configuration edited mid-rollover can lengthen a wait, not shorten
  * it (deploy --force-now is the one explicit override, and is not here).
+ *
+ * Times are whole seconds.  Record the moments that start a wait (T_pub,
+ * T_conf, T_reload) rounded up and pass "now" rounded down (pf_now), so
+ * that rounding can only lengthen a wait, never shorten it.
  */
 #ifndef PF_TIMING_H
 #define PF_TIMING_H

@@ -86,6 +86,18 @@ got=$(journald_read -o json PFTLS_EVENT=daemon-started |
 check "an event without rollover or key still has PFTLS_ROLLOVER and PFTLS_KEY_SPKI, and no PFTLS_SERVER" \
 	test "$got" = "true true false"
 
+# An event about a rollover state: logged with the state's fields, and kept
+# in the state's recent events.
+"$bin" state-event >"$work/state-event" 2>&1
+read -r _ roll spki nev kind phase t msg <"$work/state-event"
+journald_sync
+got=$(journald_read -o json PFTLS_ROLLOVER="$roll" |
+	jq -r '[.PFTLS_EVENT, .PFTLS_PHASE, .PFTLS_KEY_SPKI, .PFTLS_SERVER, .MESSAGE] | join(" ")')
+check "state event logged with the state's phase, rollover and next key, and the server" \
+	test "$got" = "server-confirmed published $spki 127.54.0.3:53 server 127.54.0.3:53 confirmed serial 7"
+check "state event appended to the state's recent events" \
+	test "$nev $kind $phase $t $msg" = "1 server-confirmed published 1700000042 server 127.54.0.3:53 confirmed serial 7"
+
 # ---- the catalog ----
 # Entries the source file declares, with their header lines.
 awk '

@@ -9,6 +9,10 @@
  *                          "SENT NAME MESSAGE_ID PRIORITY PHASE ROLLOVER
  *                          SPKI[,SPKI] SERVER|-" for each, so the test can
  *                          compare what the journal stored with what was sent
+ *   test_journal state-event  log one event about a state in phase published
+ *                          through pf_journal_state_event, and print
+ *                          "STATE ROLLOVER SPKI EVENTS KIND PHASE MESSAGE" from
+ *                          the state afterwards
  */
 #include <ctype.h>
 #include <errno.h>
@@ -174,6 +178,26 @@ static int emit_all(void)
 	return bad ? 1 : 0;
 }
 
+static int state_event(void)
+{
+	pf_state st;
+	const pf_state_event *ev;
+	int r;
+
+	pf_state_init(&st);
+	pf_state_begin(&st, 1700000000);
+	st.phase = PF_PHASE_PUBLISHED;
+	if (pf_state_set_key(&st, PF_ALG_ECDSA, PF_ROLE_NEXT, "/n", "/nc", SPKI2, NULL) < 0)
+		abort();
+	r = pf_journal_state_event(&st, 1700000042, PF_EV_SERVER_CONFIRMED, "127.54.0.3:53",
+				   "server %s confirmed serial %u", "127.54.0.3:53", 7u);
+	ev = &st.events[st.n_events - 1];
+	printf("STATE %s %s %zu %s %s %lld %s\n", st.rollover, st.keys[PF_ALG_ECDSA].next_spki,
+	       st.n_events, ev->kind, pf_phase_name(ev->phase), (long long)ev->t, ev->msg);
+	pf_state_free(&st);
+	return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "list") == 0) {
@@ -186,8 +210,10 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && strcmp(argv[1], "emit-all") == 0)
 		return emit_all();
+	if (argc > 1 && strcmp(argv[1], "state-event") == 0)
+		return state_event();
 	if (argc > 1) {
-		fprintf(stderr, "usage: test_journal [list|emit-all]\n");
+		fprintf(stderr, "usage: test_journal [list|emit-all|state-event]\n");
 		return 2;
 	}
 	test_table();
