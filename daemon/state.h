@@ -1,0 +1,263 @@
+/*
+ * state.h - the persisted rollover state: the one file in state_directory
+ * that says which rollover is under way, which phase it has reached, which
+ * keys and records it made, what main.cf said before, and every timestamp
+ * and TTL the timing model (timing.h) needs to resume a wait after a crash
+ * without shortening it.
+ *
+ * The file is text: a "pftls-roll-state 1" header, "key = value" lines in a
+ * fixed order, and a last line "checksum = <SHA-256 of everything before
+ * it>", so a torn or hand-edited file is detected rather than half-believed.
+ * It is written only through pf_write_file_durable (temporary file, fsync,
+ * rename, directory fsync) and read all-or-nothing: any problem is one
+ * "FILE:LINE: ..." message and no state.
+ *
+ * The state holds paths and public digests only, never key material.
+ * Timestamps are whole seconds since the epoch; 0 means "not yet".
+ */
+#ifndef PF_STATE_H
+#define PF_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "tlsa.h"
+#include "util.h"
+
+#define PF_STATE_FILE_NAME "pftls-roll.state"
+#define PF_STATE_VERSION 1
+#define PF_STATE_MAX_BYTES (1024 * 1024)
+#define PF_STATE_MAX_LINE 4096
+#define PF_STATE_MAX_ITEMS 4096  /* records, settings, RRsets, servers: each */
+#define PF_STATE_MAX_EVENTS 20   /* the last events kept for "status" */
+#define PF_STATE_MAX_TEXT 400    /* failure reasons and event messages */
+#define PF_ROLLOVER_ID_LEN 32    /* hex digits of a 128-bit rollover id */
+/* Largest timestamp or duration accepted: far beyond any real clock, small
+ * enough that sums of a few of them cannot overflow int64_t. */
+#define PF_STATE_MAX_SECONDS ((int64_t)1 << 40)
+
+/* Phases of SPEC.md 4, in the order a rollover passes them; failed last. */
+enum pf_phase {
+	PF_PHASE_IDLE,
+	PF_PHASE_GENERATED,
+	PF_PHASE_PUBLISHED,
+	PF_PHASE_PROPAGATED,
+	PF_PHASE_DEPLOYABLE,
+	PF_PHASE_DEPLOYED,
+	PF_PHASE_VERIFIED,
+	PF_PHASE_RETIRED,
+	PF_PHASE_FAILED,
+	PF_PHASE_COUNT
+};
+
+/* The timestamps of a rollover (file keys in brackets). */
+enum pf_stamp {
+	PF_T_STARTED,    /* [t_started] the rollover began */
+	PF_T_GENERATED,  /* [t_generated] next keys and certificates written */
+	PF_T_PUB,        /* [t_pub] T_pub: verified NOERROR of the adding update */
+	PF_T_CONF,       /* [t_conf] T_conf: last check server seen serving all */
+	PF_T_DEPLOYABLE, /* [t_deployable] the deploy time was reached */
+	PF_T_DEPLOYED,   /* [t_deployed] main.cf changed */
+	PF_T_RELOAD,     /* [t_reload] T_reload: Postfix reload done */
+	PF_T_VERIFIED,   /* [t_verified] every endpoint presented the new keys */
+	PF_T_RETIRED,    /* [t_retired] old records confirmed gone everywhere */
+	PF_T_FAILED,     /* [t_failed] the rollover stopped in phase failed */
+	PF_T_COUNT
+};
+
+/* Which key of an algorithm a record belongs to. */
+enum pf_role {
+	PF_ROLE_NEXT, /* the key being rolled in */
+	PF_ROLE_OLD,  /* the key it replaces */
+};
+
+/* One algorithm's keys.  Paths are absolute; SPKI digests lowercase hex. */
+typedef struct pf_state_key {
+	bool present;
+	char *next_key;
+	char *next_cert;
+	char next_spki[65];
+	char *old_key;  /* NULL when nothing was deployed before */
+	char *old_cert;
+	char old_spki[65];
+} pf_state_key;
+
+/* A TLSA record this rollover adds (role next) or will withdraw (role old):
+ * owner _PORT._tcp.HOST. */
+typedef struct pf_state_record {
+	enum pf_role role;
+	enum pf_alg alg;
+	char host[256]; /* no trailing dot */
+	uint16_t port;
+	pf_tlsa_rdata rdata;
+} pf_state_record;
+
+/* One main.cf parameter as it was before deploy: value NULL means it was
+ * not set in main.cf (restore removes it; "postconf -X"). */
+typedef struct pf_state_setting {
+	char *name;
+	char *value;
+} pf_state_setting;
+
+/* A TLSA RRset as seen before the adding update. */
+typedef struct pf_state_rrset {
+	char host[256];
+	uint16_t port;
+	bool existed;
+	uint32_t ttl; /* when existed */
+} pf_state_rrset;
+
+/* A check server that was seen serving every new record. */
+typedef struct pf_state_server {
+	char name[300]; /* host:port as configured or discovered */
+	uint32_t serial;
+	int64_t confirmed;
+} pf_state_server;
+
+typedef struct pf_state_event {
+	int64_t t;
+	char kind[40]; /* journal event name, journal.h */
+	enum pf_phase phase;
+	char msg[PF_STATE_MAX_TEXT + 1];
+} pf_state_event;
+
+/* The timing parameters in force when the records were published.  The
+ * timing model never waits less than these, so editing the configuration
+ * in the middle of a rollover cannot shorten a wait already begun. */
+typedef struct pf_timing_params {
+	unsigned ttl_factor;
+	int64_t publish_safety;
+	int64_t propagation_min_delay;
+	int64_t retire_delay;
+} pf_timing_params;
+
+typedef struct pf_state {
+	char rollover[PF_ROLLOVER_ID_LEN + 1]; /* "" when none */
+	enum pf_phase phase;
+	enum pf_phase failed_from; /* phase failed: the phase it failed in */
+	char *failed_reason;       /* phase failed: one line */
+	int64_t t[PF_T_COUNT];
+
+	pf_state_key keys[PF_ALG_COUNT];
+	pf_state_record *records;
+	size_t n_records;
+	pf_state_setting *maincf;
+	size_t n_maincf;
+
+	/* TTL inputs of SPEC.md 4 seen at publish time. */
+	pf_state_rrset *rrsets;
+	size_t n_rrsets;
+	uint32_t tlsa_ttl; /* TTL of the records added; 0 until published */
+	bool have_soa;
+	uint32_t soa_ttl;
+	uint32_t soa_minimum;
+	bool have_serial;
+	uint32_t update_serial; /* SOA serial the update produced */
+	bool have_params;
+	pf_timing_params params;
+
+	/* Propagation bookkeeping. */
+	pf_state_server *servers;
+	size_t n_servers;
+	unsigned alert_count; /* propagation alerts logged so far */
+	int64_t alert_last;   /* when the last one was logged */
+
+	pf_state_event events[PF_STATE_MAX_EVENTS]; /* oldest first */
+	size_t n_events;
+} pf_state;
+
+/* Name of a phase ("idle", "generated", ...); "?" when out of range. */
+const char *pf_phase_name(enum pf_phase phase);
+/* Phase named s; returns its value or -EINVAL. */
+int pf_phase_lookup(const char *s);
+/* File key of a timestamp ("t_pub"); NULL when out of range. */
+const char *pf_stamp_name(enum pf_stamp which);
+
+/* Value checks the setters, the parser and the writer share.  True when s
+ * is exactly len lowercase hex digits; an absolute path of printable
+ * characters; a printable token without spaces of at most max bytes. */
+bool pf_state_valid_hex(const char *s, size_t len);
+bool pf_state_valid_path(const char *s);
+bool pf_state_valid_token(const char *s, size_t max);
+/* True when all three next (or old) fields of k are set. */
+bool pf_state_key_has_next(const pf_state_key *k);
+bool pf_state_key_has_old(const pf_state_key *k);
+
+/* An empty, idle state.  Never fails. */
+void pf_state_init(pf_state *st);
+/* Release everything st owns; st is then as after pf_state_init. */
+void pf_state_free(pf_state *st);
+
+/* Begin a rollover in st: a fresh random id, every field of the previous
+ * rollover cleared, phase idle, t_started = now; the events are kept.
+ * Callers check first that no rollover is in progress. */
+void pf_state_begin(pf_state *st, int64_t now);
+
+/* Enter phase failed from the current phase, with a one-line reason
+ * (control characters replaced, cut at PF_STATE_MAX_TEXT). */
+void pf_state_fail(pf_state *st, int64_t now, const char *reason);
+
+/* Append an event, dropping the oldest beyond PF_STATE_MAX_EVENTS.  The
+ * message is sanitised as pf_state_fail's reason is. */
+void pf_state_add_event(pf_state *st, int64_t t, const char *kind, const char *msg);
+
+/* Setters that copy their arguments.  Each returns 0 or -EINVAL (with e
+ * set) for a value the file could not hold. */
+int pf_state_set_key(pf_state *st, enum pf_alg alg, enum pf_role role, const char *keypath,
+		     const char *certpath, const char *spki_sha256, pf_err *e);
+int pf_state_add_record(pf_state *st, enum pf_role role, enum pf_alg alg, const char *host,
+			uint16_t port, const pf_tlsa_rdata *rdata, pf_err *e);
+int pf_state_add_setting(pf_state *st, const char *name, const char *value, pf_err *e);
+int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool existed,
+		       uint32_t ttl, pf_err *e);
+/* Record a confirmation of server (replacing an earlier one of it). */
+int pf_state_confirm_server(pf_state *st, const char *server, uint32_t serial, int64_t t,
+			    pf_err *e);
+
+/*
+ * Check the rules a state must satisfy to be saved or loaded: the id is set
+ * outside idle, failure fields exactly in phase failed, and each phase has
+ * what it stands for (from generated: the next keys; from published: t_pub,
+ * the records, tlsa_ttl, the RRsets seen before, the SOA values when one of
+ * them did not exist, the timing parameters; from propagated: t_conf; from
+ * deployed: t_reload and the main.cf snapshot; from verified: t_verified;
+ * retired: t_retired).  A failed state is held to the rules of the phase it
+ * failed in.  Returns 0 or -EINVAL with e naming the problem.
+ */
+int pf_state_validate(const pf_state *st, pf_err *e);
+
+/*
+ * Parse the text of a state file; name is used in messages.  On success the
+ * parsed state is moved into *ret (initialised by this function); on error
+ * *ret is untouched and e says "NAME:LINE: problem".  Returns 0 or -EINVAL.
+ */
+int pf_state_parse(const char *name, const char *text, size_t len, pf_state *ret, pf_err *e);
+
+/* Serialise st, checksum line included.  The caller frees *ret.
+ * Returns 0 or -EINVAL when st breaks pf_state_validate. */
+int pf_state_format(const pf_state *st, char **ret, size_t *ret_len, pf_err *e);
+
+/* DIR/pftls-roll.state; the caller frees it. */
+char *pf_state_path(const char *state_directory);
+
+/*
+ * Read and parse the state file at path into *ret.  Returns 0, -ENOENT
+ * (with e set) when there is no file, or another -errno; *ret is set only
+ * on success.
+ */
+int pf_state_load(const char *path, pf_state *ret, pf_err *e);
+
+/*
+ * Write st to path durably (mode 0600): the file then holds either the old
+ * state or the new one, never a mix, whenever the process dies.  Call with
+ * the rollover lock held (lock.h): afterwards temporary files that earlier,
+ * killed writers left behind are removed.  Returns 0 or -errno.
+ */
+int pf_state_save(const char *path, const pf_state *st, pf_err *e);
+
+/* Create the state directory (mode 0700) unless it exists.  Returns 0 or
+ * -errno. */
+int pf_state_dir_create(const char *dir, pf_err *e);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * timing.c - SPEC.md 4's deploy and retire times, computed from the state
+ * alone (see timing.h for the formulas).  No clock is read here: callers pass
+ * "now", so the same inputs always give the same answer.
+ */
+#include "timing.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const wait_names[PF_WAIT_COUNT] = {
+	[PF_WAIT_PROPAGATION] = "propagation",
+	[PF_WAIT_MIN_DELAY] = "propagation_min_delay",
+	[PF_WAIT_TTL] = "ttl",
+	[PF_WAIT_SAFETY] = "publish_safety",
+	[PF_WAIT_VERIFICATION] = "verification",
+	[PF_WAIT_RETIRE] = "retire_delay",
+};
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+void pf_timing_params_from_config(const pf_config *cfg, pf_timing_params *ret)
+{
+	ret->ttl_factor = cfg->ttl_factor;
+	ret->publish_safety = cfg->publish_safety;
+	ret->propagation_min_delay = cfg->propagation_min_delay;
+	ret->retire_delay = cfg->retire_delay;
+}
+
+void pf_timing_effective(const pf_state *st, const pf_timing_params *cfg, pf_timing_params *ret)
+{
+	pf_timing_params p = *cfg;
+
+	if (st->have_params) {
+		if (st->params.ttl_factor > p.ttl_factor)
+			p.ttl_factor = st->params.ttl_factor;
+		p.publish_safety = max64(p.publish_safety, st->params.publish_safety);
+		p.propagation_min_delay = max64(p.propagation_min_delay,
+						st->params.propagation_min_delay);
+		p.retire_delay = max64(p.retire_delay, st->params.retire_delay);
+	}
+	*ret = p;
+}
+
+/* TTLeff into t; false when the state lacks an input (not yet published). */
+static bool compute_ttl(const pf_state *st, pf_timing *t)
+{
+	uint32_t eff;
+
+	if (st->tlsa_ttl == 0 || st->n_rrsets == 0)
+		return false;
+	t->tlsa_ttl = st->tlsa_ttl;
+	for (size_t i = 0; i < st->n_rrsets; i++) {
+		if (!st->rrsets[i].existed)
+			t->any_absent = true;
+		else if (st->rrsets[i].ttl > t->ttl_before)
+			t->ttl_before = st->rrsets[i].ttl;
+	}
+	if (t->any_absent) {
+		/* A resolver that asked before the records existed may hold the
+		 * NXDOMAIN/NODATA answer that long (RFC 2308 section 5). */
+		if (!st->have_soa)
+			return false;
+		t->ttl_negative = st->soa_ttl < st->soa_minimum ? st->soa_ttl : st->soa_minimum;
+	}
+	eff = t->tlsa_ttl;
+	if (t->ttl_before > eff)
+		eff = t->ttl_before;
+	if (t->ttl_negative > eff)
+		eff = t->ttl_negative;
+	t->ttl_eff = eff;
+	return true;
+}
+
+static void set_wait(pf_timing *t, enum pf_wait_id id, bool started, int64_t start, bool known,
+		     int64_t end)
+{
+	pf_wait *w = &t->waits[id];
+
+	w->started = started;
+	w->start = started ? start : 0;
+	w->known = known;
+	w->end = known ? end : 0;
+}
+
+void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timing *ret)
+{
+	pf_timing t;
+	int64_t t_pub = st->t[PF_T_PUB], t_conf = st->t[PF_T_CONF];
+	int64_t t_reload = st->t[PF_T_RELOAD], t_verified = st->t[PF_T_VERIFIED];
+
+	memset(&t, 0, sizeof(t));
+	for (int i = 0; i < PF_WAIT_COUNT; i++)
+		t.waits[i].name = wait_names[i];
+	pf_timing_effective(st, cfg, &t.params);
+	t.ttl_known = compute_ttl(st, &t);
+
+	set_wait(&t, PF_WAIT_PROPAGATION, t_pub != 0, t_pub, t_pub && t_conf, t_conf);
+	set_wait(&t, PF_WAIT_MIN_DELAY, t_pub != 0, t_pub, t_pub != 0,
+		 t_pub + t.params.propagation_min_delay);
+	if (t_pub && t_conf && t.ttl_known) {
+		int64_t base = max64(t_conf, t_pub + t.params.propagation_min_delay);
+		int64_t ttl_end = base + (int64_t)t.params.ttl_factor * t.ttl_eff;
+
+		t.deploy_known = true;
+		t.deploy_at = ttl_end + t.params.publish_safety;
+		set_wait(&t, PF_WAIT_TTL, true, base, true, ttl_end);
+		set_wait(&t, PF_WAIT_SAFETY, true, ttl_end, true, t.deploy_at);
+	}
+	set_wait(&t, PF_WAIT_VERIFICATION, t_reload != 0, t_reload, t_reload && t_verified,
+		 t_verified);
+	if (t_reload) {
+		t.retire_known = true;
+		t.retire_at = t_reload + t.params.retire_delay;
+		set_wait(&t, PF_WAIT_RETIRE, true, t_reload, true, t.retire_at);
+	}
+	*ret = t;
+}
+
+int64_t pf_wait_remaining(const pf_wait *w, int64_t now)
+{
+	if (!w->known)
+		return -1;
+	return w->end > now ? w->end - now : 0;
+}
+
+const char *pf_timing_fmt_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)t);
+	return buf;
+}
+
+int pf_timing_may_deploy(const pf_state *st, const pf_timing *t, int64_t now, pf_err *e)
+{
+	char when[40], left[32];
+
+	if (!st->t[PF_T_PUB])
+		return pf_err_refuse(e, "the new TLSA records are not published yet");
+	if (!st->t[PF_T_CONF])
+		return pf_err_refuse(e, "the new TLSA records are not yet served by every check "
+					"server");
+	if (!t->deploy_known)
+		return pf_err_refuse(e, "the deploy time is not known (the TTLs seen before the "
+					"update are missing)");
+	if (now < t->deploy_at)
+		return pf_err_refuse(e, "too early: deploy is safe from %s (in %s)",
+				     pf_timing_fmt_time(t->deploy_at, when, sizeof(when)),
+				     pf_fmt_duration(t->deploy_at - now, left, sizeof(left)));
+	return 0;
+}
+
+int pf_timing_may_retire(const pf_state *st, const pf_timing *t, int64_t now, pf_err *e)
+{
+	char when[40], left[32];
+
+	if (!st->t[PF_T_RELOAD] || !t->retire_known)
+		return pf_err_refuse(e, "the new keys are not deployed yet");
+	if (!st->t[PF_T_VERIFIED] || st->t[PF_T_VERIFIED] < st->t[PF_T_RELOAD])
+		return pf_err_refuse(e, "the new keys have not been verified on every endpoint yet");
+	if (now < t->retire_at)
+		return pf_err_refuse(e, "too early: the old records may be withdrawn from %s (in %s)",
+				     pf_timing_fmt_time(t->retire_at, when, sizeof(when)),
+				     pf_fmt_duration(t->retire_at - now, left, sizeof(left)));
+	return 0;
+}

@@ -1,0 +1,101 @@
+/*
+ * timing.h - the waits of a rollover (SPEC.md 4) as pure functions of the
+ * persisted state and the configured timing parameters: when a key may be
+ * deployed, when old records may be withdrawn, and each wait on the way,
+ * with its start and end, for "status" to show.
+ *
+ *   TTLeff    = max(TTL of each TLSA RRset before the update, tlsa_ttl), and
+ *               where an RRset did not exist, also min(SOA TTL, SOA MINIMUM)
+ *               (the negative answer a resolver may have cached, RFC 2308)
+ *   deploy at = max(T_conf, T_pub + propagation_min_delay)
+ *               + ttl_factor * TTLeff + publish_safety
+ *   retire at = T_reload + retire_delay, and only once verified
+ *
+ * Every input is a persisted timestamp or TTL, so a restarted daemon computes
+ * the same times and never shortens a wait.  The parameters used are the
+ * larger of the configured ones and those recorded in the state at publish
+ * time: a configuration edited mid-rollover can lengthen a wait, not shorten
+ * it (deploy --force-now is the one explicit override, and is not here).
+ *
+ * Times are whole seconds.  Record the moments that start a wait (T_pub,
+ * T_conf, T_reload) rounded up and pass "now" rounded down (pf_now), so
+ * that rounding can only lengthen a wait, never shorten it.
+ */
+#ifndef PF_TIMING_H
+#define PF_TIMING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "state.h"
+#include "util.h"
+
+enum pf_wait_id {
+	PF_WAIT_PROPAGATION,  /* T_pub .. T_conf: every check server serves the records */
+	PF_WAIT_MIN_DELAY,    /* T_pub .. T_pub + propagation_min_delay */
+	PF_WAIT_TTL,          /* base .. base + ttl_factor * TTLeff */
+	PF_WAIT_SAFETY,       /* .. + publish_safety: the deploy time */
+	PF_WAIT_VERIFICATION, /* T_reload .. T_verified */
+	PF_WAIT_RETIRE,       /* T_reload .. T_reload + retire_delay */
+	PF_WAIT_COUNT
+};
+
+typedef struct pf_wait {
+	const char *name;  /* "propagation", "propagation_min_delay", "ttl", ... */
+	bool started;      /* start is known */
+	bool known;        /* end is known; a wait for an event ends when it happens */
+	int64_t start;
+	int64_t end;
+} pf_wait;
+
+typedef struct pf_timing {
+	pf_timing_params params; /* the parameters applied */
+
+	/* TTLeff and the terms it is the maximum of. */
+	bool ttl_known;
+	uint32_t ttl_eff;
+	uint32_t ttl_before;     /* largest TTL of an RRset that existed; 0: none */
+	uint32_t ttl_negative;   /* min(SOA TTL, SOA MINIMUM); 0: no RRset was absent */
+	bool any_absent;         /* some RRset did not exist before the update */
+	uint32_t tlsa_ttl;
+
+	bool deploy_known;
+	int64_t deploy_at;
+	bool retire_known;       /* T_reload is set */
+	int64_t retire_at;       /* also needs verification: pf_timing_may_retire */
+	pf_wait waits[PF_WAIT_COUNT];
+} pf_timing;
+
+/* The timing parameters of a configuration. */
+void pf_timing_params_from_config(const pf_config *cfg, pf_timing_params *ret);
+
+/* The parameters that apply to st: each the larger of cfg's and those
+ * recorded in st (when st has them). */
+void pf_timing_effective(const pf_state *st, const pf_timing_params *cfg, pf_timing_params *ret);
+
+/* Compute every wait of st under the configured parameters cfg. */
+void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timing *ret);
+
+/* Seconds left of w at now: 0 when over, -1 when its end is not known. */
+int64_t pf_wait_remaining(const pf_wait *w, int64_t now);
+
+/*
+ * Safety rule 1 as a question: may the next keys be deployed at now?
+ * Returns 0, or -EPERM (exit code 3) with e saying what is awaited and,
+ * when known, until when: the records not yet confirmed on every check
+ * server, or the deploy time not reached.
+ */
+int pf_timing_may_deploy(const pf_state *st, const pf_timing *t, int64_t now, pf_err *e);
+
+/*
+ * Safety rule 2 for the old records: may they be withdrawn at now?  Only
+ * after a verification at or after the reload, and not before T_reload +
+ * retire_delay.  Returns 0, or -EPERM with e saying why not.
+ */
+int pf_timing_may_retire(const pf_state *st, const pf_timing *t, int64_t now, pf_err *e);
+
+/* "YYYY-MM-DD HH:MM:SS UTC" for t into buf (at least 24 bytes); returns buf. */
+const char *pf_timing_fmt_time(int64_t t, char *buf, size_t len);
+
+#endif
