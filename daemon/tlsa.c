@@ -38,11 +38,29 @@ int tlsa_compute(const pf_tlsa_param *param, const unsigned char *spki, size_t s
 int tlsa_for_keyfile(const char *keypath, const pf_tlsa_param *params, size_t n,
 		     pf_tlsa_rdata **ret, pf_err *e)
 {
+	char *certpath = NULL;
+	bool need_cert = false;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		need_cert |= params[i].selector == 0;
+	if (need_cert && !(certpath = keystore_cert_path_for_key(keypath)))
+		return pf_err_set(e, EINVAL,
+				  "%s: selector 0 records need the certificate, and the key file "
+				  "name does not say where it is (key-*.pem or eckey-*.pem)",
+				  keypath);
+	r = tlsa_for_files(keypath, certpath, params, n, ret, e);
+	free(certpath);
+	return r;
+}
+
+int tlsa_for_files(const char *keypath, const char *certpath, const pf_tlsa_param *params,
+		   size_t n, pf_tlsa_rdata **ret, pf_err *e)
+{
 	pf_pubkey pk = {0}, cpk = {0};
 	unsigned char *cert_der = NULL;
 	pf_tlsa_rdata *out;
 	X509 *cert = NULL;
-	char *certpath = NULL;
 	int cert_len = 0, r;
 	bool need_cert = false;
 
@@ -51,11 +69,8 @@ int tlsa_for_keyfile(const char *keypath, const pf_tlsa_param *params, size_t n,
 	if ((r = keystore_load_pubkey(keypath, &pk, e)) < 0)
 		return r;
 	if (need_cert) {
-		certpath = keystore_cert_path_for_key(keypath);
 		if (!certpath) {
-			r = pf_err_set(e, EINVAL,
-				       "%s: selector 0 records need the certificate, and the key "
-				       "file name does not say where it is (key-*.pem or eckey-*.pem)",
+			r = pf_err_set(e, EINVAL, "%s: selector 0 records need the certificate",
 				       keypath);
 			goto out;
 		}
@@ -85,7 +100,6 @@ int tlsa_for_keyfile(const char *keypath, const pf_tlsa_param *params, size_t n,
 out:
 	OPENSSL_free(cert_der);
 	X509_free(cert);
-	free(certpath);
 	pf_pubkey_free(&cpk);
 	pf_pubkey_free(&pk);
 	return r;

@@ -37,6 +37,11 @@ int tlsa_compute(const pf_tlsa_param *param, const unsigned char *spki, size_t s
 int tlsa_for_keyfile(const char *keypath, const pf_tlsa_param *params, size_t n,
 		     pf_tlsa_rdata **ret, pf_err *e);
 
+/* The same for an explicit key and certificate file pair (certpath may be
+ * NULL when no selector 0 record is asked for).  Returns 0 or -errno. */
+int tlsa_for_files(const char *keypath, const char *certpath, const pf_tlsa_param *params,
+		   size_t n, pf_tlsa_rdata **ret, pf_err *e);
+
 /* "3 1 1 <lowercase hex>" into buf (at least 140 bytes). */
 const char *tlsa_format(const pf_tlsa_rdata *r, char *buf, size_t len);
 
