@@ -108,10 +108,13 @@ static int postconf_values(const pf_config *cfg, const char *const *names, size_
 		free(cmd);
 		return r;
 	}
-	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save))
-		pf_strv_push(out, line);
-	/* Empty values print empty lines, which strtok skips: pad. */
+	/* One line per parameter, in order; an empty value is an empty line. */
+	for (char *line = buf, *nl; *line && out->n < n; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line) - 1;
+		pf_strv_push_owned(out, pf_strndup(line, (size_t)(nl - line + (*nl != '\n'))));
+	}
 	while (out->n < n)
 		pf_strv_push(out, "");
 	free(argv);
