@@ -201,7 +201,7 @@ enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_
 }
 
 static const dns_status_info statuses[DNS_STATUS_COUNT] = {
-	[DNS_NOERROR] = {"NOERROR", DNS_ACT_ACCEPT, "success"},
+	[DNS_NOERROR] = {"NOERROR", DNS_ACT_ACCEPT, "the request succeeded"},
 	[DNS_FORMERR] = {"FORMERR", DNS_ACT_STOP,
 			 "the server could not parse the message (a bug here or there)"},
 	[DNS_SERVFAIL] = {"SERVFAIL", DNS_ACT_RETRY,
