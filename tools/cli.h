@@ -34,6 +34,9 @@ int cli_usage(const char *fmt, ...) PF_PRINTF(1, 2);
 typedef int (*pf_cmd_fn)(pf_cli *cli, int argc, char **argv);
 
 int cmd_config(pf_cli *cli, int argc, char **argv);
+int cmd_publish(pf_cli *cli, int argc, char **argv);
+int cmd_propagation(pf_cli *cli, int argc, char **argv);
+int cmd_retire(pf_cli *cli, int argc, char **argv);
 
 /* The "postfix tls" subcommands (cmd_tls.c). */
 int cmd_enable_client(pf_cli *cli, int argc, char **argv);

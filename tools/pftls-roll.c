@@ -32,6 +32,9 @@ static const struct command {
 	{"all-default-server", cmd_all_default_server, "all-default-server"},
 	/* The rollover steps (SPEC.md 2.2). */
 	/* PF_CMD_TABLE_ROLL */
+	{"publish", cmd_publish, "publish [-n] [keyfile...]"},
+	{"propagation", cmd_propagation, "propagation [--wait] [keyfile...]"},
+	{"retire", cmd_retire, "retire [keyfile...]"},
 	{"config", cmd_config, "config [-a | -d] [name...]"},
 };
 

@@ -1,0 +1,120 @@
+/*
+ * dns_tsig.h - TSIG (RFC 8945): the key file as tsig-keygen writes it, and
+ * signing and verifying DNS messages on the wire.
+ *
+ * This module alone holds a TSIG secret.  The secret is decoded straight into
+ * one buffer that is wiped when the key is freed; the file's text is wiped
+ * after parsing; no message ever contains a byte of it.  ldns's own TSIG code
+ * is not used: it takes the secret as a base64 C string, leaves decoded copies
+ * in freed memory, and checks neither the key name, the signing time nor the
+ * TSIG error of a reply.
+ */
+#ifndef PF_DNS_TSIG_H
+#define PF_DNS_TSIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define DNS_TSIG_KEYFILE_MAX (64 * 1024)
+#define DNS_TSIG_FUDGE 300
+#define DNS_TSIG_MAC_MAX 64
+
+/* TSIG error codes (the TSIG RR's Error field, RFC 8945 section 3). */
+enum {
+	DNS_TSIG_BADSIG = 16,
+	DNS_TSIG_BADKEY = 17,
+	DNS_TSIG_BADTIME = 18,
+	DNS_TSIG_BADTRUNC = 22,
+};
+
+enum dns_tsig_alg {
+	DNS_HMAC_SHA1,
+	DNS_HMAC_SHA224,
+	DNS_HMAC_SHA256,
+	DNS_HMAC_SHA384,
+	DNS_HMAC_SHA512,
+};
+
+typedef struct dns_tsig_key {
+	char name[256];        /* presentation form, lowercase, ends in "." */
+	uint8_t name_wire[256]; /* canonical wire form of name */
+	size_t name_wire_len;
+	enum dns_tsig_alg alg;
+	const char *alg_name;  /* "hmac-sha256" */
+	size_t mac_len;        /* full HMAC output length */
+	unsigned char *secret; /* wiped by dns_tsig_key_free */
+	size_t secret_len;
+} dns_tsig_key;
+
+/*
+ * Read a key file as tsig-keygen writes it: one
+ *   key "NAME" { algorithm hmac-sha256; secret "BASE64"; };
+ * statement, with BIND's comments ("#", "//", C-style).  A file that group or
+ * others may read or write is refused before a byte is read.  Errors name
+ * "FILE:LINE".  The caller frees *ret with dns_tsig_key_free.  Returns 0 or
+ * -errno (-EINVAL for bad content, -EPERM for the file mode).
+ */
+int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e);
+
+/* The same from text already read; src names it in messages. */
+int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_key **ret,
+		       pf_err *e);
+
+/* Wipe and free a key; NULL is fine.  Returns NULL. */
+dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
+
+/*
+ * Sign the message in wire (len bytes, no TSIG yet) at time now: appends the
+ * TSIG RR and increments ARCOUNT.  *wire is reallocated.  req_mac is the
+ * request's MAC when signing a response (NULL for a request).  The MAC is
+ * copied to ret_mac (DNS_TSIG_MAC_MAX bytes), for verifying the reply.
+ * error/other are the TSIG error field and other data (0/NULL normally).
+ * Returns 0 or -errno.
+ */
+int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t now,
+		  const uint8_t *req_mac, size_t req_mac_len, uint16_t error,
+		  const uint8_t *other, size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len);
+
+/* What a TSIG-signed reply carried, and whether it checked out. */
+enum dns_tsig_verdict {
+	DNS_TSIG_OK,            /* MAC verified, time within the fudge */
+	DNS_TSIG_ABSENT,        /* no TSIG RR in the message */
+	DNS_TSIG_MALFORMED,     /* a TSIG RR that cannot be parsed, or not last */
+	DNS_TSIG_WRONG_KEY,     /* signed with another key name */
+	DNS_TSIG_WRONG_ALG,     /* another algorithm */
+	DNS_TSIG_UNSIGNED_ERROR, /* an error (BADSIG, BADKEY...) with no MAC, as RFC 8945 sends it */
+	DNS_TSIG_BAD_MAC,       /* the MAC does not verify (or is truncated) */
+	DNS_TSIG_BAD_TIME,      /* MAC fine, signing time outside the fudge */
+};
+
+typedef struct dns_tsig_info {
+	bool present;
+	uint16_t error;       /* the TSIG Error field */
+	uint64_t time_signed;
+	uint16_t fudge;
+	uint16_t orig_id;
+	bool has_server_time; /* BADTIME replies carry the server's clock */
+	uint64_t server_time;
+	size_t tsig_offset;   /* where the TSIG RR starts in the wire */
+} dns_tsig_info;
+
+/*
+ * Verify the TSIG of a reply to a request whose MAC was req_mac, against key
+ * k at time now.  The time window is the smaller of the reply's fudge and
+ * DNS_TSIG_FUDGE.  info is filled as far as the RR could be read.  Returns
+ * the verdict; only DNS_TSIG_OK means the reply is authentic.
+ */
+enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
+				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
+				      dns_tsig_info *info);
+
+/* One line describing a verdict, for messages. */
+const char *dns_tsig_verdict_str(enum dns_tsig_verdict v);
+
+/* Name of a TSIG error code ("BADSIG"), or NULL for an unknown one. */
+const char *dns_tsig_error_name(uint16_t error);
+
+#endif

@@ -1,0 +1,638 @@
+/*
+ * cmd_dns.c - "publish [-n] [keyfile...]", "propagation [--wait]
+ * [keyfile...]" and "retire [keyfile...]" (SPEC.md 2.2): the TLSA records of
+ * key files, added by RFC 2136 update, looked for on every check server, and
+ * withdrawn.  The records of a key are every tlsa_hostnames x tlsa_ports x
+ * tlsa_records combination.  The DNS work is the daemon library's
+ * (dns_update, dns_propagation); this file turns arguments into records and
+ * results into tables.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "../daemon/dns_discover.h"
+#include "../daemon/dns_propagation.h"
+#include "../daemon/dns_tsig.h"
+#include "../daemon/dns_update.h"
+#include "../daemon/keystore.h"
+#include "../daemon/tlsa.h"
+
+/* The records of the key files named, grouped by zone. */
+typedef struct records {
+	dns_change *ch;
+	size_t n;
+	size_t *key_of;  /* per record: index into keys */
+	size_t *zone_of; /* per record: index into zones */
+	char **keys;
+	size_t n_keys;
+	dns_zone_info *zones;
+	size_t n_zones;
+} records;
+
+static void records_free(records *rs)
+{
+	free(rs->ch);
+	free(rs->key_of);
+	free(rs->zone_of);
+	dns_zones_free(rs->zones, rs->n_zones);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/*
+ * Run "postconf -c DIR -xh NAME..." and return its output lines in *out.
+ * TODO(merge): use postfix.h
+ */
+static int postconf_values(const pf_config *cfg, const char *const *names, size_t n,
+			   pf_strv *out, pf_err *e)
+{
+	char *cmd = pf_asprintf("%s/postconf", cfg->postfix_command_directory);
+	char **argv = pf_calloc(n + 5, sizeof(*argv));
+	int fds[2], efds[2], status = 0;
+	char buf[65536], err[512];
+	size_t len = 0;
+	ssize_t el;
+	pid_t pid;
+
+	argv[0] = cmd;
+	argv[1] = (char *)"-c";
+	argv[2] = cfg->postfix_config_directory;
+	argv[3] = (char *)"-xh";
+	for (size_t i = 0; i < n; i++)
+		argv[4 + i] = (char *)names[i];
+	if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(efds, O_CLOEXEC) < 0) {
+		free(argv);
+		free(cmd);
+		return pf_err_set(e, errno, "pipe: %s", strerror(errno));
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(efds[1], 2);
+		execv(cmd, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	close(efds[1]);
+	for (;;) {
+		ssize_t r = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || (len += (size_t)r) >= sizeof(buf) - 1)
+			break;
+	}
+	close(fds[0]);
+	buf[len] = '\0';
+	/* postconf writes little to stderr: reading it after stdout cannot
+	 * deadlock.  Only its last line is kept, for the error message. */
+	el = read(efds[0], err, sizeof(err) - 1);
+	close(efds[0]);
+	err[el > 0 ? el : 0] = '\0';
+	while (el > 0 && err[el - 1] == '\n')
+		err[--el] = '\0';
+	char *last = strrchr(err, '\n');
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		int r = pf_err_set(e, EIO, "%s -c %s failed: %.300s", cmd,
+				   cfg->postfix_config_directory,
+				   last ? last + 1 : err[0] ? err : "no message");
+		free(argv);
+		free(cmd);
+		return r;
+	}
+	/* One line per parameter, in order; an empty value is an empty line. */
+	for (char *line = buf, *nl; *line && out->n < n; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line) - 1;
+		pf_strv_push_owned(out, pf_strndup(line, (size_t)(nl - line + (*nl != '\n'))));
+	}
+	while (out->n < n)
+		pf_strv_push(out, "");
+	free(argv);
+	free(cmd);
+	return 0;
+}
+
+/* tlsa_hostnames, or Postfix's myhostname when it is not set. */
+static int tlsa_hosts(const pf_config *cfg, pf_strv *hosts, pf_err *e)
+{
+	static const char *const names[] = {"myhostname"};
+	pf_strv out = {0};
+	int r;
+
+	if (cfg->tlsa_hostnames.n) {
+		for (size_t i = 0; i < cfg->tlsa_hostnames.n; i++)
+			pf_strv_push(hosts, cfg->tlsa_hostnames.v[i]);
+		return 0;
+	}
+	if ((r = postconf_values(cfg, names, 1, &out, e)) < 0) {
+		pf_err_prefix(e, "tlsa_hostnames is not set, and Postfix's myhostname");
+		return r;
+	}
+	if (!out.n || !pf_valid_hostname(out.v[0])) {
+		pf_strv_clear(&out);
+		return pf_err_usage(e, "tlsa_hostnames is not set, and Postfix's myhostname is "
+				       "not a usable host name");
+	}
+	pf_strv_push(hosts, out.v[0]);
+	pf_strv_clear(&out);
+	return 0;
+}
+
+/* Build the records of the key files and discover their zones. */
+static int collect(const pf_config *cfg, char **keys, size_t n_keys, records *rs, pf_err *e)
+{
+	pf_strv hosts = {0};
+	char **owners = NULL;
+	size_t n_owners = 0, *owner_idx = NULL;
+	int r;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->keys = keys;
+	rs->n_keys = n_keys;
+	if ((r = tlsa_hosts(cfg, &hosts, e)) < 0)
+		goto out;
+	size_t per_key = hosts.n * cfg->n_tlsa_ports * cfg->n_tlsa_records;
+	rs->ch = pf_calloc(per_key * n_keys + 1, sizeof(*rs->ch));
+	rs->key_of = pf_calloc(per_key * n_keys + 1, sizeof(*rs->key_of));
+	owners = pf_calloc(hosts.n * cfg->n_tlsa_ports + 1, sizeof(*owners));
+	owner_idx = pf_calloc(per_key * n_keys + 1, sizeof(*owner_idx));
+	for (size_t k = 0; k < n_keys; k++) {
+		pf_tlsa_rdata *rd = NULL;
+
+		if ((r = tlsa_for_keyfile(keys[k], cfg->tlsa_records, cfg->n_tlsa_records, &rd,
+					  e)) < 0)
+			goto out;
+		for (size_t h = 0; h < hosts.n; h++) {
+			for (size_t p = 0; p < cfg->n_tlsa_ports; p++) {
+				char owner[300], canon[256];
+				size_t o;
+
+				tlsa_owner(hosts.v[h], cfg->tlsa_ports[p], owner, sizeof(owner));
+				if (!dns_name_canon(owner, canon, sizeof(canon))) {
+					r = pf_err_usage(e, "TLSA name %.100s is too long", owner);
+					free(rd);
+					goto out;
+				}
+				for (o = 0; o < n_owners; o++)
+					if (strcmp(owners[o], canon) == 0)
+						break;
+				if (o == n_owners)
+					owners[n_owners++] = pf_strdup(canon);
+				for (size_t t = 0; t < cfg->n_tlsa_records; t++) {
+					dns_change *c = &rs->ch[rs->n];
+					snprintf(c->owner, sizeof(c->owner), "%s", canon);
+					c->rd = rd[t];
+					rs->key_of[rs->n] = k;
+					owner_idx[rs->n++] = o;
+				}
+			}
+		}
+		free(rd);
+	}
+	size_t *owner_zone = pf_calloc(n_owners + 1, sizeof(*owner_zone));
+	r = dns_discover(cfg, owners, n_owners, &rs->zones, &rs->n_zones, owner_zone, e);
+	if (r == 0) {
+		rs->zone_of = pf_calloc(rs->n + 1, sizeof(*rs->zone_of));
+		for (size_t i = 0; i < rs->n; i++)
+			rs->zone_of[i] = owner_zone[owner_idx[i]];
+	}
+	free(owner_zone);
+out:
+	for (size_t o = 0; o < n_owners; o++)
+		free(owners[o]);
+	free(owners);
+	free(owner_idx);
+	pf_strv_clear(&hosts);
+	if (r < 0)
+		records_free(rs);
+	return r;
+}
+
+static const char *target_label(const dns_target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", t->name[0] ? t->name : t->addr.label,
+		 t->update_server ? " (update)" : "");
+	return buf;
+}
+
+static void print_zone_head(const dns_zone_info *z, const dns_tsig_key *k)
+{
+	printf("zone %s  update server %s %s  ", z->zone,
+	       z->update.name[0] ? z->update.name : "", z->update.addr.label);
+	if (k)
+		printf("TSIG key %s (%s)\n", k->name, k->alg_name);
+	else
+		printf("no TSIG key (dns_tsig_key_file is not set)\n");
+}
+
+static const char *change_word(const dns_change *c)
+{
+	switch (c->result) {
+	case DNS_CH_DONE:
+		return c->op == DNS_OP_ADD ? "added" : "deleted";
+	case DNS_CH_ALREADY:
+		return c->op == DNS_OP_ADD ? "already present" : "already absent";
+	case DNS_CH_FAILED:
+		return "NOT CHANGED";
+	default:
+		return "-";
+	}
+}
+
+static void warn_unsigned(const char *zone)
+{
+	fprintf(stderr,
+		"pftls-roll: WARNING: zone %s is not DNSSEC-signed: DANE TLSA records in an "
+		"unsigned zone protect nothing (RFC 7672 2.2); sign the zone\n",
+		zone);
+}
+
+static int key_args(int argc, int first, const char *cmd)
+{
+	if (first >= argc) {
+		fprintf(stderr,
+			"pftls-roll: %s: no key files given; the pending rollover's keys are not "
+			"available to this command yet: name the key files\n",
+			cmd);
+		return PF_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * Apply op to every record of rs, zone by zone, and print the table.
+ * Returns an exit code.
+ */
+static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
+{
+	dns_tsig_key *key = NULL;
+	pf_err e = {0};
+	int rc = PF_EXIT_OK;
+
+	if (cli->cfg.dns_tsig_key_file &&
+	    dns_tsig_key_load(cli->cfg.dns_tsig_key_file, &key, &e) < 0)
+		return cli_fail(&e);
+	for (size_t z = 0; z < rs->n_zones && rc == PF_EXIT_OK; z++) {
+		const dns_zone_info *zi = &rs->zones[z];
+		dns_change *sub = pf_calloc(rs->n + 1, sizeof(*sub));
+		size_t *map = pf_calloc(rs->n + 1, sizeof(*map)), m = 0;
+		dns_update_result res;
+		dns_update_opts o = {
+			.zone = zi,
+			.tsig = key,
+			.ttl = cli->cfg.tlsa_ttl,
+			.dry_run = dry_run ? stdout : NULL,
+			.verbose = cli->verbose ? stderr : NULL,
+		};
+
+		for (size_t i = 0; i < rs->n; i++) {
+			if (rs->zone_of[i] != z)
+				continue;
+			sub[m] = rs->ch[i];
+			sub[m].op = op;
+			map[m++] = i;
+		}
+		if (!dry_run)
+			print_zone_head(zi, key);
+		pf_err_clear(&e);
+		int r = dns_update_apply(&o, sub, m, &res, &e);
+		for (size_t i = 0; i < m; i++)
+			rs->ch[map[i]] = sub[i];
+		if (!dry_run) {
+			size_t done = 0, already = 0;
+			for (size_t i = 0; i < m; i++) {
+				char t[160];
+				const dns_change *c = &sub[i];
+
+				char ttl[16] = "";
+				if (c->op == DNS_OP_ADD && c->result != DNS_CH_FAILED)
+					snprintf(ttl, sizeof(ttl), " %u", c->ttl);
+				printf("  %-16s %s%s IN TLSA %s\n", change_word(c), c->owner, ttl,
+				       tlsa_format(&c->rd, t, sizeof(t)));
+				done += c->result == DNS_CH_DONE;
+				already += c->result == DNS_CH_ALREADY;
+			}
+			if (r == 0)
+				printf("  %zu %s, %zu %s, in %zu update message%s; the update server "
+				       "serves the zone at serial %u%s\n",
+				       done, op == DNS_OP_ADD ? "added" : "deleted", already,
+				       op == DNS_OP_ADD ? "already present" : "already absent",
+				       res.messages, res.messages == 1 ? "" : "s", res.serial,
+				       res.zone_signed ? ", signed" : ", NOT signed");
+		} else if (r == 0 && res.messages == 0) {
+			bool any = false;
+			for (size_t i = 0; i < m; i++)
+				any |= sub[i].result == DNS_CH_PENDING;
+			if (!any)
+				printf(";; nothing to send for zone %s: every record is %s\n", zi->zone,
+				       op == DNS_OP_ADD ? "already present" : "already absent");
+		}
+		if (r == 0 && !res.zone_signed)
+			warn_unsigned(zi->zone);
+		if (r < 0)
+			rc = cli_fail(&e);
+		free(sub);
+		free(map);
+	}
+	dns_tsig_key_free(key);
+	return rc;
+}
+
+int cmd_publish(pf_cli *cli, int argc, char **argv)
+{
+	bool dry_run = false;
+	records rs;
+	pf_err e = {0};
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "+n")) != -1) {
+		if (c != 'n')
+			return cli_usage("publish [-n] [keyfile...]");
+		dry_run = true;
+	}
+	if ((r = key_args(argc, optind, "publish")) != 0)
+		return r;
+	if ((r = cli_config(cli, false)) != 0)
+		return r;
+	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
+		return cli_fail(&e);
+	r = apply(cli, &rs, DNS_OP_ADD, dry_run);
+	records_free(&rs);
+	return r;
+}
+
+/*
+ * Refuse to withdraw the records of a key Postfix presents: compare each key
+ * file's public key with every key file main.cf names for smtpd and tlsproxy.
+ * Returns 0, or an exit code after printing why.
+ * TODO(merge): use postfix.h
+ */
+static int refuse_deployed(const pf_config *cfg, char **keys, size_t n_keys)
+{
+	static const char *const params[] = {
+		"smtpd_tls_key_file",    "smtpd_tls_eckey_file",    "smtpd_tls_chain_files",
+		"tlsproxy_tls_key_file", "tlsproxy_tls_eckey_file", "tlsproxy_tls_chain_files",
+	};
+	const size_t np = sizeof(params) / sizeof(params[0]);
+	pf_strv vals = {0};
+	pf_err e = {0};
+	int rc = 0;
+
+	if (postconf_values(cfg, params, np, &vals, &e) < 0) {
+		pf_err_prefix(&e, "cannot tell which keys Postfix uses");
+		return cli_fail(&e);
+	}
+	for (size_t k = 0; k < n_keys && !rc; k++) {
+		pf_pubkey pk = {0};
+		char rk[PATH_MAX];
+
+		if (keystore_load_pubkey(keys[k], &pk, &e) < 0) {
+			rc = cli_fail(&e);
+			break;
+		}
+		bool have_rk = realpath(keys[k], rk) != NULL;
+		for (size_t i = 0; i < vals.n && i < np && !rc; i++) {
+			pf_strv files = {0};
+
+			pf_split_list(vals.v[i], &files);
+			for (size_t f = 0; f < files.n && !rc; f++) {
+				pf_pubkey dk = {0};
+				char rd[PATH_MAX];
+				bool same = have_rk && realpath(files.v[f], rd) && strcmp(rk, rd) == 0;
+
+				if (!same && keystore_load_pubkey(files.v[f], &dk, &e) == 0)
+					same = strcmp(dk.spki_sha256, pk.spki_sha256) == 0;
+				pf_pubkey_free(&dk);
+				if (same) {
+					fprintf(stderr,
+						"pftls-roll: refusing to retire %s: Postfix uses this "
+						"key (%s = %s); its TLSA records must stay\n",
+						keys[k], params[i], files.v[f]);
+					rc = PF_EXIT_REFUSED;
+				}
+			}
+			pf_strv_clear(&files);
+		}
+		pf_pubkey_free(&pk);
+	}
+	pf_strv_clear(&vals);
+	return rc;
+}
+
+int cmd_retire(pf_cli *cli, int argc, char **argv)
+{
+	records rs;
+	pf_err e = {0};
+	int r;
+
+	optind = 1;
+	if (getopt(argc, argv, "+") != -1)
+		return cli_usage("retire [keyfile...]");
+	if ((r = key_args(argc, optind, "retire")) != 0)
+		return r;
+	if ((r = cli_config(cli, false)) != 0)
+		return r;
+	if ((r = refuse_deployed(&cli->cfg, argv + optind, (size_t)(argc - optind))) != 0)
+		return r;
+	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
+		return cli_fail(&e);
+	r = apply(cli, &rs, DNS_OP_DELETE, false);
+	records_free(&rs);
+	return r;
+}
+
+/* Print one round's table. */
+static void print_round(const dns_prop_round *rd, const dns_prop_want *want, bool verbose)
+{
+	char lb[300], ttl[32], ser[16], recs[32];
+
+	printf("zone %s  %zu check server%s  %zu record%s\n", rd->zone, rd->n_servers,
+	       rd->n_servers == 1 ? "" : "s", rd->n_want, rd->n_want == 1 ? "" : "s");
+	printf("  %-30s %-22s %-10s %-8s %-6s %-6s %s\n", "SERVER", "ADDRESS", "SERIAL",
+	       "RECORDS", "RRSIG", "TTL", "STATUS");
+	for (size_t s = 0; s < rd->n_servers; s++) {
+		const dns_prop_server *ps = &rd->servers[s];
+		uint32_t t = 0;
+		bool any = false, expired = false;
+
+		for (size_t k = 0; k < rd->n_owners; k++) {
+			const dns_prop_rrset *rs = &ps->rrsets[k];
+			uint32_t v = rs->rrsig ? rs->orig_ttl : rs->ttl;
+			if (rs->n_rr && v > t)
+				t = v;
+			any |= rs->n_rr > 0;
+			expired |= rs->rrsig_expired;
+		}
+		snprintf(ser, sizeof(ser), "%u", ps->serial);
+		snprintf(recs, sizeof(recs), "%zu/%zu", ps->n_match, rd->n_want);
+		snprintf(ttl, sizeof(ttl), "%u", t);
+		printf("  %-30s %-22s %-10s %-8s %-6s %-6s %s\n",
+		       target_label(&ps->target, lb, sizeof(lb)), ps->target.addr.label,
+		       ps->have_soa ? ser : "-", ps->state == DNS_PROP_NO_ANSWER ? "-" : recs,
+		       !any ? "-" : ps->all_signed ? "yes" : expired ? "EXPIRED" : "NO",
+		       any ? ttl : "-",
+		       ps->state != DNS_PROP_OK ? ps->note
+		       : ps->complete          ? "ok"
+					       : "missing records");
+		if (!verbose && ps->state == DNS_PROP_OK)
+			continue;
+		for (size_t w = 0; w < rd->n_want && ps->state == DNS_PROP_OK; w++) {
+			char tb[160];
+			if (ps->match[w] && !verbose)
+				continue;
+			printf("      %s %s TLSA %s\n",
+			       ps->match[w] ? (want[w].present ? "serves " : "gone   ")
+					    : (want[w].present ? "MISSING" : "STILL  "),
+			       want[w].owner, tlsa_format(&want[w].rd, tb, sizeof(tb)));
+		}
+	}
+	printf("  TTLs: TLSA %u s (original TTL), SOA %u s, SOA MINIMUM %u s\n", rd->max_tlsa_ttl,
+	       rd->soa_ttl, rd->soa_minimum);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int cmd_propagation(pf_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {{"wait", no_argument, NULL, 'w'},
+						 {NULL, 0, NULL, 0}};
+	bool wait = false;
+	records rs;
+	pf_err e = {0};
+	dns_net_opts o;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (c != 'w')
+			return cli_usage("propagation [--wait] [keyfile...]");
+		wait = true;
+	}
+	if ((r = key_args(argc, optind, "propagation")) != 0)
+		return r;
+	if ((r = cli_config(cli, false)) != 0)
+		return r;
+	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
+		return cli_fail(&e);
+	dns_net_opts_default(&o);
+
+	dns_prop_want *want = pf_calloc(rs.n + 1, sizeof(*want));
+	dns_prop_round *rounds = pf_calloc(rs.n_zones + 1, sizeof(*rounds));
+	size_t *nw = pf_calloc(rs.n_zones + 1, sizeof(*nw)), *first = pf_calloc(rs.n_zones + 1,
+										  sizeof(*first));
+	size_t m = 0;
+	for (size_t z = 0; z < rs.n_zones; z++) {
+		first[z] = m;
+		for (size_t i = 0; i < rs.n; i++) {
+			if (rs.zone_of[i] != z)
+				continue;
+			snprintf(want[m].owner, sizeof(want[m].owner), "%s", rs.ch[i].owner);
+			want[m].rd = rs.ch[i].rd;
+			want[m++].present = true;
+		}
+		nw[z] = m - first[z];
+	}
+	unsigned pause = 500, round = 0;
+	char last_missing[1024] = "";
+	int64_t t_conf = 0;
+	bool all = false;
+	for (;;) {
+		char missing[1024] = "";
+		size_t ml = 0;
+
+		all = true;
+		round++;
+		for (size_t z = 0; z < rs.n_zones; z++) {
+			dns_prop_round_free(&rounds[z]);
+			if (dns_prop_run(&rs.zones[z], want + first[z], nw[z], &o, &rounds[z], &e) < 0) {
+				r = cli_fail(&e);
+				goto out;
+			}
+			all &= rounds[z].all_complete;
+			for (size_t s = 0; s < rounds[z].n_servers; s++) {
+				const dns_prop_server *ps = &rounds[z].servers[s];
+				if (!ps->complete && ml + 100 < sizeof(missing))
+					ml += (size_t)snprintf(missing + ml, sizeof(missing) - ml,
+							       "%s%s %s", ml ? ", " : "",
+							       ps->target.name[0] ? ps->target.name
+										  : "server",
+							       ps->target.addr.label);
+			}
+		}
+		if (all || !wait)
+			break;
+		/* Say what is awaited when it changes, not every round. */
+		if (strcmp(missing, last_missing) != 0) {
+			fprintf(stderr, "pftls-roll: waiting for %s\n", missing);
+			snprintf(last_missing, sizeof(last_missing), "%s", missing);
+		}
+		sleep_ms(pause);
+		pause = pause * 3 / 2 > 5000 ? 5000 : pause * 3 / 2;
+	}
+	t_conf = pf_now();
+	for (size_t z = 0; z < rs.n_zones; z++) {
+		print_round(&rounds[z], want + first[z], cli->verbose > 0);
+		if (!rounds[z].zone_signed)
+			warn_unsigned(rounds[z].zone);
+	}
+	if (!all) {
+		printf("not every check server serves every record\n");
+		r = PF_EXIT_FAIL;
+		goto out;
+	}
+	printf("every check server serves every record%s\n", round > 1 ? " (waited)" : "");
+	if (wait) {
+		/* SPEC.md 4, counted from now: this command does not know when the
+		 * records were published or what TTL the RRset had before, so it
+		 * takes the larger of what it sees and tlsa_ttl, and always the
+		 * negative-caching TTL. */
+		uint32_t ttl_eff = cli->cfg.tlsa_ttl;
+		for (size_t z = 0; z < rs.n_zones; z++) {
+			const dns_prop_round *rd = &rounds[z];
+			uint32_t neg = rd->soa_ttl < rd->soa_minimum ? rd->soa_ttl : rd->soa_minimum;
+			if (rd->max_tlsa_ttl > ttl_eff)
+				ttl_eff = rd->max_tlsa_ttl;
+			if (neg > ttl_eff)
+				ttl_eff = neg;
+		}
+		/* max(T_conf, T_pub + propagation_min_delay), with T_pub taken
+		 * as now: the later of the two. */
+		int64_t safe = t_conf + cli->cfg.propagation_min_delay +
+			       (int64_t)cli->cfg.ttl_factor * ttl_eff + cli->cfg.publish_safety;
+		char when[64], d[32];
+		time_t tt = (time_t)safe;
+		struct tm tm;
+		gmtime_r(&tt, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		printf("deployment becomes safe at %s (in %s: %u x TTL %u s + publish_safety %llds)\n",
+		       when, pf_fmt_duration(safe - pf_now(), d, sizeof(d)), cli->cfg.ttl_factor,
+		       ttl_eff, (long long)cli->cfg.publish_safety);
+	}
+	r = PF_EXIT_OK;
+out:
+	for (size_t z = 0; z < rs.n_zones; z++)
+		dns_prop_round_free(&rounds[z]);
+	free(rounds);
+	free(want);
+	free(nw);
+	free(first);
+	records_free(&rs);
+	return r;
+}
