@@ -1,0 +1,1359 @@
+/*
+ * rollover.c - the rollover engine: SPEC.md 4's phases as steps over the
+ * persisted state (state.h), the waits of timing.h, the DNS layer
+ * (dns_update.h, dns_propagation.h), the key store, the Postfix adapter and
+ * the STARTTLS probe.
+ *
+ * Each step persists what it is about to do before doing it, so that after
+ * a kill at any point the same step runs again and finds its work done or
+ * half done, and finishes it without a visible repetition:
+ *   - generate: the next key's path and SPKI are saved, then the files are
+ *     written; a missing file found on resume is made again (new key);
+ *   - publish: the TLSA RRsets as they were before are saved first (the
+ *     TTL inputs must be the pre-update ones), then the update is sent; a
+ *     repeated add finds its records present;
+ *   - deploy: the previous main.cf settings are saved before main.cf is
+ *     changed, and never taken again while a snapshot exists;
+ *   - retire: deletes are repeated harmlessly, then confirmed everywhere.
+ */
+#include "rollover.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+
+#include "dns_discover.h"
+#include "dns_propagation.h"
+#include "dns_tsig.h"
+#include "dns_update.h"
+#include "journal.h"
+#include "keystore.h"
+#include "lock.h"
+#include "postfix.h"
+#include "smtp_probe.h"
+#include "state.h"
+#include "status.h"
+#include "timing.h"
+#include "tlsa.h"
+
+#define POLL_MIN_SEC 1
+#define POLL_MAX_SEC 30
+#define RETRY_MAX_SEC 300
+#define VERIFY_ATTEMPTS 5
+#define PROBE_TIMEOUT_MS 10000
+#define ZONE_CACHE_SEC 600
+
+struct pf_roll {
+	const pf_config *cfg;
+	char *state_path;
+	pf_state st;
+	pf_lock lock;
+	bool locked;
+	pf_postfix pf;
+	bool pf_open;
+	pf_timing_params tparams;
+	FILE *progress; /* command line: progress lines; NULL in the daemon */
+	unsigned poll_delay;  /* current propagation poll interval, seconds */
+	unsigned retry_delay; /* back-off after a transient DNS failure */
+	dns_zone_info *zones;
+	size_t n_zones;
+	int64_t zones_at;
+	char status[300];
+};
+
+static int64_t now_up(void)
+{
+	/* pf_now() truncates; a wait that starts "now" starts at the next
+	 * whole second, so rounding can only lengthen it (timing.h). */
+	return pf_now() + 1;
+}
+
+static void progress(pf_roll *r, const char *fmt, ...) PF_PRINTF(2, 3);
+static void progress(pf_roll *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->progress)
+		return;
+	va_start(ap, fmt);
+	vfprintf(r->progress, fmt, ap);
+	va_end(ap);
+	fputc('\n', r->progress);
+	fflush(r->progress);
+}
+
+const char *roll_phase(pf_roll *r)
+{
+	return pf_phase_name(r->st.phase);
+}
+
+/* ---- opening, locking, saving ---------------------------------------- */
+
+static int load_state(pf_roll *r, pf_err *e)
+{
+	pf_state st;
+	int rc;
+
+	rc = pf_state_load(r->state_path, &st, e);
+	if (rc == -ENOENT) {
+		pf_err_clear(e);
+		pf_state_free(&r->st);
+		pf_state_init(&r->st);
+		return 0;
+	}
+	if (rc < 0) {
+		pf_event_ctx ctx = {.phase = PF_PHASE_IDLE};
+
+		pf_journal_log(PF_EV_STATE_INVALID, &ctx, "%s", e->msg);
+		e->exit_code = PF_EXIT_FAIL;
+		return rc;
+	}
+	pf_state_free(&r->st);
+	r->st = st;
+	return 0;
+}
+
+int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e)
+{
+	pf_roll *r = pf_calloc(1, sizeof(*r));
+	int rc;
+
+	r->cfg = cfg;
+	r->state_path = pf_state_path(cfg->state_directory);
+	pf_state_init(&r->st);
+	pf_timing_params_from_config(cfg, &r->tparams);
+	r->poll_delay = POLL_MIN_SEC;
+	if ((rc = pf_state_dir_create(cfg->state_directory, e)) < 0 ||
+	    (rc = load_state(r, e)) < 0) {
+		roll_free(r);
+		return rc;
+	}
+	*ret = r;
+	return 0;
+}
+
+void roll_set_progress(pf_roll *r, FILE *out)
+{
+	r->progress = out;
+}
+
+pf_roll *roll_free(pf_roll *r)
+{
+	if (!r)
+		return NULL;
+	if (r->locked)
+		pf_lock_release(&r->lock);
+	if (r->pf_open)
+		postfix_close(&r->pf);
+	dns_zones_free(r->zones, r->n_zones);
+	pf_state_free(&r->st);
+	free(r->state_path);
+	free(r);
+	return NULL;
+}
+
+/* Take the lock and re-read the state: another process may have moved the
+ * rollover on since we last looked.  Returns 0 or -errno. */
+static int begin(pf_roll *r, pf_err *e)
+{
+	int rc;
+
+	if ((rc = pf_lock_acquire(r->cfg->state_directory, &r->lock, e)) < 0)
+		return rc;
+	r->locked = true;
+	if ((rc = load_state(r, e)) < 0) {
+		pf_lock_release(&r->lock);
+		r->locked = false;
+	}
+	return rc;
+}
+
+static void end(pf_roll *r)
+{
+	if (r->locked)
+		pf_lock_release(&r->lock);
+	r->locked = false;
+}
+
+static int save(pf_roll *r, pf_err *e)
+{
+	return pf_state_save(r->state_path, &r->st, e);
+}
+
+static int open_postfix(pf_roll *r, pf_err *e)
+{
+	int rc;
+
+	if (r->pf_open)
+		return 0;
+	rc = postfix_open(&r->pf, r->cfg->postfix_command_directory,
+			  r->cfg->postfix_config_directory, e);
+	r->pf_open = rc == 0;
+	return rc;
+}
+
+/* Enter phase p at time now, log its event and save.  Returns 0/-errno. */
+static int enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf_err *e,
+		 const char *fmt, ...) PF_PRINTF(6, 7);
+static int enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf_err *e,
+		 const char *fmt, ...)
+{
+	char msg[PF_STATE_MAX_TEXT];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->st.phase = p;
+	if (stamp < PF_T_COUNT)
+		r->st.t[stamp] = now;
+	pf_journal_state_event(&r->st, now, pf_event_for_phase(p), NULL, "%s", msg);
+	progress(r, "%s: %s", pf_phase_name(p), msg);
+	return save(r, e);
+}
+
+/* Stop in phase failed with reason; the state says where it failed. */
+static int fail(pf_roll *r, const char *reason)
+{
+	pf_err e2 = {0};
+	int64_t now = pf_now();
+
+	pf_state_fail(&r->st, now, reason);
+	pf_journal_state_event(&r->st, now, PF_EV_ROLLOVER_FAILED, NULL, "%s", reason);
+	progress(r, "failed: %s", reason);
+	if (save(r, &e2) < 0)
+		progress(r, "cannot save the state: %s", e2.msg);
+	return 0;
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+/* The TLSA host names: tlsa_hostnames, or Postfix's myhostname. */
+static int tlsa_hosts(pf_roll *r, pf_strv *ret, pf_err *e)
+{
+	char *h = NULL;
+	int rc;
+
+	if (r->cfg->tlsa_hostnames.n) {
+		for (size_t i = 0; i < r->cfg->tlsa_hostnames.n; i++)
+			pf_strv_push(ret, r->cfg->tlsa_hostnames.v[i]);
+		return 0;
+	}
+	if ((rc = open_postfix(r, e)) < 0 || (rc = postfix_myhostname(&r->pf, &h, e)) < 0)
+		return rc;
+	if (!pf_valid_hostname(h)) {
+		rc = pf_err_usage(e, "myhostname \"%.100s\" is not a valid host name", h);
+		free(h);
+		return rc;
+	}
+	pf_strv_push_owned(ret, h);
+	return 0;
+}
+
+/* Add to the state the records of one key (every host x port x record
+ * type).  Returns 0 or -errno. */
+static int add_records(pf_roll *r, enum pf_role role, enum pf_alg alg, const char *keypath,
+		       const char *certpath, const pf_strv *hosts, pf_err *e)
+{
+	const pf_config *cfg = r->cfg;
+	pf_tlsa_rdata *rd = NULL;
+	int rc;
+
+	rc = tlsa_for_files(keypath, certpath, cfg->tlsa_records, cfg->n_tlsa_records, &rd, e);
+	for (size_t h = 0; rc == 0 && h < hosts->n; h++)
+		for (size_t p = 0; rc == 0 && p < cfg->n_tlsa_ports; p++)
+			for (size_t i = 0; rc == 0 && i < cfg->n_tlsa_records; i++)
+				rc = pf_state_add_record(&r->st, role, alg, hosts->v[h],
+							 cfg->tlsa_ports[p], &rd[i], e);
+	free(rd);
+	return rc;
+}
+
+/* Remove the records of role (used when a next key is made again). */
+static void drop_records(pf_state *st, enum pf_role role, enum pf_alg alg)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < st->n_records; i++)
+		if (!(st->records[i].role == role && st->records[i].alg == alg))
+			st->records[w++] = st->records[i];
+	st->n_records = w;
+}
+
+static void owner_of(const pf_state_record *rec, char *buf, size_t len)
+{
+	char owner[300];
+
+	tlsa_owner(rec->host, rec->port, owner, sizeof(owner));
+	dns_name_canon(owner, buf, len);
+}
+
+/* An OLD record that a NEXT record also provides (same owner and data, as
+ * after new-server-cert) must not be withdrawn. */
+static bool also_next(const pf_state *st, const pf_state_record *old)
+{
+	for (size_t i = 0; i < st->n_records; i++) {
+		const pf_state_record *n = &st->records[i];
+
+		if (n->role == PF_ROLE_NEXT && n->port == old->port &&
+		    strcasecmp(n->host, old->host) == 0 && tlsa_equal(&n->rdata, &old->rdata))
+			return true;
+	}
+	return false;
+}
+
+/* The records of role, skipping duplicates and (for OLD) those still
+ * needed; *ret is an array of indexes into st->records. */
+static size_t select_records(const pf_state *st, enum pf_role role, size_t *ret)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->n_records; i++) {
+		const pf_state_record *rec = &st->records[i];
+		bool dup = false;
+
+		if (rec->role != role || (role == PF_ROLE_OLD && also_next(st, rec)))
+			continue;
+		for (size_t j = 0; j < n && !dup; j++) {
+			const pf_state_record *o = &st->records[ret[j]];
+			dup = o->port == rec->port && strcasecmp(o->host, rec->host) == 0 &&
+			      tlsa_equal(&o->rdata, &rec->rdata);
+		}
+		if (!dup)
+			ret[n++] = i;
+	}
+	return n;
+}
+
+/* ---- DNS --------------------------------------------------------------- */
+
+/* True for failures worth retrying later rather than stopping for. */
+static bool transient(int rc)
+{
+	return rc == -ETIMEDOUT || rc == -EAGAIN || rc == -ECONNREFUSED || rc == -EHOSTUNREACH ||
+	       rc == -ENETUNREACH || rc == -ECONNRESET || rc == -EBUSY;
+}
+
+/* Discover the zones of the records of the state (cached for a while).
+ * Returns 0 or -errno. */
+static int zones(pf_roll *r, pf_err *e)
+{
+	char **owners;
+	size_t *oz;
+	int rc;
+
+	if (r->zones && pf_now() - r->zones_at < ZONE_CACHE_SEC)
+		return 0;
+	dns_zones_free(r->zones, r->n_zones);
+	r->zones = NULL;
+	r->n_zones = 0;
+	owners = pf_calloc(r->st.n_records + 1, sizeof(char *));
+	oz = pf_calloc(r->st.n_records + 1, sizeof(size_t));
+	for (size_t i = 0; i < r->st.n_records; i++) {
+		owners[i] = pf_malloc(300);
+		owner_of(&r->st.records[i], owners[i], 300);
+	}
+	rc = dns_discover(r->cfg, owners, r->st.n_records, &r->zones, &r->n_zones, oz, e);
+	for (size_t i = 0; i < r->st.n_records; i++)
+		free(owners[i]);
+	free(owners);
+	free(oz);
+	if (rc == 0)
+		r->zones_at = pf_now();
+	return rc;
+}
+
+static int load_tsig(pf_roll *r, dns_tsig_key **ret, pf_err *e)
+{
+	*ret = NULL;
+	if (!r->cfg->dns_tsig_key_file)
+		return 0;
+	return dns_tsig_key_load(r->cfg->dns_tsig_key_file, ret, e);
+}
+
+/* Send the adds or deletes of the records idx[0..n) zone by zone.
+ * Returns 0 or -errno; res gets the last zone's result and the latest
+ * T_pub. */
+static int apply_changes(pf_roll *r, const size_t *idx, size_t n, enum dns_change_op op,
+			 dns_update_result *res, pf_err *e)
+{
+	dns_tsig_key *key = NULL;
+	dns_change *ch;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (n == 0)
+		return 0;
+	if ((rc = zones(r, e)) < 0 || (rc = load_tsig(r, &key, e)) < 0)
+		return rc;
+	ch = pf_calloc(n, sizeof(*ch));
+	for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
+		dns_update_opts o = {.zone = &r->zones[z], .tsig = key, .ttl = r->cfg->tlsa_ttl};
+		dns_update_result zr = {0};
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			char owner[300];
+
+			owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
+			if (!dns_name_in_zone(owner, r->zones[z].zone))
+				continue;
+			memset(&ch[m], 0, sizeof(ch[m]));
+			snprintf(ch[m].owner, sizeof(ch[m].owner), "%.255s", owner);
+			ch[m].rd = r->st.records[idx[i]].rdata;
+			ch[m].op = op;
+			m++;
+		}
+		if (m == 0)
+			continue;
+		rc = dns_update_apply(&o, ch, m, &zr, e);
+		if (rc == 0) {
+			int64_t t_pub = res->t_pub > zr.t_pub ? res->t_pub : zr.t_pub;
+			*res = zr;
+			res->t_pub = t_pub;
+		}
+	}
+	free(ch);
+	dns_tsig_key_free(key);
+	return rc;
+}
+
+/*
+ * One propagation round over every zone: are the records idx[0..n) served
+ * (present) or gone (!present) on every check server, signed when the zone
+ * is, with a SOA serial at least min_serial (when have_serial)?  Records
+ * per server confirmations in the state; *ret_missing lists the servers
+ * still lacking.  Returns 0 (see *ret_done) or -errno.
+ */
+static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present,
+			     bool *ret_done, pf_strv *ret_missing, pf_err *e)
+{
+	dns_net_opts no;
+	dns_prop_want *want;
+	bool done = true, unsigned_warned = false;
+	int rc;
+
+	*ret_done = false;
+	if ((rc = zones(r, e)) < 0)
+		return rc;
+	dns_net_opts_default(&no);
+	want = pf_calloc(n + 1, sizeof(*want));
+	for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
+		dns_prop_round rd = {0};
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			char owner[300];
+
+			owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
+			if (!dns_name_in_zone(owner, r->zones[z].zone))
+				continue;
+			snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
+			want[m].rd = r->st.records[idx[i]].rdata;
+			want[m].present = present;
+			m++;
+		}
+		if (m == 0)
+			continue;
+		if ((rc = dns_prop_run(&r->zones[z], want, m, &no, &rd, e)) < 0)
+			break;
+		if (!rd.zone_signed && present && !unsigned_warned) {
+			unsigned_warned = true;
+			progress(r, "WARNING: zone %s is not DNSSEC-signed: DANE protects nothing "
+				    "until it is",
+				 rd.zone);
+		}
+		for (size_t s = 0; s < rd.n_servers; s++) {
+			const dns_prop_server *sv = &rd.servers[s];
+			bool ok = sv->complete && (!present || !rd.zone_signed || sv->all_signed);
+
+			if (ok && present && r->st.have_serial && r->n_zones == 1)
+				ok = sv->have_soa &&
+				     (int32_t)(sv->serial - r->st.update_serial) >= 0;
+			if (ok && present) {
+				pf_err e2 = {0};
+				bool known = false;
+
+				for (size_t k = 0; k < r->st.n_servers; k++)
+					known |= strcmp(r->st.servers[k].name, sv->target.addr.label) == 0;
+				if (!known) {
+					pf_state_confirm_server(&r->st, sv->target.addr.label, sv->serial,
+								now_up(), &e2);
+					pf_journal_state_event(&r->st, pf_now(), PF_EV_SERVER_CONFIRMED,
+							       sv->target.addr.label,
+							       "%s serves every new record (serial %u)",
+							       sv->target.addr.label, sv->serial);
+				}
+			}
+			if (!ok) {
+				done = false;
+				pf_strv_push_owned(ret_missing,
+						   pf_asprintf("%s%s%s", sv->target.addr.label,
+							       sv->note[0] ? ": " : "", sv->note));
+			}
+		}
+		dns_prop_round_free(&rd);
+	}
+	free(want);
+	if (rc == 0)
+		*ret_done = done;
+	return rc;
+}
+
+/* ---- the steps ----------------------------------------------------------- */
+
+/* Write the key and certificate files of a next key that the state names
+ * but the disk lacks (first pass, or a kill before the files were
+ * written).  A key made again gets new records.  Returns 0 or -errno. */
+static int ensure_next_files(pf_roll *r, pf_err *e)
+{
+	pf_strv hosts = {0};
+	int rc = 0;
+
+	for (int a = 0; a < PF_ALG_COUNT && rc == 0; a++) {
+		pf_state_key *k = &r->st.keys[a];
+		pf_keyspec spec = {(enum pf_alg)a, r->cfg->rsa_bits, r->cfg->ecdsa_curve};
+		EVP_PKEY *key = NULL;
+		X509 *cert = NULL;
+		pf_pubkey pk = {0};
+		struct stat st;
+
+		if (!k->present || !pf_state_key_has_next(k))
+			continue;
+		if (stat(k->next_key, &st) == 0 && stat(k->next_cert, &st) == 0)
+			continue;
+		if (!hosts.n && (rc = tlsa_hosts(r, &hosts, e)) < 0)
+			break;
+		if (stat(k->next_key, &st) == 0) {
+			rc = keystore_load_key(k->next_key, &key, e);
+		} else {
+			rc = keystore_generate(&spec, &key, e);
+			if (rc == 0)
+				rc = keystore_pubkey_of_key(key, &pk, e);
+			if (rc == 0)
+				rc = pf_state_set_key(&r->st, (enum pf_alg)a, PF_ROLE_NEXT,
+						      k->next_key, k->next_cert, pk.spki_sha256, e);
+			/* Records follow the key; save before the file exists. */
+			if (rc == 0) {
+				drop_records(&r->st, PF_ROLE_NEXT, (enum pf_alg)a);
+				rc = save(r, e);
+			}
+			if (rc == 0)
+				rc = keystore_write_key(k->next_key, key, e);
+		}
+		if (rc == 0)
+			rc = keystore_self_signed(key, &hosts, &cert, e);
+		if (rc == 0 && stat(k->next_cert, &st) != 0)
+			rc = keystore_write_cert(k->next_cert, cert, e);
+		if (rc == 0) {
+			bool have = false;
+
+			for (size_t i = 0; i < r->st.n_records; i++)
+				have |= r->st.records[i].role == PF_ROLE_NEXT &&
+					r->st.records[i].alg == (enum pf_alg)a;
+			if (!have)
+				rc = add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, k->next_key,
+						 k->next_cert, &hosts, e);
+			if (rc == 0)
+				rc = save(r, e);
+			pf_journal_state_event(&r->st, pf_now(), PF_EV_KEY_GENERATED, NULL,
+					       "%s key %s and certificate %s written",
+					       pf_alg_name((enum pf_alg)a), k->next_key, k->next_cert);
+			progress(r, "generated: %s key %s", pf_alg_name((enum pf_alg)a),
+				 k->next_key);
+		}
+		pf_pubkey_free(&pk);
+		X509_free(cert);
+		EVP_PKEY_free(key);
+	}
+	pf_strv_clear(&hosts);
+	return rc;
+}
+
+/* idle -> generated: plan the next keys, save, then write the files. */
+static int step_generate(pf_roll *r, pf_err *e)
+{
+	const pf_config *cfg = r->cfg;
+	pf_tls_files dep = {0};
+	pf_strv hosts = {0};
+	char stamp[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	int rc;
+
+	if ((rc = open_postfix(r, e)) < 0 || (rc = tlsa_hosts(r, &hosts, e)) < 0 ||
+	    (rc = postfix_deployed(&r->pf, "smtpd", &dep, e)) < 0)
+		goto out;
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	pf_state_begin(&r->st, pf_now());
+	pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_STARTED, NULL,
+			       "rollover started for %zu key algorithm%s", cfg->n_algs,
+			       cfg->n_algs == 1 ? "" : "s");
+	for (size_t i = 0; rc == 0 && i < cfg->n_algs; i++) {
+		enum pf_alg a = cfg->algs[i];
+		pf_keyspec spec = {a, cfg->rsa_bits, cfg->ecdsa_curve};
+		const char *pre = a == PF_ALG_ECDSA ? "ec" : "";
+		char *kp = pf_asprintf("%s/%skey-%s.pem", cfg->postfix_config_directory, pre, stamp);
+		char *cp = pf_asprintf("%s/%scert-%s.pem", cfg->postfix_config_directory, pre, stamp);
+		EVP_PKEY *key = NULL;
+		pf_pubkey pk = {0}, opk = {0};
+
+		rc = keystore_generate(&spec, &key, e);
+		if (rc == 0)
+			rc = keystore_pubkey_of_key(key, &pk, e);
+		if (rc == 0)
+			rc = pf_state_set_key(&r->st, a, PF_ROLE_NEXT, kp, cp, pk.spki_sha256, e);
+		if (rc == 0 && dep.key_file[a] && dep.cert_file[a]) {
+			rc = keystore_load_pubkey(dep.key_file[a], &opk, e);
+			if (rc == 0)
+				rc = pf_state_set_key(&r->st, a, PF_ROLE_OLD, dep.key_file[a],
+						      dep.cert_file[a], opk.spki_sha256, e);
+			if (rc == 0)
+				rc = add_records(r, PF_ROLE_OLD, a, dep.key_file[a], dep.cert_file[a],
+						 &hosts, e);
+		}
+		/* The plan is saved before any file exists; ensure_next_files
+		 * writes the files and adds the next records. */
+		if (rc == 0)
+			rc = save(r, e);
+		if (rc == 0) {
+			X509 *cert = NULL;
+
+			rc = keystore_write_key(kp, key, e);
+			if (rc == 0)
+				rc = keystore_self_signed(key, &hosts, &cert, e);
+			if (rc == 0)
+				rc = keystore_write_cert(cp, cert, e);
+			X509_free(cert);
+		}
+		pf_pubkey_free(&pk);
+		pf_pubkey_free(&opk);
+		EVP_PKEY_free(key);
+		free(kp);
+		free(cp);
+	}
+	if (rc == 0)
+		rc = ensure_next_files(r, e);
+	if (rc == 0)
+		rc = enter(r, PF_PHASE_GENERATED, PF_T_GENERATED, pf_now(), e,
+			   "next keys and self-signed certificates written");
+out:
+	pf_tls_files_free(&dep);
+	pf_strv_clear(&hosts);
+	return rc;
+}
+
+/* generated -> published: save the RRsets as they are, then add. */
+static int step_publish(pf_roll *r, pf_err *e)
+{
+	size_t *idx = pf_calloc(r->st.n_records + 1, sizeof(size_t)), n;
+	dns_update_result res;
+	int rc;
+
+	if ((rc = ensure_next_files(r, e)) < 0)
+		goto out;
+	n = select_records(&r->st, PF_ROLE_NEXT, idx);
+	if (r->st.n_rrsets == 0) {
+		/* The TTL inputs of the timing model are the RRsets before our
+		 * change: read them from every check server (the largest TTL
+		 * any of them serves counts) and save them first. */
+		dns_net_opts no;
+
+		dns_net_opts_default(&no);
+		if ((rc = zones(r, e)) < 0)
+			goto out;
+		for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
+			dns_prop_want *want = pf_calloc(n + 1, sizeof(*want));
+			dns_prop_round rd = {0};
+			size_t m = 0;
+
+			for (size_t i = 0; i < n; i++) {
+				char owner[300];
+
+				owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
+				if (!dns_name_in_zone(owner, r->zones[z].zone))
+					continue;
+				snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
+				want[m].rd = r->st.records[idx[i]].rdata;
+				want[m].present = true;
+				m++;
+			}
+			if (m)
+				rc = dns_prop_run(&r->zones[z], want, m, &no, &rd, e);
+			for (size_t o = 0; rc == 0 && o < rd.n_owners; o++) {
+				bool existed = false;
+				uint32_t ttl = 0;
+				bool answered = false;
+
+				for (size_t s = 0; s < rd.n_servers; s++) {
+					const dns_prop_rrset *rs = &rd.servers[s].rrsets[o];
+					uint32_t t = rs->orig_ttl > rs->ttl ? rs->orig_ttl : rs->ttl;
+
+					answered |= rs->answered;
+					if (rs->answered && rs->n_rr > 0) {
+						existed = true;
+						ttl = t > ttl ? t : ttl;
+					}
+				}
+				if (!answered) {
+					rc = pf_err_set(e, ETIMEDOUT,
+							"no server answered for %s before the update",
+							rd.owners[o]);
+					break;
+				}
+				/* The owner back into host and port for the state. */
+				unsigned port = 0;
+				char host[256] = "";
+				if (sscanf(rd.owners[o], "_%u._tcp.%255s", &port, host) == 2) {
+					size_t hl = strlen(host);
+					if (hl && host[hl - 1] == '.')
+						host[hl - 1] = '\0';
+					rc = pf_state_add_rrset(&r->st, host, (uint16_t)port, existed,
+								ttl, e);
+				}
+			}
+			if (rc == 0 && rd.n_servers) {
+				r->st.have_soa = true;
+				r->st.soa_ttl = rd.soa_ttl > r->st.soa_ttl ? rd.soa_ttl : r->st.soa_ttl;
+				r->st.soa_minimum = rd.soa_minimum > r->st.soa_minimum
+							    ? rd.soa_minimum
+							    : r->st.soa_minimum;
+			}
+			dns_prop_round_free(&rd);
+			free(want);
+		}
+		if (rc == 0) {
+			pf_timing_effective(&r->st, &r->tparams, &r->st.params);
+			r->st.have_params = true;
+			rc = save(r, e);
+		}
+		if (rc < 0)
+			goto out;
+	}
+	rc = apply_changes(r, idx, n, DNS_OP_ADD, &res, e);
+	if (rc < 0)
+		goto out;
+	r->st.t[PF_T_PUB] = res.t_pub + 1; /* rounded up: see timing.h */
+	r->st.tlsa_ttl = r->cfg->tlsa_ttl;
+	r->st.have_serial = r->n_zones == 1;
+	r->st.update_serial = res.serial;
+	r->poll_delay = POLL_MIN_SEC;
+	rc = enter(r, PF_PHASE_PUBLISHED, PF_T_COUNT, pf_now(), e,
+		   "%zu TLSA record%s added (serial %u)", n, n == 1 ? "" : "s", res.serial);
+out:
+	free(idx);
+	return rc;
+}
+
+/* published -> propagated: poll every check server until all serve all. */
+static int step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e)
+{
+	size_t *idx = pf_calloc(r->st.n_records + 1, sizeof(size_t)), n;
+	pf_strv missing = {0};
+	bool done = false;
+	int64_t now;
+	int rc;
+
+	n = select_records(&r->st, PF_ROLE_NEXT, idx);
+	rc = propagation_round(r, idx, n, true, &done, &missing, e);
+	free(idx);
+	now = pf_now();
+	if (rc < 0 && !transient(rc))
+		goto out;
+	if (rc == 0 && done) {
+		rc = enter(r, PF_PHASE_PROPAGATED, PF_T_CONF, now_up(), e,
+			   "every check server serves every new record");
+		goto out;
+	}
+	if (rc < 0)
+		pf_strv_push(&missing, e->msg);
+	pf_err_clear(e);
+	rc = 0;
+	if (now >= r->st.t[PF_T_PUB] + r->cfg->propagation_alert) {
+		for (size_t i = 0; i < missing.n; i++)
+			pf_journal_state_event(&r->st, now, PF_EV_PROPAGATION_ALERT, NULL,
+					       "still waiting after %llds: %s",
+					       (long long)(now - r->st.t[PF_T_PUB]), missing.v[i]);
+		r->st.alert_count++;
+		r->st.alert_last = now;
+	}
+	rc = save(r, e);
+	progress(r, "propagation: %zu server%s still missing records%s%s", missing.n,
+		 missing.n == 1 ? "" : "s", missing.n ? ", e.g. " : "",
+		 missing.n ? missing.v[0] : "");
+	*wakeup = now + r->poll_delay;
+	r->poll_delay = r->poll_delay * 2 > POLL_MAX_SEC ? POLL_MAX_SEC : r->poll_delay * 2;
+out:
+	pf_strv_clear(&missing);
+	return rc;
+}
+
+/* Reload Postfix: through systemd (reload_unit) or reload_command. */
+static int reload_postfix(pf_roll *r, pf_err *e)
+{
+	sd_bus *bus = NULL;
+	sd_bus_error berr = SD_BUS_ERROR_NULL;
+	char *cmd;
+	int rc;
+
+	if (!r->cfg->reload_unit) {
+		cmd = pf_config_reload_command(r->cfg);
+		rc = postfix_reload(&r->pf, cmd, e);
+		free(cmd);
+		return rc;
+	}
+	rc = sd_bus_open_system(&bus);
+	if (rc >= 0)
+		rc = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+					"org.freedesktop.systemd1.Manager", "ReloadUnit", &berr, NULL,
+					"ss", r->cfg->reload_unit, "replace");
+	if (rc < 0)
+		pf_err_set(e, -rc, "reload of %s over D-Bus failed: %s", r->cfg->reload_unit,
+			   berr.message ? berr.message : strerror(-rc));
+	sd_bus_error_free(&berr);
+	sd_bus_unref(bus);
+	return rc < 0 ? rc : 0;
+}
+
+/* The snapshot in the state as a pf_snapshot (borrowed strings). */
+static void snapshot_of_state(const pf_state *st, pf_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->values = pf_calloc(st->n_maincf + 1, sizeof(char *));
+	for (size_t i = 0; i < st->n_maincf; i++) {
+		pf_strv_push(&s->names, st->maincf[i].name);
+		s->values[i] = st->maincf[i].value ? pf_strdup(st->maincf[i].value) : NULL;
+	}
+}
+
+/* Put the previous main.cf settings back and reload.  Returns 0/-errno. */
+static int rollback(pf_roll *r, const char *why, pf_err *e)
+{
+	pf_snapshot s;
+	int rc;
+
+	snapshot_of_state(&r->st, &s);
+	rc = postfix_restore(&r->pf, &s, e);
+	pf_snapshot_free(&s);
+	if (rc == 0)
+		rc = reload_postfix(r, e);
+	if (rc == 0) {
+		pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLBACK_DONE, NULL,
+				       "previous main.cf settings restored and Postfix reloaded "
+				       "after: %s",
+				       why);
+		progress(r, "rolled back: %s", why);
+	}
+	return rc;
+}
+
+/* deployable -> deployed: snapshot, change main.cf, check, reload. */
+static int step_deploy(pf_roll *r, pf_err *e)
+{
+	pf_strv settings = {0};
+	char why[600];
+	int rc;
+
+	if ((rc = open_postfix(r, e)) < 0)
+		return rc;
+	if (r->st.n_maincf == 0) {
+		pf_snapshot s = {0};
+
+		rc = postfix_snapshot(&r->pf, postfix_tls_server_params, &s, e);
+		for (size_t i = 0; rc == 0 && i < s.names.n; i++)
+			rc = pf_state_add_setting(&r->st, s.names.v[i], s.values[i], e);
+		pf_snapshot_free(&s);
+		if (rc == 0)
+			rc = save(r, e);
+		if (rc < 0)
+			return rc;
+	}
+	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &r->st.keys[a];
+
+		if (k->present && pf_state_key_has_next(k))
+			rc = postfix_deploy_settings(&r->pf, (enum pf_alg)a, k->next_key, k->next_cert,
+						     &settings, e);
+	}
+	if (rc == 0)
+		rc = postfix_set(&r->pf, &settings, e);
+	if (rc == 0)
+		rc = postfix_check(&r->pf, e);
+	if (rc == 0) {
+		r->st.t[PF_T_DEPLOYED] = pf_now();
+		rc = reload_postfix(r, e);
+	}
+	pf_strv_clear(&settings);
+	if (rc < 0) {
+		pf_err e2 = {0};
+
+		snprintf(why, sizeof(why), "deploy failed: %.300s", e->msg);
+		if (rollback(r, why, &e2) < 0)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 "; ROLLBACK FAILED TOO: %.200s", e2.msg);
+		pf_err_clear(e);
+		return fail(r, why);
+	}
+	pf_journal_state_event(&r->st, pf_now(), PF_EV_RELOADED, NULL, "Postfix reloaded");
+	return enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, now_up(), e,
+		     "new keys in main.cf and Postfix reloaded");
+}
+
+/* The endpoints to verify: verify_endpoints, or every TLSA host x port. */
+static void endpoints(pf_roll *r, pf_hostport_list *ret)
+{
+	const pf_config *cfg = r->cfg;
+	pf_strv hosts = {0};
+	pf_err e = {0};
+
+	if (cfg->verify_endpoints.n) {
+		ret->n = cfg->verify_endpoints.n;
+		ret->v = pf_calloc(ret->n, sizeof(pf_hostport));
+		memcpy(ret->v, cfg->verify_endpoints.v, ret->n * sizeof(pf_hostport));
+	} else {
+		tlsa_hosts(r, &hosts, &e);
+		ret->n = hosts.n * cfg->n_tlsa_ports;
+		ret->v = pf_calloc(ret->n + 1, sizeof(pf_hostport));
+		for (size_t h = 0, i = 0; h < hosts.n; h++)
+			for (size_t p = 0; p < cfg->n_tlsa_ports; p++, i++) {
+				snprintf(ret->v[i].host, sizeof(ret->v[i].host), "%s", hosts.v[h]);
+				ret->v[i].port = cfg->tlsa_ports[p];
+			}
+	}
+	pf_strv_clear(&hosts);
+}
+
+/*
+ * Does every endpoint present the next key of every algorithm, and does it
+ * DANE-validate against the next records, which every check server must
+ * still serve?  Returns 0 when all hold, -EPROTO with e saying what did
+ * not, or another -errno.
+ */
+static int verify_once(pf_roll *r, pf_err *e)
+{
+	size_t *idx = pf_calloc(r->st.n_records + 1, sizeof(size_t)), n;
+	pf_hostport_list eps = {0};
+	pf_strv missing = {0};
+	bool done = false;
+	int rc;
+
+	n = select_records(&r->st, PF_ROLE_NEXT, idx);
+	rc = propagation_round(r, idx, n, true, &done, &missing, e);
+	if (rc == 0 && !done)
+		rc = pf_err_set(e, EPROTO, "the new records are not served everywhere: %s",
+				missing.v[0]);
+	endpoints(r, &eps);
+	for (size_t i = 0; rc == 0 && i < eps.n; i++) {
+		for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
+			const pf_state_key *k = &r->st.keys[a];
+			pf_tlsa_rdata *rds = pf_calloc(n + 1, sizeof(*rds));
+			pf_probe_result res;
+			size_t m = 0;
+
+			if (!k->present || !pf_state_key_has_next(k)) {
+				free(rds);
+				continue;
+			}
+			for (size_t j = 0; j < n; j++)
+				if (r->st.records[idx[j]].alg == (enum pf_alg)a)
+					rds[m++] = r->st.records[idx[j]].rdata;
+			rc = smtp_probe(&eps.v[i], r->st.records[idx[0]].host, rds, m,
+					(enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, e);
+			free(rds);
+			if (rc < 0)
+				break;
+			if (strcmp(res.spki_sha256, k->next_spki) != 0)
+				rc = pf_err_set(e, EPROTO,
+						"%s:%u presents %s key %.16s..., not the new %.16s...",
+						eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
+						pf_alg_name((enum pf_alg)a), res.spki_sha256, k->next_spki);
+			else if (!res.dane_ok)
+				rc = pf_err_set(e, EPROTO, "%s:%u: the new %s key does not DANE-validate: %s",
+						eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
+						pf_alg_name((enum pf_alg)a), res.verify_error);
+			else {
+				char label[300];
+
+				snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
+					 eps.v[i].port ? eps.v[i].port : 25);
+				pf_journal_state_event(&r->st, pf_now(), PF_EV_ENDPOINT_VERIFIED, label,
+						       "%s presents the new %s key, DANE-valid", label,
+						       pf_alg_name((enum pf_alg)a));
+			}
+		}
+	}
+	free(eps.v);
+	free(idx);
+	pf_strv_clear(&missing);
+	return rc;
+}
+
+/* deployed -> verified, or a rollback into failed. */
+static int step_verify(pf_roll *r, pf_err *e)
+{
+	char why[600];
+	int rc = 0;
+
+	if ((rc = open_postfix(r, e)) < 0)
+		return rc;
+	for (int attempt = 0; attempt < VERIFY_ATTEMPTS; attempt++) {
+		if (attempt)
+			sleep(1); /* smtpd takes a moment to pick up the reload */
+		pf_err_clear(e);
+		if ((rc = verify_once(r, e)) == 0)
+			break;
+	}
+	if (rc == 0)
+		return enter(r, PF_PHASE_VERIFIED, PF_T_VERIFIED, pf_now(), e,
+			     "every endpoint presents the new keys, DANE-valid");
+	snprintf(why, sizeof(why), "verification failed: %.300s", e->msg);
+	pf_journal_state_event(&r->st, pf_now(), PF_EV_VERIFICATION_FAILED, NULL, "%s", e->msg);
+	pf_err_clear(e);
+	{
+		pf_err e2 = {0};
+
+		if (rollback(r, why, &e2) < 0)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 "; ROLLBACK FAILED TOO: %.200s", e2.msg);
+	}
+	/* Resuming starts again at the deploy: main.cf holds the old keys. */
+	r->st.phase = PF_PHASE_DEPLOYABLE;
+	return fail(r, why);
+}
+
+/* verified -> retired -> idle: withdraw the old records, confirm. */
+static int step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
+{
+	size_t *idx = pf_calloc(r->st.n_records + 1, sizeof(size_t)), n;
+	pf_strv missing = {0};
+	dns_update_result res;
+	bool done = false;
+	int rc;
+
+	n = select_records(&r->st, PF_ROLE_OLD, idx);
+	rc = apply_changes(r, idx, n, DNS_OP_DELETE, &res, e);
+	if (rc == 0)
+		rc = propagation_round(r, idx, n, false, &done, &missing, e);
+	free(idx);
+	if (rc < 0 && !transient(rc))
+		goto out;
+	if (rc == 0 && done) {
+		if ((rc = enter(r, PF_PHASE_RETIRED, PF_T_RETIRED, pf_now(), e,
+				"%zu old record%s withdrawn and gone from every check server", n,
+				n == 1 ? "" : "s")) < 0)
+			goto out;
+		/* Back to idle; the events stay for status. */
+		pf_state next;
+		pf_state_init(&next);
+		memcpy(next.events, r->st.events, sizeof(next.events));
+		next.n_events = r->st.n_events;
+		pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_COMPLETED, NULL,
+				       "rollover complete");
+		memcpy(next.events, r->st.events, sizeof(next.events));
+		next.n_events = r->st.n_events;
+		pf_state_free(&r->st);
+		r->st = next;
+		progress(r, "idle: rollover complete");
+		rc = save(r, e);
+		goto out;
+	}
+	progress(r, "retire: %zu server%s still serve old records", missing.n,
+		 missing.n == 1 ? "" : "s");
+	pf_err_clear(e);
+	rc = 0;
+	*wakeup = pf_now() + r->poll_delay;
+	r->poll_delay = r->poll_delay * 2 > POLL_MAX_SEC ? POLL_MAX_SEC : r->poll_delay * 2;
+out:
+	pf_strv_clear(&missing);
+	return rc;
+}
+
+/* ---- entry points --------------------------------------------------------- */
+
+/* Age of the deployed key of the first configured algorithm, seconds; -1
+ * when none is deployed. */
+static int64_t deployed_key_age(pf_roll *r)
+{
+	pf_tls_files dep = {0};
+	pf_err e = {0};
+	int64_t age = -1;
+	struct stat st;
+
+	if (open_postfix(r, &e) < 0 || postfix_deployed(&r->pf, "smtpd", &dep, &e) < 0)
+		return -1;
+	for (size_t i = 0; i < r->cfg->n_algs; i++) {
+		const char *k = dep.key_file[r->cfg->algs[i]];
+
+		if (!k || stat(k, &st) < 0) {
+			age = INT64_MAX; /* an algorithm without a key: roll now */
+			break;
+		}
+		int64_t a = pf_now() - st.st_mtime;
+		age = age < 0 || a > age ? a : age;
+	}
+	pf_tls_files_free(&dep);
+	return age;
+}
+
+int roll_start(pf_roll *r, pf_err *e)
+{
+	int rc;
+
+	if ((rc = begin(r, e)) < 0)
+		return rc;
+	if (r->st.phase == PF_PHASE_FAILED) {
+		enum pf_phase from = r->st.failed_from;
+
+		free(r->st.failed_reason);
+		r->st.failed_reason = NULL;
+		r->st.phase = from;
+		r->st.t[PF_T_FAILED] = 0;
+		r->retry_delay = 0;
+		rc = enter(r, from, PF_T_COUNT, pf_now(), e, "resuming after a failure");
+	} else if (r->st.phase == PF_PHASE_IDLE) {
+		rc = step_generate(r, e);
+		if (rc < 0 && r->st.phase == PF_PHASE_IDLE && r->st.rollover[0]) {
+			/* Nothing was deployed or published: note why and stay idle. */
+			pf_err e2 = {0};
+			char why[PF_STATE_MAX_TEXT];
+
+			snprintf(why, sizeof(why), "key generation failed: %.300s", e->msg);
+			pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_FAILED, NULL, "%s",
+					       why);
+			save(r, &e2);
+		}
+	}
+	end(r);
+	return rc;
+}
+
+int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
+{
+	int64_t wakeup = 0;
+	int rc;
+
+	if ((rc = begin(r, e)) < 0)
+		return rc;
+	for (int guard = 0; guard < 16 && rc == 0 && wakeup == 0; guard++) {
+		enum pf_phase before = r->st.phase;
+		pf_timing t;
+
+		pf_timing_compute(&r->st, &r->tparams, &t);
+		switch (r->st.phase) {
+		case PF_PHASE_IDLE:
+			if (auto_start && r->cfg->rollover_interval > 0) {
+				int64_t age = deployed_key_age(r);
+
+				if (age >= r->cfg->rollover_interval) {
+					end(r);
+					if ((rc = roll_start(r, e)) < 0)
+						return rc;
+					if ((rc = begin(r, e)) < 0)
+						return rc;
+					continue;
+				}
+				if (age >= 0)
+					wakeup = pf_now() + (r->cfg->rollover_interval - age);
+			}
+			goto done;
+		case PF_PHASE_GENERATED:
+			rc = step_publish(r, e);
+			break;
+		case PF_PHASE_PUBLISHED:
+			rc = step_propagation(r, &wakeup, e);
+			break;
+		case PF_PHASE_PROPAGATED:
+			if (pf_timing_may_deploy(&r->st, &t, pf_now(), e) < 0) {
+				pf_err_clear(e);
+				wakeup = t.deploy_known ? t.deploy_at : pf_now() + POLL_MAX_SEC;
+				break;
+			}
+			rc = enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, pf_now(), e,
+				   "the safety time has passed");
+			break;
+		case PF_PHASE_DEPLOYABLE:
+			rc = step_deploy(r, e);
+			break;
+		case PF_PHASE_DEPLOYED:
+			rc = step_verify(r, e);
+			break;
+		case PF_PHASE_VERIFIED:
+			if (pf_timing_may_retire(&r->st, &t, pf_now(), e) < 0) {
+				pf_err_clear(e);
+				wakeup = t.retire_known ? t.retire_at : pf_now() + POLL_MAX_SEC;
+				break;
+			}
+			rc = step_retire(r, &wakeup, e);
+			break;
+		case PF_PHASE_RETIRED:
+		case PF_PHASE_FAILED:
+		default:
+			goto done;
+		}
+		if (rc < 0 && transient(rc)) {
+			/* DNS or a server is unreachable: try again later, the
+			 * phase unchanged.  Logged as a server error. */
+			pf_journal_state_event(&r->st, pf_now(), PF_EV_SERVER_ERROR, NULL,
+					       "will retry: %s", e->msg);
+			progress(r, "retrying later: %s", e->msg);
+			r->retry_delay = r->retry_delay ? r->retry_delay * 2 : POLL_MIN_SEC * 2;
+			if (r->retry_delay > RETRY_MAX_SEC)
+				r->retry_delay = RETRY_MAX_SEC;
+			wakeup = pf_now() + r->retry_delay;
+			pf_err_clear(e);
+			rc = save(r, e);
+		} else if (rc < 0 && r->st.phase == before && before != PF_PHASE_IDLE) {
+			/* A permanent failure: stop where we are, say why. */
+			char why[PF_STATE_MAX_TEXT];
+
+			snprintf(why, sizeof(why), "%.380s", e->msg);
+			pf_err_clear(e);
+			rc = fail(r, why);
+		} else if (rc == 0) {
+			r->retry_delay = 0;
+		}
+	}
+done:
+	end(r);
+	*ret_wakeup = wakeup;
+	return rc;
+}
+
+int roll_deploy(pf_roll *r, bool force, pf_err *e)
+{
+	pf_timing t;
+	int rc;
+
+	if ((rc = begin(r, e)) < 0)
+		return rc;
+	pf_timing_compute(&r->st, &r->tparams, &t);
+	if (r->st.phase < PF_PHASE_PUBLISHED || r->st.phase > PF_PHASE_DEPLOYABLE) {
+		rc = pf_err_refuse(e, "nothing to deploy: the rollover is in phase %s",
+				   pf_phase_name(r->st.phase));
+	} else if (!force && (rc = pf_timing_may_deploy(&r->st, &t, pf_now(), e)) < 0) {
+		/* e says what is awaited, and until when. */
+	} else {
+		if (force && pf_timing_may_deploy(&r->st, &t, pf_now(), NULL) < 0)
+			pf_journal_state_event(&r->st, pf_now(), PF_EV_FORCED_DEPLOY, NULL,
+					       "deploy --force-now: deploying before the safety time "
+					       "(phase %s)",
+					       pf_phase_name(r->st.phase));
+		if (r->st.phase != PF_PHASE_DEPLOYABLE) {
+			if (!r->st.t[PF_T_CONF])
+				r->st.t[PF_T_CONF] = now_up();
+			rc = enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, pf_now(), e,
+				   force ? "deploy forced" : "the safety time has passed");
+		}
+		if (rc == 0)
+			rc = step_deploy(r, e);
+		if (rc == 0 && r->st.phase == PF_PHASE_DEPLOYED)
+			rc = step_verify(r, e);
+		if (rc == 0 && r->st.phase == PF_PHASE_FAILED)
+			rc = pf_err_set(e, EIO, "%s", r->st.failed_reason);
+	}
+	end(r);
+	return rc;
+}
+
+int roll_cancel(pf_roll *r, pf_err *e)
+{
+	enum pf_phase p;
+	size_t *idx, n;
+	dns_update_result res;
+	int rc;
+
+	if ((rc = begin(r, e)) < 0)
+		return rc;
+	p = r->st.phase == PF_PHASE_FAILED ? r->st.failed_from : r->st.phase;
+	if (r->st.phase == PF_PHASE_IDLE) {
+		end(r);
+		return pf_err_refuse(e, "no rollover in progress");
+	}
+	if (p >= PF_PHASE_DEPLOYED) {
+		end(r);
+		return pf_err_refuse(e, "the new keys are deployed (phase %s); cancel is refused, "
+				     "the rollover finishes by itself",
+				     pf_phase_name(p));
+	}
+	idx = pf_calloc(r->st.n_records + 1, sizeof(size_t));
+	n = select_records(&r->st, PF_ROLE_NEXT, idx);
+	if (p >= PF_PHASE_GENERATED && (r->st.t[PF_T_PUB] || r->st.n_rrsets))
+		rc = apply_changes(r, idx, n, DNS_OP_DELETE, &res, e);
+	free(idx);
+	if (rc == 0) {
+		for (int a = 0; a < PF_ALG_COUNT; a++) {
+			const pf_state_key *k = &r->st.keys[a];
+
+			if (!k->present || !pf_state_key_has_next(k))
+				continue;
+			unlink(k->next_key);
+			unlink(k->next_cert);
+		}
+		pf_fsync_parent(r->cfg->postfix_config_directory);
+		pf_journal_state_event(&r->st, pf_now(), PF_EV_CANCELLED, NULL,
+				       "rollover cancelled: new records withdrawn, new keys removed");
+		pf_state next;
+		pf_state_init(&next);
+		memcpy(next.events, r->st.events, sizeof(next.events));
+		next.n_events = r->st.n_events;
+		pf_state_free(&r->st);
+		r->st = next;
+		rc = save(r, e);
+	}
+	end(r);
+	return rc;
+}
+
+const char *roll_status_line(pf_roll *r)
+{
+	pf_timing t;
+	char when[40];
+	int64_t now = pf_now();
+
+	pf_timing_compute(&r->st, &r->tparams, &t);
+	switch (r->st.phase) {
+	case PF_PHASE_PUBLISHED:
+		snprintf(r->status, sizeof(r->status),
+			 "published: waiting for %zu check server(s) to serve the new records",
+			 r->n_zones ? r->zones[0].n_checks : (size_t)0);
+		break;
+	case PF_PHASE_PROPAGATED:
+		snprintf(r->status, sizeof(r->status), "propagated: deploy at %s (in %s)",
+			 pf_timing_fmt_time(t.deploy_at, when, sizeof(when)),
+			 pf_fmt_duration(t.deploy_at - now, (char[32]){0}, 32));
+		break;
+	case PF_PHASE_VERIFIED:
+		snprintf(r->status, sizeof(r->status), "verified: old records withdrawn at %s",
+			 pf_timing_fmt_time(t.retire_at, when, sizeof(when)));
+		break;
+	case PF_PHASE_FAILED:
+		snprintf(r->status, sizeof(r->status), "failed in %s: %.200s",
+			 pf_phase_name(r->st.failed_from),
+			 r->st.failed_reason ? r->st.failed_reason : "");
+		break;
+	default:
+		snprintf(r->status, sizeof(r->status), "%s", pf_phase_name(r->st.phase));
+	}
+	return r->status;
+}
+
+int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e)
+{
+	pf_timing t;
+	int rc;
+
+	/* Status only reads: a rollover step in progress elsewhere holds the
+	 * lock, and the file is never torn, so read it without the lock. */
+	if ((rc = load_state(r, e)) < 0)
+		return rc;
+	pf_timing_compute(&r->st, &r->tparams, &t);
+	pf_status_print(&r->st, &t, pf_now(), json, out);
+	return 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * rollover.h - the rollover engine: the phases of SPEC.md 4 as one state
+ * machine, shared by the daemon (driven by timers) and the command line
+ * (driven by a sleep loop, or by single manual steps).
+ *
+ * The state file is the only source of truth.  Every entry point takes the
+ * rollover lock, re-reads the state, does the work due, persists the new
+ * phase BEFORE each side effect it depends on, and releases the lock; so a
+ * daemon and a command line can act on the same rollover one after the
+ * other, and a process killed at any point resumes without repeating a
+ * visible step or shortening a wait.
+ */
+#ifndef PF_ROLLOVER_H
+#define PF_ROLLOVER_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "util.h"
+
+typedef struct pf_roll pf_roll;
+
+/* Open the engine for cfg (which must outlive it).  Reads and checks the
+ * state file; a torn or unknown-version file is refused with e saying so.
+ * Returns 0 or -errno. */
+int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e);
+pf_roll *roll_free(pf_roll *r);
+
+/* Where to print one progress line per step (the command line's terminal);
+ * NULL (the default) prints nothing. */
+void roll_set_progress(pf_roll *r, FILE *out);
+
+/* Start a rollover when idle; resume one that stopped in phase failed;
+ * otherwise nothing (the running rollover goes on).  Returns 0 or -errno. */
+int roll_start(pf_roll *r, pf_err *e);
+
+/*
+ * Do everything that is due now, phase after phase, until the rollover has
+ * to wait (for propagation, the deploy time, the retire time) or is idle or
+ * failed.  *ret_wakeup is when to call again (epoch seconds; 0 when nothing
+ * is scheduled).  With the rollover_interval due, an idle engine starts a
+ * rollover when auto_start.  Returns 0 (also when the rollover failed: see
+ * roll_phase) or -errno for an error that left the state unchanged.
+ */
+int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e);
+
+/* Deploy now when the deploy time has passed, or at once with force
+ * (logged at warning priority); refused with exit code 3 before the time or
+ * before the records were published.  Returns 0 or -errno. */
+int roll_deploy(pf_roll *r, bool force, pf_err *e);
+
+/* Abandon a rollover that has not deployed: withdraw its records, remove
+ * its key files.  Refused (exit 3) after deploy.  Returns 0 or -errno. */
+int roll_cancel(pf_roll *r, pf_err *e);
+
+/* The status report, as text or as JSON (schema in pftls-roll(8)). */
+int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e);
+
+/* One line for sd_notify STATUS=: the phase and what it waits for. */
+const char *roll_status_line(pf_roll *r);
+
+/* The current phase name ("idle", "published", ..., "failed"). */
+const char *roll_phase(pf_roll *r);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * status.c - the status report.  The JSON form is versioned: fields may be
+ * added, none renamed or removed without a new "schema" number.
+ */
+#include "status.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+/* A JSON string, escaped; NULL prints null. */
+static void jstr(FILE *out, const char *s)
+{
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+static const char *fmt_time(int64_t t, char *buf, size_t len)
+{
+	return t ? pf_timing_fmt_time(t, buf, len) : "-";
+}
+
+static const char *fmt_age(const char *path, int64_t now, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) < 0)
+		return "-";
+	return pf_fmt_duration(now - st.st_mtime, buf, len);
+}
+
+static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE *out)
+{
+	fprintf(out, "{\"schema\":1,\"now\":%lld,\"phase\":", (long long)now);
+	jstr(out, pf_phase_name(st->phase));
+	fputs(",\"rollover\":", out);
+	jstr(out, st->rollover[0] ? st->rollover : NULL);
+	fputs(",\"failed_from\":", out);
+	jstr(out, st->phase == PF_PHASE_FAILED ? pf_phase_name(st->failed_from) : NULL);
+	fputs(",\"failed_reason\":", out);
+	jstr(out, st->failed_reason);
+	fputs(",\"times\":{", out);
+	for (int i = 0, first = 1; i < PF_T_COUNT; i++) {
+		if (!st->t[i])
+			continue;
+		fprintf(out, "%s\"%s\":%lld", first ? "" : ",", pf_stamp_name((enum pf_stamp)i),
+			(long long)st->t[i]);
+		first = 0;
+	}
+	fputs("},\"keys\":[", out);
+	for (int a = 0, first = 1; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &st->keys[a];
+
+		if (!k->present)
+			continue;
+		fprintf(out, "%s{\"algorithm\":\"%s\",\"next\":", first ? "" : ",",
+			a == PF_ALG_ECDSA ? "ecdsa" : "rsa");
+		first = 0;
+		if (pf_state_key_has_next(k)) {
+			fputs("{\"key\":", out);
+			jstr(out, k->next_key);
+			fputs(",\"cert\":", out);
+			jstr(out, k->next_cert);
+			fprintf(out, ",\"spki_sha256\":\"%s\"}", k->next_spki);
+		} else {
+			fputs("null", out);
+		}
+		fputs(",\"old\":", out);
+		if (pf_state_key_has_old(k)) {
+			fputs("{\"key\":", out);
+			jstr(out, k->old_key);
+			fputs(",\"cert\":", out);
+			jstr(out, k->old_cert);
+			fprintf(out, ",\"spki_sha256\":\"%s\"}", k->old_spki);
+		} else {
+			fputs("null", out);
+		}
+		fputc('}', out);
+	}
+	fputs("],\"records\":[", out);
+	for (size_t i = 0; i < st->n_records; i++) {
+		const pf_state_record *rec = &st->records[i];
+		char owner[300], rd[160];
+
+		tlsa_owner(rec->host, rec->port, owner, sizeof(owner));
+		fprintf(out, "%s{\"role\":\"%s\",\"algorithm\":\"%s\",\"owner\":", i ? "," : "",
+			rec->role == PF_ROLE_NEXT ? "next" : "old",
+			rec->alg == PF_ALG_ECDSA ? "ecdsa" : "rsa");
+		jstr(out, owner);
+		fprintf(out, ",\"tlsa\":\"%s\"}", tlsa_format(&rec->rdata, rd, sizeof(rd)));
+	}
+	fputs("],\"servers_confirmed\":[", out);
+	for (size_t i = 0; i < st->n_servers; i++) {
+		fprintf(out, "%s{\"server\":", i ? "," : "");
+		jstr(out, st->servers[i].name);
+		fprintf(out, ",\"serial\":%u,\"confirmed\":%lld}", st->servers[i].serial,
+			(long long)st->servers[i].confirmed);
+	}
+	if (t->ttl_known)
+		fprintf(out, "],\"ttl_eff\":%u", t->ttl_eff);
+	else
+		fputs("],\"ttl_eff\":null", out);
+	fprintf(out, ",\"deploy_at\":");
+	if (t->deploy_known)
+		fprintf(out, "%lld", (long long)t->deploy_at);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"retire_at\":");
+	if (t->retire_known)
+		fprintf(out, "%lld", (long long)t->retire_at);
+	else
+		fputs("null", out);
+	fputs(",\"waits\":[", out);
+	for (int i = 0, first = 1; i < PF_WAIT_COUNT; i++) {
+		const pf_wait *w = &t->waits[i];
+
+		if (!w->started)
+			continue;
+		fprintf(out, "%s{\"name\":", first ? "" : ",");
+		first = 0;
+		jstr(out, w->name);
+		fprintf(out, ",\"start\":%lld,\"end\":", (long long)w->start);
+		if (w->known)
+			fprintf(out, "%lld", (long long)w->end);
+		else
+			fputs("null", out);
+		fprintf(out, ",\"remaining\":%lld}", (long long)pf_wait_remaining(w, now));
+	}
+	fputs("],\"events\":[", out);
+	for (size_t i = 0; i < st->n_events; i++) {
+		fprintf(out, "%s{\"time\":%lld,\"event\":", i ? "," : "", (long long)st->events[i].t);
+		jstr(out, st->events[i].kind);
+		fputs(",\"phase\":", out);
+		jstr(out, pf_phase_name(st->events[i].phase));
+		fputs(",\"message\":", out);
+		jstr(out, st->events[i].msg);
+		fputc('}', out);
+	}
+	fputs("]}\n", out);
+}
+
+void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool json, FILE *out)
+{
+	char b1[40], b2[40], b3[40];
+	size_t n_next = 0, n_old = 0;
+
+	if (json) {
+		print_json(st, t, now, out);
+		return;
+	}
+	fprintf(out, "phase:     %s", pf_phase_name(st->phase));
+	if (st->phase == PF_PHASE_FAILED)
+		fprintf(out, " (in %s: %s)", pf_phase_name(st->failed_from),
+			st->failed_reason ? st->failed_reason : "");
+	fputc('\n', out);
+	if (st->rollover[0])
+		fprintf(out, "rollover:  %s, started %s\n", st->rollover,
+			fmt_time(st->t[PF_T_STARTED], b1, sizeof(b1)));
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &st->keys[a];
+		const char *alg = a == PF_ALG_ECDSA ? "ecdsa" : "rsa";
+
+		if (!k->present)
+			continue;
+		if (pf_state_key_has_old(k))
+			fprintf(out, "%-6s current %s\n       spki %s, age %s\n", alg, k->old_key,
+				k->old_spki, fmt_age(k->old_key, now, b1, sizeof(b1)));
+		if (pf_state_key_has_next(k))
+			fprintf(out, "%-6s next    %s\n       spki %s, age %s\n", alg, k->next_key,
+				k->next_spki, fmt_age(k->next_key, now, b1, sizeof(b1)));
+	}
+	for (size_t i = 0; i < st->n_records; i++)
+		st->records[i].role == PF_ROLE_NEXT ? n_next++ : n_old++;
+	if (st->n_records)
+		fprintf(out, "records:   %zu new, %zu old\n", n_next, n_old);
+	if (st->n_servers) {
+		fprintf(out, "check servers confirmed:\n");
+		for (size_t i = 0; i < st->n_servers; i++)
+			fprintf(out, "  %-28s serial %-10u at %s\n", st->servers[i].name,
+				st->servers[i].serial,
+				fmt_time(st->servers[i].confirmed, b1, sizeof(b1)));
+	}
+	if (t->ttl_known)
+		fprintf(out, "TTLeff:    %us (ttl_factor %u, publish_safety %llds)\n", t->ttl_eff,
+			t->params.ttl_factor, (long long)t->params.publish_safety);
+	for (int i = 0; i < PF_WAIT_COUNT; i++) {
+		const pf_wait *w = &t->waits[i];
+		int64_t left = pf_wait_remaining(w, now);
+
+		if (!w->started)
+			continue;
+		fprintf(out, "wait %-22s from %s to %s%s%s\n", w->name,
+			fmt_time(w->start, b1, sizeof(b1)),
+			w->known ? fmt_time(w->end, b2, sizeof(b2)) : "(when it happens)",
+			left > 0 ? ", left " : (left == 0 ? ", done" : ""),
+			left > 0 ? pf_fmt_duration(left, b3, sizeof(b3)) : "");
+	}
+	if (t->deploy_known && st->phase <= PF_PHASE_DEPLOYABLE && st->phase >= PF_PHASE_PUBLISHED)
+		fprintf(out, "deploy:    not before %s\n", fmt_time(t->deploy_at, b1, sizeof(b1)));
+	if (t->retire_known && st->phase == PF_PHASE_VERIFIED)
+		fprintf(out, "retire:    not before %s\n", fmt_time(t->retire_at, b1, sizeof(b1)));
+	if (st->n_events) {
+		fprintf(out, "recent events:\n");
+		for (size_t i = 0; i < st->n_events; i++)
+			fprintf(out, "  %s %-22s %s\n", fmt_time(st->events[i].t, b1, sizeof(b1)),
+				st->events[i].kind, st->events[i].msg);
+	}
+}

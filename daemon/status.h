@@ -1,0 +1,17 @@
+/*
+ * status.h - the "status" report of a rollover, as text for people and as
+ * JSON for scripts (schema version 1, documented in pftls-roll(8)).  A pure
+ * function of the persisted state and its timing: it reads nothing else.
+ */
+#ifndef PF_STATUS_H
+#define PF_STATUS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "state.h"
+#include "timing.h"
+
+void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool json, FILE *out);
+
+#endif
