@@ -65,6 +65,7 @@ struct pf_roll {
 	size_t n_zones;
 	int64_t zones_at;
 	char status[300];
+	bool audit; /* roll_check: report, do not log rollover events */
 };
 
 static int64_t now_up(void)
@@ -482,7 +483,7 @@ static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool prese
 
 				for (size_t k = 0; k < r->st.n_servers; k++)
 					known |= strcmp(r->st.servers[k].name, sv->target.addr.label) == 0;
-				if (!known) {
+				if (!known && !r->audit) {
 					pf_state_confirm_server(&r->st, sv->target.addr.label, sv->serial,
 								now_up(), &e2);
 					pf_journal_state_event(&r->st, pf_now(), PF_EV_SERVER_CONFIRMED,
@@ -523,51 +524,61 @@ static int ensure_next_files(pf_roll *r, pf_err *e)
 		X509 *cert = NULL;
 		pf_pubkey pk = {0};
 		struct stat st;
+		bool have_key, have_cert, have_records = false;
 
 		if (!k->present || !pf_state_key_has_next(k))
 			continue;
-		if (stat(k->next_key, &st) == 0 && stat(k->next_cert, &st) == 0)
+		have_key = stat(k->next_key, &st) == 0;
+		have_cert = stat(k->next_cert, &st) == 0;
+		for (size_t i = 0; i < r->st.n_records; i++)
+			have_records |= r->st.records[i].role == PF_ROLE_NEXT &&
+					r->st.records[i].alg == (enum pf_alg)a;
+		if (have_key && have_cert && have_records)
 			continue;
 		if (!hosts.n && (rc = tlsa_hosts(r, &hosts, e)) < 0)
 			break;
-		if (stat(k->next_key, &st) == 0) {
-			rc = keystore_load_key(k->next_key, &key, e);
-		} else {
+		if (!have_key) {
+			/* The plan was saved but the key never written (a kill in
+			 * between): make a new one, and save its SPKI first. */
 			rc = keystore_generate(&spec, &key, e);
 			if (rc == 0)
 				rc = keystore_pubkey_of_key(key, &pk, e);
 			if (rc == 0)
 				rc = pf_state_set_key(&r->st, (enum pf_alg)a, PF_ROLE_NEXT,
 						      k->next_key, k->next_cert, pk.spki_sha256, e);
-			/* Records follow the key; save before the file exists. */
 			if (rc == 0) {
 				drop_records(&r->st, PF_ROLE_NEXT, (enum pf_alg)a);
+				have_records = false;
 				rc = save(r, e);
 			}
+			if (rc == 0 && have_cert)
+				rc = unlink(k->next_cert) < 0 ? pf_err_set(e, errno, "cannot remove %s",
+									   k->next_cert)
+							      : 0;
+			have_cert = false;
 			if (rc == 0)
 				rc = keystore_write_key(k->next_key, key, e);
+		} else if (!have_cert) {
+			rc = keystore_load_key(k->next_key, &key, e);
 		}
-		if (rc == 0)
+		if (rc == 0 && !have_cert) {
 			rc = keystore_self_signed(key, &hosts, &cert, e);
-		if (rc == 0 && stat(k->next_cert, &st) != 0)
-			rc = keystore_write_cert(k->next_cert, cert, e);
-		if (rc == 0) {
-			bool have = false;
-
-			for (size_t i = 0; i < r->st.n_records; i++)
-				have |= r->st.records[i].role == PF_ROLE_NEXT &&
-					r->st.records[i].alg == (enum pf_alg)a;
-			if (!have)
-				rc = add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, k->next_key,
-						 k->next_cert, &hosts, e);
 			if (rc == 0)
-				rc = save(r, e);
-			pf_journal_state_event(&r->st, pf_now(), PF_EV_KEY_GENERATED, NULL,
-					       "%s key %s and certificate %s written",
-					       pf_alg_name((enum pf_alg)a), k->next_key, k->next_cert);
-			progress(r, "generated: %s key %s", pf_alg_name((enum pf_alg)a),
-				 k->next_key);
+				rc = keystore_write_cert(k->next_cert, cert, e);
+			if (rc == 0) {
+				pf_journal_state_event(&r->st, pf_now(), PF_EV_KEY_GENERATED, NULL,
+						       "%s key %s and certificate %s written",
+						       pf_alg_name((enum pf_alg)a), k->next_key,
+						       k->next_cert);
+				progress(r, "generated: %s key %s", pf_alg_name((enum pf_alg)a),
+					 k->next_key);
+			}
 		}
+		if (rc == 0 && !have_records)
+			rc = add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, k->next_key, k->next_cert,
+					 &hosts, e);
+		if (rc == 0)
+			rc = save(r, e);
 		pf_pubkey_free(&pk);
 		X509_free(cert);
 		EVP_PKEY_free(key);
@@ -619,20 +630,13 @@ static int step_generate(pf_roll *r, pf_err *e)
 				rc = add_records(r, PF_ROLE_OLD, a, dep.key_file[a], dep.cert_file[a],
 						 &hosts, e);
 		}
-		/* The plan is saved before any file exists; ensure_next_files
-		 * writes the files and adds the next records. */
+		/* The plan is saved before any file exists; the key is written
+		 * right after, and ensure_next_files adds the certificate and the
+		 * records (and remakes a key a kill kept from being written). */
 		if (rc == 0)
 			rc = save(r, e);
-		if (rc == 0) {
-			X509 *cert = NULL;
-
+		if (rc == 0)
 			rc = keystore_write_key(kp, key, e);
-			if (rc == 0)
-				rc = keystore_self_signed(key, &hosts, &cert, e);
-			if (rc == 0)
-				rc = keystore_write_cert(cp, cert, e);
-			X509_free(cert);
-		}
 		pf_pubkey_free(&pk);
 		pf_pubkey_free(&opk);
 		EVP_PKEY_free(key);
@@ -978,7 +982,11 @@ static int verify_once(pf_roll *r, pf_err *e)
 				rc = pf_err_set(e, EPROTO, "%s:%u: the new %s key does not DANE-validate: %s",
 						eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
 						pf_alg_name((enum pf_alg)a), res.verify_error);
-			else {
+			else if (r->audit) {
+				progress(r, "ok: %s:%u presents the deployed %s key, DANE-valid",
+					 eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
+					 pf_alg_name((enum pf_alg)a));
+			} else {
 				char label[300];
 
 				snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
@@ -1010,8 +1018,11 @@ static int step_verify(pf_roll *r, pf_err *e)
 		if ((rc = verify_once(r, e)) == 0)
 			break;
 	}
+	/* T_reload was rounded up; the verification, which came after it, must
+	 * not look older than the reload. */
 	if (rc == 0)
-		return enter(r, PF_PHASE_VERIFIED, PF_T_VERIFIED, pf_now(), e,
+		return enter(r, PF_PHASE_VERIFIED, PF_T_VERIFIED,
+			     pf_now() > r->st.t[PF_T_RELOAD] ? pf_now() : r->st.t[PF_T_RELOAD], e,
 			     "every endpoint presents the new keys, DANE-valid");
 	snprintf(why, sizeof(why), "verification failed: %.300s", e->msg);
 	pf_journal_state_event(&r->st, pf_now(), PF_EV_VERIFICATION_FAILED, NULL, "%s", e->msg);
@@ -1185,6 +1196,12 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 			rc = step_verify(r, e);
 			break;
 		case PF_PHASE_VERIFIED:
+			if (r->st.t[PF_T_VERIFIED] < r->st.t[PF_T_RELOAD]) {
+				/* A verification older than the reload proves nothing
+				 * about what is live now: verify again. */
+				rc = step_verify(r, e);
+				break;
+			}
 			if (pf_timing_may_retire(&r->st, &t, pf_now(), e) < 0) {
 				pf_err_clear(e);
 				wakeup = t.retire_known ? t.retire_at : pf_now() + POLL_MAX_SEC;
@@ -1342,6 +1359,84 @@ const char *roll_status_line(pf_roll *r)
 		snprintf(r->status, sizeof(r->status), "%s", pf_phase_name(r->st.phase));
 	}
 	return r->status;
+}
+
+int roll_reload(pf_roll *r, pf_err *e)
+{
+	int rc;
+
+	if ((rc = open_postfix(r, e)) < 0)
+		return rc;
+	return reload_postfix(r, e);
+}
+
+int roll_check(pf_roll *r, FILE *out, pf_err *e)
+{
+	pf_tls_files dep = {0};
+	pf_strv hosts = {0};
+	pf_state saved = r->st;
+	FILE *saved_progress = r->progress;
+	size_t n_keys = 0;
+	int rc;
+
+	/* The audit reuses the verification of a rollover on a scratch state
+	 * whose "next" keys are the ones deployed now. */
+	pf_state_init(&r->st);
+	r->audit = true;
+	r->progress = out;
+	if ((rc = open_postfix(r, e)) < 0 || (rc = tlsa_hosts(r, &hosts, e)) < 0 ||
+	    (rc = postfix_deployed(&r->pf, "smtpd", &dep, e)) < 0)
+		goto out;
+	pf_state_begin(&r->st, pf_now());
+	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
+		pf_pubkey pk = {0};
+
+		if (!dep.key_file[a] || !dep.cert_file[a])
+			continue;
+		rc = keystore_load_pubkey(dep.key_file[a], &pk, e);
+		if (rc == 0)
+			rc = pf_state_set_key(&r->st, (enum pf_alg)a, PF_ROLE_NEXT, dep.key_file[a],
+					      dep.cert_file[a], pk.spki_sha256, e);
+		if (rc == 0)
+			rc = add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, dep.key_file[a],
+					 dep.cert_file[a], &hosts, e);
+		if (rc == 0) {
+			fprintf(out, "deployed %s key %s (spki %s)\n", pf_alg_name((enum pf_alg)a),
+				dep.key_file[a], pk.spki_sha256);
+			n_keys++;
+		}
+		pf_pubkey_free(&pk);
+	}
+	if (rc == 0 && n_keys == 0)
+		rc = pf_err_set(e, ENOENT, "%s: no server key is deployed in main.cf",
+				r->cfg->postfix_config_directory);
+	if (rc == 0) {
+		dns_zones_free(r->zones, r->n_zones);
+		r->zones = NULL;
+		r->n_zones = 0;
+		rc = verify_once(r, e);
+		if (rc == 0)
+			fprintf(out, "ok: every deployed key's records are on every check server and "
+				     "every endpoint presents a DANE-valid deployed key\n");
+		else if (rc == -EPROTO || rc == -ECONNREFUSED || rc == -ETIMEDOUT)
+			rc = -EPROTO;
+	}
+out:
+	pf_tls_files_free(&dep);
+	pf_strv_clear(&hosts);
+	pf_state_free(&r->st);
+	r->st = saved;
+	r->audit = false;
+	r->progress = saved_progress;
+	dns_zones_free(r->zones, r->n_zones);
+	r->zones = NULL;
+	r->n_zones = 0;
+	return rc;
+}
+
+int roll_refresh(pf_roll *r, pf_err *e)
+{
+	return load_state(r, e);
 }
 
 int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e)

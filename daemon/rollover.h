@@ -53,8 +53,26 @@ int roll_deploy(pf_roll *r, bool force, pf_err *e);
  * its key files.  Refused (exit 3) after deploy.  Returns 0 or -errno. */
 int roll_cancel(pf_roll *r, pf_err *e);
 
+/* Reload Postfix as configured (reload_unit over D-Bus, else
+ * reload_command).  Returns 0 or -errno. */
+int roll_reload(pf_roll *r, pf_err *e);
+
+/*
+ * Audit what is in service now, independent of any rollover: every
+ * deployed key's TLSA records on every check server (signed when the zone
+ * is), and every verify endpoint presenting the deployed key of each
+ * algorithm, DANE-valid against those records.  Prints one line per
+ * finding to out.  Returns 0 when all hold, -EPROTO (exit 1) when not, or
+ * another -errno.
+ */
+int roll_check(pf_roll *r, FILE *out, pf_err *e);
+
 /* The status report, as text or as JSON (schema in pftls-roll(8)). */
 int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e);
+
+/* Re-read the state file (without the lock: it is never torn).  Returns
+ * 0 or -errno. */
+int roll_refresh(pf_roll *r, pf_err *e);
 
 /* One line for sd_notify STATUS=: the phase and what it waits for. */
 const char *roll_status_line(pf_roll *r);

@@ -34,6 +34,12 @@ int cli_usage(const char *fmt, ...) PF_PRINTF(1, 2);
 typedef int (*pf_cmd_fn)(pf_cli *cli, int argc, char **argv);
 
 int cmd_config(pf_cli *cli, int argc, char **argv);
+int cmd_now(pf_cli *cli, int argc, char **argv);
+int cmd_deploy(pf_cli *cli, int argc, char **argv);
+int cmd_reload(pf_cli *cli, int argc, char **argv);
+int cmd_cancel(pf_cli *cli, int argc, char **argv);
+int cmd_status(pf_cli *cli, int argc, char **argv);
+int cmd_check(pf_cli *cli, int argc, char **argv);
 int cmd_publish(pf_cli *cli, int argc, char **argv);
 int cmd_propagation(pf_cli *cli, int argc, char **argv);
 int cmd_retire(pf_cli *cli, int argc, char **argv);

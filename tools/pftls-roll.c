@@ -32,9 +32,15 @@ static const struct command {
 	{"all-default-server", cmd_all_default_server, "all-default-server"},
 	/* The rollover steps (SPEC.md 2.2). */
 	/* PF_CMD_TABLE_ROLL */
+	{"now", cmd_now, "now [--wait]"},
 	{"publish", cmd_publish, "publish [-n] [keyfile...]"},
 	{"propagation", cmd_propagation, "propagation [--wait] [keyfile...]"},
+	{"deploy", cmd_deploy, "deploy [--force-now]"},
+	{"reload", cmd_reload, "reload"},
 	{"retire", cmd_retire, "retire [keyfile...]"},
+	{"cancel", cmd_cancel, "cancel"},
+	{"status", cmd_status, "status [--json]"},
+	{"check", cmd_check, "check"},
 	{"config", cmd_config, "config [-a | -d] [name...]"},
 };
 

@@ -1,0 +1,292 @@
+/*
+ * cmd_roll.c - the rollover subcommands: now, deploy, reload, cancel, status,
+ * check.  They drive the engine (rollover.h) directly under the rollover
+ * lock; "now" hands the rollover to pftls-rolld when it runs, and the other
+ * steps wake the daemon afterwards so it sees what changed at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../daemon/control.h"
+#include "../daemon/rollover.h"
+#include "cli.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int open_engine(pf_cli *cli, pf_roll **ret)
+{
+	pf_err e = {0};
+	int r;
+
+	if ((r = cli_config(cli, false)) != 0)
+		return r;
+	if (roll_open(&cli->cfg, ret, &e) < 0)
+		return cli_fail(&e);
+	return 0;
+}
+
+/* Ask the daemon to look at the state now; silent when none runs. */
+static void wake_daemon(pf_cli *cli)
+{
+	pf_err e = {0};
+	char *body = NULL;
+	int code;
+
+	if (control_request(cli->cfg.control_socket, "wake", 2000, &code, &body, &e) == 0)
+		free(body);
+}
+
+/* Sleep until t (epoch seconds) or a signal; at most max seconds. */
+static void sleep_until(int64_t t, int max)
+{
+	int64_t d = t - pf_now();
+
+	if (d > max)
+		d = max;
+	if (d < 1)
+		d = 1;
+	for (int64_t i = 0; i < d && !interrupted; i++)
+		sleep(1);
+}
+
+/* Follow a rollover the daemon runs, by its state file, until it is idle
+ * or failed.  On a terminal the line is redrawn; otherwise one line per
+ * change. */
+static int follow(pf_cli *cli, pf_roll *r)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	char last[400] = "";
+	pf_err e = {0};
+
+	for (;;) {
+		const char *status;
+
+		if (roll_refresh(r, &e) < 0)
+			return cli_fail(&e);
+		status = roll_status_line(r);
+		if (strcmp(status, last) != 0 || tty) {
+			if (tty)
+				printf("\r\033[K%s", status);
+			else
+				printf("%s\n", status);
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", status);
+		}
+		if (strcmp(roll_phase(r), "idle") == 0 || strcmp(roll_phase(r), "failed") == 0 ||
+		    interrupted)
+			break;
+		sleep(1);
+	}
+	if (tty)
+		putchar('\n');
+	(void)cli;
+	return strcmp(roll_phase(r), "failed") == 0 ? PF_EXIT_FAIL : PF_EXIT_OK;
+}
+
+int cmd_now(pf_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"wait", no_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
+	bool wait = false;
+	pf_roll *r = NULL;
+	pf_err e = {0};
+	char *body = NULL;
+	int c, code, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c != 'w')
+			return cli_usage("now [--wait]");
+		wait = true;
+	}
+	if (optind != argc)
+		return cli_usage("now [--wait]");
+	if ((rc = open_engine(cli, &r)) != 0)
+		return rc;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	rc = control_request(cli->cfg.control_socket, "now", 10000, &code, &body, &e);
+	if (rc == 0) {
+		/* The daemon runs the rollover. */
+		fputs(body, stdout);
+		free(body);
+		if (code != PF_EXIT_OK) {
+			roll_free(r);
+			return cli_fail(&e);
+		}
+		rc = wait ? follow(cli, r) : PF_EXIT_OK;
+		roll_free(r);
+		return rc;
+	}
+	if (rc != -ENOENT && rc != -ECONNREFUSED) {
+		roll_free(r);
+		return cli_fail(&e);
+	}
+	/* No daemon: this process runs the rollover to its end, in the
+	 * foreground, under the same lock and the same waits. */
+	pf_err_clear(&e);
+	printf("pftls-rolld is not running: running the rollover in the foreground\n");
+	roll_set_progress(r, stdout);
+	if (roll_start(r, &e) < 0) {
+		roll_free(r);
+		return cli_fail(&e);
+	}
+	char shown[400] = "";
+
+	while (!interrupted) {
+		int64_t wakeup = 0;
+		const char *phase;
+
+		if (roll_run(r, false, &wakeup, &e) < 0) {
+			if (e.code == EBUSY) {
+				/* Another process holds the lock for a moment. */
+				pf_err_clear(&e);
+				sleep_until(pf_now() + 2, 2);
+				continue;
+			}
+			roll_free(r);
+			return cli_fail(&e);
+		}
+		phase = roll_phase(r);
+		if (strcmp(phase, "idle") == 0 || strcmp(phase, "failed") == 0)
+			break;
+		if (wakeup) {
+			char when[40];
+			struct tm tm;
+			time_t t = (time_t)wakeup;
+
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
+			char line[400];
+
+			snprintf(line, sizeof(line), "%s; next step at %s", roll_status_line(r), when);
+			if (strcmp(line, shown) != 0) {
+				printf("%s\n", line);
+				fflush(stdout);
+				snprintf(shown, sizeof(shown), "%s", line);
+			}
+			sleep_until(wakeup, 3600);
+		}
+	}
+	rc = strcmp(roll_phase(r), "failed") == 0 ? PF_EXIT_FAIL : PF_EXIT_OK;
+	if (interrupted) {
+		printf("interrupted in phase %s; \"pftls-roll now\" resumes it\n", roll_phase(r));
+		rc = PF_EXIT_FAIL;
+	} else if (rc == PF_EXIT_FAIL) {
+		fprintf(stderr, "pftls-roll: %s\n", roll_status_line(r));
+	}
+	roll_free(r);
+	return rc;
+}
+
+int cmd_deploy(pf_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"force-now", no_argument, NULL, 'f'},
+					     {NULL, 0, NULL, 0}};
+	bool force = false;
+	pf_roll *r = NULL;
+	pf_err e = {0};
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c != 'f')
+			return cli_usage("deploy [--force-now]");
+		force = true;
+	}
+	if (optind != argc)
+		return cli_usage("deploy [--force-now]");
+	if ((rc = open_engine(cli, &r)) != 0)
+		return rc;
+	roll_set_progress(r, stdout);
+	rc = roll_deploy(r, force, &e);
+	roll_free(r);
+	wake_daemon(cli);
+	return rc < 0 ? cli_fail(&e) : PF_EXIT_OK;
+}
+
+int cmd_reload(pf_cli *cli, int argc, char **argv)
+{
+	pf_roll *r = NULL;
+	pf_err e = {0};
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		return cli_usage("reload");
+	if ((rc = open_engine(cli, &r)) != 0)
+		return rc;
+	rc = roll_reload(r, &e);
+	roll_free(r);
+	return rc < 0 ? cli_fail(&e) : PF_EXIT_OK;
+}
+
+int cmd_cancel(pf_cli *cli, int argc, char **argv)
+{
+	pf_roll *r = NULL;
+	pf_err e = {0};
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		return cli_usage("cancel");
+	if ((rc = open_engine(cli, &r)) != 0)
+		return rc;
+	rc = roll_cancel(r, &e);
+	roll_free(r);
+	if (rc < 0)
+		return cli_fail(&e);
+	wake_daemon(cli);
+	printf("rollover cancelled: its records were withdrawn and its keys removed\n");
+	return PF_EXIT_OK;
+}
+
+int cmd_status(pf_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	bool json = false;
+	pf_roll *r = NULL;
+	pf_err e = {0};
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cli_usage("status [--json]");
+		json = true;
+	}
+	if (optind != argc)
+		return cli_usage("status [--json]");
+	if ((rc = open_engine(cli, &r)) != 0)
+		return rc;
+	rc = roll_status(r, stdout, json, &e);
+	roll_free(r);
+	return rc < 0 ? cli_fail(&e) : PF_EXIT_OK;
+}
+
+int cmd_check(pf_cli *cli, int argc, char **argv)
+{
+	pf_roll *r = NULL;
+	pf_err e = {0};
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		return cli_usage("check");
+	if ((rc = open_engine(cli, &r)) != 0)
+		return rc;
+	rc = roll_check(r, stdout, &e);
+	roll_free(r);
+	return rc < 0 ? cli_fail(&e) : PF_EXIT_OK;
+}
