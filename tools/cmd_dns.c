@@ -549,7 +549,7 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		}
 		nw[z] = m - first[z];
 	}
-	unsigned pause = 500, round = 0;
+	unsigned pause = 200, round = 0;
 	char last_missing[1024] = "";
 	int64_t t_conf = 0;
 	bool all = false;
