@@ -263,6 +263,15 @@ static void add_target(dns_zone_info *z, const dns_server *a, const char *name, 
 		snprintf(t->name, sizeof(t->name), "%s", name);
 }
 
+/* Order of check servers after the update server: by name, then address. */
+static int target_cmp(const void *a, const void *b)
+{
+	const dns_target *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : strcmp(x->addr.label, y->addr.label);
+}
+
 /* A host to turn into addresses. */
 typedef struct hostreq {
 	char name[256];
@@ -424,6 +433,8 @@ static int discover_servers(const pf_config *cfg, const dns_server *res, size_t 
 			z->checks[0] = t;
 			break;
 		}
+		if (z->n_checks > 2)
+			qsort(&z->checks[1], z->n_checks - 1, sizeof(*z->checks), target_cmp);
 		z->update.update_server = true;
 	}
 out:
@@ -467,8 +478,10 @@ int dns_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
 			snprintf(qs[i].name, sizeof(qs[i].name), "%s", owners[i]);
 			qs[i].type = LDNS_RR_TYPE_SOA;
 		}
-		if ((r = resolve_all(res, n_res, qs, n_owners, e)) < 0)
+		if ((r = resolve_all(res, n_res, qs, n_owners, e)) < 0) {
+			pf_err_prefix(e, "cannot find the zone of the TLSA records");
 			goto out;
+		}
 		for (size_t i = 0; i < n_owners; i++) {
 			r = zone_from_reply(owners[i], qs[i].reply, zone_of[i], sizeof(zone_of[i]),
 					    e);

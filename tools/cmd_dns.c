@@ -459,7 +459,7 @@ static void print_round(const dns_prop_round *rd, const dns_prop_want *want, boo
 
 	printf("zone %s  %zu check server%s  %zu record%s\n", rd->zone, rd->n_servers,
 	       rd->n_servers == 1 ? "" : "s", rd->n_want, rd->n_want == 1 ? "" : "s");
-	printf("  %-30s %-22s %-10s %-8s %-6s %-6s %s\n", "SERVER", "ADDRESS", "SERIAL",
+	printf("  %-30s %-22s %-10s %-11s %-6s %-6s %s\n", "SERVER", "ADDRESS", "SERIAL",
 	       "RECORDS", "RRSIG", "TTL", "STATUS");
 	for (size_t s = 0; s < rd->n_servers; s++) {
 		const dns_prop_server *ps = &rd->servers[s];
@@ -477,7 +477,7 @@ static void print_round(const dns_prop_round *rd, const dns_prop_want *want, boo
 		snprintf(ser, sizeof(ser), "%u", ps->serial);
 		snprintf(recs, sizeof(recs), "%zu/%zu", ps->n_match, rd->n_want);
 		snprintf(ttl, sizeof(ttl), "%u", t);
-		printf("  %-30s %-22s %-10s %-8s %-6s %-6s %s\n",
+		printf("  %-30s %-22s %-10s %-11s %-6s %-6s %s\n",
 		       target_label(&ps->target, lb, sizeof(lb)), ps->target.addr.label,
 		       ps->have_soa ? ser : "-", ps->state == DNS_PROP_NO_ANSWER ? "-" : recs,
 		       !any ? "-" : ps->all_signed ? "yes" : expired ? "EXPIRED" : "NO",
@@ -549,7 +549,7 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		}
 		nw[z] = m - first[z];
 	}
-	unsigned pause = 500, round = 0;
+	unsigned pause = 200, round = 0;
 	char last_missing[1024] = "";
 	int64_t t_conf = 0;
 	bool all = false;

@@ -14,6 +14,9 @@
 #   bind_tlsa ADDR NAME    the TLSA records ADDR serves for NAME, one a line
 #   bind_nsupdate KEY CMDS send an update with nsupdate, signed with KEY
 #
+# BIND_EXTRA_ADDRS (space-separated addresses of NET) makes ns2 listen on
+# those too, for tests that need many check server addresses.
+#
 # The zone: hidden primary ns1 (SOA MNAME only), NS ns2 and ns3, TTLs of
 # 5 s, notify and refresh settings lowered as TEST-SERVERS.md describes.
 # TSIG keys: pftls-key (may change any TLSA record of the zone),
@@ -32,7 +35,8 @@ bind_addr_add() {
 	fi
 }
 
-# bind_conf_common NAME ADDR DIR: the options block of one server.
+# bind_conf_common NAME ADDR DIR [EXTRA_ADDRS]: the options block of one
+# server.
 bind_conf_common() {
 	cat <<CONF
 options {
@@ -40,7 +44,7 @@ options {
 	pid-file "$3/named.pid";
 	session-keyfile "$3/session.key";
 	managed-keys-directory "$3";
-	listen-on port 53 { $2; };
+	listen-on port 53 { $2; $(for x in ${4:-}; do printf '%s; ' "$x"; done)};
 	listen-on-v6 { none; };
 	recursion no;
 	dnssec-validation no;
@@ -72,6 +76,9 @@ bind_start() {
 	mkdir -p "$dir/keys" "$dir/p" "$dir/s2" "$dir/s3"
 	for i in 1 2 3; do
 		bind_addr_add "$net.$i" || return 1
+	done
+	for i in ${BIND_EXTRA_ADDRS:-}; do
+		bind_addr_add "$i" || return 1
 	done
 	tsig-keygen -a hmac-sha256 pftls-key >"$dir/keys/pftls.key"
 	tsig-keygen -a hmac-sha256 limited-key >"$dir/keys/limited.key"
@@ -122,7 +129,8 @@ CONF
 	} >"$dir/p/named.conf"
 	for i in 2 3; do
 		{
-			bind_conf_common "s$i" "$net.$i" "$dir/s$i"
+			bind_conf_common "s$i" "$net.$i" "$dir/s$i" \
+				"$([ "$i" = 2 ] && echo "${BIND_EXTRA_ADDRS:-}")"
 			cat <<CONF
 zone "$BIND_ZONE" {
 	type secondary;

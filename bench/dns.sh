@@ -1,0 +1,158 @@
+#!/bin/bash
+# bench/dns.sh - the DNS layer's benchmark; prints one Markdown section.
+# Standalone: starts its own BIND (tests/lib/bind.sh) on 127.53.0.0/24,
+# needs root (loopback addresses), hyperfine, and a built build/pftls-roll.
+#
+#  1. 1,000 TLSA records (500 names x 2 keys) published to the signing
+#     primary and confirmed on all three servers:
+#     pftls-roll publish + propagation --wait, against nsupdate (which does
+#     not compress names, so two messages) plus a dig loop until every server
+#     serves every record.
+#  2. One propagation round over 16 check server addresses of which 4 never
+#     answer, against a round over 1 server that never answers: asked
+#     concurrently, both should cost about one timeout (2 s by default).
+#
+# RUNS (default 5) sets the runs per measurement.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+. "$root/tests/lib/bind.sh"
+. "$root/tests/lib/dns_common.sh"
+RUNS=${RUNS:-5}
+NET=127.53.0
+# 11 more addresses for ns2, 4 silent ones.
+EXTRA=$(for i in $(seq 40 50); do printf '%s.%s ' "$NET" "$i"; done)
+SILENT="$NET.60 $NET.61 $NET.62 $NET.63"
+T=$(mktemp -d /tmp/pftls-bench-dns.XXXXXX)
+silent_pid=""
+cleanup() {
+	[ -n "$silent_pid" ] && kill "$silent_pid" 2>/dev/null && wait "$silent_pid" 2>/dev/null
+	bind_stop
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+BIND_EXTRA_ADDRS=$EXTRA bind_start "$T/bind" >&2 || { echo "bench/dns.sh: BIND did not start" >&2; exit 1; }
+for a in $SILENT; do bind_addr_add "$a"; done
+# Servers that never answer: UDP sockets bound and never read (bounded life).
+"$PY3" - $SILENT <<'PY' &
+import socket, sys, time
+socks = []
+for a in sys.argv[1:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((a, 53))
+    socks.append(s)
+time.sleep(1800)
+PY
+silent_pid=$!
+
+PF=$T/postfix
+mkdir -p "$PF"
+touch "$PF/main.cf" "$PF/master.cf"
+K1=$(new_key "$PF" eckey-20250101-000000.pem ec)
+K2=$(new_key "$PF" eckey-20250102-000000.pem ec)
+hosts=$(for i in $(seq 500); do printf 'host%d.example.test ' "$i"; done)
+{
+	cat "$T/bind/pftls-roll.cf.part"
+	echo "postfix_config_directory = $PF"
+	echo "tlsa_hostnames = $hosts"
+} >"$T/big.cf"
+
+# The same 1,000 records for nsupdate, and the names for dig.
+h1=$(spki_hex "$K1")
+h2=$(spki_hex "$K2")
+half() {
+	printf 'server %s.1\nzone example.test\n' "$NET"
+	for i in $(seq "$1" "$2"); do
+		printf 'update add _25._tcp.host%d.example.test. 5 IN TLSA 3 1 1 %s\n' "$i" "$h1"
+		printf 'update add _25._tcp.host%d.example.test. 5 IN TLSA 3 1 1 %s\n' "$i" "$h2"
+	done
+	printf 'send\n'
+}
+half 1 250 >"$T/nsupdate1.txt"
+half 251 500 >"$T/nsupdate2.txt"
+for i in $(seq 250); do echo "_25._tcp.host$i.example.test TLSA"; done >"$T/names1.txt"
+for i in $(seq 500); do echo "_25._tcp.host$i.example.test TLSA"; done >"$T/names.txt"
+# The baseline waits for its first message to be served before sending the
+# second: sent back to back, the second change hits BIND's inline-signing
+# race (TEST-SERVERS.md) and is never served, and the loop never ends.
+cat >"$T/baseline.sh" <<EOF
+#!/bin/bash
+# until_served SERVERS NAMES COUNT: dig until each server serves COUNT records.
+until_served() {
+	for round in \$(seq 150); do
+		ok=1
+		for s in \$1; do
+			n=\$(dig @\$s +norec +short +time=1 +tries=1 -f \$2 | grep -c '^3 1 1 ')
+			[ "\$n" -eq \$3 ] || { ok=0; break; }
+		done
+		[ \$ok -eq 1 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+nsupdate -k $T/bind/keys/pftls.key $T/nsupdate1.txt || exit 1
+until_served $NET.1 $T/names1.txt 500 || exit 1
+nsupdate -k $T/bind/keys/pftls.key $T/nsupdate2.txt || exit 1
+until_served "$NET.1 $NET.2 $NET.3" $T/names.txt 1000
+EOF
+chmod +x "$T/baseline.sh"
+# Between runs: withdraw everything, and wait until the secondaries agree.
+cat >"$T/reset.sh" <<EOF
+#!/bin/bash
+$PFTLS -c $T/big.cf retire $K1 $K2 >/dev/null 2>&1
+. $root/tests/lib/bind.sh
+BIND_ZONE=example.test
+s=\$(bind_serial $NET.1)
+bind_wait_serial $NET.2 \$s && bind_wait_serial $NET.3 \$s
+EOF
+chmod +x "$T/reset.sh"
+
+{
+	cat "$T/bind/pftls-roll.cf.part"
+	echo "postfix_config_directory = $PF"
+	echo "tlsa_hostnames = mx.example.test"
+	echo "dns_check_servers = $EXTRA $SILENT"
+} >"$T/p16.cf"
+{
+	cat "$T/bind/pftls-roll.cf.part"
+	echo "postfix_config_directory = $PF"
+	echo "tlsa_hostnames = mx.example.test"
+	echo "dns_check_servers = $NET.60"
+} >"$T/p1.cf"
+# The round over 1 silent server still asks the update server (always
+# checked); so does the round over 16, which makes them comparable.
+
+hyperfine -N --runs "$RUNS" --prepare "$T/reset.sh" --export-json "$T/publish.json" \
+	-n pftls-roll "bash -c '$PFTLS -c $T/big.cf publish $K1 $K2 >/dev/null && $PFTLS -c $T/big.cf propagation --wait $K1 $K2 >/dev/null'" \
+	-n baseline "$T/baseline.sh" >&2 || exit 1
+hyperfine -N -i --runs "$RUNS" --export-json "$T/prop.json" \
+	-n round16 "$PFTLS -c $T/p16.cf propagation $K1" \
+	-n round1 "$PFTLS -c $T/p1.cf propagation $K1" >&2 || exit 1
+# Check the round over 16 really saw 12 answering and 4 silent servers.
+"$PFTLS" -c "$T/p16.cf" propagation "$K1" >"$T/p16.out" 2>&1
+answered=$(grep -Ec "^  .* (ok|missing records)$" "$T/p16.out")
+silent=$(grep -c "no answer within" "$T/p16.out")
+
+"$PY3" - "$T/publish.json" "$T/prop.json" "$answered" "$silent" "$RUNS" <<'PY'
+import json, sys
+pub = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+prop = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
+answered, silent, runs = sys.argv[3], sys.argv[4], sys.argv[5]
+m = lambda r: r["median"]
+p, b = m(pub["pftls-roll"]), m(pub["baseline"])
+r16, r1 = m(prop["round16"]), m(prop["round1"])
+print("## DNS: publishing and propagation (bench/dns.sh)\n")
+print("Real BIND 9.18: signing primary (inline, dnssec-policy) and two")
+print("secondaries on loopback; medians of %s runs (hyperfine)." % runs)
+print()
+print("| measurement | median |")
+print("|---|---|")
+print("| pftls-roll `publish` + `propagation --wait`: 1,000 TLSA records (500 names x 2 keys), confirmed on 3 servers | %.2f s |" % p)
+print("| nsupdate (2 messages: no name compression; the second sent once the first is served) + dig loop until all 3 servers serve all 1,000 | %.2f s |" % b)
+print("| ratio baseline / pftls-roll | %.2f |" % (b / p))
+print("| one `propagation` round, 16 check server addresses (%s answering, %s never answer) | %.2f s |" % (answered, silent, r16))
+print("| one `propagation` round, 1 server that never answers (+ the update server) | %.2f s |" % r1)
+print("| ratio 16-server round / 1-server round (concurrent: ~1; sequential would be ~4) | %.2f |" % (r16 / r1))
+print()
+PY
