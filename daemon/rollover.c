@@ -1336,11 +1336,21 @@ const char *roll_status_line(pf_roll *r)
 
 	pf_timing_compute(&r->st, &r->tparams, &t);
 	switch (r->st.phase) {
-	case PF_PHASE_PUBLISHED:
-		snprintf(r->status, sizeof(r->status),
-			 "published: waiting for %zu check server(s) to serve the new records",
-			 r->n_zones ? r->zones[0].n_checks : (size_t)0);
+	case PF_PHASE_PUBLISHED: {
+		size_t total = 0;
+
+		for (size_t z = 0; z < r->n_zones; z++)
+			total += r->zones[z].n_checks;
+		if (total)
+			snprintf(r->status, sizeof(r->status),
+				 "published: %zu of %zu check servers serve the new records",
+				 r->st.n_servers, total);
+		else
+			snprintf(r->status, sizeof(r->status),
+				 "published: %zu check server%s confirmed so far", r->st.n_servers,
+				 r->st.n_servers == 1 ? "" : "s");
 		break;
+	}
 	case PF_PHASE_PROPAGATED:
 		snprintf(r->status, sizeof(r->status), "propagated: deploy at %s (in %s)",
 			 pf_timing_fmt_time(t.deploy_at, when, sizeof(when)),
