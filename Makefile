@@ -4,13 +4,20 @@
 #   make check      install missing Debian packages, build, run every test
 #   make demo       install missing packages, build, run the demo sandbox
 #   make bench      run the benchmarks, results in docs/BENCHMARKS.md
-#   make install    PREFIX, DESTDIR, sbindir, mandir, unitdir honoured
+#   make install    PREFIX, DESTDIR, sbindir, mandir, unitdir honoured (and
+#                   the directories below); debian/rules uses PREFIX=/usr
+#                   sysconfdir=/etc unitdir=/lib/systemd/system
 
 PREFIX   ?= /usr/local
 sbindir  ?= $(PREFIX)/sbin
 mandir   ?= $(PREFIX)/share/man
 unitdir  ?= $(PREFIX)/lib/systemd/system
+# journald reads catalogs from /usr/lib and /usr/local/lib/systemd/catalog.
+catalogdir ?= $(PREFIX)/lib/systemd/catalog
+docdir   ?= $(PREFIX)/share/doc/pftls-roll
+bashcompdir ?= $(PREFIX)/share/bash-completion/completions
 sysconfdir ?= /etc
+localstatedir ?= /var
 DESTDIR  ?=
 
 CC       ?= cc
@@ -38,23 +45,25 @@ MAN5 := $(wildcard docs/*.5)
 .PHONY: all deps check demo bench install uninstall clean unit lint
 all: $(PROGS) $(TEST_BINS)
 
+# CPPFLAGS and LDFLAGS come from the environment too: dpkg-buildflags puts
+# the hardening flags (fortify, relro, bindnow) there.
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/libpftls.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
 $(B)/pftls-roll: $(TOOL_OBJS) $(B)/libpftls.a
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $(TOOL_OBJS) $(B)/libpftls.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libpftls.a $(LDLIBS)
 
 $(B)/pftls-rolld: $(B)/daemon/pftls-rolld.o $(B)/libpftls.a
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(B)/libpftls.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libpftls.a $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libpftls.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(B)/libpftls.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libpftls.a $(LDLIBS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
@@ -80,20 +89,43 @@ bench: deps
 lint:
 	mandoc -Tlint -W warning $(MAN8) $(MAN5)
 
+# The units name /usr/sbin and /etc/pftls-roll; they are rewritten to
+# sbindir and sysconfdir on the way.  The state directory is the daemon's
+# alone (keys' history, rollover state): mode 0700.
+UNITS := $(wildcard units/*.service units/*.timer units/*.socket)
 install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5
 	install -m 0755 $(PROGS) $(DESTDIR)$(sbindir)/
 	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(mandir)/man8/)
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(mandir)/man5/)
-	$(if $(wildcard units/*),install -d $(DESTDIR)$(unitdir) && install -m 0644 $(wildcard units/*) $(DESTDIR)$(unitdir)/)
-	$(if $(wildcard docs/pftls-roll.catalog),install -d $(DESTDIR)$(PREFIX)/lib/systemd/catalog && install -m 0644 docs/pftls-roll.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/)
-	install -d $(DESTDIR)$(sysconfdir)/pftls-roll/examples
-	install -m 0644 $(wildcard examples/*.cf) $(DESTDIR)$(sysconfdir)/pftls-roll/examples/
+	install -d $(DESTDIR)$(unitdir)
+	for u in $(UNITS); do \
+		sed -e 's|/usr/sbin/|$(sbindir)/|g' -e 's|/etc/pftls-roll/|$(sysconfdir)/pftls-roll/|g' \
+			"$$u" >$(DESTDIR)$(unitdir)/$${u##*/}.tmp && \
+		chmod 0644 $(DESTDIR)$(unitdir)/$${u##*/}.tmp && \
+		mv $(DESTDIR)$(unitdir)/$${u##*/}.tmp $(DESTDIR)$(unitdir)/$${u##*/} || exit 1; \
+	done
+	install -d $(DESTDIR)$(catalogdir)
+	install -m 0644 docs/pftls-roll.catalog $(DESTDIR)$(catalogdir)/
+	install -d $(DESTDIR)$(bashcompdir)
+	install -m 0644 completion/pftls-roll $(DESTDIR)$(bashcompdir)/pftls-roll
+	ln -sf pftls-roll $(DESTDIR)$(bashcompdir)/pftls-rolld
+	install -d $(DESTDIR)$(docdir)/examples
+	install -m 0644 docs/OPERATIONS.md $(DESTDIR)$(docdir)/
+	install -m 0644 $(wildcard examples/*) $(DESTDIR)$(docdir)/examples/
+	install -d $(DESTDIR)$(sysconfdir)/pftls-roll
+	install -d -m 0700 $(DESTDIR)$(localstatedir)/lib/pftls-roll
 
+# Leaves the configuration and the state directory alone: they are the
+# operator's.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(sbindir)/,pftls-roll pftls-rolld)
 	rm -f $(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(MAN8)))
 	rm -f $(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(unitdir)/,$(notdir $(UNITS)))
+	rm -f $(DESTDIR)$(catalogdir)/pftls-roll.catalog $(DESTDIR)$(bashcompdir)/pftls-roll $(DESTDIR)$(bashcompdir)/pftls-rolld
+	rm -f $(DESTDIR)$(docdir)/OPERATIONS.md $(addprefix $(DESTDIR)$(docdir)/,$(wildcard examples/*))
+	rmdir $(DESTDIR)$(docdir)/examples $(DESTDIR)$(docdir) 2>/dev/null || true
 
 clean:
 	rm -rf $(B) tests/out
