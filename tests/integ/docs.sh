@@ -9,7 +9,11 @@
 # examples inside the man page load; the error lines quoted in
 # pftls-roll.cf(5) are the ones the program prints; every subcommand and
 # option of "pftls-roll --help" is in pftls-roll(8); every journal field is
-# in pftls-rolld(8).  No servers, no network; runs in a few seconds.
+# in pftls-rolld(8); the BIND and Knot example configurations pass
+# named-checkconf and knotc conf-check; docs/OPERATIONS.md names only
+# example files, subcommands and journal events that exist, with the
+# MESSAGE_IDs and priorities of daemon/journal.c.  No servers, no network;
+# runs in a few seconds.
 #
 # Markup the checks rely on (written down in the pages' header comments):
 # a parameter is ".TP" + ".B name" + "Default: \fBvalue\fR" or
@@ -22,7 +26,8 @@ CF5=docs/pftls-roll.cf.5
 ROLL8=docs/pftls-roll.8
 ROLLD8=docs/pftls-rolld.8
 PAGES=("$ROLL8" "$ROLLD8" "$CF5")
-EXAMPLES=(examples/pftls-roll.cf examples/hidden-primary.cf examples/rsa-ecdsa.cf)
+EXAMPLES=(examples/*.cf)
+OPS=docs/OPERATIONS.md
 
 tmp=$(mktemp -d /tmp/pftls-docs.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -297,4 +302,95 @@ if [ -z "$stale" ]; then
 	pass "every man page's .TH names pftls-roll $version"
 else
 	fail "man page version" ".TH does not name pftls-roll $version in:$stale"
+fi
+
+# --- 9. the DNS server examples are valid configurations -------------------
+# named-checkconf runs chrooted into a scratch tree holding the key files
+# and directories the examples name, as a chrooted named would see them.
+root=$tmp/bindroot
+mkdir -p "$root/etc/bind" "$root/var/cache/bind" "$root/var/lib/bind"
+for k in $(cat examples/named-*.conf | sed -n 's|^include "/etc/bind/\([^"]*\)\.key";|\1|p' | sort -u); do
+	tsig-keygen -a hmac-sha256 "$k" >"$root/etc/bind/$k.key" 2>/dev/null
+done
+for ex in examples/named-*.conf; do
+	[ -f "$ex" ] || continue
+	if ! command -v named-checkconf >/dev/null; then
+		fail "$ex" "named-checkconf not installed (tools/install-deps: bind9-utils)"
+		break
+	fi
+	cp "$ex" "$root/check.conf"
+	if err=$(named-checkconf -t "$root" /check.conf 2>&1) && [ -z "$err" ]; then
+		pass "$ex passes named-checkconf, silently"
+	else
+		fail "$ex named-checkconf" "$(echo "$err" | head -2 | tr '\n' ' ')"
+	fi
+done
+for ex in examples/knot.conf; do
+	[ -f "$ex" ] || continue
+	if ! command -v knotc >/dev/null; then
+		fail "$ex" "knotc not installed (tools/install-deps: knot)"
+	elif err=$(knotc -c "$ex" conf-check 2>&1); then
+		pass "$ex passes knotc conf-check"
+	else
+		fail "$ex knotc conf-check" "$(echo "$err" | head -2 | tr '\n' ' ')"
+	fi
+done
+# The update rights the examples grant are the TLSA names the matching
+# pftls-roll examples publish: _25._tcp.mx1.example.com.
+grep -q 'grant pftls-roll-mx1 name _25\._tcp\.mx1\.example\.com\. TLSA;' examples/named-primary.conf &&
+	grep -qx 'tlsa_hostnames = mx1.example.com' examples/hidden-primary.cf &&
+	grep -q 'update-owner-name: \[ _25\._tcp\.mx1 \]' examples/knot.conf &&
+	grep -qx 'tlsa_hostnames = mx1.example.com' examples/knot.cf &&
+	pass "the BIND and Knot examples grant exactly the TLSA name their .cf examples publish" ||
+	fail "DNS examples" "the update grants and tlsa_hostnames of the examples disagree"
+
+# --- 10. docs/OPERATIONS.md says only what exists -----------------------------
+if [ ! -f "$OPS" ]; then
+	fail "$OPS" "missing"
+else
+	bad=""
+	for f in $(grep -oE 'examples/[a-z0-9.-]+\.(cf|conf)' "$OPS" | sort -u); do
+		[ -f "$f" ] || bad="$bad $f"
+	done
+	for f in $(grep -oE '`[a-z0-9.-]+\.(cf|conf)`' "$OPS" | tr -d '`' | sort -u); do
+		case $f in pftls-roll.cf | postfix.cf | main.cf | master.cf | named.conf) continue ;; esac
+		[ -f "examples/$f" ] || bad="$bad $f"
+	done
+	[ -z "$bad" ] && pass "$OPS names only example files that exist" ||
+		fail "$OPS examples" "no such file:$bad"
+
+	# Each "pftls-roll [-c FILE] SUB" in code (indented blocks and `spans`)
+	# names a subcommand of --help.
+	bad=""
+	for sub in $( (grep -E '^    ' "$OPS"; grep -oE '`[^`]*`' "$OPS") |
+		grep -oE '(^|[ `])pftls-roll( -[cC] [^ `]+| -v)* [a-z][-a-z]+' |
+		awk '{ print $NF }' | sort -u); do
+		grep -q "^  $sub\( \|$\)" "$tmp/help" || bad="$bad $sub"
+	done
+	[ -z "$bad" ] && pass "$OPS names only real pftls-roll subcommands" ||
+		fail "$OPS subcommands" "not a subcommand:$bad"
+
+	# The event table: "| name | ID | priority |" for every kind of
+	# daemon/journal.c, with its MESSAGE_ID and priority.
+	tr '\n\t' '  ' <daemon/journal.c |
+		grep -oE '\[PF_EV_[A-Z_]+\] = \{"[a-z-]+", "[0-9a-f]{32}",[[:space:]]*LOG_[A-Z]+' |
+		sed -E 's/.*\{"([a-z-]+)", "([0-9a-f]+)",[[:space:]]*LOG_([A-Z]+)/\1 \2 \3/' |
+		sed -e 's/ ERR$/ error/' -e 's/ WARNING$/ warning/' -e 's/ NOTICE$/ notice/' \
+		    -e 's/ INFO$/ info/' -e 's/ DEBUG$/ debug/' | sort >"$tmp/events.code"
+	sed -n 's/^| \([a-z-]*\) | \([0-9a-f]\{32\}\) | \([a-z]*\) |.*/\1 \2 \3/p' "$OPS" | sort \
+		>"$tmp/events.doc"
+	n=$(wc -l <"$tmp/events.code")
+	if [ "$n" -lt 20 ]; then
+		fail "$OPS events" "read only $n event kinds from daemon/journal.c"
+	elif diff "$tmp/events.code" "$tmp/events.doc" >"$tmp/events.diff"; then
+		pass "$OPS lists the $n journal events with the MESSAGE_ID and priority of daemon/journal.c"
+	else
+		fail "$OPS events" "$(grep '^[<>]' "$tmp/events.diff" | head -4 | tr '\n' ' ')"
+	fi
+	bad=""
+	for id in $(grep -oE '\b[0-9a-f]{32}\b' "$OPS" | sort -u); do
+		grep -qx -- "-- $id" docs/pftls-roll.catalog || bad="$bad $id"
+	done
+	[ -z "$bad" ] && pass "every MESSAGE_ID in $OPS has a catalog entry" ||
+		fail "$OPS MESSAGE_IDs" "not in docs/pftls-roll.catalog:$bad"
 fi

@@ -153,7 +153,7 @@ fi
 t=units/pftls-rolld@.service
 if grep -qx 'ExecStart=/usr/sbin/pftls-rolld -c /etc/pftls-roll/%i.cf' "$t" &&
 	grep -qx 'ConditionPathExists=/etc/pftls-roll/%i.cf' "$t" &&
-	grep -qx 'StateDirectory=pftls-roll/%i' "$t" && grep -qx 'RuntimeDirectory=pftls-roll/%i' "$t"; then
+	grep -qx 'StateDirectory=pftls-roll/%i' "$t" && grep -qx 'RuntimeDirectory=pftls-roll-%i' "$t"; then
 	pass "pftls-rolld@NAME reads /etc/pftls-roll/NAME.cf, has its own state and runtime directories"
 else
 	fail "$t" "instance paths are not all derived from %i"
