@@ -214,7 +214,8 @@ static int enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, 
 	r->st.phase = p;
 	if (stamp < PF_T_COUNT)
 		r->st.t[stamp] = now;
-	pf_journal_state_event(&r->st, now, pf_event_for_phase(p), NULL, "%s", msg);
+	/* The stamp may be rounded up (timing.h); the event is when it happened. */
+	pf_journal_state_event(&r->st, pf_now(), pf_event_for_phase(p), NULL, "%s", msg);
 	progress(r, "%s: %s", pf_phase_name(p), msg);
 	return save(r, e);
 }
