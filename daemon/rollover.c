@@ -1372,6 +1372,71 @@ const char *roll_status_line(pf_roll *r)
 	return r->status;
 }
 
+int roll_publish(pf_roll *r, pf_err *e)
+{
+	int rc;
+
+	if ((rc = begin(r, e)) < 0)
+		return rc;
+	if (r->st.phase != PF_PHASE_GENERATED)
+		rc = pf_err_refuse(e, "no pending keys to publish: the rollover is in phase %s",
+				   pf_phase_name(r->st.phase));
+	else
+		rc = step_publish(r, e);
+	end(r);
+	return rc;
+}
+
+int roll_retire(pf_roll *r, int max_wait, pf_err *e)
+{
+	int64_t deadline = pf_now() + max_wait;
+	int rc;
+
+	for (;;) {
+		int64_t wakeup = 0;
+		pf_timing t;
+
+		if ((rc = begin(r, e)) < 0)
+			return rc;
+		pf_timing_compute(&r->st, &r->tparams, &t);
+		if (r->st.phase != PF_PHASE_VERIFIED)
+			rc = pf_err_refuse(e, "no old records to retire: the rollover is in phase %s",
+					   pf_phase_name(r->st.phase));
+		else if ((rc = pf_timing_may_retire(&r->st, &t, pf_now(), e)) == 0)
+			rc = step_retire(r, &wakeup, e);
+		end(r);
+		if (rc < 0 || wakeup == 0)
+			return rc;
+		if (pf_now() >= deadline)
+			return pf_err_set(e, ETIMEDOUT,
+					  "old records withdrawn, but not yet gone from every check "
+					  "server; the rollover confirms it later");
+		sleep(1);
+	}
+}
+
+int roll_key_files(pf_roll *r, bool next, pf_strv *ret, pf_err *e)
+{
+	int rc;
+
+	if ((rc = load_state(r, e)) < 0)
+		return rc;
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &r->st.keys[a];
+
+		if (!k->present)
+			continue;
+		if (next && pf_state_key_has_next(k))
+			pf_strv_push(ret, k->next_key);
+		else if (!next && pf_state_key_has_old(k))
+			pf_strv_push(ret, k->old_key);
+	}
+	if (ret->n == 0)
+		return pf_err_refuse(e, "no %s keys: the rollover is in phase %s; name key files",
+				     next ? "pending" : "replaced", pf_phase_name(r->st.phase));
+	return 0;
+}
+
 int roll_reload(pf_roll *r, pf_err *e)
 {
 	int rc;
