@@ -86,6 +86,8 @@ static const struct bad {
 	{"missing =", "rsa_bits 2048\n", "t.cf:1: missing '=' after \"rsa_bits 2048\""},
 	{"leading continuation", "  rsa_bits = 2048\n",
 	 "t.cf:1: continuation line without a parameter before it"},
+	{"control character in a continuation line", "reload_command = /bin/true\n  \033[2J\n",
+	 "t.cf:2: control character in line"},
 	{"empty last label", "tlsa_hostnames = mx.example.com..\n",
 	 "t.cf:1: bad tlsa_hostnames value: \"mx.example.com..\" is not a valid host name"},
 	{"error in continued line reports its start",
