@@ -155,9 +155,17 @@ check-asan: deps
 	$(MAKE) B=$(ASAN_B) CC=$(ASAN_CC) EXTRA_CFLAGS='$(ASAN_FLAGS)' all
 	tests/run-sanitized $(ASAN_B)
 
+# A forked child's valgrind errors change only that child's exit status;
+# with -q valgrind prints nothing but errors, so any "==PID==" line in a
+# test's log fails the run too.
 check-valgrind: deps
 	$(MAKE) all
+	rm -rf $(B)/valgrind-logs
 	PFTLS_TEST_WRAPPER='$(VALGRIND)' PFTLS_TEST_OUT=$(B)/valgrind-logs tests/run unit
+	@if grep -q '^==[0-9]*== ' $(B)/valgrind-logs/*.log; then \
+		grep -H '^==[0-9]*== ' $(B)/valgrind-logs/*.log | head -60; \
+		echo "FAIL: valgrind reported errors (above; logs in $(B)/valgrind-logs)"; exit 1; \
+	fi; echo "valgrind: no errors reported by any process"
 
 clean: clean-hardening
 clean-hardening:
