@@ -21,7 +21,7 @@
 #include "../../daemon/config.h"
 #include "fuzz.h"
 
-#define FUZZ_MAX_LEN 4096
+#define FUZZ_MAX_LEN 8192 /* the annotated example is 6.7 KB */
 #define NAME "fuzz.cf"
 
 /* Every effective value, as "config -a" prints them.  Caller frees. */
