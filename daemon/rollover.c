@@ -426,6 +426,27 @@ static int apply_changes(pf_roll *r, const size_t *idx, size_t n, enum dns_chang
 	return rc;
 }
 
+/* Fill want with the records idx[0..n) that lie in zone z; returns how
+ * many.  want must hold n entries. */
+static size_t wants_in_zone(const pf_roll *r, const size_t *idx, size_t n, const dns_zone_info *z,
+			    bool present, dns_prop_want *want)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char owner[300];
+
+		owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
+		if (!dns_name_in_zone(owner, z->zone))
+			continue;
+		snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
+		want[m].rd = r->st.records[idx[i]].rdata;
+		want[m].present = present;
+		m++;
+	}
+	return m;
+}
+
 /*
  * One propagation round over every zone: are the records idx[0..n) served
  * (present) or gone (!present) on every check server, signed when the zone
@@ -448,19 +469,8 @@ static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool prese
 	want = pf_calloc(n + 1, sizeof(*want));
 	for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
 		dns_prop_round rd = {0};
-		size_t m = 0;
+		size_t m = wants_in_zone(r, idx, n, &r->zones[z], present, want);
 
-		for (size_t i = 0; i < n; i++) {
-			char owner[300];
-
-			owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
-			if (!dns_name_in_zone(owner, r->zones[z].zone))
-				continue;
-			snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
-			want[m].rd = r->st.records[idx[i]].rdata;
-			want[m].present = present;
-			m++;
-		}
 		if (m == 0)
 			continue;
 		if ((rc = dns_prop_run(&r->zones[z], want, m, &no, &rd, e)) < 0)
@@ -506,6 +516,18 @@ static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool prese
 	if (rc == 0)
 		*ret_done = done;
 	return rc;
+}
+
+/* Back to idle after a rollover ended; its events stay for "status". */
+static void reset_idle(pf_state *st)
+{
+	pf_state next;
+
+	pf_state_init(&next);
+	memcpy(next.events, st->events, sizeof(next.events));
+	next.n_events = st->n_events;
+	pf_state_free(st);
+	*st = next;
 }
 
 /* ---- the steps ----------------------------------------------------------- */
@@ -677,19 +699,8 @@ static int step_publish(pf_roll *r, pf_err *e)
 		for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
 			dns_prop_want *want = pf_calloc(n + 1, sizeof(*want));
 			dns_prop_round rd = {0};
-			size_t m = 0;
+			size_t m = wants_in_zone(r, idx, n, &r->zones[z], true, want);
 
-			for (size_t i = 0; i < n; i++) {
-				char owner[300];
-
-				owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
-				if (!dns_name_in_zone(owner, r->zones[z].zone))
-					continue;
-				snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
-				want[m].rd = r->st.records[idx[i]].rdata;
-				want[m].present = true;
-				m++;
-			}
 			if (m)
 				rc = dns_prop_run(&r->zones[z], want, m, &no, &rd, e);
 			for (size_t o = 0; rc == 0 && o < rd.n_owners; o++) {
@@ -1061,17 +1072,9 @@ static int step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
 				"%zu old record%s withdrawn and gone from every check server", n,
 				n == 1 ? "" : "s")) < 0)
 			goto out;
-		/* Back to idle; the events stay for status. */
-		pf_state next;
-		pf_state_init(&next);
-		memcpy(next.events, r->st.events, sizeof(next.events));
-		next.n_events = r->st.n_events;
 		pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_COMPLETED, NULL,
 				       "rollover complete");
-		memcpy(next.events, r->st.events, sizeof(next.events));
-		next.n_events = r->st.n_events;
-		pf_state_free(&r->st);
-		r->st = next;
+		reset_idle(&r->st);
 		progress(r, "idle: rollover complete");
 		rc = save(r, e);
 		goto out;
@@ -1317,12 +1320,7 @@ int roll_cancel(pf_roll *r, pf_err *e)
 		pf_fsync_parent(r->cfg->postfix_config_directory);
 		pf_journal_state_event(&r->st, pf_now(), PF_EV_CANCELLED, NULL,
 				       "rollover cancelled: new records withdrawn, new keys removed");
-		pf_state next;
-		pf_state_init(&next);
-		memcpy(next.events, r->st.events, sizeof(next.events));
-		next.n_events = r->st.n_events;
-		pf_state_free(&r->st);
-		r->st = next;
+		reset_idle(&r->st);
 		rc = save(r, e);
 	}
 	end(r);
