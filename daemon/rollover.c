@@ -480,6 +480,13 @@ static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool prese
 			progress(r, "WARNING: zone %s is not DNSSEC-signed: DANE protects nothing "
 				    "until it is",
 				 rd.zone);
+			/* A rollover goes on (the records are still needed), but an
+			 * audit reports an unsigned zone as a problem. */
+			if (r->audit) {
+				done = false;
+				pf_strv_push_owned(ret_missing,
+						   pf_asprintf("zone %s is not DNSSEC-signed", rd.zone));
+			}
 		}
 		for (size_t s = 0; s < rd.n_servers; s++) {
 			const dns_prop_server *sv = &rd.servers[s];
