@@ -763,7 +763,12 @@ static int step_publish(pf_roll *r, pf_err *e)
 	rc = apply_changes(r, idx, n, DNS_OP_ADD, &res, e);
 	if (rc < 0)
 		goto out;
-	r->st.t[PF_T_PUB] = res.t_pub + 1; /* rounded up: see timing.h */
+	/* Rounded up (timing.h).  When every record was already there (a kill
+	 * after the update was acknowledged but before this was saved), no
+	 * NOERROR came back now: the records were seen present just now, a
+	 * later and so safe T_pub; never 0, which would void the
+	 * propagation_min_delay floor. */
+	r->st.t[PF_T_PUB] = res.t_pub ? res.t_pub + 1 : now_up();
 	r->st.tlsa_ttl = r->cfg->tlsa_ttl;
 	r->st.have_serial = r->n_zones == 1;
 	r->st.update_serial = res.serial;
