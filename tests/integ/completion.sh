@@ -12,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-ROLL=build/pftls-roll
+ROLL=${PFTLS_BUILD:-build}/pftls-roll
 pass() { echo "PASS: completion: $1"; }
 fail() { echo "FAIL: completion: $1: $2"; }
 
@@ -27,7 +27,7 @@ fi
 work=$(mktemp -d /tmp/pftls-completion.XXXXXX) || exit 1
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/bin" "$work/files" "$work/files/keys.d"
-ln -s "$PWD/$ROLL" "$work/bin/pftls-roll"
+ln -s "$(realpath "$ROLL")" "$work/bin/pftls-roll"
 touch "$work/files/eckey-20261122-101500.pem" "$work/files/eccert-20261122-101500.pem" \
 	"$work/files/main.cf"
 

@@ -10,7 +10,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-ROLL=build/pftls-roll
+ROLL=${PFTLS_BUILD:-build}/pftls-roll
 pass() { echo "PASS: help: $1"; }
 fail() { echo "FAIL: help: $1: $2"; }
 
@@ -18,6 +18,7 @@ if [ ! -x "$ROLL" ]; then
 	fail "setup" "$ROLL is not built (run make)"
 	exit 1
 fi
+roll=$(realpath "$ROLL")
 work=$(mktemp -d /tmp/pftls-help.XXXXXX) || exit 1
 trap 'rm -rf "$work"' EXIT
 
@@ -34,7 +35,7 @@ while read -r usage; do
 	# A -c naming a file that does not exist: --help must not load it.
 	# Run in an empty directory, which must stay empty.
 	mkdir "$work/cwd-$sub"
-	out=$(cd "$work/cwd-$sub" && "$OLDPWD/$ROLL" -c "$work/none.cf" "$sub" --help \
+	out=$(cd "$work/cwd-$sub" && "$roll" -c "$work/none.cf" "$sub" --help \
 		2>"$work/err")
 	rc=$?
 	first=$(head -1 <<<"$out")

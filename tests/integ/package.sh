@@ -86,7 +86,7 @@ dpkg_locked() {
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
 tree=$work/pftls-roll-$version
 mkdir -p "$tree"
-tar -C "$src" --exclude=./build --exclude=./tests/out --exclude=./.git -cf - . |
+tar -C "$src" --exclude=./build --exclude="./build-*" --exclude=./tests/out --exclude=./.git -cf - . |
 	tar -C "$tree" -xf -
 if (cd "$tree" && DEB_BUILD_OPTIONS="nocheck parallel=2" dpkg-buildpackage -us -uc -b) \
 	>"$work/build.log" 2>&1; then
@@ -133,8 +133,9 @@ done
 # are those of the tree the package was built from.
 if out=$(cd / && /usr/sbin/pftls-roll config -d 2>&1) &&
 	grep -qx 'state_directory = /var/lib/pftls-roll' <<<"$out"; then
-	if [ -x build/pftls-roll ] && [ "$out" != "$(build/pftls-roll config -d)" ]; then
-		fail "pftls-roll config -d" "differs from build/pftls-roll config -d"
+	roll=${PFTLS_BUILD:-build}/pftls-roll
+	if [ -x "$roll" ] && [ "$out" != "$("$roll" config -d)" ]; then
+		fail "pftls-roll config -d" "differs from $roll config -d"
 	else
 		pass "/usr/sbin/pftls-roll config -d prints the $(wc -l <<<"$out") defaults"
 	fi
