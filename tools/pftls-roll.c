@@ -39,9 +39,9 @@ static const struct command {
 	{"new-server-key", cmd_new_server_key, "new-server-key [-a algorithm] [-b bits] [hostname...]",
 	 "Make a new private key (mode 0600) and a self-signed certificate in the\n"
 	 "Postfix configuration directory without deploying them, and print the\n"
-	 "commands that would.  With DANE, publish its TLSA records and wait before\n"
-	 "deploying (or let a rollover do all of it).  Hostnames default to\n"
-	 "myhostname."},
+	 "commands to deploy them.  With DANE, publish its TLSA records and wait\n"
+	 "before deploying (or let a rollover do all of it).  Hostnames default\n"
+	 "to myhostname."},
 	{"new-server-cert", cmd_new_server_cert,
 	 "new-server-cert [-a algorithm] [-b bits] [hostname...]",
 	 "Like new-server-key, but reuse the key deployed for the algorithm, so that\n"
