@@ -124,7 +124,7 @@ zone:
     storage: "$dir/k/storage"
     file: "%s.zone"
     zonefile-sync: -1
-    zonefile-load: whole
+    zonefile-load: difference
     journal-content: changes
     serial-policy: increment
     dnssec-signing: on
