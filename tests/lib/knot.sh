@@ -23,6 +23,13 @@
 # with a key it knows.  Knot answers an update its ACLs deny with NOTAUTH and
 # the TSIG error BADKEY, even for a key it knows.  The caller sets a trap that
 # runs knot_stop.
+#
+# Knot 3.2 facts this relies on: an update is signed before it is answered,
+# so the primary serves it signed at once; NOTIFY goes out about 1 s after an
+# update (3.2 has no notify-delay to lower); NOTIFY needs "via" the primary's
+# address, or it leaves from another loopback address and BIND refuses it as
+# "from non-primary"; adding a record with another TTL changes the TTL of the
+# whole RRset.
 
 KNOT_PID=""
 
