@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 	if (roll_open(&m.cfg, &m.roll, &e) < 0) {
 		fprintf(stderr, "pftls-rolld: %s; not starting, nothing changed\n", e.msg);
 		pf_config_free(&m.cfg);
-		return PF_EXIT_FAIL;
+		return e.exit_code ? e.exit_code : PF_EXIT_FAIL;
 	}
 	if ((m.instance_fd = instance_lock(m.cfg.state_directory, &e)) < 0 ||
 	    (m.control_fd = control_listen(m.cfg.control_socket, &e)) < 0) {

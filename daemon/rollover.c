@@ -112,7 +112,10 @@ static int load_state(pf_roll *r, pf_err *e)
 		pf_event_ctx ctx = {.phase = PF_PHASE_IDLE};
 
 		pf_journal_log(PF_EV_STATE_INVALID, &ctx, "%s", e->msg);
-		e->exit_code = PF_EXIT_FAIL;
+		/* Acting on a state that cannot be trusted could break every
+		 * safety rule: a refusal (exit 3), not a passing failure, so
+		 * systemd does not restart into it over and over. */
+		e->exit_code = rc == -EINVAL ? PF_EXIT_REFUSED : PF_EXIT_FAIL;
 		return rc;
 	}
 	pf_state_free(&r->st);

@@ -31,6 +31,9 @@ conf() {
 		echo "postfix_config_directory = $PF"
 		echo "tlsa_hostnames = mx.example.test"
 		echo "tlsa_records = 3 1 1, 3 1 2"
+		# Never the host's /var/lib/pftls-roll.
+		echo "state_directory = $T/state"
+		echo "control_socket = $T/control"
 	} | awk -v over="$(printf '%s\n' "$@" | sed 's/ *=.*//')" '
 		BEGIN { n = split(over, o, "\n"); for (i = 1; i <= n; i++) skip[o[i]] = 1 }
 		{ name = $1; if (!(name in skip)) print }' >"$f"

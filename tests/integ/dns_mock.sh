@@ -43,6 +43,8 @@ dns_update_server = $MOCK
 dns_check_servers = $MOCK
 dns_tsig_key_file = $T/mock.key
 tlsa_ttl = 5
+state_directory = $T/state
+control_socket = $T/control
 EOF
 # Short deadlines keep the retries of each case under two seconds.
 export PFTLS_DNS_TIMEOUT_MS=400
