@@ -15,16 +15,17 @@
 # that RRset with openssl s_client's DANE verification.
 #
 # Scenarios:
-#  1. a complete rollover (pftls-roll now --wait, run by pftls-rolld), with
-#     every resolver holding the old RRset in its cache at publication:
-#     zero failures, probes before and after the deploy and after the
+#  1. a complete rollover (pftls-roll now --wait, run by pftls-rolld), the
+#     old RRset with a TTL of 10 s (tlsa_ttl is 5 s), every
+#     resolver holding it, fresh, in its cache at publication: zero
+#     failures, probes before and after the deploy and after the
 #     retirement, stale and cached answers seen on every resolver;
 #  2. control: a fresh key deployed with no TLSA record at all
 #     (deploy-server-cert, reload): every resolver's probe must fail;
 #  3. control: a rollover forced with "deploy --force-now" right after
-#     publication, while every resolver caches the old RRset (TTL 20 s):
+#     publication, while every resolver caches the old RRset (TTL 60 s):
 #     every resolver's probe must fail.
-# Budget: about 90 s (each wait below is bounded).
+# Budget: about 2 minutes (each wait below is bounded).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
@@ -37,7 +38,12 @@ journald_enter_ns "$0" "$@"
 NET=127.58.1
 RESOLVERS="127.58.2.1 127.58.2.2 127.58.2.3"
 MIN_SPAN=3      # probes per resolver required on each side of a deploy
-LONG_TTL=20     # the TLSA TTL of control 3
+# OBSERVER_OLD_TTL: the TTL of the RRset before the rollover of scenario 1
+# (a larger one makes the deploy wait, and the test, longer; with 40 the
+# probe catches an engine that waits for tlsa_ttl instead of the TTL that
+# resolvers cached).
+OLD_TTL=${OBSERVER_OLD_TTL:-10}
+LONG_TTL=60     # the TLSA TTL of control 3: longer than any forced deploy takes
 D=$(mktemp -d /tmp/pftls-observer.XXXXXX)
 chmod 755 "$D"
 PROBE_PIDS=
@@ -59,6 +65,7 @@ cleanup() {
 	rm -rf "$D"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # ---- helpers ------------------------------------------------------------
 
@@ -84,6 +91,24 @@ deployed_keys() {
 	postconf -c "$SB_ETC" -hx smtpd_tls_key_file smtpd_tls_eckey_file
 }
 
+# set_tlsa_ttl TTL KEYFILE...: the zone's operator sets the TTL of the
+# TLSA RRset (an add of records already there, with another TTL, changes
+# the RRset's TTL in BIND); waits until every server serves it.
+set_tlsa_ttl() {
+	local ttl=$1 cmds
+	shift
+	cmds=$(sandbox_rdata "$@" | sed "s/^/update add $SB_NAME $ttl TLSA /")
+	bind_nsupdate "$SB_TSIG" "$cmds" >>"$D/nsupdate.log" 2>&1 || return 1
+	wait_until 100 ttl_everywhere "$ttl"
+}
+ttl_everywhere() {
+	local s
+	for s in "$NET.1" "$NET.2" "$NET.3"; do
+		[ "$(dig +norec +time=1 +tries=1 @"$s" "$SB_NAME" TLSA |
+			awk '$4 == "TLSA" { print $2; exit }')" = "$1" ] || return 1
+	done
+}
+
 # prime_resolvers: each resolver drops the TLSA RRset and fetches it again,
 # so that all of them hold the RRset served now, with its full TTL.
 prime_resolvers() {
@@ -95,23 +120,25 @@ prime_resolvers() {
 	done
 }
 
-# summarize LOG OLD NEW T_AFTER TTL: per resolver, one line of counts:
+# summarize LOG OLD NEW T_AFTER: per resolver, one line of counts:
 #   RES n fail mismatch oldkey newkey stale cachednew newonly
 # OLD and NEW are ","-joined sorted SPKI lists; an RRset equal to OLD is
 # the one before publication, equal to NEW the one after retirement.
 # stale: answers after T_AFTER that were still the OLD RRset; cachednew:
-# probes with a NEW key whose answer came from a cache (TTL below TTL).
+# probes with a NEW key whose answer came from the resolver's cache (a TTL
+# below the largest TTL any resolver gave that RRset).
 summarize() {
-	awk -v old="$2" -v new="$3" -v tafter="$4" -v ttl="$5" '
+	awk -v old="$2" -v new="$3" -v tafter="$4" '
 		BEGIN {
 			no = split(old, o, ","); for (i = 1; i <= no; i++) isold[o[i]] = 1
 			nn = split(new, w, ","); for (i = 1; i <= nn; i++) isnew[w[i]] = 1
 		}
+		NR == FNR { if ($1 == "P" && $6 != "-" && $6 > maxttl[$7]) maxttl[$7] = $6; next }
 		$1 == "P" {
 			r = $3; seen[r] = 1; n[r]++
 			if ($5 != "ok") { fail[r]++; if ($9 == "dane-mismatch") mm[r]++ }
 			if ($8 in isold) ok_[r]++
-			if ($8 in isnew) { nk[r]++; if ($6 != "-" && $6 < ttl) cn[r]++ }
+			if ($8 in isnew) { nk[r]++; if ($6 != "-" && $6 < maxttl[$7]) cn[r]++ }
 			if ($7 == old && $2 > tafter) st[r]++
 			if ($7 == new) no_[r]++
 		}
@@ -119,7 +146,7 @@ summarize() {
 			for (r in seen)
 				printf "%s %d %d %d %d %d %d %d %d\n", r, n[r], fail[r], mm[r], ok_[r],
 					nk[r], st[r], cn[r], no_[r]
-		}' "$1" | sort
+		}' "$1" "$1" | sort
 }
 
 # field SUMMARY RES NAME: one count of a summarize line.
@@ -146,7 +173,7 @@ wait_until() {
 # every_resolver LOG OLD NEW NAME MIN: each resolver's NAME count >= MIN.
 every_resolver() {
 	local s r
-	s=$(summarize "$1" "$2" "$3" 0 9999)
+	s=$(summarize "$1" "$2" "$3" 0)
 	for r in $RESOLVERS; do
 		[ "$(field "$s" "$r" "$4")" -ge "$5" ] || return 1
 	done
@@ -197,16 +224,20 @@ if ! sandbox_daemon_start; then
 	fail "observer: pftls-rolld starts"
 	exit 1
 fi
-ttl0=$(awk '/^tlsa_ttl/ { print $3 }' "$SB_CF")
 
 # ---- 1. a complete rollover: zero failures ----------------------------------
 
+# The old RRset's TTL is longer than the new records' (tlsa_ttl = 5): the
+# rollover must wait for the TTL resolvers cached, not the one it adds.
 OLD=$(spkis "$SB_KEY_rsa" "$SB_KEY_ecdsa")
-prime_resolvers || fail "observer: resolvers primed with the old RRset"
+set_tlsa_ttl "$OLD_TTL" "$SB_KEY_rsa" "$SB_KEY_ecdsa" ||
+	fail "observer: rollover: the old RRset's TTL is $OLD_TTL s on every server"
 start_probes rollover 170
 if ! wait_until 100 every_resolver "$PROBE_LOG" "$OLD" - n 2; then
 	fail "observer: probes run before the rollover: $(head -2 "$PROBE_LOG")"
 fi
+# Every resolver holds the old RRset, fresh, when the rollover publishes.
+prime_resolvers || fail "observer: resolvers primed with the old RRset"
 timeout 150 "$PFTLS" -c "$SB_CF" now --wait >"$D/now.log" 2>&1
 now_rc=$?
 mapfile -t NEWKEYS < <(deployed_keys)
@@ -222,7 +253,7 @@ T_RETIRED=$(event_time retired)
 
 check "observer: rollover by pftls-rolld completes (now --wait exit 0, new keys deployed)" \
 	test "$now_rc" = 0 -a "$NEW" != "$OLD" -a "${#NEWKEYS[@]}" = 2
-S=$(summarize "$PROBE_LOG" "$OLD" "$NEW" "${T_PUB:-0}" "$ttl0")
+S=$(summarize "$PROBE_LOG" "$OLD" "$NEW" "${T_PUB:-0}")
 echo "rollover: published $T_PUB, reloaded $T_RELOAD, retired $T_RETIRED"
 echo "rollover: per resolver: probes failures mismatches old-key new-key stale cached-new new-only"
 sed 's/^/    /' <<<"$S"
@@ -262,7 +293,7 @@ t_fresh=$EPOCHREALTIME
 fresh_rc=$?
 wait_until 200 every_resolver "$PROBE_LOG" "$CUR" "$FRESH" newkey 2
 stop_probes
-S=$(summarize "$PROBE_LOG" "$CUR" "$FRESH" 0 "$ttl0")
+S=$(summarize "$PROBE_LOG" "$CUR" "$FRESH" 0)
 echo "control 2 (key without record): per resolver: probes failures mismatches current-key fresh-key"
 awk '{ print "    " $1, $2, $3, $4, $5, $6 }' <<<"$S"
 before=$(awk -v t="$t_fresh" '$1 == "P" && $2 < t && $5 != "ok"' "$PROBE_LOG" | wc -l)
@@ -282,21 +313,11 @@ done
 
 # ---- 3. control: deploy --force-now right after publication -------------------
 
-# The zone's operator lengthens the TTL of the TLSA RRset (an add of the
-# same records with another TTL changes the RRset's TTL).
-cmds=$(sandbox_rdata "${NEWKEYS[@]}" | sed "s/^/update add $SB_NAME $LONG_TTL TLSA /")
-bind_nsupdate "$SB_TSIG" "$cmds" >"$D/nsupdate.log" 2>&1
-long_ttl_everywhere() {
-	local s
-	for s in "$NET.1" "$NET.2" "$NET.3"; do
-		[ "$(dig +norec +time=1 +tries=1 @"$s" "$SB_NAME" TLSA | awk '$4 == "TLSA" { print $2; exit }')" = "$LONG_TTL" ] ||
-			return 1
-	done
-}
-wait_until 100 long_ttl_everywhere || fail "observer: control 3: the TLSA TTL is $LONG_TTL s on every server"
-prime_resolvers || fail "observer: control 3: resolvers primed with the old RRset"
+set_tlsa_ttl "$LONG_TTL" "${NEWKEYS[@]}" ||
+	fail "observer: control 3: the TLSA TTL is $LONG_TTL s on every server"
 start_probes forced 90
 wait_until 100 every_resolver "$PROBE_LOG" "$CUR" - n 2
+prime_resolvers || fail "observer: control 3: resolvers primed with the old RRset"
 t_start=$EPOCHREALTIME
 "$PFTLS" -c "$SB_CF" now >"$D/now2.log" 2>&1
 phase_published() {
@@ -313,8 +334,16 @@ FNEW=$(spkis "${FORCED[@]}")
 # caught while its cache holds the old RRset, up to LONG_TTL s).
 wait_until 250 every_resolver "$PROBE_LOG" "$CUR" "$FNEW" newkey "$MIN_SPAN"
 stop_probes
-S=$(summarize "$PROBE_LOG" "$CUR" "$FNEW" 0 "$LONG_TTL")
-echo "control 3 (deploy --force-now): per resolver: probes failures mismatches old-key forced-key"
+S=$(summarize "$PROBE_LOG" "$CUR" "$FNEW" 0)
+journald_sync
+T_PUB=$(event_time records-published)
+T_RELOAD=$(event_time reloaded)
+echo "control 3 (deploy --force-now): seconds after the resolvers were primed: published" \
+	"$(awk -v a="$T_PUB" -v b="$t_start" 'BEGIN { printf "%.1f", a - b }'), forced deploy reloaded" \
+	"$(awk -v a="$T_RELOAD" -v b="$t_start" 'BEGIN { printf "%.1f", a - b }'), failures seen" \
+	"$(awk -v b="$t_start" '$1 == "P" && $5 != "ok" { t = $2 - b; if (f == "") f = t; l = t }
+		END { printf "from %.1f to %.1f", f, l }' "$PROBE_LOG")"
+echo "control 3: per resolver: probes failures mismatches old-key forced-key"
 awk '{ print "    " $1, $2, $3, $4, $5, $6 }' <<<"$S"
 before=$(awk -v t="$t_start" '$1 == "P" && $2 < t && $5 != "ok"' "$PROBE_LOG" | wc -l)
 check "observer: control 3: no failure before the rollover started ($before)" test "$before" = 0

@@ -92,7 +92,8 @@ remote-control:
 CONF
 	unbound-checkconf "$dir/unbound.conf" >"$dir/checkconf.log" 2>&1 ||
 		{ echo "unbound: bad configuration: $(tail -2 "$dir/checkconf.log")" >&2; return 1; }
-	unbound -d -c "$dir/unbound.conf" >"$dir/unbound.log" 2>&1 &
+	# In the foreground, and gone with the test even if it is killed.
+	setpriv --pdeathsig TERM -- unbound -d -c "$dir/unbound.conf" >"$dir/unbound.log" 2>&1 &
 	UNBOUND_PIDS="$UNBOUND_PIDS $!"
 	# Up when it answers the zone's SOA, validated (at most 10 s).
 	for i in $(seq 100); do
