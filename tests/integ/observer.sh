@@ -218,7 +218,7 @@ for r in $RESOLVERS; do
 	# Nothing outside the test zone: refused locally, never recursed.
 	[ "$(dig +time=2 +tries=1 @"$r" example.com A | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" = REFUSED ] || ok=0
 done
-check "observer: 3 validating resolvers pinned to one server each: mx.example.test validated (AD) = $SB_MX, other names refused" \
+check "observer: 3 validating resolvers: mx.example.test validated (AD) = $SB_MX, other names refused" \
 	test $ok = 1
 if ! sandbox_daemon_start; then
 	fail "observer: pftls-rolld starts"
@@ -355,4 +355,14 @@ for r in $RESOLVERS; do
 		$1 == "P" && $3 == r && ($8 in f) && $7 == old && $9 == "dane-mismatch"' "$PROBE_LOG" | wc -l)
 	check "observer: control 3: caught through $r ($m DANE mismatches: forced key against the cached old RRset)" \
 		test "$m" -ge 1
+done
+
+# ---- the resolvers asked nobody else ---------------------------------------------
+
+i=0
+for r in $RESOLVERS; do
+	i=$((i + 1))
+	up=$(unbound_upstreams "$D/u$i" | paste -sd' ' -)
+	check "observer: resolver $r sent every query of the test to its own server $NET.$i only (upstreams: ${up:-none})" \
+		test "$up" = "$NET.$i#53"
 done

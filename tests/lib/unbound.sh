@@ -9,6 +9,7 @@
 #                                         (a "ZONE. IN DS ..." line); its
 #                                         config, log and control socket in DIR
 #   unbound_flush DIR NAME TYPE           drop NAME/TYPE from its cache
+#   unbound_upstreams DIR                 every address it has queried so far
 #   unbound_stop_all                      stop every resolver started (by
 #                                         PID) and remove the addresses added
 #   unbound_ds_of AUTH ZONE               the DS lines of the zone's KSK/CSK
@@ -53,7 +54,9 @@ unbound_start() {
 		"$hintaddr" >"$dir/root.hints"
 	cat >"$dir/unbound.conf" <<CONF
 server:
-	verbosity: 1
+	# 3 logs every upstream query and reply: the test can check that a
+	# resolver never asked anyone but its one server.
+	verbosity: 3
 	use-syslog: no
 	logfile: ""
 	log-time-ascii: yes
@@ -108,6 +111,13 @@ CONF
 
 unbound_flush() {
 	unbound-control -c "$1/unbound.conf" flush_type "$2" "$3" >/dev/null
+}
+
+# Every upstream address the resolver in DIR sent a query to or had a reply
+# from so far, one a line, from its log (verbosity 3 logs each).
+unbound_upstreams() {
+	grep -aoE '(sending to target|reply from): <[^>]*> [0-9.]+#[0-9]+' "$1/unbound.log" |
+		awk '{ print $NF }' | sort -u
 }
 
 unbound_stop_all() {
