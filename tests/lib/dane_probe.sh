@@ -39,7 +39,7 @@ probe_once() {
 	local res=$1 smtp=$2 t=$EPOCHREALTIME out status ad ttl rrset alg sigalgs tls spki code
 	local -a args
 	shift 2
-	out=$(dig +dnssec +nosplit +time=2 +tries=1 @"$res" "$PROBE_TLSA_NAME" TLSA 2>/dev/null)
+	out=$(dig +dnssec +nosplit +time=5 +tries=1 @"$res" "$PROBE_TLSA_NAME" TLSA 2>/dev/null)
 	# One awk: status, AD flag, TTL, the RRset, and the s_client arguments.
 	mapfile -t args < <(awk '
 		/->>HEADER<<-/ { s = $6; sub(",", "", s) }
