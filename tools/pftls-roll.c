@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../daemon/net.h"
 #include "../daemon/version.h"
 
 static const struct command {
@@ -45,6 +46,18 @@ static const struct command {
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* True for the subcommands that talk to DNS or SMTP servers. */
+static bool uses_network(const char *name)
+{
+	static const char *const net_commands[] = {"now",    "publish", "propagation", "deploy",
+						   "retire", "cancel",  "check"};
+
+	for (size_t i = 0; i < sizeof(net_commands) / sizeof(net_commands[0]); i++)
+		if (strcmp(name, net_commands[i]) == 0)
+			return true;
+	return false;
+}
 
 static void print_help(FILE *out)
 {
@@ -145,7 +158,12 @@ int main(int argc, char **argv)
 			printf("usage: pftls-roll %s\n", commands[i].usage);
 			return PF_EXIT_OK;
 		}
+		/* The network process is forked before the subcommand reads
+		 * any key or TSIG file (net.h). */
+		if (uses_network(commands[i].name))
+			net_start();
 		r = commands[i].fn(&cli, argc - optind, argv + optind);
+		net_stop();
 		if (cli.loaded)
 			pf_config_free(&cli.cfg);
 		return r;
