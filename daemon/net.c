@@ -75,6 +75,14 @@ pid_t net_pid(void)
 	return np.mode == MODE_RUNNING ? np.pid : -1;
 }
 
+void net_adopt(int fd, pid_t pid)
+{
+	net_stop();
+	np.fd = fd;
+	np.pid = pid;
+	np.mode = MODE_RUNNING;
+}
+
 /* End a network process that broke an exchange.  Returns rc. */
 static int broken(int rc)
 {

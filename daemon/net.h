@@ -42,6 +42,11 @@ void net_stop(void);
 /* The network process's pid, or -1 when there is none. */
 pid_t net_pid(void);
 
+/* Take fd (this side of a SOCK_SEQPACKET socketpair) and pid as the network
+ * process, in place of any other: for a caller that forked its own, and for
+ * tests that play the network process's part. */
+void net_adopt(int fd, pid_t pid);
+
 /* As dns_discover (dns_discover.h). */
 int net_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
 		 dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e);
