@@ -314,6 +314,9 @@ noreturn void netproc_main(int fd)
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	prctl(PR_SET_NAME, NETPROC_COMM, 0, 0, 0);
+	/* Not left in the parent's directory (perhaps the Postfix one). */
+	if (chdir("/") < 0)
+		_exit(1);
 
 	if ((st.rc = reset_fds(fd, &st.err)) == 0) {
 		fd = NETPROC_FD;

@@ -14,7 +14,7 @@
  * be read by it.
  *
  * Before reading any request it: closes every descriptor but its socket
- * (0, 1 and 2 become /dev/null), drops to the user "_pftls-roll" when it
+ * (0, 1 and 2 become /dev/null), moves to "/", drops to the user "_pftls-roll" when it
  * exists, else "nobody" with group "nogroup" (setgroups(0), setresgid,
  * setresuid), sets PR_SET_NO_NEW_PRIVS and PR_SET_DUMPABLE 0, checks that
  * it can no longer become root and holds no capability, and dies with its
