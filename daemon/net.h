@@ -15,8 +15,11 @@
  *
  * A failed exchange - a reply of the wrong type or size, a malformed body,
  * the process gone, no reply in time - kills the network process and fails
- * the call with -EPROTO (or -ETIMEDOUT), the error naming what went wrong;
- * the next call forks a new one.
+ * the call with -EPROTO (or -ETIMEDOUT, or -ECONNRESET when it was gone:
+ * a transient failure the engine retries), the error naming what went
+ * wrong; the next call forks a new one.  That later fork copies this
+ * process's memory as it is then, which holds no secret: the key store and
+ * the TSIG code wipe what they held (keystore.h, dns_tsig.h).
  */
 #ifndef PF_NET_H
 #define PF_NET_H
