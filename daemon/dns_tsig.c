@@ -384,6 +384,35 @@ fail:
 	return r;
 }
 
+int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned char *secret,
+		     size_t len, dns_tsig_key **ret, pf_err *e)
+{
+	size_t nl = strnlen(name, sizeof(((dns_tsig_key *)0)->name));
+	dns_tsig_key *k;
+
+	if ((unsigned)alg >= N_ALGS || len == 0)
+		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm or empty secret");
+	k = pf_calloc(1, sizeof(*k));
+	k->name_wire_len = name_to_wire(name, nl, k->name_wire, sizeof(k->name_wire));
+	if (k->name_wire_len == 0 || nl > sizeof(k->name) - 2) {
+		dns_tsig_key_free(k);
+		return pf_err_set(e, EINVAL, "TSIG key: \"%.60s\" is not a valid key name", name);
+	}
+	for (size_t i = 0; i < nl; i++)
+		k->name[i] = (char)tolower((unsigned char)name[i]);
+	if (k->name[nl - 1] != '.')
+		k->name[nl++] = '.';
+	k->name[nl] = '\0';
+	k->alg = alg;
+	k->alg_name = algs[alg].name;
+	k->mac_len = algs[alg].mac_len;
+	k->secret = pf_malloc(len);
+	memcpy(k->secret, secret, len);
+	k->secret_len = len;
+	*ret = k;
+	return 0;
+}
+
 dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k)
 {
 	if (!k)

@@ -63,6 +63,12 @@ int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e);
 int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_key **ret,
 		       pf_err *e);
 
+/* A key from its parts (the network process gets them over its socket,
+ * net_msg.h): name in presentation form, algorithm, and the secret, which is
+ * copied.  Returns 0 or -EINVAL for a bad name, algorithm or length. */
+int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned char *secret,
+		     size_t len, dns_tsig_key **ret, pf_err *e);
+
 /* Wipe and free a key; NULL is fine.  Returns NULL. */
 dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
 

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "control.h"
 #include "journal.h"
+#include "net.h"
 #include "rollover.h"
 #include "version.h"
 
@@ -287,8 +288,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pftls-rolld: %s\n", e.msg);
 		return PF_EXIT_USAGE;
 	}
+	/* Fork the unprivileged network process now, while this process
+	 * holds no key and no TSIG secret (net.h). */
+	net_start();
 	if (roll_open(&m.cfg, &m.roll, &e) < 0) {
 		fprintf(stderr, "pftls-rolld: %s; not starting, nothing changed\n", e.msg);
+		net_stop();
 		pf_config_free(&m.cfg);
 		return e.exit_code ? e.exit_code : PF_EXIT_FAIL;
 	}
@@ -337,6 +342,7 @@ out:
 	if (m.instance_fd >= 0)
 		close(m.instance_fd);
 	roll_free(m.roll);
+	net_stop();
 	pf_config_free(&m.cfg);
 	return rc;
 }

@@ -35,6 +35,7 @@
 #include "journal.h"
 #include "keystore.h"
 #include "lock.h"
+#include "net.h"
 #include "postfix.h"
 #include "smtp_probe.h"
 #include "state.h"
@@ -364,7 +365,7 @@ static int zones(pf_roll *r, pf_err *e)
 		owners[i] = pf_malloc(300);
 		owner_of(&r->st.records[i], owners[i], 300);
 	}
-	rc = dns_discover(r->cfg, owners, r->st.n_records, &r->zones, &r->n_zones, oz, e);
+	rc = net_discover(r->cfg, owners, r->st.n_records, &r->zones, &r->n_zones, oz, e);
 	for (size_t i = 0; i < r->st.n_records; i++)
 		free(owners[i]);
 	free(owners);
@@ -417,7 +418,7 @@ static int apply_changes(pf_roll *r, const size_t *idx, size_t n, enum dns_chang
 		}
 		if (m == 0)
 			continue;
-		rc = dns_update_apply(&o, ch, m, &zr, e);
+		rc = net_update_apply(&o, ch, m, &zr, e);
 		if (rc == 0) {
 			int64_t t_pub = res->t_pub > zr.t_pub ? res->t_pub : zr.t_pub;
 			*res = zr;
@@ -476,7 +477,7 @@ static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool prese
 
 		if (m == 0)
 			continue;
-		if ((rc = dns_prop_run(&r->zones[z], want, m, &no, &rd, e)) < 0)
+		if ((rc = net_prop_run(&r->zones[z], want, m, &no, &rd, e)) < 0)
 			break;
 		if (!rd.zone_signed && present && !unsigned_warned) {
 			unsigned_warned = true;
@@ -712,7 +713,7 @@ static int step_publish(pf_roll *r, pf_err *e)
 			size_t m = wants_in_zone(r, idx, n, &r->zones[z], true, want);
 
 			if (m)
-				rc = dns_prop_run(&r->zones[z], want, m, &no, &rd, e);
+				rc = net_prop_run(&r->zones[z], want, m, &no, &rd, e);
 			for (size_t o = 0; rc == 0 && o < rd.n_owners; o++) {
 				bool existed = false;
 				uint32_t ttl = 0;
@@ -995,8 +996,8 @@ static int verify_once(pf_roll *r, pf_err *e)
 			for (size_t j = 0; j < n; j++)
 				if (r->st.records[idx[j]].alg == (enum pf_alg)a)
 					rds[m++] = r->st.records[idx[j]].rdata;
-			rc = smtp_probe(&eps.v[i], r->st.records[idx[0]].host, rds, m,
-					(enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, e);
+			rc = net_probe(&eps.v[i], r->st.records[idx[0]].host, rds, m,
+				       (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, e);
 			free(rds);
 			if (rc < 0)
 				break;

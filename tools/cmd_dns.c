@@ -26,6 +26,7 @@
 #include "../daemon/dns_tsig.h"
 #include "../daemon/dns_update.h"
 #include "../daemon/keystore.h"
+#include "../daemon/net.h"
 #include "../daemon/tlsa.h"
 
 /* The records of the key files named, grouped by zone. */
@@ -131,7 +132,7 @@ static int collect(const pf_config *cfg, char **keys, size_t n_keys, records *rs
 		free(rd);
 	}
 	size_t *owner_zone = pf_calloc(n_owners + 1, sizeof(*owner_zone));
-	r = dns_discover(cfg, owners, n_owners, &rs->zones, &rs->n_zones, owner_zone, e);
+	r = net_discover(cfg, owners, n_owners, &rs->zones, &rs->n_zones, owner_zone, e);
 	if (r == 0) {
 		rs->zone_of = pf_calloc(rs->n + 1, sizeof(*rs->zone_of));
 		for (size_t i = 0; i < rs->n; i++)
@@ -251,7 +252,7 @@ static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
 		if (!dry_run)
 			print_zone_head(zi, key);
 		pf_err_clear(&e);
-		int r = dns_update_apply(&o, sub, m, &res, &e);
+		int r = net_update_apply(&o, sub, m, &res, &e);
 		for (size_t i = 0; i < m; i++)
 			rs->ch[map[i]] = sub[i];
 		if (!dry_run) {
@@ -564,7 +565,7 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		round++;
 		for (size_t z = 0; z < rs.n_zones; z++) {
 			dns_prop_round_free(&rounds[z]);
-			if (dns_prop_run(&rs.zones[z], want + first[z], nw[z], &o, &rounds[z], &e) < 0) {
+			if (net_prop_run(&rs.zones[z], want + first[z], nw[z], &o, &rounds[z], &e) < 0) {
 				r = cli_fail(&e);
 				goto out;
 			}

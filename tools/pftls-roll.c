@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../daemon/net.h"
 #include "../daemon/version.h"
 
 /*
@@ -117,6 +118,18 @@ static const struct command {
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/* True for the subcommands that talk to DNS or SMTP servers. */
+static bool uses_network(const char *name)
+{
+	static const char *const net_commands[] = {"now",    "publish", "propagation", "deploy",
+						   "retire", "cancel",  "check"};
+
+	for (size_t i = 0; i < sizeof(net_commands) / sizeof(net_commands[0]); i++)
+		if (strcmp(name, net_commands[i]) == 0)
+			return true;
+	return false;
+}
+
 static void print_help(FILE *out)
 {
 	fprintf(out, "usage: pftls-roll [-c config] [-C postfix_config_dir] [-v] subcommand [args]\n"
@@ -217,7 +230,12 @@ int main(int argc, char **argv)
 			       commands[i].usage, commands[i].description);
 			return PF_EXIT_OK;
 		}
+		/* The network process is forked before the subcommand reads
+		 * any key or TSIG file (net.h). */
+		if (uses_network(commands[i].name))
+			net_start();
 		r = commands[i].fn(&cli, argc - optind, argv + optind);
+		net_stop();
 		if (cli.loaded)
 			pf_config_free(&cli.cfg);
 		return r;

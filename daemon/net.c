@@ -1,0 +1,275 @@
+/*
+ * net.c - the privileged side of the network process: start and stop it,
+ * and turn each net_* call into one request and one reply (net_msg.h), or
+ * into the in-process call when there is no network process.
+ *
+ * This file owns the one socket to the network process and its pid.  Every
+ * reply is taken only as the reply type of the request just sent and is
+ * decoded completely before anything of it is used; anything else ends the
+ * network process (SIGKILL, reaped) and fails the call.
+ */
+#include "net.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "net_msg.h"
+#include "netproc.h"
+
+enum net_mode {
+	MODE_INPROCESS, /* net_start not called, or no network process possible */
+	MODE_RUNNING,   /* requests go to np.fd */
+	MODE_DEAD,      /* it failed an exchange: the next call forks another */
+};
+
+static struct {
+	enum net_mode mode;
+	int fd;
+	pid_t pid;
+} np = {MODE_INPROCESS, -1, -1};
+
+static void reap(void)
+{
+	if (np.fd >= 0)
+		close(np.fd);
+	if (np.pid > 0)
+		while (waitpid(np.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	np.fd = -1;
+	np.pid = -1;
+}
+
+int net_start(void)
+{
+	pf_err e = {0};
+
+	if (np.mode == MODE_RUNNING)
+		return 0;
+	if (netproc_spawn(&np.fd, &np.pid, &e) == 0) {
+		np.mode = MODE_RUNNING;
+		return 0;
+	}
+	np.mode = MODE_INPROCESS;
+	fprintf(stderr, "%s: notice: %s; DNS and SMTP checks run in this process, without "
+			"privilege separation\n",
+		program_invocation_short_name, e.msg);
+	return 1;
+}
+
+void net_stop(void)
+{
+	if (np.mode == MODE_INPROCESS)
+		return;
+	/* At end of file it exits by itself. */
+	reap();
+	np.mode = MODE_INPROCESS;
+}
+
+pid_t net_pid(void)
+{
+	return np.mode == MODE_RUNNING ? np.pid : -1;
+}
+
+void net_adopt(int fd, pid_t pid)
+{
+	net_stop();
+	np.fd = fd;
+	np.pid = pid;
+	np.mode = MODE_RUNNING;
+}
+
+/* End a network process that broke an exchange.  Returns rc. */
+static int broken(int rc)
+{
+	if (np.pid > 0)
+		kill(np.pid, SIGKILL);
+	reap();
+	np.mode = MODE_DEAD;
+	return rc;
+}
+
+/* A fresh network process after a failed exchange.  Returns 0 or -errno. */
+static int restart(pf_err *e)
+{
+	int rc = netproc_spawn(&np.fd, &np.pid, e);
+
+	if (rc != 0) {
+		/* It ran before: not being able to run it now is a failure, not
+		 * a reason to fall back to unseparated work. */
+		pf_err_prefix(e, "cannot restart the network process");
+		return rc < 0 ? rc : -EPERM;
+	}
+	np.mode = MODE_RUNNING;
+	return 0;
+}
+
+/*
+ * Send request req (body b) and receive its reply into *reply.  Returns 0;
+ * -ECONNRESET when the network process is gone (it is restarted at the next
+ * call: a transient failure); -ETIMEDOUT; -EPROTO for a protocol violation;
+ * each with e saying so.
+ */
+static int exchange(uint32_t req, const net_buf *b, net_buf *reply, pf_err *e)
+{
+	const uint32_t want = req + 1;
+	uint32_t t;
+	int rc;
+
+	if (np.mode == MODE_DEAD && (rc = restart(e)) < 0)
+		return rc;
+	if ((rc = net_send(np.fd, req, b)) < 0) {
+		pf_err_set(e, -rc, "cannot send the %s to the network process: %s",
+			   net_type_name(req), strerror(-rc));
+		return broken(rc == -EPIPE || rc == -ECONNRESET ? -ECONNRESET : -EPROTO);
+	}
+	rc = net_recv(np.fd, &want, 1, NET_REPLY_TIMEOUT_MS, &t, reply, e);
+	if (rc == -ECONNRESET) {
+		pf_err_set(e, ECONNRESET, "the network process ended during a %s",
+			   net_type_name(req));
+		return broken(-ECONNRESET);
+	}
+	if (rc == -ETIMEDOUT) {
+		pf_err_set(e, ETIMEDOUT, "the network process did not answer a %s within %d s",
+			   net_type_name(req), NET_REPLY_TIMEOUT_MS / 1000);
+		return broken(-ETIMEDOUT);
+	}
+	if (rc < 0) {
+		if (rc != -EPROTO)
+			pf_err_set(e, -rc, "reading from the network process: %s", strerror(-rc));
+		pf_err_prefix(e, "network process");
+		return broken(-EPROTO);
+	}
+	return 0;
+}
+
+/* Take the status of a decoded reply as the call's result.  Returns its
+ * rc. */
+static int result(const net_status *st, pf_err *e)
+{
+	if (st->rc < 0 && e)
+		*e = st->err;
+	return st->rc;
+}
+
+int net_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
+		 dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e)
+{
+	net_buf req = {0}, rep = {0};
+	net_status st;
+	dns_zone_info *z = NULL;
+	size_t nz = 0;
+	int rc;
+
+	if (np.mode == MODE_INPROCESS)
+		return dns_discover(cfg, owners, n_owners, ret, n_zones, owner_zone, e);
+	if ((rc = net_enc_discover_req(&req, cfg, owners, n_owners, e)) == 0 &&
+	    (rc = exchange(NET_DISCOVER_REQ, &req, &rep, e)) == 0) {
+		if ((rc = net_dec_discover_rep(&rep, n_owners, &st, &z, &nz, owner_zone, e)) < 0) {
+			pf_err_prefix(e, "network process");
+			rc = broken(rc);
+		} else if ((rc = result(&st, e)) == 0) {
+			*ret = z;
+			*n_zones = nz;
+		}
+	}
+	net_buf_free(&req);
+	net_buf_free(&rep);
+	return rc;
+}
+
+/* Write a text the network process captured to the caller's file. */
+static void copy_text(FILE *to, const char *text)
+{
+	if (to && text && *text) {
+		fputs(text, to);
+		fflush(to);
+	}
+}
+
+int net_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
+		     dns_update_result *res, pf_err *e)
+{
+	net_buf req = {0}, rep = {0};
+	net_status st;
+	char *dry = NULL, *verbose = NULL;
+	int rc;
+
+	if (np.mode == MODE_INPROCESS)
+		return dns_update_apply(o, ch, n, res, e);
+	memset(res, 0, sizeof(*res));
+	if ((rc = net_enc_update_req(&req, o, ch, n, e)) == 0 &&
+	    (rc = exchange(NET_UPDATE_REQ, &req, &rep, e)) == 0) {
+		if ((rc = net_dec_update_rep(&rep, ch, n, &st, res, &dry, &verbose, e)) < 0) {
+			pf_err_prefix(e, "network process");
+			rc = broken(rc);
+		} else {
+			copy_text(o->verbose, verbose);
+			copy_text(o->dry_run, dry);
+			rc = result(&st, e);
+		}
+	}
+	if (rc < 0)
+		for (size_t i = 0; i < n; i++)
+			if (ch[i].result == DNS_CH_PENDING)
+				ch[i].result = DNS_CH_FAILED;
+	free(dry);
+	free(verbose);
+	/* The request held the TSIG secret: net_buf_free wipes it. */
+	net_buf_free(&req);
+	net_buf_free(&rep);
+	return rc;
+}
+
+int net_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n,
+		 const dns_net_opts *o, dns_prop_round *ret, pf_err *e)
+{
+	net_buf req = {0}, rep = {0};
+	net_status st;
+	dns_prop_round rd = {0};
+	int rc;
+
+	if (np.mode == MODE_INPROCESS)
+		return dns_prop_run(z, want, n, o, ret, e);
+	if ((rc = net_enc_prop_req(&req, z, want, n, o, e)) == 0 &&
+	    (rc = exchange(NET_PROP_REQ, &req, &rep, e)) == 0) {
+		if ((rc = net_dec_prop_rep(&rep, z, want, n, &st, &rd, e)) < 0) {
+			pf_err_prefix(e, "network process");
+			rc = broken(rc);
+		} else if ((rc = result(&st, e)) == 0) {
+			*ret = rd;
+		} else {
+			dns_prop_round_free(&rd);
+		}
+	}
+	net_buf_free(&req);
+	net_buf_free(&rep);
+	return rc;
+}
+
+int net_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records,
+	      size_t n, enum pf_probe_want want, int timeout_ms, pf_probe_result *ret, pf_err *e)
+{
+	net_buf req = {0}, rep = {0};
+	net_status st;
+	int rc;
+
+	if (np.mode == MODE_INPROCESS)
+		return smtp_probe(ep, tlsa_host, records, n, want, timeout_ms, ret, e);
+	if ((rc = net_enc_probe_req(&req, ep, tlsa_host, records, n, want, timeout_ms, e)) == 0 &&
+	    (rc = exchange(NET_PROBE_REQ, &req, &rep, e)) == 0) {
+		if ((rc = net_dec_probe_rep(&rep, &st, ret, e)) < 0) {
+			pf_err_prefix(e, "network process");
+			rc = broken(rc);
+		} else {
+			rc = result(&st, e);
+		}
+	}
+	net_buf_free(&req);
+	net_buf_free(&rep);
+	return rc;
+}

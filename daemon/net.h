@@ -1,0 +1,72 @@
+/*
+ * net.h - the network operations as the engine and the command line call
+ * them: the same shape as dns_discover, dns_update_apply, dns_prop_run and
+ * smtp_probe, carried out by the unprivileged network process (netproc.h)
+ * once net_start has forked it, and in this process otherwise.
+ *
+ * net_start is called early - by pftls-rolld after reading its
+ * configuration, by pftls-roll before a subcommand that uses the network -
+ * so that the fork happens before any key or TSIG secret has been in this
+ * process's memory.  When the network process cannot run (not root, or the
+ * privilege drop refused, as under a systemd unit that forbids setuid), one
+ * notice says so on stderr and the calls run in this process.  A process
+ * that never calls net_start (unit tests, tools) runs them in-process
+ * silently.
+ *
+ * A failed exchange - a reply of the wrong type or size, a malformed body,
+ * the process gone, no reply in time - kills the network process and fails
+ * the call with -EPROTO (or -ETIMEDOUT, or -ECONNRESET when it was gone:
+ * a transient failure the engine retries), the error naming what went
+ * wrong; the next call forks a new one.  That later fork copies this
+ * process's memory as it is then, which holds no secret: the key store and
+ * the TSIG code wipe what they held (keystore.h, dns_tsig.h).
+ */
+#ifndef PF_NET_H
+#define PF_NET_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "dns_discover.h"
+#include "dns_propagation.h"
+#include "dns_update.h"
+#include "smtp_probe.h"
+
+/* Time the privileged side waits for one reply. */
+#define NET_REPLY_TIMEOUT_MS (10 * 60 * 1000)
+
+/* Start the network process.  Returns 0 when it runs, 1 when the calls
+ * will run in this process (after a one-line notice on stderr). */
+int net_start(void);
+
+/* Stop it: close the socket (it exits at end of file) and reap it. */
+void net_stop(void);
+
+/* The network process's pid, or -1 when there is none. */
+pid_t net_pid(void);
+
+/* Take fd (this side of a SOCK_SEQPACKET socketpair) and pid as the network
+ * process, in place of any other: for a caller that forked its own, and for
+ * tests that play the network process's part. */
+void net_adopt(int fd, pid_t pid);
+
+/* As dns_discover (dns_discover.h). */
+int net_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
+		 dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e);
+
+/* As dns_update_apply (dns_update.h).  The TSIG key in o goes to the network
+ * process for this update; what the update prints (o->dry_run, o->verbose)
+ * is written to those files when the reply comes. */
+int net_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
+		     dns_update_result *res, pf_err *e);
+
+/* As dns_prop_run (dns_propagation.h). */
+int net_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n,
+		 const dns_net_opts *o, dns_prop_round *ret, pf_err *e);
+
+/* As smtp_probe (smtp_probe.h). */
+int net_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records,
+	      size_t n, enum pf_probe_want want, int timeout_ms, pf_probe_result *ret,
+	      pf_err *e);
+
+#endif

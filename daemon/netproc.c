@@ -1,0 +1,393 @@
+/*
+ * netproc.c - the network process (see netproc.h): fork, privilege drop,
+ * and the request loop that runs dns_discover, dns_update_apply,
+ * dns_prop_run and smtp_probe for the privileged process.
+ *
+ * This file owns the process's credentials.  It holds the TSIG key only
+ * while it signs an update.  It never opens a file of its own: everything it
+ * works on arrives in a request, and everything it reports leaves in the
+ * reply, each checked by net_msg.c.
+ */
+#include "netproc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dns_discover.h"
+#include "dns_propagation.h"
+#include "dns_update.h"
+#include "net_msg.h"
+#include "smtp_probe.h"
+
+#define HELLO_TIMEOUT_MS 10000
+#define NETPROC_FD 3
+
+/* ---- credentials ------------------------------------------------------------ */
+
+/* The user and group to become.  Returns 0 or -errno. */
+static int lookup_user(uid_t *ret_uid, gid_t *ret_gid, const char **ret_name, pf_err *e)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	/* A dedicated user is never created here: an administrator (or a
+	 * package) does that; until then "nobody" serves. */
+	if ((pw = getpwnam(NETPROC_USER))) {
+		*ret_uid = pw->pw_uid;
+		*ret_gid = pw->pw_gid;
+		*ret_name = NETPROC_USER;
+	} else if ((pw = getpwnam(NETPROC_FALLBACK_USER))) {
+		*ret_uid = pw->pw_uid;
+		gr = getgrnam(NETPROC_FALLBACK_GROUP);
+		*ret_gid = gr ? gr->gr_gid : pw->pw_gid;
+		*ret_name = NETPROC_FALLBACK_USER;
+	} else {
+		return pf_err_set(e, ENOENT, "neither user %s nor %s exists", NETPROC_USER,
+				  NETPROC_FALLBACK_USER);
+	}
+	if (*ret_uid == 0 || *ret_gid == 0)
+		return pf_err_set(e, EPERM, "user %s has uid or gid 0", *ret_name);
+	return 0;
+}
+
+/* Returns true when the process holds no capability at all. */
+static bool no_capabilities(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	for (size_t i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		if (d[i].effective || d[i].permitted || d[i].inheritable)
+			return false;
+	return true;
+}
+
+int netproc_drop_privileges(uid_t *ret_uid, gid_t *ret_gid, pf_err *e)
+{
+	uid_t uid = 0, ru, eu, su;
+	gid_t gid = 0, rg, eg, sg;
+	const char *name = NETPROC_USER;
+	int rc;
+
+	if ((rc = lookup_user(&uid, &gid, &name, e)) < 0)
+		return rc;
+	/* Empty the bounding set while we still may (CAP_SETPCAP): with
+	 * NO_NEW_PRIVS nothing could use it anyway, but nothing is left to
+	 * argue about. */
+	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+		(void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	if (setgroups(0, NULL) < 0)
+		return pf_err_set(e, errno, "setgroups: %s", strerror(errno));
+	if (setresgid(gid, gid, gid) < 0)
+		return pf_err_set(e, errno, "setresgid %u: %s", (unsigned)gid, strerror(errno));
+	if (setresuid(uid, uid, uid) < 0)
+		return pf_err_set(e, errno, "setresuid %u (%s): %s", (unsigned)uid, name,
+				  strerror(errno));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return pf_err_set(e, errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	/* setresuid made us non-dumpable already (suid_dumpable 0); say it
+	 * anyway: no core file, no ptrace by the same user. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return pf_err_set(e, errno, "PR_SET_DUMPABLE: %s", strerror(errno));
+
+	/* Trust nothing of the above: check the result. */
+	if (getresuid(&ru, &eu, &su) < 0 || ru != uid || eu != uid || su != uid ||
+	    getresgid(&rg, &eg, &sg) < 0 || rg != gid || eg != gid || sg != gid)
+		return pf_err_set(e, EPERM, "the user and group ids did not all change");
+	if (getgroups(0, NULL) != 0)
+		return pf_err_set(e, EPERM, "supplementary groups remain");
+	if (setresuid(0, 0, 0) != -1 || setuid(0) != -1 || seteuid(0) != -1 ||
+	    setresgid(0, 0, 0) != -1 || setegid(0) != -1)
+		return pf_err_set(e, EPERM, "could become root again after dropping privileges");
+	if (!no_capabilities())
+		return pf_err_set(e, EPERM, "capabilities remain after dropping privileges");
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return pf_err_set(e, EPERM, "no_new_privs or dumpable did not take");
+	*ret_uid = uid;
+	*ret_gid = gid;
+	return 0;
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* Replace out with a reply of type t that carries only a failure (an
+ * answer too large to send). */
+static void failure_reply(net_buf *out, uint32_t t, int code, const pf_err *why)
+{
+	net_status st = {.rc = -code, .err = *why};
+
+	net_buf_free(out);
+	/* A failed discover or propagation reply is its status alone. */
+	if (t == NET_DISCOVER_REP)
+		net_enc_discover_rep(out, &st, NULL, 0, NULL, 0, NULL);
+	else
+		net_enc_prop_rep(out, &st, NULL, NULL);
+}
+
+static int serve_discover(const net_buf *in, net_buf *out, pf_err *e)
+{
+	pf_config cfg;
+	pf_strv owners = {0};
+	net_status st = {0};
+	dns_zone_info *z = NULL;
+	size_t nz = 0, *oz = NULL;
+	pf_err e2 = {0};
+	int rc;
+
+	pf_config_init(&cfg);
+	if ((rc = net_dec_discover_req(in, &cfg, &owners, e)) == 0) {
+		oz = pf_calloc(owners.n + 1, sizeof(*oz));
+		st.rc = dns_discover(&cfg, owners.v, owners.n, &z, &nz, oz, &st.err);
+		if (net_enc_discover_rep(out, &st, z, nz, oz, owners.n, &e2) < 0)
+			failure_reply(out, NET_DISCOVER_REP, E2BIG, &e2);
+		dns_zones_free(z, nz);
+		free(oz);
+	}
+	pf_config_free(&cfg);
+	pf_strv_clear(&owners);
+	return rc;
+}
+
+static int serve_update(const net_buf *in, net_buf *out, pf_err *e)
+{
+	net_update_req req;
+	net_status st = {0};
+	dns_update_result res = {0};
+	char *dry = NULL, *verbose = NULL;
+	size_t dry_len = 0, verbose_len = 0;
+	int rc;
+
+	if ((rc = net_dec_update_req(in, &req, e)) < 0)
+		return rc;
+	dns_update_opts o = {.zone = &req.zone, .tsig = req.tsig, .ttl = req.ttl};
+	/* What dns_update_apply prints goes back in the reply. */
+	if (req.dry_run)
+		o.dry_run = open_memstream(&dry, &dry_len);
+	if (req.verbose)
+		o.verbose = open_memstream(&verbose, &verbose_len);
+	if ((req.dry_run && !o.dry_run) || (req.verbose && !o.verbose))
+		st.rc = pf_err_set(&st.err, ENOMEM, "cannot capture the update's output");
+	else
+		st.rc = dns_update_apply(&o, req.ch, req.n, &res, &st.err);
+	if (o.dry_run)
+		fclose(o.dry_run);
+	if (o.verbose)
+		fclose(o.verbose);
+	/* The key is needed no longer than the update: wipe it now. */
+	req.tsig = dns_tsig_key_free(req.tsig);
+	net_enc_update_rep(out, &st, req.ch, req.n, &res, dry, dry_len, verbose, verbose_len, e);
+	free(dry);
+	free(verbose);
+	net_update_req_free(&req);
+	return 0;
+}
+
+static int serve_prop(const net_buf *in, net_buf *out, pf_err *e)
+{
+	net_prop_req req;
+	net_status st = {0};
+	dns_prop_round rd = {0};
+	pf_err e2 = {0};
+	int rc;
+
+	if ((rc = net_dec_prop_req(in, &req, e)) < 0)
+		return rc;
+	st.rc = dns_prop_run(&req.zone, req.want, req.n, &req.opts, &rd, &st.err);
+	if (net_enc_prop_rep(out, &st, &rd, &e2) < 0)
+		failure_reply(out, NET_PROP_REP, E2BIG, &e2);
+	dns_prop_round_free(&rd);
+	net_prop_req_free(&req);
+	return 0;
+}
+
+static int serve_probe(const net_buf *in, net_buf *out, pf_err *e)
+{
+	net_probe_req req;
+	net_status st = {0};
+	pf_probe_result res = {0};
+	int rc;
+
+	if ((rc = net_dec_probe_req(in, &req, e)) < 0)
+		return rc;
+	res.alg = -1;
+	res.dane_depth = -1;
+	st.rc = smtp_probe(&req.ep, req.tlsa_host[0] ? req.tlsa_host : NULL, req.records, req.n,
+			   req.want, req.timeout_ms, &res, &st.err);
+	net_enc_probe_rep(out, &st, &res);
+	net_probe_req_free(&req);
+	return 0;
+}
+
+int netproc_serve_one(int fd, pf_err *e)
+{
+	static const uint32_t requests[] = {NET_DISCOVER_REQ, NET_UPDATE_REQ, NET_PROP_REQ,
+					    NET_PROBE_REQ};
+	net_buf in = {0}, out = {0};
+	uint32_t t = 0;
+	int rc;
+
+	rc = net_recv(fd, requests, sizeof(requests) / sizeof(requests[0]), -1, &t, &in, e);
+	if (rc == -ECONNRESET)
+		return 0;
+	if (rc < 0)
+		return rc;
+	switch (t) {
+	case NET_DISCOVER_REQ:
+		rc = serve_discover(&in, &out, e);
+		break;
+	case NET_UPDATE_REQ:
+		rc = serve_update(&in, &out, e);
+		break;
+	case NET_PROP_REQ:
+		rc = serve_prop(&in, &out, e);
+		break;
+	default:
+		rc = serve_probe(&in, &out, e);
+		break;
+	}
+	net_buf_free(&in);
+	if (rc == 0 && (rc = net_send(fd, t + 1, &out)) < 0)
+		pf_err_set(e, -rc, "cannot send the %s: %s", net_type_name(t + 1), strerror(-rc));
+	net_buf_free(&out);
+	return rc < 0 ? rc : 1;
+}
+
+/* ---- the process ---------------------------------------------------------------- */
+
+/* Descriptors: the socket on NETPROC_FD, /dev/null on 0-2, nothing else.
+ * Returns 0 or -errno. */
+static int reset_fds(int fd, pf_err *e)
+{
+	int s, null;
+
+	if ((s = fcntl(fd, F_DUPFD, NETPROC_FD)) < 0 ||
+	    (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		return pf_err_set(e, errno, "cannot set up descriptors: %s", strerror(errno));
+	for (int i = 0; i < 3; i++)
+		if (null != i && dup2(null, i) < 0)
+			return pf_err_set(e, errno, "dup2: %s", strerror(errno));
+	if (dup2(s, NETPROC_FD) < 0)
+		return pf_err_set(e, errno, "dup2: %s", strerror(errno));
+	if (close_range(NETPROC_FD + 1, ~0U, 0) < 0) {
+		/* Older kernels: one by one. */
+		for (int i = NETPROC_FD + 1; i < getdtablesize(); i++)
+			close(i);
+	}
+	return 0;
+}
+
+noreturn void netproc_main(int fd)
+{
+	pid_t parent = getppid();
+	net_status st = {0};
+	net_buf hello = {0};
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	sigset_t none;
+	pf_err e = {0};
+
+	/* The parent may block signals for its event loop; this process wants
+	 * the defaults, except that the parent alone answers ^C and hangups,
+	 * and a peer closing a connection is an error, not a death. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_NAME, NETPROC_COMM, 0, 0, 0);
+	/* Not left in the parent's directory (perhaps the Postfix one). */
+	if (chdir("/") < 0)
+		_exit(1);
+
+	if ((st.rc = reset_fds(fd, &st.err)) == 0) {
+		fd = NETPROC_FD;
+		st.rc = netproc_drop_privileges(&uid, &gid, &st.err);
+	}
+	/* Set after the drop: changing credentials clears it. */
+	if (st.rc == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent))
+		st.rc = pf_err_set(&st.err, ESRCH, "the parent process is gone");
+	net_enc_hello(&hello, &st, (uint32_t)uid, (uint32_t)gid);
+	if (net_send(fd, NET_HELLO, &hello) < 0 || st.rc < 0)
+		_exit(1);
+	net_buf_free(&hello);
+	for (;;) {
+		int rc = netproc_serve_one(NETPROC_FD, &e);
+
+		if (rc == 0)
+			_exit(0);
+		if (rc < 0)
+			_exit(2); /* the parent sees the socket close and reports it */
+	}
+}
+
+int netproc_spawn(int *ret_fd, pid_t *ret_pid, pf_err *e)
+{
+	static const uint32_t hello_only[] = {NET_HELLO};
+	net_buf b = {0};
+	net_status st;
+	uint32_t t, uid, gid;
+	int sv[2], rc;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		pf_err_set(e, EPERM, "not running as root, so no privileges to drop");
+		return 1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return pf_err_set(e, errno, "socketpair: %s", strerror(errno));
+	/* Buffered output would otherwise be written twice. */
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		rc = pf_err_set(e, errno, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		netproc_main(sv[1]);
+	}
+	close(sv[1]);
+	rc = net_recv(sv[0], hello_only, 1, HELLO_TIMEOUT_MS, &t, &b, e);
+	if (rc == 0)
+		rc = net_dec_hello(&b, &st, &uid, &gid, e);
+	net_buf_free(&b);
+	if (rc == 0 && st.rc < 0) {
+		*e = st.err;
+		pf_err_prefix(e, "the network process cannot drop its privileges");
+		rc = 1;
+	} else if (rc < 0) {
+		if (rc == -ECONNRESET || rc == -ETIMEDOUT)
+			pf_err_set(e, -rc, "the network process did not start");
+		kill(pid, SIGKILL);
+	}
+	if (rc != 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		close(sv[0]);
+		return rc;
+	}
+	*ret_fd = sv[0];
+	*ret_pid = pid;
+	return 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * netproc.h - the network process: the one process that talks to DNS
+ * servers and SMTP servers, forked early by pftls-rolld and by the command
+ * line, running as an unprivileged user with no way back to root and no
+ * access to the private keys (which are root's, mode 0600).
+ *
+ * Roles, as in OpenBSD's acme-client: the privileged process (the engine,
+ * keystore.h, postfix.h, the state) keeps the keys, main.cf and the state,
+ * and asks; the network process answers over a SOCK_SEQPACKET socketpair
+ * whose messages net_msg.h whitelists by type and size.  It receives the
+ * TSIG key with each update request, because signing updates needs it: the
+ * TSIG secret is the network side's one secret, and it is wiped as soon as
+ * the update is done.  No TLS private key is ever sent to it, and none can
+ * be read by it.
+ *
+ * Before reading any request it: closes every descriptor but its socket
+ * (0, 1 and 2 become /dev/null), moves to "/", drops to the user "_pftls-roll" when it
+ * exists, else "nobody" with group "nogroup" (setgroups(0), setresgid,
+ * setresuid), sets PR_SET_NO_NEW_PRIVS and PR_SET_DUMPABLE 0, checks that
+ * it can no longer become root and holds no capability, and dies with its
+ * parent.  Its first message says whether all of that worked.
+ */
+#ifndef PF_NETPROC_H
+#define PF_NETPROC_H
+
+#include <stdnoreturn.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+#define NETPROC_USER "_pftls-roll"
+#define NETPROC_FALLBACK_USER "nobody"
+#define NETPROC_FALLBACK_GROUP "nogroup"
+#define NETPROC_COMM "pftls-netproc"
+
+/*
+ * Fork the network process.  On success *ret_fd is this side's end of the
+ * socketpair (close-on-exec) and *ret_pid the child, which has dropped its
+ * privileges.  Returns 0; 1 when no network process can run - not root, or
+ * the privilege drop was refused (e says why; the child is gone); or
+ * -errno when the socketpair or fork failed.
+ */
+int netproc_spawn(int *ret_fd, pid_t *ret_pid, pf_err *e);
+
+/*
+ * Become the unprivileged network user as described above (every step,
+ * then the checks).  *ret_uid and *ret_gid get the ids.  Returns 0 or
+ * -errno with e naming the step that failed.
+ */
+int netproc_drop_privileges(uid_t *ret_uid, gid_t *ret_gid, pf_err *e);
+
+/*
+ * Serve one request from fd: read it (only the request types pass), do the
+ * work, send the reply.  Returns 1 when a request was served, 0 at end of
+ * file, or -errno for a malformed request (e says how), after which the
+ * exchange is over.
+ */
+int netproc_serve_one(int fd, pf_err *e);
+
+/* The network process's life after fork: descriptors, privileges, hello,
+ * then requests until end of file or a protocol violation.  Never returns. */
+noreturn void netproc_main(int fd);
+
+#endif
