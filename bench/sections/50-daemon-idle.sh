@@ -27,16 +27,20 @@ state_directory = $D/state
 control_socket = $D/control
 EOT
 ticks=$(getconf CLK_TCK)
-cpu() { awk -v t="$ticks" '{printf "%.3f", ($14 + $15) / t}' "/proc/$1/stat"; }
-rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+# The daemon and its children (the unprivileged network process, when
+# privilege separation runs), summed.
+procs() { echo "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); }
+cpu() { for p in $(procs "$1"); do cat "/proc/$p/stat"; done |
+	awk -v t="$ticks" '{s += $14 + $15} END {printf "%.3f", s / t}'; }
+rss() { for p in $(procs "$1"); do cat "/proc/$p/status"; done | awk '/^VmRSS:/ {s += $2} END {print s}'; }
+hwm() { for p in $(procs "$1"); do cat "/proc/$p/status"; done | awk '/^VmHWM:/ {s += $2} END {print s}'; }
 WATCHDOG_USEC=60000000 NOTIFY_SOCKET= "$ROOT/build/pftls-rolld" -c "$D/roll.cf" 2>"$D/log" &
 pid=$!
 sleep 2
 cpu0=$(cpu "$pid") rss0=$(rss "$pid")
 echo "bench: daemon idle for ${IDLE}s" >&2
 sleep "$IDLE"
-cpu1=$(cpu "$pid") rss1=$(rss "$pid") peak=$(hwm "$pid")
+cpu1=$(cpu "$pid") rss1=$(rss "$pid") peak=$(hwm "$pid") nprocs=$(procs "$pid" | wc -w)
 kill "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
@@ -44,7 +48,8 @@ cat <<EOT
 ## pftls-rolld at rest
 
 The daemon between rollovers (a deployed key, rollover_interval = 30d,
-WatchdogSec 60s) for ${IDLE} s, measured from /proc.
+WatchdogSec 60s) for ${IDLE} s, measured from /proc: pftls-rolld and its
+child processes (${nprocs} processes), summed.
 
 | measurement | value |
 |---|---:|
