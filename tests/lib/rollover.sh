@@ -1,0 +1,250 @@
+# tests/lib/rollover.sh - the sandbox the rollover integration tests share
+# (tests/integ/rollover_*.sh) and bench/sections/40-rollover.sh: a real
+# BIND topology (tests/lib/bind.sh: signing primary + 2 secondaries), a
+# running Postfix instance (tests/lib/postfix_instance.sh) with an RSA and
+# an ECDSA key deployed, and a pftls-roll.cf pointing at both.  Source it
+# after bind.sh, postfix_instance.sh and dns_common.sh, then:
+#
+#   roll_setup WORK N      BIND on 127.57.N.1-3, Postfix on 127.57.0.(N*10);
+#                          sets ROLL_CF, ROLL_PF (Postfix config dir),
+#                          ROLL_STATE, ROLL_ADDR, ROLL_HOST, ROLL_NAME
+#   roll_cleanup           stop everything started (by PID), remove addresses
+#   roll_conf [name = value...]  rewrite ROLL_CF; given lines replace defaults
+#   roll_json              `pftls-roll status --json` (one line) on stdout
+#   jq_state FILTER        jq -r FILTER over roll_json
+#   roll_phase             the phase in the state file
+#   roll_deployed ALG      the key file main.cf deploys for rsa|ecdsa
+#   roll_live_spki [ALG] [ADDR:PORT]  SPKI SHA-256 (lowercase) of the key the
+#                          live server presents, by openssl s_client
+#   roll_served ADDR       TLSA records ADDR serves at ROLL_NAME (sorted)
+#   roll_rec KEYFILE       "3 1 1 HEX" as dig prints it
+#   roll_all_serve REC / roll_none_serve REC   on all three servers
+#   roll_wait_phase P... [-t SECS]   poll status until the phase is one of P
+#   roll_formula           print "deploy_min ttl_eff": the earliest deploy
+#                          moment by SPEC 4, computed HERE from the state's
+#                          t_pub/t_conf and the TTLs the test read with dig
+#   roll_read_ttls         record ROLL_TLSA_TTL_BEFORE (or "none") and
+#                          ROLL_SOA_TTL / ROLL_SOA_MIN from the primary
+#
+# Timing used: tlsa_ttl 5 (from bind.sh), SOA TTL and MINIMUM 5,
+# ttl_factor 2, publish_safety 1s, retire_delay 3s: a rollover takes ~20 s.
+
+ROLL_PIDS=""
+ROLL_PFIS=""
+
+roll_setup() {
+	local work=$1 n=$2
+	ROLL_WORK=$work
+	ROLL_N=$n
+	ROLL_NET=127.57.$n
+	ROLL_ADDR=127.57.0.$((n * 10))
+	ROLL_HOST=mx.example.test
+	ROLL_NAME=_25._tcp.$ROLL_HOST
+	ROLL_PF=$work/pf/etc
+	ROLL_STATE=$work/state
+	ROLL_CF=$work/roll.cf
+	chmod 755 "$work"
+	bind_start "$work/bind" "$ROLL_NET" || return 1
+	bind_addr_add "$ROLL_ADDR" || return 1
+	roll_instance "$work/pf" "$ROLL_ADDR" || return 1
+	roll_conf
+}
+
+# roll_instance DIR ADDR: a running Postfix on ADDR:25 with a new RSA and a
+# new ECDSA key deployed (made by pftls-roll's postfix tls commands).
+roll_instance() {
+	local dir=$1 addr=$2 k c
+	pfi_create "$dir" "$addr" "$ROLL_HOST" || return 1
+	"$PFTLS" -C "$dir/etc" new-server-key -a rsa >/dev/null || return 1
+	sleep 1 # file names have one-second resolution
+	"$PFTLS" -C "$dir/etc" new-server-key -a ecdsa >/dev/null || return 1
+	k=$(ls "$dir"/etc/key-*.pem) c=$(ls "$dir"/etc/cert-*.pem)
+	postconf -c "$dir/etc" -e "smtpd_tls_key_file = $k" "smtpd_tls_cert_file = $c" || return 1
+	k=$(ls "$dir"/etc/eckey-*.pem) c=$(ls "$dir"/etc/eccert-*.pem)
+	postconf -c "$dir/etc" -e "smtpd_tls_eckey_file = $k" "smtpd_tls_eccert_file = $c" || return 1
+	pfi_start "$dir" || return 1
+	ROLL_PFIS="$ROLL_PFIS $dir"
+}
+
+roll_conf() {
+	{
+		cat "$ROLL_WORK/bind/pftls-roll.cf.part"
+		cat <<CF
+postfix_config_directory = $ROLL_PF
+key_algorithms = rsa ecdsa
+tlsa_hostnames = $ROLL_HOST
+publish_safety = 1s
+retire_delay = 3s
+state_directory = $ROLL_STATE
+control_socket = $ROLL_WORK/control
+verify_endpoints = $ROLL_ADDR:25
+CF
+	} | awk -v over="$(printf '%s\n' "$@" | sed 's/ *=.*//')" '
+		BEGIN { n = split(over, o, "\n"); for (i = 1; i <= n; i++) skip[o[i]] = 1 }
+		{ if (!($1 in skip)) print }' >"$ROLL_CF"
+	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$ROLL_CF"
+	return 0
+}
+
+roll_cleanup() {
+	local p d
+	for p in $ROLL_PIDS; do
+		kill -CONT "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	ROLL_PIDS=""
+	for d in $ROLL_PFIS; do pfi_stop "$d"; done
+	ROLL_PFIS=""
+	bind_stop
+}
+
+roll_json() { "$PFTLS" -c "$ROLL_CF" status --json 2>/dev/null; }
+jq_state() { roll_json | jq -r "$1"; }
+roll_phase() { jq_state .phase; }
+
+roll_deployed() {
+	case $1 in
+	rsa) postconf -c "$ROLL_PF" -h smtpd_tls_key_file ;;
+	ecdsa) postconf -c "$ROLL_PF" -h smtpd_tls_eckey_file ;;
+	esac
+}
+
+# SPKI SHA-256 of the key a live server presents: openssl s_client, forced to
+# an RSA or ECDSA signature algorithm so each key is asked for in turn.
+roll_live_spki() {
+	local alg=${1:-rsa} ep=${2:-$ROLL_ADDR:25} sig
+	[ "$alg" = rsa ] && sig=RSA-PSS+SHA256:RSA+SHA256 || sig=ECDSA+SHA256
+	timeout 10 openssl s_client -connect "$ep" -starttls smtp -servername "$ROLL_HOST" \
+		-tls1_2 -sigalgs "$sig" -no-CAfile -no-CApath -no-CAstore </dev/null 2>/dev/null |
+		openssl x509 -noout -pubkey 2>/dev/null |
+		openssl pkey -pubin -outform DER 2>/dev/null | openssl dgst -sha256 -r | cut -d' ' -f1
+}
+
+# SPKI SHA-256 of a key file, lowercase.
+roll_key_spki() {
+	openssl pkey -in "$1" -pubout -outform DER 2>/dev/null | openssl dgst -sha256 -r | cut -d' ' -f1
+}
+
+roll_served() { bind_tlsa "$1" "$ROLL_NAME"; }
+roll_rec() { echo "3 1 1 $(spki_hex "$1")"; }
+roll_all_serve() {
+	local i
+	for i in 1 2 3; do roll_served "$ROLL_NET.$i" | grep -qx "$1" || return 1; done
+}
+roll_none_serve() {
+	local i
+	for i in 1 2 3; do roll_served "$ROLL_NET.$i" | grep -qx "$1" && return 1; done
+	return 0
+}
+# Count of TLSA records at ROLL_NAME on ADDR.
+roll_count() { roll_served "$1" | grep -c . ; }
+
+# roll_wait_phase PHASE... [-t SECS]: poll (every 0.2 s, at most SECS, default
+# 60) until the state's phase is one of PHASE.  Prints the phase reached.
+roll_wait_phase() {
+	local want=() max=60 p i
+	while [ $# -gt 0 ]; do
+		[ "$1" = -t ] && { max=$2; shift 2; continue; }
+		want+=("$1"); shift
+	done
+	for ((i = 0; i < max * 5; i++)); do
+		p=$(roll_phase)
+		for w in "${want[@]}"; do [ "$p" = "$w" ] && { echo "$p"; return 0; }; done
+		sleep 0.2
+	done
+	echo "$p"
+	return 1
+}
+
+# The TTL inputs of SPEC 4 as the primary serves them before a rollover.
+roll_read_ttls() {
+	local t soa
+	t=$(dig +norec +noall +answer +time=1 +tries=1 @"$ROLL_NET.1" "$ROLL_NAME" TLSA |
+		awk '$4 == "TLSA" {print $2}' | sort -n | tail -1)
+	ROLL_TLSA_TTL_BEFORE=${t:-none}
+	soa=$(dig +norec +noall +answer +time=1 +tries=1 @"$ROLL_NET.1" example.test SOA |
+		awk '$4 == "SOA" {print $2, $11}')
+	ROLL_SOA_TTL=${soa% *}
+	ROLL_SOA_MIN=${soa#* }
+}
+
+# roll_formula JSON [TLSA_TTL] [FACTOR] [SAFETY] [MIN_DELAY]: the earliest deploy
+# moment SPEC 4 allows, from the JSON state's t_pub and t_conf and the TTLs
+# roll_read_ttls recorded; prints "DEPLOY_MIN TTL_EFF".
+roll_formula() {
+	local json=$1 tlsa=${2:-5} factor=${3:-2} safety=${4:-1} mindelay=${5:-0}
+	local tpub tconf ttl neg base
+	tpub=$(jq -r .times.t_pub <<<"$json")
+	tconf=$(jq -r .times.t_conf <<<"$json")
+	ttl=$tlsa
+	if [ "$ROLL_TLSA_TTL_BEFORE" = none ]; then
+		neg=$((ROLL_SOA_TTL < ROLL_SOA_MIN ? ROLL_SOA_TTL : ROLL_SOA_MIN))
+		[ "$neg" -gt "$ttl" ] && ttl=$neg
+	elif [ "$ROLL_TLSA_TTL_BEFORE" -gt "$ttl" ]; then
+		ttl=$ROLL_TLSA_TTL_BEFORE
+	fi
+	base=$((tpub + mindelay))
+	[ "$tconf" -gt "$base" ] && base=$tconf
+	echo "$((base + factor * ttl + safety)) $ttl"
+}
+
+# roll_poll_start FILE: in the background, every 0.2 s (at most 180 s), append
+# the state (`status --json`, one line) to FILE whenever it differs from the
+# last one appended apart from "now" and the waits' "remaining".  Status
+# reads the file without the lock, so the poller never slows the rollover.
+roll_poll_start() {
+	local file=$1
+	: >"$file"
+	(
+		last=""
+		for ((i = 0; i < 900; i++)); do
+			j=$(roll_json) || j=""
+			k=$(jq -c 'del(.now, .waits)' <<<"$j" 2>/dev/null)
+			if [ -n "$k" ] && [ "$k" != "$last" ]; then
+				printf '%s\n' "$j" >>"$file"
+				last=$k
+			fi
+			sleep 0.2
+		done
+	) &
+	ROLL_POLL_PID=$!
+	ROLL_PIDS="$ROLL_PIDS $ROLL_POLL_PID"
+}
+roll_poll_stop() {
+	[ -n "${ROLL_POLL_PID:-}" ] || return 0
+	kill "$ROLL_POLL_PID" 2>/dev/null
+	wait "$ROLL_POLL_PID" 2>/dev/null
+	ROLL_POLL_PID=""
+}
+# roll_snapshot FILE JQ-CONDITION: the last state line in FILE for which the
+# condition holds (e.g. '.times.t_reload != null').
+roll_snapshot() {
+	jq -c "select($2)" "$1" 2>/dev/null | tail -1
+}
+
+# roll_publish_old TTL: publish the TLSA records of the deployed keys with
+# nsupdate (not our code) at TTL, and wait (bounded) until all three servers
+# serve them.  This is the DNS state a rollover starts from.
+roll_publish_old() {
+	local ttl=$1 rsa ec i
+	rsa=$(roll_rec "$(roll_deployed rsa)") ec=$(roll_rec "$(roll_deployed ecdsa)")
+	bind_nsupdate "$ROLL_WORK/bind/keys/pftls.key" \
+		"update add $ROLL_NAME. $ttl IN TLSA $rsa
+update add $ROLL_NAME. $ttl IN TLSA $ec" || return 1
+	for ((i = 0; i < 50; i++)); do
+		roll_all_serve "$rsa" && roll_all_serve "$ec" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# Count of files matching a glob in the Postfix config dir (e.g. 'key-*.pem').
+roll_nfiles() { find "$ROLL_PF" -maxdepth 1 -name "$1" | wc -l; }
+# Postfix reloads recorded in the instance's mail log.
+roll_reloads() { grep -c 'reload -- version' "$(dirname "$ROLL_PF")/maillog" 2>/dev/null; }
+
+# check_eq NAME WANT GOT: PASS when equal; the FAIL line shows both.
+check_eq() {
+	if [ "$3" = "$2" ]; then pass "$1"; else fail "$1: want \"$2\", got \"$3\""; fi
+}
