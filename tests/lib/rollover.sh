@@ -248,3 +248,82 @@ roll_reloads() { grep -c 'reload -- version' "$(dirname "$ROLL_PF")/maillog" 2>/
 check_eq() {
 	if [ "$3" = "$2" ]; then pass "$1"; else fail "$1: want \"$2\", got \"$3\""; fi
 }
+
+# The phases in order; roll_pidx PHASE prints its index (99: failed/other).
+ROLL_PHASES=(idle generated published propagated deployable deployed verified retired)
+roll_pidx() {
+	local i
+	for i in "${!ROLL_PHASES[@]}"; do
+		[ "${ROLL_PHASES[$i]}" = "$1" ] && { echo "$i"; return; }
+	done
+	echo 99
+}
+
+# roll_moved A B [keys]: what state B (JSON) changed of what state A of the
+# same rollover had recorded: the rollover id, any timestamp but t_failed,
+# deploy_at, a server confirmation, and with "keys" a planned next key.
+# Prints "; "-joined findings; empty when nothing moved.
+roll_moved() {
+	jq -n -r --argjson a "$1" --argjson b "$2" --arg keys "${3:-}" '
+		[ (if $a.rollover != $b.rollover then "rollover id" else empty end),
+		  ($a.times | to_entries[] | select(.key != "t_failed") |
+		   select($b.times[.key] != .value) | "\(.key) \(.value) -> \($b.times[.key])"),
+		  (if $keys == "keys" then ($a.keys[] | . as $k |
+		   ($b.keys[] | select(.algorithm == $k.algorithm)) as $l |
+		   select($k.next != null and $k.next != $l.next) | "next \($k.algorithm) key")
+		   else empty end),
+		  (if $a.deploy_at != null and $a.deploy_at != $b.deploy_at
+		   then "deploy_at \($a.deploy_at) -> \($b.deploy_at)" else empty end),
+		  ($a.servers_confirmed[] | . as $s |
+		   select([$b.servers_confirmed[] | select(. == $s)] | length == 0) |
+		   "confirmation of \($s.server)")
+		] | join("; ")'
+}
+
+# roll_check_done OLD_RSA OLD_EC FIRST: the checks every test makes once a
+# rollover is complete: new keys (those planned in state FIRST) in main.cf
+# and live, old records gone and new ones served on all three servers, one
+# new key per algorithm, no temporary files, and main.cf changed no earlier
+# than the SPEC 4 formula computed from FIRST's t_pub and t_conf (the TTLs
+# from roll_read_ttls; tlsa_ttl 5, factor 2, safety 1).
+roll_check_done() {
+	local old_rsa=$1 old_ec=$2 first=$3 new_rsa new_ec a n o deploy_min mtime
+	new_rsa=$(roll_deployed rsa) new_ec=$(roll_deployed ecdsa)
+	check "new keys deployed in main.cf" \
+		test "$new_rsa" != "$old_rsa" -a "$new_ec" != "$old_ec" -a -f "$new_rsa" -a -f "$new_ec"
+	check_eq "the deployed keys are the next keys the state planned" \
+		"$(jq -r '[.keys[].next.spki_sha256] | join(" ")' <<<"$first")" \
+		"$(roll_key_spki "$new_rsa") $(roll_key_spki "$new_ec")"
+	check_eq "the live server presents the new RSA and ECDSA keys (s_client)" \
+		"$(roll_key_spki "$new_rsa") $(roll_key_spki "$new_ec")" \
+		"$(roll_live_spki rsa) $(roll_live_spki ecdsa)"
+	n=0 o=0
+	for a in 1 2 3; do
+		roll_served "$ROLL_NET.$a" >"$ROLL_WORK/served.$a"
+		grep -qx "$(roll_rec "$new_rsa")" "$ROLL_WORK/served.$a" && n=$((n + 1))
+		grep -qx "$(roll_rec "$new_ec")" "$ROLL_WORK/served.$a" && n=$((n + 1))
+		grep -qx -e "$(roll_rec "$old_rsa")" -e "$(roll_rec "$old_ec")" "$ROLL_WORK/served.$a" &&
+			o=$((o + 1))
+	done
+	check_eq "both new records on all three servers (dig)" 6 "$n"
+	check_eq "old records gone from all three servers (dig)" 0 "$o"
+	check_eq "one new key and certificate per algorithm on disk, the old ones kept" "2 2 2 2" \
+		"$(roll_nfiles 'key-*.pem') $(roll_nfiles 'eckey-*.pem') $(roll_nfiles 'cert-*.pem') $(roll_nfiles 'eccert-*.pem')"
+	check_eq "no temporary files left (Postfix directory, state directory)" "" \
+		"$(find "$ROLL_PF" "$ROLL_STATE" -name '.*.tmp*' -printf '%f ')"
+	if [ -z "$first" ] || [ "$(jq -r '.times.t_conf // empty' <<<"$first")" = "" ]; then
+		fail "a state with t_pub and t_conf was seen"
+		return
+	fi
+	read -r deploy_min _ < <(roll_formula "$first" 5 2 1 0)
+	mtime=$(stat -c %Y "$ROLL_PF/main.cf")
+	check "main.cf changed ($mtime) no earlier than the formula from the first recorded t_pub/t_conf ($deploy_min)" \
+		test "$mtime" -ge "$deploy_min"
+}
+
+# roll_adds KEYFILE: how many updates BIND was sent adding the key's 3 1 1
+# record (BIND logs each add, also of a record it has; hex in blocks).
+roll_adds() {
+	sed -n "s/.*adding an RR at '$ROLL_NAME' TLSA 3 1 1 //p" "$ROLL_WORK/bind/p/named.log" |
+		tr -d ' ' | grep -c -x "$(spki_hex "$1")"
+}
