@@ -18,7 +18,7 @@
 #                          live server presents, by openssl s_client
 #   roll_served ADDR       TLSA records ADDR serves at ROLL_NAME (sorted)
 #   roll_rec KEYFILE       "3 1 1 HEX" as dig prints it
-#   roll_all_serve REC / roll_none_serve REC   on all three servers
+#   roll_all_serve REC... / roll_none_serve REC...   on all three servers
 #   roll_wait_phase P... [-t SECS]   poll status until the phase is one of P
 #   roll_formula           print "deploy_min ttl_eff": the earliest deploy
 #                          moment by SPEC 4, computed HERE from the state's
@@ -128,13 +128,19 @@ roll_key_spki() {
 
 roll_served() { bind_tlsa "$1" "$ROLL_NAME"; }
 roll_rec() { echo "3 1 1 $(spki_hex "$1")"; }
-roll_all_serve() {
-	local i
-	for i in 1 2 3; do roll_served "$ROLL_NET.$i" | grep -qx "$1" || return 1; done
+roll_all_serve() { # REC...: every server serves every REC
+	local i r s
+	for i in 1 2 3; do
+		s=$(roll_served "$ROLL_NET.$i")
+		for r in "$@"; do grep -qx "$r" <<<"$s" || return 1; done
+	done
 }
-roll_none_serve() {
-	local i
-	for i in 1 2 3; do roll_served "$ROLL_NET.$i" | grep -qx "$1" && return 1; done
+roll_none_serve() { # REC...: no server serves any REC
+	local i r s
+	for i in 1 2 3; do
+		s=$(roll_served "$ROLL_NET.$i")
+		for r in "$@"; do grep -qx "$r" <<<"$s" && return 1; done
+	done
 	return 0
 }
 # Count of TLSA records at ROLL_NAME on ADDR.
@@ -326,4 +332,76 @@ roll_check_done() {
 roll_adds() {
 	sed -n "s/.*adding an RR at '$ROLL_NAME' TLSA 3 1 1 //p" "$ROLL_WORK/bind/p/named.log" |
 		tr -d ' ' | grep -c -x "$(spki_hex "$1")"
+}
+
+# roll_cmd ARGS...: run pftls-roll -c ROLL_CF ARGS (OUT, ERR, RC as run()),
+# again (at most 40 times, 0.25 s apart) while another process holds the
+# rollover lock for a moment (a foreground "now" in a propagation round).
+roll_cmd() {
+	local i
+	for ((i = 0; i < 40; i++)); do
+		run -c "$ROLL_CF" "$@"
+		[[ "$ERR" == *"another rollover is in progress"* ]] || return 0
+		sleep 0.25
+	done
+}
+
+# roll_bg NAME ARGS...: start pftls-roll -c ROLL_CF ARGS in the background,
+# output in WORK/NAME.out and NAME.err; sets ROLL_BG_PID.
+roll_bg() {
+	local name=$1
+	shift
+	"$PFTLS" -c "$ROLL_CF" "$@" >"$ROLL_WORK/$name.out" 2>"$ROLL_WORK/$name.err" &
+	ROLL_BG_PID=$!
+	ROLL_PIDS="$ROLL_PIDS $ROLL_BG_PID"
+}
+
+# roll_wait_exit PID SECS: wait (bounded) for a background process started
+# by this shell (so not from a $(...) subshell); sets ROLL_EXIT to its exit
+# status, or "running" (and kills it) when it did not end in time.
+roll_wait_exit() {
+	local pid=$1 max=$2 i
+	for ((i = 0; i < max * 5; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		ROLL_EXIT=running
+		return
+	fi
+	wait "$pid"
+	ROLL_EXIT=$?
+}
+
+# roll_pause PID: SIGSTOP a foreground "now" of ours at a moment it does not
+# hold the rollover lock (it sleeps between steps), so the state stays as it
+# is; roll_resume PID continues it.  Returns 1 when no such moment came.
+roll_pause() {
+	local pid=$1 i
+	for ((i = 0; i < 100; i++)); do
+		kill -STOP "$pid" 2>/dev/null || return 1
+		flock -n "$ROLL_STATE/lock" true && return 0
+		kill -CONT "$pid"
+		sleep 0.1
+	done
+	return 1
+}
+roll_resume() { kill -CONT "$1" 2>/dev/null; }
+
+# A fingerprint of everything a refused command must leave alone: main.cf,
+# the files in the Postfix directory, the state file, and the TLSA records
+# and SOA serial each of the three servers serves.
+roll_fingerprint() {
+	local a
+	{
+		md5sum "$ROLL_PF/main.cf"
+		ls -la --time-style=+%s "$ROLL_PF" | awk '$7 != ".." {print $1, $5, $6, $7}'
+		md5sum "$ROLL_STATE/pftls-roll.state" 2>/dev/null
+		for a in 1 2 3; do
+			echo "ns$a $(bind_serial "$ROLL_NET.$a")"
+			roll_served "$ROLL_NET.$a"
+		done
+	} | md5sum | cut -d' ' -f1
 }
