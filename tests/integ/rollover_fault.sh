@@ -48,7 +48,7 @@ for ((run = 0; run < 150; run++)); do
 		>>"$W/now.out" 2>>"$W/now.err" &
 	pid=$!
 	ROLL_PIDS="$ROLL_PIDS $pid"
-	wait "$pid"
+	wait "$pid" 2>/dev/null # no "Killed" job notice
 	rc=$?
 	cur=$(roll_json)
 	p=$(jq -r .phase <<<"$cur" 2>/dev/null)

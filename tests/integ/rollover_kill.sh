@@ -73,7 +73,7 @@ done
 pid=$!
 ROLL_PIDS="$ROLL_PIDS $pid"
 roll_wait_phase idle failed -t 90 >/dev/null
-wait "$pid"
+wait "$pid" 2>/dev/null
 rc=$?
 check_eq "the last restart of now completes the rollover (exit 0, phase idle)" "0 idle" "$rc $(roll_phase)"
 check "kills landed in published, propagated, deployable and verified (killed in: ${killed_in[*]})" \

@@ -371,7 +371,7 @@ roll_wait_exit() {
 		ROLL_EXIT=running
 		return
 	fi
-	wait "$pid"
+	wait "$pid" 2>/dev/null # no "Killed" job notice
 	ROLL_EXIT=$?
 }
 
