@@ -97,3 +97,73 @@ uninstall:
 
 clean:
 	rm -rf $(B) tests/out
+
+# --- Hardening: fuzz harnesses, sanitizers, valgrind ------------------------
+#
+#   make check-asan      the whole suite (tests/run) against an ASan+UBSan
+#                        build in $(ASAN_B); any sanitizer report fails it.
+#                        clang, not gcc: gcc 12's combined runtime prints
+#                        UBSan reports on stderr only, ignoring log_path, and
+#                        tests/run-sanitized collects reports from log files
+#   make check-valgrind  every unit test binary under valgrind memcheck
+#   make fuzz            each libFuzzer harness for FUZZ_SECONDS (default 60);
+#                        results in docs/FUZZING.md
+#
+# A fuzz harness is one file, tests/fuzz/fuzz_NAME.c (see tests/fuzz/fuzz.h),
+# with its seed corpus in tests/fuzz/corpus/NAME/.  It is built twice:
+#   $(B)/tests/test_fuzz_replay_NAME  the build's compiler and flags, with
+#       tests/fuzz/replay.c's main(); part of "all", so tests/run (make check,
+#       check-asan, check-valgrind) replays the corpus as a unit test;
+#   $(FUZZ_B)/fuzzers/fuzz_NAME  clang with libFuzzer, ASan and UBSan.
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(B)/tests/test_fuzz_replay_%)
+
+all: $(FUZZ_REPLAYS)
+
+$(B)/tests/test_fuzz_replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o $(B)/libpftls.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -o $@ $< $(B)/tests/fuzz/replay.o $(B)/libpftls.a $(LDLIBS)
+
+$(B)/fuzzers/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/libfuzzer.o $(B)/libpftls.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/tests/fuzz/libfuzzer.o \
+		$(B)/libpftls.a $(LDLIBS)
+
+FUZZ_B       := build-fuzz
+FUZZ_CC      := clang-14
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 60
+ASAN_B       := build-asan
+ASAN_CC      := clang-14
+ASAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+VALGRIND     := valgrind -q --error-exitcode=99 --leak-check=full \
+                --errors-for-leak-kinds=definite --child-silent-after-fork=yes
+
+.PHONY: fuzz fuzz-build check-asan check-valgrind clean-hardening
+
+fuzz-build: deps
+	$(MAKE) B=$(FUZZ_B) CC=$(FUZZ_CC) EXTRA_CFLAGS='$(FUZZ_FLAGS)' \
+		$(FUZZ_NAMES:%=$(FUZZ_B)/fuzzers/fuzz_%)
+
+fuzz: fuzz-build
+	tests/fuzz/run-all $(FUZZ_B) $(FUZZ_SECONDS) docs/FUZZING.md
+
+check-asan: deps
+	$(MAKE) B=$(ASAN_B) CC=$(ASAN_CC) EXTRA_CFLAGS='$(ASAN_FLAGS)' all
+	tests/run-sanitized $(ASAN_B)
+
+# Forked children are still checked, silently: their errors turn their exit
+# status into 99, which the tests that wait for them see.  Their reports are
+# not printed because children killed on purpose (the fault points of the
+# crash-safety tests) "leak" whatever they held at SIGKILL.
+check-valgrind: deps
+	$(MAKE) all
+	rm -rf $(B)/valgrind-logs
+	PFTLS_TEST_WRAPPER='$(VALGRIND)' PFTLS_TEST_OUT=$(B)/valgrind-logs tests/run unit
+
+clean: clean-hardening
+clean-hardening:
+	rm -rf $(ASAN_B) $(FUZZ_B)

@@ -549,6 +549,17 @@ void pf_config_free(pf_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+/* True when the len bytes at p hold a control character other than tab
+ * and CR.  Checked on every line, continuation lines included: a value
+ * never carries one into a command line, a path or a message. */
+static bool has_control_char(const char *p, size_t len)
+{
+	for (const char *q = p; q < p + len; q++)
+		if (iscntrl((unsigned char)*q) && *q != '\t' && *q != '\r')
+			return true;
+	return false;
+}
+
 /* Apply one logical line "name = value" that started at line lineno. */
 static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno, char *line,
 			      pf_err *e)
@@ -621,6 +632,11 @@ int pf_config_parse(pf_config *cfg, const char *name, const char *text, pf_err *
 						 name, lineno);
 				break;
 			}
+			if (has_control_char(p, len)) {
+				r = pf_err_usage(e, "%s:%u: control character in line", name,
+						 lineno);
+				break;
+			}
 			logical = pf_realloc(logical, loglen + len + 2);
 			logical[loglen++] = ' ';
 			memcpy(logical + loglen, p, len);
@@ -637,15 +653,10 @@ int pf_config_parse(pf_config *cfg, const char *name, const char *text, pf_err *
 		}
 		if (at_end)
 			break;
-		for (q = p; q < p + len; q++) {
-			if (*q == '\0' || (iscntrl((unsigned char)*q) && *q != '\t' && *q != '\r')) {
-				r = pf_err_usage(e, "%s:%u: control character in line", name,
-						 lineno);
-				break;
-			}
-		}
-		if (r < 0)
+		if (has_control_char(p, len)) {
+			r = pf_err_usage(e, "%s:%u: control character in line", name, lineno);
 			break;
+		}
 		logical = pf_strndup(p, len);
 		loglen = len;
 		start = lineno;

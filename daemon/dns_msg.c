@@ -219,8 +219,13 @@ static const dns_status_info statuses[DNS_STATUS_COUNT] = {
 	[DNS_NXRRSET] = {"NXRRSET", DNS_ACT_RETRY,
 			 "a prerequisite failed: the RRset is not what it was when read (changed "
 			 "by someone else meanwhile)"},
+	/* RCODE 9 has two meanings: RFC 2136 "not authoritative for the zone"
+	 * and RFC 8945 "not authorized" (Knot answers an update no ACL allows,
+	 * such as an unsigned one, with it). */
 	[DNS_NOTAUTH] = {"NOTAUTH", DNS_ACT_STOP,
-			 "the server is not authoritative for the zone"},
+			 "the server is not authoritative for the zone, or the request is not "
+			 "authorized (RFC 8945): no TSIG key, or none its access rules accept for "
+			 "this"},
 	[DNS_NOTZONE] = {"NOTZONE", DNS_ACT_STOP, "a name in the update is outside the zone"},
 	[DNS_BADSIG] = {"BADSIG", DNS_ACT_STOP,
 			"the server could not verify our TSIG signature: the secret does not "

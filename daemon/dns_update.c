@@ -39,6 +39,7 @@ typedef struct upd {
 	size_t *owner_of; /* per change */
 	uint32_t serial, soa_ttl, soa_min;
 	bool zone_signed;
+	bool tsig_known; /* the update server signed a reply with our key */
 } upd;
 
 static void vlog(const upd *u, const char *fmt, ...) PF_PRINTF(2, 3);
@@ -126,7 +127,16 @@ static ldns_rr *tlsa_rr(const ldns_rdf *owner, ldns_rr_class cls, uint32_t ttl,
 static int xfer_error(const upd *u, const dns_xfer *x, const char *what, pf_err *e)
 {
 	const dns_status_info *si = dns_status_describe(x->status);
+	const char *meaning = si->meaning;
 	char extra[300] = "";
+
+	/* RFC 8945 5.2.2 reserves BADKEY for a key the server does not know; Knot
+	 * also sends it for an update its ACL denies to a key it knows.  The
+	 * server's signed answers to our queries tell the two apart. */
+	if (x->status == DNS_BADKEY && u->tsig_known)
+		meaning = "the server knows the TSIG key (it signed its answers to our "
+			  "queries with it) but refuses this update for it: its access rules "
+			  "(update-policy, or a Knot ACL) do not let this key change these records";
 
 	if (x->status == DNS_BADTIME && x->replied && x->reply.skew)
 		snprintf(extra, sizeof(extra), " (its clock is %lld s %s ours)",
@@ -139,7 +149,7 @@ static int xfer_error(const upd *u, const dns_xfer *x, const char *what, pf_err 
 		snprintf(extra, sizeof(extra), " (%s%s)",
 			 x->ignored ? "not believed: " : "", x->note);
 	return pf_err_set(e, EIO, "%s: %s from %s: %s%s%s", what, si->name,
-			  x->server->label, si->meaning, extra,
+			  x->server->label, meaning, extra,
 			  x->replied && !x->reply.verified && u->o->tsig && x->status != DNS_NOERROR
 				  ? " [reply not TSIG-verified]"
 				  : "");
@@ -192,6 +202,8 @@ static int read_state(upd *u, bool all, pf_err *e)
 		snprintf(what, sizeof(what), "reading %s %s from the update server",
 			 i == u->n_owners ? u->o->zone->zone : u->owners[i].name,
 			 i == u->n_owners ? "SOA" : "TLSA");
+		if (x->replied && x->reply.verified)
+			u->tsig_known = true;
 		if (!x->replied || (x->status != DNS_NOERROR && x->status != DNS_NXDOMAIN)) {
 			r = xfer_error(u, x, what, e);
 			break;

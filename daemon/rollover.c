@@ -214,7 +214,8 @@ static int enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, 
 	r->st.phase = p;
 	if (stamp < PF_T_COUNT)
 		r->st.t[stamp] = now;
-	pf_journal_state_event(&r->st, now, pf_event_for_phase(p), NULL, "%s", msg);
+	/* The stamp may be rounded up (timing.h); the event is when it happened. */
+	pf_journal_state_event(&r->st, pf_now(), pf_event_for_phase(p), NULL, "%s", msg);
 	progress(r, "%s: %s", pf_phase_name(p), msg);
 	return save(r, e);
 }
@@ -425,6 +426,27 @@ static int apply_changes(pf_roll *r, const size_t *idx, size_t n, enum dns_chang
 	return rc;
 }
 
+/* Fill want with the records idx[0..n) that lie in zone z; returns how
+ * many.  want must hold n entries. */
+static size_t wants_in_zone(const pf_roll *r, const size_t *idx, size_t n, const dns_zone_info *z,
+			    bool present, dns_prop_want *want)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char owner[300];
+
+		owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
+		if (!dns_name_in_zone(owner, z->zone))
+			continue;
+		snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
+		want[m].rd = r->st.records[idx[i]].rdata;
+		want[m].present = present;
+		m++;
+	}
+	return m;
+}
+
 /*
  * One propagation round over every zone: are the records idx[0..n) served
  * (present) or gone (!present) on every check server, signed when the zone
@@ -447,19 +469,8 @@ static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool prese
 	want = pf_calloc(n + 1, sizeof(*want));
 	for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
 		dns_prop_round rd = {0};
-		size_t m = 0;
+		size_t m = wants_in_zone(r, idx, n, &r->zones[z], present, want);
 
-		for (size_t i = 0; i < n; i++) {
-			char owner[300];
-
-			owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
-			if (!dns_name_in_zone(owner, r->zones[z].zone))
-				continue;
-			snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
-			want[m].rd = r->st.records[idx[i]].rdata;
-			want[m].present = present;
-			m++;
-		}
 		if (m == 0)
 			continue;
 		if ((rc = dns_prop_run(&r->zones[z], want, m, &no, &rd, e)) < 0)
@@ -469,6 +480,13 @@ static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool prese
 			progress(r, "WARNING: zone %s is not DNSSEC-signed: DANE protects nothing "
 				    "until it is",
 				 rd.zone);
+			/* A rollover goes on (the records are still needed), but an
+			 * audit reports an unsigned zone as a problem. */
+			if (r->audit) {
+				done = false;
+				pf_strv_push_owned(ret_missing,
+						   pf_asprintf("zone %s is not DNSSEC-signed", rd.zone));
+			}
 		}
 		for (size_t s = 0; s < rd.n_servers; s++) {
 			const dns_prop_server *sv = &rd.servers[s];
@@ -505,6 +523,18 @@ static int propagation_round(pf_roll *r, const size_t *idx, size_t n, bool prese
 	if (rc == 0)
 		*ret_done = done;
 	return rc;
+}
+
+/* Back to idle after a rollover ended; its events stay for "status". */
+static void reset_idle(pf_state *st)
+{
+	pf_state next;
+
+	pf_state_init(&next);
+	memcpy(next.events, st->events, sizeof(next.events));
+	next.n_events = st->n_events;
+	pf_state_free(st);
+	*st = next;
 }
 
 /* ---- the steps ----------------------------------------------------------- */
@@ -697,19 +727,8 @@ static int step_publish(pf_roll *r, pf_err *e)
 		for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
 			dns_prop_want *want = pf_calloc(n + 1, sizeof(*want));
 			dns_prop_round rd = {0};
-			size_t m = 0;
+			size_t m = wants_in_zone(r, idx, n, &r->zones[z], true, want);
 
-			for (size_t i = 0; i < n; i++) {
-				char owner[300];
-
-				owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
-				if (!dns_name_in_zone(owner, r->zones[z].zone))
-					continue;
-				snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
-				want[m].rd = r->st.records[idx[i]].rdata;
-				want[m].present = true;
-				m++;
-			}
 			if (m)
 				rc = dns_prop_run(&r->zones[z], want, m, &no, &rd, e);
 			for (size_t o = 0; rc == 0 && o < rd.n_owners; o++) {
@@ -765,7 +784,12 @@ static int step_publish(pf_roll *r, pf_err *e)
 	rc = apply_changes(r, idx, n, DNS_OP_ADD, &res, e);
 	if (rc < 0)
 		goto out;
-	r->st.t[PF_T_PUB] = res.t_pub + 1; /* rounded up: see timing.h */
+	/* Rounded up (timing.h).  When every record was already there (a kill
+	 * after the update was acknowledged but before this was saved), no
+	 * NOERROR came back now: the records were seen present just now, a
+	 * later and so safe T_pub; never 0, which would void the
+	 * propagation_min_delay floor. */
+	r->st.t[PF_T_PUB] = res.t_pub ? res.t_pub + 1 : now_up();
 	r->st.tlsa_ttl = r->cfg->tlsa_ttl;
 	r->st.have_serial = r->n_zones == 1;
 	r->st.update_serial = res.serial;
@@ -1067,15 +1091,9 @@ static int step_verify(pf_roll *r, pf_err *e)
  * -errno. */
 static int finish(pf_roll *r, pf_err *e)
 {
-	pf_state next;
-
 	pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_COMPLETED, NULL,
 			       "rollover complete");
-	pf_state_init(&next);
-	memcpy(next.events, r->st.events, sizeof(next.events));
-	next.n_events = r->st.n_events;
-	pf_state_free(&r->st);
-	r->st = next;
+	reset_idle(&r->st);
 	progress(r, "idle: rollover complete");
 	return save(r, e);
 }
@@ -1358,12 +1376,7 @@ int roll_cancel(pf_roll *r, pf_err *e)
 		pf_fsync_parent(r->cfg->postfix_config_directory);
 		pf_journal_state_event(&r->st, pf_now(), PF_EV_CANCELLED, NULL,
 				       "rollover cancelled: new records withdrawn, new keys removed");
-		pf_state next;
-		pf_state_init(&next);
-		memcpy(next.events, r->st.events, sizeof(next.events));
-		next.n_events = r->st.n_events;
-		pf_state_free(&r->st);
-		r->st = next;
+		reset_idle(&r->st);
 		rc = save(r, e);
 	}
 	end(r);
@@ -1378,11 +1391,21 @@ const char *roll_status_line(pf_roll *r)
 
 	pf_timing_compute(&r->st, &r->tparams, &t);
 	switch (r->st.phase) {
-	case PF_PHASE_PUBLISHED:
-		snprintf(r->status, sizeof(r->status),
-			 "published: waiting for %zu check server(s) to serve the new records",
-			 r->n_zones ? r->zones[0].n_checks : (size_t)0);
+	case PF_PHASE_PUBLISHED: {
+		size_t total = 0;
+
+		for (size_t z = 0; z < r->n_zones; z++)
+			total += r->zones[z].n_checks;
+		if (total)
+			snprintf(r->status, sizeof(r->status),
+				 "published: %zu of %zu check servers serve the new records",
+				 r->st.n_servers, total);
+		else
+			snprintf(r->status, sizeof(r->status),
+				 "published: %zu check server%s confirmed so far", r->st.n_servers,
+				 r->st.n_servers == 1 ? "" : "s");
 		break;
+	}
 	case PF_PHASE_PROPAGATED:
 		snprintf(r->status, sizeof(r->status), "propagated: deploy at %s (in %s)",
 			 pf_timing_fmt_time(t.deploy_at, when, sizeof(when)),
@@ -1401,6 +1424,71 @@ const char *roll_status_line(pf_roll *r)
 		snprintf(r->status, sizeof(r->status), "%s", pf_phase_name(r->st.phase));
 	}
 	return r->status;
+}
+
+int roll_publish(pf_roll *r, pf_err *e)
+{
+	int rc;
+
+	if ((rc = begin(r, e)) < 0)
+		return rc;
+	if (r->st.phase != PF_PHASE_GENERATED)
+		rc = pf_err_refuse(e, "no pending keys to publish: the rollover is in phase %s",
+				   pf_phase_name(r->st.phase));
+	else
+		rc = step_publish(r, e);
+	end(r);
+	return rc;
+}
+
+int roll_retire(pf_roll *r, int max_wait, pf_err *e)
+{
+	int64_t deadline = pf_now() + max_wait;
+	int rc;
+
+	for (;;) {
+		int64_t wakeup = 0;
+		pf_timing t;
+
+		if ((rc = begin(r, e)) < 0)
+			return rc;
+		pf_timing_compute(&r->st, &r->tparams, &t);
+		if (r->st.phase != PF_PHASE_VERIFIED)
+			rc = pf_err_refuse(e, "no old records to retire: the rollover is in phase %s",
+					   pf_phase_name(r->st.phase));
+		else if ((rc = pf_timing_may_retire(&r->st, &t, pf_now(), e)) == 0)
+			rc = step_retire(r, &wakeup, e);
+		end(r);
+		if (rc < 0 || wakeup == 0)
+			return rc;
+		if (pf_now() >= deadline)
+			return pf_err_set(e, ETIMEDOUT,
+					  "old records withdrawn, but not yet gone from every check "
+					  "server; the rollover confirms it later");
+		sleep(1);
+	}
+}
+
+int roll_key_files(pf_roll *r, bool next, pf_strv *ret, pf_err *e)
+{
+	int rc;
+
+	if ((rc = load_state(r, e)) < 0)
+		return rc;
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &r->st.keys[a];
+
+		if (!k->present)
+			continue;
+		if (next && pf_state_key_has_next(k))
+			pf_strv_push(ret, k->next_key);
+		else if (!next && pf_state_key_has_old(k))
+			pf_strv_push(ret, k->old_key);
+	}
+	if (ret->n == 0)
+		return pf_err_refuse(e, "no %s keys: the rollover is in phase %s; name key files",
+				     next ? "pending" : "replaced", pf_phase_name(r->st.phase));
+	return 0;
 }
 
 int roll_reload(pf_roll *r, pf_err *e)

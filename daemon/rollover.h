@@ -53,6 +53,18 @@ int roll_deploy(pf_roll *r, bool force, pf_err *e);
  * its key files.  Refused (exit 3) after deploy.  Returns 0 or -errno. */
 int roll_cancel(pf_roll *r, pf_err *e);
 
+/* The manual steps of a pending rollover, under the same rules as the
+ * engine's own: publish its next keys' records (phase generated only), and
+ * withdraw its old records (phase verified, after the retire time), waiting
+ * up to max_wait seconds for every check server to confirm.  Refused with
+ * exit code 3 in any other phase.  Returns 0 or -errno. */
+int roll_publish(pf_roll *r, pf_err *e);
+int roll_retire(pf_roll *r, int max_wait, pf_err *e);
+
+/* The key files of the pending rollover: its next keys (role next) or the
+ * keys it replaces (old), into ret.  Returns 0 or -errno. */
+int roll_key_files(pf_roll *r, bool next, pf_strv *ret, pf_err *e);
+
 /* Reload Postfix as configured (reload_unit over D-Bus, else
  * reload_command).  Returns 0 or -errno. */
 int roll_reload(pf_roll *r, pf_err *e);

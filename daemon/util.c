@@ -280,7 +280,9 @@ bool pf_valid_hostname(const char *s)
 		if (++label > 63)
 			return false;
 	}
-	return s[len - 1] != '-';
+	/* label == 0: the name ends in an empty label ("a.." before the one
+	 * trailing dot allowed was taken off). */
+	return label > 0 && s[len - 1] != '-';
 }
 
 int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_err *e)

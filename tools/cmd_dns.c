@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../daemon/postfix.h"
+#include "../daemon/rollover.h"
 #include "cli.h"
 #include "../daemon/dns_discover.h"
 #include "../daemon/dns_propagation.h"
@@ -47,86 +49,11 @@ static void records_free(records *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-/*
- * Run "postconf -c DIR -xh NAME..." and return its output lines in *out.
- * TODO(merge): use postfix.h
- */
-static int postconf_values(const pf_config *cfg, const char *const *names, size_t n,
-			   pf_strv *out, pf_err *e)
-{
-	char *cmd = pf_asprintf("%s/postconf", cfg->postfix_command_directory);
-	char **argv = pf_calloc(n + 5, sizeof(*argv));
-	int fds[2], efds[2], status = 0;
-	char buf[65536], err[512];
-	size_t len = 0;
-	ssize_t el;
-	pid_t pid;
-
-	argv[0] = cmd;
-	argv[1] = (char *)"-c";
-	argv[2] = cfg->postfix_config_directory;
-	argv[3] = (char *)"-xh";
-	for (size_t i = 0; i < n; i++)
-		argv[4 + i] = (char *)names[i];
-	if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(efds, O_CLOEXEC) < 0) {
-		free(argv);
-		free(cmd);
-		return pf_err_set(e, errno, "pipe: %s", strerror(errno));
-	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		dup2(efds[1], 2);
-		execv(cmd, argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	close(efds[1]);
-	for (;;) {
-		ssize_t r = read(fds[0], buf + len, sizeof(buf) - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || (len += (size_t)r) >= sizeof(buf) - 1)
-			break;
-	}
-	close(fds[0]);
-	buf[len] = '\0';
-	/* postconf writes little to stderr: reading it after stdout cannot
-	 * deadlock.  Only its last line is kept, for the error message. */
-	el = read(efds[0], err, sizeof(err) - 1);
-	close(efds[0]);
-	err[el > 0 ? el : 0] = '\0';
-	while (el > 0 && err[el - 1] == '\n')
-		err[--el] = '\0';
-	char *last = strrchr(err, '\n');
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
-		int r = pf_err_set(e, EIO, "%s -c %s failed: %.300s", cmd,
-				   cfg->postfix_config_directory,
-				   last ? last + 1 : err[0] ? err : "no message");
-		free(argv);
-		free(cmd);
-		return r;
-	}
-	/* One line per parameter, in order; an empty value is an empty line. */
-	for (char *line = buf, *nl; *line && out->n < n; line = nl + 1) {
-		nl = strchr(line, '\n');
-		if (!nl)
-			nl = line + strlen(line) - 1;
-		pf_strv_push_owned(out, pf_strndup(line, (size_t)(nl - line + (*nl != '\n'))));
-	}
-	while (out->n < n)
-		pf_strv_push(out, "");
-	free(argv);
-	free(cmd);
-	return 0;
-}
-
 /* tlsa_hostnames, or Postfix's myhostname when it is not set. */
 static int tlsa_hosts(const pf_config *cfg, pf_strv *hosts, pf_err *e)
 {
-	static const char *const names[] = {"myhostname"};
-	pf_strv out = {0};
+	pf_postfix pf;
+	char *h = NULL;
 	int r;
 
 	if (cfg->tlsa_hostnames.n) {
@@ -134,17 +61,21 @@ static int tlsa_hosts(const pf_config *cfg, pf_strv *hosts, pf_err *e)
 			pf_strv_push(hosts, cfg->tlsa_hostnames.v[i]);
 		return 0;
 	}
-	if ((r = postconf_values(cfg, names, 1, &out, e)) < 0) {
+	if ((r = postfix_open(&pf, cfg->postfix_command_directory, cfg->postfix_config_directory,
+			      e)) < 0)
+		return r;
+	r = postfix_myhostname(&pf, &h, e);
+	postfix_close(&pf);
+	if (r < 0) {
 		pf_err_prefix(e, "tlsa_hostnames is not set, and Postfix's myhostname");
 		return r;
 	}
-	if (!out.n || !pf_valid_hostname(out.v[0])) {
-		pf_strv_clear(&out);
+	if (!pf_valid_hostname(h)) {
+		free(h);
 		return pf_err_usage(e, "tlsa_hostnames is not set, and Postfix's myhostname is "
 				       "not a usable host name");
 	}
-	pf_strv_push(hosts, out.v[0]);
-	pf_strv_clear(&out);
+	pf_strv_push_owned(hosts, h);
 	return 0;
 }
 
@@ -257,15 +188,30 @@ static void warn_unsigned(const char *zone)
 		zone);
 }
 
-static int key_args(int argc, int first, const char *cmd)
+/*
+ * The key files a command works on: those named, or (none named) the
+ * pending rollover's next keys.  *ret_keys points into argv or into owned.
+ * Returns 0 or an exit code after printing why.
+ */
+static int key_files(pf_cli *cli, int argc, char **argv, pf_strv *owned, char ***ret_keys,
+		     size_t *ret_n)
 {
-	if (first >= argc) {
-		fprintf(stderr,
-			"pftls-roll: %s: no key files given; the pending rollover's keys are not "
-			"available to this command yet: name the key files\n",
-			cmd);
-		return PF_EXIT_USAGE;
+	pf_roll *roll = NULL;
+	pf_err e = {0};
+	int r;
+
+	if (optind < argc) {
+		*ret_keys = argv + optind;
+		*ret_n = (size_t)(argc - optind);
+		return 0;
 	}
+	if ((r = roll_open(&cli->cfg, &roll, &e)) < 0 || (r = roll_key_files(roll, true, owned, &e)) < 0) {
+		roll_free(roll);
+		return cli_fail(&e);
+	}
+	roll_free(roll);
+	*ret_keys = owned->v;
+	*ret_n = owned->n;
 	return 0;
 }
 
@@ -361,72 +307,113 @@ int cmd_publish(pf_cli *cli, int argc, char **argv)
 			return cli_usage("publish [-n] [keyfile...]");
 		dry_run = true;
 	}
-	if ((r = key_args(argc, optind, "publish")) != 0)
-		return r;
 	if ((r = cli_config(cli, false)) != 0)
 		return r;
-	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
+	if (optind == argc && !dry_run) {
+		/* The pending rollover's keys go through the engine, which reads
+		 * the RRsets' TTLs before the update (the timing model needs the
+		 * old ones) and records the publication. */
+		pf_roll *roll = NULL;
+
+		if (roll_open(&cli->cfg, &roll, &e) < 0 || roll_publish(roll, &e) < 0) {
+			roll_free(roll);
+			return cli_fail(&e);
+		}
+		roll_free(roll);
+		printf("the pending rollover's records are published\n");
+		return PF_EXIT_OK;
+	}
+	pf_strv owned = {0};
+	char **keys;
+	size_t n_keys;
+	if ((r = key_files(cli, argc, argv, &owned, &keys, &n_keys)) != 0)
+		return r;
+	if (collect(&cli->cfg, keys, n_keys, &rs, &e) < 0) {
+		pf_strv_clear(&owned);
 		return cli_fail(&e);
+	}
 	r = apply(cli, &rs, DNS_OP_ADD, dry_run);
 	records_free(&rs);
+	pf_strv_clear(&owned);
 	return r;
 }
 
 /*
  * Refuse to withdraw the records of a key Postfix presents: compare each key
- * file's public key with every key file main.cf names for smtpd and tlsproxy.
+ * file's public key with every key in service for smtpd and tlsproxy
+ * (legacy parameters or chain files, as the Postfix adapter reads them).
  * Returns 0, or an exit code after printing why.
- * TODO(merge): use postfix.h
  */
 static int refuse_deployed(const pf_config *cfg, char **keys, size_t n_keys)
 {
-	static const char *const params[] = {
-		"smtpd_tls_key_file",    "smtpd_tls_eckey_file",    "smtpd_tls_chain_files",
-		"tlsproxy_tls_key_file", "tlsproxy_tls_eckey_file", "tlsproxy_tls_chain_files",
-	};
-	const size_t np = sizeof(params) / sizeof(params[0]);
-	pf_strv vals = {0};
+	static const char *const prefixes[] = {"smtpd", "tlsproxy"};
+	pf_tls_files dep[2] = {{0}};
+	pf_postfix pf;
 	pf_err e = {0};
 	int rc = 0;
 
-	if (postconf_values(cfg, params, np, &vals, &e) < 0) {
+	if (postfix_open(&pf, cfg->postfix_command_directory, cfg->postfix_config_directory,
+			 &e) < 0 ||
+	    postfix_deployed(&pf, prefixes[0], &dep[0], &e) < 0 ||
+	    postfix_deployed(&pf, prefixes[1], &dep[1], &e) < 0) {
 		pf_err_prefix(&e, "cannot tell which keys Postfix uses");
-		return cli_fail(&e);
+		rc = cli_fail(&e);
+		goto out;
 	}
+	/* Every key file main.cf names counts, even one Postfix cannot use
+	 * yet (no certificate): withdrawing its records must be deliberate. */
+	static const char *const key_params[] = {"smtpd_tls_key_file", "smtpd_tls_eckey_file",
+						 "tlsproxy_tls_key_file", "tlsproxy_tls_eckey_file"};
+	char *named[4] = {0};
+	pf_strv cand = {0}, where = {0};
+
+	if (postfix_get(&pf, PF_PC_EXPAND, key_params, 4, named, &e) < 0) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (named[i] && *named[i] && strcmp(named[i], "none") != 0) {
+			pf_strv_push(&cand, named[i]);
+			pf_strv_push(&where, key_params[i]);
+		}
+		free(named[i]);
+	}
+	for (int p = 0; p < 2; p++)
+		for (int a = 0; a < PF_ALG_COUNT; a++)
+			if (dep[p].key_file[a]) {
+				pf_strv_push(&cand, dep[p].key_file[a]);
+				pf_strv_push_owned(&where, pf_asprintf("%s_tls_chain_files or key "
+								       "parameters",
+								       prefixes[p]));
+			}
 	for (size_t k = 0; k < n_keys && !rc; k++) {
 		pf_pubkey pk = {0};
-		char rk[PATH_MAX];
 
 		if (keystore_load_pubkey(keys[k], &pk, &e) < 0) {
 			rc = cli_fail(&e);
 			break;
 		}
-		bool have_rk = realpath(keys[k], rk) != NULL;
-		for (size_t i = 0; i < vals.n && i < np && !rc; i++) {
-			pf_strv files = {0};
+		for (size_t c = 0; c < cand.n && !rc; c++) {
+			pf_pubkey dk = {0};
 
-			pf_split_list(vals.v[i], &files);
-			for (size_t f = 0; f < files.n && !rc; f++) {
-				pf_pubkey dk = {0};
-				char rd[PATH_MAX];
-				bool same = have_rk && realpath(files.v[f], rd) && strcmp(rk, rd) == 0;
-
-				if (!same && keystore_load_pubkey(files.v[f], &dk, &e) == 0)
-					same = strcmp(dk.spki_sha256, pk.spki_sha256) == 0;
-				pf_pubkey_free(&dk);
-				if (same) {
-					fprintf(stderr,
-						"pftls-roll: refusing to retire %s: Postfix uses this "
-						"key (%s = %s); its TLSA records must stay\n",
-						keys[k], params[i], files.v[f]);
-					rc = PF_EXIT_REFUSED;
-				}
+			if (keystore_load_pubkey(cand.v[c], &dk, &e) == 0 &&
+			    strcmp(dk.spki_sha256, pk.spki_sha256) == 0) {
+				fprintf(stderr,
+					"pftls-roll: refusing to retire %s: Postfix uses this key "
+					"(%s = %s); its TLSA records must stay\n",
+					keys[k], where.v[c], cand.v[c]);
+				rc = PF_EXIT_REFUSED;
 			}
-			pf_strv_clear(&files);
+			pf_pubkey_free(&dk);
 		}
 		pf_pubkey_free(&pk);
 	}
-	pf_strv_clear(&vals);
+	pf_strv_clear(&cand);
+	pf_strv_clear(&where);
+out:
+	pf_tls_files_free(&dep[0]);
+	pf_tls_files_free(&dep[1]);
+	postfix_close(&pf);
 	return rc;
 }
 
@@ -439,10 +426,21 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 	optind = 1;
 	if (getopt(argc, argv, "+") != -1)
 		return cli_usage("retire [keyfile...]");
-	if ((r = key_args(argc, optind, "retire")) != 0)
-		return r;
 	if ((r = cli_config(cli, false)) != 0)
 		return r;
+	if (optind == argc) {
+		/* The keys the last rollover replaced: only through the engine,
+		 * after the retire time and a verification of the new keys. */
+		pf_roll *roll = NULL;
+
+		if (roll_open(&cli->cfg, &roll, &e) < 0 || roll_retire(roll, 60, &e) < 0) {
+			roll_free(roll);
+			return cli_fail(&e);
+		}
+		roll_free(roll);
+		printf("the replaced keys' records are withdrawn and gone from every check server\n");
+		return PF_EXIT_OK;
+	}
 	if ((r = refuse_deployed(&cli->cfg, argv + optind, (size_t)(argc - optind))) != 0)
 		return r;
 	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
@@ -525,11 +523,16 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 			return cli_usage("propagation [--wait] [keyfile...]");
 		wait = true;
 	}
-	if ((r = key_args(argc, optind, "propagation")) != 0)
-		return r;
 	if ((r = cli_config(cli, false)) != 0)
 		return r;
-	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
+	pf_strv owned = {0};
+	char **keys;
+	size_t n_keys;
+	if ((r = key_files(cli, argc, argv, &owned, &keys, &n_keys)) != 0)
+		return r;
+	r = collect(&cli->cfg, keys, n_keys, &rs, &e);
+	pf_strv_clear(&owned);
+	if (r < 0)
 		return cli_fail(&e);
 	dns_net_opts_default(&o);
 

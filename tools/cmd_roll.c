@@ -76,7 +76,9 @@ static int follow(pf_cli *cli, pf_roll *r)
 		if (roll_refresh(r, &e) < 0)
 			return cli_fail(&e);
 		status = roll_status_line(r);
-		if (strcmp(status, last) != 0 || tty) {
+		/* Off a terminal, one line per phase: the countdown would print
+		 * a line a second. */
+		if (tty || strncmp(status, last, strcspn(last, ":")) != 0 || !last[0]) {
 			if (tty)
 				printf("\r\033[K%s", status);
 			else

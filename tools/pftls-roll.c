@@ -80,13 +80,16 @@ int cli_config(pf_cli *cli, bool missing_ok)
 	if (cli->loaded)
 		return 0;
 	pf_config_init(&cli->cfg);
+	/* On failure cfg is freed here: main frees it only once loaded. */
 	if (pf_config_load(&cli->cfg, cli->config_path, missing_ok && !cli->config_explicit, &e) <
 	    0) {
+		pf_config_free(&cli->cfg);
 		e.exit_code = PF_EXIT_USAGE;
 		return cli_fail(&e);
 	}
 	if (cli->postfix_dir) {
 		if (cli->postfix_dir[0] != '/') {
+			pf_config_free(&cli->cfg);
 			fprintf(stderr, "pftls-roll: -C %.100s: not an absolute path name\n",
 				cli->postfix_dir);
 			return PF_EXIT_USAGE;

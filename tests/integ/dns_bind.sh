@@ -255,4 +255,5 @@ run -c "$CF" retire "$K7"
 check "retire once it is no longer deployed" [ "$RC" -eq 0 ]
 
 run -c "$CF" publish
-check "publish without key files: exit 2" [ "$RC" -eq 2 ]
+check "publish without key files and no pending rollover: refused, exit 3" \
+	eval '[ $RC -eq 3 ] && grep -q "no pending keys to publish" <<<"$ERR"'

@@ -17,7 +17,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-ROLL=build/pftls-roll
+ROLL=${PFTLS_BUILD:-build}/pftls-roll
 CF5=docs/pftls-roll.cf.5
 ROLL8=docs/pftls-roll.8
 ROLLD8=docs/pftls-rolld.8

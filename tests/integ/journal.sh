@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
 journald_enter_ns "$0" "$@"
 
-bin=build/tests/test_journal
+bin=${PFTLS_BUILD:-build}/tests/test_journal
 catalog=docs/pftls-roll.catalog
 work=$(mktemp -d /tmp/pftls-journal-test.XXXXXX)
 cleanup() {

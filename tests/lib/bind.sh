@@ -187,7 +187,7 @@ bind_wait_serial() {
 }
 
 bind_serial() {
-	dig +norec +short +time=1 +tries=1 @"$1" "$BIND_ZONE" SOA 2>/dev/null | awk '{print $3}'
+	dig +norec +short +time=1 +tries=1 @"$1" "$BIND_ZONE" SOA 2>/dev/null | awk '!/^;/ {print $3}'
 }
 
 bind_tlsa() {

@@ -1,7 +1,7 @@
 # tests/lib/dns_common.sh - small helpers shared by the DNS integration
 # tests: PASS/FAIL lines, key files, and running pftls-roll.
 
-PFTLS=${PFTLS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/pftls-roll}
+PFTLS=${PFTLS:-${PFTLS_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}/pftls-roll}
 # Debian's python3 has python3-dnspython; a python3 earlier on PATH may not.
 PY3=/usr/bin/python3
 

@@ -10,7 +10,7 @@
 # main.cf) bind-mounted over it, visible to that script only.
 
 PF_ROOT=${PF_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-PFTLS=$PF_ROOT/build/pftls-roll
+PFTLS=${PFTLS_BUILD:-$PF_ROOT/build}/pftls-roll
 PF_PASSED=0
 PF_FAILED=0
 

@@ -210,5 +210,13 @@ int main(void)
 				strstr(e.msg, "cannot connect"),
 			"closed port reported: %s", e.msg);
 	}
+	pf_pubkey_free(&rsa_pk);
+	pf_pubkey_free(&ec_pk);
+	EVP_PKEY_free(s.rsa);
+	EVP_PKEY_free(s.ec);
+	EVP_PKEY_free(other.rsa);
+	X509_free(s.rsa_cert);
+	X509_free(s.ec_cert);
+	X509_free(other.rsa_cert);
 	T_DONE();
 }

@@ -1,0 +1,57 @@
+#!/bin/bash
+# bench/sections/50-daemon-idle.sh - pftls-rolld between rollovers: resident
+# memory and CPU time over IDLE_SECONDS (default 600, issue 4's ten minutes)
+# with a deployed key, rollover_interval = 30d and the watchdog on, so the
+# daemon holds a timer a month away and pings the watchdog; nothing should
+# run in between.  Needs no DNS or running Postfix: only main.cf is read.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+IDLE=${IDLE_SECONDS:-600}
+D=$(mktemp -d /tmp/pftls-bench-idle.XXXXXX)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$D"' EXIT
+mkdir -p "$D/etc" "$D/spool" "$D/data"
+chmod 755 "$D" "$D/etc"
+cat >"$D/etc/main.cf" <<EOT
+queue_directory = $D/spool
+data_directory = $D/data
+myhostname = mx.example.test
+EOT
+"$ROOT/build/pftls-roll" -C "$D/etc" new-server-key >/dev/null
+k=$(ls "$D"/etc/key-*.pem) c=$(ls "$D"/etc/cert-*.pem)
+postconf -c "$D/etc" -e "smtpd_tls_key_file = $k" "smtpd_tls_cert_file = $c"
+cat >"$D/roll.cf" <<EOT
+postfix_config_directory = $D/etc
+rollover_interval = 30d
+state_directory = $D/state
+control_socket = $D/control
+EOT
+ticks=$(getconf CLK_TCK)
+cpu() { awk -v t="$ticks" '{printf "%.3f", ($14 + $15) / t}' "/proc/$1/stat"; }
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+WATCHDOG_USEC=60000000 NOTIFY_SOCKET= "$ROOT/build/pftls-rolld" -c "$D/roll.cf" 2>"$D/log" &
+pid=$!
+sleep 2
+cpu0=$(cpu "$pid") rss0=$(rss "$pid")
+echo "bench: daemon idle for ${IDLE}s" >&2
+sleep "$IDLE"
+cpu1=$(cpu "$pid") rss1=$(rss "$pid") peak=$(hwm "$pid")
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+cat <<EOT
+## pftls-rolld at rest
+
+The daemon between rollovers (a deployed key, rollover_interval = 30d,
+WatchdogSec 60s) for ${IDLE} s, measured from /proc.
+
+| measurement | value |
+|---|---:|
+| resident memory after start (VmRSS) | $((rss0 / 1024)).$(((rss0 % 1024) * 10 / 1024)) MiB |
+| resident memory after ${IDLE} s | $((rss1 / 1024)).$(((rss1 % 1024) * 10 / 1024)) MiB |
+| peak resident memory (VmHWM) | $((peak / 1024)).$(((peak % 1024) * 10 / 1024)) MiB |
+| CPU time used while idle (user + system) | $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {printf "%.2f s", b - a}') |
+
+Reproduce: \`IDLE_SECONDS=600 bash bench/sections/50-daemon-idle.sh\`.
+EOT

@@ -1,0 +1,342 @@
+/*
+ * pftls-rolld.c - the rollover daemon: one sd-event loop that owns a timer
+ * (the engine's next wake-up), the control socket, and the signals.  It
+ * runs in the foreground, as Type=notify expects, and never polls: every
+ * wait is a one-shot timer re-armed from what the engine says.
+ *
+ * The engine persists every step, so stopping at any moment (SIGTERM, or a
+ * kill) loses nothing: the next start resumes where the state file says.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "control.h"
+#include "journal.h"
+#include "rollover.h"
+#include "version.h"
+
+#define RETRY_BUSY_USEC (5 * 1000000ULL)
+
+typedef struct manager {
+	sd_event *event;
+	sd_event_source *timer;
+	sd_event_source *control;
+	const char *config_path;
+	pf_config cfg;
+	pf_roll *roll;
+	int control_fd;
+	int instance_fd;
+	int verbose;
+} manager;
+
+static void log_event(enum pf_event ev, const char *fmt, ...) PF_PRINTF(2, 3);
+static void log_event(enum pf_event ev, const char *fmt, ...)
+{
+	pf_event_ctx ctx = {.phase = PF_PHASE_IDLE};
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pf_journal_log(ev, &ctx, "%s", msg);
+}
+
+static void notify_status(manager *m)
+{
+	sd_notifyf(0, "STATUS=%s", roll_status_line(m->roll));
+}
+
+/* Arm the timer for epoch second t (0: disarm; past: at once). */
+static void arm(manager *m, int64_t t)
+{
+	if (t == 0) {
+		sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(m->timer, (uint64_t)(t < 0 ? 0 : t) * 1000000ULL);
+	sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+}
+
+static void arm_now(manager *m)
+{
+	uint64_t now;
+
+	sd_event_now(m->event, CLOCK_REALTIME, &now);
+	sd_event_source_set_time(m->timer, now);
+	sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	manager *m = userdata;
+	int64_t wakeup = 0;
+	pf_err e = {0};
+
+	(void)s;
+	(void)usec;
+	if (roll_run(m->roll, true, &wakeup, &e) < 0) {
+		if (e.code == EBUSY) {
+			/* A command line holds the rollover lock for a moment. */
+			uint64_t now;
+
+			sd_event_now(m->event, CLOCK_REALTIME, &now);
+			sd_event_source_set_time(m->timer, now + RETRY_BUSY_USEC);
+			sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+			return 0;
+		}
+		log_event(PF_EV_SERVER_ERROR, "rollover step failed: %s", e.msg);
+		wakeup = pf_now() + 60;
+	}
+	notify_status(m);
+	arm(m, wakeup);
+	return 0;
+}
+
+/* Requests on the control socket. */
+static int handle(void *userdata, const char *verb, const char *arg, FILE *out, pf_err *e)
+{
+	manager *m = userdata;
+	int rc;
+
+	if (strcmp(verb, "now") == 0) {
+		if ((rc = roll_start(m->roll, e)) < 0)
+			return rc;
+		arm_now(m);
+		notify_status(m);
+		fprintf(out, "rollover under way: %s\n", roll_status_line(m->roll));
+		return 0;
+	}
+	if (strcmp(verb, "wake") == 0) {
+		roll_refresh(m->roll, e);
+		arm_now(m);
+		return 0;
+	}
+	if (strcmp(verb, "status") == 0)
+		return roll_status(m->roll, out, strcmp(arg, "json") == 0, e);
+	if (strcmp(verb, "cancel") == 0) {
+		if ((rc = roll_cancel(m->roll, e)) < 0)
+			return rc;
+		notify_status(m);
+		fprintf(out, "rollover cancelled\n");
+		return 0;
+	}
+	return pf_err_usage(e, "unknown request \"%.40s\"", verb);
+}
+
+static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	pf_err e = {0};
+
+	(void)s;
+	(void)revents;
+	if (control_serve_one(fd, handle, userdata, &e) < 0)
+		log_event(PF_EV_SERVER_ERROR, "control socket: %s", e.msg);
+	return 0;
+}
+
+/* Read the configuration again; on any error keep the old one. */
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	manager *m = userdata;
+	pf_config cfg;
+	pf_roll *roll = NULL;
+	pf_err e = {0};
+
+	(void)s;
+	(void)si;
+	sd_notify(0, "RELOADING=1");
+	pf_config_init(&cfg);
+	if (pf_config_load(&cfg, m->config_path, false, &e) < 0) {
+		log_event(PF_EV_CONFIG_RELOADED, "configuration NOT reloaded, keeping the old one: %s",
+			  e.msg);
+		pf_config_free(&cfg);
+	} else if (strcmp(cfg.state_directory, m->cfg.state_directory) != 0 ||
+		   strcmp(cfg.control_socket, m->cfg.control_socket) != 0) {
+		log_event(PF_EV_CONFIG_RELOADED,
+			  "configuration NOT reloaded: state_directory and control_socket need a "
+			  "restart");
+		pf_config_free(&cfg);
+	} else {
+		/* The engine keeps a pointer to its configuration: swap both. */
+		pf_config old = m->cfg;
+
+		m->cfg = cfg;
+		if (roll_open(&m->cfg, &roll, &e) < 0) {
+			log_event(PF_EV_CONFIG_RELOADED, "configuration NOT reloaded: %s", e.msg);
+			pf_config_free(&m->cfg);
+			m->cfg = old;
+		} else {
+			roll_free(m->roll);
+			m->roll = roll;
+			pf_config_free(&old);
+			log_event(PF_EV_CONFIG_RELOADED, "configuration reloaded from %s",
+				  m->config_path);
+			arm_now(m);
+		}
+	}
+	sd_notify(0, "READY=1");
+	notify_status(m);
+	return 0;
+}
+
+static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	manager *m = userdata;
+
+	(void)s;
+	sd_notify(0, "STOPPING=1");
+	log_event(PF_EV_DAEMON_STOPPING, "pftls-rolld stopping on signal %u in phase %s",
+		  si->ssi_signo, roll_phase(m->roll));
+	return sd_event_exit(m->event, 0);
+}
+
+/* One daemon per state directory: an flock held for our lifetime.
+ * Returns the fd, or -errno with e set. */
+static int instance_lock(const char *dir, pf_err *e)
+{
+	char *path = pf_asprintf("%s/pftls-rolld.pid", dir);
+	char pid[32];
+	int fd, n;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pf_err_set(e, errno, "cannot open %s: %s", path, strerror(errno));
+		free(path);
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)read(fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		pf_err_set(e, EBUSY, "another pftls-rolld (pid %s) uses %s", pid[0] ? pid : "?",
+			   dir);
+		close(fd);
+		free(path);
+		return -EBUSY;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) < 0)
+		pf_err_set(e, errno, "cannot write %s", path);
+	free(path);
+	return fd;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: pftls-rolld [-c config] [-v]\n"
+		     "Runs in the foreground; see pftls-rolld(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'H'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	manager m = {.config_path = PF_DEFAULT_CONFIG, .control_fd = -1, .instance_fd = -1};
+	pf_err e = {0};
+	sigset_t mask;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:v", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			m.config_path = optarg;
+			break;
+		case 'v':
+			m.verbose++;
+			break;
+		case 'H':
+			usage(stdout);
+			return PF_EXIT_OK;
+		case 'V':
+			printf("pftls-rolld %s\n", PF_VERSION);
+			return PF_EXIT_OK;
+		default:
+			usage(stderr);
+			return PF_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return PF_EXIT_USAGE;
+	}
+	/* Key material passes through this process: no core dumps, no
+	 * ptrace by other users, nothing readable by default. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	umask(0077);
+	signal(SIGPIPE, SIG_IGN);
+
+	pf_config_init(&m.cfg);
+	if (pf_config_load(&m.cfg, m.config_path, false, &e) < 0) {
+		fprintf(stderr, "pftls-rolld: %s\n", e.msg);
+		return PF_EXIT_USAGE;
+	}
+	if (roll_open(&m.cfg, &m.roll, &e) < 0) {
+		fprintf(stderr, "pftls-rolld: %s; not starting, nothing changed\n", e.msg);
+		pf_config_free(&m.cfg);
+		return PF_EXIT_FAIL;
+	}
+	if ((m.instance_fd = instance_lock(m.cfg.state_directory, &e)) < 0 ||
+	    (m.control_fd = control_listen(m.cfg.control_socket, &e)) < 0) {
+		fprintf(stderr, "pftls-rolld: %s\n", e.msg);
+		rc = PF_EXIT_FAIL;
+		goto out;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((rc = sd_event_default(&m.event)) < 0 ||
+	    (rc = sd_event_add_signal(m.event, NULL, SIGTERM, on_stop, &m)) < 0 ||
+	    (rc = sd_event_add_signal(m.event, NULL, SIGINT, on_stop, &m)) < 0 ||
+	    (rc = sd_event_add_signal(m.event, NULL, SIGHUP, on_sighup, &m)) < 0 ||
+	    (rc = sd_event_add_io(m.event, &m.control, m.control_fd, EPOLLIN, on_control, &m)) <
+		    0 ||
+	    (rc = sd_event_add_time(m.event, &m.timer, CLOCK_REALTIME, 0, 1000000, on_timer, &m)) <
+		    0 ||
+	    (rc = sd_event_set_watchdog(m.event, true)) < 0) {
+		fprintf(stderr, "pftls-rolld: cannot set up the event loop: %s\n", strerror(-rc));
+		rc = PF_EXIT_FAIL;
+		goto out;
+	}
+	sd_event_source_set_description(m.timer, "rollover-timer");
+	sd_event_source_set_description(m.control, "control-socket");
+	/* Resume whatever the state file says, at once. */
+	arm_now(&m);
+	log_event(PF_EV_DAEMON_STARTED, "pftls-rolld %s started (configuration %s, phase %s)",
+		  PF_VERSION, m.config_path, roll_phase(m.roll));
+	sd_notify(0, "READY=1");
+	notify_status(&m);
+	rc = sd_event_loop(m.event);
+	rc = rc < 0 ? PF_EXIT_FAIL : PF_EXIT_OK;
+out:
+	sd_event_source_unref(m.timer);
+	sd_event_source_unref(m.control);
+	sd_event_unref(m.event);
+	if (m.control_fd >= 0) {
+		close(m.control_fd);
+		unlink(m.cfg.control_socket);
+	}
+	if (m.instance_fd >= 0)
+		close(m.instance_fd);
+	roll_free(m.roll);
+	pf_config_free(&m.cfg);
+	return rc;
+}
