@@ -2,10 +2,11 @@
 # tests/integ/rollover_state.sh - a damaged state file stops everything that
 # would act on it (SPEC.md 5 rule 4): a real mid-rollover state (killed in
 # phase propagated) is torn, edited, given an unknown version, or made
-# inconsistent with a valid checksum; `now`, `deploy --force-now` and
-# `cancel` each refuse with one "pftls-roll: FILE:LINE: problem" line and
-# change nothing (main.cf, key files, the state file itself, DNS on all
-# three servers).  With the original file back, `now` finishes the rollover.
+# inconsistent with a valid checksum; `now`, `deploy --force-now`,
+# `cancel` and `status` each refuse with one "pftls-roll: FILE:LINE: problem"
+# line, and pftls-rolld refuses to start; nothing changes (main.cf, key
+# files, the state file itself, DNS on all three servers).  With the
+# original file back, `now` finishes the rollover.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/bind.sh
@@ -71,6 +72,13 @@ variant() {
 	done
 	run -c "$ROLL_CF" status
 	check_eq "$name state file: status refuses too (exit 1)" 1 "$RC"
+	timeout 10 "$PFTLS_DAEMON" -c "$ROLL_CF" >/dev/null 2>"$W/daemon.err"
+	rc=$?
+	check_eq "$name state file: pftls-rolld refuses to start (exit 1)" 1 "$rc"
+	check "$name state file: pftls-rolld says \"$SF:LINE: $want ...; not starting\"" \
+		grep -q "^pftls-rolld: $SF:[0-9]*: .*$want.*not starting, nothing changed" "$W/daemon.err"
+	check_eq "$name state file: the daemon changed nothing (main.cf, files, state, DNS)" \
+		"$fp" "$(roll_fingerprint)"
 }
 variant torn "truncated"
 variant edited "checksum mismatch"

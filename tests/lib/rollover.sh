@@ -286,14 +286,15 @@ roll_moved() {
 		] | join("; ")'
 }
 
-# roll_check_done OLD_RSA OLD_EC FIRST: the checks every test makes once a
+# roll_check_done OLD_RSA OLD_EC FIRST [N]: the checks every test makes once a
 # rollover is complete: new keys (those planned in state FIRST) in main.cf
 # and live, old records gone and new ones served on all three servers, one
 # new key per algorithm, no temporary files, and main.cf changed no earlier
 # than the SPEC 4 formula computed from FIRST's t_pub and t_conf (the TTLs
-# from roll_read_ttls; tlsa_ttl 5, factor 2, safety 1).
+# from roll_read_ttls; tlsa_ttl 5, factor 2, safety 1).  N: the key files of
+# each kind expected on disk (default 2: the old and the new).
 roll_check_done() {
-	local old_rsa=$1 old_ec=$2 first=$3 new_rsa new_ec a n o deploy_min mtime
+	local old_rsa=$1 old_ec=$2 first=$3 nk=${4:-2} new_rsa new_ec a n o deploy_min mtime
 	new_rsa=$(roll_deployed rsa) new_ec=$(roll_deployed ecdsa)
 	check "new keys deployed in main.cf" \
 		test "$new_rsa" != "$old_rsa" -a "$new_ec" != "$old_ec" -a -f "$new_rsa" -a -f "$new_ec"
@@ -313,7 +314,7 @@ roll_check_done() {
 	done
 	check_eq "both new records on all three servers (dig)" 6 "$n"
 	check_eq "old records gone from all three servers (dig)" 0 "$o"
-	check_eq "one new key and certificate per algorithm on disk, the old ones kept" "2 2 2 2" \
+	check_eq "one new key and certificate per algorithm on disk, the old ones kept" "$nk $nk $nk $nk" \
 		"$(roll_nfiles 'key-*.pem') $(roll_nfiles 'eckey-*.pem') $(roll_nfiles 'cert-*.pem') $(roll_nfiles 'eccert-*.pem')"
 	check_eq "no temporary files left (Postfix directory, state directory)" "" \
 		"$(find "$ROLL_PF" "$ROLL_STATE" -name '.*.tmp*' -printf '%f ')"
@@ -405,3 +406,52 @@ roll_fingerprint() {
 		done
 	} | md5sum | cut -d' ' -f1
 }
+
+# ---- the daemon -------------------------------------------------------------
+# roll_notify_start FILE: a datagram socket WORK/notify that appends every
+# sd_notify message it receives to FILE, one line each (for at most 300 s).
+roll_notify_start() {
+	ROLL_NOTIFY_SOCK=$ROLL_WORK/notify ROLL_NOTIFY_LOG=$1
+	: >"$1"
+	"$PY3" - "$ROLL_NOTIFY_SOCK" "$1" <<'PY' &
+import os, socket, sys, time
+path, out = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(1.0)
+end = time.monotonic() + 300
+with open(out, "a") as f:
+    while time.monotonic() < end:
+        try:
+            data = s.recv(4096)
+        except socket.timeout:
+            continue
+        for line in data.decode(errors="replace").splitlines():
+            f.write(line + "\n")
+        f.flush()
+PY
+	ROLL_NOTIFY_PID=$!
+	ROLL_PIDS="$ROLL_PIDS $ROLL_NOTIFY_PID"
+	local i
+	for ((i = 0; i < 50; i++)); do [ -S "$ROLL_NOTIFY_SOCK" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+# roll_daemon_start: start pftls-rolld -c ROLL_CF (sd_notify to the
+# listener, a 2 s watchdog) and wait (bounded) for one more READY=1 in
+# ROLL_NOTIFY_LOG.  Sets ROLL_DAEMON_PID; output appended to WORK/daemon.*.
+roll_daemon_start() {
+	local ready i
+	ready=$(grep -c '^READY=1$' "$ROLL_NOTIFY_LOG" 2>/dev/null)
+	NOTIFY_SOCKET=$ROLL_NOTIFY_SOCK WATCHDOG_USEC=2000000 \
+		"$PFTLS_DAEMON" -c "$ROLL_CF" >>"$ROLL_WORK/daemon.out" 2>>"$ROLL_WORK/daemon.err" &
+	ROLL_DAEMON_PID=$!
+	ROLL_PIDS="$ROLL_PIDS $ROLL_DAEMON_PID"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c '^READY=1$' "$ROLL_NOTIFY_LOG")" -gt "$ready" ] && return 0
+		kill -0 "$ROLL_DAEMON_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+PFTLS_DAEMON=${PFTLS_DAEMON:-$(dirname "$PFTLS")/pftls-rolld}
