@@ -94,6 +94,15 @@ const char *roll_phase(pf_roll *r)
 	return pf_phase_name(r->st.phase);
 }
 
+bool roll_was_cancelled(pf_roll *r)
+{
+	const pf_state *st = &r->st;
+
+	return st->phase == PF_PHASE_IDLE && !st->rollover[0] && st->n_events > 0 &&
+	       strcmp(st->events[st->n_events - 1].kind,
+		      pf_event_kind_get(PF_EV_CANCELLED)->name) == 0;
+}
+
 /* ---- opening, locking, saving ---------------------------------------- */
 
 static int load_state(pf_roll *r, pf_err *e)

@@ -119,7 +119,9 @@ check_eq "only the old keys remain on disk" "1 1 1 1" \
 check_eq "after cancel: phase idle, main.cf unchanged" "idle $OLD_RSA $OLD_EC" \
 	"$(roll_phase) $(roll_deployed rsa) $(roll_deployed ecdsa)"
 roll_wait_exit "$NOW1" 20
-check_eq "the foreground now that was waiting sees the cancel and ends" 0 "$ROLL_EXIT"
+check_eq "the foreground now that was waiting sees the cancel and ends with exit 1" 1 "$ROLL_EXIT"
+check "it says the rollover was cancelled" \
+	grep -q "^pftls-roll: the rollover was cancelled before it finished" "$W/now1.err"
 check_eq "the live server presents the old keys" \
 	"$(roll_key_spki "$OLD_RSA") $(roll_key_spki "$OLD_EC")" "$(roll_live_spki rsa) $(roll_live_spki ecdsa)"
 
