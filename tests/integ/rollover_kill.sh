@@ -62,8 +62,8 @@ for target in generated published propagated deployable deployed verified; do
 		check_eq "killed in $p: main.cf still deploys the old keys" "$OLD_RSA $OLD_EC" \
 			"$(roll_deployed rsa) $(roll_deployed ecdsa)"
 	fi
-	check_eq "killed in $p: at most one new key per algorithm on disk (key-*, eckey-* files)" "2 2" \
-		"$(roll_nfiles 'key-*.pem') $(roll_nfiles 'eckey-*.pem')"
+	check "killed in $p: at most one new key per algorithm on disk (key-*, eckey-* files)" \
+		test "$(roll_nfiles 'key-*.pem')" -le 2 -a "$(roll_nfiles 'eckey-*.pem')" -le 2
 	[ "$p" != idle ] && prev=$cur
 	[ "$(roll_pidx "$p")" -ge 7 ] || [ "$p" = idle ] && break
 done
@@ -76,8 +76,11 @@ roll_wait_phase idle failed -t 90 >/dev/null
 wait "$pid" 2>/dev/null
 rc=$?
 check_eq "the last restart of now completes the rollover (exit 0, phase idle)" "0 idle" "$rc $(roll_phase)"
-check "kills landed in published, propagated, deployable and verified (killed in: ${killed_in[*]})" \
-	bash -c 'for p in published propagated deployable verified; do
+# The phases that last seconds (propagation, deploy and retire waits, the
+# deploy itself) are always hit; generated, published and deployed (about
+# 0.1 s) by luck: rollover_fault.sh reaches every phase deterministically.
+check "kills landed in propagated, deployable and verified (killed in: ${killed_in[*]})" \
+	bash -c 'for p in propagated deployable verified; do
 		[[ " $0 " == *" $p "* ]] || exit 1; done' "${killed_in[*]}"
 
 roll_check_done "$OLD_RSA" "$OLD_EC" "$first"

@@ -25,6 +25,18 @@
 #                          t_pub/t_conf and the TTLs the test read with dig
 #   roll_read_ttls         record ROLL_TLSA_TTL_BEFORE (or "none") and
 #                          ROLL_SOA_TTL / ROLL_SOA_MIN from the primary
+#   roll_publish_old TTL   the deployed keys' records, by nsupdate
+#   roll_poll_start FILE / roll_poll_stop / roll_snapshot FILE COND
+#                          record every state the rollover passes through
+#   roll_moved A B [keys]  what state B changed of what A had recorded
+#   roll_check_done ...    the checks of a completed rollover
+#   roll_adds KEY / roll_reloads / roll_nfiles GLOB   counts a user can see
+#   roll_cmd / roll_bg / roll_wait_exit / roll_pause / roll_resume
+#                          run pftls-roll (retrying a busy lock), in the
+#                          background, wait for it, stop it between steps
+#   roll_fingerprint       main.cf, files, state and DNS in one digest
+#   roll_notify_start / roll_daemon_start   a NOTIFY_SOCKET and pftls-rolld
+#   check_eq NAME WANT GOT
 #
 # Timing used: tlsa_ttl 5 (from bind.sh), SOA TTL and MINIMUM 5,
 # ttl_factor 2, publish_safety 1s, retire_delay 3s: a rollover takes ~20 s.
