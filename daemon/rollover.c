@@ -95,6 +95,15 @@ const char *roll_phase(pf_roll *r)
 	return pf_phase_name(r->st.phase);
 }
 
+bool roll_was_cancelled(pf_roll *r)
+{
+	const pf_state *st = &r->st;
+
+	return st->phase == PF_PHASE_IDLE && !st->rollover[0] && st->n_events > 0 &&
+	       strcmp(st->events[st->n_events - 1].kind,
+		      pf_event_kind_get(PF_EV_CANCELLED)->name) == 0;
+}
+
 /* ---- opening, locking, saving ---------------------------------------- */
 
 static int load_state(pf_roll *r, pf_err *e)
@@ -562,6 +571,10 @@ static int ensure_next_files(pf_roll *r, pf_err *e)
 
 		if (!k->present || !pf_state_key_has_next(k))
 			continue;
+		/* A writer killed before its rename left a temporary file,
+		 * perhaps with a private key: nothing will ever use it. */
+		pf_remove_stale_temps(k->next_key);
+		pf_remove_stale_temps(k->next_cert);
 		have_key = stat(k->next_key, &st) == 0;
 		have_cert = stat(k->next_cert, &st) == 0;
 		for (size_t i = 0; i < r->st.n_records; i++)
@@ -621,7 +634,13 @@ static int ensure_next_files(pf_roll *r, pf_err *e)
 	return rc;
 }
 
-/* idle -> generated: plan the next keys, save, then write the files. */
+/*
+ * idle -> generated: plan the next keys, save, then write the files.  A
+ * rollover killed while planning (phase idle, its id saved) is taken up
+ * again, not begun anew: a new rollover would leave the key files already
+ * written behind and make a second set.  Algorithms planned before the kill
+ * keep their plan; ensure_next_files writes what the kill kept from disk.
+ */
 static int step_generate(pf_roll *r, pf_err *e)
 {
 	const pf_config *cfg = r->cfg;
@@ -637,19 +656,30 @@ static int step_generate(pf_roll *r, pf_err *e)
 		goto out;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-	pf_state_begin(&r->st, pf_now());
-	pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_STARTED, NULL,
-			       "rollover started for %zu key algorithm%s", cfg->n_algs,
-			       cfg->n_algs == 1 ? "" : "s");
+	if (!r->st.rollover[0]) {
+		/* The id is saved before anything else, so that a kill from here
+		 * on resumes this rollover; then it is announced, once. */
+		pf_state_begin(&r->st, pf_now());
+		if ((rc = save(r, e)) < 0)
+			goto out;
+		pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_STARTED, NULL,
+				       "rollover started for %zu key algorithm%s", cfg->n_algs,
+				       cfg->n_algs == 1 ? "" : "s");
+	} else {
+		progress(r, "resuming the key generation of rollover %s", r->st.rollover);
+	}
 	for (size_t i = 0; rc == 0 && i < cfg->n_algs; i++) {
 		enum pf_alg a = cfg->algs[i];
 		pf_keyspec spec = {a, cfg->rsa_bits, cfg->ecdsa_curve};
 		const char *pre = a == PF_ALG_ECDSA ? "ec" : "";
-		char *kp = pf_asprintf("%s/%skey-%s.pem", cfg->postfix_config_directory, pre, stamp);
-		char *cp = pf_asprintf("%s/%scert-%s.pem", cfg->postfix_config_directory, pre, stamp);
+		char *kp, *cp;
 		EVP_PKEY *key = NULL;
 		pf_pubkey pk = {0}, opk = {0};
 
+		if (r->st.keys[a].present && pf_state_key_has_next(&r->st.keys[a]))
+			continue; /* planned before a kill */
+		kp = pf_asprintf("%s/%skey-%s.pem", cfg->postfix_config_directory, pre, stamp);
+		cp = pf_asprintf("%s/%scert-%s.pem", cfg->postfix_config_directory, pre, stamp);
 		rc = keystore_generate(&spec, &key, e);
 		if (rc == 0)
 			rc = keystore_pubkey_of_key(key, &pk, e);
@@ -916,12 +946,14 @@ static int step_deploy(pf_roll *r, pf_err *e)
 	}
 	if (rc == 0)
 		rc = postfix_set(&r->pf, &settings, e);
+	/* t_deployed is when main.cf changed; "postfix check" after it can
+	 * take seconds while main.cf is "hot" (TEST-SERVERS.md). */
+	if (rc == 0)
+		r->st.t[PF_T_DEPLOYED] = pf_now();
 	if (rc == 0)
 		rc = postfix_check(&r->pf, e);
-	if (rc == 0) {
-		r->st.t[PF_T_DEPLOYED] = pf_now();
+	if (rc == 0)
 		rc = reload_postfix(r, e);
-	}
 	pf_strv_clear(&settings);
 	if (rc < 0) {
 		pf_err e2 = {0};
@@ -1067,6 +1099,18 @@ static int step_verify(pf_roll *r, pf_err *e)
 	return fail(r, why);
 }
 
+/* retired -> idle: the rollover is over; the events stay for status.
+ * Also what a restart after a kill in phase retired does.  Returns 0 or
+ * -errno. */
+static int finish(pf_roll *r, pf_err *e)
+{
+	pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_COMPLETED, NULL,
+			       "rollover complete");
+	reset_idle(&r->st);
+	progress(r, "idle: rollover complete");
+	return save(r, e);
+}
+
 /* verified -> retired -> idle: withdraw the old records, confirm. */
 static int step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
 {
@@ -1088,11 +1132,7 @@ static int step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
 				"%zu old record%s withdrawn and gone from every check server", n,
 				n == 1 ? "" : "s")) < 0)
 			goto out;
-		pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_COMPLETED, NULL,
-				       "rollover complete");
-		reset_idle(&r->st);
-		progress(r, "idle: rollover complete");
-		rc = save(r, e);
+		rc = finish(r, e);
 		goto out;
 	}
 	progress(r, "retire: %zu server%s still serve old records", missing.n,
@@ -1179,6 +1219,15 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 		pf_timing_compute(&r->st, &r->tparams, &t);
 		switch (r->st.phase) {
 		case PF_PHASE_IDLE:
+			if (r->st.rollover[0] && guard == 0) {
+				/* Killed while generating the keys: finish that. */
+				end(r);
+				if ((rc = roll_start(r, e)) < 0)
+					return rc;
+				if ((rc = begin(r, e)) < 0)
+					return rc;
+				continue;
+			}
 			if (auto_start && r->cfg->rollover_interval > 0) {
 				int64_t age = deployed_key_age(r);
 
@@ -1230,6 +1279,8 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 			rc = step_retire(r, &wakeup, e);
 			break;
 		case PF_PHASE_RETIRED:
+			rc = finish(r, e);
+			goto done;
 		case PF_PHASE_FAILED:
 		default:
 			goto done;
@@ -1309,7 +1360,7 @@ int roll_cancel(pf_roll *r, pf_err *e)
 	if ((rc = begin(r, e)) < 0)
 		return rc;
 	p = r->st.phase == PF_PHASE_FAILED ? r->st.failed_from : r->st.phase;
-	if (r->st.phase == PF_PHASE_IDLE) {
+	if (r->st.phase == PF_PHASE_IDLE && !r->st.rollover[0]) {
 		end(r);
 		return pf_err_refuse(e, "no rollover in progress");
 	}
@@ -1332,6 +1383,8 @@ int roll_cancel(pf_roll *r, pf_err *e)
 				continue;
 			unlink(k->next_key);
 			unlink(k->next_cert);
+			pf_remove_stale_temps(k->next_key);
+			pf_remove_stale_temps(k->next_cert);
 		}
 		pf_fsync_parent(r->cfg->postfix_config_directory);
 		pf_journal_state_event(&r->st, pf_now(), PF_EV_CANCELLED, NULL,

@@ -92,4 +92,9 @@ const char *roll_status_line(pf_roll *r);
 /* The current phase name ("idle", "published", ..., "failed"). */
 const char *roll_phase(pf_roll *r);
 
+/* True when the engine is idle because the rollover was cancelled (the
+ * last event is "cancelled"), not because it completed: a "now" that was
+ * following it must not report success. */
+bool roll_was_cancelled(pf_roll *r);
+
 #endif

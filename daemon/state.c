@@ -300,20 +300,24 @@ int pf_state_set_key(pf_state *st, enum pf_alg alg, enum pf_role role, const cha
 	if (!pf_state_valid_hex(spki_sha256, 64))
 		return pf_err_set(e, EINVAL, "\"%.100s\" is not a SHA-256 digest in hex",
 				  spki_sha256);
+	/* Copy before freeing: the arguments may be the strings replaced (a
+	 * key made again under its planned name). */
+	char *kp = pf_strdup(keypath), *cp = pf_strdup(certpath);
+
 	k = &st->keys[alg];
 	k->present = true;
 	if (role == PF_ROLE_NEXT) {
 		free(k->next_key);
 		free(k->next_cert);
-		k->next_key = pf_strdup(keypath);
-		k->next_cert = pf_strdup(certpath);
-		memcpy(k->next_spki, spki_sha256, 65);
+		k->next_key = kp;
+		k->next_cert = cp;
+		memmove(k->next_spki, spki_sha256, 65);
 	} else {
 		free(k->old_key);
 		free(k->old_cert);
-		k->old_key = pf_strdup(keypath);
-		k->old_cert = pf_strdup(certpath);
-		memcpy(k->old_spki, spki_sha256, 65);
+		k->old_key = kp;
+		k->old_cert = cp;
+		memmove(k->old_spki, spki_sha256, 65);
 	}
 	return 0;
 }

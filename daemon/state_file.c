@@ -31,7 +31,6 @@
 #include "state.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -790,31 +789,6 @@ int pf_state_load(const char *path, pf_state *ret, pf_err *e)
 	return r;
 }
 
-/* Remove ".NAME.tmpXXXXXX" files that pf_write_file_durable leaves when the
- * writer is killed between creating and renaming its temporary file. */
-static void remove_stale_temps(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? pf_strndup(path, (size_t)(slash - path) + (slash == path)) : pf_strdup(".");
-	char *prefix = pf_asprintf(".%s.tmp", slash ? slash + 1 : path);
-	size_t plen = strlen(prefix);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	while (d && (de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, prefix, plen) == 0 && strlen(de->d_name) == plen + 6) {
-			char *p = pf_asprintf("%s/%s", dir, de->d_name);
-
-			unlink(p);
-			free(p);
-		}
-	}
-	if (d)
-		closedir(d);
-	free(prefix);
-	free(dir);
-}
-
 int pf_state_save(const char *path, const pf_state *st, pf_err *e)
 {
 	char *text = NULL;
@@ -825,10 +799,13 @@ int pf_state_save(const char *path, const pf_state *st, pf_err *e)
 		pf_err_prefix(e, "not saving an invalid state to %s", path);
 		return r;
 	}
+	/* Before the write too: a save killed at its directory fsync must not
+	 * leave behind what the save before it left. */
+	pf_remove_stale_temps(path);
 	r = pf_write_file_durable(path, text, len, 0600, 0, e);
 	free(text);
 	if (r == 0)
-		remove_stale_temps(path);
+		pf_remove_stale_temps(path);
 	return r;
 }
 

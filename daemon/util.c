@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -441,6 +442,29 @@ fail:
 	if (r == EEXIST)
 		return pf_err_set(e, r, "%s already exists; not overwriting it", path);
 	return pf_err_set(e, r, "cannot write %s: %s", path, strerror(r));
+}
+
+void pf_remove_stale_temps(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? pf_strndup(path, (size_t)(slash - path) + (slash == path)) : pf_strdup(".");
+	char *prefix = pf_asprintf(".%s.tmp", slash ? slash + 1 : path);
+	size_t plen = strlen(prefix);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, plen) == 0 && strlen(de->d_name) == plen + 6) {
+			char *p = pf_asprintf("%s/%s", dir, de->d_name);
+
+			unlink(p);
+			free(p);
+		}
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
+	free(dir);
 }
 
 void pf_fault_point(const char *name)

@@ -102,6 +102,12 @@ enum {
 int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t mode, int flags,
 			  pf_err *e);
 
+/* Remove the ".NAME.tmpXXXXXX" files pf_write_file_durable leaves next to
+ * path when its writer is killed between creating and renaming them (they
+ * may hold a private key, mode 0600).  Call with the lock that serialises
+ * the writers of path held. */
+void pf_remove_stale_temps(const char *path);
+
 /* fsync the directory holding path.  Returns 0 or -errno. */
 int pf_fsync_parent(const char *path);
 

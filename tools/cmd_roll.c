@@ -94,6 +94,10 @@ static int follow(pf_cli *cli, pf_roll *r)
 	if (tty)
 		putchar('\n');
 	(void)cli;
+	if (roll_was_cancelled(r)) {
+		fprintf(stderr, "pftls-roll: the rollover was cancelled before it finished\n");
+		return PF_EXIT_FAIL;
+	}
 	return strcmp(roll_phase(r), "failed") == 0 ? PF_EXIT_FAIL : PF_EXIT_OK;
 }
 
@@ -187,6 +191,10 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 		rc = PF_EXIT_FAIL;
 	} else if (rc == PF_EXIT_FAIL) {
 		fprintf(stderr, "pftls-roll: %s\n", roll_status_line(r));
+	} else if (roll_was_cancelled(r)) {
+		/* Another process ran "cancel" while this one waited. */
+		fprintf(stderr, "pftls-roll: the rollover was cancelled before it finished\n");
+		rc = PF_EXIT_FAIL;
 	}
 	roll_free(r);
 	return rc;

@@ -180,7 +180,7 @@ bind_wait_serial() {
 	local i s
 	for i in $(seq 100); do
 		s=$(bind_serial "$1")
-		[ -n "$s" ] && [ "$s" -ge "$2" ] && return 0
+		[[ "$s" =~ ^[0-9]+$ ]] && [ "$s" -ge "$2" ] && return 0
 		sleep 0.1
 	done
 	return 1

@@ -1,6 +1,7 @@
 #!/bin/bash
-# bench/dns.sh - the DNS layer's benchmark; prints one Markdown section.
-# Standalone: starts its own BIND (tests/lib/bind.sh) on 127.53.0.0/24,
+# bench/sections/30-dns.sh - the DNS layer's benchmark; prints one Markdown
+# section on stdout (bench/run collects it), progress on stderr.
+# Runs alone too: starts its own BIND (tests/lib/bind.sh) on 127.53.0.0/24,
 # needs root (loopback addresses), hyperfine, and a built build/pftls-roll.
 #
 #  1. 1,000 TLSA records (500 names x 2 keys) published to the signing
@@ -15,7 +16,7 @@
 # RUNS (default 5) sets the runs per measurement.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
+root=$(cd "$here/../.." && pwd)
 . "$root/tests/lib/bind.sh"
 . "$root/tests/lib/dns_common.sh"
 RUNS=${RUNS:-5}
@@ -32,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-BIND_EXTRA_ADDRS=$EXTRA bind_start "$T/bind" >&2 || { echo "bench/dns.sh: BIND did not start" >&2; exit 1; }
+BIND_EXTRA_ADDRS=$EXTRA bind_start "$T/bind" >&2 || { echo "30-dns.sh: BIND did not start" >&2; exit 1; }
 for a in $SILENT; do bind_addr_add "$a"; done
 # Servers that never answer: UDP sockets bound and never read (bounded life).
 "$PY3" - $SILENT <<'PY' &
@@ -142,7 +143,7 @@ answered, silent, runs = sys.argv[3], sys.argv[4], sys.argv[5]
 m = lambda r: r["median"]
 p, b = m(pub["pftls-roll"]), m(pub["baseline"])
 r16, r1 = m(prop["round16"]), m(prop["round1"])
-print("## DNS: publishing and propagation (bench/dns.sh)\n")
+print("## DNS: publishing and propagation (bench/sections/30-dns.sh)\n")
 print("Real BIND 9.18: signing primary (inline, dnssec-policy) and two")
 print("secondaries on loopback; medians of %s runs (hyperfine)." % runs)
 print()

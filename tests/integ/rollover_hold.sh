@@ -1,0 +1,159 @@
+#!/bin/bash
+# tests/integ/rollover_hold.sh - what holds a rollover back, and the manual
+# steps that override or abandon it (real BIND and Postfix, `now` running in
+# the foreground in the background of the test):
+#  - a SIGSTOPped secondary holds the rollover in phase published, past the
+#    moment it could otherwise have deployed; with propagation_alert = 2s a
+#    warning names the stopped server; after SIGCONT the rollover goes on,
+#    and its deploy wait counts from the moment the server caught up;
+#  - `deploy` while a server lacks the records, and before the deploy time,
+#    is refused with exit 3 and changes nothing (main.cf, files, state, DNS);
+#  - `cancel` before deploy withdraws the new records from every server and
+#    removes the new key files; the old ones stay live;
+#  - `deploy --force-now` deploys at once and logs a forced-deploy warning;
+#    `cancel` after that is refused with exit 3 and changes nothing.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/bind.sh
+. tests/lib/dns_common.sh
+. tests/lib/postfix_instance.sh
+. tests/lib/rollover.sh
+
+W=$(mktemp -d /tmp/pftls-roll-hold.XXXXXX)
+cleanup() {
+	roll_cleanup
+	rm -rf "$W"
+}
+trap cleanup EXIT
+roll_setup "$W" 4 || { fail "sandbox starts (BIND on 127.57.4.x, Postfix on 127.57.0.40)"; exit 1; }
+roll_conf "propagation_alert = 2s"
+roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
+OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)
+OLD_RSA_REC=$(roll_rec "$OLD_RSA") OLD_EC_REC=$(roll_rec "$OLD_EC")
+S3=$ROLL_NET.3:53
+
+run -c "$ROLL_CF" deploy
+check_eq "deploy with no rollover under way: refused, exit 3" 3 "$RC"
+
+# ---- a stopped secondary ------------------------------------------------------
+kill -STOP "$BIND_S3_PID"
+roll_bg now1 now
+NOW1=$ROLL_BG_PID
+check_eq "with ns3 stopped, the rollover reaches phase published" published \
+	"$(roll_wait_phase published propagated -t 30)"
+alert=""
+for ((i = 0; i < 100; i++)); do # at most 20 s
+	alert=$(grep 'propagation-alert' "$W/now1.err" | head -1)
+	[ -n "$alert" ] && break
+	sleep 0.2
+done
+check "after propagation_alert (2s) a warning names the stopped server ($S3)" \
+	grep -q "^pftls-rolld: warning: propagation-alert: .*$S3" <<<"$alert"
+check "the alert does not name the servers that serve the records" \
+	bash -c '! grep "propagation-alert" "$0" | grep -q -e "$1:53" -e "$2:53"' "$W/now1.err" \
+	"$ROLL_NET.1" "$ROLL_NET.2"
+
+# The waiting now saves the state after each poll round: pause it (not
+# while it holds the lock) so that only the refused command could change it.
+roll_pause "$NOW1" || fail "the foreground now can be paused between its steps"
+fp=$(roll_fingerprint)
+roll_cmd deploy
+check_eq "deploy while ns3 lacks the records: refused, exit 3" 3 "$RC"
+check "deploy says the records are not served everywhere yet" grep -q "not yet served by every check server" <<<"$ERR"
+check_eq "the refused deploy changed nothing (main.cf, files, state, DNS)" "$fp" "$(roll_fingerprint)"
+roll_resume "$NOW1"
+
+# Hold until well past the moment the rollover could have deployed had ns3
+# not counted: T_pub + 2 x TTLeff (5) + publish_safety (1) + 2.
+t_pub=$(jq_state .times.t_pub)
+while [ "$(date +%s)" -le $((t_pub + 13)) ]; do sleep 0.5; done
+check_eq "still held in phase published after T_pub + 13 s" published "$(roll_phase)"
+check_eq "main.cf still deploys the old keys" "$OLD_RSA $OLD_EC" \
+	"$(roll_deployed rsa) $(roll_deployed ecdsa)"
+check_eq "the live server still presents the old RSA key" \
+	"$(roll_key_spki "$OLD_RSA")" "$(roll_live_spki rsa)"
+check "ns3 is not confirmed in the state" \
+	test "$(jq_state "[.servers_confirmed[] | select(.server == \"$S3\")] | length")" -eq 0
+check "more than one alert while held (each poll round that misses the server)" \
+	test "$(grep -c 'propagation-alert' "$W/now1.err")" -ge 2
+
+t_cont=$(date +%s)
+kill -CONT "$BIND_S3_PID"
+check_eq "after SIGCONT the rollover goes on to phase propagated" propagated \
+	"$(roll_wait_phase propagated -t 40)"
+S=$(roll_json)
+check "T_conf ($(jq .times.t_conf <<<"$S")) is not before ns3 was resumed ($t_cont)" \
+	test "$(jq .times.t_conf <<<"$S")" -ge "$t_cont"
+check "the deploy time counts from T_conf: deploy_at = T_conf + 2 x 5 + 1" \
+	test "$(jq .deploy_at <<<"$S")" -eq $(($(jq .times.t_conf <<<"$S") + 11))
+
+# ---- deploy before its time ---------------------------------------------------
+roll_pause "$NOW1" || fail "the foreground now can be paused between its steps"
+fp=$(roll_fingerprint)
+roll_cmd deploy
+check_eq "deploy before the deploy time: refused, exit 3" 3 "$RC"
+check "deploy says when it becomes safe" grep -q "too early: deploy is safe from" <<<"$ERR"
+check_eq "the refused deploy changed nothing (main.cf, files, state, DNS)" "$fp" "$(roll_fingerprint)"
+roll_resume "$NOW1"
+
+# ---- cancel before deploy -----------------------------------------------------
+NEXT_RSA=$(jq -r '.keys[] | select(.algorithm == "rsa") | .next.key' <<<"$S")
+NEXT_EC=$(jq -r '.keys[] | select(.algorithm == "ecdsa") | .next.key' <<<"$S")
+NEXT_RSA_CERT=$(jq -r '.keys[] | select(.algorithm == "rsa") | .next.cert' <<<"$S")
+NEXT_RSA_REC=$(roll_rec "$NEXT_RSA") NEXT_EC_REC=$(roll_rec "$NEXT_EC")
+check "before cancel the new records are on all three servers" roll_all_serve "$NEXT_RSA_REC" "$NEXT_EC_REC"
+roll_cmd cancel
+check_eq "cancel before deploy: exit 0" 0 "$RC"
+gone=1
+for ((i = 0; i < 50; i++)); do
+	roll_none_serve "$NEXT_RSA_REC" "$NEXT_EC_REC" && { gone=0; break; }
+	sleep 0.2
+done
+check_eq "cancel withdrew the new records from all three servers" 0 "$gone"
+check "the old records are still on all three servers" \
+	roll_all_serve "$OLD_RSA_REC" "$OLD_EC_REC"
+check "cancel removed the new key and certificate files" \
+	test ! -e "$NEXT_RSA" -a ! -e "$NEXT_EC" -a ! -e "$NEXT_RSA_CERT"
+check_eq "only the old keys remain on disk" "1 1 1 1" \
+	"$(roll_nfiles 'key-*.pem') $(roll_nfiles 'eckey-*.pem') $(roll_nfiles 'cert-*.pem') $(roll_nfiles 'eccert-*.pem')"
+check_eq "after cancel: phase idle, main.cf unchanged" "idle $OLD_RSA $OLD_EC" \
+	"$(roll_phase) $(roll_deployed rsa) $(roll_deployed ecdsa)"
+roll_wait_exit "$NOW1" 20
+check_eq "the foreground now that was waiting sees the cancel and ends with exit 1" 1 "$ROLL_EXIT"
+check "it says the rollover was cancelled" \
+	grep -q "^pftls-roll: the rollover was cancelled before it finished" "$W/now1.err"
+check_eq "the live server presents the old keys" \
+	"$(roll_key_spki "$OLD_RSA") $(roll_key_spki "$OLD_EC")" "$(roll_live_spki rsa) $(roll_live_spki ecdsa)"
+
+# ---- deploy --force-now, then cancel is refused --------------------------------
+roll_bg now2 now
+NOW2=$ROLL_BG_PID
+check_eq "a second rollover reaches phase propagated" propagated "$(roll_wait_phase propagated -t 40)"
+S=$(roll_json)
+roll_cmd deploy --force-now
+check_eq "deploy --force-now before the deploy time: exit 0" 0 "$RC"
+check "deploy --force-now logs a forced-deploy warning" \
+	grep -q "^pftls-rolld: warning: forced-deploy: " <<<"$ERR"
+t_dep=$(stat -c %Y "$ROLL_PF/main.cf")
+check "main.cf changed before the deploy time ($t_dep < $(jq .deploy_at <<<"$S"))" \
+	test "$t_dep" -lt "$(jq .deploy_at <<<"$S")"
+NEW_RSA=$(roll_deployed rsa) NEW_EC=$(roll_deployed ecdsa)
+check_eq "the forced deploy put the planned next keys into main.cf" \
+	"$(jq -r '[.keys[].next.key] | join(" ")' <<<"$S")" "$NEW_RSA $NEW_EC"
+check_eq "the live server presents the new keys at once" \
+	"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")" "$(roll_live_spki rsa) $(roll_live_spki ecdsa)"
+roll_pause "$NOW2" || fail "the foreground now can be paused between its steps"
+fp=$(roll_fingerprint)
+roll_cmd cancel
+check_eq "cancel after deploy: refused, exit 3" 3 "$RC"
+check "cancel says the new keys are deployed" grep -q "deployed" <<<"$ERR"
+check_eq "the refused cancel changed nothing (main.cf, files, state, DNS)" "$fp" "$(roll_fingerprint)"
+roll_resume "$NOW2"
+roll_wait_exit "$NOW2" 60
+check_eq "the waiting now finishes the rollover (exit 0)" 0 "$ROLL_EXIT"
+check_eq "phase idle, the forced-deploy event kept in status" "idle 1" \
+	"$(jq_state '.phase + " " + ([.events[] | select(.event == "forced-deploy")] | length | tostring)')"
+check "old records gone from all three servers" \
+	roll_none_serve "$OLD_RSA_REC" "$OLD_EC_REC"
+check "the new records on all three servers" \
+	roll_all_serve "$(roll_rec "$NEW_RSA")" "$(roll_rec "$NEW_EC")"

@@ -1,0 +1,96 @@
+#!/bin/bash
+# tests/integ/rollover_state.sh - a damaged state file stops everything that
+# would act on it (SPEC.md 5 rule 4): a real mid-rollover state (killed in
+# phase propagated) is torn, edited, given an unknown version, or made
+# inconsistent with a valid checksum; `now`, `deploy --force-now`,
+# `cancel` and `status` each refuse with one "pftls-roll: FILE:LINE: problem"
+# line, and pftls-rolld refuses to start; nothing changes (main.cf, key
+# files, the state file itself, DNS on all three servers).  With the
+# original file back, `now` finishes the rollover.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/bind.sh
+. tests/lib/dns_common.sh
+. tests/lib/postfix_instance.sh
+. tests/lib/rollover.sh
+
+W=$(mktemp -d /tmp/pftls-roll-state.XXXXXX)
+cleanup() {
+	roll_cleanup
+	rm -rf "$W"
+}
+trap cleanup EXIT
+roll_setup "$W" 6 || { fail "sandbox starts (BIND on 127.57.6.x, Postfix on 127.57.0.60)"; exit 1; }
+roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
+roll_read_ttls
+OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)
+SF=$ROLL_STATE/pftls-roll.state
+
+roll_bg now1 now
+check_eq "a rollover reaches phase propagated" propagated "$(roll_wait_phase propagated -t 40)"
+roll_pause "$ROLL_BG_PID"
+kill -KILL "$ROLL_BG_PID"
+roll_wait_exit "$ROLL_BG_PID" 5
+FIRST=$(roll_json)
+cp "$SF" "$W/good.state"
+
+# rewrite FILE: recompute the checksum line of FILE after an edit.
+rechecksum() {
+	local body
+	body=$(sed '$d' "$1")
+	printf '%s\n' "$body" >"$1"
+	printf 'checksum = %s\n' "$(sha256sum "$1" | cut -d' ' -f1)" >>"$1"
+}
+
+cp "$W/good.state" "$W/torn.state"
+truncate -s $(($(stat -c %s "$W/good.state") / 2)) "$W/torn.state"
+sed 's/^t_pub = \([0-9]*\)[0-9]$/t_pub = \10/; t; s/^t_pub = \([0-9]*\)0$/t_pub = \11/' \
+	"$W/good.state" >"$W/edited.state"
+sed '1s/.*/pftls-roll-state 2/' "$W/good.state" >"$W/version.state"
+rechecksum "$W/version.state"
+sed '1s/.*/pftls-roll-state 2/' "$W/good.state" >"$W/version-nosum.state"
+grep -v '^t_conf = ' "$W/good.state" >"$W/inconsistent.state"
+rechecksum "$W/inconsistent.state"
+: >"$W/empty.state"
+check "the edited copy differs from the original only in t_pub" \
+	test "$(diff "$W/good.state" "$W/edited.state" | grep -c '^[<>] t_pub = ')" -eq 2
+
+# variant expected-problem: each command refuses and changes nothing.
+variant() {
+	local name=$1 want=$2 cmd fp
+	cp "$W/$name.state" "$SF"
+	fp=$(roll_fingerprint)
+	for cmd in now "deploy --force-now" cancel; do
+		run -c "$ROLL_CF" $cmd
+		check_eq "$name state file: $cmd refused (exit 1)" 1 "$RC"
+		check "$name state file: $cmd says \"pftls-roll: $SF:LINE: $want\" ($(grep '^pftls-roll: ' <<<"$ERR" | head -1))" \
+			grep -q "^pftls-roll: $SF:[0-9]*: .*$want" <<<"$ERR"
+		check_eq "$name state file: $cmd prints exactly one pftls-roll: line" 1 \
+			"$(grep -c '^pftls-roll: ' <<<"$ERR")"
+		check_eq "$name state file: $cmd changed nothing (main.cf, files, state, DNS)" \
+			"$fp" "$(roll_fingerprint)"
+	done
+	run -c "$ROLL_CF" status
+	check_eq "$name state file: status refuses too (exit 1)" 1 "$RC"
+	timeout 10 "$PFTLS_DAEMON" -c "$ROLL_CF" >/dev/null 2>"$W/daemon.err"
+	rc=$?
+	check_eq "$name state file: pftls-rolld refuses to start (exit 1)" 1 "$rc"
+	check "$name state file: pftls-rolld says \"$SF:LINE: $want ...; not starting\"" \
+		grep -q "^pftls-rolld: $SF:[0-9]*: .*$want.*not starting, nothing changed" "$W/daemon.err"
+	check_eq "$name state file: the daemon changed nothing (main.cf, files, state, DNS)" \
+		"$fp" "$(roll_fingerprint)"
+}
+variant torn "truncated"
+variant edited "checksum mismatch"
+variant version "version"
+variant version-nosum "version"
+variant inconsistent "t_conf"
+variant empty ""
+check_eq "main.cf still deploys the old keys" "$OLD_RSA $OLD_EC" \
+	"$(roll_deployed rsa) $(roll_deployed ecdsa)"
+
+cp "$W/good.state" "$SF"
+run -c "$ROLL_CF" now
+check_eq "with the original state file back, now finishes the rollover (exit 0, idle)" \
+	"0 idle" "$RC $(roll_phase)"
+roll_check_done "$OLD_RSA" "$OLD_EC" "$FIRST"
