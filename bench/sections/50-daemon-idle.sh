@@ -36,7 +36,13 @@ rss() { for p in $(procs "$1"); do cat "/proc/$p/status"; done | awk '/^VmRSS:/ 
 hwm() { for p in $(procs "$1"); do cat "/proc/$p/status"; done | awk '/^VmHWM:/ {s += $2} END {print s}'; }
 WATCHDOG_USEC=60000000 NOTIFY_SOCKET= "$ROOT/build/pftls-rolld" -c "$D/roll.cf" 2>"$D/log" &
 pid=$!
-sleep 2
+# At start the daemon reads main.cf through postconf: sample once only its
+# long-lived children (the network process) remain, at most 20 s.
+for i in $(seq 1 40); do
+	sleep 0.5
+	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null | wc -w)
+	[ "$kids" -le 1 ] && [ "$i" -ge 4 ] && break
+done
 cpu0=$(cpu "$pid") rss0=$(rss "$pid")
 echo "bench: daemon idle for ${IDLE}s" >&2
 sleep "$IDLE"
@@ -53,7 +59,7 @@ child processes (${nprocs} processes), summed.
 
 | measurement | value |
 |---|---:|
-| resident memory after start (VmRSS) | $((rss0 / 1024)).$(((rss0 % 1024) * 10 / 1024)) MiB |
+| resident memory once started (VmRSS) | $((rss0 / 1024)).$(((rss0 % 1024) * 10 / 1024)) MiB |
 | resident memory after ${IDLE} s | $((rss1 / 1024)).$(((rss1 % 1024) * 10 / 1024)) MiB |
 | peak resident memory (VmHWM) | $((peak / 1024)).$(((peak % 1024) * 10 / 1024)) MiB |
 | CPU time used while idle (user + system) | $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {printf "%.2f s", b - a}') |
