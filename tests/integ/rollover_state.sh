@@ -55,14 +55,15 @@ rechecksum "$W/inconsistent.state"
 check "the edited copy differs from the original only in t_pub" \
 	test "$(diff "$W/good.state" "$W/edited.state" | grep -c '^[<>] t_pub = ')" -eq 2
 
-# variant expected-problem: each command refuses and changes nothing.
+# variant expected-problem: each command refuses (exit 3: a state that cannot
+# be trusted is a safety refusal) and changes nothing.
 variant() {
 	local name=$1 want=$2 cmd fp
 	cp "$W/$name.state" "$SF"
 	fp=$(roll_fingerprint)
 	for cmd in now "deploy --force-now" cancel; do
 		run -c "$ROLL_CF" $cmd
-		check_eq "$name state file: $cmd refused (exit 1)" 1 "$RC"
+		check_eq "$name state file: $cmd refused (exit 3, safety refusal)" 3 "$RC"
 		check "$name state file: $cmd says \"pftls-roll: $SF:LINE: $want\" ($(grep '^pftls-roll: ' <<<"$ERR" | head -1))" \
 			grep -q "^pftls-roll: $SF:[0-9]*: .*$want" <<<"$ERR"
 		check_eq "$name state file: $cmd prints exactly one pftls-roll: line" 1 \
@@ -71,10 +72,10 @@ variant() {
 			"$fp" "$(roll_fingerprint)"
 	done
 	run -c "$ROLL_CF" status
-	check_eq "$name state file: status refuses too (exit 1)" 1 "$RC"
+	check_eq "$name state file: status refuses too (exit 3)" 3 "$RC"
 	timeout 10 "$PFTLS_DAEMON" -c "$ROLL_CF" >/dev/null 2>"$W/daemon.err"
 	rc=$?
-	check_eq "$name state file: pftls-rolld refuses to start (exit 1)" 1 "$rc"
+	check_eq "$name state file: pftls-rolld refuses to start (exit 3, not restarted by the unit)" 3 "$rc"
 	check "$name state file: pftls-rolld says \"$SF:LINE: $want ...; not starting\"" \
 		grep -q "^pftls-rolld: $SF:[0-9]*: .*$want.*not starting, nothing changed" "$W/daemon.err"
 	check_eq "$name state file: the daemon changed nothing (main.cf, files, state, DNS)" \
