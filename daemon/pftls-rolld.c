@@ -61,6 +61,12 @@ static void notify_status(manager *m)
 	sd_notifyf(0, "STATUS=%s", roll_status_line(m->roll));
 }
 
+/* The engine entered a phase: say so at once, even mid-run. */
+static void on_phase(void *userdata)
+{
+	notify_status(userdata);
+}
+
 /* Arm the timer for epoch second t (0: disarm; past: at once). */
 static void arm(manager *m, int64_t t)
 {
@@ -183,6 +189,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		} else {
 			roll_free(m->roll);
 			m->roll = roll;
+			roll_set_phase_hook(m->roll, on_phase, m);
 			pf_config_free(&old);
 			log_event(PF_EV_CONFIG_RELOADED, "configuration reloaded from %s",
 				  m->config_path);
@@ -297,6 +304,7 @@ int main(int argc, char **argv)
 		pf_config_free(&m.cfg);
 		return e.exit_code ? e.exit_code : PF_EXIT_FAIL;
 	}
+	roll_set_phase_hook(m.roll, on_phase, &m);
 	if ((m.instance_fd = instance_lock(m.cfg.state_directory, &e)) < 0 ||
 	    (m.control_fd = control_listen(m.cfg.control_socket, &e)) < 0) {
 		fprintf(stderr, "pftls-rolld: %s\n", e.msg);

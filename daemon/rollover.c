@@ -67,6 +67,8 @@ struct pf_roll {
 	int64_t zones_at;
 	char status[300];
 	bool audit; /* roll_check: report, do not log rollover events */
+	void (*phase_hook)(void *userdata);
+	void *phase_hook_data;
 };
 
 static int64_t now_up(void)
@@ -152,6 +154,12 @@ int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e)
 	return 0;
 }
 
+void roll_set_phase_hook(pf_roll *r, void (*fn)(void *userdata), void *userdata)
+{
+	r->phase_hook = fn;
+	r->phase_hook_data = userdata;
+}
+
 void roll_set_progress(pf_roll *r, FILE *out)
 {
 	r->progress = out;
@@ -220,6 +228,7 @@ static int enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, 
 {
 	char msg[PF_STATE_MAX_TEXT];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -230,7 +239,9 @@ static int enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, 
 	/* The stamp may be rounded up (timing.h); the event is when it happened. */
 	pf_journal_state_event(&r->st, pf_now(), pf_event_for_phase(p), NULL, "%s", msg);
 	progress(r, "%s: %s", pf_phase_name(p), msg);
-	return save(r, e);
+	if ((rc = save(r, e)) == 0 && r->phase_hook)
+		r->phase_hook(r->phase_hook_data);
+	return rc;
 }
 
 /* Stop in phase failed with reason; the state says where it failed. */

@@ -26,6 +26,11 @@ typedef struct pf_roll pf_roll;
 int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e);
 pf_roll *roll_free(pf_roll *r);
 
+/* Call fn(userdata) each time the rollover enters a phase (after the state
+ * is saved): the daemon sends sd_notify STATUS= from it, so every phase is
+ * reported even when several pass in one run. */
+void roll_set_phase_hook(pf_roll *r, void (*fn)(void *userdata), void *userdata);
+
 /* Where to print one progress line per step (the command line's terminal);
  * NULL (the default) prints nothing. */
 void roll_set_progress(pf_roll *r, FILE *out);
