@@ -67,6 +67,7 @@ struct pf_roll {
 	int64_t zones_at;
 	char status[300];
 	bool audit; /* roll_check: report, do not log rollover events */
+	int lock_wait; /* seconds to wait for the lock; 0: fail at once */
 	void (*phase_hook)(void *userdata);
 	void *phase_hook_data;
 };
@@ -160,6 +161,11 @@ void roll_set_phase_hook(pf_roll *r, void (*fn)(void *userdata), void *userdata)
 	r->phase_hook_data = userdata;
 }
 
+void roll_set_lock_wait(pf_roll *r, int seconds)
+{
+	r->lock_wait = seconds;
+}
+
 void roll_set_progress(pf_roll *r, FILE *out)
 {
 	r->progress = out;
@@ -186,7 +192,16 @@ static int begin(pf_roll *r, pf_err *e)
 {
 	int rc;
 
-	if ((rc = pf_lock_acquire(r->cfg->state_directory, &r->lock, e)) < 0)
+	/* A step of another process (the daemon's propagation round, say)
+	 * holds the lock for seconds; wait for it, bounded. */
+	for (uint64_t until = pf_mono_usec() + (uint64_t)r->lock_wait * 1000000u;;) {
+		rc = pf_lock_acquire(r->cfg->state_directory, &r->lock, e);
+		if (rc != -EBUSY || pf_mono_usec() >= until)
+			break;
+		pf_err_clear(e);
+		usleep(200 * 1000);
+	}
+	if (rc < 0)
 		return rc;
 	r->locked = true;
 	if ((rc = load_state(r, e)) < 0) {

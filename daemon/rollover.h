@@ -31,6 +31,11 @@ pf_roll *roll_free(pf_roll *r);
  * reported even when several pass in one run. */
 void roll_set_phase_hook(pf_roll *r, void (*fn)(void *userdata), void *userdata);
 
+/* Wait up to seconds for the rollover lock when another process holds it
+ * for a step, instead of failing at once with "in progress" (the command
+ * line waits; the daemon, which re-arms its timer, does not).  Default 0. */
+void roll_set_lock_wait(pf_roll *r, int seconds);
+
 /* Where to print one progress line per step (the command line's terminal);
  * NULL (the default) prints nothing. */
 void roll_set_progress(pf_roll *r, FILE *out);

@@ -316,7 +316,9 @@ int cmd_publish(pf_cli *cli, int argc, char **argv)
 		 * old ones) and records the publication. */
 		pf_roll *roll = NULL;
 
-		if (roll_open(&cli->cfg, &roll, &e) < 0 || roll_publish(roll, &e) < 0) {
+		if (roll_open(&cli->cfg, &roll, &e) == 0)
+			roll_set_lock_wait(roll, 60);
+		if (!roll || roll_publish(roll, &e) < 0) {
 			roll_free(roll);
 			return cli_fail(&e);
 		}
@@ -434,7 +436,9 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 		 * after the retire time and a verification of the new keys. */
 		pf_roll *roll = NULL;
 
-		if (roll_open(&cli->cfg, &roll, &e) < 0 || roll_retire(roll, 60, &e) < 0) {
+		if (roll_open(&cli->cfg, &roll, &e) == 0)
+			roll_set_lock_wait(roll, 60);
+		if (!roll || roll_retire(roll, 60, &e) < 0) {
 			roll_free(roll);
 			return cli_fail(&e);
 		}

@@ -34,6 +34,8 @@ static int open_engine(pf_cli *cli, pf_roll **ret)
 		return r;
 	if (roll_open(&cli->cfg, ret, &e) < 0)
 		return cli_fail(&e);
+	/* A manual step waits for a step of the daemon to end. */
+	roll_set_lock_wait(*ret, 60);
 	return 0;
 }
 
