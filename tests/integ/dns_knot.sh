@@ -29,23 +29,7 @@ touch "$PF/master.cf"
 
 # conf FILE [name = value...]: a pftls-roll.cf for the test topology; the
 # lines given replace the defaults of the same name.
-conf() {
-	local f=$1
-	shift
-	{
-		cat "$T/knot/pftls-roll.cf.part"
-		echo "postfix_config_directory = $PF"
-		echo "tlsa_hostnames = mx.example.test"
-		echo "tlsa_records = 3 1 1, 3 1 2"
-		# Never the host's /var/lib/pftls-roll.
-		echo "state_directory = $T/state"
-		echo "control_socket = $T/control"
-	} | awk -v over="$(printf '%s\n' "$@" | sed 's/ *=.*//')" '
-		BEGIN { n = split(over, o, "\n"); for (i = 1; i <= n; i++) skip[o[i]] = 1 }
-		{ name = $1; if (!(name in skip)) print }' >"$f"
-	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$f"
-	return 0
-}
+conf() { dns_conf "$T/knot/pftls-roll.cf.part" "$@"; }
 conf "$T/cf"
 CF=$T/cf
 

@@ -44,3 +44,25 @@ run() {
 	ERR=$(cat "$e")
 	rm -f "$o" "$e"
 }
+
+# dns_conf PART FILE [NAME = VALUE...]: write the test configuration FILE: the
+# server fragment PART (bind.sh / knot.sh write one), this test's Postfix
+# directory $PF, name and record types, its own state directory under $T,
+# then the NAME = VALUE settings given, each replacing the line it names.
+dns_conf() {
+	local part=$1 f=$2
+	shift 2
+	{
+		cat "$part"
+		echo "postfix_config_directory = $PF"
+		echo "tlsa_hostnames = mx.example.test"
+		echo "tlsa_records = 3 1 1, 3 1 2"
+		# Never the host's /var/lib/pftls-roll.
+		echo "state_directory = $T/state"
+		echo "control_socket = $T/control"
+	} | awk -v over="$(printf '%s\n' "$@" | sed 's/ *=.*//')" '
+		BEGIN { n = split(over, o, "\n"); for (i = 1; i <= n; i++) skip[o[i]] = 1 }
+		{ name = $1; if (!(name in skip)) print }' >"$f"
+	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$f"
+	return 0
+}
