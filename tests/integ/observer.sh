@@ -3,7 +3,7 @@
 # DANE-validating sender would fail during a rollover, and that the same
 # probe does catch the two classic ways to break one.
 #
-# Topology (all on 127.58.x.x, tests/lib/sandbox.sh and unbound.sh): BIND
+# Topology (all on 127.58.x.x, tests/lib/sandbox.sh and observer.sh): BIND
 # signing primary 127.58.1.1 and secondaries .2, .3 (TTLs 5 s), Postfix on
 # 127.58.1.25 with an RSA and an ECDSA key, journald, pftls-rolld; three
 # validating unbound resolvers 127.58.2.1/.2/.3, each pinned to one of the
@@ -31,12 +31,10 @@ cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
 journald_enter_ns "$0" "$@"
 . tests/lib/sandbox.sh
-. tests/lib/unbound.sh
-. tests/lib/dane_probe.sh
+. tests/lib/observer.sh
 . tests/lib/dns_common.sh
 
 NET=127.58.1
-RESOLVERS="127.58.2.1 127.58.2.2 127.58.2.3"
 MIN_SPAN=3      # probes per resolver required on each side of a deploy
 # OBSERVER_OLD_TTL: the TTL of the RRset before the rollover of scenario 1
 # (a larger one makes the deploy wait, and the test, longer; with 40 the
@@ -46,21 +44,11 @@ OLD_TTL=${OBSERVER_OLD_TTL:-10}
 LONG_TTL=60     # the TLSA TTL of control 3: longer than any forced deploy takes
 D=$(mktemp -d /tmp/pftls-observer.XXXXXX)
 chmod 755 "$D"
-PROBE_PIDS=
-PROBE_STOP=
+OBS_DIR=$D
 
-stop_probes() {
-	local p
-	[ -n "$PROBE_STOP" ] && touch "$PROBE_STOP"
-	for p in $PROBE_PIDS; do
-		wait "$p" 2>/dev/null
-	done
-	PROBE_PIDS=
-}
 cleanup() {
 	set +e
-	stop_probes
-	unbound_stop_all
+	observer_stop
 	sandbox_stop
 	rm -rf "$D"
 }
@@ -68,23 +56,6 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # ---- helpers ------------------------------------------------------------
-
-# start_probes NAME MAXSEC: one probe loop per resolver, into $D/NAME.log.
-start_probes() {
-	local r
-	PROBE_LOG=$D/$1.log
-	PROBE_STOP=$D/$1.stop
-	: >"$PROBE_LOG"
-	for r in $RESOLVERS; do
-		probe_loop "$PROBE_LOG" "$PROBE_STOP" "$2" 100000 "$SB_MX" "$r" &
-		PROBE_PIDS="$PROBE_PIDS $!"
-	done
-}
-
-# spkis KEYFILE...: the SPKI SHA-256 of each key, sorted, joined by ",".
-spkis() {
-	sandbox_rdata "$@" | cut -d' ' -f4 | paste -sd, -
-}
 
 # The key files main.cf deploys now (RSA and ECDSA).
 deployed_keys() {
@@ -109,86 +80,10 @@ ttl_everywhere() {
 	done
 }
 
-# prime_resolvers: each resolver drops the TLSA RRset and fetches it again,
-# so that all of them hold the RRset served now, with its full TTL.
-prime_resolvers() {
-	local r i
-	for i in 1 2 3; do
-		r=${NET%.*}.2.$i
-		unbound_flush "$D/u$i" "$SB_NAME" TLSA || return 1
-		dig +time=2 +tries=1 @"$r" "$SB_NAME" TLSA >/dev/null || return 1
-	done
-}
-
-# summarize LOG OLD NEW T_AFTER: per resolver, one line of counts:
-#   RES n fail mismatch oldkey newkey stale cachednew newonly
-# OLD and NEW are ","-joined sorted SPKI lists; an RRset equal to OLD is
-# the one before publication, equal to NEW the one after retirement.
-# stale: answers after T_AFTER that were still the OLD RRset; cachednew:
-# probes with a NEW key whose answer came from the resolver's cache (a TTL
-# below the largest TTL any resolver gave that RRset).
-summarize() {
-	awk -v old="$2" -v new="$3" -v tafter="$4" '
-		BEGIN {
-			no = split(old, o, ","); for (i = 1; i <= no; i++) isold[o[i]] = 1
-			nn = split(new, w, ","); for (i = 1; i <= nn; i++) isnew[w[i]] = 1
-		}
-		NR == FNR { if ($1 == "P" && $6 != "-" && $6 > maxttl[$7]) maxttl[$7] = $6; next }
-		$1 == "P" {
-			r = $3; seen[r] = 1; n[r]++
-			if ($5 != "ok") { fail[r]++; if ($9 == "dane-mismatch") mm[r]++ }
-			if ($8 in isold) ok_[r]++
-			if ($8 in isnew) { nk[r]++; if ($6 != "-" && $6 < maxttl[$7]) cn[r]++ }
-			if ($7 == old && $2 > tafter) st[r]++
-			if ($7 == new) no_[r]++
-		}
-		END {
-			for (r in seen)
-				printf "%s %d %d %d %d %d %d %d %d\n", r, n[r], fail[r], mm[r], ok_[r],
-					nk[r], st[r], cn[r], no_[r]
-		}' "$1" "$1" | sort
-}
-
-# field SUMMARY RES NAME: one count of a summarize line.
-field() {
-	local col
-	case $3 in
-	n) col=2 ;; fail) col=3 ;; mismatch) col=4 ;; oldkey) col=5 ;; newkey) col=6 ;;
-	stale) col=7 ;; cachednew) col=8 ;; newonly) col=9 ;;
-	esac
-	awk -v r="$2" -v c="$col" '$1 == r { print $c; f = 1 } END { if (!f) print 0 }' <<<"$1"
-}
-
-# wait_until TENTHS CMD...: run CMD every 0.2 s until it succeeds.
-wait_until() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i += 2)); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
-# every_resolver LOG OLD NEW NAME MIN: each resolver's NAME count >= MIN.
-every_resolver() {
-	local s r
-	s=$(summarize "$1" "$2" "$3" 0)
-	for r in $RESOLVERS; do
-		[ "$(field "$s" "$r" "$4")" -ge "$5" ] || return 1
-	done
-}
-
 # The realtime (epoch seconds) of the last journal event KIND.
 event_time() {
 	journald_read -o json PFTLS_EVENT="$1" 2>/dev/null | tail -1 |
 		jq -r '.__REALTIME_TIMESTAMP' | awk '{ printf "%.6f\n", $1 / 1e6 }'
-}
-
-# The first failures of a log, for a FAIL message.
-first_failures() {
-	awk '$1 == "P" && $5 != "ok" { print $3, $4, $9, "key " substr($8, 1, 12) ", rrset " $7 }' "$1" |
-		head -3 | cut -c1-150 | paste -sd';' -
 }
 
 # ---- the topology ----------------------------------------------------------
@@ -197,19 +92,10 @@ if ! sandbox_start "$D" "$NET"; then
 	fail "observer: the sandbox (BIND, Postfix, journald) starts"
 	exit 1
 fi
-DS=$(unbound_ds_of "$NET.1" example.test)
-if [ -z "$DS" ]; then
-	fail "observer: the zone's DS from the primary's DNSKEY 257"
+if ! observer_start 2>"$D/observer.err"; then
+	fail "observer: 3 unbound resolvers start and validate: $(tail -1 "$D/observer.err")"
 	exit 1
 fi
-i=0
-for r in $RESOLVERS; do
-	i=$((i + 1))
-	if ! unbound_start "$D/u$i" "$r" "$NET.$i" example.test "$DS" 2>"$D/u$i.err"; then
-		fail "observer: unbound $r starts and validates: $(cat "$D/u$i.err")"
-		exit 1
-	fi
-done
 ok=1
 for r in $RESOLVERS; do
 	a=$(dig +short +time=2 +tries=1 @"$r" mx.example.test A)
