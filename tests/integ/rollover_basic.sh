@@ -11,21 +11,9 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
 journald_enter_ns "$0" "$@"
-. tests/lib/bind.sh
-. tests/lib/dns_common.sh
-. tests/lib/postfix_instance.sh
 . tests/lib/rollover.sh
 
-W=$(mktemp -d /tmp/pftls-roll-basic.XXXXXX)
-cleanup() {
-	roll_cleanup
-	journald_stop
-	rm -rf "$W"
-}
-trap cleanup EXIT
-
-journald_start "$W" || { fail "journald starts: $(tail -3 "$W/journald.log")"; exit 1; }
-roll_setup "$W" 1 || { fail "sandbox starts (BIND on 127.57.1.x, Postfix on 127.57.0.10)"; exit 1; }
+roll_begin basic 1 journal
 # The old keys' records at TTL 6 (> tlsa_ttl 5): the RRset's TTL before the
 # update, not tlsa_ttl, must decide the wait.
 roll_publish_old 6 || { fail "old records published with nsupdate"; exit 1; }

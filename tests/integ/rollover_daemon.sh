@@ -15,22 +15,10 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
 journald_enter_ns "$0" "$@"
-. tests/lib/bind.sh
-. tests/lib/dns_common.sh
-. tests/lib/postfix_instance.sh
 . tests/lib/rollover.sh
 
-W=$(mktemp -d /tmp/pftls-roll-daemon.XXXXXX)
-cleanup() {
-	roll_cleanup
-	journald_stop
-	rm -rf "$W"
-}
-trap cleanup EXIT
-
 [ -x "$PFTLS_DAEMON" ] || { fail "pftls-rolld is built ($PFTLS_DAEMON)"; exit 1; }
-journald_start "$W" || { fail "journald starts: $(tail -3 "$W/journald.log")"; exit 1; }
-roll_setup "$W" 7 || { fail "sandbox starts (BIND on 127.57.7.x, Postfix on 127.57.0.70)"; exit 1; }
+roll_begin daemon 7 journal
 roll_publish_old 6 || { fail "old records published with nsupdate"; exit 1; }
 roll_read_ttls
 roll_notify_start "$W/notify.log" || { fail "the notify listener starts"; exit 1; }

@@ -16,18 +16,9 @@
 # no temporary file left behind, and the deaths covered every phase.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib/bind.sh
-. tests/lib/dns_common.sh
-. tests/lib/postfix_instance.sh
 . tests/lib/rollover.sh
 
-W=$(mktemp -d /tmp/pftls-roll-fault.XXXXXX)
-cleanup() {
-	roll_cleanup
-	rm -rf "$W"
-}
-trap cleanup EXIT
-roll_setup "$W" 3 || { fail "sandbox starts (BIND on 127.57.3.x, Postfix on 127.57.0.30)"; exit 1; }
+roll_begin fault 3
 roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
 roll_read_ttls
 OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)

@@ -14,18 +14,9 @@
 #    `cancel` after that is refused with exit 3 and changes nothing.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib/bind.sh
-. tests/lib/dns_common.sh
-. tests/lib/postfix_instance.sh
 . tests/lib/rollover.sh
 
-W=$(mktemp -d /tmp/pftls-roll-hold.XXXXXX)
-cleanup() {
-	roll_cleanup
-	rm -rf "$W"
-}
-trap cleanup EXIT
-roll_setup "$W" 4 || { fail "sandbox starts (BIND on 127.57.4.x, Postfix on 127.57.0.40)"; exit 1; }
+roll_begin hold 4
 roll_conf "propagation_alert = 2s"
 roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
 OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)

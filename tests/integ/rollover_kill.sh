@@ -10,18 +10,9 @@
 # and main.cf went from the old keys to the new ones once.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib/bind.sh
-. tests/lib/dns_common.sh
-. tests/lib/postfix_instance.sh
 . tests/lib/rollover.sh
 
-W=$(mktemp -d /tmp/pftls-roll-kill.XXXXXX)
-cleanup() {
-	roll_cleanup
-	rm -rf "$W"
-}
-trap cleanup EXIT
-roll_setup "$W" 2 || { fail "sandbox starts (BIND on 127.57.2.x, Postfix on 127.57.0.20)"; exit 1; }
+roll_begin kill 2
 roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
 roll_read_ttls
 OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)

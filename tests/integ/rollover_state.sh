@@ -9,18 +9,9 @@
 # original file back, `now` finishes the rollover.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib/bind.sh
-. tests/lib/dns_common.sh
-. tests/lib/postfix_instance.sh
 . tests/lib/rollover.sh
 
-W=$(mktemp -d /tmp/pftls-roll-state.XXXXXX)
-cleanup() {
-	roll_cleanup
-	rm -rf "$W"
-}
-trap cleanup EXIT
-roll_setup "$W" 6 || { fail "sandbox starts (BIND on 127.57.6.x, Postfix on 127.57.0.60)"; exit 1; }
+roll_begin state 6
 roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
 roll_read_ttls
 OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)

@@ -3,8 +3,14 @@
 # BIND topology (tests/lib/bind.sh: signing primary + 2 secondaries), a
 # running Postfix instance (tests/lib/postfix_instance.sh) with an RSA and
 # an ECDSA key deployed, and a pftls-roll.cf pointing at both.  Source it
-# after bind.sh, postfix_instance.sh and dns_common.sh, then:
+# (it sources bind.sh, postfix_instance.sh and dns_common.sh), then:
 #
+#   roll_begin NAME N [journal]  what every rollover test starts with: a
+#                          work directory W (/tmp/pftls-roll-NAME.*) removed
+#                          at exit after roll_cleanup, journald in it when
+#                          "journal" is given (after journald_enter_ns),
+#                          then roll_setup W N; a FAIL line and exit if any
+#                          of it does not start
 #   roll_setup WORK N      BIND on 127.57.N.1-3, Postfix on 127.57.0.(N*10);
 #                          sets ROLL_CF, ROLL_PF (Postfix config dir),
 #                          ROLL_STATE, ROLL_ADDR, ROLL_HOST, ROLL_NAME
@@ -41,8 +47,32 @@
 # Timing used: tlsa_ttl 5 (from bind.sh), SOA TTL and MINIMUM 5,
 # ttl_factor 2, publish_safety 1s, retire_delay 3s: a rollover takes ~20 s.
 
+ROLL_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$ROLL_LIB/bind.sh"
+. "$ROLL_LIB/dns_common.sh"
+. "$ROLL_LIB/postfix_instance.sh"
 ROLL_PIDS=""
 ROLL_PFIS=""
+ROLL_JOURNAL=""
+
+roll_begin() {
+	W=$(mktemp -d "/tmp/pftls-roll-$1.XXXXXX")
+	ROLL_JOURNAL=${3:-}
+	trap roll_end EXIT
+	if [ -n "$ROLL_JOURNAL" ] && ! journald_start "$W"; then
+		fail "journald starts: $(tail -3 "$W/journald.log")"
+		exit 1
+	fi
+	roll_setup "$W" "$2" ||
+		{ fail "sandbox starts (BIND on 127.57.$2.x, Postfix on 127.57.0.$(($2 * 10)))"; exit 1; }
+}
+
+# The EXIT trap of roll_begin.
+roll_end() {
+	roll_cleanup
+	[ -n "$ROLL_JOURNAL" ] && journald_stop
+	rm -rf "$W"
+}
 
 roll_setup() {
 	local work=$1 n=$2
