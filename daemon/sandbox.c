@@ -64,9 +64,8 @@ struct ll_ruleset_attr {
  * configuration when it changes) and by the dynamic loader for the NSS
  * modules it may load on a first lookup.  Missing ones are skipped. */
 static const char *const read_files[] = {
-	"/etc/resolv.conf", "/etc/hosts",    "/etc/host.conf",    "/etc/nsswitch.conf",
-	"/etc/gai.conf",    "/etc/services", "/etc/protocols",    "/etc/ld.so.cache",
-	"/etc/localtime",
+    "/etc/resolv.conf", "/etc/hosts",     "/etc/host.conf",   "/etc/nsswitch.conf", "/etc/gai.conf",
+    "/etc/services",    "/etc/protocols", "/etc/ld.so.cache", "/etc/localtime",
 };
 
 int sandbox_landlock_abi(void)
@@ -208,37 +207,102 @@ static int landlock_apply(int abi, pf_err *e)
  * the file-changing ones would otherwise work on paths Landlock does not
  * guard (chmod, chown, xattrs and times are not Landlock rights). */
 static const int denied[] = {
-	__NR_execve, __NR_execveat, __NR_ptrace, __NR_process_vm_readv, __NR_process_vm_writev,
-	__NR_pidfd_getfd, __NR_open_by_handle_at, __NR_name_to_handle_at,
-	__NR_mount, __NR_umount2, __NR_pivot_root, __NR_chroot, __NR_move_mount,
-	__NR_open_tree, __NR_fsopen, __NR_fsconfig, __NR_fsmount, __NR_fspick,
-	__NR_mount_setattr, __NR_unshare, __NR_setns,
-	__NR_keyctl, __NR_add_key, __NR_request_key, __NR_bpf, __NR_perf_event_open,
-	__NR_userfaultfd, __NR_kexec_load, __NR_kexec_file_load, __NR_init_module,
-	__NR_finit_module, __NR_delete_module, __NR_reboot, __NR_swapon, __NR_swapoff,
-	__NR_acct, __NR_quotactl, __NR_io_uring_setup, __NR_io_uring_enter,
-	__NR_io_uring_register,
-	__NR_fchmod, __NR_fchmodat, __NR_fchmodat2, __NR_fchown, __NR_fchownat,
-	__NR_setxattr, __NR_lsetxattr, __NR_fsetxattr, __NR_removexattr,
-	__NR_lremovexattr, __NR_fremovexattr, __NR_setxattrat, __NR_removexattrat,
-	__NR_utimensat, __NR_mknodat, __NR_linkat, __NR_symlinkat, __NR_renameat2,
-	__NR_unlinkat, __NR_mkdirat, __NR_truncate,
-	__NR_setuid, __NR_setgid, __NR_setreuid, __NR_setregid, __NR_setresuid,
-	__NR_setresgid, __NR_setgroups, __NR_setfsuid, __NR_setfsgid, __NR_capset,
+    __NR_execve,
+    __NR_execveat,
+    __NR_ptrace,
+    __NR_process_vm_readv,
+    __NR_process_vm_writev,
+    __NR_pidfd_getfd,
+    __NR_open_by_handle_at,
+    __NR_name_to_handle_at,
+    __NR_mount,
+    __NR_umount2,
+    __NR_pivot_root,
+    __NR_chroot,
+    __NR_move_mount,
+    __NR_open_tree,
+    __NR_fsopen,
+    __NR_fsconfig,
+    __NR_fsmount,
+    __NR_fspick,
+    __NR_mount_setattr,
+    __NR_unshare,
+    __NR_setns,
+    __NR_keyctl,
+    __NR_add_key,
+    __NR_request_key,
+    __NR_bpf,
+    __NR_perf_event_open,
+    __NR_userfaultfd,
+    __NR_kexec_load,
+    __NR_kexec_file_load,
+    __NR_init_module,
+    __NR_finit_module,
+    __NR_delete_module,
+    __NR_reboot,
+    __NR_swapon,
+    __NR_swapoff,
+    __NR_acct,
+    __NR_quotactl,
+    __NR_io_uring_setup,
+    __NR_io_uring_enter,
+    __NR_io_uring_register,
+    __NR_fchmod,
+    __NR_fchmodat,
+    __NR_fchmodat2,
+    __NR_fchown,
+    __NR_fchownat,
+    __NR_setxattr,
+    __NR_lsetxattr,
+    __NR_fsetxattr,
+    __NR_removexattr,
+    __NR_lremovexattr,
+    __NR_fremovexattr,
+    __NR_setxattrat,
+    __NR_removexattrat,
+    __NR_utimensat,
+    __NR_mknodat,
+    __NR_linkat,
+    __NR_symlinkat,
+    __NR_renameat2,
+    __NR_unlinkat,
+    __NR_mkdirat,
+    __NR_truncate,
+    __NR_setuid,
+    __NR_setgid,
+    __NR_setreuid,
+    __NR_setregid,
+    __NR_setresuid,
+    __NR_setresgid,
+    __NR_setgroups,
+    __NR_setfsuid,
+    __NR_setfsgid,
+    __NR_capset,
 #ifdef __NR_chmod /* the old path calls, where the architecture has them */
-	__NR_chmod, __NR_chown, __NR_lchown, __NR_utime, __NR_utimes, __NR_futimesat,
-	__NR_mknod, __NR_link, __NR_symlink, __NR_rename, __NR_renameat, __NR_unlink,
-	__NR_rmdir, __NR_mkdir,
+    __NR_chmod,
+    __NR_chown,
+    __NR_lchown,
+    __NR_utime,
+    __NR_utimes,
+    __NR_futimesat,
+    __NR_mknod,
+    __NR_link,
+    __NR_symlink,
+    __NR_rename,
+    __NR_renameat,
+    __NR_unlink,
+    __NR_rmdir,
+    __NR_mkdir,
 #endif
 };
 
-#define NS_FLAGS                                                                           \
-	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |        \
-	 CLONE_NEWIPC | CLONE_NEWCGROUP)
+#define NS_FLAGS                                                                                   \
+	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | \
+	 CLONE_NEWCGROUP)
 #define STMT(c, k) ((struct sock_filter)BPF_STMT((c), (k)))
 #define JUMP(c, k, t, f) ((struct sock_filter)BPF_JUMP((c), (k), (t), (f)))
 #define RET(v) STMT(BPF_RET | BPF_K, (v))
-#define RET_ERRNO(n) RET(SECCOMP_RET_ERRNO | ((n) & SECCOMP_RET_DATA))
+#define RET_ERRNO(n) RET(SECCOMP_RET_ERRNO | ((n)&SECCOMP_RET_DATA))
 #define LD(off) STMT(BPF_LD | BPF_W | BPF_ABS, (off))
 #define JEQ(k, t, f) JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
 /* The low 32 bits of argument 0 (both architectures are little-endian). */
@@ -356,8 +420,8 @@ int sandbox_enter(bool require_landlock, pf_sandbox *ret, pf_err *e)
 #endif
 	if (abi == 0 && require_landlock)
 		return pf_err_set(e, EOPNOTSUPP,
-				  "Landlock is not available (kernel without it, or a system "
-				  "call filter refuses landlock_create_ruleset)");
+		                  "Landlock is not available (kernel without it, or a system "
+		                  "call filter refuses landlock_create_ruleset)");
 #ifdef SB_AUDIT_ARCH
 	if ((rc = seccomp_apply(e)) < 0 && rc != -EINVAL)
 		return rc;
