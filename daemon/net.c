@@ -27,11 +27,18 @@ enum net_mode {
 	MODE_DEAD,      /* it failed an exchange: the next call forks another */
 };
 
+/* A network process older than this is replaced, cleanly, at the next
+ * call: its Landlock rules name the inodes of resolv.conf and the like as
+ * they were when it started, and those files are replaced by rename. */
+#define NET_MAX_AGE_USEC (3600ULL * 1000000ULL)
+
 static struct {
 	enum net_mode mode;
 	int fd;
 	pid_t pid;
-} np = {MODE_INPROCESS, -1, -1};
+	uint64_t started; /* pf_mono_usec() at the fork */
+	net_sep sep;
+} np = {MODE_INPROCESS, -1, -1, 0, {0}};
 
 static void reap(void)
 {
@@ -50,8 +57,9 @@ int net_start(void)
 
 	if (np.mode == MODE_RUNNING)
 		return 0;
-	if (netproc_spawn(&np.fd, &np.pid, &e) == 0) {
+	if (netproc_spawn(&np.fd, &np.pid, &np.sep, &e) == 0) {
 		np.mode = MODE_RUNNING;
+		np.started = pf_mono_usec();
 		return 0;
 	}
 	np.mode = MODE_INPROCESS;
@@ -75,11 +83,39 @@ pid_t net_pid(void)
 	return np.mode == MODE_RUNNING ? np.pid : -1;
 }
 
+const char *net_separation(char *buf, size_t len)
+{
+	const net_sep *s = &np.sep;
+	char ll[32] = "no Landlock";
+
+	if (np.mode != MODE_RUNNING) {
+		snprintf(buf, len, "no network process: DNS and SMTP checks run in this process");
+		return buf;
+	}
+	if (s->landlock_abi)
+		snprintf(ll, sizeof(ll), "Landlock ABI %u", (unsigned)s->landlock_abi);
+	if (s->flags & NET_SEP_UID)
+		snprintf(buf, len, "network process %d runs as uid %u gid %u, in a sandbox (%s, %s)",
+			 (int)np.pid, (unsigned)s->uid, (unsigned)s->gid, ll,
+			 s->flags & NET_SEP_SECCOMP ? "seccomp" : "no seccomp");
+	else
+		snprintf(buf, len,
+			 "network process %d stays uid %u (%s), separated by its sandbox alone "
+			 "(%s, %s, %s)",
+			 (int)np.pid, (unsigned)s->uid, s->why_uid, ll,
+			 s->flags & NET_SEP_SECCOMP ? "seccomp" : "no seccomp",
+			 s->flags & NET_SEP_NOCAPS ? "no capabilities"
+						   : "capabilities kept, capset refused");
+	return buf;
+}
+
 void net_adopt(int fd, pid_t pid)
 {
 	net_stop();
 	np.fd = fd;
 	np.pid = pid;
+	np.started = pf_mono_usec();
+	memset(&np.sep, 0, sizeof(np.sep));
 	np.mode = MODE_RUNNING;
 }
 
@@ -96,7 +132,7 @@ static int broken(int rc)
 /* A fresh network process after a failed exchange.  Returns 0 or -errno. */
 static int restart(pf_err *e)
 {
-	int rc = netproc_spawn(&np.fd, &np.pid, e);
+	int rc = netproc_spawn(&np.fd, &np.pid, &np.sep, e);
 
 	if (rc != 0) {
 		/* It ran before: not being able to run it now is a failure, not
@@ -105,6 +141,7 @@ static int restart(pf_err *e)
 		return rc < 0 ? rc : -EPERM;
 	}
 	np.mode = MODE_RUNNING;
+	np.started = pf_mono_usec();
 	return 0;
 }
 
@@ -120,6 +157,11 @@ static int exchange(uint32_t req, const net_buf *b, net_buf *reply, pf_err *e)
 	uint32_t t;
 	int rc;
 
+	if (np.mode == MODE_RUNNING && pf_mono_usec() - np.started > NET_MAX_AGE_USEC) {
+		/* Retire it: at end of file it exits by itself. */
+		reap();
+		np.mode = MODE_DEAD;
+	}
 	if (np.mode == MODE_DEAD && (rc = restart(e)) < 0)
 		return rc;
 	if ((rc = net_send(np.fd, req, b)) < 0) {

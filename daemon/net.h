@@ -2,13 +2,15 @@
  * net.h - the network operations as the engine and the command line call
  * them: the same shape as dns_discover, dns_update_apply, dns_prop_run and
  * smtp_probe, carried out by the unprivileged network process (netproc.h)
- * once net_start has forked it, and in this process otherwise.
+ * once net_start has forked it, and in this process otherwise.  Under the
+ * shipped systemd unit it cannot change its uid and its sandbox
+ * (sandbox.h) alone keeps it from the keys.
  *
  * net_start is called early - by pftls-rolld after reading its
  * configuration, by pftls-roll before a subcommand that uses the network -
  * so that the fork happens before any key or TSIG secret has been in this
- * process's memory.  When the network process cannot run (not root, or the
- * privilege drop refused, as under a systemd unit that forbids setuid), one
+ * process's memory.  When the network process cannot run (not root, or
+ * neither a uid change nor Landlock available), one
  * notice says so on stderr and the calls run in this process.  A process
  * that never calls net_start (unit tests, tools) runs them in-process
  * silently.
@@ -44,6 +46,11 @@ void net_stop(void);
 
 /* The network process's pid, or -1 when there is none. */
 pid_t net_pid(void);
+
+/* One line on how the network process is separated from the keys (user
+ * and sandbox, or the sandbox alone and why), for the daemon's start-up
+ * message; written to buf[len], which is returned. */
+const char *net_separation(char *buf, size_t len);
 
 /* Take fd (this side of a SOCK_SEQPACKET socketpair) and pid as the network
  * process, in place of any other: for a caller that forked its own, and for

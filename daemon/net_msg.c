@@ -620,21 +620,30 @@ static void get_zone(reader *r, dns_zone_info *z)
 
 /* ---- hello ------------------------------------------------------------------- */
 
-void net_enc_hello(net_buf *b, const net_status *st, uint32_t uid, uint32_t gid)
+void net_enc_hello(net_buf *b, const net_status *st, const net_sep *sep)
 {
 	put_status(b, st);
-	put_u32(b, uid);
-	put_u32(b, gid);
+	put_u32(b, sep->uid);
+	put_u32(b, sep->gid);
+	put_u32(b, sep->flags);
+	put_u32(b, sep->landlock_abi);
+	put_str(b, sep->why_uid, sizeof(sep->why_uid), S_LINE);
 }
 
-int net_dec_hello(const net_buf *b, net_status *st, uint32_t *uid, uint32_t *gid, pf_err *e)
+int net_dec_hello(const net_buf *b, net_status *st, net_sep *sep, pf_err *e)
 {
 	reader r;
 
+	memset(sep, 0, sizeof(*sep));
 	reader_init(&r, b);
 	get_status(&r, st);
-	*uid = get_u32(&r, "uid");
-	*gid = get_u32(&r, "gid");
+	sep->uid = get_u32(&r, "uid");
+	sep->gid = get_u32(&r, "gid");
+	sep->flags = get_u32(&r, "separation flags");
+	if (ok(&r) && (sep->flags & ~NET_SEP_ALL))
+		bad(&r, "unknown separation flags 0x%x", (unsigned)sep->flags);
+	sep->landlock_abi = get_range(&r, 0, NET_LANDLOCK_ABI_MAX, "Landlock ABI");
+	get_str(&r, sep->why_uid, sizeof(sep->why_uid), S_LINE, "uid note");
 	return finish(&r, NET_HELLO, e);
 }
 

@@ -50,7 +50,7 @@
 #define NET_TEXT_MAX (4 * 1024 * 1024) /* dry-run or verbose output of an update */
 
 enum net_type {
-	NET_HELLO = 1,     /* netproc -> parent, once: privileges dropped (or why not) */
+	NET_HELLO = 1,     /* netproc -> parent, once: how it is separated (or why not) */
 	NET_DISCOVER_REQ,  /* dns_discover */
 	NET_DISCOVER_REP,
 	NET_UPDATE_REQ,    /* dns_update_apply, with the TSIG key */
@@ -101,8 +101,23 @@ typedef struct net_status {
 } net_status;
 
 /* ---- hello ---- */
-void net_enc_hello(net_buf *b, const net_status *st, uint32_t uid, uint32_t gid);
-int net_dec_hello(const net_buf *b, net_status *st, uint32_t *uid, uint32_t *gid, pf_err *e);
+/* How the network process is kept from the keys (netproc.h, sandbox.h). */
+#define NET_SEP_UID 0x1u     /* it changed to an unprivileged uid */
+#define NET_SEP_SECCOMP 0x2u /* its seccomp filter is installed */
+#define NET_SEP_NOCAPS 0x4u  /* it holds no capability */
+#define NET_SEP_ALL 0x7u
+#define NET_LANDLOCK_ABI_MAX 255
+
+typedef struct net_sep {
+	uint32_t uid, gid;     /* its ids once it reported */
+	uint32_t flags;        /* NET_SEP_* */
+	uint32_t landlock_abi; /* 0: no Landlock */
+	char why_uid[256];     /* without NET_SEP_UID: why its uid stayed */
+} net_sep;
+
+void net_enc_hello(net_buf *b, const net_status *st, const net_sep *sep);
+/* Returns 0 or -EPROTO (unknown flags, an ABI above NET_LANDLOCK_ABI_MAX). */
+int net_dec_hello(const net_buf *b, net_status *st, net_sep *sep, pf_err *e);
 
 /* ---- discover ---- */
 /* The request carries the configuration dns_discover reads (dns_zone,

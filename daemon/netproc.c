@@ -1,7 +1,7 @@
 /*
- * netproc.c - the network process (see netproc.h): fork, privilege drop,
- * and the request loop that runs dns_discover, dns_update_apply,
- * dns_prop_run and smtp_probe for the privileged process.
+ * netproc.c - the network process (see netproc.h): fork, privilege drop
+ * and sandbox (sandbox.h), and the request loop that runs dns_discover,
+ * dns_update_apply, dns_prop_run and smtp_probe for the privileged process.
  *
  * This file owns the process's credentials.  It holds the TSIG key only
  * while it signs an update.  It never opens a file of its own: everything it
@@ -23,12 +23,17 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include "dns_discover.h"
 #include "dns_propagation.h"
 #include "dns_update.h"
 #include "net_msg.h"
+#include "sandbox.h"
 #include "smtp_probe.h"
 
 #define HELLO_TIMEOUT_MS 10000
@@ -60,21 +65,6 @@ static int lookup_user(uid_t *ret_uid, gid_t *ret_gid, const char **ret_name, pf
 	if (*ret_uid == 0 || *ret_gid == 0)
 		return pf_err_set(e, EPERM, "user %s has uid or gid 0", *ret_name);
 	return 0;
-}
-
-/* Returns true when the process holds no capability at all. */
-static bool no_capabilities(void)
-{
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capget, &h, d) < 0)
-		return false;
-	for (size_t i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
-		if (d[i].effective || d[i].permitted || d[i].inheritable)
-			return false;
-	return true;
 }
 
 int netproc_drop_privileges(uid_t *ret_uid, gid_t *ret_gid, pf_err *e)
@@ -114,7 +104,7 @@ int netproc_drop_privileges(uid_t *ret_uid, gid_t *ret_gid, pf_err *e)
 	if (setresuid(0, 0, 0) != -1 || setuid(0) != -1 || seteuid(0) != -1 ||
 	    setresgid(0, 0, 0) != -1 || setegid(0) != -1)
 		return pf_err_set(e, EPERM, "could become root again after dropping privileges");
-	if (!no_capabilities())
+	if (!sandbox_caps_empty())
 		return pf_err_set(e, EPERM, "capabilities remain after dropping privileges");
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return pf_err_set(e, EPERM, "no_new_privs or dumpable did not take");
@@ -291,13 +281,73 @@ static int reset_fds(int fd, pf_err *e)
 	return 0;
 }
 
+/* Returns true when every user and group id is still root's. */
+static bool ids_unchanged(void)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	return getresuid(&ru, &eu, &su) == 0 && ru == 0 && eu == 0 && su == 0 &&
+	       getresgid(&rg, &eg, &sg) == 0 && rg == 0 && eg == 0 && sg == 0;
+}
+
+/* What the sandbox will forbid, done while it is still allowed: OpenSSL
+ * reads its configuration (and may load modules) on first use, the random
+ * generator seeds itself, the time zone is read. */
+static void warm_up(void)
+{
+	unsigned char b;
+
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	(void)RAND_bytes(&b, 1);
+	tzset();
+}
+
+/*
+ * Separate this process from the keys: the unprivileged user when it may
+ * change its uid, and the sandbox in any case - the one separation when the
+ * uid cannot change (the shipped unit's bounding set has no CAP_SETUID).
+ * Returns 0 with *sep filled, or -errno with e saying why neither holds.
+ */
+static int separate(net_sep *sep, pf_err *e)
+{
+	pf_sandbox sb;
+	pf_err why = {0};
+	uid_t uid;
+	gid_t gid;
+	bool dropped = false;
+	int rc;
+
+	warm_up();
+	if (!sandbox_has_cap(CAP_SETUID) || !sandbox_has_cap(CAP_SETGID))
+		pf_err_set(&why, EPERM, "CAP_SETUID or CAP_SETGID is outside the bounding set");
+	else if (netproc_drop_privileges(&uid, &gid, &why) == 0)
+		dropped = true;
+	else if (!ids_unchanged())
+		/* Half a change (a gid but not the uid) is no state to run in. */
+		return pf_err_set(e, EPERM, "%s", why.msg);
+	if ((rc = sandbox_enter(!dropped, &sb, e)) < 0) {
+		if (!dropped)
+			pf_err_prefix(e, "no uid change (%s), and no sandbox", why.msg);
+		return rc;
+	}
+	memset(sep, 0, sizeof(*sep));
+	sep->uid = (uint32_t)getuid();
+	sep->gid = (uint32_t)getgid();
+	sep->flags = (dropped ? NET_SEP_UID : 0) | (sb.seccomp ? NET_SEP_SECCOMP : 0) |
+		     (sb.no_caps ? NET_SEP_NOCAPS : 0);
+	sep->landlock_abi = (uint32_t)sb.landlock_abi;
+	if (!dropped)
+		snprintf(sep->why_uid, sizeof(sep->why_uid), "%.200s", why.msg);
+	return 0;
+}
+
 noreturn void netproc_main(int fd)
 {
 	pid_t parent = getppid();
 	net_status st = {0};
 	net_buf hello = {0};
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
+	net_sep sep = {.uid = (uint32_t)-1, .gid = (uint32_t)-1};
 	sigset_t none;
 	pf_err e = {0};
 
@@ -320,12 +370,12 @@ noreturn void netproc_main(int fd)
 
 	if ((st.rc = reset_fds(fd, &st.err)) == 0) {
 		fd = NETPROC_FD;
-		st.rc = netproc_drop_privileges(&uid, &gid, &st.err);
+		st.rc = separate(&sep, &st.err);
 	}
 	/* Set after the drop: changing credentials clears it. */
 	if (st.rc == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent))
 		st.rc = pf_err_set(&st.err, ESRCH, "the parent process is gone");
-	net_enc_hello(&hello, &st, (uint32_t)uid, (uint32_t)gid);
+	net_enc_hello(&hello, &st, &sep);
 	if (net_send(fd, NET_HELLO, &hello) < 0 || st.rc < 0)
 		_exit(1);
 	net_buf_free(&hello);
@@ -339,12 +389,13 @@ noreturn void netproc_main(int fd)
 	}
 }
 
-int netproc_spawn(int *ret_fd, pid_t *ret_pid, pf_err *e)
+int netproc_spawn(int *ret_fd, pid_t *ret_pid, net_sep *ret_sep, pf_err *e)
 {
 	static const uint32_t hello_only[] = {NET_HELLO};
 	net_buf b = {0};
 	net_status st;
-	uint32_t t, uid, gid;
+	net_sep sep;
+	uint32_t t;
 	int sv[2], rc;
 	pid_t pid;
 
@@ -370,12 +421,17 @@ int netproc_spawn(int *ret_fd, pid_t *ret_pid, pf_err *e)
 	close(sv[1]);
 	rc = net_recv(sv[0], hello_only, 1, HELLO_TIMEOUT_MS, &t, &b, e);
 	if (rc == 0)
-		rc = net_dec_hello(&b, &st, &uid, &gid, e);
+		rc = net_dec_hello(&b, &st, &sep, e);
 	net_buf_free(&b);
 	if (rc == 0 && st.rc < 0) {
 		*e = st.err;
-		pf_err_prefix(e, "the network process cannot drop its privileges");
+		pf_err_prefix(e, "the network process cannot separate itself");
 		rc = 1;
+	} else if (rc == 0 && !(sep.flags & NET_SEP_UID) && sep.landlock_abi == 0) {
+		/* It must not claim success with neither. */
+		rc = pf_err_set(e, EPROTO, "the network process reports neither a uid change "
+					   "nor a sandbox");
+		kill(pid, SIGKILL);
 	} else if (rc < 0) {
 		if (rc == -ECONNRESET || rc == -ETIMEDOUT)
 			pf_err_set(e, -rc, "the network process did not start");
@@ -389,5 +445,7 @@ int netproc_spawn(int *ret_fd, pid_t *ret_pid, pf_err *e)
 	}
 	*ret_fd = sv[0];
 	*ret_pid = pid;
+	if (ret_sep)
+		*ret_sep = sep;
 	return 0;
 }

@@ -296,8 +296,14 @@ int main(int argc, char **argv)
 		return PF_EXIT_USAGE;
 	}
 	/* Fork the unprivileged network process now, while this process
-	 * holds no key and no TSIG secret (net.h). */
-	net_start();
+	 * holds no key and no TSIG secret (net.h), and say how it is kept
+	 * from the keys (net_start itself says when it is not). */
+	if (net_start() == 0) {
+		char sep[512];
+
+		fprintf(stderr, "pftls-rolld: privilege separation: %s\n",
+			net_separation(sep, sizeof(sep)));
+	}
 	if (roll_open(&m.cfg, &m.roll, &e) < 0) {
 		fprintf(stderr, "pftls-rolld: %s; not starting, nothing changed\n", e.msg);
 		net_stop();

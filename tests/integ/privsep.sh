@@ -13,6 +13,11 @@
 #     daemon itself (strace -f -e trace=socket attached to both for the
 #     rollover, and detached before the daemon exits: LeakSanitizer cannot
 #     work under ptrace), and the network process was never replaced;
+#   - under the shipped unit's limits (its CapabilityBoundingSet and
+#     NoNewPrivileges, applied with setpriv): the command line's and the
+#     daemon's network processes stay root but are sandboxed (Seccomp 2,
+#     no capabilities, the daemon says so), and publish, retire, check and
+#     the daemon's publish and propagation work through them;
 #   - no private key or TSIG secret bytes appear in the argv or environment
 #     of any process the daemon starts (postconf and postfix reload, through
 #     wrappers in postfix_command_directory that record their own
@@ -124,6 +129,10 @@ for c in CapInh CapPrm CapEff CapBnd CapAmb; do
 	check "network process: $c is empty" test "$(field $c)" = 0000000000000000
 done
 check "network process: NoNewPrivs 1" test "$(field NoNewPrivs)" = 1
+check "network process: its seccomp filter is on as well (Seccomp $(field Seccomp))" \
+	test "$(field Seccomp)" = 2
+check "the daemon says: its own uid, and a Landlock sandbox on top" \
+	grep -q "privilege separation: network process $NP runs as uid $uid gid $gid, in a sandbox (Landlock ABI [1-9]" "$D/rolld.log"
 check "network process: not dumpable (its /proc files stay root's although it is uid $uid)" \
 	test "$(stat -c %u /proc/"$NP"/environ)" = 0
 fds=$(ls -l /proc/"$NP"/fd | awk 'NR > 1 { print $9, $11 }' | sort | tr '\n' ' ')
@@ -206,3 +215,79 @@ done
 printf 'X\0SECRET=%s\0' "$secret" >"$D/control.environ"
 check "the environment check finds a secret when one is there" \
 	eval 'tr "\0" "\n" <"$D/control.environ" | grep -qF -f "$D/patterns"'
+
+# ---- under the shipped unit's limits ---------------------------------------------------------
+# The unit's CapabilityBoundingSet and NoNewPrivileges=yes, read from
+# units/pftls-rolld.service and applied with setpriv: no CAP_SETUID, so the
+# network process stays root and its sandbox (sandbox.h) alone keeps it from
+# the keys.  (test_netsandbox shows what that sandbox refuses, also with
+# the unit's system call filter, which setpriv cannot apply.)
+unit_caps=$(sed -n 's/^CapabilityBoundingSet=//p' units/pftls-rolld.service)
+sp_caps=$(tr 'A-Z' 'a-z' <<<"$unit_caps" | sed 's/cap_/+/g; s/ \+/,/g')
+unit_setpriv=(setpriv --bounding-set=-all,"$sp_caps" --no-new-privs --)
+as_unit() { "${unit_setpriv[@]}" "$@"; }
+check "the unit's bounding set has no CAP_SETUID or CAP_SETGID ($unit_caps)" \
+	eval '[ -n "$sp_caps" ] && ! grep -q SET.ID <<<"$unit_caps"'
+kill "$DAEMON_PID" && wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+
+# The command line under those limits: its network process publishes the
+# old key's record again, withdraws it, and checks the live server.
+as_unit "$PFTLS" -c "$D/pftls-roll.cf" publish "$key" >"$D/unit-publish.out" 2>&1
+check "unit limits: pftls-roll publish sends its update through the sandboxed network process ($(tail -1 "$D/unit-publish.out"))" \
+	eval 'grep -q "1 added" "$D/unit-publish.out" && ! grep -q "notice:" "$D/unit-publish.out"'
+as_unit "$PFTLS" -c "$D/pftls-roll.cf" retire "$key" >"$D/unit-retire.out" 2>&1
+rc=$?
+check "unit limits: pftls-roll retire withdraws it again, exit $rc ($(tail -1 "$D/unit-retire.out"))" \
+	eval '[ "$rc" -eq 0 ] && grep -q "1 deleted" "$D/unit-retire.out"'
+as_unit "$PFTLS" -c "$D/pftls-roll.cf" check >"$D/unit-check.out" 2>&1
+check "unit limits: pftls-roll check passes through it ($(tail -1 "$D/unit-check.out"))" test $? -eq 0
+
+# The daemon under those limits, and its network process.
+# Not through the function: $! must be the daemon itself.
+"${unit_setpriv[@]}" "$ROLLD" -c "$D/pftls-roll.cf" >"$D/rolld-unit.log" 2>&1 &
+DAEMON_PID=$!
+NP=
+for _ in $(seq 50); do
+	for c in $(cat /proc/"$DAEMON_PID"/task/*/children 2>/dev/null); do
+		[ "$(cat /proc/"$c"/comm 2>/dev/null)" = pftls-netproc ] && NP=$c
+	done
+	[ -n "$NP" ] && grep -q "privilege separation" "$D/rolld-unit.log" && break
+	sleep 0.1
+done
+check "unit limits: the daemon (pid $DAEMON_PID) has a separate network process (pid ${NP:-none})" \
+	eval '[ -n "$NP" ] && [ "$NP" != "$DAEMON_PID" ]'
+[ -n "$NP" ] || { cat "$D/rolld-unit.log"; exit 1; }
+line=$(grep "privilege separation" "$D/rolld-unit.log")
+check "unit limits: the daemon says the sandbox alone separates it ($line)" \
+	eval 'grep -q "sandbox alone (Landlock ABI [1-9]" <<<"$line" && ! grep -q "notice:" "$D/rolld-unit.log"'
+check "unit limits: the network process stays uid 0 ($(field Uid))" test "$(field Uid)" = "0 0 0 0"
+check "unit limits: its seccomp filter is on (Seccomp $(field Seccomp))" test "$(field Seccomp)" = 2
+check "unit limits: NoNewPrivs 1" test "$(field NoNewPrivs)" = 1
+for c in CapInh CapPrm CapEff CapAmb; do
+	check "unit limits: network process $c is empty ($(field $c))" test "$(field $c)" = 0000000000000000
+done
+check "unit limits: its bounding set is the unit's, which it cannot empty without CAP_SETPCAP ($(field CapBnd))" \
+	test "$(field CapBnd)" = 000000000000000b
+fds=$(ls -l /proc/"$NP"/fd | awk 'NR > 1 { print $9, $11 }' | sort | tr '\n' ' ')
+check "unit limits: only /dev/null on 0-2 and its socket on 3 ($fds)" \
+	eval '[[ "$fds" =~ ^"0 /dev/null 1 /dev/null 2 /dev/null 3 socket:["[0-9]+"] "$ ]]'
+
+# The network half of a rollover through it: publish and propagation.
+# (Not the deploy: "postfix check" runs postsuper, which needs CAP_SETGID
+# that the unit's bounding set lacks - a matter for the unit's capabilities,
+# not for the network process.)
+as_unit "$PFTLS" -c "$D/pftls-roll.cf" now >"$D/unit-now.out" 2>&1
+for _ in $(seq 300); do
+	grep -q "propagation-complete" "$D/rolld-unit.log" && break
+	sleep 0.2
+done
+check "unit limits: the daemon published the next key's record through it ($(grep -o 'records-published: [^[]*' "$D/rolld-unit.log"))" \
+	grep -q "records-published: 1 TLSA record added" "$D/rolld-unit.log"
+check "unit limits: and saw it on every check server ($(grep -c server-confirmed "$D/rolld-unit.log") confirmations)" \
+	eval 'grep -q propagation-complete "$D/rolld-unit.log" && [ "$(grep -c server-confirmed "$D/rolld-unit.log")" -eq 3 ]'
+check "unit limits: the same network process (pid $NP) did it: no exchange failed" \
+	test "$(cat /proc/"$NP"/comm 2>/dev/null)" = pftls-netproc
+for f in rolld-unit.log unit-now.out unit-publish.out unit-retire.out unit-check.out; do
+	check "no secret in $f" eval '! grep -qF -f "$D/patterns" "$D/$f"'
+done

@@ -217,16 +217,19 @@ static void test_roundtrip_hello(void)
 {
 	net_buf b = {0}, r = {0};
 	net_status st = {.rc = -EPERM}, got;
-	uint32_t uid, gid;
+	net_sep sep = {65534, 65533, NET_SEP_UID | NET_SEP_SECCOMP, 7, "why not"}, gs;
 	pf_err e = {0};
 
 	pf_err_set(&st.err, EPERM, "setresuid 65534: Operation not permitted");
-	net_enc_hello(&b, &st, 65534, 65533);
-	T_CHECK(roundtrip(NET_HELLO, &b, &r, &e) == 0 && net_dec_hello(&r, &got, &uid, &gid, &e) == 0,
+	net_enc_hello(&b, &st, &sep);
+	T_CHECK(roundtrip(NET_HELLO, &b, &r, &e) == 0 && net_dec_hello(&r, &got, &gs, &e) == 0,
 		"hello: round trip: %s", e.msg);
 	T_CHECK(got.rc == -EPERM && got.err.code == EPERM && got.err.exit_code == 1 &&
-			uid == 65534 && gid == 65533 && strcmp(got.err.msg, st.err.msg) == 0,
+			gs.uid == 65534 && gs.gid == 65533 && strcmp(got.err.msg, st.err.msg) == 0,
 		"hello: status, message, uid and gid survive");
+	T_CHECK(gs.flags == (NET_SEP_UID | NET_SEP_SECCOMP) && gs.landlock_abi == 7 &&
+			strcmp(gs.why_uid, "why not") == 0,
+		"hello: separation flags, Landlock ABI and note survive");
 	net_buf_free(&b);
 	net_buf_free(&r);
 }
@@ -679,8 +682,8 @@ static int decode(enum body_kind k, const net_buf *b, pf_err *e)
 
 	switch (k) {
 	case B_HELLO: {
-		uint32_t u, g;
-		rc = net_dec_hello(b, &st, &u, &g, e);
+		net_sep sep;
+		rc = net_dec_hello(b, &st, &sep, e);
 		break;
 	}
 	case B_DISC_REQ: {
@@ -781,6 +784,9 @@ static void body_hello(net_buf *b, enum mutation m)
 	wstatus(b, m == M_RANGE ? 5000 : 0, 0, 0);
 	w32(b, 65534);
 	w32(b, 65534);
+	w32(b, NET_SEP_UID);
+	w32(b, 7);
+	w16(b, 0);
 }
 
 static void body_disc_req(net_buf *b, enum mutation m)
@@ -1168,7 +1174,7 @@ static void test_real_netproc(const char *tmp)
 	int fd, rc;
 
 	expected_ids(&want_uid, &want_gid);
-	rc = netproc_spawn(&fd, &pid, &e);
+	rc = netproc_spawn(&fd, &pid, NULL, &e);
 	T_CHECK(rc == 0 && pid > 0, "as root, the network process starts: %s", e.msg);
 	if (rc != 0)
 		return;
@@ -1258,7 +1264,7 @@ static void test_real_netproc(const char *tmp)
 	pid_t p2;
 	uint8_t h[12];
 
-	rc = netproc_spawn(&sv[0], &p2, &e);
+	rc = netproc_spawn(&sv[0], &p2, NULL, &e);
 	hdr(h, NET_MAGIC, NET_PROBE_REP, 0); /* a reply is not a request */
 	send(sv[0], h, sizeof(h), MSG_NOSIGNAL);
 	status = 0;
@@ -1268,7 +1274,7 @@ static void test_real_netproc(const char *tmp)
 		WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	close(sv[0]);
 
-	rc = netproc_spawn(&sv[0], &p2, &e);
+	rc = netproc_spawn(&sv[0], &p2, NULL, &e);
 	hdr(h, NET_MAGIC, NET_PROBE_REQ, 5);
 	send(sv[0], h, sizeof(h), MSG_NOSIGNAL);
 	send(sv[0], "\0\0\0\0\0", 5, MSG_NOSIGNAL);
