@@ -14,7 +14,14 @@
 #include "dns_msg.h"
 #include "dns_net.h"
 
-#define MAX_ROUNDS 5   /* reads of an RRset that keeps changing under us */
+/* Another writer's change makes our prerequisite fail: read again after a
+ * randomised pause (dns_update_backoff_ms), so that writers colliding on one
+ * name do not collide again in lock step; at most MAX_ROUNDS reads, and no
+ * new read once RETRY_BUDGET_MS have passed since the apply began. */
+#define MAX_ROUNDS DNS_UPDATE_MAX_ROUNDS
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_CAP_MS 2000
+#define RETRY_BUDGET_MS 30000
 #define MAX_ATTEMPTS 3 /* sends of one message on SERVFAIL, timeout, network error */
 #define UDP_MAX 512    /* larger updates go over TCP (no EDNS on updates) */
 /* Room for the TSIG RR: key name, algorithm name, fixed fields, MAC. */
@@ -63,6 +70,19 @@ static void sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+unsigned dns_update_backoff_ms(unsigned failures, uint32_t rnd)
+{
+	unsigned window = BACKOFF_CAP_MS;
+
+	/* "Equal jitter": half the window for sure, so the winner's change can
+	 * be signed and served before we read again, plus a random half. */
+	if (failures >= 1 && failures <= 5)
+		window = BACKOFF_FIRST_MS << (failures - 1);
+	if (window > BACKOFF_CAP_MS)
+		window = BACKOFF_CAP_MS;
+	return window / 2 + rnd % (window / 2 + 1);
 }
 
 /* The rdata of our change as wire bytes: usage, selector, mtype, data. */
@@ -580,6 +600,7 @@ int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 		     dns_update_result *res, pf_err *e)
 {
 	upd u = {.o = o};
+	uint64_t t0 = pf_mono_usec();
 	int r = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -614,9 +635,9 @@ int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 			break;
 		if (round > MAX_ROUNDS) {
 			r = pf_err_set(e, EAGAIN,
-				       "the TLSA RRsets kept changing while being updated (%u reads); "
-				       "another writer is active: try again later",
-				       MAX_ROUNDS);
+				       "the TLSA RRsets kept changing while being updated (%u reads "
+				       "in %.1f s); another writer is active: try again later",
+				       MAX_ROUNDS, (double)(pf_mono_usec() - t0) / 1e6);
 			goto out;
 		}
 		int nm = pack(&u, ch, n, &msgs, &ends, e);
@@ -676,7 +697,21 @@ int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 		free(ends);
 		if (r < 0)
 			goto out;
-		if (prereq_failed && (r = read_state(&u, false, e)) < 0)
+		if (!prereq_failed)
+			continue;
+		/* Another writer won: pause (bounded, randomised) before reading
+		 * again, so that the writers do not meet again at once. */
+		unsigned pause = dns_update_backoff_ms(round, dns_random_id());
+		if (pf_mono_usec() - t0 + (uint64_t)pause * 1000 > (uint64_t)RETRY_BUDGET_MS * 1000) {
+			r = pf_err_set(e, EAGAIN,
+				       "the TLSA RRsets kept changing while being updated (%u reads "
+				       "in %.1f s); another writer is active: try again later",
+				       round, (double)(pf_mono_usec() - t0) / 1e6);
+			goto out;
+		}
+		vlog(&u, "another writer changed the RRsets: reading them again in %u ms", pause);
+		sleep_ms(pause);
+		if ((r = read_state(&u, false, e)) < 0)
 			goto out;
 	}
 out:

@@ -7,7 +7,9 @@
  * exactly what it read just before (a value-dependent prerequisite, or "RRset
  * does not exist"): a record someone else added, removed or changed meanwhile
  * makes the server refuse the update (NXRRSET/YXRRSET), and the module reads
- * again and reports what it found instead of overwriting it.  An RRset that
+ * again and reports what it found instead of overwriting it.  Writers that
+ * collide on one name (MX hosts sharing a TLSA name) read again after a
+ * randomised pause, bounded in count and in total time.  An RRset that
  * exists keeps its TTL: adding to it uses that TTL, not tlsa_ttl.
  *
  * Changes are packed into as few messages as fit in 64 KiB with name
@@ -73,6 +75,15 @@ typedef struct dns_update_result {
  */
 int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 		     dns_update_result *res, pf_err *e);
+
+/* Reads of an RRset that other writers keep changing, at most, per apply. */
+#define DNS_UPDATE_MAX_ROUNDS 12
+
+/* The pause, in milliseconds, before reading again after the failures-th
+ * failed prerequisite, given a random number rnd: between half and all of
+ * a window that doubles from 100 ms up to 2 s.  An apply also reads again
+ * only within 30 s of its start: past that it gives up with -EAGAIN. */
+unsigned dns_update_backoff_ms(unsigned failures, uint32_t rnd);
 
 /* Largest message this module sends, TSIG included. */
 #define DNS_UPDATE_MAX_WIRE 65535
