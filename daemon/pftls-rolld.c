@@ -26,6 +26,7 @@
 #include "control.h"
 #include "journal.h"
 #include "net.h"
+#include "reload.h"
 #include "rollover.h"
 #include "version.h"
 
@@ -155,6 +156,33 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
 	return 0;
 }
 
+/*
+ * Can cfg's deploys work in this process (reload.h)?  Refuses (-errno, e
+ * set) a configuration whose deploy cannot: better now than after a
+ * rollover has waited hours for its deploy time.  When reload_unit must
+ * stand in for "postfix check", says so in one line, unless old (the
+ * configuration being replaced) already used the same unit.
+ */
+static int check_deploy(const pf_config *cfg, const char *path, const pf_config *old, pf_err *e)
+{
+	char why[120];
+	bool full;
+	int rc;
+
+	if ((rc = reload_preflight(cfg, path, &full, e)) < 0)
+		return rc;
+	if (full || (old && old->reload_unit && strcmp(old->reload_unit, cfg->reload_unit) == 0))
+		return 0;
+	reload_privileged(why, sizeof(why));
+	fprintf(stderr,
+		"pftls-rolld: deploys reload %s through systemd; \"postfix check\" cannot run "
+		"here (CAP_SETUID and CAP_SETGID %s), so main.cf is checked with postconf, and "
+		"the live STARTTLS verification after the reload, with rollback, guards each "
+		"deploy\n",
+		cfg->reload_unit, why);
+	return 0;
+}
+
 /* Read the configuration again; on any error keep the old one. */
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
@@ -168,6 +196,10 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	sd_notify(0, "RELOADING=1");
 	pf_config_init(&cfg);
 	if (pf_config_load(&cfg, m->config_path, false, &e) < 0) {
+		log_event(PF_EV_CONFIG_RELOADED, "configuration NOT reloaded, keeping the old one: %s",
+			  e.msg);
+		pf_config_free(&cfg);
+	} else if (check_deploy(&cfg, m->config_path, &m->cfg, &e) < 0) {
 		log_event(PF_EV_CONFIG_RELOADED, "configuration NOT reloaded, keeping the old one: %s",
 			  e.msg);
 		pf_config_free(&cfg);
@@ -293,6 +325,11 @@ int main(int argc, char **argv)
 	pf_config_init(&m.cfg);
 	if (pf_config_load(&m.cfg, m.config_path, false, &e) < 0) {
 		fprintf(stderr, "pftls-rolld: %s\n", e.msg);
+		return PF_EXIT_USAGE;
+	}
+	if (check_deploy(&m.cfg, m.config_path, NULL, &e) < 0) {
+		fprintf(stderr, "pftls-rolld: %s; not starting, nothing changed\n", e.msg);
+		pf_config_free(&m.cfg);
 		return PF_EXIT_USAGE;
 	}
 	/* Fork the unprivileged network process now, while this process

@@ -395,6 +395,55 @@ int postfix_check(pf_postfix *pf, pf_err *e)
 	return r;
 }
 
+int postfix_check_settings(pf_postfix *pf, const pf_strv *settings, pf_err *e)
+{
+	char *argv[] = {pf->postconf, "-c", pf->config_dir, "-n", "-x", NULL};
+	char *out = NULL, *err = NULL, line[400];
+	char *what = pf_asprintf("postconf -c %s -n -x", pf->config_dir);
+	int st, r = 0;
+
+	st = postfix_run(argv, PC_TIMEOUT, &out, &err, e);
+	if (st < 0) {
+		pf_err_prefix(e, "%s", what);
+		free(what);
+		return st;
+	}
+	if (st != 0 || strstr(err, "fatal:")) {
+		complaint(*err ? err : out, line, sizeof(line));
+		r = pf_err_set(e, EIO, "%s failed (exit status %d): %s", what, st, line);
+		goto out;
+	}
+	for (size_t i = 0; r == 0 && i < settings->n; i++) {
+		const char *set = settings->v[i];
+		size_t nl = strcspn(set, " =");
+		char *want = pf_asprintf("\n%.*s = %s\n", (int)nl, set, set + nl + strspn(set + nl, " ="));
+		char *name = pf_asprintf("%.*s", (int)nl, set);
+		char *have = pf_asprintf("\n%s", out);
+
+		/* A warning line naming the parameter (postconf quotes it). */
+		for (const char *p = err; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+			size_t l = strcspn(p, "\n");
+			const char *hit = memmem(p, l, name, strlen(name));
+
+			if (hit && memmem(p, l, "warning:", 8)) {
+				r = pf_err_set(e, EINVAL, "%s: %.*s", what, (int)(l > 300 ? 300 : l), p);
+				break;
+			}
+		}
+		if (r == 0 && !strstr(have, want))
+			r = pf_err_set(e, EIO, "%s: %s does not read back as written (%.200s)", what,
+				       name, set);
+		free(want);
+		free(name);
+		free(have);
+	}
+out:
+	free(what);
+	free(out);
+	free(err);
+	return r;
+}
+
 int postfix_reload(pf_postfix *pf, const char *command_line, pf_err *e)
 {
 	pf_strv argv = {0};

@@ -79,8 +79,18 @@ int postfix_unset(pf_postfix *pf, const pf_strv *names, pf_err *e);
 /* The lookup table types this Postfix supports ("postconf -m") into ret. */
 int postfix_map_types(pf_postfix *pf, pf_strv *ret, pf_err *e);
 
-/* "postfix -c DIR check".  Returns 0, or -errno with its complaint. */
+/* "postfix -c DIR check".  Returns 0, or -errno with its complaint.  It
+ * runs postsuper, which needs CAP_SETUID and CAP_SETGID (reload.h). */
 int postfix_check(pf_postfix *pf, pf_err *e);
+
+/*
+ * The check of main.cf that needs no privilege, for a deploy where
+ * "postfix check" cannot run: "postconf -n -x" parses main.cf without a
+ * fatal error, warns about none of the settings ("name = value") just
+ * written, and reads each of them back, expanded, as written.  Returns 0
+ * or -errno naming the setting.
+ */
+int postfix_check_settings(pf_postfix *pf, const pf_strv *settings, pf_err *e);
 
 /*
  * Run a reload command line, split on white space (no shell, no quoting),

@@ -26,8 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <systemd/sd-bus.h>
-
 #include "dns_discover.h"
 #include "dns_propagation.h"
 #include "dns_tsig.h"
@@ -37,6 +35,7 @@
 #include "lock.h"
 #include "net.h"
 #include "postfix.h"
+#include "reload.h"
 #include "smtp_probe.h"
 #include "state.h"
 #include "status.h"
@@ -883,31 +882,20 @@ out:
 	return rc;
 }
 
-/* Reload Postfix: through systemd (reload_unit) or reload_command. */
+/* Reload Postfix: through systemd (reload_unit), waiting for the job to
+ * finish so that verification never probes a server not yet reloaded, or
+ * with reload_command. */
 static int reload_postfix(pf_roll *r, pf_err *e)
 {
-	sd_bus *bus = NULL;
-	sd_bus_error berr = SD_BUS_ERROR_NULL;
 	char *cmd;
 	int rc;
 
-	if (!r->cfg->reload_unit) {
-		cmd = pf_config_reload_command(r->cfg);
-		rc = postfix_reload(&r->pf, cmd, e);
-		free(cmd);
-		return rc;
-	}
-	rc = sd_bus_open_system(&bus);
-	if (rc >= 0)
-		rc = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-					"org.freedesktop.systemd1.Manager", "ReloadUnit", &berr, NULL,
-					"ss", r->cfg->reload_unit, "replace");
-	if (rc < 0)
-		pf_err_set(e, -rc, "reload of %s over D-Bus failed: %s", r->cfg->reload_unit,
-			   berr.message ? berr.message : strerror(-rc));
-	sd_bus_error_free(&berr);
-	sd_bus_unref(bus);
-	return rc < 0 ? rc : 0;
+	if (r->cfg->reload_unit)
+		return reload_unit_wait(r->cfg->reload_unit, PF_RELOAD_UNIT_TIMEOUT_SEC, e);
+	cmd = pf_config_reload_command(r->cfg);
+	rc = postfix_reload(&r->pf, cmd, e);
+	free(cmd);
+	return rc;
 }
 
 /* The snapshot in the state as a pf_snapshot (borrowed strings). */
@@ -947,9 +935,14 @@ static int step_deploy(pf_roll *r, pf_err *e)
 {
 	pf_strv settings = {0};
 	char why[600];
+	bool full_check;
 	int rc;
 
 	if ((rc = open_postfix(r, e)) < 0)
+		return rc;
+	/* Before main.cf changes: can "postfix check" and the reload run in
+	 * this process, or must reload_unit stand in (reload.h)? */
+	if ((rc = reload_preflight(r->cfg, r->cfg->path, &full_check, e)) < 0)
 		return rc;
 	if (r->st.n_maincf == 0) {
 		pf_snapshot s = {0};
@@ -977,7 +970,8 @@ static int step_deploy(pf_roll *r, pf_err *e)
 	if (rc == 0)
 		r->st.t[PF_T_DEPLOYED] = pf_now();
 	if (rc == 0)
-		rc = postfix_check(&r->pf, e);
+		rc = full_check ? postfix_check(&r->pf, e)
+				: postfix_check_settings(&r->pf, &settings, e);
 	if (rc == 0)
 		rc = reload_postfix(r, e);
 	pf_strv_clear(&settings);

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../daemon/control.h"
+#include "../daemon/reload.h"
 #include "../daemon/rollover.h"
 #include "cli.h"
 
@@ -103,6 +105,19 @@ static int follow(pf_cli *cli, pf_roll *r)
 	return strcmp(roll_phase(r), "failed") == 0 ? PF_EXIT_FAIL : PF_EXIT_OK;
 }
 
+/* Refuse at once a deploy that cannot work in this process (reload.h):
+ * before a rollover is started, not when its deploy time comes.  Returns
+ * 0, or the exit code after printing why. */
+static int deploy_possible(pf_cli *cli)
+{
+	pf_err e = {0};
+	bool full;
+
+	if (reload_preflight(&cli->cfg, cli->config_path, &full, &e) < 0)
+		return cli_fail(&e);
+	return 0;
+}
+
 int cmd_now(pf_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"wait", no_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
@@ -110,6 +125,7 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 	pf_roll *r = NULL;
 	pf_err e = {0};
 	char *body = NULL;
+	struct stat st;
 	int c, code, rc;
 
 	optind = 1;
@@ -120,6 +136,12 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("now [--wait]");
+	/* Without a daemon to ask, this process will deploy: refuse before
+	 * open_engine makes the state directory. */
+	if ((rc = cli_config(cli, false)) != 0)
+		return rc;
+	if (stat(cli->cfg.control_socket, &st) < 0 && (rc = deploy_possible(cli)) != 0)
+		return rc;
 	if ((rc = open_engine(cli, &r)) != 0)
 		return rc;
 	signal(SIGINT, on_signal);
@@ -144,6 +166,10 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 	/* No daemon: this process runs the rollover to its end, in the
 	 * foreground, under the same lock and the same waits. */
 	pf_err_clear(&e);
+	if ((rc = deploy_possible(cli)) != 0) {
+		roll_free(r);
+		return rc;
+	}
 	printf("pftls-rolld is not running: running the rollover in the foreground\n");
 	roll_set_progress(r, stdout);
 	if (roll_start(r, &e) < 0) {
@@ -219,6 +245,8 @@ int cmd_deploy(pf_cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("deploy [--force-now]");
+	if ((rc = cli_config(cli, false)) != 0 || (rc = deploy_possible(cli)) != 0)
+		return rc;
 	if ((rc = open_engine(cli, &r)) != 0)
 		return rc;
 	roll_set_progress(r, stdout);
@@ -237,6 +265,8 @@ int cmd_reload(pf_cli *cli, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return cli_usage("reload");
+	if ((rc = cli_config(cli, false)) != 0 || (rc = deploy_possible(cli)) != 0)
+		return rc;
 	if ((rc = open_engine(cli, &r)) != 0)
 		return rc;
 	rc = roll_reload(r, &e);

@@ -243,9 +243,14 @@ check "unit limits: pftls-roll retire withdraws it again, exit $rc ($(tail -1 "$
 as_unit "$PFTLS" -c "$D/pftls-roll.cf" check >"$D/unit-check.out" 2>&1
 check "unit limits: pftls-roll check passes through it ($(tail -1 "$D/unit-check.out"))" test $? -eq 0
 
-# The daemon under those limits, and its network process.
+# The daemon under those limits, and its network process.  It refuses the
+# default reload_command there ("postfix check" and "postfix reload" need
+# CAP_SETUID/CAP_SETGID; tests/integ/reload_unit.sh): reload_unit, on a bus
+# that does not exist, since this part never deploys.
+echo "reload_unit = pftls-test-none.service" >>"$D/pftls-roll.cf"
 # Not through the function: $! must be the daemon itself.
-"${unit_setpriv[@]}" "$ROLLD" -c "$D/pftls-roll.cf" >"$D/rolld-unit.log" 2>&1 &
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$D/no-bus \
+	"${unit_setpriv[@]}" "$ROLLD" -c "$D/pftls-roll.cf" >"$D/rolld-unit.log" 2>&1 &
 DAEMON_PID=$!
 NP=
 for _ in $(seq 50); do
