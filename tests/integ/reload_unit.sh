@@ -121,6 +121,13 @@ for _ in $(seq 50); do [ -S "$W/rt/bus" ] && break; sleep 0.1; done
 	for h in /sys/fs/cgroup/*/; do
 		[ -e "${h}cgroup.procs" ] && mkdir -p "$h$CG" && echo "$BASHPID" >"$h$CG/cgroup.procs"
 	done
+	# A user manager takes over the cgroup it starts in and moves every
+	# process in it: never start it anywhere but in this test's own subtree.
+	# (systemd tracks processes in the unified and name=systemd hierarchies.)
+	! grep -E '^(0::|[0-9]+:name=systemd:)' /proc/self/cgroup | grep -qv "/$CG\$" || {
+		echo "not moved into a cgroup of its own ($CG): $(paste -sd' ' /proc/self/cgroup)"
+		exit 1
+	}
 	DBUS_SESSION_BUS_ADDRESS=$BUS exec /lib/systemd/systemd --user
 ) >"$W/systemd.log" 2>&1 &
 SD_PID=$!

@@ -5,9 +5,11 @@
 # Source it after sandbox.sh and sandbox_start, set OBS_DIR (a directory
 # of the caller's) and NET (the sandbox's net), then:
 #
-#   observer_start               start the resolvers ${NET%.*}.2.1-3, each
-#                                pinned to NET.1-3, with the zone's DS as
-#                                trust anchor; sets RESOLVERS; on failure
+#   observer_start               start three resolvers, each pinned to
+#                                NET.1-3, with the zone's DS as trust
+#                                anchor: at the addresses in RESOLVERS if
+#                                set, else ${NET%.*}.2.1-3 (sets RESOLVERS);
+#                                on failure
 #                                prints why on stderr and returns 1
 #   start_probes NAME MAXSEC [SMTPADDR]   probe loops into OBS_DIR/NAME.log
 #   stop_probes                  end them and wait for them
@@ -25,7 +27,7 @@ observer_start() {
 	local ds r i=0
 	ds=$(unbound_ds_of "$NET.1" example.test)
 	[ -n "$ds" ] || { echo "no DS from the primary's DNSKEY 257 at $NET.1" >&2; return 1; }
-	RESOLVERS="${NET%.*}.2.1 ${NET%.*}.2.2 ${NET%.*}.2.3"
+	RESOLVERS=${RESOLVERS:-"${NET%.*}.2.1 ${NET%.*}.2.2 ${NET%.*}.2.3"}
 	for r in $RESOLVERS; do
 		i=$((i + 1))
 		unbound_start "$OBS_DIR/u$i" "$r" "$NET.$i" example.test "$ds" || return 1
@@ -67,9 +69,9 @@ spkis() {
 # prime_resolvers: each resolver drops the TLSA RRset and fetches it again,
 # so that all of them hold the RRset served now, with its full TTL.
 prime_resolvers() {
-	local r i
-	for i in 1 2 3; do
-		r=${NET%.*}.2.$i
+	local r i=0
+	for r in $RESOLVERS; do
+		i=$((i + 1))
 		unbound_flush "$OBS_DIR/u$i" "$SB_NAME" TLSA || return 1
 		dig +time=2 +tries=1 @"$r" "$SB_NAME" TLSA >/dev/null || return 1
 	done
