@@ -4,6 +4,9 @@
 #   make check      install missing Debian packages, build, run every test
 #   make demo       install missing packages, build, run the demo sandbox
 #   make bench      run the benchmarks, results in docs/BENCHMARKS.md
+#   make crash-sweep  the daemon SIGKILLed at every phase boundary and inside
+#                   every durable write, 3 times each, under the DANE
+#                   observer; counts in docs/CRASH-SWEEP.md
 #   make install    PREFIX, DESTDIR, sbindir, mandir, unitdir honoured (and
 #                   the directories below); debian/rules uses PREFIX=/usr
 #                   sysconfdir=/etc unitdir=/lib/systemd/system
@@ -42,7 +45,7 @@ PROGS     := $(B)/pftls-roll $(if $(wildcard $(DAEMON_MAIN)),$(B)/pftls-rolld)
 MAN8 := $(wildcard docs/*.8)
 MAN5 := $(wildcard docs/*.5)
 
-.PHONY: all deps check demo bench install uninstall clean unit lint
+.PHONY: all deps check demo bench crash-sweep install uninstall clean unit lint
 all: $(PROGS) $(TEST_BINS)
 
 # CPPFLAGS and LDFLAGS come from the environment too: dpkg-buildflags puts
@@ -85,6 +88,12 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	bench/run
+
+# CRASH_SWEEP_REPEATS: how many times each kill point (tests/crash-sweep).
+CRASH_SWEEP_REPEATS ?= 3
+crash-sweep: deps
+	$(MAKE) all
+	nice tests/crash-sweep --full --repeats $(CRASH_SWEEP_REPEATS) --report docs/CRASH-SWEEP.md
 
 lint:
 	mandoc -Tlint -W warning $(MAN8) $(MAN5)

@@ -234,6 +234,16 @@ static int open_postfix(pf_roll *r, pf_err *e)
 	return rc;
 }
 
+/* The crash sweep's "phase:NAME" fault point (util.h), hit once phase p
+ * is durably recorded. */
+static void phase_fault_point(enum pf_phase p)
+{
+	char name[40];
+
+	snprintf(name, sizeof(name), "phase:%s", pf_phase_name(p));
+	pf_fault_point(name);
+}
+
 /* Enter phase p at time now, log its event and save.  Returns 0/-errno. */
 static int enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf_err *e,
 		 const char *fmt, ...) PF_PRINTF(6, 7);
@@ -253,9 +263,12 @@ static int enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, 
 	/* The stamp may be rounded up (timing.h); the event is when it happened. */
 	pf_journal_state_event(&r->st, pf_now(), pf_event_for_phase(p), NULL, "%s", msg);
 	progress(r, "%s: %s", pf_phase_name(p), msg);
-	if ((rc = save(r, e)) == 0 && r->phase_hook)
+	if ((rc = save(r, e)) < 0)
+		return rc;
+	phase_fault_point(p);
+	if (r->phase_hook)
 		r->phase_hook(r->phase_hook_data);
-	return rc;
+	return 0;
 }
 
 /* Stop in phase failed with reason; the state says where it failed. */
@@ -1124,11 +1137,15 @@ static int step_verify(pf_roll *r, pf_err *e)
  * -errno. */
 static int finish(pf_roll *r, pf_err *e)
 {
+	int rc;
+
 	pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_COMPLETED, NULL,
 			       "rollover complete");
 	reset_idle(&r->st);
 	progress(r, "idle: rollover complete");
-	return save(r, e);
+	if ((rc = save(r, e)) == 0)
+		phase_fault_point(PF_PHASE_IDLE);
+	return rc;
 }
 
 /* verified -> retired -> idle: withdraw the old records, confirm. */

@@ -111,9 +111,16 @@ void pf_remove_stale_temps(const char *path);
 /* fsync the directory holding path.  Returns 0 or -errno. */
 int pf_fsync_parent(const char *path);
 
-/* Fault injection for the crash sweep: when the environment variable
- * PFTLS_FAULT names this point (and PFTLS_FAULT_COUNT, default 1, reaches
- * zero), the process kills itself with SIGKILL.  Free in normal runs. */
+/* Fault injection for the crash sweep (tests/crash-sweep): when the
+ * environment variable PFTLS_FAULT names this point, the process kills
+ * itself with SIGKILL at its PFTLS_FAULT_COUNT-th (default 1st) passage
+ * there.  Free in normal runs.  The points:
+ *   write, fsync, rename, dirsync  inside pf_write_file_durable, before
+ *       each of those steps (every state save, key and certificate write);
+ *   phase:NAME  right after the state file durably records phase NAME
+ *       (rollover.c): generated, published, propagated, deployable,
+ *       deployed, verified, retired, and idle once a rollover is complete
+ *       (also "resuming after a failure" re-enters a phase through it). */
 void pf_fault_point(const char *name);
 
 /* Current wall-clock time in seconds since the epoch, and a monotonic clock
