@@ -30,7 +30,12 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+# The crash tests' fault-injection points (PFTLS_FAULT, daemon/util.h) are
+# compiled into this tree's build; the Debian package builds without them
+# (debian/rules: FAULT_INJECTION=no), so no installed binary has them.
+FAULT_INJECTION ?= yes
+FAULT_CFLAGS := $(if $(filter yes,$(FAULT_INJECTION)),-DPFTLS_FAULT_INJECTION)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) $(FAULT_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   := $(PKG_LIBS)
 
 B := build

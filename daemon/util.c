@@ -467,6 +467,7 @@ void pf_remove_stale_temps(const char *path)
 	free(dir);
 }
 
+#ifdef PFTLS_FAULT_INJECTION
 void pf_fault_point(const char *name)
 {
 	static long remaining = -1;
@@ -481,6 +482,22 @@ void pf_fault_point(const char *name)
 	if (--remaining <= 0)
 		kill(getpid(), SIGKILL);
 }
+
+bool pf_fault_injection(void)
+{
+	return true;
+}
+#else
+void pf_fault_point(const char *name)
+{
+	(void)name;
+}
+
+bool pf_fault_injection(void)
+{
+	return false;
+}
+#endif
 
 int64_t pf_now(void)
 {

@@ -114,7 +114,8 @@ int pf_fsync_parent(const char *path);
 /* Fault injection for the crash sweep (tests/crash-sweep): when the
  * environment variable PFTLS_FAULT names this point, the process kills
  * itself with SIGKILL at its PFTLS_FAULT_COUNT-th (default 1st) passage
- * there.  Free in normal runs.  The points:
+ * there.  Compiled in only with PFTLS_FAULT_INJECTION (the tree's build;
+ * not the Debian package's), a no-op otherwise.  The points:
  *   write, fsync, rename, dirsync  inside pf_write_file_durable, before
  *       each of those steps (every state save, key and certificate write);
  *   phase:NAME  right after the state file durably records phase NAME
@@ -122,6 +123,9 @@ int pf_fsync_parent(const char *path);
  *       deployed, verified, retired, and idle once a rollover is complete
  *       (also "resuming after a failure" re-enters a phase through it). */
 void pf_fault_point(const char *name);
+
+/* Whether this build has the fault-injection points. */
+bool pf_fault_injection(void);
 
 /* Current wall-clock time in seconds since the epoch, and a monotonic clock
  * in microseconds. */

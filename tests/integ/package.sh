@@ -129,6 +129,16 @@ for p in pftls-roll pftls-rolld; do
 		fail "/usr/sbin/$p --version" "said \"$out\", want \"$p $version\""
 	fi
 done
+# The crash tests' fault points (PFTLS_FAULT) are for the tree's build only.
+for p in pftls-roll pftls-rolld; do
+	if grep -q PFTLS_FAULT "/usr/sbin/$p"; then
+		fail "/usr/sbin/$p has no fault-injection points" "it reads PFTLS_FAULT"
+	elif grep -q PFTLS_FAULT "$src/build/$p"; then
+		pass "/usr/sbin/$p has no fault-injection points (the tree's build/$p has)"
+	else
+		fail "/usr/sbin/$p has no fault-injection points" "cannot tell: build/$p lacks them too"
+	fi
+done
 # config -d needs no configuration file (there is none yet); its defaults
 # are those of the tree the package was built from.
 if out=$(cd / && /usr/sbin/pftls-roll config -d 2>&1) &&

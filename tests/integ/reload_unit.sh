@@ -75,7 +75,8 @@ check "the unit's bounding set lacks CAP_SETUID and CAP_SETGID ($unit_caps)" \
 # ---- 1. the default reload_command under the unit's limits: refused -----------
 state_of() { { sha256sum "$ROLL_PF/main.cf"; ls -A "$ROLL_PF" "$ROLL_STATE" 2>&1; } | sha256sum; }
 before=$(state_of)
-"${as_unit[@]}" "$ROLLD" -c "$ROLL_CF" >"$W/refuse.out" 2>"$W/refuse.err"
+# (bounded: a daemon that wrongly starts is stopped after 20 s)
+timeout 20 "${as_unit[@]}" "$ROLLD" -c "$ROLL_CF" >"$W/refuse.out" 2>"$W/refuse.err"
 rc=$?
 check "pftls-rolld refuses to start: exit 2 (got $rc)" test "$rc" -eq 2
 check "with one line naming the problem and the fix ($(head -c 300 "$W/refuse.err"))" \
@@ -83,7 +84,7 @@ check "with one line naming the problem and the fix ($(head -c 300 "$W/refuse.er
 	grep -q "^pftls-rolld: .*postfix check.*reload_command (/usr/sbin/postfix -c $ROLL_PF reload) need CAP_SETUID and CAP_SETGID, outside this process.s capability bounding set: set reload_unit (e.g. postfix@-.service) in $ROLL_CF, or see pftls-rolld(8), SYSTEMD; not starting, nothing changed$" "$W/refuse.err"'
 check "nothing changed: main.cf, the Postfix directory, no state directory, no control socket" \
 	eval '[ "$(state_of)" = "$before" ] && ! [ -e "$ROLL_STATE" ] && ! [ -e "$W/control" ]'
-"${as_unit[@]}" "$PFTLS" -c "$ROLL_CF" now >"$W/now-refuse.out" 2>&1
+timeout 60 "${as_unit[@]}" "$PFTLS" -c "$ROLL_CF" now >"$W/now-refuse.out" 2>&1
 rc=$?
 check "pftls-roll now (no daemon) refuses too, before any step: exit 2 (got $rc; $(head -c 200 "$W/now-refuse.out"))" \
 	eval '[ "$rc" -eq 2 ] && grep -q "need CAP_SETUID and CAP_SETGID.*set reload_unit" "$W/now-refuse.out" &&

@@ -683,6 +683,11 @@ static void test_crash_safety(void)
 	pf_state old_st, new_st;
 	char *old_text, *new_text;
 
+	if (!pf_fault_injection()) { /* e.g. the Debian package's build */
+		printf("# crash safety: skipped, built without fault injection\n");
+		free(path);
+		return;
+	}
 	build(&old_st, PF_PHASE_PROPAGATED);
 	build(&new_st, PF_PHASE_DEPLOYED);
 	old_text = fmt(&old_st);
