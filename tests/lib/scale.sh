@@ -63,15 +63,15 @@ scale_count() {
 # message sent once the primary serves the one before (the inline-signing
 # race of TEST-SERVERS.md); then wait (bounded) for all three servers.
 scale_publish_old() {
-	local ttl=$1 rsa ec h k=0 want s i ok
+	local ttl=$1 rsa ec h k=0 want s i ok total batch=""
 	rsa=$(roll_rec "$(roll_deployed rsa)") ec=$(roll_rec "$(roll_deployed ecdsa)")
-	local batch=""
+	total=$(wc -w <<<"$SCALE_NAMES")
 	for h in $SCALE_NAMES; do
 		batch="${batch}update add _25._tcp.$h. $ttl IN TLSA $rsa
 update add _25._tcp.$h. $ttl IN TLSA $ec
 "
 		k=$((k + 1))
-		if [ $((k % 200)) -eq 0 ] || [ "$k" -eq "$(wc -w <<<"$SCALE_NAMES")" ]; then
+		if [ $((k % 200)) -eq 0 ] || [ "$k" -eq "$total" ]; then
 			bind_nsupdate "$ROLL_WORK/bind/keys/pftls.key" "$batch" || return 1
 			batch=""
 			for ((i = 0; i < 100; i++)); do
