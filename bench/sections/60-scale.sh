@@ -11,7 +11,7 @@
 # events, the state file's size, and the TLSA records at the names before,
 # during and after.  Prints one Markdown section on stdout, progress on
 # stderr.  Needs root.  PFTLS / PFTLS_DAEMON select the binaries (to measure
-# another build); SCALE_LABEL names the run in the output.
+# another build); TLSA_RECORDS (default "3 1 1") the record types.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/bind.sh"
@@ -20,6 +20,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/rollover.sh"
 . "$ROOT/tests/lib/scale.sh"
 NAMES=${NAMES:-500}
+TLSA_RECORDS=${TLSA_RECORDS:-3 1 1}
+NTYPES=$(($(tr -cd , <<<"$TLSA_RECORDS" | wc -c) + 1))
 ADDR=$SCALE_NET.25
 DPID=""
 
@@ -34,6 +36,7 @@ die() { echo "60-scale.sh: $*" >&2; exit 1; }
 
 echo "bench: scale: $NAMES names, starting BIND and Postfix" >&2
 scale_setup "$W" "$NAMES" "$ADDR" >&2 || die "sandbox did not start"
+roll_conf "tlsa_hostnames = $SCALE_NAMES" "verify_endpoints = $ADDR:25" "tlsa_records = $TLSA_RECORDS"
 
 # BIND's statistics channel on every server (named takes it up on SIGHUP):
 # counters by opcode and query type.
@@ -138,7 +141,7 @@ REC_NEW="$(roll_rec "$(roll_deployed rsa)") / $(roll_rec "$(roll_deployed ecdsa)
 new_ok=0
 for s in 1 2 3; do
 	n=$(($(scale_count "$SCALE_NET.$s" "$(roll_rec "$(roll_deployed rsa)")") + $(scale_count "$SCALE_NET.$s" "$(roll_rec "$(roll_deployed ecdsa)")")))
-	[ "$n" -eq $((2 * NAMES)) ] && new_ok=$((new_ok + 1))
+	[ "$n" -eq $((2 * NAMES)) ] && new_ok=$((new_ok + 1)) # the 3 1 1 ones
 done
 loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -157,22 +160,22 @@ echo "bench: scale: done; load $loadavg" >&2
 d() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "?"; else printf "%.2f", b - a }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 cat <<EOT
-## One daemon, $NAMES names x 2 algorithms (bench/sections/60-scale.sh)${SCALE_LABEL:+ — $SCALE_LABEL}
+## One daemon, many names (bench/sections/60-scale.sh)
 
 One pftls-rolld, \`tlsa_hostnames\` = $NAMES names (mx000 ... in example.test),
-\`key_algorithms = rsa ecdsa\`, \`tlsa_records = 3 1 1\`, port 25: $((2 * NAMES)) TLSA
-records to replace.  Real BIND 9.18 (inline-signing primary, two
+\`key_algorithms = rsa ecdsa\`, \`tlsa_records = $TLSA_RECORDS\`, port 25: $((2 * NAMES * NTYPES)) TLSA
+records to replace (the old ones published by nsupdate: the 3 1 1 ones, $((2 * NAMES))).  Real BIND 9.18 (inline-signing primary, two
 secondaries, statistics channel on), one running Postfix; TTLs 5 s, ttl_factor 2,
 publish_safety 1 s, retire_delay 3 s.  \`verify_endpoints\` = the one address
 Postfix listens on: what an operator with $NAMES names on one Postfix sets (the
 names are all the same smtpd; the default would resolve every name and make
 a STARTTLS handshake per name and algorithm with that same server).  One
-rollover by \`pftls-roll now --wait\`; phase times from its progress lines.
+rollover by \`pftls-roll now --wait\`; phase times from the daemon's events.
 Load average at the end: $loadavg (2 cores, shared).
 
 | phase | wall time (s) |
 |---|---:|
-| start -> generated (keys, certificates, $((4 * NAMES)) records planned) | $(d "$t0" "$t_gen") |
+| start -> generated (keys, certificates, $((4 * NAMES * NTYPES)) records planned) | $(d "$t0" "$t_gen") |
 | publish: generated -> published (TTLs read, UPDATEs sent, each served signed) | $(d "$t_gen" "$t_pub") |
 | propagation: published -> propagated (every check server serves all) | $(d "$t_pub" "$t_prop") |
 | safety wait: propagated -> deployable (2 x TTLeff + publish_safety) | $(d "$t_prop" "$t_dpl") |
@@ -190,12 +193,43 @@ Load average at the end: $loadavg (2 cores, shared).
 | TLSA records at the names before (primary, ns2, ns3) | $before |
 | TLSA records at the names during the safety wait | $during |
 | TLSA records at the names after | $after |
-| servers serving every new record at every name after | $new_ok of 3 |
+| servers serving every new 3 1 1 record at every name after | $new_ok of 3 |
 | peak RSS (VmHWM), pftls-rolld | $(mib "$hwm_kb") MiB |
 | peak RSS (VmHWM), its network process | $(mib "$kid_hwm_kb") MiB |
 | CPU time, pftls-rolld + children (user + system) | $(awk -v t="$cpu_ticks" -v h="$HZ" 'BEGIN {printf "%.2f", t / h}') s |
 | log lines (journal events) during the rollover | $ev_lines ($ev_kinds) |
 | state file, largest seen | $state_bytes_max bytes |
 
-Reproduce: \`bash bench/sections/60-scale.sh\` (NAMES=$NAMES), or \`bench/run --section 60-scale\`.
+Reproduce: \`bash bench/sections/60-scale.sh\` (NAMES=$NAMES TLSA_RECORDS="$TLSA_RECORDS"), or
+\`bench/run --section 60-scale\` (500 names, 3 1 1).
+
+### Before and after the scale fixes (measured once, 2026-11-22; not rerun by this script)
+
+Same script, same machine (load average 5-7 from other jobs on the 2 cores),
+with the build of main 42aff4d ("before") and of branch scale ("after"):
+
+| 500 names x 2 algorithms, \`tlsa_records = 3 1 1\` | before | after |
+|---|---:|---:|
+| total, \`now\` -> idle | 22.15 s | 20.56 s |
+| publish (generated -> published) | 0.87 s | 0.75 s |
+| verify (deployed -> verified) | 0.54 s | 0.26 s |
+| SOA questions to the 3 servers | 2,039 | 538 |
+| TLSA questions | 9,000 | 9,000 |
+| UPDATE messages | 5 | 5 |
+| peak RSS daemon / network process | 12.4 / 27.1 MiB | 12.6 / 27.0 MiB |
+| CPU time | 1.92 s | 1.69 s |
+
+| 520 names x 2 algorithms, \`tlsa_records = 3 1 1, 3 1 2\` (4,160 records in the state) | result |
+|---|---|
+| before | fails at once: \`pftls-roll: more than 4096 records\` (nothing published) |
+| state limits raised only | publishes, confirms, deploys, then verification fails (1,040 records for one STARTTLS probe, at most 1,024): rollback, phase failed |
+| after | completes: total 20.34 s, 8 UPDATE messages, 9,360 TLSA and 569 SOA questions, RSS 14.6 / 28.6 MiB, CPU 1.83 s, state file 620,857 bytes at most |
+
+The fixes: the zone discovery asked one SOA question per record (4 per
+name: 2 algorithms x old and new), now one per owner name; the STARTTLS
+probe got every name's copy of the same record (500 copies per key), now
+each distinct record once, which also lifts the 1,024-record ceiling of a
+probe request; the state held at most 4,096 records and 1 MiB (now 65,536
+and 16 MiB), and its duplicate check and the engine's record selection were
+pairwise (O(n^2) at every state load and step), now sorted.
 EOT
