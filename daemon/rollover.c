@@ -347,40 +347,69 @@ static void owner_of(const pf_state_record *rec, char *buf, size_t len)
 	dns_name_canon(owner, buf, len);
 }
 
-/* An OLD record that a NEXT record also provides (same owner and data, as
- * after new-server-cert) must not be withdrawn. */
-static bool also_next(const pf_state *st, const pf_state_record *old)
+/* qsort_r order of record indexes: owner and data (pf_state_record_cmp),
+ * then index, so the first of equal records comes first. */
+static int idx_cmp(const void *pa, const void *pb, void *arg)
 {
-	for (size_t i = 0; i < st->n_records; i++) {
-		const pf_state_record *n = &st->records[i];
+	const pf_state_record *recs = arg;
+	size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
+	int c = pf_state_record_cmp(&recs[ia], &recs[ib]);
 
-		if (n->role == PF_ROLE_NEXT && n->port == old->port &&
-		    strcasecmp(n->host, old->host) == 0 && tlsa_equal(&n->rdata, &old->rdata))
-			return true;
-	}
-	return false;
+	return c ? c : ia < ib ? -1 : ia > ib;
 }
 
-/* The records of role, skipping duplicates and (for OLD) those still
- * needed; *ret is an array of indexes into st->records. */
+static int size_cmp(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The indexes of the records of role, sorted by owner and data, each
+ * record once; returns how many.  ret must hold st->n_records entries. */
+static size_t distinct_of_role(const pf_state *st, enum pf_role role, size_t *ret)
+{
+	size_t n = 0, w = 0;
+
+	for (size_t i = 0; i < st->n_records; i++)
+		if (st->records[i].role == role)
+			ret[n++] = i;
+	qsort_r(ret, n, sizeof(*ret), idx_cmp, st->records);
+	for (size_t i = 0; i < n; i++)
+		if (w == 0 || pf_state_record_cmp(&st->records[ret[w - 1]], &st->records[ret[i]]) != 0)
+			ret[w++] = ret[i];
+	return w;
+}
+
+/*
+ * The records of role, each owner and data once, and for OLD without those
+ * a NEXT record also provides (same owner and data, as after
+ * new-server-cert: they must not be withdrawn); *ret gets indexes into
+ * st->records in the state's order.  Sorted, not pairwise: with many names
+ * there are thousands of records, and this runs in every step.
+ */
 static size_t select_records(const pf_state *st, enum pf_role role, size_t *ret)
 {
-	size_t n = 0;
+	size_t n = distinct_of_role(st, role, ret);
 
-	for (size_t i = 0; i < st->n_records; i++) {
-		const pf_state_record *rec = &st->records[i];
-		bool dup = false;
+	if (role == PF_ROLE_OLD && n) {
+		size_t *next = pf_calloc(st->n_records + 1, sizeof(*next));
+		size_t nn = distinct_of_role(st, PF_ROLE_NEXT, next), w = 0, j = 0;
 
-		if (rec->role != role || (role == PF_ROLE_OLD && also_next(st, rec)))
-			continue;
-		for (size_t j = 0; j < n && !dup; j++) {
-			const pf_state_record *o = &st->records[ret[j]];
-			dup = o->port == rec->port && strcasecmp(o->host, rec->host) == 0 &&
-			      tlsa_equal(&o->rdata, &rec->rdata);
+		/* Both sorted by owner and data: one merge pass. */
+		for (size_t i = 0; i < n; i++) {
+			int c = 1;
+
+			while (j < nn &&
+			       (c = pf_state_record_cmp(&st->records[next[j]], &st->records[ret[i]])) < 0)
+				j++;
+			if (j >= nn || c != 0)
+				ret[w++] = ret[i];
 		}
-		if (!dup)
-			ret[n++] = i;
+		n = w;
+		free(next);
 	}
+	qsort(ret, n, sizeof(*ret), size_cmp);
 	return n;
 }
 
@@ -393,12 +422,23 @@ static bool transient(int rc)
 	       rc == -ENETUNREACH || rc == -ECONNRESET || rc == -EBUSY;
 }
 
+/* qsort_r order of record indexes by owner name only (port, host). */
+static int owner_cmp(const void *pa, const void *pb, void *arg)
+{
+	const pf_state_record *recs = arg;
+	const pf_state_record *a = &recs[*(const size_t *)pa], *b = &recs[*(const size_t *)pb];
+
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return strcasecmp(a->host, b->host);
+}
+
 /* Discover the zones of the records of the state (cached for a while).
  * Returns 0 or -errno. */
 static int zones(pf_roll *r, pf_err *e)
 {
 	char **owners;
-	size_t *oz;
+	size_t *oz, *idx, n = 0;
 	int rc;
 
 	if (r->zones && pf_now() - r->zones_at < ZONE_CACHE_SEC)
@@ -406,17 +446,28 @@ static int zones(pf_roll *r, pf_err *e)
 	dns_zones_free(r->zones, r->n_zones);
 	r->zones = NULL;
 	r->n_zones = 0;
+	/* Each owner name once: every name has a record per algorithm, record
+	 * type and role, and each owner costs an SOA question. */
+	idx = pf_calloc(r->st.n_records + 1, sizeof(size_t));
 	owners = pf_calloc(r->st.n_records + 1, sizeof(char *));
 	oz = pf_calloc(r->st.n_records + 1, sizeof(size_t));
-	for (size_t i = 0; i < r->st.n_records; i++) {
-		owners[i] = pf_malloc(300);
-		owner_of(&r->st.records[i], owners[i], 300);
-	}
-	rc = net_discover(r->cfg, owners, r->st.n_records, &r->zones, &r->n_zones, oz, e);
 	for (size_t i = 0; i < r->st.n_records; i++)
+		idx[i] = i;
+	qsort_r(idx, r->st.n_records, sizeof(*idx), owner_cmp, r->st.records);
+	for (size_t i = 0; i < r->st.n_records; i++) {
+		const pf_state_record *rec = &r->st.records[idx[i]];
+
+		if (i && owner_cmp(&idx[i - 1], &idx[i], r->st.records) == 0)
+			continue;
+		owners[n] = pf_malloc(300);
+		owner_of(rec, owners[n++], 300);
+	}
+	rc = net_discover(r->cfg, owners, n, &r->zones, &r->n_zones, oz, e);
+	for (size_t i = 0; i < n; i++)
 		free(owners[i]);
 	free(owners);
 	free(oz);
+	free(idx);
 	if (rc == 0)
 		r->zones_at = pf_now();
 	return rc;
@@ -1003,12 +1054,22 @@ static int step_deploy(pf_roll *r, pf_err *e)
 		     "new keys in main.cf and Postfix reloaded");
 }
 
-/* The endpoints to verify: verify_endpoints, or every TLSA host x port. */
+static int hostport_cmp(const pf_hostport *a, const pf_hostport *b)
+{
+	unsigned pa_ = a->port ? a->port : 25, pb_ = b->port ? b->port : 25;
+	int c = strcasecmp(a->host, b->host);
+
+	return c ? c : pa_ < pb_ ? -1 : pa_ > pb_;
+}
+
+/* The endpoints to verify, each once: verify_endpoints, or every TLSA host
+ * x port. */
 static void endpoints(pf_roll *r, pf_hostport_list *ret)
 {
 	const pf_config *cfg = r->cfg;
 	pf_strv hosts = {0};
 	pf_err e = {0};
+	size_t w = 0;
 
 	if (cfg->verify_endpoints.n) {
 		ret->n = cfg->verify_endpoints.n;
@@ -1025,6 +1086,17 @@ static void endpoints(pf_roll *r, pf_hostport_list *ret)
 			}
 	}
 	pf_strv_clear(&hosts);
+	/* An endpoint named twice is asked once (the same handshake again
+	 * proves nothing more), in the order given. */
+	for (size_t i = 0; i < ret->n; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < w && !seen; j++)
+			seen = hostport_cmp(&ret->v[j], &ret->v[i]) == 0;
+		if (!seen)
+			ret->v[w++] = ret->v[i];
+	}
+	ret->n = w;
 }
 
 /*
@@ -1058,9 +1130,20 @@ static int verify_once(pf_roll *r, pf_err *e)
 				free(rds);
 				continue;
 			}
-			for (size_t j = 0; j < n; j++)
-				if (r->st.records[idx[j]].alg == (enum pf_alg)a)
-					rds[m++] = r->st.records[idx[j]].rdata;
+			/* Every name carries the same records of a key: the probe
+			 * gets each distinct one once (500 names would otherwise
+			 * be 500 copies, past what one probe request holds). */
+			for (size_t j = 0; j < n; j++) {
+				const pf_tlsa_rdata *rd = &r->st.records[idx[j]].rdata;
+				bool seen = false;
+
+				if (r->st.records[idx[j]].alg != (enum pf_alg)a)
+					continue;
+				for (size_t q = 0; q < m && !seen; q++)
+					seen = tlsa_equal(&rds[q], rd);
+				if (!seen)
+					rds[m++] = *rd;
+			}
 			rc = net_probe(&eps.v[i], r->st.records[idx[0]].host, rds, m,
 				       (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, e);
 			free(rds);

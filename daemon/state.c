@@ -350,18 +350,66 @@ int pf_state_add_record(pf_state *st, enum pf_role role, enum pf_alg alg, const 
 	if ((r = check_rdata(rdata, e)) < 0)
 		return r;
 	rec.rdata = *rdata;
-	for (size_t i = 0; i < st->n_records; i++) {
-		const pf_state_record *o = &st->records[i];
-
-		if (o->role == role && o->alg == alg &&
-		    same_hostport(o->host, o->port, rec.host, port) && tlsa_equal(&o->rdata, rdata))
-			return pf_err_set(e, EINVAL, "record for %s port %u listed twice", rec.host,
-					  port);
-	}
 	if (st->n_records >= PF_STATE_MAX_ITEMS)
 		return pf_err_set(e, EINVAL, "more than %d records", PF_STATE_MAX_ITEMS);
 	*(pf_state_record *)grow(&st->records, &st->n_records, sizeof(rec)) = rec;
 	return 0;
+}
+
+int pf_state_record_cmp(const pf_state_record *a, const pf_state_record *b)
+{
+	const pf_tlsa_rdata *x = &a->rdata, *y = &b->rdata;
+	int c;
+
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if ((c = strcasecmp(a->host, b->host)) != 0)
+		return c;
+	if (x->usage != y->usage)
+		return x->usage < y->usage ? -1 : 1;
+	if (x->selector != y->selector)
+		return x->selector < y->selector ? -1 : 1;
+	if (x->mtype != y->mtype)
+		return x->mtype < y->mtype ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->data, y->data, x->len);
+}
+
+/* qsort_r order of record indexes: role, algorithm, record, then index. */
+static int dup_cmp(const void *pa, const void *pb, void *arg)
+{
+	const pf_state_record *recs = arg;
+	size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
+	const pf_state_record *a = &recs[ia], *b = &recs[ib];
+	int c;
+
+	if (a->role != b->role)
+		return a->role < b->role ? -1 : 1;
+	if (a->alg != b->alg)
+		return a->alg < b->alg ? -1 : 1;
+	if ((c = pf_state_record_cmp(a, b)) != 0)
+		return c;
+	return ia < ib ? -1 : ia > ib;
+}
+
+long pf_state_duplicate_record(const pf_state *st)
+{
+	size_t *idx = pf_calloc(st->n_records + 1, sizeof(*idx));
+	long first = -1;
+
+	for (size_t i = 0; i < st->n_records; i++)
+		idx[i] = i;
+	qsort_r(idx, st->n_records, sizeof(*idx), dup_cmp, st->records);
+	for (size_t i = 1; i < st->n_records; i++) {
+		const pf_state_record *a = &st->records[idx[i - 1]], *b = &st->records[idx[i]];
+
+		if (a->role == b->role && a->alg == b->alg && pf_state_record_cmp(a, b) == 0 &&
+		    (first < 0 || idx[i] < (size_t)first))
+			first = (long)idx[i];
+	}
+	free(idx);
+	return first;
 }
 
 int pf_state_add_setting(pf_state *st, const char *name, const char *value, pf_err *e)
@@ -524,6 +572,13 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 					  pf_alg_name(rec->alg));
 		if (rec->role == PF_ROLE_NEXT)
 			n_next_records++;
+	}
+	{
+		long d = pf_state_duplicate_record(st);
+
+		if (d >= 0)
+			return pf_err_set(e, EINVAL, "record for %s port %u listed twice",
+					  st->records[d].host, st->records[d].port);
 	}
 	for (size_t i = 0; i < st->n_maincf; i++)
 		if (!valid_param_name(st->maincf[i].name) ||

@@ -27,9 +27,12 @@
 
 #define PF_STATE_FILE_NAME "pftls-roll.state"
 #define PF_STATE_VERSION 1
-#define PF_STATE_MAX_BYTES (1024 * 1024)
+/* Sized for one daemon with many names (SPEC.md 7): 1,000 names x 2 ports x
+ * 2 record types x 2 algorithms x old and next keys are 16,000 records of
+ * about 120 bytes; the limits leave room above that. */
+#define PF_STATE_MAX_BYTES (16 * 1024 * 1024)
 #define PF_STATE_MAX_LINE 4096
-#define PF_STATE_MAX_ITEMS 4096  /* records, settings, RRsets, servers: each */
+#define PF_STATE_MAX_ITEMS 65536 /* records, settings, RRsets, servers: each */
 #define PF_STATE_MAX_EVENTS 20   /* the last events kept for "status" */
 #define PF_STATE_MAX_TEXT 400    /* failure reasons and event messages */
 #define PF_ROLLOVER_ID_LEN 32    /* hex digits of a 128-bit rollover id */
@@ -203,7 +206,10 @@ void pf_state_fail(pf_state *st, int64_t now, const char *reason);
 void pf_state_add_event(pf_state *st, int64_t t, const char *kind, const char *msg);
 
 /* Setters that copy their arguments.  Each returns 0 or -EINVAL (with e
- * set) for a value the file could not hold. */
+ * set) for a value the file could not hold.  pf_state_add_record does not
+ * look for an equal record already there (that would make adding n records
+ * O(n^2)): pf_state_validate, and so every save and load, refuses a record
+ * listed twice. */
 int pf_state_set_key(pf_state *st, enum pf_alg alg, enum pf_role role, const char *keypath,
 		     const char *certpath, const char *spki_sha256, pf_err *e);
 int pf_state_add_record(pf_state *st, enum pf_role role, enum pf_alg alg, const char *host,
@@ -211,6 +217,14 @@ int pf_state_add_record(pf_state *st, enum pf_role role, enum pf_alg alg, const 
 int pf_state_add_setting(pf_state *st, const char *name, const char *value, pf_err *e);
 int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool existed,
 		       uint32_t ttl, pf_err *e);
+/* Order of two records by owner (port, then host name without regard to
+ * case) and TLSA data; 0 exactly when they are the same DNS record. */
+int pf_state_record_cmp(const pf_state_record *a, const pf_state_record *b);
+
+/* Index of the first record (in order) that repeats an earlier one of the
+ * same role and algorithm, or -1 when none does.  O(n log n). */
+long pf_state_duplicate_record(const pf_state *st);
+
 /* Record a confirmation of server (replacing an earlier one of it). */
 int pf_state_confirm_server(pf_state *st, const char *server, uint32_t serial, int64_t t,
 			    pf_err *e);

@@ -213,6 +213,7 @@ typedef struct parser {
 	unsigned line;
 	unsigned seen[K_COUNT]; /* line of each scalar key, 0 when absent */
 	unsigned phase_line;
+	unsigned *record_line; /* line of each record, for a duplicate found later */
 	pf_err *e;
 	pf_state st;
 } parser;
@@ -368,6 +369,8 @@ static int parse_record(parser *ps, char *v)
 	if (pf_state_add_record(&ps->st, (enum pf_role)role, (enum pf_alg)alg, tok[2], port, &rd,
 				&sub) < 0)
 		return perr(ps, "bad record: %s", sub.msg);
+	ps->record_line = pf_realloc(ps->record_line, ps->st.n_records * sizeof(unsigned));
+	ps->record_line[ps->st.n_records - 1] = ps->line;
 	return 0;
 }
 
@@ -731,6 +734,17 @@ int pf_state_parse(const char *name, const char *text, size_t len, pf_state *ret
 			goto out;
 		p = nl + 1;
 	}
+	{
+		/* Duplicates are looked for once, sorted, not per record added. */
+		long d = pf_state_duplicate_record(&ps->st);
+
+		if (d >= 0) {
+			ps->line = ps->record_line[d];
+			r = perr(ps, "bad record: record for %s port %u listed twice",
+				 ps->st.records[d].host, ps->st.records[d].port);
+			goto out;
+		}
+	}
 	if ((r = check_groups(ps)) < 0)
 		goto out;
 	ps->line = ps->phase_line ? ps->phase_line : last_no;
@@ -761,6 +775,7 @@ int pf_state_parse(const char *name, const char *text, size_t len, pf_state *ret
 	r = 0;
 out:
 	free(line);
+	free(ps->record_line);
 	pf_state_free(&ps->st);
 	free(ps);
 	return r;

@@ -522,11 +522,13 @@ static void test_bad_files(void)
 		char *big = pf_malloc(len + 1);
 		pf_state st;
 		pf_err e = {0};
+		char want[80];
 
 		memset(big, 'a', len);
 		big[len] = '\0';
-		T_CHECK(pf_state_parse("t", big, len, &st, &e) == -EINVAL &&
-				t_streq(e.msg, "t:1: file too large (more than 1048576 bytes)"),
+		snprintf(want, sizeof(want), "t:1: file too large (more than %d bytes)",
+			 PF_STATE_MAX_BYTES);
+		T_CHECK(pf_state_parse("t", big, len, &st, &e) == -EINVAL && t_streq(e.msg, want),
 			"oversized file refused (%s)", e.msg);
 		free(big);
 	}
