@@ -141,6 +141,46 @@ static bool tok_is(const lexer *lx, const char *s)
 	       strncasecmp(lx->text, s, lx->len) == 0;
 }
 
+/* Longest run of base64 characters in s (len bytes). */
+static size_t base64_run(const char *s, size_t len)
+{
+	size_t best = 0, run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		run = isalnum(c) || c == '+' || c == '/' || c == '=' ? run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/* A piece of the file for an error message, into buf: in double quotes, at
+ * most max characters, control characters shown as "?".  A piece holding a
+ * run of 12 or more base64 characters may be the secret, misplaced (a
+ * forgotten key name or keyword): it is described, not shown. */
+static const char *quote(const char *s, size_t len, size_t max, char *buf, size_t size)
+{
+	size_t n = len > max ? max : len, o = 0;
+
+	if (base64_run(s, len) >= 12) {
+		snprintf(buf, size, "a word of %zu characters (not shown: it may be a secret)", len);
+		return buf;
+	}
+	if (size < 3)
+		return "";
+	buf[o++] = '"';
+	for (size_t i = 0; i < n && o + 2 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
 /* A token for an error message: punctuation and words shown (truncated),
  * never a quoted string, which may be a secret. */
 static const char *tok_desc(const lexer *lx, char *buf, size_t len)
@@ -153,8 +193,7 @@ static const char *tok_desc(const lexer *lx, char *buf, size_t len)
 	case TOK_ERROR:
 		return lx->text;
 	default:
-		snprintf(buf, len, "\"%.*s\"", (int)(lx->len > 40 ? 40 : lx->len), lx->text);
-		return buf;
+		return quote(lx->text, lx->len, 40, buf, len);
 	}
 }
 
@@ -214,6 +253,11 @@ static size_t name_to_wire(const char *name, size_t len, uint8_t *out, size_t ou
 
 	if (len == 0 || len > 253 || memchr(name, '\\', len))
 		return 0;
+	/* Printable ASCII without spaces: the name goes to the network process
+	 * and into messages as it is (net_msg.c). */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+			return 0;
 	memcpy(buf, name, len);
 	buf[len] = '\0';
 	if (buf[len - 1] != '.')
@@ -235,7 +279,7 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 	lexer lx = {.src = src, .p = text, .end = text + len, .line = 1};
 	dns_tsig_key *k = pf_calloc(1, sizeof(*k));
 	bool have_alg = false, have_secret = false;
-	char tb[64];
+	char tb[80];
 	int r;
 
 	next_token(&lx);
@@ -252,8 +296,8 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 	}
 	k->name_wire_len = name_to_wire(lx.text, lx.len, k->name_wire, sizeof(k->name_wire));
 	if (k->name_wire_len == 0) {
-		r = pf_err_set(e, EINVAL, "%s:%u: \"%.*s\" is not a valid key name", src,
-			       lx.tok_line, (int)(lx.len > 60 ? 60 : lx.len), lx.text);
+		r = pf_err_set(e, EINVAL, "%s:%u: %s is not a valid key name", src, lx.tok_line,
+			       quote(lx.text, lx.len, 60, tb, sizeof(tb)));
 		goto fail;
 	}
 	{
@@ -286,7 +330,7 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 			next_token(&lx);
 			if (lx.kind != TOK_STRING && lx.kind != TOK_WORD) {
 				r = pf_err_set(e, EINVAL, "%s:%u: expected an algorithm name, found %s",
-					       src, lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
+					       src, lx.tok_line, quote(lx.text, lx.len, 40, tb, sizeof(tb)));
 				goto fail;
 			}
 			for (i = 0; i < N_ALGS; i++)
@@ -295,11 +339,10 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 					break;
 			if (i == N_ALGS) {
 				r = pf_err_set(e, EINVAL,
-					       "%s:%u: unsupported TSIG algorithm \"%.*s\" (use "
+					       "%s:%u: unsupported TSIG algorithm %s (use "
 					       "hmac-sha256, hmac-sha1, hmac-sha224, hmac-sha384 or "
 					       "hmac-sha512)",
-					       src, lx.tok_line, (int)(lx.len > 40 ? 40 : lx.len),
-					       lx.text);
+					       src, lx.tok_line, quote(lx.text, lx.len, 40, tb, sizeof(tb)));
 				goto fail;
 			}
 			k->alg = (enum dns_tsig_alg)i;
