@@ -712,22 +712,19 @@ int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t no
 	return 0;
 }
 
-enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
-				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
-				      dns_tsig_info *info)
+int dns_tsig_find(const uint8_t *wire, size_t len, size_t *tsig_at)
 {
-	uint8_t owner[256], alg[256], aw[32], mac[EVP_MAX_MD_SIZE];
-	size_t pos = 12, tsig_at = 0, ownerlen = 0, total;
+	uint8_t owner[256];
+	size_t pos = 12, total, at = 0;
 	uint16_t counts[4];
 
-	memset(info, 0, sizeof(*info));
 	if (len < 12)
-		return DNS_TSIG_MALFORMED;
+		return -1;
 	for (int i = 0; i < 4; i++)
 		counts[i] = get16(wire + 4 + 2 * i);
 	for (unsigned i = 0; i < counts[0]; i++) {
 		if (!skip_name(wire, len, &pos) || pos + 4 > len)
-			return DNS_TSIG_MALFORMED;
+			return -1;
 		pos += 4;
 	}
 	total = (size_t)counts[1] + counts[2] + counts[3];
@@ -735,24 +732,39 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 		size_t start = pos;
 		uint16_t type, rdlen;
 
-		ownerlen = read_name(wire, len, &pos, owner);
-		if (ownerlen == 0 || pos + 10 > len)
-			return DNS_TSIG_MALFORMED;
+		if (read_name(wire, len, &pos, owner) == 0 || pos + 10 > len)
+			return -1;
 		type = get16(wire + pos);
 		rdlen = get16(wire + pos + 8);
 		if (pos + 10 + rdlen > len)
-			return DNS_TSIG_MALFORMED;
+			return -1;
 		if (type == TYPE_TSIG) {
 			/* Only the last record of the additional section may be one. */
 			if (i != total - 1 || counts[3] == 0)
-				return DNS_TSIG_MALFORMED;
-			tsig_at = start;
+				return -1;
+			at = start;
 		}
 		pos += 10 + rdlen;
 	}
 	if (pos != len)
+		return -1;
+	*tsig_at = at;
+	return at ? 1 : 0;
+}
+
+enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
+				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
+				      dns_tsig_info *info)
+{
+	uint8_t owner[256], alg[256], aw[32], mac[EVP_MAX_MD_SIZE];
+	size_t pos, tsig_at = 0, ownerlen;
+	int found;
+
+	memset(info, 0, sizeof(*info));
+	found = dns_tsig_find(wire, len, &tsig_at);
+	if (found < 0)
 		return DNS_TSIG_MALFORMED;
-	if (!tsig_at)
+	if (found == 0)
 		return DNS_TSIG_ABSENT;
 
 	/* Parse the TSIG RR again, field by field. */
@@ -800,7 +812,7 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 	if (maclen != k->mac_len)
 		return DNS_TSIG_BAD_MAC;
 	size_t got = compute_mac(k, req_mac, req_mac_len, wire, tsig_at, info->orig_id,
-				 (uint16_t)(counts[3] - 1), info->time_signed, info->fudge,
+				 (uint16_t)(get16(wire + 10) - 1), info->time_signed, info->fudge,
 				 info->error, other, other_len, mac);
 	if (got != maclen || CRYPTO_memcmp(mac, rmac, maclen) != 0)
 		return DNS_TSIG_BAD_MAC;

@@ -84,6 +84,15 @@ int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t no
 		  const uint8_t *req_mac, size_t req_mac_len, uint16_t error,
 		  const uint8_t *other, size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len);
 
+/*
+ * Walk the records of a message without parsing them.  Returns 1 and sets
+ * *tsig_at to where the TSIG RR starts when the message has one as its last
+ * record, 0 when it has none, -1 when it is malformed: a name or record runs
+ * past the end, bytes follow the last record, or a TSIG RR is not the last
+ * record (RFC 8945 5.1; ldns 1.8 leaks all but the last of several).
+ */
+int dns_tsig_find(const uint8_t *wire, size_t len, size_t *tsig_at);
+
 /* What a TSIG-signed reply carried, and whether it checked out. */
 enum dns_tsig_verdict {
 	DNS_TSIG_OK,            /* MAC verified, time within the fudge */
