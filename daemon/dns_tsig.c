@@ -374,6 +374,13 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 				goto fail;
 			}
 			k->secret_len = (size_t)n;
+			if (n > DNS_TSIG_SECRET_MAX) {
+				r = pf_err_set(e, EINVAL,
+					       "%s:%u: the secret is %ld bytes long, at most %d are "
+					       "supported",
+					       src, line, n, DNS_TSIG_SECRET_MAX);
+				goto fail;
+			}
 			have_secret = true;
 		} else {
 			r = pf_err_set(e, EINVAL,
@@ -433,8 +440,9 @@ int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned cha
 	size_t nl = strnlen(name, sizeof(((dns_tsig_key *)0)->name));
 	dns_tsig_key *k;
 
-	if ((unsigned)alg >= N_ALGS || len == 0)
-		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm or empty secret");
+	if ((unsigned)alg >= N_ALGS || len == 0 || len > DNS_TSIG_SECRET_MAX)
+		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm, or a secret of %zu bytes",
+				  len);
 	k = pf_calloc(1, sizeof(*k));
 	k->name_wire_len = name_to_wire(name, nl, k->name_wire, sizeof(k->name_wire));
 	if (k->name_wire_len == 0 || nl > sizeof(k->name) - 2) {
