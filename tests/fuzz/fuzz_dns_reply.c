@@ -23,7 +23,8 @@
  *   - a reply to a signed request is accepted as verified only when the
  *     harness signed it with the key, within the fudge of 300 s, and was
  *     not changed afterwards (except where RFC 8945 lets a change through
- *     the MAC: the TSIG RR's TTL, and letter case in its two names);
+ *     the MAC: the header ID, the TSIG RR's TTL, and letter case in its two
+ *     names);
  *   - an accepted unverified reply to a signed request is a TSIG error
  *     (BADSIG, BADKEY, BADTIME) whose action is to stop, never to go on;
  *   - a well-formed reply to the question, signed correctly and on time, is
@@ -161,16 +162,18 @@ static bool well_formed(const uint8_t *wire, size_t len)
 }
 
 /* May a change of xor at pos of a reply signed at body_len (the TSIG RR's
- * start) leave the MAC valid?  Only in the RR's TTL, which the MAC does not
- * cover, and in letter case of its owner and algorithm names, which it
- * covers in canonical (lowercase) form. */
+ * start) leave the MAC valid?  Only in the header's ID, which the MAC covers
+ * as the TSIG RR's Original ID instead (RFC 8945 4.3.1; the ID must still
+ * be the request's, and the request's MAC ties the reply to it), in the
+ * RR's TTL, which the MAC does not cover, and in letter case of its owner
+ * and algorithm names, which it covers in canonical (lowercase) form. */
 static bool change_allowed(const uint8_t *signed_wire, size_t body_len, size_t pos, uint8_t xor)
 {
 	size_t owner = body_len, ttl = owner + key->name_wire_len + 4, alg = ttl + 6;
 	size_t alg_len = strlen(key->alg_name) + 2;
 	uint8_t c = signed_wire[pos];
 
-	if (pos >= ttl && pos < ttl + 4)
+	if (pos < 2 || (pos >= ttl && pos < ttl + 4))
 		return true;
 	if (xor != 0x20 || !isalpha(c))
 		return false;
