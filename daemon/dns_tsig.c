@@ -330,7 +330,7 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 			next_token(&lx);
 			if (lx.kind != TOK_STRING && lx.kind != TOK_WORD) {
 				r = pf_err_set(e, EINVAL, "%s:%u: expected an algorithm name, found %s",
-					       src, lx.tok_line, quote(lx.text, lx.len, 40, tb, sizeof(tb)));
+					       src, lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
 				goto fail;
 			}
 			for (i = 0; i < N_ALGS; i++)
