@@ -8,7 +8,8 @@
  *     ..." naming a line the file has, with no control character in it (the
  *     message goes to the terminal and the journal);
  *   - no message holds the secret: neither a run of 12 base64 characters of
- *     the text after a "secret" keyword (unless that run also appears
+ *     the text after a "secret" keyword (a word of its own or followed by
+ *     punctuation, not part of a key name; unless that run also appears
  *     elsewhere in the file, as a key name may), nor 8 bytes of its base64
  *     decoding (the seeds' secrets decode to readable text, so a message
  *     quoting the decoded bytes would show);
@@ -95,7 +96,12 @@ static void check_no_secret(const uint8_t *data, size_t size, const char *msg)
 	for (size_t i = 0; i + 6 <= size; i++) {
 		size_t p = i + 6, start, end;
 
-		if (strncasecmp((const char *)data + i, "secret", 6) != 0)
+		/* The keyword, not "secret" inside a name: a word of its own,
+		 * or followed by punctuation ("secret=...", "secret:"). */
+		if (strncasecmp((const char *)data + i, "secret", 6) != 0 ||
+		    (i > 0 && !isspace(data[i - 1]) && !(data[i - 1] && strchr("{};/", data[i - 1]))) ||
+		    (p < size && (isalnum(data[p]) || data[p] == '-' || data[p] == '_' ||
+				  data[p] == '.')))
 			continue;
 		while (p < size && (isspace(data[p]) || data[p] == '"'))
 			p++;
