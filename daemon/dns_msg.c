@@ -137,6 +137,7 @@ enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_
 	ldns_pkt *p = NULL;
 	dns_tsig_info ti;
 	enum dns_tsig_verdict v;
+	size_t tsig_at;
 	uint16_t id;
 	char rb[16];
 
@@ -158,7 +159,10 @@ enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_
 		snprintf(why, whylen, "a reply with the wrong opcode %u", (wire[2] >> 3) & 0x0f);
 		return DNS_CHECK_IGNORE;
 	}
-	if (ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK || !p) {
+	/* Walked before ldns parses it: ldns_wire2pkt leaks the first of two
+	 * TSIG RRs, and a datagram from anyone who guessed the ID gets here. */
+	if (dns_tsig_find(wire, len, &tsig_at) < 0 ||
+	    ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK || !p) {
 		snprintf(why, whylen, "a malformed reply");
 		return DNS_CHECK_IGNORE;
 	}

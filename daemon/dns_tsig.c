@@ -141,6 +141,46 @@ static bool tok_is(const lexer *lx, const char *s)
 	       strncasecmp(lx->text, s, lx->len) == 0;
 }
 
+/* Longest run of base64 characters in s (len bytes). */
+static size_t base64_run(const char *s, size_t len)
+{
+	size_t best = 0, run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		run = isalnum(c) || c == '+' || c == '/' || c == '=' ? run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/* A piece of the file for an error message, into buf: in double quotes, at
+ * most max characters, control characters shown as "?".  A piece holding a
+ * run of 12 or more base64 characters may be the secret, misplaced (a
+ * forgotten key name or keyword): it is described, not shown. */
+static const char *quote(const char *s, size_t len, size_t max, char *buf, size_t size)
+{
+	size_t n = len > max ? max : len, o = 0;
+
+	if (base64_run(s, len) >= 12) {
+		snprintf(buf, size, "a word of %zu characters (not shown: it may be a secret)", len);
+		return buf;
+	}
+	if (size < 3)
+		return "";
+	buf[o++] = '"';
+	for (size_t i = 0; i < n && o + 2 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
 /* A token for an error message: punctuation and words shown (truncated),
  * never a quoted string, which may be a secret. */
 static const char *tok_desc(const lexer *lx, char *buf, size_t len)
@@ -153,8 +193,7 @@ static const char *tok_desc(const lexer *lx, char *buf, size_t len)
 	case TOK_ERROR:
 		return lx->text;
 	default:
-		snprintf(buf, len, "\"%.*s\"", (int)(lx->len > 40 ? 40 : lx->len), lx->text);
-		return buf;
+		return quote(lx->text, lx->len, 40, buf, len);
 	}
 }
 
@@ -214,6 +253,11 @@ static size_t name_to_wire(const char *name, size_t len, uint8_t *out, size_t ou
 
 	if (len == 0 || len > 253 || memchr(name, '\\', len))
 		return 0;
+	/* Printable ASCII without spaces: the name goes to the network process
+	 * and into messages as it is (net_msg.c). */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+			return 0;
 	memcpy(buf, name, len);
 	buf[len] = '\0';
 	if (buf[len - 1] != '.')
@@ -235,7 +279,7 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 	lexer lx = {.src = src, .p = text, .end = text + len, .line = 1};
 	dns_tsig_key *k = pf_calloc(1, sizeof(*k));
 	bool have_alg = false, have_secret = false;
-	char tb[64];
+	char tb[80];
 	int r;
 
 	next_token(&lx);
@@ -252,8 +296,8 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 	}
 	k->name_wire_len = name_to_wire(lx.text, lx.len, k->name_wire, sizeof(k->name_wire));
 	if (k->name_wire_len == 0) {
-		r = pf_err_set(e, EINVAL, "%s:%u: \"%.*s\" is not a valid key name", src,
-			       lx.tok_line, (int)(lx.len > 60 ? 60 : lx.len), lx.text);
+		r = pf_err_set(e, EINVAL, "%s:%u: %s is not a valid key name", src, lx.tok_line,
+			       quote(lx.text, lx.len, 60, tb, sizeof(tb)));
 		goto fail;
 	}
 	{
@@ -295,11 +339,10 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 					break;
 			if (i == N_ALGS) {
 				r = pf_err_set(e, EINVAL,
-					       "%s:%u: unsupported TSIG algorithm \"%.*s\" (use "
+					       "%s:%u: unsupported TSIG algorithm %s (use "
 					       "hmac-sha256, hmac-sha1, hmac-sha224, hmac-sha384 or "
 					       "hmac-sha512)",
-					       src, lx.tok_line, (int)(lx.len > 40 ? 40 : lx.len),
-					       lx.text);
+					       src, lx.tok_line, quote(lx.text, lx.len, 40, tb, sizeof(tb)));
 				goto fail;
 			}
 			k->alg = (enum dns_tsig_alg)i;
@@ -331,6 +374,13 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 				goto fail;
 			}
 			k->secret_len = (size_t)n;
+			if (n > DNS_TSIG_SECRET_MAX) {
+				r = pf_err_set(e, EINVAL,
+					       "%s:%u: the secret is %ld bytes long, at most %d are "
+					       "supported",
+					       src, line, n, DNS_TSIG_SECRET_MAX);
+				goto fail;
+			}
 			have_secret = true;
 		} else {
 			r = pf_err_set(e, EINVAL,
@@ -390,8 +440,9 @@ int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned cha
 	size_t nl = strnlen(name, sizeof(((dns_tsig_key *)0)->name));
 	dns_tsig_key *k;
 
-	if ((unsigned)alg >= N_ALGS || len == 0)
-		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm or empty secret");
+	if ((unsigned)alg >= N_ALGS || len == 0 || len > DNS_TSIG_SECRET_MAX)
+		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm, or a secret of %zu bytes",
+				  len);
 	k = pf_calloc(1, sizeof(*k));
 	k->name_wire_len = name_to_wire(name, nl, k->name_wire, sizeof(k->name_wire));
 	if (k->name_wire_len == 0 || nl > sizeof(k->name) - 2) {
@@ -669,22 +720,19 @@ int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t no
 	return 0;
 }
 
-enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
-				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
-				      dns_tsig_info *info)
+int dns_tsig_find(const uint8_t *wire, size_t len, size_t *tsig_at)
 {
-	uint8_t owner[256], alg[256], aw[32], mac[EVP_MAX_MD_SIZE];
-	size_t pos = 12, tsig_at = 0, ownerlen = 0, total;
+	uint8_t owner[256];
+	size_t pos = 12, total, at = 0;
 	uint16_t counts[4];
 
-	memset(info, 0, sizeof(*info));
 	if (len < 12)
-		return DNS_TSIG_MALFORMED;
+		return -1;
 	for (int i = 0; i < 4; i++)
 		counts[i] = get16(wire + 4 + 2 * i);
 	for (unsigned i = 0; i < counts[0]; i++) {
 		if (!skip_name(wire, len, &pos) || pos + 4 > len)
-			return DNS_TSIG_MALFORMED;
+			return -1;
 		pos += 4;
 	}
 	total = (size_t)counts[1] + counts[2] + counts[3];
@@ -692,24 +740,39 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 		size_t start = pos;
 		uint16_t type, rdlen;
 
-		ownerlen = read_name(wire, len, &pos, owner);
-		if (ownerlen == 0 || pos + 10 > len)
-			return DNS_TSIG_MALFORMED;
+		if (read_name(wire, len, &pos, owner) == 0 || pos + 10 > len)
+			return -1;
 		type = get16(wire + pos);
 		rdlen = get16(wire + pos + 8);
 		if (pos + 10 + rdlen > len)
-			return DNS_TSIG_MALFORMED;
+			return -1;
 		if (type == TYPE_TSIG) {
 			/* Only the last record of the additional section may be one. */
 			if (i != total - 1 || counts[3] == 0)
-				return DNS_TSIG_MALFORMED;
-			tsig_at = start;
+				return -1;
+			at = start;
 		}
 		pos += 10 + rdlen;
 	}
 	if (pos != len)
+		return -1;
+	*tsig_at = at;
+	return at ? 1 : 0;
+}
+
+enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
+				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
+				      dns_tsig_info *info)
+{
+	uint8_t owner[256], alg[256], aw[32], mac[EVP_MAX_MD_SIZE];
+	size_t pos, tsig_at = 0, ownerlen;
+	int found;
+
+	memset(info, 0, sizeof(*info));
+	found = dns_tsig_find(wire, len, &tsig_at);
+	if (found < 0)
 		return DNS_TSIG_MALFORMED;
-	if (!tsig_at)
+	if (found == 0)
 		return DNS_TSIG_ABSENT;
 
 	/* Parse the TSIG RR again, field by field. */
@@ -757,7 +820,7 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 	if (maclen != k->mac_len)
 		return DNS_TSIG_BAD_MAC;
 	size_t got = compute_mac(k, req_mac, req_mac_len, wire, tsig_at, info->orig_id,
-				 (uint16_t)(counts[3] - 1), info->time_signed, info->fudge,
+				 (uint16_t)(get16(wire + 10) - 1), info->time_signed, info->fudge,
 				 info->error, other, other_len, mac);
 	if (got != maclen || CRYPTO_memcmp(mac, rmac, maclen) != 0)
 		return DNS_TSIG_BAD_MAC;

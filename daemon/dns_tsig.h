@@ -21,6 +21,9 @@
 #define DNS_TSIG_KEYFILE_MAX (64 * 1024)
 #define DNS_TSIG_FUDGE 300
 #define DNS_TSIG_MAC_MAX 64
+/* Longest secret accepted, in bytes: what the network process takes
+ * (NET_TSIG_SECRET_MAX, net_msg.h); tsig-keygen's longest is 64. */
+#define DNS_TSIG_SECRET_MAX 1024
 
 /* TSIG error codes (the TSIG RR's Error field, RFC 8945 section 3). */
 enum {
@@ -83,6 +86,15 @@ dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
 int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t now,
 		  const uint8_t *req_mac, size_t req_mac_len, uint16_t error,
 		  const uint8_t *other, size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len);
+
+/*
+ * Walk the records of a message without parsing them.  Returns 1 and sets
+ * *tsig_at to where the TSIG RR starts when the message has one as its last
+ * record, 0 when it has none, -1 when it is malformed: a name or record runs
+ * past the end, bytes follow the last record, or a TSIG RR is not the last
+ * record (RFC 8945 5.1; ldns 1.8 leaks all but the last of several).
+ */
+int dns_tsig_find(const uint8_t *wire, size_t len, size_t *tsig_at);
 
 /* What a TSIG-signed reply carried, and whether it checked out. */
 enum dns_tsig_verdict {

@@ -713,7 +713,10 @@ int pf_state_parse(const char *name, const char *text, size_t len, pf_state *ret
 		}
 	}
 	ps->line = last_no;
-	if (last_no < 2 || strncmp(last, CHECKSUM_KEY " = ", strlen(CHECKSUM_KEY) + 3) != 0) {
+	/* memcmp after a length check, not strncmp: text need not be a C
+	 * string, and a last line shorter than the key ends at len. */
+	if (last_no < 2 || (size_t)(end - last) < strlen(CHECKSUM_KEY) + 3 ||
+	    memcmp(last, CHECKSUM_KEY " = ", strlen(CHECKSUM_KEY) + 3) != 0) {
 		r = perr(ps, "no checksum line at the end (file truncated or damaged)");
 		goto out;
 	}

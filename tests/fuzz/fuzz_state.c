@@ -1,0 +1,165 @@
+/*
+ * fuzz_state.c - the rollover state file parser (pf_state_parse) on
+ * arbitrary bytes.
+ *
+ * A state file ends in a SHA-256 checksum line, which random changes almost
+ * never keep right.  So each input is parsed twice: as it is (the checksum
+ * and the torn-file checks), and resealed - a last "checksum = ..." line
+ * dropped, the correct one appended - so the fuzzer reaches the grammar and
+ * the consistency rules behind the checksum.
+ *
+ * Besides no crash, leak or out-of-bounds access, the properties checked are
+ * the ones the daemon relies on when it resumes from this file:
+ *   - a rejected file gives -EINVAL and one line "fuzz.state:LINE: ..."
+ *     naming a line the file has, without control characters, and leaves
+ *     the caller's state exactly as it was (all or nothing);
+ *   - an accepted state can be written again (pf_state_format, as every
+ *     save does), what is written loads again, and writing that gives the
+ *     same text: format(parse(x)) is a fixed point, so a save and a restart
+ *     never change what the rollover knows.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "../../daemon/state.h"
+#include "fuzz.h"
+
+#define FUZZ_MAX_LEN 16384 /* a real state of 20 hosts, 80 records: 12 KB */
+#define NAME "fuzz.state"
+#define CHECKSUM "checksum = "
+
+static unsigned count_lines(const char *text, size_t len)
+{
+	unsigned n = 1;
+
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	return n;
+}
+
+/* The first line where a and b differ, as "A" / "B", into buf. */
+static const char *first_difference(const char *a, const char *b, char *buf, size_t size)
+{
+	while (*a && *a == *b) {
+		const char *na = strchr(a, '\n'), *nb = strchr(b, '\n');
+
+		if (!na || !nb || na - a != nb - b || memcmp(a, b, (size_t)(na - a)) != 0)
+			break;
+		a = na + 1;
+		b = nb + 1;
+	}
+	snprintf(buf, size, "\"%.*s\" became \"%.*s\"", (int)strcspn(a, "\n"), a,
+		 (int)strcspn(b, "\n"), b);
+	return buf;
+}
+
+static void check_rejected(const pf_state *st, const pf_state *before, int r, const pf_err *e,
+			   unsigned lines)
+{
+	unsigned line = 0;
+	int used = 0;
+
+	FUZZ_CHECK(r == -EINVAL, "error code %d, expected -EINVAL: %s", r, e->msg);
+	FUZZ_CHECK(memcmp(st, before, sizeof(*st)) == 0, "a rejected file changed the state");
+	FUZZ_CHECK(sscanf(e->msg, NAME ":%u:%n", &line, &used) == 1 && used > 0,
+		   "message does not start with " NAME ":LINE: %s", e->msg);
+	FUZZ_CHECK(line >= 1 && line <= lines, "message names line %u of a %u-line file: %s",
+		   line, lines, e->msg);
+	for (const char *c = e->msg; *c; c++)
+		FUZZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f,
+			   "message holds control character 0x%02x: %s", (unsigned char)*c, e->msg);
+}
+
+static void check_accepted(const pf_state *st)
+{
+	char *text = NULL, *again_text = NULL, diff[1200];
+	size_t len = 0, again_len = 0;
+	pf_state again;
+	pf_err e = {0};
+	int r;
+
+	r = pf_state_format(st, &text, &len, &e);
+	FUZZ_CHECK(r == 0, "an accepted state cannot be saved: %s", e.msg);
+	if (r < 0)
+		return;
+	FUZZ_CHECK(len == strlen(text), "formatted length %zu, text %zu bytes", len, strlen(text));
+	r = pf_state_parse("formatted", text, len, &again, &e);
+	FUZZ_CHECK(r == 0, "what a save writes does not load: %s", e.msg);
+	if (r == 0) {
+		r = pf_state_format(&again, &again_text, &again_len, &e);
+		FUZZ_CHECK(r == 0, "the reloaded state cannot be saved: %s", e.msg);
+		if (r == 0)
+			FUZZ_CHECK(strcmp(text, again_text) == 0,
+				   "save, load and save again changed the file: %s",
+				   first_difference(text, again_text, diff, sizeof(diff)));
+		free(again_text);
+		pf_state_free(&again);
+	}
+	free(text);
+}
+
+static void parse_one(const char *text, size_t len)
+{
+	pf_state st, before;
+	pf_err e = {0};
+	int r;
+
+	/* A recognisable pattern that the parser must leave alone on error. */
+	memset(&st, 0xa5, sizeof(st));
+	memcpy(&before, &st, sizeof(st));
+	r = pf_state_parse(NAME, text, len, &st, &e);
+	if (r < 0) {
+		check_rejected(&st, &before, r, &e, count_lines(text, len));
+		return;
+	}
+	FUZZ_CHECK(r == 0, "parse returned %d", r);
+	check_accepted(&st);
+	pf_state_free(&st);
+}
+
+/* The input with a correct checksum line in place of its last line when
+ * that is one, or else appended.  Caller frees. */
+static char *reseal(const uint8_t *data, size_t size, size_t *ret_len)
+{
+	size_t body = size, start;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[65], *out;
+
+	/* Drop a last line beginning "checksum = ", terminated or not. */
+	if (body && data[body - 1] == '\n')
+		body--;
+	start = body;
+	while (start > 0 && data[start - 1] != '\n')
+		start--;
+	if (body - start >= strlen(CHECKSUM) && memcmp(data + start, CHECKSUM, strlen(CHECKSUM)) == 0)
+		body = start;
+	else
+		body = size;
+	out = pf_malloc(body + 1 + strlen(CHECKSUM) + 64 + 2);
+	memcpy(out, data, body);
+	if (body && out[body - 1] != '\n')
+		out[body++] = '\n';
+	if (!EVP_Digest(out, body, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		abort();
+	pf_hex(md, 32, hex);
+	*ret_len = body + (size_t)sprintf(out + body, CHECKSUM "%s\n", hex);
+	return out;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t len = 0;
+	char *sealed;
+
+	parse_one((const char *)data, size);
+	sealed = reseal(data, size, &len);
+	if (len != size || memcmp(sealed, data, size) != 0)
+		parse_one(sealed, len);
+	free(sealed);
+	return 0;
+}
