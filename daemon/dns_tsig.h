@@ -21,8 +21,8 @@
 #define DNS_TSIG_KEYFILE_MAX (64 * 1024)
 #define DNS_TSIG_FUDGE 300
 #define DNS_TSIG_MAC_MAX 64
-/* Longest secret accepted, in bytes: what the network process takes
- * (NET_TSIG_SECRET_MAX, net_msg.h); tsig-keygen's longest is 64. */
+/* Longest secret accepted, in bytes, here and by the network process
+ * (NET_TSIG_SECRET_MAX, net_msg.h, is this); tsig-keygen's longest is 64. */
 #define DNS_TSIG_SECRET_MAX 1024
 
 /* TSIG error codes (the TSIG RR's Error field, RFC 8945 section 3). */

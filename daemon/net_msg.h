@@ -46,7 +46,7 @@
 #define NET_MAX_ZONES 1024
 #define NET_MAX_HOSTPORTS 256 /* one configuration list */
 #define NET_MAX_PROBE_RECORDS 1024
-#define NET_TSIG_SECRET_MAX 1024
+#define NET_TSIG_SECRET_MAX DNS_TSIG_SECRET_MAX
 #define NET_TEXT_MAX (4 * 1024 * 1024) /* dry-run or verbose output of an update */
 
 enum net_type {
