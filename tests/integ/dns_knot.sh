@@ -198,63 +198,8 @@ run -c "$CF" retire "$K4"
 check "retire of a record someone else already removed: exit 0, reported as already absent" \
 	eval '[ $RC -eq 0 ] && grep -q "already absent  *$NAME. IN TLSA $(tr A-F a-f <<<"$R4")" <<<"$OUT"'
 
-# ---- six hosts sharing one TLSA name, side by side --------------------
-# All read the same RRset; the server applies one update and fails the
-# others' prerequisites, which must be read again (after a randomised
-# pause) and retried, never overwritten: six of six succeed, adding and
-# withdrawing.
-WRITERS=6
-WKEYS=() WRECS=()
-for w in $(seq "$WRITERS"); do
-	WKEYS+=("$(new_key "$PF" "eckey-host-$w.pem" ec)")
-	WRECS+=("3 1 1 $(spki_hex "${WKEYS[-1]}")")
-done
-# writers OP: run OP (publish | retire) for every host's key at once; prints
-# how many exited 0, and how many read the RRset again at least once; the
-# failures' last lines go to $T/wfail.
-writers() {
-	local pids=() w ok=0 again=0
-	: >"$T/wfail"
-	rm -f "$T/go"
-	# All start together (on a loaded machine, processes started one by
-	# one may not overlap at all).
-	for w in $(seq 0 $((WRITERS - 1))); do
-		(
-			for ((i = 0; i < 500; i++)); do [ -e "$T/go" ] && break; sleep 0.01; done
-			exec "$PFTLS" -v -c "$CF" "$1" "${WKEYS[$w]}" >"$T/w$w.out" 2>"$T/w$w.err"
-		) &
-		pids+=($!)
-	done
-	sleep 0.3
-	touch "$T/go"
-	for w in $(seq 0 $((WRITERS - 1))); do
-		if wait "${pids[$w]}"; then ok=$((ok + 1)); else tail -1 "$T/w$w.err" >>"$T/wfail"; fi
-		grep -q "reading them again in" "$T/w$w.err" && again=$((again + 1))
-	done
-	echo "$ok $again"
-}
-read -r ok again <<<"$(writers publish)"
-why=$(head -1 "$T/wfail")
-check "$WRITERS concurrent publishers on one name: $ok of $WRITERS succeed ($again read the RRset again)${why:+: $why}" \
-	[ "$ok" -eq "$WRITERS" ]
-collided=$again
-settle
-all_hosts=1
-for r in "${WRECS[@]}"; do all_serve "$r" || all_hosts=0; done
-check "every host's record is served" [ "$all_hosts" = 1 ]
-check "the others' records are still served" eval 'all_serve "$OTHER" && all_serve "$USAGE2"'
-read -r ok again <<<"$(writers retire)"
-collided=$((collided + again))
-why=$(head -1 "$T/wfail")
-check "$WRITERS concurrent retirers on one name: $ok of $WRITERS succeed ($again read the RRset again)${why:+: $why}" \
-	[ "$ok" -eq "$WRITERS" ]
-settle
-none=1
-for r in "${WRECS[@]}"; do none_serve "$r" || none=0; done
-check "after the concurrent retires no host's record is served, the others' still are" \
-	eval '[ "$none" = 1 ] && all_serve "$OTHER" && all_serve "$USAGE2"'
-check "the writers collided: $collided times one read the RRset again after a failed prerequisite" \
-	[ "$collided" -ge 1 ]
+# ---- six hosts sharing one TLSA name, side by side (dns_common.sh) ----
+dns_six_writers
 
 # ---- failures: clear error, non-zero exit, nothing changed -------------
 K7=$(new_key "$PF" eckey-20250104-000000.pem ec)

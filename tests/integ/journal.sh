@@ -23,13 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; }
-check() { # check NAME COMMAND...
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
+. tests/lib/dns_common.sh # pass, fail, check
 prio_name() {
 	case $1 in 3) echo error ;; 4) echo warning ;; 5) echo notice ;; 6) echo info ;; *) echo "?$1" ;; esac
 }

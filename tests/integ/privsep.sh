@@ -33,13 +33,7 @@ PFTLS=$B/pftls-roll
 ROLLD=$B/pftls-rolld
 NET=127.61.0
 
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; }
-check() { # check NAME COMMAND...
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
+. tests/lib/dns_common.sh # pass, fail, check
 
 if [ "$(id -u)" -ne 0 ]; then
 	fail "privsep: needs root (the network process drops root's privileges)"

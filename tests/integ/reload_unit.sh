@@ -25,13 +25,6 @@ ROOT=$PWD
 . tests/lib/rollover.sh
 ROLLD=${PFTLS_DAEMON:-$ROOT/build/pftls-rolld}
 
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; }
-check() { # check NAME COMMAND...
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
 
 if [ "$(id -u)" -ne 0 ]; then
 	fail "reload_unit: needs root (mount namespace, cgroups, setpriv)"

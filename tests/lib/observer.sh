@@ -14,6 +14,7 @@
 #   start_probes NAME MAXSEC [SMTPADDR]   probe loops into OBS_DIR/NAME.log
 #   stop_probes                  end them and wait for them
 #   observer_stop                stop_probes, then stop the resolvers
+#   observer_judge LABEL LOG SUMMARY   the checks of an observed rollover
 #
 # and the counting helpers below (summarize, field, every_resolver, ...).
 
@@ -140,4 +141,24 @@ every_resolver() {
 first_failures() {
 	awk '$1 == "P" && $5 != "ok" { print $3, $4, $9, "key " substr($8, 1, 12) ", rrset " $7 }' "$1" |
 		head -3 | cut -c1-150 | paste -sd';' -
+}
+
+# observer_judge LABEL LOG SUMMARY: what every observed rollover must show,
+# as check lines: zero failures in LOG over all resolvers, and each
+# resolver probed at least MIN_SPAN times with the old keys and with the
+# new (SUMMARY is summarize's output for LOG).
+observer_judge() {
+	local label=$1 log=$2 S=$3 r o n total=0 fails=0 why=
+	for r in $RESOLVERS; do
+		total=$((total + $(field "$S" "$r" n)))
+		fails=$((fails + $(field "$S" "$r" fail)))
+	done
+	[ "$fails" = 0 ] || why=" ($fails failures, e.g. $(first_failures "$log"))"
+	check "$label: zero DANE failures in $total probes over 3 resolvers x rsa,ecdsa$why" \
+		test "$fails" = 0 -a "$total" -gt 0
+	for r in $RESOLVERS; do
+		o=$(field "$S" "$r" oldkey) n=$(field "$S" "$r" newkey)
+		check "$label: $r probed across the deploy ($o with the old keys, $n with the new, >= $MIN_SPAN each)" \
+			test "$o" -ge "$MIN_SPAN" -a "$n" -ge "$MIN_SPAN"
+	done
 }
