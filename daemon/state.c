@@ -322,13 +322,18 @@ int pf_state_set_key(pf_state *st, enum pf_alg alg, enum pf_role role, const cha
 	return 0;
 }
 
-/* Grow an array by one element; returns the new (zeroed) element. */
+/* Append one zeroed element to the array *arrayp of *n; returns it.  The
+ * array holds at least the power of two at or above *n (arrays only grow
+ * here, and shrink in place), so it is reallocated only when *n reaches a
+ * power of two: appending 16,000 records copies them about once, not
+ * 16,000 times (which took minutes under AddressSanitizer's realloc). */
 static void *grow(void *arrayp, size_t *n, size_t size)
 {
 	void **a = arrayp;
 	char *p;
 
-	*a = pf_realloc(*a, (*n + 1) * size);
+	if ((*n & (*n - 1)) == 0) /* 0 or a power of two: full */
+		*a = pf_realloc(*a, (*n ? 2 * *n : 1) * size);
 	p = (char *)*a + *n * size;
 	memset(p, 0, size);
 	(*n)++;
