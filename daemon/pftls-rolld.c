@@ -244,7 +244,10 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *
 	return sd_event_exit(m->event, 0);
 }
 
-/* One daemon per state directory: an flock held for our lifetime.
+/* One daemon per state directory: a POSIX record lock held for our
+ * lifetime.  Not flock(2): an flock is shared with forked children, so a
+ * network process still starting when the daemon was killed would keep a
+ * restarted daemon out; a record lock belongs to this process alone.
  * Returns the fd, or -errno with e set. */
 static int instance_lock(const char *dir, pf_err *e)
 {
@@ -258,7 +261,7 @@ static int instance_lock(const char *dir, pf_err *e)
 		free(path);
 		return -errno;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (fcntl(fd, F_SETLK, &(struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET}) < 0) {
 		n = (int)read(fd, pid, sizeof(pid) - 1);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';

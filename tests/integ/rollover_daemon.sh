@@ -29,6 +29,12 @@ reloads0=$(roll_reloads)
 roll_daemon_start
 check "the daemon starts and sends READY=1" test $? -eq 0
 D1=$ROLL_DAEMON_PID
+# One daemon per state directory; the lock is the daemon's own, not shared
+# with its network process (a record lock, not an flock).
+second=$(timeout 10 "$PFTLS_DAEMON" -c "$ROLL_CF" 2>&1)
+second_rc=$?
+check "a second pftls-rolld on the same state directory refuses (exit $second_rc), naming the first: $(tail -1 <<<"$second")" \
+	eval '[ "$second_rc" = 1 ] && grep -q "another pftls-rolld (pid $D1) uses" <<<"$second"'
 roll_poll_start "$W/states1"
 run -c "$ROLL_CF" now --wait
 roll_poll_stop
