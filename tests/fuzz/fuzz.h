@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "../../daemon/util.h"
 
@@ -35,5 +37,41 @@ void fuzz_fail(const char *file, int line, const char *fmt, ...) PF_PRINTF(3, 4)
 		if (!(cond))                                                                       \
 			fuzz_fail(__FILE__, __LINE__, __VA_ARGS__);                                \
 	} while (0)
+
+/* The first line where texts a and b differ, as "A" became "B", into buf;
+ * returns buf. */
+static inline const char *fuzz_first_difference(const char *a, const char *b, char *buf,
+						size_t size)
+{
+	while (*a && *a == *b) {
+		const char *na = strchr(a, '\n'), *nb = strchr(b, '\n');
+
+		if (!na || !nb || na - a != nb - b || memcmp(a, b, (size_t)(na - a)) != 0)
+			break;
+		a = na + 1;
+		b = nb + 1;
+	}
+	snprintf(buf, size, "\"%.*s\" became \"%.*s\"", (int)strcspn(a, "\n"), a,
+		 (int)strcspn(b, "\n"), b);
+	return buf;
+}
+
+/* A refusal's message: "NAME:LINE: ..." naming one of the input's lines
+ * (1 to lines), without control characters. */
+static inline void fuzz_check_error_line(const char *msg, const char *name, unsigned lines)
+{
+	unsigned line = 0;
+	int used = 0;
+	size_t n = strlen(name);
+
+	FUZZ_CHECK(strncmp(msg, name, n) == 0 && sscanf(msg + n, ":%u:%n", &line, &used) == 1 &&
+			   used > 0,
+		   "message does not start with %s:LINE: %s", name, msg);
+	FUZZ_CHECK(line >= 1 && line <= lines, "message names line %u of a %u-line file: %s", line,
+		   lines, msg);
+	for (const char *c = msg; *c; c++)
+		FUZZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f,
+			   "message holds control character 0x%02x: %s", (unsigned char)*c, msg);
+}
 
 #endif

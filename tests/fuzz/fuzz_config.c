@@ -58,22 +58,6 @@ static char *print_state(const pf_config *cfg)
 	return buf;
 }
 
-/* The first line where a and b differ, as "A" / "B", into buf. */
-static const char *first_difference(const char *a, const char *b, char *buf, size_t size)
-{
-	while (*a && *a == *b) {
-		const char *na = strchr(a, '\n'), *nb = strchr(b, '\n');
-
-		if (!na || !nb || na - a != nb - b || memcmp(a, b, (size_t)(na - a)) != 0)
-			break;
-		a = na + 1;
-		b = nb + 1;
-	}
-	snprintf(buf, size, "\"%.*s\" became \"%.*s\"", (int)strcspn(a, "\n"), a,
-		 (int)strcspn(b, "\n"), b);
-	return buf;
-}
-
 static unsigned count_lines(const char *text)
 {
 	unsigned n = 1;
@@ -107,7 +91,7 @@ static void check_rejected(const pf_config *cfg, int r, const pf_err *e, unsigne
 		   lines, e->msg);
 	state = print_state(cfg);
 	FUZZ_CHECK(strcmp(state, defaults) == 0, "a rejected file changed the configuration: %s",
-		   first_difference(defaults, state, diff, sizeof(diff)));
+		   fuzz_first_difference(defaults, state, diff, sizeof(diff)));
 	free(state);
 }
 
@@ -139,7 +123,7 @@ static void check_accepted(const pf_config *cfg, unsigned lines)
 		reprinted = print_all(&again);
 		FUZZ_CHECK(strcmp(printed, reprinted) == 0,
 			   "\"config -a\" output loads to other settings: %s",
-			   first_difference(printed, reprinted, diff, sizeof(diff)));
+			   fuzz_first_difference(printed, reprinted, diff, sizeof(diff)));
 		free(reprinted);
 	}
 	pf_config_free(&again);

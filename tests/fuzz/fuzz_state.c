@@ -41,37 +41,12 @@ static unsigned count_lines(const char *text, size_t len)
 	return n;
 }
 
-/* The first line where a and b differ, as "A" / "B", into buf. */
-static const char *first_difference(const char *a, const char *b, char *buf, size_t size)
-{
-	while (*a && *a == *b) {
-		const char *na = strchr(a, '\n'), *nb = strchr(b, '\n');
-
-		if (!na || !nb || na - a != nb - b || memcmp(a, b, (size_t)(na - a)) != 0)
-			break;
-		a = na + 1;
-		b = nb + 1;
-	}
-	snprintf(buf, size, "\"%.*s\" became \"%.*s\"", (int)strcspn(a, "\n"), a,
-		 (int)strcspn(b, "\n"), b);
-	return buf;
-}
-
 static void check_rejected(const pf_state *st, const pf_state *before, int r, const pf_err *e,
 			   unsigned lines)
 {
-	unsigned line = 0;
-	int used = 0;
-
 	FUZZ_CHECK(r == -EINVAL, "error code %d, expected -EINVAL: %s", r, e->msg);
 	FUZZ_CHECK(memcmp(st, before, sizeof(*st)) == 0, "a rejected file changed the state");
-	FUZZ_CHECK(sscanf(e->msg, NAME ":%u:%n", &line, &used) == 1 && used > 0,
-		   "message does not start with " NAME ":LINE: %s", e->msg);
-	FUZZ_CHECK(line >= 1 && line <= lines, "message names line %u of a %u-line file: %s",
-		   line, lines, e->msg);
-	for (const char *c = e->msg; *c; c++)
-		FUZZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f,
-			   "message holds control character 0x%02x: %s", (unsigned char)*c, e->msg);
+	fuzz_check_error_line(e->msg, NAME, lines);
 }
 
 static void check_accepted(const pf_state *st)
@@ -95,7 +70,7 @@ static void check_accepted(const pf_state *st)
 		if (r == 0)
 			FUZZ_CHECK(strcmp(text, again_text) == 0,
 				   "save, load and save again changed the file: %s",
-				   first_difference(text, again_text, diff, sizeof(diff)));
+				   fuzz_first_difference(text, again_text, diff, sizeof(diff)));
 		free(again_text);
 		pf_state_free(&again);
 	}

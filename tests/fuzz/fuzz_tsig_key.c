@@ -139,20 +139,11 @@ static void check_no_secret(const uint8_t *data, size_t size, const char *msg)
 
 static void check_rejected(const dns_tsig_key *k, int r, const pf_err *e, unsigned lines)
 {
-	unsigned line = 0;
-	int used = 0;
-
 	FUZZ_CHECK(k == NULL, "a key was returned with an error");
 	FUZZ_CHECK(r == -EINVAL, "error code %d, expected -EINVAL: %s", r, e->msg);
 	FUZZ_CHECK(e->exit_code == PF_EXIT_FAIL, "exit code %d, expected 1: %s", e->exit_code,
 		   e->msg);
-	FUZZ_CHECK(sscanf(e->msg, NAME ":%u:%n", &line, &used) == 1 && used > 0,
-		   "message does not start with " NAME ":LINE: %s", e->msg);
-	FUZZ_CHECK(line >= 1 && line <= lines, "message names line %u of a %u-line file: %s",
-		   line, lines, e->msg);
-	for (const char *c = e->msg; *c; c++)
-		FUZZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f,
-			   "message holds control character 0x%02x: %s", (unsigned char)*c, e->msg);
+	fuzz_check_error_line(e->msg, NAME, lines);
 }
 
 static uint8_t *copy_of(const uint8_t *p, size_t n)
