@@ -17,6 +17,23 @@ cd "$(dirname "$0")/../.."
 . tests/lib/rollover.sh
 
 roll_begin hold 4
+
+# refused_unchanged PID WHAT PATTERN MSGNAME CMD...: with the foreground
+# "now" PID paused between its steps (so only CMD could change anything),
+# pftls-roll CMD is refused with exit 3 and a message matching PATTERN, and
+# main.cf, the files, the state and DNS are as they were.
+refused_unchanged() {
+	local pid=$1 what=$2 pat=$3 msgname=$4 fp
+	shift 4
+	roll_pause "$pid" || fail "the foreground now can be paused between its steps"
+	fp=$(roll_fingerprint)
+	roll_cmd "$@"
+	check_eq "$what: refused, exit 3" 3 "$RC"
+	check "$msgname" grep -q "$pat" <<<"$ERR"
+	check_eq "the refused $1 changed nothing (main.cf, files, state, DNS)" "$fp" "$(roll_fingerprint)"
+	roll_resume "$pid"
+}
+
 roll_conf "propagation_alert = 2s"
 roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
 OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)
@@ -46,13 +63,7 @@ check "the alert does not name the servers that serve the records" \
 
 # The waiting now saves the state after each poll round: pause it (not
 # while it holds the lock) so that only the refused command could change it.
-roll_pause "$NOW1" || fail "the foreground now can be paused between its steps"
-fp=$(roll_fingerprint)
-roll_cmd deploy
-check_eq "deploy while ns3 lacks the records: refused, exit 3" 3 "$RC"
-check "deploy says the records are not served everywhere yet" grep -q "not yet served by every check server" <<<"$ERR"
-check_eq "the refused deploy changed nothing (main.cf, files, state, DNS)" "$fp" "$(roll_fingerprint)"
-roll_resume "$NOW1"
+refused_unchanged "$NOW1" "deploy while ns3 lacks the records" "not yet served by every check server" "deploy says the records are not served everywhere yet" deploy
 
 # Hold until well past the moment the rollover could have deployed had ns3
 # not counted: T_pub + 2 x TTLeff (5) + publish_safety (1) + 2.
@@ -79,13 +90,7 @@ check "the deploy time counts from T_conf: deploy_at = T_conf + 2 x 5 + 1" \
 	test "$(jq .deploy_at <<<"$S")" -eq $(($(jq .times.t_conf <<<"$S") + 11))
 
 # ---- deploy before its time ---------------------------------------------------
-roll_pause "$NOW1" || fail "the foreground now can be paused between its steps"
-fp=$(roll_fingerprint)
-roll_cmd deploy
-check_eq "deploy before the deploy time: refused, exit 3" 3 "$RC"
-check "deploy says when it becomes safe" grep -q "too early: deploy is safe from" <<<"$ERR"
-check_eq "the refused deploy changed nothing (main.cf, files, state, DNS)" "$fp" "$(roll_fingerprint)"
-roll_resume "$NOW1"
+refused_unchanged "$NOW1" "deploy before the deploy time" "too early: deploy is safe from" "deploy says when it becomes safe" deploy
 
 # ---- cancel before deploy -----------------------------------------------------
 NEXT_RSA=$(jq -r '.keys[] | select(.algorithm == "rsa") | .next.key' <<<"$S")
@@ -133,13 +138,7 @@ check_eq "the forced deploy put the planned next keys into main.cf" \
 	"$(jq -r '[.keys[].next.key] | join(" ")' <<<"$S")" "$NEW_RSA $NEW_EC"
 check_eq "the live server presents the new keys at once" \
 	"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")" "$(roll_live_spki rsa) $(roll_live_spki ecdsa)"
-roll_pause "$NOW2" || fail "the foreground now can be paused between its steps"
-fp=$(roll_fingerprint)
-roll_cmd cancel
-check_eq "cancel after deploy: refused, exit 3" 3 "$RC"
-check "cancel says the new keys are deployed" grep -q "deployed" <<<"$ERR"
-check_eq "the refused cancel changed nothing (main.cf, files, state, DNS)" "$fp" "$(roll_fingerprint)"
-roll_resume "$NOW2"
+refused_unchanged "$NOW2" "cancel after deploy" "deployed" "cancel says the new keys are deployed" cancel
 roll_wait_exit "$NOW2" 60
 check_eq "the waiting now finishes the rollover (exit 0)" 0 "$ROLL_EXIT"
 check_eq "phase idle, the forced-deploy event kept in status" "idle 1" \
