@@ -1325,6 +1325,18 @@ int roll_start(pf_roll *r, pf_err *e)
 	return rc;
 }
 
+/* From a step holding the lock: release it, roll_start (which takes it
+ * itself), and hold it again with the state re-read.  Returns 0/-errno. */
+static int start_locked(pf_roll *r, pf_err *e)
+{
+	int rc;
+
+	end(r);
+	if ((rc = roll_start(r, e)) < 0)
+		return rc;
+	return begin(r, e);
+}
+
 int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 {
 	int64_t wakeup = 0;
@@ -1341,10 +1353,7 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 		case PF_PHASE_IDLE:
 			if (r->st.rollover[0] && guard == 0) {
 				/* Killed while generating the keys: finish that. */
-				end(r);
-				if ((rc = roll_start(r, e)) < 0)
-					return rc;
-				if ((rc = begin(r, e)) < 0)
+				if ((rc = start_locked(r, e)) < 0)
 					return rc;
 				continue;
 			}
@@ -1352,10 +1361,7 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				int64_t age = deployed_key_age(r);
 
 				if (age >= r->cfg->rollover_interval) {
-					end(r);
-					if ((rc = roll_start(r, e)) < 0)
-						return rc;
-					if ((rc = begin(r, e)) < 0)
+					if ((rc = start_locked(r, e)) < 0)
 						return rc;
 					continue;
 				}
