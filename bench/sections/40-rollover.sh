@@ -13,9 +13,6 @@
 # Prints one Markdown section on stdout; progress on stderr.  Needs root.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/tests/lib/bind.sh"
-. "$ROOT/tests/lib/dns_common.sh"
-. "$ROOT/tests/lib/postfix_instance.sh"
 . "$ROOT/tests/lib/rollover.sh"
 RUNS=${RUNS:-3}
 TTL=5 FACTOR=2 SAFETY=1

@@ -14,9 +14,6 @@
 # another build); TLSA_RECORDS (default "3 1 1") the record types.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/tests/lib/bind.sh"
-. "$ROOT/tests/lib/dns_common.sh"
-. "$ROOT/tests/lib/postfix_instance.sh"
 . "$ROOT/tests/lib/rollover.sh"
 . "$ROOT/tests/lib/scale.sh"
 NAMES=${NAMES:-500}

@@ -13,9 +13,6 @@
 # (the verification sent each name's copy of the same record).
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib/bind.sh
-. tests/lib/dns_common.sh
-. tests/lib/postfix_instance.sh
 . tests/lib/rollover.sh
 . tests/lib/scale.sh
 NAMES=520
