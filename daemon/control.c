@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -153,9 +154,43 @@ int control_serve_one(int lfd, pf_control_handler handler, void *userdata, pf_er
 	return 0;
 }
 
+/* Wait until fd is readable, at most until the monotonic deadline (usec);
+ * after note_usec without a byte, busy_note goes to stderr, once.
+ * Returns 0, or -errno: -ETIMEDOUT, -EINTR (a signal: the caller's to
+ * judge). */
+static int wait_readable(int fd, uint64_t deadline, uint64_t note_at, const char *busy_note)
+{
+	for (;;) {
+		uint64_t now = pf_mono_usec();
+		uint64_t until = busy_note && note_at > now && note_at < deadline ? note_at : deadline;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, (int)((until - now + 999) / 1000));
+		if (n > 0)
+			return 0;
+		if (n < 0)
+			return -errno;
+		if (busy_note && pf_mono_usec() >= note_at) {
+			fprintf(stderr, "%s\n", busy_note);
+			busy_note = NULL;
+		}
+	}
+}
+
 int control_request(const char *path, const char *request, int timeout_ms, int *ret_exit,
 		    char **ret_body, pf_err *e)
 {
+	return control_request_patient(path, request, timeout_ms, 0, NULL, ret_exit, ret_body, e);
+}
+
+int control_request_patient(const char *path, const char *request, int timeout_ms, int note_ms,
+			    const char *busy_note, int *ret_exit, char **ret_body, pf_err *e)
+{
+	uint64_t t0 = pf_mono_usec();
+	uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000u;
 	struct sockaddr_un sun;
 	char *buf, *nl;
 	size_t have = 0;
@@ -177,17 +212,25 @@ int control_request(const char *path, const char *request, int timeout_ms, int *
 	shutdown(fd, SHUT_WR);
 	buf = pf_malloc(PF_CONTROL_REPLY_MAX + 1);
 	for (;;) {
-		ssize_t n = read(fd, buf + have, PF_CONTROL_REPLY_MAX - have);
+		ssize_t n;
 
-		if (n < 0 && errno == EINTR)
+		r = wait_readable(fd, deadline, t0 + (uint64_t)note_ms * 1000u, have ? NULL : busy_note);
+		n = r < 0 ? -1 : read(fd, buf + have, PF_CONTROL_REPLY_MAX - have);
+		if (n < 0 && r == 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = errno;
+			r = r < 0 ? -r : errno;
 			close(fd);
 			free(buf);
+			/* A signal with a handler (^C) ends the wait; the request
+			 * itself was sent and the daemon will still act on it. */
 			return pf_err_set(e, r, "no answer from the daemon at %s: %s", path,
-					  r == EAGAIN ? "timed out" : strerror(r));
+					  r == EAGAIN || r == ETIMEDOUT ? "timed out"
+					  : r == EINTR ? "interrupted (the request was sent)"
+						       : strerror(r));
 		}
+		if (n > 0)
+			busy_note = NULL;
 		if (n == 0 || (have += (size_t)n) == PF_CONTROL_REPLY_MAX)
 			break;
 	}

@@ -38,4 +38,11 @@ int control_serve_one(int lfd, pf_control_handler handler, void *userdata, pf_er
 int control_request(const char *path, const char *request, int timeout_ms, int *ret_exit,
 		    char **ret_body, pf_err *e);
 
+/* The same, for a request a busy daemon may answer late (one of its steps
+ * can hold its event loop for a DNS update's retries or a reload): after
+ * note_ms without an answer, busy_note is printed on stderr, once, and
+ * the wait goes on to timeout_ms.  A caught signal ends it (-EINTR). */
+int control_request_patient(const char *path, const char *request, int timeout_ms, int note_ms,
+			    const char *busy_note, int *ret_exit, char **ret_body, pf_err *e);
+
 #endif

@@ -19,6 +19,11 @@
 #include "../daemon/rollover.h"
 #include "cli.h"
 
+/* How long "now" waits for the daemon's answer: longer than any one step
+ * of the daemon holds its event loop (a reload through reload_unit is
+ * waited for 90 s, an UPDATE's retries about 45 s). */
+#define NOW_ANSWER_MAX_MS 180000
+
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -146,7 +151,13 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 		return rc;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	rc = control_request(cli->cfg.control_socket, "now", 10000, &code, &body, &e);
+	/* The daemon answers between its steps; one step can hold it for a
+	 * DNS update's retries (about 45 s) or a reload (reload_unit: up to
+	 * 90 s), so wait that long, saying why after a few seconds. */
+	rc = control_request_patient(cli->cfg.control_socket, "now", NOW_ANSWER_MAX_MS, 5000,
+				     "pftls-roll: pftls-rolld is busy with a step (a DNS update or a "
+				     "reload); waiting for its answer",
+				     &code, &body, &e);
 	if (rc == 0) {
 		/* The daemon runs the rollover. */
 		fputs(body, stdout);

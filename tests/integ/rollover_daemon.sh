@@ -10,7 +10,11 @@
 #     its own fault point), then SIGKILLed as soon as each later phase
 #     shows, and restarted each time (plus one SIGTERM, which must stop it
 #     cleanly): the rollover resumes by itself and completes, nothing
-#     recorded moves, no step is repeated visibly.
+#     recorded moves, no step is repeated visibly;
+#  3. a busy daemon: while one of its steps waits on a stopped primary
+#     (PFTLS_DNS_TIMEOUT_MS=20000, as on a slow link) for longer than 10 s,
+#     `pftls-roll now` says the daemon is busy and waits for its answer
+#     instead of giving up.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
@@ -155,3 +159,27 @@ check_eq "journal: one records-published and one deployed event for the second r
 	"$(journald_read -o json PFTLS_ROLLOVER="$ROLL2" PFTLS_EVENT=records-published | wc -l) $(journald_read -o json PFTLS_ROLLOVER="$ROLL2" PFTLS_EVENT=deployed | wc -l)"
 check "journal: daemon-stopping logged for the SIGTERM" \
 	test "$(journald_read -o json PFTLS_EVENT=daemon-stopping | wc -l)" -ge 1
+
+# ---- 3. a busy daemon ------------------------------------------------------------------
+kill -TERM "$ROLL_DAEMON_PID"
+roll_wait_exit "$ROLL_DAEMON_PID" 15
+PFTLS_DNS_TIMEOUT_MS=20000 roll_daemon_start
+check "the daemon restarts with a 20 s DNS deadline" test $? -eq 0
+kill -STOP "$BIND_PRIMARY_PID"
+run -c "$ROLL_CF" now # answered at once; the publish step then waits on the primary
+check_eq "now with the primary stopped: the daemon takes the rollover (exit 0)" 0 "$RC"
+sleep 1
+t0=$SECONDS
+"$PFTLS" -c "$ROLL_CF" now >"$W/busy.out" 2>"$W/busy.err" &
+busy=$!
+sleep 13
+kill -CONT "$BIND_PRIMARY_PID"
+wait "$busy"
+busy_rc=$? busy_secs=$((SECONDS - t0))
+check "now to a daemon busy for ${busy_secs}s (over the 10 s it used to wait) gets its answer, exit $busy_rc: $(tail -1 "$W/busy.out") $(tail -1 "$W/busy.err")" \
+	eval '[ "$busy_rc" = 0 ] && [ "$busy_secs" -ge 11 ] && grep -q "^rollover under way" "$W/busy.out"'
+check "while it waits, now says once on stderr that the daemon is busy, and nothing else" \
+	eval '[ "$(grep -c "pftls-rolld is busy with a step" "$W/busy.err")" = 1 ] && [ "$(wc -l <"$W/busy.err")" = 1 ]'
+p=$(roll_wait_phase published propagated deployable -t 30)
+check "once the primary answers, the rollover goes on (phase $p: published or later)" \
+	eval '[[ " published propagated deployable " == *" $p "* ]]'

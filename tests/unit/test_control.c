@@ -20,6 +20,12 @@ static int handler(void *ud, const char *verb, const char *arg, FILE *out, pf_er
 		fprintf(out, "phase idle%s%s\n", *arg ? " " : "", arg);
 		return 0;
 	}
+	if (strcmp(verb, "slow") == 0) {
+		/* A daemon in the middle of a long step answers late. */
+		usleep(1500 * 1000);
+		fputs("late\n", out);
+		return 0;
+	}
 	if (strcmp(verb, "cancel") == 0)
 		return pf_err_refuse(e, "the new keys are deployed; cancel refused");
 	return pf_err_usage(e, "unknown request \"%.50s\"", verb);
@@ -60,14 +66,14 @@ int main(void)
 	char path[sizeof(dir) + 16], *body = NULL;
 	struct stat st;
 	pf_err e = {0};
-	int code = -1;
+	int code = -1, r;
 	pid_t pid;
 
 	if (!mkdtemp(dir))
 		return 1;
 	/* On the stack: the forked children _exit without freeing. */
 	snprintf(path, sizeof(path), "%s/run/control", dir);
-	pid = serve(path, 4);
+	pid = serve(path, 6);
 	T_CHECK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600,
 		"socket created 0600 in a new directory");
 	T_CHECK(control_request(path, "status json", 2000, &code, &body, &e) == 0 &&
@@ -85,6 +91,31 @@ int main(void)
 		"unknown request is a usage error");
 	free(body);
 	body = NULL;
+	/* A late answer: the patient request waits for it and says why, once,
+	 * on stderr; the plain one with a shorter timeout gives up. */
+	int errpipe[2], saved = dup(STDERR_FILENO);
+	char note[256] = "";
+	ssize_t nn;
+
+	pf_err_clear(&e);
+	T_CHECK(pipe(errpipe) == 0, "pipe");
+	fflush(stderr);
+	dup2(errpipe[1], STDERR_FILENO);
+	r = control_request_patient(path, "slow", 5000, 300, "still waiting", &code, &body, &e);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(errpipe[1]);
+	nn = read(errpipe[0], note, sizeof(note) - 1);
+	note[nn > 0 ? nn : 0] = '\0';
+	close(errpipe[0]);
+	T_CHECK(r == 0 && code == PF_EXIT_OK && body && strcmp(body, "late\n") == 0,
+		"a late answer (1.5 s) is waited for: %d %s", r, e.msg);
+	T_CHECK(strcmp(note, "still waiting\n") == 0, "the busy note printed once: \"%.*s\"", (int)strcspn(note, "\n"), note);
+	free(body);
+	body = NULL;
+	r = control_request(path, "slow", 500, &code, &body, &e);
+	T_CHECK(r == -ETIMEDOUT && strstr(e.msg, "timed out"),
+		"a shorter wait gives up, saying so: %d %s", r, e.msg);
 	/* Another user is refused; the test runs as root. */
 	if (geteuid() == 0) {
 		struct passwd *pw = getpwnam("nobody");
@@ -97,8 +128,8 @@ int main(void)
 			chmod(path, 0666);
 			if (!pw || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
 				_exit(2);
-			int r = control_request(path, "status", 2000, &code, &body, &e);
-			_exit(r == 0 && code == PF_EXIT_REFUSED && strstr(e.msg, "root only") ? 0 : 1);
+			int rr = control_request(path, "status", 2000, &code, &body, &e);
+			_exit(rr == 0 && code == PF_EXIT_REFUSED && strstr(e.msg, "root only") ? 0 : 1);
 		}
 		int st2;
 		waitpid(c, &st2, 0);
