@@ -919,6 +919,7 @@ static int step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e)
 	if (rc < 0 && !transient(rc))
 		goto out;
 	if (rc == 0 && done) {
+		r->poll_delay = POLL_MIN_SEC; /* the retire polls start afresh */
 		rc = enter(r, PF_PHASE_PROPAGATED, PF_T_CONF, now_up(), e,
 			   "every check server serves every new record");
 		goto out;
