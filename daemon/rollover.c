@@ -1150,9 +1150,20 @@ static int verify_once(pf_roll *r, pf_err *e)
 			free(rds);
 			if (rc < 0)
 				break;
-			if (strcmp(res.spki_sha256, k->next_spki) != 0)
+			if (strcmp(res.spki_sha256, k->next_spki) != 0 &&
+			    strcmp(res.spki_sha256, k->old_spki) == 0)
 				rc = pf_err_set(e, EPROTO,
-						"%s:%u presents %s key %.16s..., not the new %.16s...",
+						"%s:%u presents the old %s key %.16s..., not the new %.16s...",
+						eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
+						pf_alg_name((enum pf_alg)a), res.spki_sha256, k->next_spki);
+			else if (strcmp(res.spki_sha256, k->next_spki) != 0)
+				/* Most likely another MX host sharing the name: the
+				 * default endpoints are every address of the name. */
+				rc = pf_err_set(e, EPROTO,
+						"%s:%u presents an %s key %.16s... that is neither the new "
+						"%.16s... nor the old one: another server answers there; if "
+						"hosts share this name, set verify_endpoints to this host's "
+						"own addresses",
 						eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
 						pf_alg_name((enum pf_alg)a), res.spki_sha256, k->next_spki);
 			else if (!res.dane_ok)

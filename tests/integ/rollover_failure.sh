@@ -10,7 +10,10 @@
 #     key with master.cf "-o smtpd_tls_*" overrides (which deploy does not
 #     touch), and verify_endpoints includes it: Postfix was reloaded with the
 #     new keys, so the rollback must put the old ones back live on port 25;
-#     with the override removed, `now` resumes with the same next keys;
+#     the override then set to keys of another server (what a name shared
+#     by several MX hosts gives the default verify_endpoints) fails the same
+#     way, and the message says to set verify_endpoints; with the override
+#     removed, `now` resumes with the same next keys;
 #  3. withdrawing the old records is refused by the DNS server (a TSIG key
 #     that may not change the name): failed after deploy, so `cancel` is
 #     refused with exit 3 and changes nothing; with the right key `now`
@@ -95,13 +98,36 @@ run -c "$ROLL_CF" now
 check_eq "2: now with an endpoint keeping the old key exits 1" 1 "$RC"
 ERR2=$ERR
 S2=$(roll_json)
-failed_checks "2 (verification fails)" "$S2" "verification failed: $ROLL_ADDR:587 presents"
+failed_checks "2 (verification fails)" "$S2" "verification failed: $ROLL_ADDR:587 presents the old"
 check "2: Postfix was reloaded for the deploy and again for the rollback" \
 	test $(($(roll_reloads) - reloads0)) -ge 2
 check "2: verification-failed (error), rollback-done and rollover-failed were logged" \
 	bash -c 'grep -q "^pftls-rolld: error: verification-failed: .*587" <<<"$0" &&
 		grep -q "^pftls-rolld: [a-z]*: rollback-done: " <<<"$0" &&
 		grep -q "^pftls-rolld: error: rollover-failed: " <<<"$0"' "$ERR2"
+
+# The same endpoint with keys that are neither ours, old nor new: what the
+# default verify_endpoints meets when several MX hosts share the name.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/other.key" -out "$W/other.crt" \
+	-subj /CN=other.example.test -days 2 >/dev/null 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/other-ec.key" \
+	-out "$W/other-ec.crt" -subj /CN=other.example.test -days 2 >/dev/null 2>&1
+cp "$W/master.cf.orig" "$MASTER"
+{
+	echo "$ROLL_ADDR:587 inet n - n - - smtpd"
+	echo "  -o smtpd_tls_key_file=$W/other.key -o smtpd_tls_cert_file=$W/other.crt"
+	echo "  -o smtpd_tls_eckey_file=$W/other-ec.key -o smtpd_tls_eccert_file=$W/other-ec.crt"
+} >>"$MASTER"
+postfix -c "$ROLL_PF" reload >/dev/null 2>&1
+sleep 0.5
+run -c "$ROLL_CF" now
+check_eq "2: an endpoint presenting another server's keys: the resumed rollover fails again, same next keys" \
+	"1 failed $(next_of "$S2" rsa)" "$RC $(roll_phase) $(next_of "$(roll_json)" rsa)"
+check "2: the failure says the key is neither new nor old, and names verify_endpoints" \
+	grep -q "$ROLL_ADDR:587 presents an rsa key [0-9a-f]*\.\.\. that is neither the new .* nor the old one: .*set verify_endpoints" \
+	<<<"$(jq -r .failed_reason <<<"$(roll_json)")"
+check_eq "2: after that rollback too, the live server on 25 presents the old keys" "$OLD_SPKI" \
+	"$(roll_live_spki rsa) $(roll_live_spki ecdsa)"
 
 cp "$W/master.cf.orig" "$MASTER"
 echo "$ROLL_ADDR:587 inet n - n - - smtpd" >>"$MASTER"
