@@ -18,6 +18,9 @@
 
 #define WINDOW_MAX 64
 #define RECENT_IDS 128
+/* However many questions, a batch ends after this (or the question
+ * deadline, when that is longer): the daemon's event loop waits for it. */
+#define BATCH_MAX_USEC (30 * 1000000ull)
 
 enum xstate {
 	X_QUEUED,
@@ -38,6 +41,8 @@ typedef struct usock {
 	 * (after a resend) are expected and dropped without comment. */
 	uint16_t recent[RECENT_IDS];
 	size_t n_recent;
+	uint64_t last_reply; /* of an accepted reply (or the batch's start) */
+	bool silent;         /* answered nothing for a whole question deadline */
 } usock;
 
 int dns_server_set(dns_server *s, const char *addr, uint16_t port)
@@ -173,6 +178,8 @@ static void finish(dns_xfer *x, usock *socks, enum dns_status st)
 
 static void accept_reply(dns_xfer *x, usock *socks, uint64_t now)
 {
+	if (x->sock >= 0)
+		socks[x->sock].last_reply = now;
 	x->replied = true;
 	x->status = dns_reply_status(&x->reply);
 	x->rtt_usec = now - x->sent_at;
@@ -426,7 +433,8 @@ int dns_net_run(dns_xfer *xs, size_t n, const dns_net_opts *o)
 	size_t n_socks = 0, window = o->window ? o->window : 1;
 	struct pollfd *pfd = pf_calloc(2 * n + 1, sizeof(*pfd));
 	dns_xfer **pfx = pf_calloc(2 * n + 1, sizeof(*pfx));
-	uint64_t start = pf_mono_usec(), deadline = start + (uint64_t)o->timeout_ms * 1000;
+	uint64_t start = pf_mono_usec(), tmo = (uint64_t)o->timeout_ms * 1000;
+	uint64_t deadline = start + (tmo > BATCH_MAX_USEC ? tmo : BATCH_MAX_USEC);
 	int r = 0;
 
 	if (window > WINDOW_MAX)
@@ -463,6 +471,7 @@ int dns_net_run(dns_xfer *xs, size_t n, const dns_net_opts *o)
 			si = (int)n_socks++;
 			socks[si].fd = fd;
 			socks[si].server = x->server;
+			socks[si].last_reply = start;
 		}
 		x->sock = si;
 	}
@@ -476,6 +485,21 @@ int dns_net_run(dns_xfer *xs, size_t n, const dns_net_opts *o)
 		for (size_t i = 0; i < n; i++) {
 			dns_xfer *x = &xs[i];
 
+			/* Each question has the deadline from its first sending; a
+			 * server that answered nothing in that time is given up on,
+			 * its questions not yet sent with it. */
+			if (x->state != X_QUEUED && x->state != X_DONE && now - x->sent_at >= tmo) {
+				if (x->sock >= 0 && now - socks[x->sock].last_reply >= tmo)
+					socks[x->sock].silent = true;
+				finish(x, socks, DNS_TIMEOUT);
+				continue;
+			}
+			if (x->state == X_QUEUED && !x->tcp && x->sock >= 0 && socks[x->sock].silent) {
+				note(x, "not sent: %s answered nothing for %u ms", x->server->label,
+				     o->timeout_ms);
+				finish(x, socks, DNS_TIMEOUT);
+				continue;
+			}
 			if (x->state == X_QUEUED) {
 				if (x->tcp)
 					start_tcp(x, socks, now);
@@ -489,6 +513,8 @@ int dns_net_run(dns_xfer *xs, size_t n, const dns_net_opts *o)
 			pending++;
 			if (x->state == X_UDP_WAIT && x->next_send < wake)
 				wake = x->next_send;
+			if (x->state != X_QUEUED && x->sent_at + tmo < wake)
+				wake = x->sent_at + tmo;
 			if (x->state >= X_TCP_CONNECT && x->state <= X_TCP_READ) {
 				pfd[np].fd = x->fd;
 				pfd[np].events = x->state == X_TCP_READ ? POLLIN : POLLOUT;

@@ -1,13 +1,17 @@
 /*
  * dns_net.h - the DNS transport: many exchanges with many servers at once,
- * over UDP and TCP, in one poll loop with one deadline.
+ * over UDP and TCP, in one poll loop.
  *
  * Every datagram is checked for its source (address and port of the server
  * asked) before dns_reply_check looks at it; a truncated reply moves the
- * exchange to TCP; UDP queries are resent at a fixed interval until the
+ * exchange to TCP; UDP queries are resent at a fixed interval until their
  * deadline.  At most `window` UDP queries are in flight per server, so a
- * large round does not overflow socket buffers.  Nothing here blocks: a
- * server that never answers costs the deadline once, however many there are.
+ * large round does not overflow socket buffers.  Each question has the
+ * deadline from its first sending, so a slow but answering server gets
+ * through a long batch a window at a time; a server that answers nothing
+ * for a whole deadline is given up on, its unsent questions with it, so it
+ * costs the deadline once, however many questions it had.  A batch ends
+ * after at most 30 s (or the deadline, when longer).  Nothing here blocks.
  */
 #ifndef PF_DNS_NET_H
 #define PF_DNS_NET_H
@@ -57,7 +61,7 @@ typedef struct dns_xfer {
 } dns_xfer;
 
 typedef struct dns_net_opts {
-	unsigned timeout_ms;    /* the one deadline for the whole batch */
+	unsigned timeout_ms;    /* each question's deadline, from its first sending */
 	unsigned retransmit_ms; /* UDP resend interval */
 	unsigned window;        /* UDP queries in flight per server, at most 64 */
 } dns_net_opts;

@@ -2,12 +2,17 @@
  * test_dns_msg.c - the reply checks on hand-built packets (a table of ways a
  * reply can fail to answer our request, signed and unsigned), the status
  * table (every status has a message and an action), serial arithmetic, and
- * the transport's one deadline for many silent servers.
+ * the transport's deadlines: many silent servers cost one; a silent server
+ * with many questions costs one too (the unsent ones are not sent); a slow
+ * server that answers gets through a round longer than one deadline.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../daemon/dns_msg.h"
@@ -308,11 +313,127 @@ static void test_one_deadline(void)
 	T_CHECK(bounded, "8 silent servers: each asked, with at most 3 datagrams");
 }
 
+/* A UDP socket on 127.0.0.1 and the server for it. */
+static int local_server(dns_server *srv)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	dns_server_set(srv, "127.0.0.1", ntohs(a.sin_port));
+	return fd;
+}
+
+enum { MANY = 40 };
+
+static void many_queries(dns_xfer *xs, dns_request *rq, const dns_server *srv)
+{
+	memset(xs, 0, MANY * sizeof(*xs));
+	for (int i = 0; i < MANY; i++) {
+		char name[40];
+
+		snprintf(name, sizeof(name), "mx%02d.example.test", i);
+		dns_request_init(&rq[i], dns_query_pkt(name, LDNS_RR_TYPE_TLSA, false, false), NULL,
+				 NULL);
+		xs[i].server = srv;
+		xs[i].req = &rq[i];
+	}
+}
+
+/* A server far away: each query answered (NODATA) 100 ms after it came, a
+ * delay line, never more than 64 waiting; for at most 5 s. */
+static void delay_line(int fd)
+{
+	struct {
+		uint64_t at;
+		struct sockaddr_storage from;
+		socklen_t fl;
+		uint8_t buf[512];
+		ssize_t n;
+	} q[64];
+	size_t nq = 0;
+	uint64_t end = pf_mono_usec() + 5000000;
+
+	while (pf_mono_usec() < end) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t now = pf_mono_usec();
+		int ms = nq ? (int)((q[0].at > now ? q[0].at - now : 0) / 1000) : 100;
+
+		if (poll(&p, 1, ms) > 0 && nq < 64) {
+			q[nq].fl = sizeof(q[nq].from);
+			q[nq].n = recvfrom(fd, q[nq].buf, sizeof(q[nq].buf), 0,
+					   (struct sockaddr *)&q[nq].from, &q[nq].fl);
+			if (q[nq].n >= 12) {
+				q[nq].at = pf_mono_usec() + 100000;
+				q[nq].buf[2] |= 0x84; /* QR, AA */
+				q[nq].buf[3] = 0;     /* NOERROR */
+				nq++;
+			}
+		}
+		while (nq && q[0].at <= pf_mono_usec()) {
+			sendto(fd, q[0].buf, (size_t)q[0].n, 0, (struct sockaddr *)&q[0].from,
+			       q[0].fl);
+			memmove(&q[0], &q[1], --nq * sizeof(q[0]));
+		}
+	}
+}
+
+static void test_deadline_per_question(void)
+{
+	dns_net_opts o = {.timeout_ms = 300, .retransmit_ms = 250, .window = 8};
+	dns_request rq[MANY];
+	dns_xfer xs[MANY];
+	dns_server srv;
+	int fd = local_server(&srv), got = 0, unsent = 0;
+	bool all_timeout = true, all_replied = true;
+	uint8_t buf[512];
+	pid_t pid;
+
+	/* Silent, with 40 questions in windows of 8: the first 8 are asked
+	 * and time out; the other 32 are never sent. */
+	many_queries(xs, rq, &srv);
+	dns_net_run(xs, MANY, &o);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		got++;
+	for (int i = 0; i < MANY; i++) {
+		all_timeout &= xs[i].status == DNS_TIMEOUT && !xs[i].replied;
+		unsent += strstr(xs[i].note, "not sent: 127.0.0.1:") &&
+			  strstr(xs[i].note, "answered nothing for 300 ms");
+		dns_request_free(&rq[i]);
+	}
+	T_CHECK(all_timeout, "a silent server with 40 questions: each ends in a timeout");
+	T_CHECK(got >= 8 && got <= 16 && unsent == 32,
+		"a silent server costs one deadline: 8 asked (%d datagrams), the other %d not sent",
+		got, unsent);
+
+	/* 100 ms away, 40 questions in windows of 8: about 500 ms in all,
+	 * longer than the 300 ms deadline of each question. */
+	pid = fork();
+	if (pid == 0) {
+		delay_line(fd);
+		_exit(0);
+	}
+	many_queries(xs, rq, &srv);
+	dns_net_run(xs, MANY, &o);
+	for (int i = 0; i < MANY; i++) {
+		all_replied &= xs[i].replied && xs[i].status == DNS_NOERROR;
+		dns_request_free(&rq[i]);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	close(fd);
+	T_CHECK(all_replied, "a server 100 ms away answers all 40 questions, 8 at a time, "
+			     "though the round outlasts one 300 ms deadline");
+}
+
 int main(void)
 {
 	test_reply_checks();
 	test_status_table();
 	test_serial();
 	test_one_deadline();
+	test_deadline_per_question();
 	T_DONE();
 }
