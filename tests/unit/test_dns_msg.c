@@ -401,6 +401,7 @@ static void test_deadline_per_question(void)
 		all_timeout &= xs[i].status == DNS_TIMEOUT && !xs[i].replied;
 		unsent += strstr(xs[i].note, "not sent: 127.0.0.1:") &&
 			  strstr(xs[i].note, "answered nothing for 300 ms");
+		dns_xfer_clear(&xs[i]);
 		dns_request_free(&rq[i]);
 	}
 	T_CHECK(all_timeout, "a silent server with 40 questions: each ends in a timeout");
@@ -419,6 +420,7 @@ static void test_deadline_per_question(void)
 	dns_net_run(xs, MANY, &o);
 	for (int i = 0; i < MANY; i++) {
 		all_replied &= xs[i].replied && xs[i].status == DNS_NOERROR;
+		dns_xfer_clear(&xs[i]);
 		dns_request_free(&rq[i]);
 	}
 	kill(pid, SIGTERM);
