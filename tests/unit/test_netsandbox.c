@@ -285,7 +285,14 @@ int main(void)
 	}
 	lfd = make_files(dir);
 	T_CHECK(lfd >= 0, "the test files and the listening control socket are made in %s", dir);
-	T_CHECK(abi > 0, "the kernel has Landlock (ABI %d)", abi);
+	if (abi <= 0 && strstr(getenv("PFTLS_TEST_WRAPPER") ? getenv("PFTLS_TEST_WRAPPER") : "",
+			       "valgrind")) {
+		/* valgrind does not pass the Landlock system calls through
+		 * (ENOSYS); make check and make check-asan run these cases. */
+		printf("# under valgrind, which has no Landlock: the sandbox cases are skipped\n");
+	} else {
+		T_CHECK(abi > 0, "the kernel has Landlock (ABI %d)", abi);
+	}
 	for (size_t i = 0; lfd >= 0 && abi > 0 && i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct tcase *c = &cases[i];
 
