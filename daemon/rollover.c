@@ -1121,11 +1121,17 @@ static int verify_once(pf_roll *r, pf_err *e)
 				missing.v[0]);
 	endpoints(r, &eps);
 	for (size_t i = 0; rc == 0 && i < eps.n; i++) {
+		char label[300];
+
+		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
+			 eps.v[i].port ? eps.v[i].port : 25);
 		for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
 			const pf_state_key *k = &r->st.keys[a];
+			const char *alg = pf_alg_name((enum pf_alg)a);
 			pf_tlsa_rdata *rds = pf_calloc(n + 1, sizeof(*rds));
 			pf_probe_result res;
 			size_t m = 0;
+			bool is_new;
 
 			if (!k->present || !pf_state_key_has_next(k)) {
 				free(rds);
@@ -1150,39 +1156,28 @@ static int verify_once(pf_roll *r, pf_err *e)
 			free(rds);
 			if (rc < 0)
 				break;
-			if (strcmp(res.spki_sha256, k->next_spki) != 0 &&
-			    strcmp(res.spki_sha256, k->old_spki) == 0)
+			is_new = strcmp(res.spki_sha256, k->next_spki) == 0;
+			if (!is_new && strcmp(res.spki_sha256, k->old_spki) == 0)
 				rc = pf_err_set(e, EPROTO,
-						"%s:%u presents the old %s key %.16s..., not the new %.16s...",
-						eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
-						pf_alg_name((enum pf_alg)a), res.spki_sha256, k->next_spki);
-			else if (strcmp(res.spki_sha256, k->next_spki) != 0)
+						"%s presents the old %s key %.16s..., not the new %.16s...",
+						label, alg, res.spki_sha256, k->next_spki);
+			else if (!is_new)
 				/* Most likely another MX host sharing the name: the
 				 * default endpoints are every address of the name. */
 				rc = pf_err_set(e, EPROTO,
-						"%s:%u presents an %s key %.16s... that is neither the new "
+						"%s presents an %s key %.16s... that is neither the new "
 						"%.16s... nor the old one: another server answers there; if "
 						"hosts share this name, set verify_endpoints to this host's "
 						"own addresses",
-						eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
-						pf_alg_name((enum pf_alg)a), res.spki_sha256, k->next_spki);
+						label, alg, res.spki_sha256, k->next_spki);
 			else if (!res.dane_ok)
-				rc = pf_err_set(e, EPROTO, "%s:%u: the new %s key does not DANE-validate: %s",
-						eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
-						pf_alg_name((enum pf_alg)a), res.verify_error);
-			else if (r->audit) {
-				progress(r, "ok: %s:%u presents the deployed %s key, DANE-valid",
-					 eps.v[i].host, eps.v[i].port ? eps.v[i].port : 25,
-					 pf_alg_name((enum pf_alg)a));
-			} else {
-				char label[300];
-
-				snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
-					 eps.v[i].port ? eps.v[i].port : 25);
+				rc = pf_err_set(e, EPROTO, "%s: the new %s key does not DANE-validate: %s",
+						label, alg, res.verify_error);
+			else if (r->audit)
+				progress(r, "ok: %s presents the deployed %s key, DANE-valid", label, alg);
+			else
 				pf_journal_state_event(&r->st, pf_now(), PF_EV_ENDPOINT_VERIFIED, label,
-						       "%s presents the new %s key, DANE-valid", label,
-						       pf_alg_name((enum pf_alg)a));
-			}
+						       "%s presents the new %s key, DANE-valid", label, alg);
 		}
 	}
 	free(eps.v);
