@@ -229,8 +229,6 @@ int control_request_patient(const char *path, const char *request, int timeout_m
 					  : r == EINTR ? "interrupted (the request was sent)"
 						       : strerror(r));
 		}
-		if (n > 0)
-			busy_note = NULL;
 		if (n == 0 || (have += (size_t)n) == PF_CONTROL_REPLY_MAX)
 			break;
 	}

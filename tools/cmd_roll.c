@@ -19,9 +19,10 @@
 #include "../daemon/rollover.h"
 #include "cli.h"
 
-/* How long "now" waits for the daemon's answer: longer than any one step
- * of the daemon holds its event loop (a reload through reload_unit is
- * waited for 90 s, an UPDATE's retries about 45 s). */
+/* How long "now" waits for the daemon's answer, which comes between its
+ * steps: longer than any one step holds its event loop (a reload through
+ * reload_unit is waited for 90 s, an UPDATE's retries about 45 s).  After
+ * 5 s it says why it waits. */
 #define NOW_ANSWER_MAX_MS 180000
 
 static volatile sig_atomic_t interrupted;
@@ -151,9 +152,6 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 		return rc;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	/* The daemon answers between its steps; one step can hold it for a
-	 * DNS update's retries (about 45 s) or a reload (reload_unit: up to
-	 * 90 s), so wait that long, saying why after a few seconds. */
 	rc = control_request_patient(cli->cfg.control_socket, "now", NOW_ANSWER_MAX_MS, 5000,
 				     "pftls-roll: pftls-rolld is busy with a step (a DNS update or a "
 				     "reload); waiting for its answer",
