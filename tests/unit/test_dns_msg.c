@@ -269,6 +269,19 @@ static void test_serial(void)
 		"serials: wrap-around (RFC 1982)");
 }
 
+/* A UDP socket on 127.0.0.1 and the server for it. */
+static int local_server(dns_server *srv)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	dns_server_set(srv, "127.0.0.1", ntohs(a.sin_port));
+	return fd;
+}
+
 /* Silent servers: sockets bound on 127.0.0.1 that never answer.  Each is
  * asked, resent to a bounded number of times before the one deadline, and
  * ends in a timeout.  (How long it takes is bench/dns.sh's business.) */
@@ -283,13 +296,7 @@ static void test_one_deadline(void)
 
 	memset(xs, 0, sizeof(xs));
 	for (int i = 0; i < N; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-		socklen_t al = sizeof(a);
-
-		fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
-		bind(fds[i], (struct sockaddr *)&a, sizeof(a));
-		getsockname(fds[i], (struct sockaddr *)&a, &al);
-		dns_server_set(&srv[i], "127.0.0.1", ntohs(a.sin_port));
+		fds[i] = local_server(&srv[i]);
 		dns_request_init(&rq[i], dns_query_pkt("example.test", LDNS_RR_TYPE_SOA, false, true),
 				 NULL, NULL);
 		xs[i].server = &srv[i];
@@ -311,19 +318,6 @@ static void test_one_deadline(void)
 	}
 	T_CHECK(all_timeout, "8 silent servers: every exchange ends in a timeout");
 	T_CHECK(bounded, "8 silent servers: each asked, with at most 3 datagrams");
-}
-
-/* A UDP socket on 127.0.0.1 and the server for it. */
-static int local_server(dns_server *srv)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &al);
-	dns_server_set(srv, "127.0.0.1", ntohs(a.sin_port));
-	return fd;
 }
 
 enum { MANY = 40 };
