@@ -560,16 +560,39 @@ static bool has_control_char(const char *p, size_t len)
 	return false;
 }
 
-/* Apply one logical line "name = value" that started at line lineno. */
+/* True when s is made of what a parameter name is made of. */
+static bool name_like(const char *s, size_t n)
+{
+	if (n == 0 || n > 50)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * Apply one logical line "name = value" that started at line lineno.
+ * The file may not be a configuration at all (-c /etc/shadow), so a line
+ * that is not "name = value" is reported by its position, and a name is
+ * quoted only when it is made like one: never a line of someone's file.
+ */
 static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno, char *line,
 			      pf_err *e)
 {
 	char *eq = strchr(line, '='), *key, *value;
 	int id;
 
-	if (!eq)
-		return pf_err_usage(e, "%s:%u: missing '=' after \"%.50s\"", name, lineno,
-				    pf_trim(line));
+	if (!eq) {
+		char *word = pf_trim(line);
+		size_t n = strcspn(word, " \t");
+
+		word[n] = '\0';
+		if (pf_config_param_lookup(word) >= 0)
+			return pf_err_usage(e, "%s:%u: missing '=' after %s", name, lineno, word);
+		return pf_err_usage(e, "%s:%u: missing '=' (not a \"name = value\" line)", name,
+				    lineno);
+	}
 	*eq = '\0';
 	key = pf_trim(line);
 	value = pf_trim(eq + 1);
@@ -577,11 +600,15 @@ static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno,
 		return pf_err_usage(e, "%s:%u: missing parameter name before '='", name, lineno);
 	for (const char *p = key; *p; p++)
 		if (isspace((unsigned char)*p))
-			return pf_err_usage(e, "%s:%u: white space in parameter name \"%.50s\"",
-					    name, lineno, key);
+			return pf_err_usage(e, "%s:%u: white space in parameter name", name, lineno);
 	id = pf_config_param_lookup(key);
+	if (id < 0 && !name_like(key, strlen(key)))
+		return pf_err_usage(e,
+				    "%s:%u: unknown parameter name (not made of letters, digits and "
+				    "'_')",
+				    name, lineno);
 	if (id < 0)
-		return pf_err_usage(e, "%s:%u: unknown parameter name \"%.50s\"", name, lineno, key);
+		return pf_err_usage(e, "%s:%u: unknown parameter name \"%s\"", name, lineno, key);
 	if (cfg->set_line[id])
 		return pf_err_usage(e, "%s:%u: duplicate setting of %s (first set at line %u)",
 				    name, lineno, key, cfg->set_line[id]);
