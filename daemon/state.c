@@ -713,21 +713,22 @@ static int check_one_file(const char *path, const char *field, enum pf_alg alg, 
 	const char *slash = strrchr(path, '/'), *base;
 	struct stat sb;
 
-	/* The dot components first: "DIR/../x/key-....pem" is outside, and
-	 * saying so is clearer than a complaint about the directory. */
 	if (path[0] != '/' || !slash)
 		return pf_err_set(e, EINVAL, "%s \"%.200s\" is not an absolute path", field, path);
 	base = slash + 1;
-	if (has_dot_component(path, strlen(path)))
-		return pf_err_set(e, EINVAL, "%s \"%.200s\" has a \".\" or \"..\" component", field,
-				  path);
 	/* The directory as configured, not merely the same directory now:
 	 * a symbolic link the state names (in /tmp, say) could be turned
-	 * elsewhere between this check and the write or the unlink. */
+	 * elsewhere between this check and the write or the unlink.  A "."
+	 * or ".." is named as such: "DIR/../x" is outside, and saying why is
+	 * clearer than a complaint about the directory. */
 	if (!same_dir_text(path, (size_t)(slash - path) ? (size_t)(slash - path) : 1, config_dir,
 			   strlen(config_dir)))
 		return pf_err_set(e, EINVAL,
-				  "%s \"%.200s\" is not directly in postfix_config_directory %.200s",
+				  has_dot_component(path, strlen(path))
+					  ? "%s \"%.200s\" has a \".\" or \"..\" component, so is not "
+					    "directly in postfix_config_directory %.200s"
+					  : "%s \"%.200s\" is not directly in postfix_config_directory "
+					    "%.200s",
 				  field, path, config_dir);
 	if (!pf_key_file_name_ours(base, alg, cert, ret_stamp))
 		return pf_err_set(e, EINVAL,

@@ -860,6 +860,26 @@ static void test_untrusted_files(void)
 		one_key(&st, PF_ALG_RSA, k, c);
 		T_CHECK(pf_state_check_files(&st, slashed, NULL, &e) == 0,
 			"postfix_config_directory with a trailing slash (%s)", e.msg);
+		pf_state_free(&st);
+		/* One configured with a "..": its own files, made from that text,
+		 * are in it. */
+		{
+			char *dotted = pf_asprintf("%s/../postfix", cfg);
+			char *dk = pf_asprintf("%s/key-20260101-120000.pem", dotted);
+			char *dc = pf_asprintf("%s/cert-20260101-120000.pem", dotted);
+
+			one_key(&st, PF_ALG_RSA, dk, dc);
+			T_CHECK(pf_state_check_files(&st, dotted, NULL, &e) == 0,
+				"postfix_config_directory configured with \"..\": its files (%s)", e.msg);
+			T_CHECK(pf_state_check_files(&st, cfg, NULL, &e) == -EINVAL &&
+					strstr(e.msg, "\"..\" component"),
+				"the same files against the plain name: untrusted (%s)", e.msg);
+			pf_state_free(&st);
+			free(dotted);
+			free(dk);
+			free(dc);
+		}
+		one_key(&st, PF_ALG_RSA, k, c);
 		/* A rollback may put back only the deploy's own parameters. */
 		T_CHECK(pf_state_add_setting(&st, "smtpd_tls_key_file", "/etc/ssl/private/x.key", &e) ==
 				0 &&
