@@ -497,6 +497,18 @@ int postfix_myhostname(pf_postfix *pf, char **ret, pf_err *e)
 		free(text);
 		return r;
 	}
+	/* Checked here, where it is known to come from a file: the callers
+	 * quote a bad name, and the file may be anyone's (/etc/shadow), so
+	 * what it holds is never put in a message - its name is. */
+	if (!pf_valid_hostname(text)) {
+		r = pf_err_usage(e,
+				 "%s/main.cf: myhostname = %s: the first line of that file is not a "
+				 "valid host name",
+				 pf->config_dir, v);
+		free(v);
+		free(text);
+		return r;
+	}
 	free(v);
 	*ret = text;
 	return 0;
