@@ -253,13 +253,29 @@ static int instance_lock(const char *dir, pf_err *e)
 {
 	char *path = pf_asprintf("%s/pftls-rolld.pid", dir);
 	char pid[32];
-	int fd, n;
+	struct stat st = {0};
+	int fd, n, r;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* The file is truncated below: never through a symbolic link or into
+	 * another file's hard link (a victim elsewhere would be emptied). */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0) {
-		pf_err_set(e, errno, "cannot open %s: %s", path, strerror(errno));
+		r = errno;
+		if (r == ELOOP)
+			pf_err_set(e, r, "pid file %s is a symbolic link; not following it "
+				   "(remove it, pftls-rolld makes its own)", path);
+		else
+			pf_err_set(e, r, "cannot open pid file %s: %s", path, strerror(r));
 		free(path);
-		return -errno;
+		return -r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		pf_err_set(e, EINVAL, "pid file %s is not a plain file of its own (%s); "
+			   "not using it (remove it, pftls-rolld makes its own)", path,
+			   !S_ISREG(st.st_mode) ? "not a regular file" : "it has other hard links");
+		close(fd);
+		free(path);
+		return -EINVAL;
 	}
 	if (fcntl(fd, F_SETLK, &(struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET}) < 0) {
 		n = (int)read(fd, pid, sizeof(pid) - 1);
