@@ -341,6 +341,7 @@ int main(int argc, char **argv)
 	pf_config_init(&m.cfg);
 	if (pf_config_load(&m.cfg, m.config_path, false, &e) < 0) {
 		fprintf(stderr, "pftls-rolld: %s\n", e.msg);
+		pf_config_free(&m.cfg);
 		return PF_EXIT_USAGE;
 	}
 	if (check_deploy(&m.cfg, m.config_path, NULL, &e) < 0) {
