@@ -3,8 +3,9 @@
 # attacker can do to the two programs without any DNS or SMTP server
 # (SPEC.md 5 rules 5 and 7, 6 on the control socket).  The real programs,
 # no servers: an idle pftls-rolld on a throw-away state directory.
-#   - a FIFO named as the configuration (pftls-roll and pftls-rolld) or as
-#     the key file of output-server-tlsa is refused at once, naming it
+#   - a FIFO named as the configuration (pftls-roll and pftls-rolld), as
+#     the key file of output-server-tlsa, or as main.cf is refused at once,
+#     naming it
 #     ("not a regular file (a FIFO)"), exit non-zero; each run is bounded by
 #     timeout, so a reader that blocks shows as a timeout;
 #   - the daemon's pid file a symbolic link to a victim file: the daemon
@@ -79,6 +80,12 @@ refused_at_once "a FIFO as pftls-rolld's configuration" \
 	"$T/fifo is not a regular file (a FIFO)" "$ROLLD" -c "$T/fifo"
 refused_at_once "a FIFO as the key file of output-server-tlsa" \
 	"$T/fifo is not a regular file (a FIFO)" "$PFTLS" -c "$T/cf" output-server-tlsa "$T/fifo"
+
+# main.cf a FIFO: postconf would wait on it until its own 60 s limit.
+mkdir -p "$T/postfix-fifo"
+mkfifo "$T/postfix-fifo/main.cf"
+refused_at_once "a FIFO as main.cf" "$T/postfix-fifo/main.cf is not a regular file" \
+	"$PFTLS" -c "$T/cf" -C "$T/postfix-fifo" output-server-tlsa "$T/key.pem"
 
 # The pid file a symbolic link to a file that is not ours.
 echo "not the daemon's" >"$T/victim"
