@@ -36,6 +36,7 @@ int control_listen(const char *path, pf_err *e)
 {
 	struct sockaddr_un sun;
 	char *dir = pf_strdup(path), *slash = strrchr(dir, '/');
+	struct stat st;
 	int fd, r;
 	mode_t old;
 
@@ -57,7 +58,14 @@ int control_listen(const char *path, pf_err *e)
 	if (fd < 0)
 		return pf_err_set(e, errno, "socket: %s", strerror(errno));
 	/* A socket left by a killed daemon is stale: the state lock (held by
-	 * the caller) guarantees no other daemon owns it. */
+	 * the caller) guarantees no other daemon owns it.  Anything else at
+	 * that name is not ours to remove. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		close(fd);
+		return pf_err_set(e, EEXIST,
+				  "control socket %s exists and is not a socket; not replacing it",
+				  path);
+	}
 	unlink(path);
 	old = umask(0177);
 	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));

@@ -32,8 +32,8 @@ typedef int (*pf_control_handler)(void *userdata, const char *verb, const char *
 				  pf_err *e);
 
 /* Create the listening socket at path (its directory made 0755 if missing,
- * a stale socket replaced, the socket itself 0600).  Returns the fd or
- * -errno. */
+ * a stale socket replaced, the socket itself 0600); anything but a socket
+ * already at path is refused and left alone.  Returns the fd or -errno. */
 int control_listen(const char *path, pf_err *e);
 
 /* Told one line for the log about a refused or dropped client. */

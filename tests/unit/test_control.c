@@ -323,6 +323,22 @@ int main(void)
 	waitpid(pid, NULL, 0);
 	T_CHECK(control_request(path, "status", 500, &code, &body, &e) == -ECONNREFUSED,
 		"no daemon: connection refused reported");
+	/* A stale socket is replaced; a file at that name is not removed. */
+	pf_err_clear(&e);
+	int lfd = control_listen(path, &e);
+
+	T_CHECK(lfd >= 0, "a stale socket left by a killed server is replaced: %s", e.msg);
+	if (lfd >= 0)
+		close(lfd);
+	unlink(path);
+	FILE *f = fopen(path, "w");
+	fputs("not a socket\n", f);
+	fclose(f);
+	pf_err_clear(&e);
+	lfd = control_listen(path, &e);
+	T_CHECK(lfd == -EEXIST && strstr(e.msg, "exists and is not a socket") &&
+			stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 13,
+		"a regular file at the socket's name is refused and left alone: %s", e.msg);
 	char *cmd = pf_asprintf("rm -rf %s", dir);
 	(void)!system(cmd);
 	free(cmd);
