@@ -243,19 +243,19 @@ int main(void)
 	r = control_request(path, "status", 5000, &code, &body, &e);
 	ms = (long)((pf_mono_usec() - t0) / 1000);
 	T_CHECK(r == 0 && code == PF_EXIT_OK && body && strcmp(body, "phase idle\n") == 0 &&
-			ms < 500,
+			ms < 1000,
 		"a client dribbling a byte every 1.5 s does not hold up another's status "
 		"(answered in %ld ms)",
 		ms);
 	free(body);
 	body = NULL;
 	ms = collect(slow, rfd, ans, sizeof(ans));
-	T_CHECK(ms >= 1900 && ms < 2600 && strcmp(ans, "ERR 1 control request not complete within 2 s") == 0,
+	T_CHECK(ms >= 1900 && ms < 3500 && strcmp(ans, "ERR 1 control request not complete within 2 s") == 0,
 		"the dribbling client is cut off at its 2 s deadline (%ld ms): \"%s\"", ms, ans);
 	/* A NUL byte: one error line at once, no 2 s wait. */
 	ms = raw_client(path, "sta\0tus\n", 8, 0, ans, sizeof(ans));
 	ans[strcspn(ans, "\n")] = '\0';
-	T_CHECK(ms >= 0 && ms < 300 &&
+	T_CHECK(ms >= 0 && ms < 1000 &&
 			strcmp(ans, "ERR 2 invalid control request: byte 0x00 at offset 3") == 0,
 		"a request with a NUL byte gets its error line at once (%ld ms): \"%s\"", ms, ans);
 	T_CHECK(control_request(path, "can\001cel", 2000, &code, &body, &e) == 0 &&
@@ -269,7 +269,7 @@ int main(void)
 	memset(longreq, 'a', sizeof(longreq));
 	ms = raw_client(path, longreq, sizeof(longreq), 0, ans, sizeof(ans));
 	ans[strcspn(ans, "\n")] = '\0';
-	T_CHECK(ms >= 0 && ms < 300 && strcmp(ans, "ERR 2 control request longer than 255 bytes") == 0,
+	T_CHECK(ms >= 0 && ms < 1000 && strcmp(ans, "ERR 2 control request longer than 255 bytes") == 0,
 		"an over-long request is refused at once (%ld ms): \"%s\"", ms, ans);
 	/* More silent clients than the limit: the next is told so at once,
 	 * and is served again once they have gone. */
@@ -285,7 +285,7 @@ int main(void)
 	usleep(100 * 1000);
 	ms = raw_client(path, "status\n", 7, 0, ans, sizeof(ans));
 	ans[strcspn(ans, "\n")] = '\0';
-	T_CHECK(ms >= 0 && ms < 300 && strncmp(ans, "ERR 1 busy: too many control connections", 40) == 0,
+	T_CHECK(ms >= 0 && ms < 1000 && strncmp(ans, "ERR 1 busy: too many control connections", 40) == 0,
 		"client %d of %d silent ones is told the daemon is busy (%ld ms): \"%s\"",
 		PF_CONTROL_CLIENTS_MAX + 1, PF_CONTROL_CLIENTS_MAX, ms, ans);
 	for (int i = 0; i < PF_CONTROL_CLIENTS_MAX; i++)
@@ -314,7 +314,7 @@ int main(void)
 		}
 		close(p2[1]);
 		ms = collect(c, p2[0], ans, sizeof(ans));
-		T_CHECK(ms >= 0 && ms < 300 && strcmp(ans, "ERR 3 permission denied: root only") == 0,
+		T_CHECK(ms >= 0 && ms < 1000 && strcmp(ans, "ERR 3 permission denied: root only") == 0,
 			"a silent client of user nobody is refused before it sends a byte (%ld ms): "
 			"\"%s\"",
 			ms, ans);
