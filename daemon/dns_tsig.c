@@ -482,7 +482,9 @@ int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e)
 	size_t len = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer
+	 * (for the regular file read, the flag changes nothing). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return pf_err_set(e, errno, "cannot open TSIG key file %s: %s", path,
 				  strerror(errno));

@@ -46,6 +46,16 @@ int postfix_open(pf_postfix *pf, const char *command_dir, const char *config_dir
 				    command_dir ? command_dir : "");
 	if (stat(config_dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return pf_err_usage(e, "no Postfix configuration directory %.200s", config_dir);
+	/* postconf would wait on a FIFO main.cf until its own timeout. */
+	for (const char *const *f = (const char *const[]){"main.cf", "master.cf", NULL}; *f; f++) {
+		char *path = pf_asprintf("%s/%s", config_dir, *f);
+		int bad = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+		int r = bad ? pf_err_set(e, EINVAL, "%.200s is not a regular file", path) : 0;
+
+		free(path);
+		if (bad)
+			return r;
+	}
 	pf->config_dir = pf_strdup(config_dir);
 	len = strlen(pf->config_dir);
 	while (len > 1 && pf->config_dir[len - 1] == '/')
