@@ -135,6 +135,20 @@ static int read_line(conn *c, char *line, size_t size)
 	}
 }
 
+/* Copy at most max octets of the server's line s into buf for a message,
+ * each octet outside printable ASCII as '?': what a hostile server sends
+ * must not reach a terminal or the journal as control sequences.  Returns
+ * buf. */
+static const char *quoted(const char *s, size_t max, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max && i + 1 < size; i++)
+		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 /*
  * Read a whole (possibly multi-line) reply.  Returns its code, or -errno.
  * When keyword is given, *found tells whether a line of the reply carried it
@@ -143,7 +157,7 @@ static int read_line(conn *c, char *line, size_t size)
 static int read_reply(conn *c, const char *keyword, bool *found, char *first, size_t first_size,
 		      pf_err *e, const char *step)
 {
-	char line[LINE_MAX_BYTES + 1];
+	char line[LINE_MAX_BYTES + 1], q[81];
 	int code = -1;
 
 	for (int i = 0; i < REPLY_MAX_LINES; i++) {
@@ -154,11 +168,11 @@ static int read_reply(conn *c, const char *keyword, bool *found, char *first, si
 					  r == -ETIMEDOUT ? "timed out" : strerror(-r));
 		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
 		    (line[3] != ' ' && line[3] != '-' && line[3] != '\0'))
-			return pf_err_set(e, EPROTO, "%s: %s: malformed SMTP reply \"%.80s\"",
-					  c->name, step, line);
+			return pf_err_set(e, EPROTO, "%s: %s: malformed SMTP reply \"%s\"",
+					  c->name, step, quoted(line, 80, q, sizeof(q)));
 		if (i == 0) {
 			code = atoi(line);
-			snprintf(first, first_size, "%.200s", line);
+			quoted(line, 200, first, first_size);
 		} else if (atoi(line) != code) {
 			return pf_err_set(e, EPROTO, "%s: %s: reply code changed within a reply",
 					  c->name, step);
