@@ -316,6 +316,13 @@ int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, c
 	pf_strv_clear(&argv);
 	if (r < 0)
 		return r;
+	postfix_parse_values(out, names, n, ret);
+	free(out);
+	return 0;
+}
+
+void postfix_parse_values(char *out, const char *const *names, size_t n, char **ret)
+{
 	/* Lines are "name = value" or "name ="; anything else (a warning that
 	 * went to stdout through maillog_file) names no asked-for parameter. */
 	for (char *line = out, *next; line && *line; line = next) {
@@ -334,8 +341,6 @@ int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, c
 				ret[i] = pf_strdup(line + nl + 3);
 		}
 	}
-	free(out);
-	return 0;
 }
 
 int postfix_get1(pf_postfix *pf, int flags, const char *name, char **ret, pf_err *e)
@@ -699,9 +704,7 @@ out:
 	return r;
 }
 
-/* True when raw (an unexpanded main.cf value) is just a reference to
- * param, as the tlsproxy_tls_* defaults are: "$p", "${p}" or "$(p)". */
-static bool is_reference_to(const char *raw, const char *param)
+bool postfix_is_reference_to(const char *raw, const char *param)
 {
 	char buf[64];
 
@@ -729,7 +732,7 @@ int postfix_tlsproxy_overrides(pf_postfix *pf, pf_strv *ret, pf_err *e)
 	if ((r = postfix_get(pf, PF_PC_EXPLICIT, postfix_tls_server_params, SP_N, raw, e)) < 0)
 		return r;
 	for (int i = SP_TLSPROXY; i < SP_N; i++)
-		if (raw[i] && !is_reference_to(raw[i], postfix_tls_server_params[i - SP_TLSPROXY]))
+		if (raw[i] && !postfix_is_reference_to(raw[i], postfix_tls_server_params[i - SP_TLSPROXY]))
 			pf_strv_push_owned(ret, pf_asprintf("%s = %s", postfix_tls_server_params[i],
 							    raw[i]));
 	for (int i = 0; i < SP_N; i++)
@@ -772,7 +775,7 @@ int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile
 	/* tlsproxy: only what main.cf sets for it on its own; the rest follows
 	 * the smtpd_tls_* values just written. */
 	proxy_own_chain = raw[SP_TLSPROXY + SP_CHAIN] &&
-			  !is_reference_to(raw[SP_TLSPROXY + SP_CHAIN], p[SP_CHAIN]);
+			  !postfix_is_reference_to(raw[SP_TLSPROXY + SP_CHAIN], p[SP_CHAIN]);
 	proxy_uses_chain = proxy_own_chain ? !empty_or_none(chain_x[1])
 					   : !empty_or_none(chain_x[0]);
 	if (proxy_own_chain && proxy_uses_chain) {
@@ -790,7 +793,7 @@ int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile
 		for (int i = k; i <= k + 1; i++) {
 			const char *v = i == k ? keyfile : certfile;
 
-			if (raw[SP_TLSPROXY + i] && !is_reference_to(raw[SP_TLSPROXY + i], p[i]))
+			if (raw[SP_TLSPROXY + i] && !postfix_is_reference_to(raw[SP_TLSPROXY + i], p[i]))
 				pf_strv_push_owned(&add, pf_asprintf("%s = %s", p[SP_TLSPROXY + i], v));
 		}
 	}
