@@ -156,7 +156,7 @@ static int restart(pf_err *e)
  * gone (it is restarted at the next call: a transient failure); -ETIMEDOUT;
  * -EPROTO for a protocol violation; each with e saying so.
  */
-static int exchange(uint32_t req, const net_buf *b, net_buf *reply, net_signer *signer,
+static int exchange(uint32_t req, const net_buf *b, net_buf *reply, const net_signer *signer,
 		    pf_err *e)
 {
 	const uint32_t allowed[] = {req + 1, NET_SIGN_REQ, NET_MAC_REQ};

@@ -278,7 +278,7 @@ static int allowed(const net_signer *s, const ldns_pkt *p, pf_err *e)
 	}
 }
 
-int net_signer_sign(net_signer *s, const uint8_t *wire, size_t len, uint8_t **ret,
+int net_signer_sign(const net_signer *s, const uint8_t *wire, size_t len, uint8_t **ret,
 		    size_t *ret_len, uint8_t *mac, size_t *mac_len, pf_err *e)
 {
 	ldns_pkt *p = NULL;
@@ -311,20 +311,18 @@ int net_signer_sign(net_signer *s, const uint8_t *wire, size_t len, uint8_t **re
 		return pf_err_set(e, -r, "cannot TSIG-sign a DNS message: %s",
 				  r == -EMSGSIZE ? "message too large" : strerror(-r));
 	}
-	s->signed_count++;
 	*ret = out;
 	*ret_len = wl;
 	return 0;
 }
 
-bool net_signer_check(net_signer *s, const uint8_t *input, size_t len, const uint8_t *mac,
-		      size_t mac_len)
+bool net_signer_check(const net_signer *s, const uint8_t *input, size_t len,
+		      const uint8_t *mac, size_t mac_len)
 {
-	s->checked_count++;
 	return dns_tsig_mac_matches(s->key, input, len, mac, mac_len);
 }
 
-int net_signer_serve(net_signer *s, uint32_t t, const net_buf *in, net_buf *out, pf_err *e)
+int net_signer_serve(const net_signer *s, uint32_t t, const net_buf *in, net_buf *out, pf_err *e)
 {
 	net_status st = {0};
 	int rc;

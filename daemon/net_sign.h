@@ -40,7 +40,6 @@ typedef struct net_signer {
 	size_t n_owners;
 	net_sign_record *records; /* sorted */
 	size_t n_records;
-	size_t signed_count, checked_count; /* answered so far */
 } net_signer;
 
 /* Prepare s for an update of changes ch[0..n) in zone with key.  Returns 0
@@ -56,12 +55,12 @@ void net_signer_free(net_signer *s);
  * Returns 0; -EPERM with e naming what is not allowed; or -errno when
  * signing failed.
  */
-int net_signer_sign(net_signer *s, const uint8_t *wire, size_t len, uint8_t **ret,
+int net_signer_sign(const net_signer *s, const uint8_t *wire, size_t len, uint8_t **ret,
 		    size_t *ret_len, uint8_t *mac, size_t *mac_len, pf_err *e);
 
 /* True when mac is the key's full-length HMAC of input[0..len). */
-bool net_signer_check(net_signer *s, const uint8_t *input, size_t len, const uint8_t *mac,
-		      size_t mac_len);
+bool net_signer_check(const net_signer *s, const uint8_t *input, size_t len,
+		      const uint8_t *mac, size_t mac_len);
 
 /*
  * Answer the network process's request of type t (NET_SIGN_REQ or
@@ -69,6 +68,6 @@ bool net_signer_check(net_signer *s, const uint8_t *input, size_t len, const uin
  * with e saying why for a request it may not make (a message outside the
  * update, a body that does not decode): the exchange is over.
  */
-int net_signer_serve(net_signer *s, uint32_t t, const net_buf *in, net_buf *out, pf_err *e);
+int net_signer_serve(const net_signer *s, uint32_t t, const net_buf *in, net_buf *out, pf_err *e);
 
 #endif

@@ -5,9 +5,11 @@
 
 Reads every readable mapping of process PID (its /proc/PID/maps) through
 /proc/PID/mem and prints, for each pattern, "NAME COUNT", the number of
-places it occurs, then "read BYTES REGIONS UNREADABLE": how much memory
-was read, from how many regions, and how many readable regions could not
-be read (the kernel's [vvar] is one).  Exits 2 when the process's memory
+places it occurs, then "read BYTES REGIONS UNREADABLE SKIPPED": how much
+memory was read, from how many regions, how many readable regions could not
+be read (the kernel's [vvar] is one), and how many were skipped for being
+larger than 1 GiB (none in an ordinary process; a sanitizer's shadow
+memory, terabytes never written, is one).  Exits 2 when the process's memory
 cannot be opened at all (gone, or no permission: a process that is not
 dumpable can be read only with CAP_SYS_PTRACE, as root has it), 0
 otherwise.  Reads in pieces of 8 MiB that overlap by the longest pattern,
@@ -16,6 +18,7 @@ so a match across two pieces is counted once.
 import sys
 
 PIECE = 8 << 20
+HUGE = 1 << 30
 
 
 def main():
@@ -26,7 +29,7 @@ def main():
         pats.append((name, bytes.fromhex(hexs)))
     longest = max((len(p) for _, p in pats), default=1)
     counts = {name: 0 for name, _ in pats}
-    total = regions = unreadable = 0
+    total = regions = unreadable = skipped = 0
     try:
         maps = open(f"/proc/{pid}/maps").read().splitlines()
         mem = open(f"/proc/{pid}/mem", "rb", buffering=0)
@@ -38,6 +41,9 @@ def main():
         if len(fields) < 2 or fields[1][0] != "r":
             continue
         start, end = (int(x, 16) for x in fields[0].split("-"))
+        if end - start > HUGE:
+            skipped += 1
+            continue
         regions += 1
         seen = {name: set() for name, _ in pats}
         off = start
@@ -65,7 +71,7 @@ def main():
             counts[name] += len(seen[name])
     for name, _ in pats:
         print(name, counts[name])
-    print("read", total, regions, unreadable)
+    print("read", total, regions, unreadable, skipped)
     return 0
 
 
