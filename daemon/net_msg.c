@@ -41,6 +41,10 @@ static const struct {
 	[NET_PROP_REP] = {"propagation reply", 16 * 1024 * 1024},
 	[NET_PROBE_REQ] = {"probe request", 128 * 1024},
 	[NET_PROBE_REP] = {"probe reply", 4096},
+	[NET_SIGN_REQ] = {"sign request", 4 + NET_DNS_MAX},
+	[NET_SIGN_REP] = {"sign reply", 1024 + 4 + NET_DNS_MAX + 4 + DNS_TSIG_MAC_MAX},
+	[NET_MAC_REQ] = {"MAC check request", 4 + NET_MAC_INPUT_MAX + 4 + DNS_TSIG_MAC_MAX},
+	[NET_MAC_REP] = {"MAC check reply", 1},
 };
 
 size_t net_type_max(uint32_t t)
@@ -60,7 +64,8 @@ void net_buf_free(net_buf *b)
 	if (!b)
 		return;
 	if (b->p) {
-		/* Update requests carry the TSIG secret: wipe every body. */
+		/* No body carries a secret, but signed messages and the
+		 * like are nobody's business once freed: wipe every body. */
 		explicit_bzero(b->p, b->cap);
 		free(b->p);
 	}
@@ -75,7 +80,7 @@ static void put(net_buf *b, const void *p, size_t n)
 
 		while (cap - b->len < n)
 			cap *= 2;
-		/* Not realloc: the old copy could hold the secret. */
+		/* Not realloc: the old copy is wiped, as every body is. */
 		np = pf_malloc(cap);
 		if (b->len)
 			memcpy(np, b->p, b->len);
@@ -298,6 +303,35 @@ static char *get_text(reader *r, const char *what)
 	s[n] = '\0';
 	r->off += n;
 	return s;
+}
+
+/* Octets: a 32-bit length and the octets. */
+static void put_blob(net_buf *b, const uint8_t *p, size_t n)
+{
+	put_u32(b, (uint32_t)n);
+	put(b, p, n);
+}
+
+/* Octets of at most max, pointing into the message (NULL after a
+ * problem). */
+static const uint8_t *get_blob(reader *r, size_t max, size_t *ret_len, const char *what)
+{
+	uint32_t n = get_u32(r, what);
+	const uint8_t *p;
+
+	*ret_len = 0;
+	if (!ok(r))
+		return NULL;
+	if (n > max) {
+		bad(r, "%s: %u octets, at most %zu allowed", what, n, max);
+		return NULL;
+	}
+	if (!need(r, n, what))
+		return NULL;
+	p = r->p + r->off;
+	r->off += n;
+	*ret_len = n;
+	return p;
 }
 
 /*
@@ -796,17 +830,14 @@ int net_enc_update_req(net_buf *b, const dns_update_opts *o, const dns_change *c
 	if (n > NET_MAX_ITEMS)
 		return pf_err_set(e, E2BIG, "%zu changes in one update, at most %d", n,
 				  NET_MAX_ITEMS);
-	if (o->tsig && (o->tsig->secret_len == 0 || o->tsig->secret_len > NET_TSIG_SECRET_MAX))
-		return pf_err_set(e, E2BIG, "TSIG key %s: a secret of %zu octets (at most %d)",
-				  o->tsig->name, o->tsig->secret_len, NET_TSIG_SECRET_MAX);
 	if ((rc = put_zone(b, o->zone, e)) < 0)
 		return rc;
+	/* The key's name and algorithm only: the secret stays here, and the
+	 * network process asks for each signature (net_sign.h). */
 	put_bool(b, o->tsig != NULL);
 	if (o->tsig) {
 		put_str(b, o->tsig->name, sizeof(o->tsig->name), S_NAME);
 		put_u8(b, (uint8_t)o->tsig->alg);
-		put_u16(b, (uint16_t)o->tsig->secret_len);
-		put(b, o->tsig->secret, o->tsig->secret_len);
 	}
 	put_u32(b, o->ttl);
 	put_bool(b, o->dry_run != NULL);
@@ -831,23 +862,14 @@ int net_dec_update_req(const net_buf *b, net_update_req *ret, pf_err *e)
 	if (get_bool(&r, "TSIG flag")) {
 		char name[256];
 		uint8_t alg;
-		uint16_t len;
+		pf_err e2 = {0};
 
 		get_str(&r, name, sizeof(name), S_NAME, "TSIG key name");
 		alg = get_u8(&r, "TSIG algorithm");
-		len = get_u16(&r, "TSIG secret length");
 		if (ok(&r) && alg > DNS_HMAC_SHA512)
 			bad(&r, "TSIG algorithm %u", alg);
-		if (ok(&r) && (len == 0 || len > NET_TSIG_SECRET_MAX))
-			bad(&r, "TSIG secret of %u octets", len);
-		if (need(&r, len, "TSIG secret")) {
-			pf_err e2 = {0};
-
-			if (dns_tsig_key_new(name, (enum dns_tsig_alg)alg, r.p + r.off, len,
-					     &ret->tsig, &e2) < 0)
-				bad(&r, "%s", e2.msg);
-			r.off += len;
-		}
+		if (ok(&r) && dns_tsig_key_public(name, (enum dns_tsig_alg)alg, &ret->tsig, &e2) < 0)
+			bad(&r, "%s", e2.msg);
 	}
 	ret->ttl = get_u32(&r, "TTL");
 	ret->dry_run = get_bool(&r, "dry-run flag");
@@ -962,6 +984,92 @@ int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *s
 	*ret_dry = dry;
 	*ret_verbose = verbose;
 	return 0;
+}
+
+/* ---- signing ------------------------------------------------------------------------ */
+
+void net_enc_sign_req(net_buf *b, const uint8_t *wire, size_t len)
+{
+	put_blob(b, wire, len > NET_DNS_MAX ? 0 : len);
+}
+
+int net_dec_sign_req(const net_buf *b, const uint8_t **ret_wire, size_t *ret_len, pf_err *e)
+{
+	reader r;
+
+	reader_init(&r, b);
+	*ret_wire = get_blob(&r, NET_DNS_MAX, ret_len, "message to sign");
+	if (ok(&r) && *ret_len < 12)
+		bad(&r, "a message of %zu octets to sign", *ret_len);
+	return finish(&r, NET_SIGN_REQ, e);
+}
+
+void net_enc_sign_rep(net_buf *b, const net_status *st, const uint8_t *wire, size_t len,
+		      const uint8_t *mac, size_t mac_len)
+{
+	bool good = st->rc == 0 && len <= NET_DNS_MAX && mac_len <= DNS_TSIG_MAC_MAX;
+
+	put_status(b, st);
+	put_blob(b, wire, good ? len : 0);
+	put_blob(b, mac, good ? mac_len : 0);
+}
+
+int net_dec_sign_rep(const net_buf *b, size_t req_len, size_t mac_len_want, net_status *st,
+		     uint8_t **ret_wire, size_t *ret_len, uint8_t *mac, size_t *mac_len,
+		     pf_err *e)
+{
+	const uint8_t *w, *m;
+	size_t wl, ml;
+	reader r;
+	int rc;
+
+	reader_init(&r, b);
+	get_status(&r, st);
+	w = get_blob(&r, NET_DNS_MAX, &wl, "signed message");
+	m = get_blob(&r, DNS_TSIG_MAC_MAX, &ml, "MAC");
+	if (ok(&r) && st->rc == 0 && (wl <= req_len || ml != mac_len_want))
+		bad(&r, "a signed message of %zu octets with a MAC of %zu for a request of %zu",
+		    wl, ml, req_len);
+	if ((rc = finish(&r, NET_SIGN_REP, e)) < 0 || st->rc < 0)
+		return rc;
+	*ret_wire = pf_malloc(wl);
+	memcpy(*ret_wire, w, wl);
+	*ret_len = wl;
+	memcpy(mac, m, ml);
+	*mac_len = ml;
+	return 0;
+}
+
+void net_enc_mac_req(net_buf *b, const uint8_t *input, size_t len, const uint8_t *mac,
+		     size_t mac_len)
+{
+	put_blob(b, input, len > NET_MAC_INPUT_MAX ? 0 : len);
+	put_blob(b, mac, mac_len > DNS_TSIG_MAC_MAX ? 0 : mac_len);
+}
+
+int net_dec_mac_req(const net_buf *b, const uint8_t **ret_input, size_t *ret_len,
+		    const uint8_t **ret_mac, size_t *ret_mac_len, pf_err *e)
+{
+	reader r;
+
+	reader_init(&r, b);
+	*ret_input = get_blob(&r, NET_MAC_INPUT_MAX, ret_len, "TSIG input");
+	*ret_mac = get_blob(&r, DNS_TSIG_MAC_MAX, ret_mac_len, "MAC");
+	return finish(&r, NET_MAC_REQ, e);
+}
+
+void net_enc_mac_rep(net_buf *b, bool match)
+{
+	put_bool(b, match);
+}
+
+int net_dec_mac_rep(const net_buf *b, bool *match, pf_err *e)
+{
+	reader r;
+
+	reader_init(&r, b);
+	*match = get_bool(&r, "MAC verdict");
+	return finish(&r, NET_MAC_REP, e);
 }
 
 /* ---- propagation round ------------------------------------------------------------ */
