@@ -501,6 +501,11 @@ static void put_status(net_buf *b, const net_status *st)
 {
 	int rc = st->rc < -MAX_ERRNO ? -EIO : st->rc > 0 ? 0 : st->rc;
 	int code = st->err.code < 0 || st->err.code > MAX_ERRNO ? EIO : st->err.code;
+
+	/* The one form of a failure: its errno as the error code too, as
+	 * get_status insists. */
+	if (rc < 0 && code == 0)
+		code = -rc;
 	int ex = st->err.exit_code < 0 || st->err.exit_code > PF_EXIT_REFUSED ? PF_EXIT_FAIL
 										: st->err.exit_code;
 
@@ -522,7 +527,7 @@ static void get_status(reader *r, net_status *st)
 		bad(r, "exit code %d out of range", st->err.exit_code);
 	get_str(r, st->err.msg, sizeof(st->err.msg), S_LINE, "error message");
 	if (ok(r) && st->rc < 0 && st->err.code == 0)
-		st->err.code = -st->rc;
+		bad(r, "return value %d without an error code", st->rc);
 }
 
 static void put_rdata(net_buf *b, const pf_tlsa_rdata *rd)
@@ -664,21 +669,27 @@ void net_enc_hello(net_buf *b, const net_status *st, const net_sep *sep)
 	put_str(b, sep->why_uid, sizeof(sep->why_uid), S_LINE);
 }
 
-int net_dec_hello(const net_buf *b, net_status *st, net_sep *sep, pf_err *e)
+int net_dec_hello(const net_buf *b, net_status *ret_st, net_sep *ret_sep, pf_err *e)
 {
+	net_status st;
+	net_sep sep = {0};
 	reader r;
+	int rc;
 
-	memset(sep, 0, sizeof(*sep));
 	reader_init(&r, b);
-	get_status(&r, st);
-	sep->uid = get_u32(&r, "uid");
-	sep->gid = get_u32(&r, "gid");
-	sep->flags = get_u32(&r, "separation flags");
-	if (ok(&r) && (sep->flags & ~NET_SEP_ALL))
-		bad(&r, "unknown separation flags 0x%x", (unsigned)sep->flags);
-	sep->landlock_abi = get_range(&r, 0, NET_LANDLOCK_ABI_MAX, "Landlock ABI");
-	get_str(&r, sep->why_uid, sizeof(sep->why_uid), S_LINE, "uid note");
-	return finish(&r, NET_HELLO, e);
+	get_status(&r, &st);
+	sep.uid = get_u32(&r, "uid");
+	sep.gid = get_u32(&r, "gid");
+	sep.flags = get_u32(&r, "separation flags");
+	if (ok(&r) && (sep.flags & ~NET_SEP_ALL))
+		bad(&r, "unknown separation flags 0x%x", (unsigned)sep.flags);
+	sep.landlock_abi = get_range(&r, 0, NET_LANDLOCK_ABI_MAX, "Landlock ABI");
+	get_str(&r, sep.why_uid, sizeof(sep.why_uid), S_LINE, "uid note");
+	if ((rc = finish(&r, NET_HELLO, e)) < 0)
+		return rc;
+	*ret_st = st;
+	*ret_sep = sep;
+	return 0;
 }
 
 /* ---- discover ----------------------------------------------------------------- */
@@ -785,17 +796,18 @@ int net_enc_discover_rep(net_buf *b, const net_status *st, const dns_zone_info *
 	return 0;
 }
 
-int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *st,
-			 dns_zone_info **ret, size_t *ret_n, size_t *owner_zone, pf_err *e)
+int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *ret_st,
+			 dns_zone_info **ret, size_t *ret_n, size_t *ret_owner_zone, pf_err *e)
 {
 	dns_zone_info *z = NULL;
-	size_t nz = 0, no;
+	size_t nz = 0, no, *owner_zone = pf_calloc(n_owners + 1, sizeof(*owner_zone));
+	net_status st;
 	reader r;
 	int rc;
 
 	reader_init(&r, b);
-	get_status(&r, st);
-	if (ok(&r) && st->rc == 0) {
+	get_status(&r, &st);
+	if (ok(&r) && st.rc == 0) {
 		nz = get_count(&r, NET_MAX_ZONES, 1 + TARGET_MIN + 4 + 2 + 12, "zones");
 		z = pf_calloc(nz + 1, sizeof(*z));
 		for (size_t i = 0; i < nz && ok(&r); i++) {
@@ -813,8 +825,13 @@ int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *st,
 	}
 	if ((rc = finish(&r, NET_DISCOVER_REP, e)) < 0) {
 		dns_zones_free(z, nz);
+		free(owner_zone);
 		return rc;
 	}
+	if (st.rc == 0)
+		memcpy(ret_owner_zone, owner_zone, n_owners * sizeof(*owner_zone));
+	free(owner_zone);
+	*ret_st = st;
 	*ret = z;
 	*ret_n = nz;
 	return 0;
@@ -926,11 +943,13 @@ int net_enc_update_rep(net_buf *b, const net_status *st, const dns_change *ch, s
 	return 0;
 }
 
-int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *st,
-		       dns_update_result *res, char **ret_dry, char **ret_verbose, pf_err *e)
+int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *ret_st,
+		       dns_update_result *ret_res, char **ret_dry, char **ret_verbose, pf_err *e)
 {
 	dns_change *out = pf_calloc(n + 1, sizeof(*out));
 	char *dry = NULL, *verbose = NULL;
+	dns_update_result res_ = {0}, *res = &res_;
+	net_status st_, *st = &st_;
 	size_t m;
 	reader r;
 	int rc;
@@ -949,7 +968,6 @@ int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *s
 		out[i].ttl = get_u32(&r, "TTL");
 		out[i].others = get_u32(&r, "other records");
 	}
-	memset(res, 0, sizeof(*res));
 	res->messages = get_u32(&r, "messages");
 	res->t_pub = (int64_t)get_u64(&r, "T_pub");
 	res->serial = get_u32(&r, "serial");
@@ -981,6 +999,8 @@ int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *s
 		ch[i].others = out[i].others;
 	}
 	free(out);
+	*ret_st = *st;
+	*ret_res = *res;
 	*ret_dry = dry;
 	*ret_verbose = verbose;
 	return 0;
@@ -995,13 +1015,20 @@ void net_enc_sign_req(net_buf *b, const uint8_t *wire, size_t len)
 
 int net_dec_sign_req(const net_buf *b, const uint8_t **ret_wire, size_t *ret_len, pf_err *e)
 {
+	const uint8_t *w;
+	size_t len;
 	reader r;
+	int rc;
 
 	reader_init(&r, b);
-	*ret_wire = get_blob(&r, NET_DNS_MAX, ret_len, "message to sign");
-	if (ok(&r) && *ret_len < 12)
-		bad(&r, "a message of %zu octets to sign", *ret_len);
-	return finish(&r, NET_SIGN_REQ, e);
+	w = get_blob(&r, NET_DNS_MAX, &len, "message to sign");
+	if (ok(&r) && len < 12)
+		bad(&r, "a message of %zu octets to sign", len);
+	if ((rc = finish(&r, NET_SIGN_REQ, e)) < 0)
+		return rc;
+	*ret_wire = w;
+	*ret_len = len;
+	return 0;
 }
 
 void net_enc_sign_rep(net_buf *b, const net_status *st, const uint8_t *wire, size_t len,
@@ -1050,12 +1077,21 @@ void net_enc_mac_req(net_buf *b, const uint8_t *input, size_t len, const uint8_t
 int net_dec_mac_req(const net_buf *b, const uint8_t **ret_input, size_t *ret_len,
 		    const uint8_t **ret_mac, size_t *ret_mac_len, pf_err *e)
 {
+	const uint8_t *in, *mac;
+	size_t len, mac_len;
 	reader r;
+	int rc;
 
 	reader_init(&r, b);
-	*ret_input = get_blob(&r, NET_MAC_INPUT_MAX, ret_len, "TSIG input");
-	*ret_mac = get_blob(&r, DNS_TSIG_MAC_MAX, ret_mac_len, "MAC");
-	return finish(&r, NET_MAC_REQ, e);
+	in = get_blob(&r, NET_MAC_INPUT_MAX, &len, "TSIG input");
+	mac = get_blob(&r, DNS_TSIG_MAC_MAX, &mac_len, "MAC");
+	if ((rc = finish(&r, NET_MAC_REQ, e)) < 0)
+		return rc;
+	*ret_input = in;
+	*ret_len = len;
+	*ret_mac = mac;
+	*ret_mac_len = mac_len;
+	return 0;
 }
 
 void net_enc_mac_rep(net_buf *b, bool match)
@@ -1212,15 +1248,16 @@ static void round_owners(dns_prop_round *rd, const dns_prop_want *want, size_t n
 }
 
 int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_want *want,
-		     size_t n, net_status *st, dns_prop_round *ret, pf_err *e)
+		     size_t n, net_status *ret_st, dns_prop_round *ret, pf_err *e)
 {
 	dns_prop_round rd = {0};
+	net_status st;
 	reader r;
 	int rc;
 
 	reader_init(&r, b);
-	get_status(&r, st);
-	if (ok(&r) && st->rc == 0) {
+	get_status(&r, &st);
+	if (ok(&r) && st.rc == 0) {
 		size_t no, nw, ns;
 		bool all = true;
 
@@ -1299,6 +1336,7 @@ int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_wa
 		dns_prop_round_free(&rd);
 		return rc;
 	}
+	*ret_st = st;
 	*ret = rd;
 	return 0;
 }
@@ -1370,16 +1408,17 @@ void net_enc_probe_rep(net_buf *b, const net_status *st, const pf_probe_result *
 	put_str(b, res->verify_error, sizeof(res->verify_error), S_LINE);
 }
 
-int net_dec_probe_rep(const net_buf *b, net_status *st, pf_probe_result *ret, pf_err *e)
+int net_dec_probe_rep(const net_buf *b, net_status *ret_st, pf_probe_result *ret, pf_err *e)
 {
 	pf_probe_result res = {0};
+	net_status st;
 	uint8_t alg, depth;
 	reader r;
 	size_t hl;
 	int rc;
 
 	reader_init(&r, b);
-	get_status(&r, st);
+	get_status(&r, &st);
 	get_str(&r, res.address, sizeof(res.address), S_LINE, "address");
 	get_str(&r, res.spki_sha256, sizeof(res.spki_sha256), S_NAME, "SPKI digest");
 	hl = strlen(res.spki_sha256);
@@ -1398,6 +1437,7 @@ int net_dec_probe_rep(const net_buf *b, net_status *st, pf_probe_result *ret, pf
 		bad(&r, "DANE valid without a check");
 	if ((rc = finish(&r, NET_PROBE_REP, e)) < 0)
 		return rc;
+	*ret_st = st;
 	*ret = res;
 	return 0;
 }
