@@ -181,8 +181,22 @@ static const char *quote(const char *s, size_t len, size_t max, char *buf, size_
 	return buf;
 }
 
-/* A token for an error message: punctuation and words shown (truncated),
- * never a quoted string, which may be a secret. */
+/* True for a word that can be a keyword or a name of the key grammar:
+ * letters, digits, '-', '_' and '.', at most 40 of them. */
+static bool word_like(const char *s, size_t len)
+{
+	if (len == 0 || len > 40)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/* A token for an error message: punctuation and keyword-like words shown,
+ * never a quoted string, which may be a secret, nor any other word: the
+ * file named may not be a key file at all (dns_tsig_key_file =
+ * /etc/shadow), and its lines are not ours to print. */
 static const char *tok_desc(const lexer *lx, char *buf, size_t len)
 {
 	switch (lx->kind) {
@@ -192,6 +206,12 @@ static const char *tok_desc(const lexer *lx, char *buf, size_t len)
 		return "a quoted string";
 	case TOK_ERROR:
 		return lx->text;
+	case TOK_WORD:
+		if (!word_like(lx->text, lx->len)) {
+			snprintf(buf, len, "a word of %zu characters (not shown)", lx->len);
+			return buf;
+		}
+		return quote(lx->text, lx->len, 40, buf, len);
 	default:
 		return quote(lx->text, lx->len, 40, buf, len);
 	}

@@ -76,6 +76,10 @@ static const struct key_case {
 	 ":1: expected the secret, found unterminated quoted string", NULL, NULL},
 	{"unterminated comment", "/* key", ":1: expected a key statement, found unterminated",
 	 NULL, NULL},
+	{"not a key file (shadow)", "root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\n",
+	 ":1: expected a key statement, found a word of 48 characters (not shown)", NULL, NULL},
+	{"a password file", "hunter2:secret\n",
+	 ":1: expected a key statement, found a word of 14 characters (not shown)", NULL, NULL},
 	{"unknown clause", "key k { algorithm hmac-sha256; port 53; };",
 	 ":1: expected \"algorithm\", \"secret\" or \"}\", found another token", NULL, NULL},
 };
