@@ -217,6 +217,16 @@ static int key_files(pf_cli *cli, int argc, char **argv, pf_strv *owned, char **
 	return 0;
 }
 
+/* What to do when "retire keyfile..." names a key in use. */
+static void retire_hint(const pf_guard_record *hit, void *arg, char *buf, size_t len)
+{
+	(void)hit;
+	(void)arg;
+	snprintf(buf, len,
+		 "deploy another key first (\"pftls-roll deploy-server-cert CERT KEY\", "
+		 "\"postfix reload\"), then retire this one");
+}
+
 /*
  * SPEC.md 5 rule 2 for "retire keyfile...": the records of rs go only when
  * none of their keys is in use - named by main.cf now (smtpd, tlsproxy,
@@ -253,7 +263,8 @@ static int guard(const pf_config *cfg, const records *rs, pf_err *e)
 		pf_open = r == 0;
 	}
 	if (r == 0) {
-		pf_guard_req q = {.pf = &pf, .endpoints = &eps, .action = "retire"};
+		pf_guard_req q = {.pf = &pf, .endpoints = &eps, .action = "retire",
+				  .hint = retire_hint};
 
 		r = withdraw_guard_check(&q, gr, rs->n, e);
 	}

@@ -19,9 +19,12 @@
 #     refused too; so is `cancel` while a submission port pinned by master.cf
 #     overrides presents the new keys; without it `cancel` withdraws only the
 #     new keys' records (an unreachable verify endpoint does not stop it).
+#  3. a key that is neither the old nor the new one deployed by hand while
+#     the rollover waits to deploy: the rollover holds in phase failed and
+#     never deploys over it; `cancel` withdraws the new keys' records.
 #
-# HANDOPS_SECTIONS="2" runs only section 2 (to see it alone against a build
-# where section 1 leaves main.cf naming deleted files).
+# HANDOPS_SECTIONS="2" (or "3", "2 3") runs only those sections (to see one
+# alone against a build where section 1 leaves main.cf naming deleted files).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
@@ -60,7 +63,7 @@ hand_deploy() {
 	postfix -c "$ROLL_PF" reload >/dev/null 2>&1
 }
 
-SECTIONS=${HANDOPS_SECTIONS:-1 2}
+SECTIONS=${HANDOPS_SECTIONS:-1 2 3}
 # ---- 1. cancel after a manual deploy of the next keys ----------------------------
 if [[ " $SECTIONS " == *" 1 "* ]]; then
 OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)
@@ -114,7 +117,7 @@ check "1: the old records withdrawn from every server after retire_delay" roll_n
 fi
 
 # ---- 2. the automatic retire after a hand rollback --------------------------------
-[[ " $SECTIONS " == *" 2 "* ]] || exit 0
+if [[ " $SECTIONS " == *" 2 "* ]]; then
 roll_conf "retire_delay = 25s"
 roll_notify_start "$W/notify.log" || { fail "the notify listener starts"; exit 1; }
 roll_daemon_start || { fail "2: the daemon starts"; exit 1; }
@@ -194,3 +197,48 @@ check "2: the new key files are removed, the old ones kept" \
 	bash -c '! ls "$@" 2>/dev/null | grep -q . && [ -f "'"$OLD2_RSA"'" ] && [ -f "'"$OLD2_EC"'" ]' _ "${NEW2_FILES[@]}"
 check_eq "2: phase idle, main.cf untouched, the daemon still running" "idle $maincf 0" \
 	"$(roll_phase) $(md5sum <"$ROLL_PF/main.cf") $(kill -0 "$D" 2>/dev/null; echo $?)"
+fi
+
+# ---- 3. a key that is neither the old nor the new one, deployed before the deploy --
+# The rollover never deploys over it: it holds in phase failed, main.cf as
+# the operator left it; cancel then withdraws the new keys' records.
+if [[ " $SECTIONS " == *" 3 "* ]]; then
+[ -n "${D:-}" ] && kill -TERM "$D" && roll_wait_exit "$D" 20
+roll_conf
+FOREIGN_KEY=$ROLL_PF/key-20200101-000000.pem FOREIGN_CERT=$ROLL_PF/cert-20200101-000000.pem
+(umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -keyout "$FOREIGN_KEY" \
+	-out "$FOREIGN_CERT" -subj "/CN=$ROLL_HOST" -days 30 2>/dev/null)
+roll_bg now3 now
+NOW3=$ROLL_BG_PID
+check_eq "3: a third rollover (foreground) reaches phase propagated" propagated \
+	"$(roll_wait_phase propagated -t 40)"
+roll_pause "$NOW3" || fail "3: the foreground now can be paused between its steps"
+S3=$(roll_json)
+NEW3_RECS=("$(roll_rec "$(sfile key rsa next "$S3")")" "$(roll_rec "$(sfile key ecdsa next "$S3")")")
+"$PFTLS" -C "$ROLL_PF" deploy-server-cert "$FOREIGN_CERT" "$FOREIGN_KEY" >/dev/null 2>"$W/hand.err" ||
+	fail "3: deploy-server-cert of a foreign key: $(cat "$W/hand.err")"
+postfix -c "$ROLL_PF" reload >/dev/null 2>&1
+maincf=$(md5sum <"$ROLL_PF/main.cf")
+roll_cmd deploy --force-now
+check_eq "3: deploy with a foreign key in main.cf: exit 1, held in phase failed (in deployable)" \
+	"1 failed deployable" "$RC $(jq -r '.phase + " " + .failed_from' <<<"$(roll_json)")"
+check "3: the reason names the key and what to do: $(jq -r .failed_reason <<<"$(roll_json)")" \
+	grep -q "^held: main.cf deploys the smtpd rsa key $FOREIGN_KEY, neither the old nor the new one.*cancel" \
+	<<<"$(jq -r .failed_reason <<<"$(roll_json)")"
+check_eq "3: main.cf as the operator left it" "$maincf" "$(md5sum <"$ROLL_PF/main.cf")"
+check_eq "3: the live server presents the operator's RSA key" "$(roll_key_spki "$FOREIGN_KEY")" \
+	"$(roll_live_spki rsa)"
+roll_resume "$NOW3"
+roll_wait_exit "$NOW3" 20
+check_eq "3: the waiting foreground now ends with exit 1 (failed)" 1 "$ROLL_EXIT"
+roll_cmd cancel
+check_eq "3: cancel: exit 0, phase idle, main.cf untouched, the operator's key files kept" \
+	"0 idle $maincf 0" \
+	"$RC $(roll_phase) $(md5sum <"$ROLL_PF/main.cf") $(files_exist "$FOREIGN_KEY" "$FOREIGN_CERT"; echo $?)"
+gone=1
+for ((i = 0; i < 50; i++)); do
+	roll_none_serve "${NEW3_RECS[@]}" && { gone=0; break; }
+	sleep 0.2
+done
+check_eq "3: cancel withdrew the new keys' records from every server" 0 "$gone"
+fi
