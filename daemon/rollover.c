@@ -556,9 +556,8 @@ static void retire_hint(const pf_guard_record *hit, void *arg, char *buf, size_t
 	const pf_state_key *k = &((pf_roll *)arg)->st.keys[hit->alg];
 
 	snprintf(buf, len,
-		 "to finish, deploy the new key (\"pftls-roll deploy-server-cert %s %s\", "
-		 "\"postfix reload\") and run \"pftls-roll now\"; to abandon the rollover, "
-		 "\"pftls-roll cancel\" withdraws only the new keys' records",
+		 "to finish: \"pftls-roll deploy-server-cert %s %s\", \"postfix reload\", "
+		 "\"pftls-roll now\"; to abandon: \"pftls-roll cancel\"",
 		 k->next_cert, k->next_key);
 }
 

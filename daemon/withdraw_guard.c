@@ -281,10 +281,15 @@ int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, siz
 
 		if (q->hint)
 			q->hint(r, q->hint_arg, hint, sizeof(hint));
+		/* The parameter alone when it names the very file. */
+		const char *eq = strstr(g->where, " = ");
+		bool same = eq && r->key_file && strcmp(rs[hit].key_file, g->path) == 0;
+
 		if (endpoint)
 			snprintf(who, sizeof(who), "%s presents this key", g->where);
 		else
-			snprintf(who, sizeof(who), "Postfix uses this key (%s)", g->where);
+			snprintf(who, sizeof(who), "Postfix uses this key (%.*s)",
+				 same ? (int)(eq - g->where) : (int)strlen(g->where), g->where);
 		if (q->st)
 			pf_event_ctx_from_state(q->st, &ctx);
 		memset(ctx.key_spki, 0, sizeof(ctx.key_spki));

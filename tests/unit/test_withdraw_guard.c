@@ -258,9 +258,26 @@ static void test_maincf(pf_postfix *pf)
 	int rc = withdraw_guard_check(&q, &rr, 1, &e);
 	T_CHECK(rc == -EPERM && e.exit_code == PF_EXIT_REFUSED && strstr(e.msg, rsakey) &&
 			strstr(e.msg, "refusing to retire") &&
-			strstr(e.msg, "Postfix uses this key (smtpd_tls_key_file = "),
+			strstr(e.msg, "Postfix uses this key (smtpd_tls_key_file);"),
 		"check: the deployed key is refused with exit 3, naming it and the parameter (%s)",
 		e.msg);
+	char *cmd = pf_asprintf("cp -p %1$s/rsa.key %1$s/copy.key", etc);
+	char *copy = pf_asprintf("%s/copy.key", etc);
+
+	if (system(cmd) != 0)
+		abort();
+	text = pf_asprintf("smtpd_tls_key_file = %1$s/copy.key\nsmtpd_tls_cert_file = "
+			   "%1$s/rsa.crt\n",
+			   etc);
+	write_main_cf(text);
+	free(text);
+	pf_err_clear(&e);
+	rc = withdraw_guard_check(&q, &rr, 1, &e);
+	T_CHECK(rc == -EPERM && strstr(e.msg, "(smtpd_tls_key_file = ") && strstr(e.msg, copy),
+		"check: the same key under another file name is refused, that file named (%s)",
+		e.msg);
+	free(cmd);
+	free(copy);
 	text = pf_asprintf("smtpd_tls_eckey_file = %1$s/ec.key\nsmtpd_tls_eccert_file = "
 			   "%1$s/ec.crt\n",
 			   etc);
