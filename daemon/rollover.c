@@ -1085,8 +1085,8 @@ static int rollback(pf_roll *r, const char *why, pf_err *e)
  * them), compared with this rollover's keys, for every algorithm it rolls:
  * *ret_all_next when each has its next key deployed; *ret_changed when
  * main.cf's TLS server settings differ from the saved snapshot (or there
- * is none); foreign[flen] names the first deployed key that is neither the
- * next nor the old one ("" when none).  Returns 0 or -errno.
+ * is none); foreign[flen] names the first key smtpd is given that is
+ * neither the next nor the old one ("" when none).  Returns 0 or -errno.
  */
 static int maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign,
 		       size_t flen, pf_err *e)
@@ -1128,7 +1128,9 @@ static int maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *
 			}
 			pf_pubkey_free(&pk);
 			all_next &= is_next;
-			if (!is_next && !is_old && !foreign[0])
+			/* Only smtpd's: the old keys are smtpd's, and an explicit
+			 * tlsproxy key of its own is one the deploy replaces too. */
+			if (p == 0 && !is_next && !is_old && !foreign[0])
 				snprintf(foreign, flen, "the %s %s key %.300s", prefixes[p],
 					 pf_alg_name((enum pf_alg)a), f);
 		}
