@@ -114,7 +114,7 @@ static int load_state(pf_roll *r, pf_err *e)
 	pf_state st;
 	int rc;
 
-	rc = pf_state_load(r->state_path, &st, e);
+	rc = pf_state_load(r->state_path, r->cfg->postfix_config_directory, &st, e);
 	if (rc == -ENOENT) {
 		pf_err_clear(e);
 		pf_state_free(&r->st);
