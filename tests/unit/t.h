@@ -7,7 +7,11 @@
 #define PF_T_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "../../daemon/util.h"
 
 static int t_failed;
 
@@ -34,5 +38,25 @@ static inline int t_streq(const char *a, const char *b)
 #define T_STREQ(a, b, ...) T_CHECK(t_streq((a), (b)), __VA_ARGS__)
 
 #define T_DONE() return t_failed ? 1 : 0
+
+/* A scratch Postfix instance for postconf -c: dir (a mkdtemp template) is
+ * made, with etc/, queue/ and data/ in it.  Returns DIR/etc (the caller
+ * frees it); aborts when the directories cannot be made. */
+static inline char *t_scratch_postfix(char *dir)
+{
+	char *etc;
+
+	if (!mkdtemp(dir))
+		abort();
+	etc = pf_asprintf("%s/etc", dir);
+	mkdir(etc, 0755);
+	for (const char *const *s = (const char *const[]){"queue", "data", NULL}; *s; s++) {
+		char *sub = pf_asprintf("%s/%s", dir, *s);
+
+		mkdir(sub, 0755);
+		free(sub);
+	}
+	return etc;
+}
 
 #endif

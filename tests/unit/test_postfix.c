@@ -460,15 +460,7 @@ int main(void)
 	pf_err e = {0};
 	char *sub;
 
-	if (!mkdtemp(dir))
-		abort();
-	etc = pf_asprintf("%s/etc", dir);
-	mkdir(etc, 0755);
-	for (const char *const *s = (const char *const[]){"queue", "data", NULL}; *s; s++) {
-		sub = pf_asprintf("%s/%s", dir, *s);
-		mkdir(sub, 0755);
-		free(sub);
-	}
+	etc = t_scratch_postfix(dir);
 	main_cf("");
 	test_open();
 	test_run();

@@ -330,15 +330,7 @@ int main(void)
 
 	test_decide();
 	test_endpoint_list();
-	if (!mkdtemp(dir))
-		abort();
-	etc = pf_asprintf("%s/etc", dir);
-	mkdir(etc, 0755);
-	for (const char *const *s = (const char *const[]){"queue", "data", NULL}; *s; s++) {
-		sub = pf_asprintf("%s/%s", dir, *s);
-		mkdir(sub, 0755);
-		free(sub);
-	}
+	etc = t_scratch_postfix(dir);
 	write_main_cf("");
 	if (postfix_open(&pf, "/usr/sbin", etc, &e) < 0) {
 		printf("FAIL: open the scratch instance: %s\n", e.msg);
