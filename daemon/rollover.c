@@ -41,6 +41,7 @@
 #include "status.h"
 #include "timing.h"
 #include "tlsa.h"
+#include "withdraw_guard.h"
 
 #define POLL_MIN_SEC 1
 #define POLL_MAX_SEC 30
@@ -528,6 +529,90 @@ static int apply_changes(pf_roll *r, const size_t *idx, size_t n, enum dns_chang
 	return rc;
 }
 
+static void endpoints(pf_roll *r, pf_hostport_list *ret);
+
+/* What the operator can do when cancel meets a deployed next key. */
+static void cancel_hint(const pf_guard_record *hit, void *arg, char *buf, size_t len)
+{
+	const pf_state_key *k = &((pf_roll *)arg)->st.keys[hit->alg];
+
+	if (pf_state_key_has_old(k))
+		snprintf(buf, len,
+			 "the new %s key is deployed: let the rollover finish (the daemon or "
+			 "\"pftls-roll now\" carries it on), or put the old key back with "
+			 "\"pftls-roll deploy-server-cert %s %s\" and \"postfix reload\", then cancel",
+			 pf_alg_name(hit->alg), k->old_cert, k->old_key);
+	else
+		snprintf(buf, len,
+			 "the new %s key is deployed: let the rollover finish (the daemon or "
+			 "\"pftls-roll now\" carries it on)",
+			 pf_alg_name(hit->alg));
+}
+
+/* What the operator can do when the retire meets an old key in use again
+ * (a rollback by hand, or an smtpd that still presents it). */
+static void retire_hint(const pf_guard_record *hit, void *arg, char *buf, size_t len)
+{
+	const pf_state_key *k = &((pf_roll *)arg)->st.keys[hit->alg];
+
+	snprintf(buf, len,
+		 "to finish: \"pftls-roll deploy-server-cert %s %s\", \"postfix reload\", "
+		 "\"pftls-roll now\"; to abandon: \"pftls-roll cancel\"",
+		 k->next_cert, k->next_key);
+}
+
+/*
+ * SPEC.md 5 rule 2: every withdrawal of this engine's records, and every
+ * removal of its key files, asks here first (withdraw below, cancel).
+ * withdraw_guard_check reads main.cf again and asks the endpoints whether
+ * a key of the records idx[0..n) is in use.  Returns 0, -EPERM (exit 3)
+ * when refused, or -errno.
+ */
+static int guard(pf_roll *r, const size_t *idx, size_t n, const char *action,
+		 void (*hint)(const pf_guard_record *, void *, char *, size_t), pf_err *e)
+{
+	pf_guard_record *gr;
+	pf_hostport_list eps = {0};
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = open_postfix(r, e)) < 0)
+		return rc;
+	gr = pf_calloc(n, sizeof(*gr));
+	for (size_t i = 0; i < n; i++) {
+		const pf_state_record *rec = &r->st.records[idx[i]];
+		const pf_state_key *k = &r->st.keys[rec->alg];
+		bool next = rec->role == PF_ROLE_NEXT;
+
+		gr[i].key_file = next ? k->next_key : k->old_key;
+		gr[i].key_spki = next ? k->next_spki : k->old_spki;
+		gr[i].alg = (int)rec->alg;
+		gr[i].rd = rec->rdata;
+	}
+	endpoints(r, &eps);
+	pf_guard_req q = {.pf = &r->pf, .endpoints = &eps, .st = &r->st, .action = action,
+			  .hint = hint, .hint_arg = r};
+	rc = withdraw_guard_check(&q, gr, n, e);
+	free(eps.v);
+	free(gr);
+	return rc;
+}
+
+/* guard, then delete the records idx[0..n).  Returns as guard, or the
+ * error of the update. */
+static int withdraw(pf_roll *r, const size_t *idx, size_t n, const char *action,
+		    void (*hint)(const pf_guard_record *, void *, char *, size_t),
+		    dns_update_result *res, pf_err *e)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = guard(r, idx, n, action, hint, e)) < 0)
+		return rc;
+	return apply_changes(r, idx, n, DNS_OP_DELETE, res, e);
+}
+
 /* Fill want with the records idx[0..n) that lie in zone z; returns how
  * many.  want must hold n entries. */
 static size_t wants_in_zone(const pf_roll *r, const size_t *idx, size_t n, const dns_zone_info *z,
@@ -995,6 +1080,140 @@ static int rollback(pf_roll *r, const char *why, pf_err *e)
 	return rc;
 }
 
+/*
+ * What main.cf puts into service now (smtpd and tlsproxy, as Postfix reads
+ * them), compared with this rollover's keys, for every algorithm it rolls:
+ * *ret_all_next when each has its next key deployed; *ret_changed when
+ * main.cf's TLS server settings differ from the saved snapshot (or there
+ * is none); foreign[flen] names the first key smtpd is given that is
+ * neither the next nor the old one ("" when none).  Returns 0 or -errno.
+ */
+static int maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign,
+		       size_t flen, pf_err *e)
+{
+	static const char *const prefixes[] = {"smtpd", "tlsproxy"};
+	bool all_next = true, any = false;
+	pf_snapshot cur = {0};
+	int rc;
+
+	foreign[0] = '\0';
+	if ((rc = open_postfix(r, e)) < 0)
+		return rc;
+	for (int p = 0; p < 2; p++) {
+		pf_tls_files dep = {0};
+
+		if ((rc = postfix_deployed(&r->pf, prefixes[p], &dep, e)) < 0)
+			return rc;
+		for (int a = 0; a < PF_ALG_COUNT; a++) {
+			const pf_state_key *k = &r->st.keys[a];
+			const char *f = dep.key_file[a];
+			pf_pubkey pk = {0};
+			pf_err e2 = {0};
+			bool is_next, is_old;
+
+			if (!k->present || !pf_state_key_has_next(k))
+				continue;
+			any = true;
+			if (!f) {
+				all_next = false;
+				continue;
+			}
+			if (keystore_load_pubkey(f, &pk, &e2) == 0) {
+				is_next = strcmp(pk.spki_sha256, k->next_spki) == 0;
+				is_old = pf_state_key_has_old(k) &&
+					 strcmp(pk.spki_sha256, k->old_spki) == 0;
+			} else {
+				is_next = strcmp(f, k->next_key) == 0;
+				is_old = k->old_key && strcmp(f, k->old_key) == 0;
+			}
+			pf_pubkey_free(&pk);
+			all_next &= is_next;
+			/* Only smtpd's: the old keys are smtpd's, and an explicit
+			 * tlsproxy key of its own is one the deploy replaces too. */
+			if (p == 0 && !is_next && !is_old && !foreign[0])
+				snprintf(foreign, flen, "the %s %s key %.300s", prefixes[p],
+					 pf_alg_name((enum pf_alg)a), f);
+		}
+		pf_tls_files_free(&dep);
+	}
+	*ret_all_next = any && all_next;
+	if ((rc = postfix_snapshot(&r->pf, postfix_tls_server_params, &cur, e)) < 0)
+		return rc;
+	bool changed = r->st.n_maincf != cur.names.n;
+	for (size_t i = 0; !changed && i < cur.names.n; i++) {
+		const pf_state_setting *sv = &r->st.maincf[i];
+
+		changed = strcmp(sv->name, cur.names.v[i]) != 0 || !sv->value != !cur.values[i] ||
+			  (sv->value && strcmp(sv->value, cur.values[i]) != 0);
+	}
+	pf_snapshot_free(&cur);
+	*ret_changed = changed;
+	return 0;
+}
+
+/* Replace the saved main.cf settings with main.cf as it is now.  Returns
+ * 0 or -errno. */
+static int snapshot_now(pf_roll *r, pf_err *e)
+{
+	pf_snapshot s = {0};
+	int rc;
+
+	for (size_t i = 0; i < r->st.n_maincf; i++) {
+		free(r->st.maincf[i].name);
+		free(r->st.maincf[i].value);
+	}
+	r->st.n_maincf = 0;
+	rc = postfix_snapshot(&r->pf, postfix_tls_server_params, &s, e);
+	for (size_t i = 0; rc == 0 && i < s.names.n; i++)
+		rc = pf_state_add_setting(&r->st, s.names.v[i], s.values[i], e);
+	pf_snapshot_free(&s);
+	return rc;
+}
+
+/*
+ * Before this rollover deploys (phases propagated and deployable), look at
+ * what main.cf deploys now.  An operator may have run deploy-server-cert
+ * with the next keys: the rollover is then carried on, not fought - main.cf
+ * as found becomes the snapshot (so a failed verification has nothing to
+ * undo), the reload is taken as now, and it goes on to verify and, after
+ * retire_delay, retire the old keys.  A key that is neither the next nor the
+ * old one holds the rollover: it never deploys over an operator's key.
+ * Returns 0 (the phase may have changed) or -errno.
+ */
+static int check_hand_deploy(pf_roll *r, pf_err *e)
+{
+	char foreign[400], why[PF_STATE_MAX_TEXT];
+	bool all_next, changed;
+	pf_timing t;
+	int rc;
+
+	if ((rc = maincf_keys(r, &all_next, &changed, foreign, sizeof(foreign), e)) < 0)
+		return rc;
+	if (foreign[0]) {
+		snprintf(why, sizeof(why),
+			 "held: main.cf deploys %.200s, neither the old nor the new one, and the "
+			 "rollover does not deploy over it; deploy the new keys by hand or put the "
+			 "old ones back, then \"pftls-roll now\"; or \"pftls-roll cancel\"",
+			 foreign);
+		return fail(r, why);
+	}
+	if (!all_next)
+		return 0;
+	pf_timing_compute(&r->st, &r->tparams, &t);
+	pf_journal_state_event(&r->st, pf_now(), PF_EV_MANUAL_DEPLOY, NULL,
+			       "the next keys were deployed by hand%s: carrying on, verifying them "
+			       "and withdrawing the old keys' records after retire_delay",
+			       pf_timing_may_deploy(&r->st, &t, pf_now(), NULL) < 0
+				       ? ", before the safety time"
+				       : "");
+	if ((rc = snapshot_now(r, e)) < 0)
+		return rc;
+	if (!r->st.t[PF_T_DEPLOYED])
+		r->st.t[PF_T_DEPLOYED] = pf_now();
+	return enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, now_up(), e,
+		     "the next keys are in main.cf, deployed by hand; their reload is taken as now");
+}
+
 /* deployable -> deployed: snapshot, change main.cf, check, reload. */
 static int step_deploy(pf_roll *r, pf_err *e)
 {
@@ -1004,6 +1223,8 @@ static int step_deploy(pf_roll *r, pf_err *e)
 	int rc;
 
 	if ((rc = open_postfix(r, e)) < 0)
+		return rc;
+	if ((rc = check_hand_deploy(r, e)) < 0 || r->st.phase != PF_PHASE_DEPLOYABLE)
 		return rc;
 	/* Before main.cf changes: can "postfix check" and the reload run in
 	 * this process, or must reload_unit stand in (reload.h)? */
@@ -1055,49 +1276,17 @@ static int step_deploy(pf_roll *r, pf_err *e)
 		     "new keys in main.cf and Postfix reloaded");
 }
 
-static int hostport_cmp(const pf_hostport *a, const pf_hostport *b)
-{
-	unsigned pa_ = a->port ? a->port : 25, pb_ = b->port ? b->port : 25;
-	int c = strcasecmp(a->host, b->host);
-
-	return c ? c : pa_ < pb_ ? -1 : pa_ > pb_;
-}
-
 /* The endpoints to verify, each once: verify_endpoints, or every TLSA host
  * x port. */
 static void endpoints(pf_roll *r, pf_hostport_list *ret)
 {
-	const pf_config *cfg = r->cfg;
 	pf_strv hosts = {0};
 	pf_err e = {0};
-	size_t w = 0;
 
-	if (cfg->verify_endpoints.n) {
-		ret->n = cfg->verify_endpoints.n;
-		ret->v = pf_calloc(ret->n, sizeof(pf_hostport));
-		memcpy(ret->v, cfg->verify_endpoints.v, ret->n * sizeof(pf_hostport));
-	} else {
+	if (!r->cfg->verify_endpoints.n)
 		tlsa_hosts(r, &hosts, &e);
-		ret->n = hosts.n * cfg->n_tlsa_ports;
-		ret->v = pf_calloc(ret->n + 1, sizeof(pf_hostport));
-		for (size_t h = 0, i = 0; h < hosts.n; h++)
-			for (size_t p = 0; p < cfg->n_tlsa_ports; p++, i++) {
-				snprintf(ret->v[i].host, sizeof(ret->v[i].host), "%s", hosts.v[h]);
-				ret->v[i].port = cfg->tlsa_ports[p];
-			}
-	}
+	withdraw_guard_endpoint_list(r->cfg, &hosts, ret);
 	pf_strv_clear(&hosts);
-	/* An endpoint named twice is asked once (the same handshake again
-	 * proves nothing more), in the order given. */
-	for (size_t i = 0; i < ret->n; i++) {
-		bool seen = false;
-
-		for (size_t j = 0; j < w && !seen; j++)
-			seen = hostport_cmp(&ret->v[j], &ret->v[i]) == 0;
-		if (!seen)
-			ret->v[w++] = ret->v[i];
-	}
-	ret->n = w;
 }
 
 /*
@@ -1212,10 +1401,29 @@ static int step_verify(pf_roll *r, pf_err *e)
 	pf_err_clear(e);
 	{
 		pf_err e2 = {0};
+		char foreign[400];
+		bool all_next = false, changed = true;
 
-		if (rollback(r, why, &e2) < 0)
+		/* Roll back only what this rollover changed, and only while
+		 * main.cf is as it left it: never over an operator's hand. */
+		if (!r->audit && maincf_keys(r, &all_next, &changed, foreign, sizeof(foreign),
+					     &e2) < 0)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 "; main.cf left as it is: %.150s", e2.msg);
+		else if (all_next && !changed) {
+			/* Deployed by hand: the snapshot is main.cf as found. */
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 "; the new keys were deployed by hand and main.cf is left as it is: "
+				 "reload Postfix or fix it, then \"pftls-roll now\" verifies again");
+			return fail(r, why);
+		} else if (!all_next) {
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 "; main.cf no longer deploys the new keys (changed by hand) and is left "
+				 "as it is");
+		} else if (rollback(r, why, &e2) < 0) {
 			snprintf(why + strlen(why), sizeof(why) - strlen(why),
 				 "; ROLLBACK FAILED TOO: %.200s", e2.msg);
+		}
 	}
 	/* Resuming starts again at the deploy: main.cf holds the old keys. */
 	r->st.phase = PF_PHASE_DEPLOYABLE;
@@ -1248,7 +1456,10 @@ static int step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
 	int rc;
 
 	n = select_records(&r->st, PF_ROLE_OLD, idx);
-	rc = apply_changes(r, idx, n, DNS_OP_DELETE, &res, e);
+	/* A refusal (an old key deployed again by hand) comes back as -EPERM:
+	 * roll_run stops the rollover in phase failed with the reason, once;
+	 * a manual retire leaves the state as it was. */
+	rc = withdraw(r, idx, n, "retire", retire_hint, &res, e);
 	if (rc == 0)
 		rc = propagation_round(r, idx, n, false, &done, &missing, e);
 	free(idx);
@@ -1383,6 +1594,8 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 			rc = step_propagation(r, &wakeup, e);
 			break;
 		case PF_PHASE_PROPAGATED:
+			if ((rc = check_hand_deploy(r, e)) < 0 || r->st.phase != before)
+				break;
 			if (pf_timing_may_deploy(&r->st, &t, pf_now(), e) < 0) {
 				pf_err_clear(e);
 				wakeup = t.deploy_known ? t.deploy_at : pf_now() + POLL_MAX_SEC;
@@ -1497,15 +1710,15 @@ int roll_cancel(pf_roll *r, pf_err *e)
 		end(r);
 		return pf_err_refuse(e, "no rollover in progress");
 	}
-	if (p >= PF_PHASE_DEPLOYED) {
-		end(r);
-		return pf_err_refuse(e, "the new keys are deployed (phase %s); cancel is refused, "
-				     "the rollover finishes by itself",
-				     pf_phase_name(p));
-	}
+	/* Not the saved phase decides but what is deployed now: before the
+	 * deploy an operator may have deployed the next keys by hand (then
+	 * cancel is refused), after it rolled back by hand (then the next
+	 * keys' records and files may go; the old ones stay).  The guard asks
+	 * even when nothing was published, since the key files go too. */
 	idx = pf_calloc(r->st.n_records + 1, sizeof(size_t));
 	n = select_records(&r->st, PF_ROLE_NEXT, idx);
-	if (p >= PF_PHASE_GENERATED && (r->st.t[PF_T_PUB] || r->st.n_rrsets))
+	rc = guard(r, idx, n, "cancel and withdraw", cancel_hint, e);
+	if (rc == 0 && p >= PF_PHASE_GENERATED && (r->st.t[PF_T_PUB] || r->st.n_rrsets))
 		rc = apply_changes(r, idx, n, DNS_OP_DELETE, &res, e);
 	free(idx);
 	if (rc == 0) {

@@ -59,15 +59,19 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e);
  * before the records were published.  Returns 0 or -errno. */
 int roll_deploy(pf_roll *r, bool force, pf_err *e);
 
-/* Abandon a rollover that has not deployed: withdraw its records, remove
- * its key files.  Refused (exit 3) after deploy.  Returns 0 or -errno. */
+/* Abandon a rollover: withdraw its next keys' records, remove their key
+ * files; the old keys' records stay.  Refused (exit 3, nothing changed)
+ * while a next key is in use - named by main.cf or presented by an
+ * endpoint (withdraw_guard.h) - whatever the phase: after deploy, or after
+ * an operator deployed it by hand.  Returns 0 or -errno. */
 int roll_cancel(pf_roll *r, pf_err *e);
 
 /* The manual steps of a pending rollover, under the same rules as the
  * engine's own: publish its next keys' records (phase generated only), and
- * withdraw its old records (phase verified, after the retire time), waiting
- * up to max_wait seconds for every check server to confirm.  Refused with
- * exit code 3 in any other phase.  Returns 0 or -errno. */
+ * withdraw its old records (phase verified, after the retire time, when no
+ * old key is in use: withdraw_guard.h), waiting up to max_wait seconds for
+ * every check server to confirm.  Refused with exit code 3 in any other
+ * phase.  Returns 0 or -errno. */
 int roll_publish(pf_roll *r, pf_err *e);
 int roll_retire(pf_roll *r, int max_wait, pf_err *e);
 

@@ -28,6 +28,7 @@
 #include "../daemon/keystore.h"
 #include "../daemon/net.h"
 #include "../daemon/tlsa.h"
+#include "../daemon/withdraw_guard.h"
 
 /* The records of the key files named, grouped by zone. */
 typedef struct records {
@@ -216,6 +217,68 @@ static int key_files(pf_cli *cli, int argc, char **argv, pf_strv *owned, char **
 	return 0;
 }
 
+/* What to do when "retire keyfile..." names a key in use. */
+static void retire_hint(const pf_guard_record *hit, void *arg, char *buf, size_t len)
+{
+	(void)hit;
+	(void)arg;
+	snprintf(buf, len,
+		 "deploy another key first (\"pftls-roll deploy-server-cert CERT KEY\", "
+		 "\"postfix reload\"), then retire this one");
+}
+
+/*
+ * SPEC.md 5 rule 2 for "retire keyfile...": the records of rs go only when
+ * none of their keys is in use - named by main.cf now (smtpd, tlsproxy,
+ * chain files) or presented by a verify endpoint - as the engine's own
+ * withdrawals are checked (withdraw_guard.h).  Returns 0, -EPERM (exit 3)
+ * with e saying which key and where, or -errno.
+ */
+static int guard(const pf_config *cfg, const records *rs, pf_err *e)
+{
+	pf_pubkey *pk = pf_calloc(rs->n_keys + 1, sizeof(*pk));
+	pf_guard_record *gr = pf_calloc(rs->n + 1, sizeof(*gr));
+	pf_hostport_list eps = {0};
+	pf_strv hosts = {0};
+	pf_postfix pf = {0};
+	bool pf_open = false;
+	int r = 0;
+
+	for (size_t k = 0; r == 0 && k < rs->n_keys; k++)
+		r = keystore_load_pubkey(rs->keys[k], &pk[k], e);
+	for (size_t i = 0; r == 0 && i < rs->n; i++) {
+		const pf_pubkey *p = &pk[rs->key_of[i]];
+
+		gr[i].key_file = rs->keys[rs->key_of[i]];
+		gr[i].key_spki = p->spki_sha256;
+		gr[i].alg = (int)p->alg;
+		gr[i].rd = rs->ch[i].rd;
+	}
+	if (r == 0 && !cfg->verify_endpoints.n)
+		r = tlsa_hosts(cfg, &hosts, e);
+	if (r == 0) {
+		withdraw_guard_endpoint_list(cfg, &hosts, &eps);
+		r = postfix_open(&pf, cfg->postfix_command_directory, cfg->postfix_config_directory,
+				 e);
+		pf_open = r == 0;
+	}
+	if (r == 0) {
+		pf_guard_req q = {.pf = &pf, .endpoints = &eps, .action = "retire",
+				  .hint = retire_hint};
+
+		r = withdraw_guard_check(&q, gr, rs->n, e);
+	}
+	if (pf_open)
+		postfix_close(&pf);
+	for (size_t k = 0; k < rs->n_keys; k++)
+		pf_pubkey_free(&pk[k]);
+	free(pk);
+	free(gr);
+	free(eps.v);
+	pf_strv_clear(&hosts);
+	return r;
+}
+
 /*
  * Apply op to every record of rs, zone by zone, and print the table.
  * Returns an exit code.
@@ -226,6 +289,8 @@ static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
 	pf_err e = {0};
 	int rc = PF_EXIT_OK;
 
+	if (op == DNS_OP_DELETE && guard(&cli->cfg, rs, &e) < 0)
+		return cli_fail(&e);
 	if (cli->cfg.dns_tsig_key_file &&
 	    dns_tsig_key_load(cli->cfg.dns_tsig_key_file, &key, &e) < 0)
 		return cli_fail(&e);
@@ -341,85 +406,6 @@ int cmd_publish(pf_cli *cli, int argc, char **argv)
 	return r;
 }
 
-/*
- * Refuse to withdraw the records of a key Postfix presents: compare each key
- * file's public key with every key in service for smtpd and tlsproxy
- * (legacy parameters or chain files, as the Postfix adapter reads them).
- * Returns 0, or an exit code after printing why.
- */
-static int refuse_deployed(const pf_config *cfg, char **keys, size_t n_keys)
-{
-	static const char *const prefixes[] = {"smtpd", "tlsproxy"};
-	pf_tls_files dep[2] = {{0}};
-	pf_postfix pf;
-	pf_err e = {0};
-	int rc = 0;
-
-	if (postfix_open(&pf, cfg->postfix_command_directory, cfg->postfix_config_directory,
-			 &e) < 0 ||
-	    postfix_deployed(&pf, prefixes[0], &dep[0], &e) < 0 ||
-	    postfix_deployed(&pf, prefixes[1], &dep[1], &e) < 0) {
-		pf_err_prefix(&e, "cannot tell which keys Postfix uses");
-		rc = cli_fail(&e);
-		goto out;
-	}
-	/* Every key file main.cf names counts, even one Postfix cannot use
-	 * yet (no certificate): withdrawing its records must be deliberate. */
-	static const char *const key_params[] = {"smtpd_tls_key_file", "smtpd_tls_eckey_file",
-						 "tlsproxy_tls_key_file", "tlsproxy_tls_eckey_file"};
-	char *named[4] = {0};
-	pf_strv cand = {0}, where = {0};
-
-	if (postfix_get(&pf, PF_PC_EXPAND, key_params, 4, named, &e) < 0) {
-		rc = cli_fail(&e);
-		goto out;
-	}
-	for (int i = 0; i < 4; i++) {
-		if (named[i] && *named[i] && strcmp(named[i], "none") != 0) {
-			pf_strv_push(&cand, named[i]);
-			pf_strv_push(&where, key_params[i]);
-		}
-		free(named[i]);
-	}
-	for (int p = 0; p < 2; p++)
-		for (int a = 0; a < PF_ALG_COUNT; a++)
-			if (dep[p].key_file[a]) {
-				pf_strv_push(&cand, dep[p].key_file[a]);
-				pf_strv_push_owned(&where, pf_asprintf("%s_tls_chain_files or key "
-								       "parameters",
-								       prefixes[p]));
-			}
-	for (size_t k = 0; k < n_keys && !rc; k++) {
-		pf_pubkey pk = {0};
-
-		if (keystore_load_pubkey(keys[k], &pk, &e) < 0) {
-			rc = cli_fail(&e);
-			break;
-		}
-		for (size_t c = 0; c < cand.n && !rc; c++) {
-			pf_pubkey dk = {0};
-
-			if (keystore_load_pubkey(cand.v[c], &dk, &e) == 0 &&
-			    strcmp(dk.spki_sha256, pk.spki_sha256) == 0) {
-				fprintf(stderr,
-					"pftls-roll: refusing to retire %s: Postfix uses this key "
-					"(%s = %s); its TLSA records must stay\n",
-					keys[k], where.v[c], cand.v[c]);
-				rc = PF_EXIT_REFUSED;
-			}
-			pf_pubkey_free(&dk);
-		}
-		pf_pubkey_free(&pk);
-	}
-	pf_strv_clear(&cand);
-	pf_strv_clear(&where);
-out:
-	pf_tls_files_free(&dep[0]);
-	pf_tls_files_free(&dep[1]);
-	postfix_close(&pf);
-	return rc;
-}
-
 int cmd_retire(pf_cli *cli, int argc, char **argv)
 {
 	records rs;
@@ -446,8 +432,6 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 		printf("the replaced keys' records are withdrawn and gone from every check server\n");
 		return PF_EXIT_OK;
 	}
-	if ((r = refuse_deployed(&cli->cfg, argv + optind, (size_t)(argc - optind))) != 0)
-		return r;
 	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
 		return cli_fail(&e);
 	r = apply(cli, &rs, DNS_OP_DELETE, false);

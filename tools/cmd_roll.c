@@ -299,7 +299,7 @@ int cmd_cancel(pf_cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(&e);
 	wake_daemon(cli);
-	printf("rollover cancelled: its records were withdrawn and its keys removed\n");
+	printf("rollover cancelled: its new keys' records were withdrawn and their files removed\n");
 	return PF_EXIT_OK;
 }
 

@@ -99,8 +99,8 @@ static const struct command {
 	 "A deployed key is refused (exit 3), as is retiring before retire_delay\n"
 	 "after the reload or before the new keys were verified."},
 	{"cancel", cmd_cancel, "cancel",
-	 "Abandon a rollover that has not deployed: withdraw its TLSA records and\n"
-	 "remove its new key and certificate files.  Refused (exit 3) after deploy."},
+	 "Abandon a rollover: withdraw its new keys' TLSA records and remove their\n"
+	 "key and certificate files.  Refused (exit 3) while a new key is in use."},
 	{"status", cmd_status, "status [--json]",
 	 "Print the phase, the current and next keys (file, algorithm, SPKI\n"
 	 "SHA-256, age), each check server's propagation, when the next steps\n"
