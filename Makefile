@@ -83,9 +83,12 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libpftls.a
 deps:
 	@sh tools/install-deps
 
+# TEST_JOBS: how many tests run at once (each integration test in its own
+# network namespace); the machine's cores by default.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 check: deps
 	$(MAKE) all
-	tests/run
+	tests/run -j $(TEST_JOBS)
 
 unit: all
 	tests/run unit
@@ -207,7 +210,7 @@ fuzz: fuzz-build
 
 check-asan: deps
 	$(MAKE) B=$(ASAN_B) CC=$(ASAN_CC) EXTRA_CFLAGS='$(ASAN_FLAGS)' all
-	tests/run-sanitized $(ASAN_B)
+	tests/run-sanitized $(ASAN_B) -j $(TEST_JOBS)
 
 # Forked children are still checked, silently: their errors turn their exit
 # status into 99, which the tests that wait for them see.  Their reports are

@@ -11,6 +11,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
 
 enum ptype {
 	T_PATH,       /* absolute path */
@@ -560,16 +564,39 @@ static bool has_control_char(const char *p, size_t len)
 	return false;
 }
 
-/* Apply one logical line "name = value" that started at line lineno. */
+/* True when s is made of what a parameter name is made of. */
+static bool name_like(const char *s, size_t n)
+{
+	if (n == 0 || n > 50)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * Apply one logical line "name = value" that started at line lineno.
+ * The file may not be a configuration at all (-c /etc/shadow), so a line
+ * that is not "name = value" is reported by its position, and a name is
+ * quoted only when it is made like one: never a line of someone's file.
+ */
 static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno, char *line,
 			      pf_err *e)
 {
 	char *eq = strchr(line, '='), *key, *value;
 	int id;
 
-	if (!eq)
-		return pf_err_usage(e, "%s:%u: missing '=' after \"%.50s\"", name, lineno,
-				    pf_trim(line));
+	if (!eq) {
+		char *word = pf_trim(line);
+		size_t n = strcspn(word, " \t");
+
+		word[n] = '\0';
+		if (pf_config_param_lookup(word) >= 0)
+			return pf_err_usage(e, "%s:%u: missing '=' after %s", name, lineno, word);
+		return pf_err_usage(e, "%s:%u: missing '=' (not a \"name = value\" line)", name,
+				    lineno);
+	}
 	*eq = '\0';
 	key = pf_trim(line);
 	value = pf_trim(eq + 1);
@@ -577,11 +604,15 @@ static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno,
 		return pf_err_usage(e, "%s:%u: missing parameter name before '='", name, lineno);
 	for (const char *p = key; *p; p++)
 		if (isspace((unsigned char)*p))
-			return pf_err_usage(e, "%s:%u: white space in parameter name \"%.50s\"",
-					    name, lineno, key);
+			return pf_err_usage(e, "%s:%u: white space in parameter name", name, lineno);
 	id = pf_config_param_lookup(key);
+	if (id < 0 && !name_like(key, strlen(key)))
+		return pf_err_usage(e,
+				    "%s:%u: unknown parameter name (not made of letters, digits and "
+				    "'_')",
+				    name, lineno);
 	if (id < 0)
-		return pf_err_usage(e, "%s:%u: unknown parameter name \"%.50s\"", name, lineno, key);
+		return pf_err_usage(e, "%s:%u: unknown parameter name \"%s\"", name, lineno, key);
 	if (cfg->set_line[id])
 		return pf_err_usage(e, "%s:%u: duplicate setting of %s (first set at line %u)",
 				    name, lineno, key, cfg->set_line[id]);
@@ -677,6 +708,56 @@ int pf_config_parse(pf_config *cfg, const char *name, const char *text, pf_err *
 	return 0;
 }
 
+void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_strv *ret)
+{
+	const char *dirs[] = {path, cfg->postfix_config_directory};
+	const char *what[] = {"the configuration file", "postfix_config_directory"};
+	struct stat sb;
+
+	for (size_t i = 0; i < 2; i++)
+		if (dirs[i] && stat(dirs[i], &sb) == 0 && (sb.st_mode & (S_IWGRP | S_IWOTH)))
+			pf_strv_push_owned(
+				ret, pf_asprintf("%s %s is writable by %s (mode %04o): whoever can "
+						 "write it decides which keys are deployed and which "
+						 "records are published",
+						 what[i], dirs[i],
+						 (sb.st_mode & S_IWOTH) ? "others" : "its group",
+						 (unsigned)(sb.st_mode & 07777)));
+	/* The daemon runs as root, or as its own user under a unit that says
+	 * so: a key file anyone else owns is theirs to read and to swap. */
+	if (cfg->dns_tsig_key_file && stat(cfg->dns_tsig_key_file, &sb) == 0 && sb.st_uid != 0 &&
+	    sb.st_uid != geteuid())
+		pf_strv_push_owned(ret,
+				   pf_asprintf("dns_tsig_key_file %s is owned by uid %u, not root or "
+					       "this program's user (uid %u): its owner can read and "
+					       "replace the TSIG secret",
+					       cfg->dns_tsig_key_file, (unsigned)sb.st_uid,
+					       (unsigned)geteuid()));
+}
+
+/* Report pf_config_permission_warnings: the daemon as journal entries at
+ * warning priority (one stderr line each without a journal), the command
+ * line as "pftls-roll: warning: ..." lines on stderr.  Warnings, not
+ * refusals: the operator may have a reason, and a rollover is safer run
+ * than not. */
+static void warn_permissions(const pf_config *cfg, const char *path)
+{
+	pf_strv w = {0};
+	bool daemon = strcmp(program_invocation_short_name, PF_JOURNAL_IDENTIFIER) == 0;
+
+	pf_config_permission_warnings(cfg, path, &w);
+	for (size_t i = 0; i < w.n; i++) {
+		if (daemon) {
+			pf_event_ctx ctx = {.phase = PF_PHASE_IDLE};
+
+			pf_journal_log(PF_EV_CONFIG_INSECURE, &ctx, "%s", w.v[i]);
+		} else {
+			fprintf(stderr, "%s: warning: %s\n", program_invocation_short_name, w.v[i]);
+		}
+	}
+	pf_strv_clear(&w);
+}
+
 int pf_config_load(pf_config *cfg, const char *path, bool missing_ok, pf_err *e)
 {
 	char *text;
@@ -699,6 +780,8 @@ int pf_config_load(pf_config *cfg, const char *path, bool missing_ok, pf_err *e)
 	}
 	r = pf_config_parse(cfg, path, text, e);
 	free(text);
+	if (r == 0)
+		warn_permissions(cfg, path);
 	return r;
 }
 

@@ -131,6 +131,17 @@ void pf_config_init(pf_config *cfg);
  */
 int pf_config_load(pf_config *cfg, const char *path, bool missing_ok, pf_err *e);
 
+/*
+ * One line per way someone other than the operator could steer the
+ * program: the configuration file at path (NULL: not checked) or
+ * postfix_config_directory writable by group or others, or
+ * dns_tsig_key_file owned by neither root nor the effective uid.  Appended
+ * to *ret, which the caller clears.  pf_config_load reports them (the
+ * daemon in its journal as config-insecure, at warning priority; the
+ * command line on stderr) and goes on: they are warnings, not refusals.
+ */
+void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_strv *ret);
+
 /* Same, from a buffer; name is used in messages. */
 int pf_config_parse(pf_config *cfg, const char *name, const char *text, pf_err *e);
 

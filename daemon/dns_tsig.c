@@ -181,8 +181,22 @@ static const char *quote(const char *s, size_t len, size_t max, char *buf, size_
 	return buf;
 }
 
-/* A token for an error message: punctuation and words shown (truncated),
- * never a quoted string, which may be a secret. */
+/* True for a word that can be a keyword or a name of the key grammar:
+ * letters, digits, '-', '_' and '.', at most 40 of them. */
+static bool word_like(const char *s, size_t len)
+{
+	if (len == 0 || len > 40)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return true;
+}
+
+/* A token for an error message: punctuation and keyword-like words shown,
+ * never a quoted string, which may be a secret, nor any other word: the
+ * file named may not be a key file at all (dns_tsig_key_file =
+ * /etc/shadow), and its lines are not ours to print. */
 static const char *tok_desc(const lexer *lx, char *buf, size_t len)
 {
 	switch (lx->kind) {
@@ -192,6 +206,12 @@ static const char *tok_desc(const lexer *lx, char *buf, size_t len)
 		return "a quoted string";
 	case TOK_ERROR:
 		return lx->text;
+	case TOK_WORD:
+		if (!word_like(lx->text, lx->len)) {
+			snprintf(buf, len, "a word of %zu characters (not shown)", lx->len);
+			return buf;
+		}
+		return quote(lx->text, lx->len, 40, buf, len);
 	default:
 		return quote(lx->text, lx->len, 40, buf, len);
 	}
@@ -434,21 +454,15 @@ fail:
 	return r;
 }
 
-int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned char *secret,
-		     size_t len, dns_tsig_key **ret, pf_err *e)
+/* The name and algorithm of a new key k: the common part of
+ * dns_tsig_key_new and dns_tsig_key_public.  Returns 0 or -EINVAL. */
+static int key_identity(dns_tsig_key *k, const char *name, enum dns_tsig_alg alg, pf_err *e)
 {
-	size_t nl = strnlen(name, sizeof(((dns_tsig_key *)0)->name));
-	dns_tsig_key *k;
+	size_t nl = strnlen(name, sizeof(k->name));
 
-	if ((unsigned)alg >= N_ALGS || len == 0 || len > DNS_TSIG_SECRET_MAX)
-		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm, or a secret of %zu bytes",
-				  len);
-	k = pf_calloc(1, sizeof(*k));
 	k->name_wire_len = name_to_wire(name, nl, k->name_wire, sizeof(k->name_wire));
-	if (k->name_wire_len == 0 || nl > sizeof(k->name) - 2) {
-		dns_tsig_key_free(k);
+	if (k->name_wire_len == 0 || nl > sizeof(k->name) - 2)
 		return pf_err_set(e, EINVAL, "TSIG key: \"%.60s\" is not a valid key name", name);
-	}
 	for (size_t i = 0; i < nl; i++)
 		k->name[i] = (char)tolower((unsigned char)name[i]);
 	if (k->name[nl - 1] != '.')
@@ -457,9 +471,43 @@ int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned cha
 	k->alg = alg;
 	k->alg_name = algs[alg].name;
 	k->mac_len = algs[alg].mac_len;
+	return 0;
+}
+
+int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned char *secret,
+		     size_t len, dns_tsig_key **ret, pf_err *e)
+{
+	dns_tsig_key *k;
+	int r;
+
+	if ((unsigned)alg >= N_ALGS || len == 0 || len > DNS_TSIG_SECRET_MAX)
+		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm, or a secret of %zu bytes",
+				  len);
+	k = pf_calloc(1, sizeof(*k));
+	if ((r = key_identity(k, name, alg, e)) < 0) {
+		dns_tsig_key_free(k);
+		return r;
+	}
 	k->secret = pf_malloc(len);
 	memcpy(k->secret, secret, len);
 	k->secret_len = len;
+	*ret = k;
+	return 0;
+}
+
+int dns_tsig_key_public(const char *name, enum dns_tsig_alg alg, dns_tsig_key **ret,
+			pf_err *e)
+{
+	dns_tsig_key *k;
+	int r;
+
+	if ((unsigned)alg >= N_ALGS)
+		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm %d", (int)alg);
+	k = pf_calloc(1, sizeof(*k));
+	if ((r = key_identity(k, name, alg, e)) < 0) {
+		dns_tsig_key_free(k);
+		return r;
+	}
 	*ret = k;
 	return 0;
 }
@@ -482,7 +530,9 @@ int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e)
 	size_t len = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer
+	 * (for the regular file read, the flag changes nothing). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return pf_err_set(e, errno, "cannot open TSIG key file %s: %s", path,
 				  strerror(errno));
@@ -622,18 +672,17 @@ static size_t alg_wire(enum dns_tsig_alg alg, uint8_t *out)
 }
 
 /*
- * HMAC over the TSIG input (RFC 8945 section 4.3.3): the request MAC when
- * there is one, the message with the original ID and without the TSIG RR,
- * then the TSIG variables.  Returns the MAC length, or 0 on failure.
+ * The TSIG input (RFC 8945 section 4.3.3): the request MAC when there is
+ * one, the message with the original ID and without the TSIG RR, then the
+ * TSIG variables.  Returns it, newly allocated, its length in *ret_len.
  */
-static size_t compute_mac(const dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
+static uint8_t *mac_input(const dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
 			  const uint8_t *msg, size_t msg_len, uint16_t orig_id, uint16_t arcount,
 			  uint64_t time_signed, uint16_t fudge, uint16_t error, const uint8_t *other,
-			  size_t other_len, uint8_t *mac)
+			  size_t other_len, size_t *ret_len)
 {
 	size_t cap = 2 + req_mac_len + msg_len + 256 + 256 + 16 + other_len, n = 0;
 	uint8_t *buf = pf_malloc(cap), aw[32];
-	unsigned int maclen = 0;
 	size_t awl = alg_wire(k->alg, aw);
 
 	if (req_mac) {
@@ -661,10 +710,50 @@ static size_t compute_mac(const dns_tsig_key *k, const uint8_t *req_mac, size_t 
 		memcpy(buf + n, other, other_len);
 		n += other_len;
 	}
-	if (!HMAC(algs[k->alg].md(), k->secret, (int)k->secret_len, buf, n, mac, &maclen))
-		maclen = 0;
+	*ret_len = n;
+	return buf;
+}
+
+/* The HMAC of input[0..len) with k's secret.  Returns the MAC length, or 0
+ * on failure (also for a key without a secret). */
+static size_t hmac(const dns_tsig_key *k, const uint8_t *input, size_t len, uint8_t *mac)
+{
+	unsigned int maclen = 0;
+
+	if (!k->secret ||
+	    !HMAC(algs[k->alg].md(), k->secret, (int)k->secret_len, input, len, mac, &maclen))
+		return 0;
+	return maclen;
+}
+
+/* The MAC of a message, from its TSIG input.  Returns the MAC length, or 0
+ * on failure. */
+static size_t compute_mac(const dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
+			  const uint8_t *msg, size_t msg_len, uint16_t orig_id, uint16_t arcount,
+			  uint64_t time_signed, uint16_t fudge, uint16_t error, const uint8_t *other,
+			  size_t other_len, uint8_t *mac)
+{
+	size_t n, maclen;
+	uint8_t *buf = mac_input(k, req_mac, req_mac_len, msg, msg_len, orig_id, arcount,
+				 time_signed, fudge, error, other, other_len, &n);
+
+	maclen = hmac(k, buf, n, mac);
 	free(buf);
 	return maclen;
+}
+
+bool dns_tsig_mac_matches(const dns_tsig_key *k, const uint8_t *input, size_t len,
+			  const uint8_t *mac, size_t mac_len)
+{
+	uint8_t want[EVP_MAX_MD_SIZE];
+	size_t n;
+	bool same;
+
+	if (mac_len != k->mac_len || (n = hmac(k, input, len, want)) != mac_len)
+		return false;
+	same = CRYPTO_memcmp(want, mac, mac_len) == 0;
+	explicit_bzero(want, sizeof(want));
+	return same;
 }
 
 int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t now,
@@ -677,6 +766,13 @@ int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t no
 
 	if (n < 12 || other_len > 64)
 		return -EINVAL;
+	if (k->signer) {
+		/* The secret is with the signer, which signs requests only. */
+		if (req_mac || error || other_len)
+			return -EPERM;
+		return k->signer->sign(k->signer->ctx, wire, len, ret_mac ? ret_mac : mac,
+				       ret_mac_len ? ret_mac_len : &maclen);
+	}
 	id = get16(*wire);
 	arcount = get16(*wire + 10);
 	maclen = compute_mac(k, req_mac, req_mac_len, *wire, n, id, arcount, (uint64_t)now,
@@ -819,10 +915,18 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 	 * for them, so a short one is someone else's doing. */
 	if (maclen != k->mac_len)
 		return DNS_TSIG_BAD_MAC;
-	size_t got = compute_mac(k, req_mac, req_mac_len, wire, tsig_at, info->orig_id,
-				 (uint16_t)(get16(wire + 10) - 1), info->time_signed, info->fudge,
-				 info->error, other, other_len, mac);
-	if (got != maclen || CRYPTO_memcmp(mac, rmac, maclen) != 0)
+	size_t in_len;
+	uint8_t *input = mac_input(k, req_mac, req_mac_len, wire, tsig_at, info->orig_id,
+				   (uint16_t)(get16(wire + 10) - 1), info->time_signed,
+				   info->fudge, info->error, other, other_len, &in_len);
+	bool good;
+	if (k->signer) /* the signer says yes or no, never what the MAC is */
+		good = k->signer->check(k->signer->ctx, input, in_len, rmac, maclen) == 1;
+	else
+		good = hmac(k, input, in_len, mac) == maclen &&
+		       CRYPTO_memcmp(mac, rmac, maclen) == 0;
+	free(input);
+	if (!good)
 		return DNS_TSIG_BAD_MAC;
 	/* The MAC covers the fudge too, but a server's generous fudge does not
 	 * widen ours: the window is the smaller of the two. */

@@ -8,6 +8,13 @@
  * is not used: it takes the secret as a base64 C string, leaves decoded copies
  * in freed memory, and checks neither the key name, the signing time nor the
  * TSIG error of a reply.
+ *
+ * The network process (netproc.h), which parses what DNS servers send, never
+ * holds the secret: its keys have a name and an algorithm only, and a
+ * signer that asks the privileged process to sign each request and to check
+ * each reply's MAC (net_sign.h).  Everything else - finding the TSIG record,
+ * the key name, algorithm, time and error checks - is done here, the same for
+ * both kinds of key.
  */
 #ifndef PF_DNS_TSIG_H
 #define PF_DNS_TSIG_H
@@ -21,8 +28,7 @@
 #define DNS_TSIG_KEYFILE_MAX (64 * 1024)
 #define DNS_TSIG_FUDGE 300
 #define DNS_TSIG_MAC_MAX 64
-/* Longest secret accepted, in bytes, here and by the network process
- * (NET_TSIG_SECRET_MAX, net_msg.h, is this); tsig-keygen's longest is 64. */
+/* Longest secret accepted, in bytes; tsig-keygen's longest is 64. */
 #define DNS_TSIG_SECRET_MAX 1024
 
 /* TSIG error codes (the TSIG RR's Error field, RFC 8945 section 3). */
@@ -41,6 +47,25 @@ enum dns_tsig_alg {
 	DNS_HMAC_SHA512,
 };
 
+/*
+ * The HMACs of a key whose secret is elsewhere (the network process's; the
+ * privileged process answers, net_sign.h).  Only requests are signed this
+ * way, at the signer's own clock; a MAC is only checked, never computed for
+ * the asker.
+ */
+typedef struct dns_tsig_signer {
+	/* Replace the request in *wire (*len octets, no TSIG yet, allocated with
+	 * malloc) with the same request signed, and give its MAC (at most
+	 * DNS_TSIG_MAC_MAX octets).  Returns 0 or -errno. */
+	int (*sign)(void *ctx, uint8_t **wire, size_t *len, uint8_t *ret_mac,
+		    size_t *ret_mac_len);
+	/* Returns 1 when mac (the key's full MAC length) is the HMAC of
+	 * input[0..len), 0 when it is not, -errno when it cannot say. */
+	int (*check)(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac,
+		     size_t mac_len);
+	void *ctx;
+} dns_tsig_signer;
+
 typedef struct dns_tsig_key {
 	char name[256];        /* presentation form, lowercase, ends in "." */
 	uint8_t name_wire[256]; /* canonical wire form of name */
@@ -48,8 +73,9 @@ typedef struct dns_tsig_key {
 	enum dns_tsig_alg alg;
 	const char *alg_name;  /* "hmac-sha256" */
 	size_t mac_len;        /* full HMAC output length */
-	unsigned char *secret; /* wiped by dns_tsig_key_free */
+	unsigned char *secret; /* wiped by dns_tsig_key_free; NULL with a signer */
 	size_t secret_len;
+	const dns_tsig_signer *signer; /* borrowed; set on keys without a secret */
 } dns_tsig_key;
 
 /*
@@ -66,11 +92,17 @@ int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e);
 int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_key **ret,
 		       pf_err *e);
 
-/* A key from its parts (the network process gets them over its socket,
- * net_msg.h): name in presentation form, algorithm, and the secret, which is
- * copied.  Returns 0 or -EINVAL for a bad name, algorithm or length. */
+/* A key from its parts: name in presentation form, algorithm, and the
+ * secret, which is copied.  Returns 0 or -EINVAL for a bad name, algorithm or
+ * length. */
 int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned char *secret,
 		     size_t len, dns_tsig_key **ret, pf_err *e);
+
+/* A key with a name and an algorithm and no secret, as the network process
+ * gets it (net_msg.h); it can sign and verify once its signer is set.
+ * Returns 0 or -EINVAL for a bad name or algorithm. */
+int dns_tsig_key_public(const char *name, enum dns_tsig_alg alg, dns_tsig_key **ret,
+			pf_err *e);
 
 /* Wipe and free a key; NULL is fine.  Returns NULL. */
 dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
@@ -81,7 +113,8 @@ dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
  * request's MAC when signing a response (NULL for a request).  The MAC is
  * copied to ret_mac (DNS_TSIG_MAC_MAX bytes), for verifying the reply.
  * error/other are the TSIG error field and other data (0/NULL normally).
- * Returns 0 or -errno.
+ * With a signer (no secret here) only a request can be signed, and the
+ * signer's clock, not now, gives the time signed.  Returns 0 or -errno.
  */
 int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t now,
 		  const uint8_t *req_mac, size_t req_mac_len, uint16_t error,
@@ -128,6 +161,12 @@ typedef struct dns_tsig_info {
 enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
 				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
 				      dns_tsig_info *info);
+
+/* For the privileged side of a signer (net_sign.h): true when mac is the
+ * key's full-length HMAC of input[0..len).  A shorter MAC never matches, so
+ * the answer cannot be used to learn a MAC octet by octet. */
+bool dns_tsig_mac_matches(const dns_tsig_key *k, const uint8_t *input, size_t len,
+			  const uint8_t *mac, size_t mac_len);
 
 /* One line describing a verdict, for messages. */
 const char *dns_tsig_verdict_str(enum dns_tsig_verdict v);

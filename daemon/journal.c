@@ -53,6 +53,8 @@ static const pf_event_kind kinds[PF_EV_COUNT] = {
 	[PF_EV_DAEMON_STARTED] = {"daemon-started", "3678efaf21f84c03ae9d33f2899fb614", LOG_INFO},
 	[PF_EV_DAEMON_STOPPING] = {"daemon-stopping", "e1e492d88129436fb6d4376d6c7f40d9", LOG_INFO},
 	[PF_EV_STATE_INVALID] = {"state-invalid", "640356d8e3c14934960be5155b3e8670", LOG_ERR},
+	[PF_EV_CONFIG_INSECURE] = {"config-insecure", "400fc6507d534705b17a243f57380edf",
+				   LOG_WARNING},
 	[PF_EV_WITHDRAWAL_REFUSED] = {"withdrawal-refused", "65143f200ca34849adfe0a0abbba9bf4",
 				      LOG_WARNING},
 	[PF_EV_MANUAL_DEPLOY] = {"manual-deploy-detected", "c39a69eed6a0482fbe5f7715f968c068",

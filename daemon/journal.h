@@ -52,6 +52,7 @@ enum pf_event {
 	PF_EV_DAEMON_STARTED,
 	PF_EV_DAEMON_STOPPING,
 	PF_EV_STATE_INVALID,       /* the state file cannot be trusted; nothing is done */
+	PF_EV_CONFIG_INSECURE,     /* someone else could change the configuration or TSIG key */
 	PF_EV_WITHDRAWAL_REFUSED,  /* a withdrawal would remove the records of a key in use */
 	PF_EV_MANUAL_DEPLOY,       /* the next keys were found deployed by hand */
 	PF_EV_COUNT

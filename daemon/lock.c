@@ -37,7 +37,10 @@ int pf_lock_acquire(const char *state_directory, pf_lock *ret, pf_err *e)
 	struct stat sb;
 	int fd, r, n;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	/* Truncated once ours: never through a symbolic link, never a FIFO
+	 * (O_NONBLOCK: its open would not wait), never a hard link to a file
+	 * elsewhere. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0) {
 		r = errno;
 		pf_err_set(e, r, "cannot open lock file %s: %s", path, strerror(r));
@@ -46,6 +49,12 @@ int pf_lock_acquire(const char *state_directory, pf_lock *ret, pf_err *e)
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		pf_err_set(e, EINVAL, "lock file %s is not a regular file", path);
+		r = EINVAL;
+		goto fail;
+	}
+	if (sb.st_nlink != 1) {
+		pf_err_set(e, EINVAL, "lock file %s has other hard links; not using it (remove it)",
+			   path);
 		r = EINVAL;
 		goto fail;
 	}

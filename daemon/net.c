@@ -5,8 +5,10 @@
  *
  * This file owns the one socket to the network process and its pid.  Every
  * reply is taken only as the reply type of the request just sent and is
- * decoded completely before anything of it is used; anything else ends the
- * network process (SIGKILL, reaped) and fails the call.
+ * decoded completely before anything of it is used; while an update is
+ * worked on, the network process's sign and MAC check requests are taken
+ * too, and answered by net_sign.c, which holds the key.  Anything else ends
+ * the network process (SIGKILL, reaped) and fails the call.
  */
 #include "net.h"
 
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "net_msg.h"
+#include "net_sign.h"
 #include "netproc.h"
 
 enum net_mode {
@@ -146,14 +149,18 @@ static int restart(pf_err *e)
 }
 
 /*
- * Send request req (body b) and receive its reply into *reply.  Returns 0;
- * -ECONNRESET when the network process is gone (it is restarted at the next
- * call: a transient failure); -ETIMEDOUT; -EPROTO for a protocol violation;
- * each with e saying so.
+ * Send request req (body b) and receive its reply into *reply, answering on
+ * the way the sign and MAC check requests of the network process with
+ * signer (NULL: none may come).  The whole exchange ends within
+ * NET_REPLY_TIMEOUT_MS.  Returns 0; -ECONNRESET when the network process is
+ * gone (it is restarted at the next call: a transient failure); -ETIMEDOUT;
+ * -EPROTO for a protocol violation; each with e saying so.
  */
-static int exchange(uint32_t req, const net_buf *b, net_buf *reply, pf_err *e)
+static int exchange(uint32_t req, const net_buf *b, net_buf *reply, const net_signer *signer,
+		    pf_err *e)
 {
-	const uint32_t want = req + 1;
+	const uint32_t allowed[] = {req + 1, NET_SIGN_REQ, NET_MAC_REQ};
+	uint64_t deadline;
 	uint32_t t;
 	int rc;
 
@@ -169,24 +176,44 @@ static int exchange(uint32_t req, const net_buf *b, net_buf *reply, pf_err *e)
 			   net_type_name(req), strerror(-rc));
 		return broken(rc == -EPIPE || rc == -ECONNRESET ? -ECONNRESET : -EPROTO);
 	}
-	rc = net_recv(np.fd, &want, 1, NET_REPLY_TIMEOUT_MS, &t, reply, e);
-	if (rc == -ECONNRESET) {
-		pf_err_set(e, ECONNRESET, "the network process ended during a %s",
-			   net_type_name(req));
-		return broken(-ECONNRESET);
+	deadline = pf_mono_usec() + (uint64_t)NET_REPLY_TIMEOUT_MS * 1000;
+	for (;;) {
+		uint64_t now = pf_mono_usec();
+		int left = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+		net_buf out = {0};
+
+		rc = net_recv(np.fd, allowed, signer ? 3 : 1, left, &t, reply, e);
+		if (rc == -ECONNRESET) {
+			pf_err_set(e, ECONNRESET, "the network process ended during a %s",
+				   net_type_name(req));
+			return broken(-ECONNRESET);
+		}
+		if (rc == -ETIMEDOUT) {
+			pf_err_set(e, ETIMEDOUT,
+				   "the network process did not answer a %s within %d s",
+				   net_type_name(req), NET_REPLY_TIMEOUT_MS / 1000);
+			return broken(-ETIMEDOUT);
+		}
+		if (rc < 0) {
+			if (rc != -EPROTO)
+				pf_err_set(e, -rc, "reading from the network process: %s",
+					   strerror(-rc));
+			pf_err_prefix(e, "network process");
+			return broken(-EPROTO);
+		}
+		if (t == req + 1)
+			return 0;
+		/* A signature or a MAC check for the update it works on. */
+		if ((rc = net_signer_serve(signer, t, reply, &out, e)) == 0 &&
+		    (rc = net_send(np.fd, t + 1, &out)) < 0)
+			pf_err_set(e, -rc, "cannot send the %s to the network process: %s",
+				   net_type_name(t + 1), strerror(-rc));
+		net_buf_free(&out);
+		if (rc < 0) {
+			pf_err_prefix(e, "network process");
+			return broken(rc == -EPIPE || rc == -ECONNRESET ? -ECONNRESET : -EPROTO);
+		}
 	}
-	if (rc == -ETIMEDOUT) {
-		pf_err_set(e, ETIMEDOUT, "the network process did not answer a %s within %d s",
-			   net_type_name(req), NET_REPLY_TIMEOUT_MS / 1000);
-		return broken(-ETIMEDOUT);
-	}
-	if (rc < 0) {
-		if (rc != -EPROTO)
-			pf_err_set(e, -rc, "reading from the network process: %s", strerror(-rc));
-		pf_err_prefix(e, "network process");
-		return broken(-EPROTO);
-	}
-	return 0;
 }
 
 /* Take the status of a decoded reply as the call's result.  Returns its
@@ -210,7 +237,7 @@ int net_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
 	if (np.mode == MODE_INPROCESS)
 		return dns_discover(cfg, owners, n_owners, ret, n_zones, owner_zone, e);
 	if ((rc = net_enc_discover_req(&req, cfg, owners, n_owners, e)) == 0 &&
-	    (rc = exchange(NET_DISCOVER_REQ, &req, &rep, e)) == 0) {
+	    (rc = exchange(NET_DISCOVER_REQ, &req, &rep, NULL, e)) == 0) {
 		if ((rc = net_dec_discover_rep(&rep, n_owners, &st, &z, &nz, owner_zone, e)) < 0) {
 			pf_err_prefix(e, "network process");
 			rc = broken(rc);
@@ -237,6 +264,7 @@ int net_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 		     dns_update_result *res, pf_err *e)
 {
 	net_buf req = {0}, rep = {0};
+	net_signer signer = {0};
 	net_status st;
 	char *dry = NULL, *verbose = NULL;
 	int rc;
@@ -244,8 +272,10 @@ int net_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 	if (np.mode == MODE_INPROCESS)
 		return dns_update_apply(o, ch, n, res, e);
 	memset(res, 0, sizeof(*res));
+	/* The key stays here: the network process asks for each signature. */
 	if ((rc = net_enc_update_req(&req, o, ch, n, e)) == 0 &&
-	    (rc = exchange(NET_UPDATE_REQ, &req, &rep, e)) == 0) {
+	    (!o->tsig || (rc = net_signer_init(&signer, o->tsig, o->zone->zone, ch, n, e)) == 0) &&
+	    (rc = exchange(NET_UPDATE_REQ, &req, &rep, o->tsig ? &signer : NULL, e)) == 0) {
 		if ((rc = net_dec_update_rep(&rep, ch, n, &st, res, &dry, &verbose, e)) < 0) {
 			pf_err_prefix(e, "network process");
 			rc = broken(rc);
@@ -261,7 +291,7 @@ int net_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 				ch[i].result = DNS_CH_FAILED;
 	free(dry);
 	free(verbose);
-	/* The request held the TSIG secret: net_buf_free wipes it. */
+	net_signer_free(&signer);
 	net_buf_free(&req);
 	net_buf_free(&rep);
 	return rc;
@@ -278,7 +308,7 @@ int net_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n,
 	if (np.mode == MODE_INPROCESS)
 		return dns_prop_run(z, want, n, o, ret, e);
 	if ((rc = net_enc_prop_req(&req, z, want, n, o, e)) == 0 &&
-	    (rc = exchange(NET_PROP_REQ, &req, &rep, e)) == 0) {
+	    (rc = exchange(NET_PROP_REQ, &req, &rep, NULL, e)) == 0) {
 		if ((rc = net_dec_prop_rep(&rep, z, want, n, &st, &rd, e)) < 0) {
 			pf_err_prefix(e, "network process");
 			rc = broken(rc);
@@ -303,7 +333,7 @@ int net_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata 
 	if (np.mode == MODE_INPROCESS)
 		return smtp_probe(ep, tlsa_host, records, n, want, timeout_ms, ret, e);
 	if ((rc = net_enc_probe_req(&req, ep, tlsa_host, records, n, want, timeout_ms, e)) == 0 &&
-	    (rc = exchange(NET_PROBE_REQ, &req, &rep, e)) == 0) {
+	    (rc = exchange(NET_PROBE_REQ, &req, &rep, NULL, e)) == 0) {
 		if ((rc = net_dec_probe_rep(&rep, &st, ret, e)) < 0) {
 			pf_err_prefix(e, "network process");
 			rc = broken(rc);

@@ -21,7 +21,9 @@
  * a transient failure the engine retries), the error naming what went
  * wrong; the next call forks a new one.  That later fork copies this
  * process's memory as it is then, which holds no secret: the key store and
- * the TSIG code wipe what they held (keystore.h, dns_tsig.h).
+ * the TSIG code wipe what they held (keystore.h, dns_tsig.h).  No secret is
+ * ever sent to the network process: an update's TSIG signatures are made
+ * here, on its request (net_sign.h).
  */
 #ifndef PF_NET_H
 #define PF_NET_H
@@ -61,9 +63,11 @@ void net_adopt(int fd, pid_t pid);
 int net_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
 		 dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e);
 
-/* As dns_update_apply (dns_update.h).  The TSIG key in o goes to the network
- * process for this update; what the update prints (o->dry_run, o->verbose)
- * is written to those files when the reply comes. */
+/* As dns_update_apply (dns_update.h).  Only the TSIG key's name and
+ * algorithm go to the network process; the secret stays in this process,
+ * which signs the update's own messages and checks reply MACs when the
+ * network process asks (net_sign.h).  What the update prints (o->dry_run,
+ * o->verbose) is written to those files when the reply comes. */
 int net_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 		     dns_update_result *res, pf_err *e);
 

@@ -41,6 +41,10 @@ static const struct {
 	[NET_PROP_REP] = {"propagation reply", 16 * 1024 * 1024},
 	[NET_PROBE_REQ] = {"probe request", 128 * 1024},
 	[NET_PROBE_REP] = {"probe reply", 4096},
+	[NET_SIGN_REQ] = {"sign request", 4 + NET_DNS_MAX},
+	[NET_SIGN_REP] = {"sign reply", 1024 + 4 + NET_DNS_MAX + 4 + DNS_TSIG_MAC_MAX},
+	[NET_MAC_REQ] = {"MAC check request", 4 + NET_MAC_INPUT_MAX + 4 + DNS_TSIG_MAC_MAX},
+	[NET_MAC_REP] = {"MAC check reply", 1},
 };
 
 size_t net_type_max(uint32_t t)
@@ -60,7 +64,8 @@ void net_buf_free(net_buf *b)
 	if (!b)
 		return;
 	if (b->p) {
-		/* Update requests carry the TSIG secret: wipe every body. */
+		/* No body carries a secret, but signed messages and the
+		 * like are nobody's business once freed: wipe every body. */
 		explicit_bzero(b->p, b->cap);
 		free(b->p);
 	}
@@ -75,7 +80,7 @@ static void put(net_buf *b, const void *p, size_t n)
 
 		while (cap - b->len < n)
 			cap *= 2;
-		/* Not realloc: the old copy could hold the secret. */
+		/* Not realloc: the old copy is wiped, as every body is. */
 		np = pf_malloc(cap);
 		if (b->len)
 			memcpy(np, b->p, b->len);
@@ -300,6 +305,35 @@ static char *get_text(reader *r, const char *what)
 	return s;
 }
 
+/* Octets: a 32-bit length and the octets. */
+static void put_blob(net_buf *b, const uint8_t *p, size_t n)
+{
+	put_u32(b, (uint32_t)n);
+	put(b, p, n);
+}
+
+/* Octets of at most max, pointing into the message (NULL after a
+ * problem). */
+static const uint8_t *get_blob(reader *r, size_t max, size_t *ret_len, const char *what)
+{
+	uint32_t n = get_u32(r, what);
+	const uint8_t *p;
+
+	*ret_len = 0;
+	if (!ok(r))
+		return NULL;
+	if (n > max) {
+		bad(r, "%s: %u octets, at most %zu allowed", what, n, max);
+		return NULL;
+	}
+	if (!need(r, n, what))
+		return NULL;
+	p = r->p + r->off;
+	r->off += n;
+	*ret_len = n;
+	return p;
+}
+
 /*
  * A count of items each encoded in at least min_size octets: at most max,
  * and no more than what is left of the message could hold - so a lying
@@ -467,6 +501,11 @@ static void put_status(net_buf *b, const net_status *st)
 {
 	int rc = st->rc < -MAX_ERRNO ? -EIO : st->rc > 0 ? 0 : st->rc;
 	int code = st->err.code < 0 || st->err.code > MAX_ERRNO ? EIO : st->err.code;
+
+	/* The one form of a failure: its errno as the error code too, as
+	 * get_status insists. */
+	if (rc < 0 && code == 0)
+		code = -rc;
 	int ex = st->err.exit_code < 0 || st->err.exit_code > PF_EXIT_REFUSED ? PF_EXIT_FAIL
 										: st->err.exit_code;
 
@@ -488,7 +527,7 @@ static void get_status(reader *r, net_status *st)
 		bad(r, "exit code %d out of range", st->err.exit_code);
 	get_str(r, st->err.msg, sizeof(st->err.msg), S_LINE, "error message");
 	if (ok(r) && st->rc < 0 && st->err.code == 0)
-		st->err.code = -st->rc;
+		bad(r, "return value %d without an error code", st->rc);
 }
 
 static void put_rdata(net_buf *b, const pf_tlsa_rdata *rd)
@@ -630,21 +669,27 @@ void net_enc_hello(net_buf *b, const net_status *st, const net_sep *sep)
 	put_str(b, sep->why_uid, sizeof(sep->why_uid), S_LINE);
 }
 
-int net_dec_hello(const net_buf *b, net_status *st, net_sep *sep, pf_err *e)
+int net_dec_hello(const net_buf *b, net_status *ret_st, net_sep *ret_sep, pf_err *e)
 {
+	net_status st;
+	net_sep sep = {0};
 	reader r;
+	int rc;
 
-	memset(sep, 0, sizeof(*sep));
 	reader_init(&r, b);
-	get_status(&r, st);
-	sep->uid = get_u32(&r, "uid");
-	sep->gid = get_u32(&r, "gid");
-	sep->flags = get_u32(&r, "separation flags");
-	if (ok(&r) && (sep->flags & ~NET_SEP_ALL))
-		bad(&r, "unknown separation flags 0x%x", (unsigned)sep->flags);
-	sep->landlock_abi = get_range(&r, 0, NET_LANDLOCK_ABI_MAX, "Landlock ABI");
-	get_str(&r, sep->why_uid, sizeof(sep->why_uid), S_LINE, "uid note");
-	return finish(&r, NET_HELLO, e);
+	get_status(&r, &st);
+	sep.uid = get_u32(&r, "uid");
+	sep.gid = get_u32(&r, "gid");
+	sep.flags = get_u32(&r, "separation flags");
+	if (ok(&r) && (sep.flags & ~NET_SEP_ALL))
+		bad(&r, "unknown separation flags 0x%x", (unsigned)sep.flags);
+	sep.landlock_abi = get_range(&r, 0, NET_LANDLOCK_ABI_MAX, "Landlock ABI");
+	get_str(&r, sep.why_uid, sizeof(sep.why_uid), S_LINE, "uid note");
+	if ((rc = finish(&r, NET_HELLO, e)) < 0)
+		return rc;
+	*ret_st = st;
+	*ret_sep = sep;
+	return 0;
 }
 
 /* ---- discover ----------------------------------------------------------------- */
@@ -751,17 +796,18 @@ int net_enc_discover_rep(net_buf *b, const net_status *st, const dns_zone_info *
 	return 0;
 }
 
-int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *st,
-			 dns_zone_info **ret, size_t *ret_n, size_t *owner_zone, pf_err *e)
+int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *ret_st,
+			 dns_zone_info **ret, size_t *ret_n, size_t *ret_owner_zone, pf_err *e)
 {
 	dns_zone_info *z = NULL;
-	size_t nz = 0, no;
+	size_t nz = 0, no, *owner_zone = pf_calloc(n_owners + 1, sizeof(*owner_zone));
+	net_status st;
 	reader r;
 	int rc;
 
 	reader_init(&r, b);
-	get_status(&r, st);
-	if (ok(&r) && st->rc == 0) {
+	get_status(&r, &st);
+	if (ok(&r) && st.rc == 0) {
 		nz = get_count(&r, NET_MAX_ZONES, 1 + TARGET_MIN + 4 + 2 + 12, "zones");
 		z = pf_calloc(nz + 1, sizeof(*z));
 		for (size_t i = 0; i < nz && ok(&r); i++) {
@@ -779,8 +825,13 @@ int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *st,
 	}
 	if ((rc = finish(&r, NET_DISCOVER_REP, e)) < 0) {
 		dns_zones_free(z, nz);
+		free(owner_zone);
 		return rc;
 	}
+	if (st.rc == 0)
+		memcpy(ret_owner_zone, owner_zone, n_owners * sizeof(*owner_zone));
+	free(owner_zone);
+	*ret_st = st;
 	*ret = z;
 	*ret_n = nz;
 	return 0;
@@ -796,17 +847,14 @@ int net_enc_update_req(net_buf *b, const dns_update_opts *o, const dns_change *c
 	if (n > NET_MAX_ITEMS)
 		return pf_err_set(e, E2BIG, "%zu changes in one update, at most %d", n,
 				  NET_MAX_ITEMS);
-	if (o->tsig && (o->tsig->secret_len == 0 || o->tsig->secret_len > NET_TSIG_SECRET_MAX))
-		return pf_err_set(e, E2BIG, "TSIG key %s: a secret of %zu octets (at most %d)",
-				  o->tsig->name, o->tsig->secret_len, NET_TSIG_SECRET_MAX);
 	if ((rc = put_zone(b, o->zone, e)) < 0)
 		return rc;
+	/* The key's name and algorithm only: the secret stays here, and the
+	 * network process asks for each signature (net_sign.h). */
 	put_bool(b, o->tsig != NULL);
 	if (o->tsig) {
 		put_str(b, o->tsig->name, sizeof(o->tsig->name), S_NAME);
 		put_u8(b, (uint8_t)o->tsig->alg);
-		put_u16(b, (uint16_t)o->tsig->secret_len);
-		put(b, o->tsig->secret, o->tsig->secret_len);
 	}
 	put_u32(b, o->ttl);
 	put_bool(b, o->dry_run != NULL);
@@ -831,23 +879,14 @@ int net_dec_update_req(const net_buf *b, net_update_req *ret, pf_err *e)
 	if (get_bool(&r, "TSIG flag")) {
 		char name[256];
 		uint8_t alg;
-		uint16_t len;
+		pf_err e2 = {0};
 
 		get_str(&r, name, sizeof(name), S_NAME, "TSIG key name");
 		alg = get_u8(&r, "TSIG algorithm");
-		len = get_u16(&r, "TSIG secret length");
 		if (ok(&r) && alg > DNS_HMAC_SHA512)
 			bad(&r, "TSIG algorithm %u", alg);
-		if (ok(&r) && (len == 0 || len > NET_TSIG_SECRET_MAX))
-			bad(&r, "TSIG secret of %u octets", len);
-		if (need(&r, len, "TSIG secret")) {
-			pf_err e2 = {0};
-
-			if (dns_tsig_key_new(name, (enum dns_tsig_alg)alg, r.p + r.off, len,
-					     &ret->tsig, &e2) < 0)
-				bad(&r, "%s", e2.msg);
-			r.off += len;
-		}
+		if (ok(&r) && dns_tsig_key_public(name, (enum dns_tsig_alg)alg, &ret->tsig, &e2) < 0)
+			bad(&r, "%s", e2.msg);
 	}
 	ret->ttl = get_u32(&r, "TTL");
 	ret->dry_run = get_bool(&r, "dry-run flag");
@@ -904,11 +943,13 @@ int net_enc_update_rep(net_buf *b, const net_status *st, const dns_change *ch, s
 	return 0;
 }
 
-int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *st,
-		       dns_update_result *res, char **ret_dry, char **ret_verbose, pf_err *e)
+int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *ret_st,
+		       dns_update_result *ret_res, char **ret_dry, char **ret_verbose, pf_err *e)
 {
 	dns_change *out = pf_calloc(n + 1, sizeof(*out));
 	char *dry = NULL, *verbose = NULL;
+	dns_update_result res_ = {0}, *res = &res_;
+	net_status st_, *st = &st_;
 	size_t m;
 	reader r;
 	int rc;
@@ -927,7 +968,6 @@ int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *s
 		out[i].ttl = get_u32(&r, "TTL");
 		out[i].others = get_u32(&r, "other records");
 	}
-	memset(res, 0, sizeof(*res));
 	res->messages = get_u32(&r, "messages");
 	res->t_pub = (int64_t)get_u64(&r, "T_pub");
 	res->serial = get_u32(&r, "serial");
@@ -959,9 +999,113 @@ int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *s
 		ch[i].others = out[i].others;
 	}
 	free(out);
+	*ret_st = *st;
+	*ret_res = *res;
 	*ret_dry = dry;
 	*ret_verbose = verbose;
 	return 0;
+}
+
+/* ---- signing ------------------------------------------------------------------------ */
+
+void net_enc_sign_req(net_buf *b, const uint8_t *wire, size_t len)
+{
+	put_blob(b, wire, len > NET_DNS_MAX ? 0 : len);
+}
+
+int net_dec_sign_req(const net_buf *b, const uint8_t **ret_wire, size_t *ret_len, pf_err *e)
+{
+	const uint8_t *w;
+	size_t len;
+	reader r;
+	int rc;
+
+	reader_init(&r, b);
+	w = get_blob(&r, NET_DNS_MAX, &len, "message to sign");
+	if (ok(&r) && len < 12)
+		bad(&r, "a message of %zu octets to sign", len);
+	if ((rc = finish(&r, NET_SIGN_REQ, e)) < 0)
+		return rc;
+	*ret_wire = w;
+	*ret_len = len;
+	return 0;
+}
+
+void net_enc_sign_rep(net_buf *b, const net_status *st, const uint8_t *wire, size_t len,
+		      const uint8_t *mac, size_t mac_len)
+{
+	bool good = st->rc == 0 && len <= NET_DNS_MAX && mac_len <= DNS_TSIG_MAC_MAX;
+
+	put_status(b, st);
+	put_blob(b, wire, good ? len : 0);
+	put_blob(b, mac, good ? mac_len : 0);
+}
+
+int net_dec_sign_rep(const net_buf *b, size_t req_len, size_t mac_len_want, net_status *st,
+		     uint8_t **ret_wire, size_t *ret_len, uint8_t *mac, size_t *mac_len,
+		     pf_err *e)
+{
+	const uint8_t *w, *m;
+	size_t wl, ml;
+	reader r;
+	int rc;
+
+	reader_init(&r, b);
+	get_status(&r, st);
+	w = get_blob(&r, NET_DNS_MAX, &wl, "signed message");
+	m = get_blob(&r, DNS_TSIG_MAC_MAX, &ml, "MAC");
+	if (ok(&r) && st->rc == 0 && (wl <= req_len || ml != mac_len_want))
+		bad(&r, "a signed message of %zu octets with a MAC of %zu for a request of %zu",
+		    wl, ml, req_len);
+	if ((rc = finish(&r, NET_SIGN_REP, e)) < 0 || st->rc < 0)
+		return rc;
+	*ret_wire = pf_malloc(wl);
+	memcpy(*ret_wire, w, wl);
+	*ret_len = wl;
+	memcpy(mac, m, ml);
+	*mac_len = ml;
+	return 0;
+}
+
+void net_enc_mac_req(net_buf *b, const uint8_t *input, size_t len, const uint8_t *mac,
+		     size_t mac_len)
+{
+	put_blob(b, input, len > NET_MAC_INPUT_MAX ? 0 : len);
+	put_blob(b, mac, mac_len > DNS_TSIG_MAC_MAX ? 0 : mac_len);
+}
+
+int net_dec_mac_req(const net_buf *b, const uint8_t **ret_input, size_t *ret_len,
+		    const uint8_t **ret_mac, size_t *ret_mac_len, pf_err *e)
+{
+	const uint8_t *in, *mac;
+	size_t len, mac_len;
+	reader r;
+	int rc;
+
+	reader_init(&r, b);
+	in = get_blob(&r, NET_MAC_INPUT_MAX, &len, "TSIG input");
+	mac = get_blob(&r, DNS_TSIG_MAC_MAX, &mac_len, "MAC");
+	if ((rc = finish(&r, NET_MAC_REQ, e)) < 0)
+		return rc;
+	*ret_input = in;
+	*ret_len = len;
+	*ret_mac = mac;
+	*ret_mac_len = mac_len;
+	return 0;
+}
+
+void net_enc_mac_rep(net_buf *b, bool match)
+{
+	put_bool(b, match);
+}
+
+int net_dec_mac_rep(const net_buf *b, bool *match, pf_err *e)
+{
+	reader r;
+
+	reader_init(&r, b);
+	*match = get_bool(&r, "MAC verdict");
+	return finish(&r, NET_MAC_REP, e);
 }
 
 /* ---- propagation round ------------------------------------------------------------ */
@@ -1104,15 +1248,16 @@ static void round_owners(dns_prop_round *rd, const dns_prop_want *want, size_t n
 }
 
 int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_want *want,
-		     size_t n, net_status *st, dns_prop_round *ret, pf_err *e)
+		     size_t n, net_status *ret_st, dns_prop_round *ret, pf_err *e)
 {
 	dns_prop_round rd = {0};
+	net_status st;
 	reader r;
 	int rc;
 
 	reader_init(&r, b);
-	get_status(&r, st);
-	if (ok(&r) && st->rc == 0) {
+	get_status(&r, &st);
+	if (ok(&r) && st.rc == 0) {
 		size_t no, nw, ns;
 		bool all = true;
 
@@ -1191,6 +1336,7 @@ int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_wa
 		dns_prop_round_free(&rd);
 		return rc;
 	}
+	*ret_st = st;
 	*ret = rd;
 	return 0;
 }
@@ -1262,16 +1408,17 @@ void net_enc_probe_rep(net_buf *b, const net_status *st, const pf_probe_result *
 	put_str(b, res->verify_error, sizeof(res->verify_error), S_LINE);
 }
 
-int net_dec_probe_rep(const net_buf *b, net_status *st, pf_probe_result *ret, pf_err *e)
+int net_dec_probe_rep(const net_buf *b, net_status *ret_st, pf_probe_result *ret, pf_err *e)
 {
 	pf_probe_result res = {0};
+	net_status st;
 	uint8_t alg, depth;
 	reader r;
 	size_t hl;
 	int rc;
 
 	reader_init(&r, b);
-	get_status(&r, st);
+	get_status(&r, &st);
 	get_str(&r, res.address, sizeof(res.address), S_LINE, "address");
 	get_str(&r, res.spki_sha256, sizeof(res.spki_sha256), S_NAME, "SPKI digest");
 	hl = strlen(res.spki_sha256);
@@ -1290,6 +1437,7 @@ int net_dec_probe_rep(const net_buf *b, net_status *st, pf_probe_result *ret, pf
 		bad(&r, "DANE valid without a check");
 	if ((rc = finish(&r, NET_PROBE_REP, e)) < 0)
 		return rc;
+	*ret_st = st;
 	*ret = res;
 	return 0;
 }

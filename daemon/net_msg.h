@@ -15,9 +15,11 @@
  * number of changes, owners that are the wanted ones).
  *
  * What crosses: DNS names, TLSA association data, server addresses, results,
- * and - in an update request only - the TSIG key, the network side's one
- * secret (it must sign updates).  Never a TLS private key: no message type
- * can carry one.  Buffers that held a message are wiped when freed.
+ * the TSIG key's name and algorithm, and - while the network process works
+ * on an update - the DNS messages it asks the privileged process to sign,
+ * with their signatures, and reply MACs it asks to have checked (yes or no).
+ * Never a TLS private key or the TSIG secret: no message type can carry
+ * either.  Buffers that held a message are wiped when freed.
  */
 #ifndef PF_NET_MSG_H
 #define PF_NET_MSG_H
@@ -46,19 +48,24 @@
 #define NET_MAX_ZONES 1024
 #define NET_MAX_HOSTPORTS 256 /* one configuration list */
 #define NET_MAX_PROBE_RECORDS 1024
-#define NET_TSIG_SECRET_MAX DNS_TSIG_SECRET_MAX
+#define NET_DNS_MAX 65535             /* one DNS message */
+#define NET_MAC_INPUT_MAX (2 * 65536) /* a reply's TSIG input (dns_tsig.h) */
 #define NET_TEXT_MAX (4 * 1024 * 1024) /* dry-run or verbose output of an update */
 
 enum net_type {
 	NET_HELLO = 1,     /* netproc -> parent, once: how it is separated (or why not) */
 	NET_DISCOVER_REQ,  /* dns_discover */
 	NET_DISCOVER_REP,
-	NET_UPDATE_REQ,    /* dns_update_apply, with the TSIG key */
+	NET_UPDATE_REQ,    /* dns_update_apply, with the TSIG key's name */
 	NET_UPDATE_REP,
 	NET_PROP_REQ,      /* dns_prop_run: one propagation round */
 	NET_PROP_REP,
 	NET_PROBE_REQ,     /* smtp_probe */
 	NET_PROBE_REP,
+	NET_SIGN_REQ,      /* netproc -> parent, during an update: sign this request */
+	NET_SIGN_REP,
+	NET_MAC_REQ,       /* netproc -> parent, during an update: is this a reply's MAC? */
+	NET_MAC_REP,
 	NET_TYPE_END
 };
 
@@ -140,7 +147,7 @@ int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *st,
 /* ---- update ---- */
 typedef struct net_update_req {
 	dns_zone_info zone;   /* checks owned */
-	dns_tsig_key *tsig;   /* NULL: unsigned; wiped and freed with the request */
+	dns_tsig_key *tsig;   /* NULL: unsigned; else no secret, only name and algorithm */
 	uint32_t ttl;
 	bool dry_run, verbose;
 	dns_change *ch;
@@ -161,6 +168,29 @@ int net_enc_update_rep(net_buf *b, const net_status *st, const dns_change *ch, s
  * -EPROTO. */
 int net_dec_update_rep(const net_buf *b, dns_change *ch, size_t n, net_status *st,
 		       dns_update_result *res, char **ret_dry, char **ret_verbose, pf_err *e);
+
+/* ---- signing, asked by the network process during an update (net_sign.h) ---- */
+/* The request to sign, wire[0..len), len at most NET_DNS_MAX. */
+void net_enc_sign_req(net_buf *b, const uint8_t *wire, size_t len);
+/* *ret_wire points into b.  Returns 0 or -EPROTO. */
+int net_dec_sign_req(const net_buf *b, const uint8_t **ret_wire, size_t *ret_len, pf_err *e);
+void net_enc_sign_rep(net_buf *b, const net_status *st, const uint8_t *wire, size_t len,
+		      const uint8_t *mac, size_t mac_len);
+/* When st->rc is 0, *ret_wire (caller frees) and *ret_len are the signed
+ * message, which must be longer than the request of req_len octets, and
+ * mac[0..*mac_len) its MAC of mac_len_want octets.  Returns 0 or -EPROTO. */
+int net_dec_sign_rep(const net_buf *b, size_t req_len, size_t mac_len_want, net_status *st,
+		     uint8_t **ret_wire, size_t *ret_len, uint8_t *mac, size_t *mac_len,
+		     pf_err *e);
+/* A reply's TSIG input (at most NET_MAC_INPUT_MAX octets) and the MAC it
+ * came with (at most DNS_TSIG_MAC_MAX). */
+void net_enc_mac_req(net_buf *b, const uint8_t *input, size_t len, const uint8_t *mac,
+		     size_t mac_len);
+/* *ret_input and *ret_mac point into b.  Returns 0 or -EPROTO. */
+int net_dec_mac_req(const net_buf *b, const uint8_t **ret_input, size_t *ret_len,
+		    const uint8_t **ret_mac, size_t *ret_mac_len, pf_err *e);
+void net_enc_mac_rep(net_buf *b, bool match);
+int net_dec_mac_rep(const net_buf *b, bool *match, pf_err *e);
 
 /* ---- propagation round ---- */
 typedef struct net_prop_req {

@@ -3,10 +3,12 @@
  * and sandbox (sandbox.h), and the request loop that runs dns_discover,
  * dns_update_apply, dns_prop_run and smtp_probe for the privileged process.
  *
- * This file owns the process's credentials.  It holds the TSIG key only
- * while it signs an update.  It never opens a file of its own: everything it
- * works on arrives in a request, and everything it reports leaves in the
- * reply, each checked by net_msg.c.
+ * This file owns the process's credentials.  It never holds the TSIG
+ * secret: an update's key has its name and algorithm only, and its signer
+ * asks the privileged process, on the same socket, to sign each request and
+ * to check each reply's MAC (net_sign.h).  It never opens a file of its
+ * own: everything it works on arrives in a request, and everything it
+ * reports leaves in the reply, each checked by net_msg.c.
  */
 #include "netproc.h"
 
@@ -38,6 +40,8 @@
 
 #define HELLO_TIMEOUT_MS 10000
 #define NETPROC_FD 3
+/* The privileged process answers a signature or a MAC check at once. */
+#define SIGN_TIMEOUT_MS 60000
 
 /* ---- credentials ------------------------------------------------------------ */
 
@@ -153,7 +157,79 @@ static int serve_discover(const net_buf *in, net_buf *out, pf_err *e)
 	return rc;
 }
 
-static int serve_update(const net_buf *in, net_buf *out, pf_err *e)
+/* ---- TSIG, from the privileged process -------------------------------------- */
+
+typedef struct remote {
+	int fd;
+	size_t mac_len; /* the key's */
+} remote;
+
+/* The exchange with the privileged process broke in the middle of an
+ * update: nothing after it on the socket can be taken to be in step, so
+ * this process ends, and the privileged side sees it gone. */
+static noreturn void lost(void)
+{
+	_exit(2);
+}
+
+/* dns_tsig_signer.sign: the privileged process signs the request. */
+static int remote_sign(void *ctx, uint8_t **wire, size_t *len, uint8_t *ret_mac,
+		       size_t *ret_mac_len)
+{
+	static const uint32_t want[] = {NET_SIGN_REP};
+	const remote *rm = ctx;
+	net_buf b = {0}, in = {0};
+	net_status st;
+	uint8_t *sw = NULL;
+	size_t sl = 0;
+	uint32_t t;
+	pf_err e = {0};
+
+	if (*len > NET_DNS_MAX)
+		return -EMSGSIZE;
+	net_enc_sign_req(&b, *wire, *len);
+	if (net_send(rm->fd, NET_SIGN_REQ, &b) < 0 ||
+	    net_recv(rm->fd, want, 1, SIGN_TIMEOUT_MS, &t, &in, &e) < 0 ||
+	    net_dec_sign_rep(&in, *len, rm->mac_len, &st, &sw, &sl, ret_mac, ret_mac_len, &e) <
+		    0)
+		lost();
+	net_buf_free(&b);
+	net_buf_free(&in);
+	if (st.rc < 0)
+		return st.rc;
+	free(*wire);
+	*wire = sw;
+	*len = sl;
+	return 0;
+}
+
+/* dns_tsig_signer.check: the privileged process says whether mac is the
+ * reply's MAC. */
+static int remote_check(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac,
+			size_t mac_len)
+{
+	static const uint32_t want[] = {NET_MAC_REP};
+	const remote *rm = ctx;
+	net_buf b = {0}, in = {0};
+	bool match = false;
+	uint32_t t;
+	pf_err e = {0};
+
+	if (len > NET_MAC_INPUT_MAX || mac_len > DNS_TSIG_MAC_MAX)
+		return -EMSGSIZE;
+	net_enc_mac_req(&b, input, len, mac, mac_len);
+	if (net_send(rm->fd, NET_MAC_REQ, &b) < 0 ||
+	    net_recv(rm->fd, want, 1, SIGN_TIMEOUT_MS, &t, &in, &e) < 0 ||
+	    net_dec_mac_rep(&in, &match, &e) < 0)
+		lost();
+	net_buf_free(&b);
+	net_buf_free(&in);
+	return match ? 1 : 0;
+}
+
+/* ---- requests, continued ------------------------------------------------------- */
+
+static int serve_update(int fd, const net_buf *in, net_buf *out, pf_err *e)
 {
 	net_update_req req;
 	net_status st = {0};
@@ -164,6 +240,10 @@ static int serve_update(const net_buf *in, net_buf *out, pf_err *e)
 
 	if ((rc = net_dec_update_req(in, &req, e)) < 0)
 		return rc;
+	remote rm = {fd, req.tsig ? req.tsig->mac_len : 0};
+	dns_tsig_signer signer = {remote_sign, remote_check, &rm};
+	if (req.tsig)
+		req.tsig->signer = &signer;
 	dns_update_opts o = {.zone = &req.zone, .tsig = req.tsig, .ttl = req.ttl};
 	/* What dns_update_apply prints goes back in the reply. */
 	if (req.dry_run)
@@ -178,8 +258,6 @@ static int serve_update(const net_buf *in, net_buf *out, pf_err *e)
 		fclose(o.dry_run);
 	if (o.verbose)
 		fclose(o.verbose);
-	/* The key is needed no longer than the update: wipe it now. */
-	req.tsig = dns_tsig_key_free(req.tsig);
 	net_enc_update_rep(out, &st, req.ch, req.n, &res, dry, dry_len, verbose, verbose_len, e);
 	free(dry);
 	free(verbose);
@@ -241,7 +319,7 @@ int netproc_serve_one(int fd, pf_err *e)
 		rc = serve_discover(&in, &out, e);
 		break;
 	case NET_UPDATE_REQ:
-		rc = serve_update(&in, &out, e);
+		rc = serve_update(fd, &in, &out, e);
 		break;
 	case NET_PROP_REQ:
 		rc = serve_prop(&in, &out, e);

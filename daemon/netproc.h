@@ -7,11 +7,12 @@
  * Roles, as in OpenBSD's acme-client: the privileged process (the engine,
  * keystore.h, postfix.h, the state) keeps the keys, main.cf and the state,
  * and asks; the network process answers over a SOCK_SEQPACKET socketpair
- * whose messages net_msg.h whitelists by type and size.  It receives the
- * TSIG key with each update request, because signing updates needs it: the
- * TSIG secret is the network side's one secret, and it is wiped as soon as
- * the update is done.  No TLS private key is ever sent to it, and none can
- * be read by it.
+ * whose messages net_msg.h whitelists by type and size.  It never holds a
+ * secret: no TLS private key is ever sent to it, and none can be read by it;
+ * an update request carries the TSIG key's name and algorithm, and while it
+ * works on the update it asks the privileged process, on the same socket,
+ * to sign each request and to check each reply's MAC (net_sign.h, which
+ * signs only the update's own messages).
  *
  * Before reading any request it: closes every descriptor but its socket
  * (0, 1 and 2 become /dev/null), moves to "/", and separates itself from

@@ -1,6 +1,7 @@
 /*
  * pftls-rolld.c - the rollover daemon: one sd-event loop that owns a timer
- * (the engine's next wake-up), the control socket, and the signals.  It
+ * (the engine's next wake-up), the control socket (each client its own
+ * source, control.h), and the signals.  It
  * runs in the foreground, as Type=notify expects, and never polls: every
  * wait is a one-shot timer re-armed from what the engine says.
  *
@@ -35,7 +36,7 @@
 typedef struct manager {
 	sd_event *event;
 	sd_event_source *timer;
-	sd_event_source *control;
+	pf_control *control;
 	const char *config_path;
 	pf_config cfg;
 	pf_roll *roll;
@@ -145,15 +146,11 @@ static int handle(void *userdata, const char *verb, const char *arg, FILE *out, 
 	return pf_err_usage(e, "unknown request \"%.40s\"", verb);
 }
 
-static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* A client refused or dropped by the control socket. */
+static void control_log(void *userdata, const char *msg)
 {
-	pf_err e = {0};
-
-	(void)s;
-	(void)revents;
-	if (control_serve_one(fd, handle, userdata, &e) < 0)
-		log_event(PF_EV_SERVER_ERROR, "control socket: %s", e.msg);
-	return 0;
+	(void)userdata;
+	log_event(PF_EV_SERVER_ERROR, "control socket: %s", msg);
 }
 
 /*
@@ -253,13 +250,29 @@ static int instance_lock(const char *dir, pf_err *e)
 {
 	char *path = pf_asprintf("%s/pftls-rolld.pid", dir);
 	char pid[32];
-	int fd, n;
+	struct stat st = {0};
+	int fd, n, r;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* The file is truncated below: never through a symbolic link or into
+	 * another file's hard link (a victim elsewhere would be emptied). */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0) {
-		pf_err_set(e, errno, "cannot open %s: %s", path, strerror(errno));
+		r = errno;
+		if (r == ELOOP)
+			pf_err_set(e, r, "pid file %s is a symbolic link; not following it "
+				   "(remove it, pftls-rolld makes its own)", path);
+		else
+			pf_err_set(e, r, "cannot open pid file %s: %s", path, strerror(r));
 		free(path);
-		return -errno;
+		return -r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		pf_err_set(e, EINVAL, "pid file %s is not a plain file of its own (%s); "
+			   "not using it (remove it, pftls-rolld makes its own)", path,
+			   !S_ISREG(st.st_mode) ? "not a regular file" : "it has other hard links");
+		close(fd);
+		free(path);
+		return -EINVAL;
 	}
 	if (fcntl(fd, F_SETLK, &(struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET}) < 0) {
 		n = (int)read(fd, pid, sizeof(pid) - 1);
@@ -328,6 +341,7 @@ int main(int argc, char **argv)
 	pf_config_init(&m.cfg);
 	if (pf_config_load(&m.cfg, m.config_path, false, &e) < 0) {
 		fprintf(stderr, "pftls-rolld: %s\n", e.msg);
+		pf_config_free(&m.cfg);
 		return PF_EXIT_USAGE;
 	}
 	if (check_deploy(&m.cfg, m.config_path, NULL, &e) < 0) {
@@ -366,8 +380,8 @@ int main(int argc, char **argv)
 	    (rc = sd_event_add_signal(m.event, NULL, SIGTERM, on_stop, &m)) < 0 ||
 	    (rc = sd_event_add_signal(m.event, NULL, SIGINT, on_stop, &m)) < 0 ||
 	    (rc = sd_event_add_signal(m.event, NULL, SIGHUP, on_sighup, &m)) < 0 ||
-	    (rc = sd_event_add_io(m.event, &m.control, m.control_fd, EPOLLIN, on_control, &m)) <
-		    0 ||
+	    (rc = control_server_new(m.event, m.control_fd, handle, control_log, &m, &m.control,
+				     &e)) < 0 ||
 	    (rc = sd_event_add_time(m.event, &m.timer, CLOCK_REALTIME, 0, 1000000, on_timer, &m)) <
 		    0 ||
 	    (rc = sd_event_set_watchdog(m.event, true)) < 0) {
@@ -376,7 +390,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sd_event_source_set_description(m.timer, "rollover-timer");
-	sd_event_source_set_description(m.control, "control-socket");
 	/* Resume whatever the state file says, at once. */
 	arm_now(&m);
 	log_event(PF_EV_DAEMON_STARTED, "pftls-rolld %s started (configuration %s, phase %s)",
@@ -387,7 +400,7 @@ int main(int argc, char **argv)
 	rc = rc < 0 ? PF_EXIT_FAIL : PF_EXIT_OK;
 out:
 	sd_event_source_unref(m.timer);
-	sd_event_source_unref(m.control);
+	m.control = control_server_free(m.control);
 	sd_event_unref(m.event);
 	if (m.control_fd >= 0) {
 		close(m.control_fd);

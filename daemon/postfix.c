@@ -46,6 +46,16 @@ int postfix_open(pf_postfix *pf, const char *command_dir, const char *config_dir
 				    command_dir ? command_dir : "");
 	if (stat(config_dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return pf_err_usage(e, "no Postfix configuration directory %.200s", config_dir);
+	/* postconf would wait on a FIFO main.cf until its own timeout. */
+	for (const char *const *f = (const char *const[]){"main.cf", "master.cf", NULL}; *f; f++) {
+		char *path = pf_asprintf("%s/%s", config_dir, *f);
+		int bad = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+		int r = bad ? pf_err_set(e, EINVAL, "%.200s is not a regular file", path) : 0;
+
+		free(path);
+		if (bad)
+			return r;
+	}
 	pf->config_dir = pf_strdup(config_dir);
 	len = strlen(pf->config_dir);
 	while (len > 1 && pf->config_dir[len - 1] == '/')
@@ -306,6 +316,13 @@ int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, c
 	pf_strv_clear(&argv);
 	if (r < 0)
 		return r;
+	postfix_parse_values(out, names, n, ret);
+	free(out);
+	return 0;
+}
+
+void postfix_parse_values(char *out, const char *const *names, size_t n, char **ret)
+{
 	/* Lines are "name = value" or "name ="; anything else (a warning that
 	 * went to stdout through maillog_file) names no asked-for parameter. */
 	for (char *line = out, *next; line && *line; line = next) {
@@ -324,8 +341,6 @@ int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, c
 				ret[i] = pf_strdup(line + nl + 3);
 		}
 	}
-	free(out);
-	return 0;
 }
 
 int postfix_get1(pf_postfix *pf, int flags, const char *name, char **ret, pf_err *e)
@@ -493,6 +508,18 @@ int postfix_myhostname(pf_postfix *pf, char **ret, pf_err *e)
 	pf_trim(text);
 	if (!*text) {
 		r = pf_err_set(e, EINVAL, "myhostname file %s is empty", v);
+		free(v);
+		free(text);
+		return r;
+	}
+	/* Checked here, where it is known to come from a file: the callers
+	 * quote a bad name, and the file may be anyone's (/etc/shadow), so
+	 * what it holds is never put in a message - its name is. */
+	if (!pf_valid_hostname(text)) {
+		r = pf_err_usage(e,
+				 "%s/main.cf: myhostname = %s: the first line of that file is not a "
+				 "valid host name",
+				 pf->config_dir, v);
 		free(v);
 		free(text);
 		return r;
@@ -677,9 +704,7 @@ out:
 	return r;
 }
 
-/* True when raw (an unexpanded main.cf value) is just a reference to
- * param, as the tlsproxy_tls_* defaults are: "$p", "${p}" or "$(p)". */
-static bool is_reference_to(const char *raw, const char *param)
+bool postfix_is_reference_to(const char *raw, const char *param)
 {
 	char buf[64];
 
@@ -707,7 +732,7 @@ int postfix_tlsproxy_overrides(pf_postfix *pf, pf_strv *ret, pf_err *e)
 	if ((r = postfix_get(pf, PF_PC_EXPLICIT, postfix_tls_server_params, SP_N, raw, e)) < 0)
 		return r;
 	for (int i = SP_TLSPROXY; i < SP_N; i++)
-		if (raw[i] && !is_reference_to(raw[i], postfix_tls_server_params[i - SP_TLSPROXY]))
+		if (raw[i] && !postfix_is_reference_to(raw[i], postfix_tls_server_params[i - SP_TLSPROXY]))
 			pf_strv_push_owned(ret, pf_asprintf("%s = %s", postfix_tls_server_params[i],
 							    raw[i]));
 	for (int i = 0; i < SP_N; i++)
@@ -750,7 +775,7 @@ int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile
 	/* tlsproxy: only what main.cf sets for it on its own; the rest follows
 	 * the smtpd_tls_* values just written. */
 	proxy_own_chain = raw[SP_TLSPROXY + SP_CHAIN] &&
-			  !is_reference_to(raw[SP_TLSPROXY + SP_CHAIN], p[SP_CHAIN]);
+			  !postfix_is_reference_to(raw[SP_TLSPROXY + SP_CHAIN], p[SP_CHAIN]);
 	proxy_uses_chain = proxy_own_chain ? !empty_or_none(chain_x[1])
 					   : !empty_or_none(chain_x[0]);
 	if (proxy_own_chain && proxy_uses_chain) {
@@ -768,7 +793,7 @@ int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile
 		for (int i = k; i <= k + 1; i++) {
 			const char *v = i == k ? keyfile : certfile;
 
-			if (raw[SP_TLSPROXY + i] && !is_reference_to(raw[SP_TLSPROXY + i], p[i]))
+			if (raw[SP_TLSPROXY + i] && !postfix_is_reference_to(raw[SP_TLSPROXY + i], p[i]))
 				pf_strv_push_owned(&add, pf_asprintf("%s = %s", p[SP_TLSPROXY + i], v));
 		}
 	}

@@ -63,6 +63,19 @@ enum {
 int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, char **ret,
 		pf_err *e);
 
+/*
+ * postconf's output out (changed in place) for names[0..n): ret[i] becomes
+ * a new string, the value of the first line "NAME = VALUE" (or "" for
+ * "NAME =") for names[i], when ret[i] is still NULL; other lines are
+ * ignored.  postfix_get's parser, on its own for the fuzz harness.
+ */
+void postfix_parse_values(char *out, const char *const *names, size_t n, char **ret);
+
+/* True when raw (an unexpanded main.cf value) is just a reference to
+ * param, as the tlsproxy_tls_* defaults are: "$p", "${p}" or "$(p)",
+ * with blanks around it. */
+bool postfix_is_reference_to(const char *raw, const char *param);
+
 /* One parameter: *ret is a new string or NULL as above.  Returns 0/-errno. */
 int postfix_get1(pf_postfix *pf, int flags, const char *name, char **ret, pf_err *e);
 

@@ -114,7 +114,7 @@ static int load_state(pf_roll *r, pf_err *e)
 	pf_state st;
 	int rc;
 
-	rc = pf_state_load(r->state_path, &st, e);
+	rc = pf_state_load(r->state_path, r->cfg->postfix_config_directory, &st, e);
 	if (rc == -ENOENT) {
 		pf_err_clear(e);
 		pf_state_free(&r->st);
@@ -1151,18 +1151,13 @@ static int maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *
 	return 0;
 }
 
-/* Replace the saved main.cf settings with main.cf as it is now.  Returns
- * 0 or -errno. */
+/* Save main.cf's TLS server settings as they are now as the snapshot
+ * (there is none yet).  Returns 0 or -errno. */
 static int snapshot_now(pf_roll *r, pf_err *e)
 {
 	pf_snapshot s = {0};
 	int rc;
 
-	for (size_t i = 0; i < r->st.n_maincf; i++) {
-		free(r->st.maincf[i].name);
-		free(r->st.maincf[i].value);
-	}
-	r->st.n_maincf = 0;
 	rc = postfix_snapshot(&r->pf, postfix_tls_server_params, &s, e);
 	for (size_t i = 0; rc == 0 && i < s.names.n; i++)
 		rc = pf_state_add_setting(&r->st, s.names.v[i], s.values[i], e);
@@ -1197,7 +1192,11 @@ static int check_hand_deploy(pf_roll *r, pf_err *e)
 			 foreign);
 		return fail(r, why);
 	}
-	if (!all_next)
+	/* With a snapshot saved, this rollover's own deploy has begun (a kill
+	 * may have come between main.cf and the reload): step_deploy finishes
+	 * it, reload included.  Only before that is a deployed next key the
+	 * operator's doing. */
+	if (!all_next || r->st.n_maincf > 0)
 		return 0;
 	pf_timing_compute(&r->st, &r->tparams, &t);
 	pf_journal_state_event(&r->st, pf_now(), PF_EV_MANUAL_DEPLOY, NULL,

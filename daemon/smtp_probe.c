@@ -3,6 +3,11 @@
  *
  * Everything read from the server is bounded (line length, line count, total
  * time) and quoted in messages only truncated: the server is not trusted.
+ * One absolute deadline covers the whole exchange, TLS handshake included:
+ * the socket stays non-blocking and every read and write, ours or
+ * OpenSSL's, first waits in poll() for at most the time that is left, so a
+ * server that trickles bytes cannot stretch it (a socket timeout would
+ * start again with each byte).
  */
 #include "smtp_probe.h"
 
@@ -42,16 +47,26 @@ static int remaining_ms(const conn *c)
 	return now >= c->deadline ? 0 : (int)((c->deadline - now + 999) / 1000);
 }
 
-/* Apply the remaining time as socket timeouts (OpenSSL's reads use them). */
-static void arm_timeouts(const conn *c)
+/* Wait until c->fd is ready for events (POLLIN or POLLOUT), at most until
+ * the deadline.  Returns 0, -ETIMEDOUT or -errno. */
+static int wait_ready(const conn *c, short events)
 {
-	int ms = remaining_ms(c);
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	struct pollfd p = {.fd = c->fd, .events = events};
+	int ms, r;
 
-	if (ms == 0)
-		tv.tv_usec = 1000;
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		/* Checked before poll: a socket with data ready would pass a
+		 * poll of 0 ms, and a trickle would never run out. */
+		if ((ms = remaining_ms(c)) == 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, ms);
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
 }
 
 /* Connect to one address with the deadline.  Returns the fd or -errno. */
@@ -82,8 +97,7 @@ static int connect_deadline(const struct sockaddr *sa, socklen_t salen, conn *c)
 		close(fd);
 		return r;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
+	return fd; /* still non-blocking: see the top of the file */
 }
 
 /* Read one CRLF-terminated line into line (without CRLF).  Returns 0 or -errno. */
@@ -108,16 +122,31 @@ static int read_line(conn *c, char *line, size_t size)
 		}
 		if (c->have >= LINE_MAX_BYTES)
 			return -EMSGSIZE;
-		arm_timeouts(c);
+		if ((n = wait_ready(c, POLLIN)) < 0)
+			return (int)n;
 		n = read(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+			return -errno;
 		if (n == 0)
 			return -ECONNRESET;
 		c->have += (size_t)n;
 	}
+}
+
+/* Copy at most max octets of the server's line s into buf for a message,
+ * each octet outside printable ASCII as '?': what a hostile server sends
+ * must not reach a terminal or the journal as control sequences.  Returns
+ * buf. */
+static const char *quoted(const char *s, size_t max, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max && i + 1 < size; i++)
+		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
 }
 
 /*
@@ -128,7 +157,7 @@ static int read_line(conn *c, char *line, size_t size)
 static int read_reply(conn *c, const char *keyword, bool *found, char *first, size_t first_size,
 		      pf_err *e, const char *step)
 {
-	char line[LINE_MAX_BYTES + 1];
+	char line[LINE_MAX_BYTES + 1], q[81];
 	int code = -1;
 
 	for (int i = 0; i < REPLY_MAX_LINES; i++) {
@@ -139,11 +168,11 @@ static int read_reply(conn *c, const char *keyword, bool *found, char *first, si
 					  r == -ETIMEDOUT ? "timed out" : strerror(-r));
 		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
 		    (line[3] != ' ' && line[3] != '-' && line[3] != '\0'))
-			return pf_err_set(e, EPROTO, "%s: %s: malformed SMTP reply \"%.80s\"",
-					  c->name, step, line);
+			return pf_err_set(e, EPROTO, "%s: %s: malformed SMTP reply \"%s\"",
+					  c->name, step, quoted(line, 80, q, sizeof(q)));
 		if (i == 0) {
 			code = atoi(line);
-			snprintf(first, first_size, "%.200s", line);
+			quoted(line, 200, first, first_size);
 		} else if (atoi(line) != code) {
 			return pf_err_set(e, EPROTO, "%s: %s: reply code changed within a reply",
 					  c->name, step);
@@ -162,10 +191,22 @@ static int send_line(conn *c, const char *text, pf_err *e)
 {
 	size_t len = strlen(text);
 
-	arm_timeouts(c);
-	if (write(c->fd, text, len) != (ssize_t)len)
-		return pf_err_set(e, errno ? errno : EIO, "%s: cannot send: %s", c->name,
-				  strerror(errno ? errno : EIO));
+	while (len > 0) {
+		int r = wait_ready(c, POLLOUT);
+		ssize_t n;
+
+		if (r < 0)
+			return pf_err_set(e, -r, "%s: cannot send: %s", c->name,
+					  r == -ETIMEDOUT ? "timed out" : strerror(-r));
+		n = send(c->fd, text, len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return pf_err_set(e, n < 0 ? errno : EIO, "%s: cannot send: %s", c->name,
+					  strerror(n < 0 ? errno : EIO));
+		text += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }
 
@@ -257,10 +298,29 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 				usable++;
 	}
 	SSL_set_fd(ssl, c->fd);
-	arm_timeouts(c);
-	if (SSL_connect(ssl) != 1) {
-		r = pf_err_set(e, EPROTO, "%s: TLS handshake failed: %s", c->name, ssl_reason());
-		goto out;
+	for (;;) {
+		int ret = SSL_connect(ssl), w;
+
+		if (ret == 1)
+			break;
+		switch (SSL_get_error(ssl, ret)) {
+		case SSL_ERROR_WANT_READ:
+			w = wait_ready(c, POLLIN);
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			w = wait_ready(c, POLLOUT);
+			break;
+		default:
+			r = pf_err_set(e, EPROTO, "%s: TLS handshake failed: %s", c->name,
+				       ssl_reason());
+			goto out;
+		}
+		if (w < 0) {
+			ERR_clear_error();
+			r = pf_err_set(e, -w, "%s: TLS handshake: %s", c->name,
+				       w == -ETIMEDOUT ? "timed out" : strerror(-w));
+			goto out;
+		}
 	}
 	leaf = SSL_get0_peer_certificate(ssl);
 	if (!leaf || keystore_pubkey_of_cert(leaf, &pk, e) < 0) {
@@ -279,6 +339,8 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 			snprintf(res->verify_error, sizeof(res->verify_error), "%s",
 				 usable ? X509_verify_cert_error_string(v) : "no usable TLSA record");
 	}
+	/* One try, not waited for: the result is in, and the deadline may be
+	 * near. */
 	SSL_shutdown(ssl);
 out:
 	pf_pubkey_free(&pk);

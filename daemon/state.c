@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <systemd/sd-id128.h>
+
+#include "postfix.h"
 
 static const char *const phase_names[PF_PHASE_COUNT] = {
 	[PF_PHASE_IDLE] = "idle",
@@ -631,5 +634,167 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 	if (p >= PF_PHASE_RETIRED)
 		NEED(st->t[PF_T_RETIRED], "t_retired");
 #undef NEED
+	return 0;
+}
+
+/* ---- rule 8: the files a state may make the program touch ---- */
+
+bool pf_key_file_name_ours(const char *base, enum pf_alg alg, bool cert, const char **ret_stamp)
+{
+	const char *prefix = alg == PF_ALG_ECDSA ? (cert ? "eccert-" : "eckey-")
+						 : (cert ? "cert-" : "key-");
+	const char *p = base;
+
+	if ((unsigned)alg >= PF_ALG_COUNT || strncmp(p, prefix, strlen(prefix)) != 0)
+		return false;
+	p += strlen(prefix);
+	/* "%Y%m%d-%H%M%S" then ".pem", and nothing after it. */
+	for (size_t i = 0; i < 15; i++)
+		if (i == 8 ? p[i] != '-' : !isdigit((unsigned char)p[i]))
+			return false;
+	if (strcmp(p + 15, ".pem") != 0)
+		return false;
+	if (ret_stamp)
+		*ret_stamp = p;
+	return true;
+}
+
+/* Length of dir without trailing slashes ("/" stays "/"). */
+static size_t dir_len(const char *dir, size_t n)
+{
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return n;
+}
+
+/* True when a[0..an) and b[0..bn) are one path but for repeated slashes. */
+static bool same_dir_text(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t i = 0, j = 0;
+
+	an = dir_len(a, an);
+	bn = dir_len(b, bn);
+	while (i < an && j < bn) {
+		if (a[i] != b[j])
+			return false;
+		if (a[i] == '/') {
+			while (i < an && a[i] == '/')
+				i++;
+			while (j < bn && b[j] == '/')
+				j++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+	return i == an && j == bn;
+}
+
+/* True when a path component of s[0..n) is "." or "..". */
+static bool has_dot_component(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && s[j] != '/')
+			j++;
+		if ((j - i == 1 && s[i] == '.') || (j - i == 2 && s[i] == '.' && s[i + 1] == '.'))
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+/* Check one next file of alg against rule 8; *ret_stamp is its stamp.
+ * Returns 0 or -EINVAL with e saying why (field names it). */
+static int check_one_file(const char *path, const char *field, enum pf_alg alg, bool cert,
+			  const char *config_dir, const char **ret_stamp, pf_err *e)
+{
+	const char *slash = strrchr(path, '/'), *base;
+	struct stat sb;
+
+	if (path[0] != '/' || !slash)
+		return pf_err_set(e, EINVAL, "%s \"%.200s\" is not an absolute path", field, path);
+	base = slash + 1;
+	/* The directory as configured, not merely the same directory now:
+	 * a symbolic link the state names (in /tmp, say) could be turned
+	 * elsewhere between this check and the write or the unlink.  A "."
+	 * or ".." is named as such: "DIR/../x" is outside, and saying why is
+	 * clearer than a complaint about the directory. */
+	if (!same_dir_text(path, (size_t)(slash - path) ? (size_t)(slash - path) : 1, config_dir,
+			   strlen(config_dir)))
+		return pf_err_set(e, EINVAL,
+				  has_dot_component(path, strlen(path))
+					  ? "%s \"%.200s\" has a \".\" or \"..\" component, so is not "
+					    "directly in postfix_config_directory %.200s"
+					  : "%s \"%.200s\" is not directly in postfix_config_directory "
+					    "%.200s",
+				  field, path, config_dir);
+	if (!pf_key_file_name_ours(base, alg, cert, ret_stamp))
+		return pf_err_set(e, EINVAL,
+				  "%s \"%.200s\" is not named as this program names %s %s files "
+				  "(%s%s-YYYYMMDD-HHMMSS.pem)",
+				  field, path, alg == PF_ALG_ECDSA ? "ECDSA" : "RSA",
+				  cert ? "certificate" : "key", alg == PF_ALG_ECDSA ? "ec" : "",
+				  cert ? "cert" : "key");
+	/* Our files are regular files; a symbolic link in their place would
+	 * make a deploy hand Postfix whatever it points to. */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return pf_err_set(e, EINVAL, "%s \"%.200s\" is not a regular file%s", field, path,
+				  S_ISLNK(sb.st_mode) ? " (a symbolic link)" : "");
+	return 0;
+}
+
+int pf_state_check_files(const pf_state *st, const char *config_dir, char ret_field[32],
+			 pf_err *e)
+{
+	char field[32];
+	int r;
+
+	for (size_t a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &st->keys[a];
+		const char *alg = pf_alg_name((enum pf_alg)a), *ks = NULL, *cs = NULL;
+
+		/* The old key and certificate are what main.cf named before
+		 * (the operator's own, perhaps /etc/ssl/...): the program reads
+		 * them and withdraws their records, but never writes, deploys
+		 * or removes them, so rule 8 does not bound where they are. */
+		if (!k->present || !pf_state_key_has_next(k))
+			continue;
+		snprintf(field, sizeof(field), "%s.next_key", alg);
+		r = check_one_file(k->next_key, field, (enum pf_alg)a, false, config_dir, &ks, e);
+		if (r == 0) {
+			snprintf(field, sizeof(field), "%s.next_cert", alg);
+			r = check_one_file(k->next_cert, field, (enum pf_alg)a, true, config_dir, &cs,
+					   e);
+		}
+		if (r == 0 && strcmp(ks, cs) != 0)
+			r = pf_err_set(e, EINVAL,
+				       "%s \"%.200s\" and %s.next_key \"%.200s\" are not one pair "
+				       "(their time stamps differ)",
+				       field, k->next_cert, alg, k->next_key);
+		if (r < 0) {
+			if (ret_field)
+				snprintf(ret_field, 32, "%s", field);
+			return r;
+		}
+	}
+	/* A rollback puts the snapshot back with "postconf -e": a name
+	 * outside the deploy's own parameters (mailbox_command, say) would
+	 * let the state file rewrite any of main.cf. */
+	for (size_t i = 0; i < st->n_maincf; i++) {
+		bool known = false;
+
+		for (const char *const *p = postfix_tls_server_params; *p && !known; p++)
+			known = strcmp(*p, st->maincf[i].name) == 0;
+		if (!known) {
+			if (ret_field)
+				snprintf(ret_field, 32, "maincf");
+			return pf_err_set(e, EINVAL,
+					  "maincf names %.100s, not one of the TLS server key and "
+					  "certificate parameters a deploy changes",
+					  st->maincf[i].name);
+		}
+	}
 	return 0;
 }

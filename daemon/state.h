@@ -242,6 +242,32 @@ int pf_state_confirm_server(pf_state *st, const char *server, uint32_t serial, i
 int pf_state_validate(const pf_state *st, pf_err *e);
 
 /*
+ * True when base, a file name without its directory, is one this program
+ * gives alg's key (cert false) or certificate (cert true): "key-" / "cert-"
+ * (RSA) or "eckey-" / "eccert-" (ECDSA), a UTC stamp YYYYMMDD-HHMMSS, then
+ * ".pem", exactly as step_generate (rollover.c) and new_server_cert
+ * (tools/cmd_tls.c) make them.  *ret_stamp (when not NULL) is then set to
+ * the stamp inside base, so a key and its certificate can be paired.
+ */
+bool pf_key_file_name_ours(const char *base, enum pf_alg alg, bool cert, const char **ret_stamp);
+
+/*
+ * Rule 8 (SPEC.md 5): the files a state can make the program create,
+ * deploy or delete - each algorithm's next key and certificate - must be
+ * files of its own, whatever the state file says, because its checksum
+ * detects damage, not edits.  Each must be named as pf_key_file_name_ours
+ * says (key and certificate with one stamp), sit directly in config_dir as
+ * configured (repeated or trailing slashes aside; not another name for it,
+ * not a subdirectory, no "." or ".."), and, where it exists, be a regular
+ * file, not a symbolic link.  The main.cf snapshot, which a rollback puts
+ * back, may only name the TLS server parameters a deploy changes.
+ * Returns 0, or -EINVAL with e saying why and ret_field (when not NULL)
+ * set to the file's name of the field ("rsa.next_key", "maincf").
+ */
+int pf_state_check_files(const pf_state *st, const char *config_dir, char ret_field[32],
+			 pf_err *e);
+
+/*
  * Parse the text of a state file; name is used in messages.  On success the
  * parsed state is moved into *ret (initialised by this function); on error
  * *ret is untouched and e says "NAME:LINE: problem".  Returns 0 or -EINVAL.
@@ -256,11 +282,13 @@ int pf_state_format(const pf_state *st, char **ret, size_t *ret_len, pf_err *e);
 char *pf_state_path(const char *state_directory);
 
 /*
- * Read and parse the state file at path into *ret.  Returns 0, -ENOENT
- * (with e set) when there is no file, or another -errno; *ret is set only
- * on success.
+ * Read and parse the state file at path into *ret, and hold it to
+ * pf_state_check_files for postfix_config_directory config_dir: a state
+ * that fails is untrusted ("PATH:LINE: untrusted state: ...", -EINVAL).
+ * Returns 0, -ENOENT (with e set) when there is no file, or another
+ * -errno; *ret is set only on success.
  */
-int pf_state_load(const char *path, pf_state *ret, pf_err *e);
+int pf_state_load(const char *path, const char *config_dir, pf_state *ret, pf_err *e);
 
 /*
  * Write st to path durably (mode 0600): the file then holds either the old

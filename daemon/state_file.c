@@ -791,10 +791,32 @@ char *pf_state_path(const char *state_directory)
 	return pf_asprintf("%s/%s", state_directory, PF_STATE_FILE_NAME);
 }
 
-int pf_state_load(const char *path, pf_state *ret, pf_err *e)
+/* Line number of the first "FIELD = " line of a parsed state's text (one
+ * there is, since the parser accepted the text), or 1. */
+static unsigned field_line(const char *text, size_t len, const char *field)
 {
-	char *text = NULL;
+	size_t fl = strlen(field);
+	unsigned no = 1;
+
+	for (const char *p = text, *end = text + len; p < end; no++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (!nl)
+			break;
+		if ((size_t)(nl - p) > fl + 2 && memcmp(p, field, fl) == 0 &&
+		    memcmp(p + fl, " = ", 3) == 0)
+			return no;
+		p = nl + 1;
+	}
+	return 1;
+}
+
+int pf_state_load(const char *path, const char *config_dir, pf_state *ret, pf_err *e)
+{
+	char *text = NULL, field[32] = "";
 	size_t len = 0;
+	pf_state st;
+	pf_err sub = {0};
 	int r;
 
 	if ((r = pf_read_file(path, PF_STATE_MAX_BYTES, &text, &len, e)) < 0) {
@@ -802,7 +824,22 @@ int pf_state_load(const char *path, pf_state *ret, pf_err *e)
 			pf_err_set(e, ENOENT, "no state file %s", path);
 		return r;
 	}
-	r = pf_state_parse(path, text, len, ret, e);
+	if ((r = pf_state_parse(path, text, len, &st, e)) < 0)
+		goto out;
+	/* Rule 8: a checksum anyone can recompute proves no origin, so the
+	 * files the state names are checked here, before any step can act on
+	 * them, and a state naming others is not acted on at all. */
+	if ((r = pf_state_check_files(&st, config_dir, field, &sub)) < 0) {
+		pf_state_free(&st);
+		r = pf_err_set(e, EINVAL,
+			       "%s:%u: untrusted state: %s; this program only creates, deploys or "
+			       "removes its own key and certificate files in "
+			       "postfix_config_directory, so nothing was done",
+			       path, field_line(text, len, field), sub.msg);
+		goto out;
+	}
+	*ret = st;
+out:
 	free(text);
 	return r;
 }

@@ -285,6 +285,52 @@ bool pf_valid_hostname(const char *s)
 	return label > 0 && s[len - 1] != '-';
 }
 
+/* What kind of file mode is, for a refusal. */
+static const char *file_kind(mode_t mode)
+{
+	return S_ISDIR(mode)    ? "a directory"
+	       : S_ISFIFO(mode) ? "a FIFO"
+	       : S_ISCHR(mode)  ? "a character device"
+	       : S_ISBLK(mode)  ? "a block device"
+	       : S_ISSOCK(mode) ? "a socket"
+				: "not a plain file";
+}
+
+int pf_open_regular(const char *path, struct stat *ret_st, pf_err *e)
+{
+	struct stat st;
+	int fd, r;
+
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer for ever, and a device's open may have side effects or block;
+	 * the type is known only once it is open. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = errno;
+		return pf_err_set(e, r, "cannot open %s: %s", path, strerror(r));
+	}
+	if (fstat(fd, &st) < 0) {
+		r = errno;
+		close(fd);
+		return pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return pf_err_set(e, S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
+				  "%s is not a regular file (%s)", path, file_kind(st.st_mode));
+	}
+	/* Blocking reads again (for a regular file the flag changes nothing;
+	 * cleared so no caller inherits a surprise). */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		r = errno;
+		close(fd);
+		return pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
+	}
+	if (ret_st)
+		*ret_st = st;
+	return fd;
+}
+
 int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_err *e)
 {
 	struct stat st;
@@ -292,14 +338,8 @@ int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_e
 	size_t len = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return pf_err_set(e, errno, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-		close(fd);
-		return pf_err_set(e, r, "%s is not a regular file", path);
-	}
+	if ((fd = pf_open_regular(path, &st, e)) < 0)
+		return fd;
 	if ((size_t)st.st_size > max) {
 		close(fd);
 		return pf_err_set(e, EFBIG, "%s is too large (%lld bytes, at most %zu)", path,

@@ -83,6 +83,13 @@ char *pf_trim(char *s);
  * hyphens, labels of 1-63 octets, 253 in all; one trailing dot allowed). */
 bool pf_valid_hostname(const char *s);
 
+/* Open path for reading only when it is a regular file: a FIFO, device,
+ * socket or directory is refused ("PATH is not a regular file") without
+ * blocking, before anything is read.  *ret_st (may be NULL) gets its
+ * fstat.  Returns the fd (close-on-exec, blocking) or -errno. */
+struct stat;
+int pf_open_regular(const char *path, struct stat *ret_st, pf_err *e);
+
 /* Read a whole regular file of at most max bytes.  The caller frees *ret
  * (NUL-terminated; *ret_len excludes the NUL).  Returns 0 or -errno. */
 int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_err *e);

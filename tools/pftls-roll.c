@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "../daemon/net.h"
@@ -195,6 +197,13 @@ int main(int argc, char **argv)
 	pf_cli cli = {.config_path = PF_DEFAULT_CONFIG};
 	int c, r;
 
+	/* As the daemon: private keys and the TSIG secret pass through this
+	 * process (now in the foreground, new-server-key), so no core dump
+	 * and no ptrace by other users; and nothing it creates is readable by
+	 * others unless made so on purpose (certificates are written 0644 by
+	 * fchmod, which the umask does not narrow). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	umask(0077);
 	while ((c = getopt_long(argc, argv, "+c:C:v", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -16,9 +16,14 @@
  *   - an accepted state can be written again (pf_state_format, as every
  *     save does), what is written loads again, and writing that gives the
  *     same text: format(parse(x)) is a fixed point, so a save and a restart
- *     never change what the rollover knows.
+ *     never change what the rollover knows;
+ *   - rule 8 (pf_state_check_files, which every load applies): an accepted
+ *     state is trusted only when each next key and certificate is a file
+ *     of our naming scheme directly in the configuration directory, and a
+ *     refusal names the field it refuses.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +52,54 @@ static void check_rejected(const pf_state *st, const pf_state *before, int r, co
 	FUZZ_CHECK(r == -EINVAL, "error code %d, expected -EINVAL: %s", r, e->msg);
 	FUZZ_CHECK(memcmp(st, before, sizeof(*st)) == 0, "a rejected file changed the state");
 	fuzz_check_error_line(e->msg, NAME, lines);
+}
+
+/* True when path is dir, "/", then a file name of ours for alg. */
+static bool ours(const char *path, const char *dir, enum pf_alg alg, bool cert)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && path[n] == '/' && !strchr(path + n + 1, '/') &&
+	       pf_key_file_name_ours(path + n + 1, alg, cert, NULL);
+}
+
+/* Rule 8 against the directory of the first next key (so the seeds, made
+ * in test directories, reach the trusted side too), or /etc/postfix. */
+static void check_trust(const pf_state *st)
+{
+	char field[32] = "", dir[PF_STATE_MAX_LINE] = "/etc/postfix";
+	pf_err e = {0};
+	int r;
+
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &st->keys[a];
+		const char *slash;
+
+		if (k->present && pf_state_key_has_next(k) &&
+		    (slash = strrchr(k->next_key, '/')) != NULL && slash > k->next_key) {
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - k->next_key), k->next_key);
+			break;
+		}
+	}
+	r = pf_state_check_files(st, dir, field, &e);
+	if (r < 0) {
+		FUZZ_CHECK(r == -EINVAL, "check_files returned %d", r);
+		FUZZ_CHECK(field[0] && strstr(e.msg, field), "untrusted, but no field named: %s",
+			   e.msg);
+		for (const char *p = e.msg; *p; p++)
+			FUZZ_CHECK((unsigned char)*p >= 0x20 && *p != 0x7f,
+				   "control character in: %s", e.msg);
+		return;
+	}
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &st->keys[a];
+
+		if (k->present && pf_state_key_has_next(k))
+			FUZZ_CHECK(ours(k->next_key, dir, (enum pf_alg)a, false) &&
+					   ours(k->next_cert, dir, (enum pf_alg)a, true),
+				   "trusted next files not ours in %s: %s %s", dir, k->next_key,
+				   k->next_cert);
+	}
 }
 
 static void check_accepted(const pf_state *st)
@@ -93,6 +146,7 @@ static void parse_one(const char *text, size_t len)
 	}
 	FUZZ_CHECK(r == 0, "parse returned %d", r);
 	check_accepted(&st);
+	check_trust(&st);
 	pf_state_free(&st);
 }
 

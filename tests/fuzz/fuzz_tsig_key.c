@@ -15,10 +15,12 @@
  *     message quoting the decoded bytes would show);
  *   - an accepted key has a name of printable ASCII without spaces ending in
  *     "." (what the network process receives, net_msg.c), a known algorithm
- *     with its MAC length, and a secret of 1 to NET_TSIG_SECRET_MAX bytes;
- *   - an accepted key survives the trip to the network process: rebuilding
- *     it from name, algorithm and secret (dns_tsig_key_new, as net_msg.c
- *     does) gives the same key, and both sign a message identically.
+ *     with its MAC length, and a secret of 1 to DNS_TSIG_SECRET_MAX bytes;
+ *   - an accepted key can be rebuilt: from name, algorithm and secret
+ *     (dns_tsig_key_new) it is the same key, and both sign a message
+ *     identically; from name and algorithm alone (dns_tsig_key_public, as
+ *     net_msg.c gives it to the network process) it has the same name, wire
+ *     form and algorithm, and no secret.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -188,9 +190,9 @@ static void check_accepted(const dns_tsig_key *k)
 			   k->mac_len == mac_lens[k->alg],
 		   "algorithm %d (%s) with MAC length %zu", (int)k->alg,
 		   k->alg_name ? k->alg_name : "?", k->mac_len);
-	FUZZ_CHECK(k->secret && k->secret_len >= 1 && k->secret_len <= NET_TSIG_SECRET_MAX,
-		   "secret of %zu bytes accepted (the network process takes 1 to %d)",
-		   k->secret_len, NET_TSIG_SECRET_MAX);
+	FUZZ_CHECK(k->secret && k->secret_len >= 1 && k->secret_len <= DNS_TSIG_SECRET_MAX,
+		   "secret of %zu bytes accepted (at most %d are supported)", k->secret_len,
+		   DNS_TSIG_SECRET_MAX);
 	if (!k->secret || k->secret_len == 0 || (unsigned)k->alg > DNS_HMAC_SHA512)
 		return;
 	if (dns_tsig_key_new(k->name, k->alg, k->secret, k->secret_len, &again, &e) < 0) {
@@ -206,6 +208,15 @@ static void check_accepted(const dns_tsig_key *k)
 			   memcmp(again->secret, k->secret, k->secret_len) == 0,
 		   "algorithm or secret differs when rebuilt");
 	FUZZ_CHECK(same_signature(k, again), "the rebuilt key signs differently");
+	dns_tsig_key_free(again);
+	if (dns_tsig_key_public(k->name, k->alg, &again, &e) < 0) {
+		FUZZ_CHECK(false, "the key's name and algorithm do not make a key: %s", e.msg);
+		return;
+	}
+	FUZZ_CHECK(strcmp(again->name, k->name) == 0 && again->name_wire_len == k->name_wire_len &&
+			   memcmp(again->name_wire, k->name_wire, k->name_wire_len) == 0 &&
+			   again->alg == k->alg && again->mac_len == k->mac_len && !again->secret,
+		   "the network process's form of key \"%s\" differs", k->name);
 	dns_tsig_key_free(again);
 }
 

@@ -149,7 +149,7 @@ check "2: the old key files are still there" files_exist "$OLD2_RSA" "$OLD2_EC"
 check_eq "2: main.cf unchanged since the hand rollback" "$maincf" "$(md5sum <"$ROLL_PF/main.cf")"
 check_eq "2: the live server presents the old keys" \
 	"$(roll_key_spki "$OLD2_RSA") $(roll_key_spki "$OLD2_EC")" "$(roll_live_spki rsa) $(roll_live_spki ecdsa)"
-sleep 4 # the daemon must not try again and again
+sleep 3 # the daemon must not try again and again
 check_eq "2: journal: one withdrawal-refused from the daemon, warning, with its MESSAGE_ID" \
 	"$D $WR_ID 4" \
 	"$(events withdrawal-refused | jq -r --arg d "$D" 'select(._PID == $d) | ._PID + " " + .MESSAGE_ID + " " + .PRIORITY' | paste -sd,)"

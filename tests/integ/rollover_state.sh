@@ -7,6 +7,14 @@
 # line, and pftls-rolld refuses to start; nothing changes (main.cf, key
 # files, the state file itself, DNS on all three servers).  With the
 # original file back, `now` finishes the rollover.
+#
+# Rule 8: the checksum is an unkeyed SHA-256 anyone can recompute, so the
+# same real state edited to name a victim file (outside the Postfix
+# directory, through "..", through a symlinked subdirectory, or a file of
+# the Postfix directory that is not ours) with its checksum recomputed is
+# untrusted: every command and the daemon refuse (exit 3), the daemon logs
+# its state-invalid event, and the victim is neither removed, rewritten
+# nor deployed.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/rollover.sh
@@ -80,6 +88,59 @@ variant version "version"
 variant version-nosum "version"
 variant inconsistent "t_conf"
 variant empty ""
+
+# Rule 8.  Victims: a file outside with our own name, a directory reached
+# through "..", and a symbolic link in the Postfix directory that leads out.
+VICTIM=$(mktemp -d /tmp/pftls-victim.XXXXXX)
+UP=$(dirname "$ROLL_PF")
+mkdir "$UP/victim"
+ln -s "$VICTIM" "$ROLL_PF/escape"
+CERT=$(sed -n 's/^rsa\.next_cert = //p' "$W/good.state")
+STAMP=$(basename "$CERT")
+for d in "$VICTIM" "$UP/victim"; do
+	echo "victim $d" >"$d/$STAMP"
+	echo "victim $d" >"$d/file"
+done
+echo "# not ours" >"$ROLL_PF/not-ours.pem"
+# untrusted NAME FIELD VALUE: good.state with FIELD = VALUE, rechecksummed.
+untrusted() {
+	sed "s|^$2 = .*|$2 = $3|" "$W/good.state" >"$W/$1.state"
+	rechecksum "$W/$1.state"
+	check "$1: the edited copy differs in $2 only" \
+		test "$(diff "$W/good.state" "$W/$1.state" | grep -c '^[<>] ')" -eq 4
+}
+untrusted outside rsa.next_cert "$VICTIM/$STAMP"
+untrusted victim rsa.next_key "$VICTIM/file"
+untrusted dotdot rsa.next_cert "$ROLL_PF/../victim/$STAMP"
+untrusted symlink rsa.next_cert "$ROLL_PF/escape/$STAMP"
+untrusted foreign rsa.next_cert "$ROLL_PF/not-ours.pem"
+# victims_intact NAME: every victim file still there with what it held, and
+# main.cf names none of them.
+victims_intact() {
+	local d
+	for d in "$VICTIM" "$UP/victim"; do
+		check_eq "$1: $d/$STAMP is still there, unchanged" "victim $d" "$(cat "$d/$STAMP" 2>&1)"
+		check_eq "$1: $d/file is still there, unchanged" "victim $d" "$(cat "$d/file" 2>&1)"
+	done
+	check_eq "$1: $ROLL_PF/not-ours.pem is still there, unchanged" "# not ours" \
+		"$(cat "$ROLL_PF/not-ours.pem" 2>&1)"
+	check "$1: main.cf names no victim" \
+		sh -c "! grep -q 'victim\|escape\|not-ours' '$ROLL_PF/main.cf'"
+	check "$1: pftls-rolld logged its state-invalid event ($(grep state-invalid "$W/daemon.err" | head -1))" \
+		grep -q "^pftls-rolld: error: state-invalid: $SF:[0-9]*: untrusted state" "$W/daemon.err"
+}
+variant outside "untrusted state: rsa.next_cert \"$VICTIM/$STAMP\" is not directly in postfix_config_directory"
+victims_intact outside
+variant victim "untrusted state: rsa.next_key \"$VICTIM/file\" is not directly in"
+victims_intact victim
+variant dotdot "untrusted state: rsa.next_cert .* has a \".\" or \"..\" component"
+victims_intact dotdot
+variant symlink "untrusted state: rsa.next_cert \"$ROLL_PF/escape/$STAMP\" is not directly in"
+victims_intact symlink
+variant foreign "untrusted state: rsa.next_cert .* is not named as this program names RSA certificate"
+victims_intact foreign
+rm -rf "$VICTIM" "$UP/victim"
+rm -f "$ROLL_PF/escape" "$ROLL_PF/not-ours.pem"
 check_eq "main.cf still deploys the old keys" "$OLD_RSA $OLD_EC" \
 	"$(roll_deployed rsa) $(roll_deployed ecdsa)"
 

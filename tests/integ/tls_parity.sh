@@ -150,6 +150,13 @@ check "enable-server: same text" test "$(norm "$S1" <<<"$dt")" = "$(norm "$S2" <
 key=$(postconf -c "$S2/etc" -xh smtpd_tls_key_file)
 cert=$(postconf -c "$S2/etc" -xh smtpd_tls_cert_file)
 check "enable-server: deployed key is mode 0600" test "$(stat -c %a "$key")" = 600
+# pftls-roll runs with umask 077: what Postfix's makes world-readable must
+# stay so (the certificate, main.cf).
+dcert=$(postconf -c "$S1/etc" -xh smtpd_tls_cert_file)
+check "enable-server: certificate mode $(stat -c %a "$cert"), Postfix's $(stat -c %a "$dcert")" \
+	test "$(stat -c %a "$cert")" = "$(stat -c %a "$dcert")"
+check "enable-server: main.cf mode $(stat -c %a "$S2/etc/main.cf"), Postfix's $(stat -c %a "$S1/etc/main.cf")" \
+	test "$(stat -c %a "$S2/etc/main.cf")" = "$(stat -c %a "$S1/etc/main.cf")"
 check "enable-server: deployed cert matches deployed key" \
 	test "$(spki_of_key "$key")" = "$(spki_of_cert "$cert")"
 s1=$(pf_state "$S2")
@@ -173,6 +180,8 @@ dcert=$(ls "$N1"/etc/cert-*.pem)
 check "new-server-key: file names key-/cert-YYYYMMDD-HHMMSS (UTC)" \
 	bash -c "[[ '$okey' =~ /key-[0-9]{8}-[0-9]{6}\.pem$ ]] && [ '${okey##*key-}' = '${ocert##*cert-}' ]"
 check "new-server-key: key mode 0600" test "$(stat -c %a "$okey")" = 600
+check "new-server-key: certificate mode $(stat -c %a "$ocert"), Postfix's $(stat -c %a "$dcert")" \
+	test "$(stat -c %a "$ocert")" = "$(stat -c %a "$dcert")"
 check "new-server-key: RSA 3072 bits" bash -c "openssl pkey -in '$okey' -noout -text | head -1 | grep -q '3072 bit'"
 check "new-server-key: certificate matches key" test "$(spki_of_key "$okey")" = "$(spki_of_cert "$ocert")"
 check "new-server-key: subject CN is the first name" \

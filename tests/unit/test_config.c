@@ -3,6 +3,11 @@
  * lists, continuation lines, and one error line with FILE:LINE for each kind
  * of bad input.
  */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "../../daemon/config.h"
 #include "t.h"
 #include <errno.h>
@@ -83,7 +88,15 @@ static const struct bad {
 	 "t.cf:1: bad dns_resolver value: \"ns.example.com\": not an IP address"},
 	{"two update servers", "dns_update_server = 192.0.2.1 192.0.2.2\n",
 	 "t.cf:1: bad dns_update_server value: expected at most 1 item, found 2"},
-	{"missing =", "rsa_bits 2048\n", "t.cf:1: missing '=' after \"rsa_bits 2048\""},
+	{"missing =", "rsa_bits 2048\n", "t.cf:1: missing '=' after rsa_bits"},
+	/* A file that is not a configuration (-c /etc/shadow): its position,
+	 * never its contents. */
+	{"a line of someone's file", "root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\n",
+	 "t.cf:1: missing '=' (not a \"name = value\" line)"},
+	{"a line of someone's file with '='", "user:SECRET=hunter2\n",
+	 "t.cf:1: unknown parameter name (not made of letters, digits and '_')"},
+	{"white space in the name", "my SECRET password = x\n",
+	 "t.cf:1: white space in parameter name"},
 	{"leading continuation", "  rsa_bits = 2048\n",
 	 "t.cf:1: continuation line without a parameter before it"},
 	{"control character in a continuation line", "reload_command = /bin/true\n  \033[2J\n",
@@ -115,8 +128,95 @@ static char *print_param(const pf_config *cfg, const char *name)
 	return buf;
 }
 
+/* pf_config_permission_warnings: one line per problem, none normally.
+ * Root runs the tests; the other owner is a uid nobody has. */
+static void test_permission_warnings(void)
+{
+	static const struct {
+		const char *name;
+		mode_t cf_mode, dir_mode;
+		uid_t key_uid;
+		const char *want[3]; /* substrings, in order; NULL ends */
+	} cases[] = {
+		{"normal", 0600, 0755, 0, {NULL}},
+		{"read by all, written by root", 0644, 0755, 0, {NULL}},
+		{"config group-writable", 0660, 0755, 0,
+		 {"the configuration file %c is writable by its group (mode 0660)", NULL}},
+		{"config world-writable", 0602, 0755, 0,
+		 {"the configuration file %c is writable by others (mode 0602)", NULL}},
+		{"directory group-writable", 0600, 0775, 0,
+		 {"postfix_config_directory %d is writable by its group (mode 0775)", NULL}},
+		{"directory sticky and world-writable", 0600, 01777, 0,
+		 {"postfix_config_directory %d is writable by others (mode 1777)", NULL}},
+		{"key of the user running", 0600, 0755, (uid_t)-1, {NULL}},
+		{"key of another user", 0600, 0755, 54321,
+		 {"dns_tsig_key_file %k is owned by uid 54321, not root or this program's user", NULL}},
+		{"all three", 0666, 0757, 54321,
+		 {"configuration file %c is writable by others",
+		  "postfix_config_directory %d is writable by others", "owned by uid 54321"}},
+	};
+	char tmpl[] = "/tmp/pftls-test-config-XXXXXX";
+	char *top = mkdtemp(tmpl), *cf, *d, *key;
+
+	if (!top)
+		abort();
+	cf = pf_asprintf("%s/pftls-roll.cf", top);
+	d = pf_asprintf("%s/postfix", top);
+	key = pf_asprintf("%s/tsig.key", top);
+	if (mkdir(d, 0755) < 0)
+		abort();
+	close(open(cf, O_CREAT | O_WRONLY, 0600));
+	close(open(key, O_CREAT | O_WRONLY, 0600));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pf_config cfg;
+		pf_strv w = {0};
+		size_t n = 0;
+
+		if (chmod(cf, cases[i].cf_mode) < 0 || chmod(d, cases[i].dir_mode) < 0 ||
+		    chown(key, cases[i].key_uid == (uid_t)-1 ? geteuid() : cases[i].key_uid,
+			  (gid_t)-1) < 0)
+			abort();
+		pf_config_init(&cfg);
+		free(cfg.postfix_config_directory);
+		cfg.postfix_config_directory = pf_strdup(d);
+		cfg.dns_tsig_key_file = pf_strdup(key);
+		pf_config_permission_warnings(&cfg, cf, &w);
+		while (n < 3 && cases[i].want[n])
+			n++;
+		T_CHECK(w.n == n, "%s: %zu warning(s), expected %zu%s%s", cases[i].name, w.n, n,
+			w.n ? ": " : "", w.n ? w.v[0] : "");
+		for (size_t j = 0; j < n && j < w.n; j++) {
+			char *want = pf_strdup(cases[i].want[j]), *p;
+
+			/* %c, %d, %k: the file, the directory, the key. */
+			while ((p = strchr(want, '%')) != NULL) {
+				char *q;
+
+				*p = '\0';
+				q = pf_asprintf("%s%s%s", want, p[1] == 'c' ? cf : p[1] == 'd' ? d : key,
+						p + 2);
+				free(want);
+				want = q;
+			}
+			T_CHECK(strstr(w.v[j], want) != NULL, "%s: warning %zu says \"%s\" (%s)",
+				cases[i].name, j + 1, want, w.v[j]);
+			free(want);
+		}
+		pf_strv_clear(&w);
+		pf_config_free(&cfg);
+	}
+	unlink(cf);
+	unlink(key);
+	rmdir(d);
+	rmdir(top);
+	free(cf);
+	free(d);
+	free(key);
+}
+
 int main(void)
 {
+	test_permission_warnings();
 	for (size_t i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
 		pf_config cfg;
 		pf_err e = {0};

@@ -1,7 +1,10 @@
 /*
  * test_dns_tsig.c - TSIG key files (a table of good and bad files, the file
  * mode rule, the secret kept out of messages) and TSIG signatures (our MAC
- * checked by ldns's independent code, and each way a reply can fail).
+ * checked by ldns's independent code, and each way a reply can fail); and
+ * keys without a secret, as the network process has them: signed and
+ * checked through their signer with the same results, a response never
+ * signed that way, and a MAC check that a shortened MAC never passes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +13,8 @@
 #include <unistd.h>
 
 #include <ldns/ldns.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "../../daemon/dns_tsig.h"
 #include "t.h"
@@ -71,6 +76,10 @@ static const struct key_case {
 	 ":1: expected the secret, found unterminated quoted string", NULL, NULL},
 	{"unterminated comment", "/* key", ":1: expected a key statement, found unterminated",
 	 NULL, NULL},
+	{"not a key file (shadow)", "root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\n",
+	 ":1: expected a key statement, found a word of 48 characters (not shown)", NULL, NULL},
+	{"a password file", "hunter2:secret\n",
+	 ":1: expected a key statement, found a word of 14 characters (not shown)", NULL, NULL},
 	{"unknown clause", "key k { algorithm hmac-sha256; port 53; };",
 	 ":1: expected \"algorithm\", \"secret\" or \"}\", found another token", NULL, NULL},
 };
@@ -287,11 +296,150 @@ static void test_verify(void)
 	dns_tsig_key_free(other_secret);
 }
 
+/* ---- keys without a secret --------------------------------------------- */
+
+/* A signer as the privileged process is one: the real key, and counts. */
+typedef struct test_signer {
+	const dns_tsig_key *real;
+	unsigned signs, checks;
+} test_signer;
+
+static int ts_sign(void *ctx, uint8_t **wire, size_t *len, uint8_t *ret_mac, size_t *ret_mac_len)
+{
+	test_signer *t = ctx;
+
+	t->signs++;
+	return dns_tsig_sign(t->real, wire, len, pf_now(), NULL, 0, 0, NULL, 0, ret_mac,
+			     ret_mac_len);
+}
+
+static int ts_check(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac,
+		    size_t mac_len)
+{
+	test_signer *t = ctx;
+
+	t->checks++;
+	return dns_tsig_mac_matches(t->real, input, len, mac, mac_len) ? 1 : 0;
+}
+
+static void test_signer_key(void)
+{
+	dns_tsig_key *k = key_of("hmac-sha256", "upd-key");
+	dns_tsig_key *other_name = key_of("hmac-sha256", "other-key");
+	dns_tsig_key *other_alg = key_of("hmac-sha512", "upd-key");
+	dns_tsig_key *pub = NULL, *bare = NULL;
+	test_signer ts = {.real = k};
+	dns_tsig_signer signer = {ts_sign, ts_check, &ts};
+	dns_tsig_info info, info2;
+	int64_t now = pf_now();
+	pf_err e = {0};
+
+	T_CHECK(dns_tsig_key_public("Upd-Key", DNS_HMAC_SHA256, &pub, &e) == 0 && pub &&
+			!pub->secret && pub->secret_len == 0 && strcmp(pub->name, "upd-key.") == 0 &&
+			pub->mac_len == 32 && pub->name_wire_len == k->name_wire_len &&
+			memcmp(pub->name_wire, k->name_wire, k->name_wire_len) == 0,
+		"a key from name and algorithm has the real key's name, wire form and MAC "
+		"length, and no secret: %s",
+		e.msg);
+	if (!pub)
+		return;
+	T_CHECK(dns_tsig_key_public("a..b", DNS_HMAC_SHA256, &bare, &e) < 0 &&
+			strstr(e.msg, "not a valid key name"),
+		"a name that is not one makes no key: %s", e.msg);
+	pub->signer = &signer;
+
+	/* A request signed through the signer verifies with ldns and the real
+	 * secret. */
+	uint8_t mac[DNS_TSIG_MAC_MAX];
+	size_t len, maclen = 0;
+	uint8_t *w = query_wire(0x4321, &len);
+	ldns_pkt *p = NULL;
+	T_CHECK(dns_tsig_sign(pub, &w, &len, 0, NULL, 0, 0, NULL, 0, mac, &maclen) == 0 &&
+			ts.signs == 1 && maclen == 32,
+		"a key with a signer signs a request through it (%u calls, MAC of %zu)", ts.signs,
+		maclen);
+	T_CHECK(ldns_wire2pkt(&p, w, len) == LDNS_STATUS_OK && p &&
+			ldns_pkt_tsig_verify(p, w, len, "upd-key.", SECRET, NULL),
+		"and ldns verifies that signature with the real secret");
+	ldns_pkt_free(p);
+	free(w);
+	w = query_wire(7, &len);
+	T_CHECK(dns_tsig_sign(pub, &w, &len, now, mac, 32, 0, NULL, 0, mac, &maclen) == -EPERM &&
+			ts.signs == 1,
+		"a response (a request MAC given) is never signed through a signer");
+	free(w);
+
+	/* Replies: every verdict is the real key's, the MAC judged by the
+	 * signer. */
+	static const struct {
+		const char *name;
+		int64_t dt;
+		uint16_t error;
+		void (*tamper)(uint8_t *, size_t);
+		int signer_key; /* 0 the key, 1 another name, 2 another algorithm */
+	} cases[] = {
+		{"good reply", 0, 0, NULL, 0},
+		{"reply signed 301 s ago", -301, 0, NULL, 0},
+		{"altered message", 0, 0, flip_question, 0},
+		{"altered MAC", 0, 0, flip_mac, 0},
+		{"TSIG outside the counted records", 0, 0, drop_tsig_count, 0},
+		{"signed BADTIME reply", 0, DNS_TSIG_BADTIME, NULL, 0},
+		{"another key name", 0, 0, NULL, 1},
+		{"another algorithm", 0, 0, NULL, 2},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		dns_tsig_key *by = cases[i].signer_key == 1   ? other_name
+				   : cases[i].signer_key == 2 ? other_alg
+							      : k;
+		enum dns_tsig_verdict want = reply_verdict(by, k, now + cases[i].dt, now,
+							   cases[i].error, cases[i].tamper, &info);
+		unsigned before = ts.checks;
+		enum dns_tsig_verdict got = reply_verdict(by, pub, now + cases[i].dt, now,
+							  cases[i].error, cases[i].tamper, &info2);
+
+		T_CHECK(got == want && info.error == info2.error &&
+				info.time_signed == info2.time_signed,
+			"%s: the key without a secret says %s, as the real key does (%u MAC checks "
+			"asked)",
+			cases[i].name, dns_tsig_verdict_str(got), ts.checks - before);
+	}
+	T_CHECK(ts.checks > 0, "the MACs were checked by the signer (%u times)", ts.checks);
+
+	/* The privileged side's yes or no. */
+	uint8_t input[100], good[DNS_TSIG_MAC_MAX];
+	unsigned int gl = 0;
+	memset(input, 0x5a, sizeof(input));
+	HMAC(EVP_sha256(), k->secret, (int)k->secret_len, input, sizeof(input), good, &gl);
+	T_CHECK(dns_tsig_mac_matches(k, input, sizeof(input), good, gl),
+		"the MAC check says yes to the HMAC of its input");
+	good[5] ^= 1;
+	T_CHECK(!dns_tsig_mac_matches(k, input, sizeof(input), good, gl),
+		"and no to a MAC with one bit changed");
+	good[5] ^= 1;
+	T_CHECK(!dns_tsig_mac_matches(k, input, sizeof(input), good, gl - 1) &&
+			!dns_tsig_mac_matches(k, input, sizeof(input), good, 1) &&
+			!dns_tsig_mac_matches(k, input, sizeof(input), good, 0),
+		"and no to a correct but shortened MAC (31, 1, 0 octets): nothing to learn a MAC "
+		"octet by octet");
+	pub->signer = NULL;
+	w = query_wire(7, &len);
+	T_CHECK(dns_tsig_sign(pub, &w, &len, now, NULL, 0, 0, NULL, 0, mac, &maclen) < 0 &&
+			!dns_tsig_mac_matches(pub, input, sizeof(input), good, gl),
+		"a key with neither secret nor signer can neither sign nor check");
+	free(w);
+
+	dns_tsig_key_free(pub);
+	dns_tsig_key_free(k);
+	dns_tsig_key_free(other_name);
+	dns_tsig_key_free(other_alg);
+}
+
 int main(void)
 {
 	test_parse_table();
 	test_file_mode();
 	test_sign_against_ldns();
 	test_verify();
+	test_signer_key();
 	T_DONE();
 }

@@ -186,6 +186,30 @@ static void test_errors(void)
 	T_CHECK(pf_lock_acquire(dir, &l, &e) == -ELOOP,
 		"a symbolic link named lock is not followed (%s)", e.msg);
 	unlink(lockfile());
+	/* A hard link to a file elsewhere would be truncated by its holder. */
+	char victim[sizeof(dir) + 16], got[16] = "";
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	(void)!write(fd, "victim", 6);
+	close(fd);
+	if (link(victim, lockfile()) < 0)
+		abort();
+	T_CHECK(pf_lock_acquire(dir, &l, &e) == -EINVAL && strstr(e.msg, "other hard links"),
+		"a lock file with another hard link is refused (%s)", e.msg);
+	fd = open(victim, O_RDONLY);
+	(void)!read(fd, got, sizeof(got) - 1);
+	close(fd);
+	T_STREQ(got, "victim", "the other link's content is unchanged");
+	unlink(lockfile());
+	unlink(victim);
+	/* A FIFO: refused, and at once (the open does not wait for a peer). */
+	if (mkfifo(lockfile(), 0600) < 0)
+		abort();
+	alarm(5);
+	T_CHECK(pf_lock_acquire(dir, &l, &e) == -EINVAL && strstr(e.msg, "not a regular file"),
+		"a FIFO named lock is refused (%s)", e.msg);
+	alarm(0);
+	unlink(lockfile());
 }
 
 int main(void)

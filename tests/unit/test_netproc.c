@@ -36,6 +36,7 @@
 #include "../../daemon/keystore.h"
 #include "../../daemon/net.h"
 #include "../../daemon/net_msg.h"
+#include "../../daemon/net_sign.h"
 #include "../../daemon/netproc.h"
 #include "../../daemon/tlsa.h"
 #include "t.h"
@@ -318,7 +319,11 @@ static void test_roundtrip_discover(void)
 
 static void test_roundtrip_update(void)
 {
-	static const unsigned char secret[32] = "0123456789abcdef0123456789abcdef";
+	/* Octets no other field of the request has (its TLSA data are 0x00 to
+	 * 0x42), so that finding any 8 of them in a row means the secret. */
+	static const unsigned char secret[32] = "\xa0\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\xa9\xaa\xab"
+						"\xac\xad\xae\xaf\xb0\xb1\xb2\xb3\xb4\xb5\xb6\xb7"
+						"\xb8\xb9\xba\xbb\xbc\xbd\xbe\xbf";
 	dns_tsig_key *key = NULL;
 	dns_zone_info z;
 	dns_change ch[3] = {0};
@@ -349,14 +354,18 @@ static void test_roundtrip_update(void)
 	T_CHECK(same, "update request: owners, TLSA data (32 and 64 octets) and operations survive");
 	T_CHECK(req.tsig && strcmp(req.tsig->name, "pftls-key.") == 0 &&
 			req.tsig->alg == DNS_HMAC_SHA256 && req.tsig->mac_len == 32 &&
-			req.tsig->secret_len == 32 && memcmp(req.tsig->secret, secret, 32) == 0 &&
 			req.tsig->name_wire_len == key->name_wire_len &&
 			memcmp(req.tsig->name_wire, key->name_wire, key->name_wire_len) == 0,
-		"update request: the TSIG key (name, algorithm, secret) survives");
+		"update request: the TSIG key's name and algorithm survive");
+	T_CHECK(req.tsig && !req.tsig->secret && req.tsig->secret_len == 0 && !req.tsig->signer,
+		"update request: the key the network process gets has no secret");
 	net_update_req_free(&req);
 	net_buf_free(&r);
-	T_CHECK(b.p && memmem(b.p, b.len, secret, sizeof(secret)) != NULL,
-		"update request: the TSIG secret travels in it (the one message type that may)");
+	bool piece = false;
+	for (size_t i = 0; i + 8 <= sizeof(secret); i++)
+		piece |= b.p && memmem(b.p, b.len, secret + i, 8) != NULL;
+	T_CHECK(b.p && !piece && key->secret_len == 32,
+		"update request: no 8 octets in a row of the TSIG secret are in it");
 	net_buf_free(&b);
 
 	o.tsig = NULL;
@@ -748,7 +757,7 @@ static int decode(enum body_kind k, const net_buf *b, pf_err *e)
 /* Bodies: a valid one of each kind, then variants that each break one
  * rule.  The mutation is applied by the builder. */
 enum mutation { M_NONE, M_TRUNCATE, M_TRAILING, M_LIE_COUNT, M_HUGE_COUNT, M_LIE_STRLEN,
-		M_CONTROL_CHAR, M_BOOL2, M_RANGE, M_CONTRADICT, M_TSIG_ALG, M_TSIG_EMPTY,
+		M_CONTROL_CHAR, M_BOOL2, M_RANGE, M_CONTRADICT, M_TSIG_ALG, M_TSIG_NAME,
 		M_RDATA_LEN, M_FAMILY, M_PORT0 };
 
 static void body_probe_rep(net_buf *b, enum mutation m)
@@ -846,12 +855,9 @@ static void body_upd_req(net_buf *b, enum mutation m)
 	w32(b, 1);
 	w32(b, 60);
 	w32(b, 30);
-	w8(b, 1); /* TSIG */
-	wstr(b, "pftls-key.");
+	w8(b, 1); /* TSIG: name and algorithm, no secret */
+	wstr(b, m == M_TSIG_NAME ? "pftls..key." : "pftls-key.");
 	w8(b, m == M_TSIG_ALG ? 9 : DNS_HMAC_SHA256);
-	w16(b, m == M_TSIG_EMPTY ? 0 : 4);
-	if (m != M_TSIG_EMPTY)
-		w32(b, 0x01020304);
 	w32(b, 60);
 	w8(b, 0);
 	w8(b, 0);
@@ -958,8 +964,8 @@ static const body_case body_cases[] = {
 	{"update request, valid", B_UPD_REQ, body_upd_req, M_NONE, NULL},
 	{"update request, TSIG algorithm 9", B_UPD_REQ, body_upd_req, M_TSIG_ALG,
 	 "TSIG algorithm"},
-	{"update request, empty TSIG secret", B_UPD_REQ, body_upd_req, M_TSIG_EMPTY,
-	 "TSIG secret"},
+	{"update request, a TSIG key name that is not one", B_UPD_REQ, body_upd_req, M_TSIG_NAME,
+	 "not a valid key name"},
 	{"update request, operation 7", B_UPD_REQ, body_upd_req, M_RANGE, "operation"},
 	{"update request, truncated", B_UPD_REQ, body_upd_req, M_TRUNCATE, "truncated"},
 	{"update reply, valid", B_UPD_REP, body_upd_rep, M_NONE, NULL},
@@ -1015,6 +1021,89 @@ static void test_malformed_bodies(void)
 				"malformed body refused: %s (rc %d: %s)", c->name, rc, e.msg);
 		net_buf_free(&b);
 	}
+}
+
+/* ---- signing messages ------------------------------------------------------------ */
+
+static void test_roundtrip_sign(void)
+{
+	uint8_t msg[40], sig[90], mac[DNS_TSIG_MAC_MAX], gmac[DNS_TSIG_MAC_MAX];
+	const uint8_t *gw = NULL, *gi = NULL, *gm = NULL;
+	uint8_t *sw = NULL;
+	size_t gl = 0, sl = 0, ml = 0, il = 0, gml = 0;
+	net_buf b = {0}, r = {0};
+	net_status st = {0}, gst;
+	pf_err e = {0};
+	bool match = false;
+
+	for (size_t i = 0; i < sizeof(sig); i++) {
+		if (i < sizeof(msg))
+			msg[i] = (uint8_t)i;
+		if (i < sizeof(mac))
+			mac[i] = (uint8_t)(0x40 + i);
+		sig[i] = (uint8_t)(0x80 + i);
+	}
+	net_enc_sign_req(&b, msg, sizeof(msg));
+	T_CHECK(roundtrip(NET_SIGN_REQ, &b, &r, &e) == 0 && net_dec_sign_req(&r, &gw, &gl, &e) == 0 &&
+			gl == sizeof(msg) && memcmp(gw, msg, gl) == 0,
+		"sign request: the message survives: %s", e.msg);
+	net_buf_free(&b);
+	net_buf_free(&r);
+	net_enc_sign_req(&b, msg, 11);
+	T_CHECK(net_dec_sign_req(&b, &gw, &gl, &e) == -EPROTO && strstr(e.msg, "11 octets"),
+		"sign request: 11 octets, shorter than a DNS header, refused: %s", e.msg);
+	net_buf_free(&b);
+
+	net_enc_sign_rep(&b, &st, sig, sizeof(sig), mac, 32);
+	T_CHECK(roundtrip(NET_SIGN_REP, &b, &r, &e) == 0 &&
+			net_dec_sign_rep(&r, sizeof(msg), 32, &gst, &sw, &sl, gmac, &ml, &e) == 0 &&
+			gst.rc == 0 && sl == sizeof(sig) && sw && memcmp(sw, sig, sl) == 0 && ml == 32 &&
+			memcmp(gmac, mac, 32) == 0,
+		"sign reply: the signed message and its MAC survive: %s", e.msg);
+	free(sw);
+	sw = NULL;
+	T_CHECK(net_dec_sign_rep(&r, sizeof(msg), 20, &gst, &sw, &sl, gmac, &ml, &e) == -EPROTO &&
+			strstr(e.msg, "MAC of 32") && !sw,
+		"sign reply: a MAC of another length than the key's refused: %s", e.msg);
+	T_CHECK(net_dec_sign_rep(&r, sizeof(sig), 32, &gst, &sw, &sl, gmac, &ml, &e) == -EPROTO &&
+			!sw,
+		"sign reply: a signed message no longer than the request refused: %s", e.msg);
+	net_buf_free(&b);
+	net_buf_free(&r);
+	st.rc = pf_err_set(&st.err, EMSGSIZE, "cannot TSIG-sign a DNS message: message too large");
+	net_enc_sign_rep(&b, &st, NULL, 0, NULL, 0);
+	T_CHECK(net_dec_sign_rep(&b, sizeof(msg), 32, &gst, &sw, &sl, gmac, &ml, &e) == 0 &&
+			gst.rc == -EMSGSIZE && strcmp(gst.err.msg, st.err.msg) == 0 && !sw,
+		"sign reply: a failure and its message survive: %s", gst.err.msg);
+	net_buf_free(&b);
+	pf_err_clear(&e);
+	net_enc_mac_req(&b, msg, sizeof(msg), mac, 32);
+	T_CHECK(roundtrip(NET_MAC_REQ, &b, &r, &e) == 0 &&
+			net_dec_mac_req(&r, &gi, &il, &gm, &gml, &e) == 0 && il == sizeof(msg) &&
+			memcmp(gi, msg, il) == 0 && gml == 32 && memcmp(gm, mac, 32) == 0,
+		"MAC check request: the TSIG input and the MAC survive: %s", e.msg);
+	net_buf_free(&b);
+	net_buf_free(&r);
+	net_enc_mac_rep(&b, true);
+	T_CHECK(roundtrip(NET_MAC_REP, &b, &r, &e) == 0 && net_dec_mac_rep(&r, &match, &e) == 0 &&
+			match,
+		"MAC check reply: the verdict survives");
+	net_buf_free(&b);
+	net_buf_free(&r);
+	w8(&b, 2);
+	T_CHECK(net_dec_mac_rep(&b, &match, &e) == -EPROTO && strstr(e.msg, "boolean"),
+		"MAC check reply: boolean 2 refused: %s", e.msg);
+	net_buf_free(&b);
+	w32(&b, NET_MAC_INPUT_MAX + 1);
+	T_CHECK(net_dec_mac_req(&b, &gi, &il, &gm, &gml, &e) == -EPROTO && strstr(e.msg, "at most"),
+		"MAC check request: an input longer than any reply's refused: %s", e.msg);
+	net_buf_free(&b);
+	w32(&b, 4);
+	w32(&b, 0);
+	w32(&b, DNS_TSIG_MAC_MAX + 1);
+	T_CHECK(net_dec_mac_req(&b, &gi, &il, &gm, &gml, &e) == -EPROTO && strstr(e.msg, "MAC"),
+		"MAC check request: a MAC longer than any refused: %s", e.msg);
+	net_buf_free(&b);
 }
 
 /* ---- the real network process ---------------------------------------------------------- */
@@ -1295,7 +1384,7 @@ static void test_real_netproc(const char *tmp)
 
 /* ---- the privileged side against a scripted peer ---------------------------------------- */
 
-enum peer_act { P_WRONG_TYPE, P_BAD_BODY, P_EXIT, P_OVERSIZE };
+enum peer_act { P_WRONG_TYPE, P_BAD_BODY, P_EXIT, P_OVERSIZE, P_SIGN };
 
 /* Play the network process's part on fd: read one request, answer badly. */
 static void peer(int fd, enum peer_act a)
@@ -1321,6 +1410,12 @@ static void peer(int fd, enum peer_act a)
 		hdr(h, NET_MAGIC, t + 1, 64 * 1024 * 1024);
 		send(fd, h, sizeof(h), MSG_NOSIGNAL);
 		break;
+	case P_SIGN: /* a signature asked for where no update is worked on */
+		w32(&out, 12);
+		for (int i = 0; i < 12; i++)
+			w8(&out, 0);
+		net_send(fd, NET_SIGN_REQ, &out);
+		break;
 	case P_EXIT:
 		_exit(0);
 	}
@@ -1340,6 +1435,7 @@ static void test_scripted_peer(void)
 		{P_BAD_BODY, "a reply that does not decode", -EPROTO, "malformed probe reply"},
 		{P_OVERSIZE, "a reply longer than its type allows", -EPROTO, "at most"},
 		{P_EXIT, "a peer that closes without answering", -ECONNRESET, "ended during"},
+		{P_SIGN, "a sign request outside an update", -EPROTO, "(sign request) not expected"},
 	};
 	pf_hostport ep = {TEST_ADDR, 1};
 	pf_probe_result res;
@@ -1375,6 +1471,492 @@ static void test_scripted_peer(void)
 			rc, e.msg);
 		net_stop();
 	}
+}
+
+/* ---- what the privileged side signs (net_sign.h) ------------------------------------ */
+
+#define SIGN_ZONE "example.test."
+#define SIGN_OWNER "_25._tcp.mx.example.test."
+#define SIGN_OWNER2 "_587._tcp.mx.example.test."
+
+/* An update's changes: add and delete at one name, add at another. */
+static void sign_changes(dns_change ch[3])
+{
+	memset(ch, 0, 3 * sizeof(*ch));
+	snprintf(ch[0].owner, sizeof(ch[0].owner), "%s", SIGN_OWNER);
+	rdata(&ch[0].rd, 1, 1, 0x10);
+	ch[0].op = DNS_OP_ADD;
+	snprintf(ch[1].owner, sizeof(ch[1].owner), "%s", SIGN_OWNER);
+	rdata(&ch[1].rd, 1, 1, 0x20);
+	ch[1].op = DNS_OP_DELETE;
+	snprintf(ch[2].owner, sizeof(ch[2].owner), "%s", SIGN_OWNER2);
+	rdata(&ch[2].rd, 1, 2, 0x30);
+	ch[2].op = DNS_OP_ADD;
+}
+
+/* A TLSA record (no rdata when rd is NULL), as dns_update.c makes them. */
+static ldns_rr *w_tlsa(const char *owner, ldns_rr_class cls, ldns_rr_type type, uint32_t ttl,
+		       const pf_tlsa_rdata *rd)
+{
+	ldns_rr *rr = ldns_rr_new();
+
+	ldns_rr_set_owner(rr, ldns_dname_new_frm_str(owner));
+	ldns_rr_set_type(rr, type);
+	ldns_rr_set_class(rr, cls);
+	ldns_rr_set_ttl(rr, ttl);
+	if (rd) {
+		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_CERTIFICATE_USAGE, rd->usage));
+		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_SELECTOR, rd->selector));
+		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_MATCHING_TYPE, rd->mtype));
+		ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_HEX, rd->len, rd->data));
+	}
+	return rr;
+}
+
+static ldns_pkt *w_update(const char *zone)
+{
+	ldns_pkt *p = ldns_pkt_new();
+	ldns_rr *q = ldns_rr_new();
+
+	ldns_pkt_set_opcode(p, LDNS_PACKET_UPDATE);
+	ldns_pkt_set_id(p, 0x2345);
+	ldns_rr_set_question(q, true);
+	ldns_rr_set_owner(q, ldns_dname_new_frm_str(zone));
+	ldns_rr_set_type(q, LDNS_RR_TYPE_SOA);
+	ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
+	ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q);
+	return p;
+}
+
+/* p rendered (p is freed); *len its length. */
+static uint8_t *w_render(ldns_pkt *p, size_t *len)
+{
+	uint8_t *w = NULL, *copy;
+
+	if (!p || ldns_pkt2wire(&w, p, len) != LDNS_STATUS_OK)
+		abort();
+	ldns_pkt_free(p);
+	copy = pf_malloc(*len + 1);
+	memcpy(copy, w, *len);
+	free(w);
+	return copy;
+}
+
+enum sign_kind {
+	SK_SOA, SK_TLSA, SK_TLSA_CASE, SK_ADD, SK_ADD_DEL,
+	SK_Q_NAME, SK_Q_A, SK_Q_ZONE, SK_Q_SOA_OWNER, SK_Q_ANSWER, SK_Q_ADDITIONAL, SK_Q_TWO,
+	SK_Q_CHAOS, SK_NOTIFY, SK_QR, SK_TRAILING, SK_SIGNED, SK_SHORT,
+	SK_ADD_OTHER, SK_DEL_OF_ADD, SK_ADD_OF_DEL, SK_DEL_RRSET, SK_DEL_NAME, SK_ADD_A,
+	SK_ZONE, SK_PRE_NAME, SK_PRE_A, SK_PRE_TTL, SK_NOTHING,
+};
+
+static uint8_t *sign_wire(enum sign_kind k, const dns_change *ch, const dns_tsig_key *key,
+			  size_t *len)
+{
+	ldns_pkt *p = NULL;
+	pf_tlsa_rdata other;
+	uint8_t *w;
+
+	rdata(&other, 1, 1, 0x55);
+	switch (k) {
+	case SK_SOA:
+	case SK_TRAILING:
+	case SK_SIGNED:
+	case SK_SHORT:
+	case SK_NOTIFY:
+	case SK_QR:
+	case SK_Q_ANSWER:
+	case SK_Q_ADDITIONAL:
+	case SK_Q_TWO:
+		p = dns_query_pkt(SIGN_ZONE, LDNS_RR_TYPE_SOA, false, true);
+		break;
+	case SK_TLSA:
+		p = dns_query_pkt(SIGN_OWNER2, LDNS_RR_TYPE_TLSA, false, true);
+		break;
+	case SK_TLSA_CASE:
+		p = dns_query_pkt("_25._TCP.Mx.Example.TEST.", LDNS_RR_TYPE_TLSA, false, true);
+		break;
+	case SK_Q_NAME:
+		p = dns_query_pkt("_25._tcp.www.example.test.", LDNS_RR_TYPE_TLSA, false, true);
+		break;
+	case SK_Q_A:
+		p = dns_query_pkt(SIGN_ZONE, LDNS_RR_TYPE_A, false, true);
+		break;
+	case SK_Q_ZONE:
+		p = dns_query_pkt("example.org.", LDNS_RR_TYPE_SOA, false, true);
+		break;
+	case SK_Q_SOA_OWNER:
+		p = dns_query_pkt(SIGN_OWNER, LDNS_RR_TYPE_SOA, false, true);
+		break;
+	case SK_Q_CHAOS:
+		ldns_pkt_query_new_frm_str(&p, SIGN_ZONE, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_CH, 0);
+		break;
+	default:
+		p = w_update(k == SK_ZONE ? "example.org." : SIGN_ZONE);
+		break;
+	}
+	switch (k) {
+	case SK_ADD:
+	case SK_ZONE:
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+				 w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[2].rd));
+		break;
+	case SK_ADD_DEL:
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 0, &ch[1].rd));
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 3600, &ch[0].rd));
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, &ch[1].rd));
+		break;
+	case SK_ADD_OTHER:
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &other));
+		break;
+	case SK_DEL_OF_ADD:
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, &ch[0].rd));
+		break;
+	case SK_ADD_OF_DEL:
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[1].rd));
+		break;
+	case SK_DEL_RRSET:
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_TLSA, 0, NULL));
+		break;
+	case SK_DEL_NAME:
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_ANY, LDNS_RR_TYPE_ANY, 0, NULL));
+		break;
+	case SK_ADD_A: {
+		ldns_rr *a = NULL;
+
+		ldns_rr_new_frm_str(&a, "mx.example.test. 300 IN A 192.0.2.1", 0, NULL, NULL);
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, a);
+		break;
+	}
+	case SK_PRE_NAME:
+	case SK_PRE_A:
+	case SK_PRE_TTL:
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+				 w_tlsa(k == SK_PRE_NAME ? "_25._tcp.www.example.test." : SIGN_OWNER2,
+					LDNS_RR_CLASS_NONE,
+					k == SK_PRE_A ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_TLSA,
+					k == SK_PRE_TTL ? 60 : 0, NULL));
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[2].rd));
+		break;
+	case SK_NOTHING:
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+				 w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
+		break;
+	case SK_NOTIFY:
+		ldns_pkt_set_opcode(p, LDNS_PACKET_NOTIFY);
+		break;
+	case SK_QR:
+		ldns_pkt_set_qr(p, true);
+		break;
+	case SK_Q_ANSWER:
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[0].rd));
+		break;
+	case SK_Q_ADDITIONAL: {
+		ldns_rr *a = NULL;
+
+		ldns_rr_new_frm_str(&a, "mx.example.test. 300 IN A 192.0.2.1", 0, NULL, NULL);
+		ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, a);
+		break;
+	}
+	case SK_Q_TWO: {
+		ldns_rr *q = ldns_rr_new();
+
+		ldns_rr_set_question(q, true);
+		ldns_rr_set_owner(q, ldns_dname_new_frm_str(SIGN_OWNER));
+		ldns_rr_set_type(q, LDNS_RR_TYPE_TLSA);
+		ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
+		ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q);
+		break;
+	}
+	default:
+		break;
+	}
+	w = w_render(p, len);
+	if (k == SK_TRAILING)
+		w[(*len)++] = 0;
+	if (k == SK_SHORT)
+		*len = 11;
+	if (k == SK_SIGNED) {
+		uint8_t mac[DNS_TSIG_MAC_MAX];
+		size_t ml;
+
+		dns_tsig_sign(key, &w, len, pf_now(), NULL, 0, 0, NULL, 0, mac, &ml);
+	}
+	return w;
+}
+
+static const struct sign_case {
+	const char *name;
+	enum sign_kind kind;
+	const char *want; /* in the refusal; NULL: signed */
+} sign_cases[] = {
+	{"a query for the zone's SOA", SK_SOA, NULL},
+	{"a query for an update name's TLSA RRset", SK_TLSA, NULL},
+	{"the same, the name in other letter case", SK_TLSA_CASE, NULL},
+	{"an add with \"RRset does not exist\"", SK_ADD, NULL},
+	{"an add and a delete with a value-dependent prerequisite", SK_ADD_DEL, NULL},
+	{"a query for another name's TLSA RRset", SK_Q_NAME, "a query for _25._tcp.www"},
+	{"a query for the zone's A RRset", SK_Q_A, "a query for example.test."},
+	{"a query for another zone's SOA", SK_Q_ZONE, "a query for example.org."},
+	{"a query for SOA at an update name", SK_Q_SOA_OWNER, "a query for _25._tcp.mx"},
+	{"a query with a record in its answer section", SK_Q_ANSWER, "records in it"},
+	{"a query with an additional record", SK_Q_ADDITIONAL, "additional records"},
+	{"a query with two questions", SK_Q_TWO, "2 questions"},
+	{"a query of class CH", SK_Q_CHAOS, "class 3"},
+	{"a NOTIFY", SK_NOTIFY, "opcode 4"},
+	{"a response (QR set)", SK_QR, "not a request"},
+	{"a query with an octet after its last record", SK_TRAILING, "malformed"},
+	{"a query already signed", SK_SIGNED, "already signed"},
+	{"11 octets", SK_SHORT, "11 octets"},
+	{"an add of a record that is not the update's", SK_ADD_OTHER, "the change _25._tcp.mx"},
+	{"a delete of a record the update adds", SK_DEL_OF_ADD, "the change _25._tcp.mx"},
+	{"an add of a record the update deletes", SK_ADD_OF_DEL, "the change _25._tcp.mx"},
+	{"a delete of the whole TLSA RRset", SK_DEL_RRSET, "(class 255)"},
+	{"a delete of every RRset at a name", SK_DEL_NAME, "(class 255)"},
+	{"an add of an A record", SK_ADD_A, "IN A 192.0.2.1"},
+	{"an update of another zone", SK_ZONE, "an update of example.org."},
+	{"a prerequisite at another name", SK_PRE_NAME, "prerequisite _25._tcp.www"},
+	{"a prerequisite on an A RRset", SK_PRE_A, "prerequisite"},
+	{"a prerequisite with a TTL", SK_PRE_TTL, "prerequisite"},
+	{"an update with nothing to change", SK_NOTHING, "changes nothing"},
+};
+
+static void test_signer_whitelist(void)
+{
+	static const unsigned char secret[32] = "abcdefghijklmnopqrstuvwxyz012345";
+	dns_tsig_key *key = NULL;
+	dns_change ch[3];
+	net_signer sg;
+	pf_err e = {0};
+
+	sign_changes(ch);
+	dns_tsig_key_new("pftls-key", DNS_HMAC_SHA256, secret, sizeof(secret), &key, &e);
+	T_CHECK(net_signer_init(&sg, key, "Example.Test", ch, 3, &e) == 0 && sg.n_owners == 2 &&
+			sg.n_records == 3,
+		"the signer for an update of 3 records at 2 names: %s", e.msg);
+	for (size_t i = 0; i < sizeof(sign_cases) / sizeof(sign_cases[0]); i++) {
+		const struct sign_case *c = &sign_cases[i];
+		size_t len = 0, ol = 0, ml = 0, at = 0;
+		uint8_t *w = sign_wire(c->kind, ch, key, &len), *out = NULL, mac[DNS_TSIG_MAC_MAX];
+		dns_tsig_info info;
+		int rc;
+
+		pf_err_clear(&e);
+		rc = net_signer_sign(&sg, w, len, &out, &ol, mac, &ml, &e);
+		if (!c->want) {
+			bool same = ol > len && dns_tsig_find(out, ol, &at) == 1 && at == len &&
+				    memcmp(out, w, 10) == 0 && memcmp(out + 12, w + 12, len - 12) == 0;
+			T_CHECK(rc == 0 && same && ml == 32 &&
+					dns_tsig_verify(key, out, ol, NULL, 0, pf_now(), &info) ==
+						DNS_TSIG_OK,
+				"signed: %s (the request itself, then a TSIG that verifies: rc %d %s)",
+				c->name, rc, e.msg);
+		} else {
+			T_CHECK(rc == -EPERM && !out && strstr(e.msg, "asked to sign") &&
+					strstr(e.msg, c->want),
+				"refused: %s (rc %d: %s)", c->name, rc, e.msg);
+		}
+		free(w);
+		free(out);
+	}
+	net_signer_free(&sg);
+
+	/* An UPDATE as large as one gets (760 names, a record added at each
+	 * with "RRset does not exist": 64 KB), checked and signed in a moment:
+	 * rollover_many's 1,000 names take two of them. */
+	size_t n = 760, len = 0, ol = 0, ml = 0;
+	dns_change *many = pf_calloc(n, sizeof(*many));
+	ldns_pkt *p = w_update(SIGN_ZONE);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(many[i].owner, sizeof(many[i].owner), "_25._tcp.host%zu.example.test.", i);
+		rdata(&many[i].rd, 1, 1, (uint8_t)i);
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+				 w_tlsa(many[i].owner, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
+				 w_tlsa(many[i].owner, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 60,
+					&many[i].rd));
+	}
+	uint8_t *w = w_render(p, &len), *out = NULL, mac[DNS_TSIG_MAC_MAX];
+	uint64_t t0 = pf_mono_usec();
+	pf_err_clear(&e);
+	int rc = net_signer_init(&sg, key, SIGN_ZONE, many, n, &e);
+	if (rc == 0)
+		rc = net_signer_sign(&sg, w, len, &out, &ol, mac, &ml, &e);
+	double ms = (double)(pf_mono_usec() - t0) / 1000.0;
+	/* valgrind (make check-valgrind) runs code some 50 times slower. */
+	const char *wrapper = getenv("PFTLS_TEST_WRAPPER");
+	double limit = wrapper && strstr(wrapper, "valgrind") ? 50000 : 1000;
+	T_CHECK(rc == 0 && ol > len && ol <= 65535 && ms < limit,
+		"an UPDATE of %zu records (%zu octets) checked and signed in %.1f ms (at most %.0f): "
+		"%s",
+		n, len, ms, limit, e.msg);
+	free(out);
+	out = NULL;
+	/* One record in it that is not the update's, the last: refused. */
+	many[n - 1].rd.data[0] ^= 0xff;
+	net_signer_free(&sg);
+	net_signer_init(&sg, key, SIGN_ZONE, many, n, &e);
+	T_CHECK(net_signer_sign(&sg, w, len, &out, &ol, mac, &ml, &e) == -EPERM &&
+			strstr(e.msg, "host759"),
+		"the same UPDATE when its last record is not the update's: refused (%.200s)", e.msg);
+	free(out);
+	free(w);
+	free(many);
+	net_signer_free(&sg);
+
+	/* MAC checks: yes for the MAC, no for a shortened one. */
+	uint8_t in[64], good[DNS_TSIG_MAC_MAX];
+	size_t gl = 0;
+	uint8_t *signed_in = NULL;
+	memset(in, 0x33, sizeof(in));
+	sign_changes(ch);
+	net_signer_init(&sg, key, SIGN_ZONE, ch, 3, &e);
+	/* The MAC of a real signature: sign a query and take the TSIG input
+	 * dns_tsig would compute, by checking it through a signer. */
+	w = sign_wire(SK_SOA, ch, key, &len);
+	net_signer_sign(&sg, w, len, &signed_in, &gl, good, &ml, &e);
+	T_CHECK(!net_signer_check(&sg, in, sizeof(in), good, ml) &&
+			!net_signer_check(&sg, in, sizeof(in), good, 1),
+		"MAC check: no for a MAC that is not the input's, at full length or one octet");
+	free(w);
+	free(signed_in);
+	net_signer_free(&sg);
+	dns_tsig_key_free(key);
+}
+
+/* ---- an update's signatures through the socket ----------------------------------------- */
+
+enum sign_peer_act { SP_HONEST, SP_FORBIDDEN };
+
+/* Play the network process during an update: report on out whether the
+ * request held the secret, ask for a signature and a MAC check, answer. */
+static void sign_peer(int fd, int out, enum sign_peer_act a, const unsigned char *secret,
+		      size_t secret_len)
+{
+	static const uint32_t upd[] = {NET_UPDATE_REQ}, srep[] = {NET_SIGN_REP},
+			      mrep[] = {NET_MAC_REP};
+	net_buf in = {0}, b = {0};
+	net_update_req req;
+	net_status st = {0}, gst;
+	uint8_t *sw = NULL, mac[DNS_TSIG_MAC_MAX];
+	size_t len = 0, sl = 0, ml = 0;
+	uint32_t t;
+	bool match = true;
+	pf_err e;
+	uint8_t leak;
+
+	if (net_recv(fd, upd, 1, 5000, &t, &in, &e) < 0 || net_dec_update_req(&in, &req, &e) < 0)
+		_exit(1);
+	leak = memmem(in.p, in.len, secret, secret_len) != NULL || !req.tsig || req.tsig->secret;
+	(void)!write(out, &leak, 1);
+	uint8_t *w = w_render(dns_query_pkt(a == SP_FORBIDDEN ? "www.example.test." : SIGN_ZONE,
+					    a == SP_FORBIDDEN ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_SOA,
+					    false, true),
+			      &len);
+	net_enc_sign_req(&b, w, len);
+	if (net_send(fd, NET_SIGN_REQ, &b) < 0 || net_recv(fd, srep, 1, 5000, &t, &in, &e) < 0 ||
+	    net_dec_sign_rep(&in, len, 32, &gst, &sw, &sl, mac, &ml, &e) < 0 || gst.rc < 0)
+		_exit(2);
+	uint32_t l32 = (uint32_t)sl;
+	(void)!write(out, &l32, 4);
+	(void)!write(out, sw, sl);
+	net_buf_free(&b);
+	net_enc_mac_req(&b, w, len, mac, ml); /* not a reply's input: must be no */
+	if (net_send(fd, NET_MAC_REQ, &b) < 0 || net_recv(fd, mrep, 1, 5000, &t, &in, &e) < 0 ||
+	    net_dec_mac_rep(&in, &match, &e) < 0)
+		_exit(3);
+	(void)!write(out, &match, 1);
+	for (size_t i = 0; i < req.n; i++)
+		req.ch[i].result = DNS_CH_DONE;
+	dns_update_result res = {.messages = 1, .t_pub = pf_now(), .serial = 9};
+	net_buf_free(&b);
+	net_enc_update_rep(&b, &st, req.ch, req.n, &res, NULL, 0, NULL, 0, &e);
+	net_send(fd, NET_UPDATE_REP, &b);
+	sleep(5);
+	_exit(0);
+}
+
+static void test_signing_peer(void)
+{
+	static const unsigned char secret[32] = "\xc0\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xcb"
+						"\xcc\xcd\xce\xcf\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7"
+						"\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf";
+	dns_tsig_key *key = NULL;
+	dns_zone_info z;
+	dns_change ch[3];
+	pf_err e = {0};
+
+	sample_zone(&z);
+	dns_tsig_key_new("pftls-key", DNS_HMAC_SHA256, secret, sizeof(secret), &key, &e);
+	for (int a = SP_HONEST; a <= SP_FORBIDDEN; a++) {
+		int sv[2], pp[2], status = 0, rc;
+		dns_update_result res;
+		uint8_t leak = 1, match = 1, *sw = NULL;
+		uint32_t sl = 0;
+		pid_t pid;
+
+		sign_changes(ch);
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe(pp) < 0)
+			abort();
+		pid = fork();
+		if (pid == 0) {
+			close(sv[0]);
+			close(pp[0]);
+			sign_peer(sv[1], pp[1], (enum sign_peer_act)a, secret, sizeof(secret));
+		}
+		close(sv[1]);
+		close(pp[1]);
+		net_adopt(sv[0], pid);
+		dns_update_opts o = {.zone = &z, .tsig = key, .ttl = 60};
+		pf_err_clear(&e);
+		rc = net_update_apply(&o, ch, 3, &res, &e);
+		(void)!read(pp[0], &leak, 1);
+		if (a == SP_FORBIDDEN) {
+			T_CHECK(rc == -EPROTO && strstr(e.msg, "network process: asked to sign") &&
+					strstr(e.msg, "www.example.test.") && ch[0].result == DNS_CH_FAILED,
+				"a sign request for a message outside the update fails the update "
+				"(rc %d: %s)",
+				rc, e.msg);
+			T_CHECK(net_pid() == -1 && waitpid(pid, &status, WNOHANG) < 0 && errno == ECHILD,
+				"and the network process that asked is killed and reaped");
+		} else {
+			if (read(pp[0], &sl, 4) == 4 && sl < 65536) {
+				sw = pf_malloc(sl + 1);
+				if (read(pp[0], sw, sl) != (ssize_t)sl)
+					sl = 0;
+			}
+			(void)!read(pp[0], &match, 1);
+			dns_tsig_info info;
+			T_CHECK(rc == 0 && ch[0].result == DNS_CH_DONE && res.serial == 9,
+				"an update whose network process asks for signatures succeeds (rc %d: %s)",
+				rc, e.msg);
+			T_CHECK(sw && sl > 12 &&
+					dns_tsig_verify(key, sw, sl, NULL, 0, pf_now(), &info) ==
+						DNS_TSIG_OK,
+				"the network process got its SOA query signed with the key (%u octets)",
+				sl);
+			T_CHECK(match == 0, "and a MAC that is not a reply's is not confirmed");
+			free(sw);
+			net_stop();
+		}
+		T_CHECK(leak == 0, "the update request held no secret, only the key's name (%s)",
+			a == SP_HONEST ? "honest peer" : "forbidden request");
+		close(pp[0]);
+	}
+	dns_tsig_key_free(key);
+	free(z.checks);
 }
 
 /* ---- not root ------------------------------------------------------------------------------ */
@@ -1436,7 +2018,10 @@ int main(void)
 	test_roundtrip_probe();
 	test_malformed_frames();
 	test_malformed_bodies();
+	test_roundtrip_sign();
+	test_signer_whitelist();
 	test_scripted_peer();
+	test_signing_peer();
 	test_not_root();
 	if (geteuid() == 0 && mkdtemp(tmp)) {
 		chmod(tmp, 0755);

@@ -276,6 +276,21 @@ static void test_myhostname(pf_postfix *pf)
 	T_CHECK(postfix_myhostname(pf, &h, &e) < 0 && strstr(e.msg, "/none"),
 		"myhostname: a missing file is named (%s)", e.msg);
 	free(cf);
+	/* myhostname = /etc/shadow: the file is named, what it holds is not
+	 * repeated in the error. */
+	f = fopen(file, "w");
+	fputs("root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\nmx.example.test\n", f);
+	fclose(f);
+	cf = pf_asprintf("myhostname = %s\n", file);
+	main_cf(cf);
+	h = NULL;
+	T_CHECK(postfix_myhostname(pf, &h, &e) < 0 && !h && strstr(e.msg, file) &&
+			strstr(e.msg, "not a valid host name") && !strstr(e.msg, "SECRET") &&
+			!strstr(e.msg, "root:"),
+		"myhostname: a file whose first line is no host name is named, its line not quoted "
+		"(%s)",
+		e.msg);
+	free(cf);
 	free(file);
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_probe.c - the STARTTLS probe against a scripted SMTP peer in a child
  * process: DANE match and mismatch, key choice by algorithm, and the ways a
- * server can misbehave (no STARTTLS, refusal, silence, garbage).  The probe
+ * server can misbehave (no STARTTLS, refusal, silence, garbage, bytes
+ * trickled into the greeting or the TLS handshake to outlast the deadline).  The probe
  * against a real Postfix is covered by the rollover integration tests.
  */
 #include <arpa/inet.h>
@@ -19,7 +20,21 @@
 #include "../../daemon/tlsa.h"
 #include "t.h"
 
-enum behaviour { GOOD, NO_STARTTLS, REFUSE, SILENT, GARBAGE, MULTILINE };
+enum behaviour { GOOD, NO_STARTTLS, REFUSE, SILENT, GARBAGE, MULTILINE, TRICKLE_GREETING,
+		 TRICKLE_TLS };
+
+/* A trickling server's pace: each byte well inside any per-read timeout. */
+#define TRICKLE_USEC (700 * 1000)
+
+/* Send s one byte at a time, TRICKLE_USEC apart, until the peer goes. */
+static void trickle(int fd, const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (write(fd, s + i, 1) != 1)
+			_exit(0);
+		usleep(TRICKLE_USEC);
+	}
+}
 
 typedef struct server {
 	EVP_PKEY *rsa, *ec;
@@ -56,6 +71,9 @@ static void serve(int lfd, const server *s, enum behaviour b)
 	case MULTILINE:
 		say(fd, "220-first line\r\n220-second line\r\n220 ready\r\n");
 		break;
+	case TRICKLE_GREETING:
+		trickle(fd, (const unsigned char *)"220 a greeting that never ends", 30);
+		_exit(0);
 	default:
 		say(fd, "220 test ESMTP\r\n");
 	}
@@ -68,6 +86,20 @@ static void serve(int lfd, const server *s, enum behaviour b)
 	say(fd, "250-test\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
 	expect_line(fd);
 	say(fd, "220 go ahead\r\n");
+	if (b == TRICKLE_TLS) {
+		/* The start of a ServerHello record, one byte at a time: each
+		 * read the client makes gets a byte before any socket timeout. */
+		static const unsigned char hello[] = {0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00,
+						      0x00, 0x76, 0x03, 0x03, 0x11, 0x22, 0x33,
+						      0x44, 0x55, 0x66, 0x77, 0x88, 0x99};
+
+		unsigned char client_hello[512];
+
+		if (read(fd, client_hello, sizeof(client_hello)) <= 0)
+			_exit(1);
+		trickle(fd, hello, sizeof(hello));
+		_exit(0);
+	}
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	SSL_CTX_use_certificate(ctx, s->rsa_cert);
 	SSL_CTX_use_PrivateKey(ctx, s->rsa);
@@ -197,6 +229,31 @@ int main(void)
 					0 &&
 				strstr(e.msg, bad[i].want) && strstr(e.msg, "127.0.0.1:"),
 			"misbehaving server reported: %s", e.msg);
+		finish(pid);
+	}
+	/* A server trickling bytes must not stretch the exchange past its
+	 * deadline: 2 s, whatever the pace (the old per-read socket timeouts
+	 * let a byte every 0.7 s hold the TLS handshake until the server's own
+	 * 10 s alarm). */
+	static const struct {
+		enum behaviour b;
+		const char *want;
+	} slow[] = {
+		{TRICKLE_GREETING, "greeting: timed out"},
+		{TRICKLE_TLS, "TLS handshake: timed out"},
+	};
+	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++) {
+		uint64_t t0, ms;
+		int r;
+
+		memset(&e, 0, sizeof(e));
+		pid = start(&s, slow[i].b, &ep.port);
+		t0 = pf_mono_usec();
+		r = smtp_probe(&ep, "mx.example.test", &rsa_rec, 1, PF_PROBE_ANY, 2000, &res, &e);
+		ms = (pf_mono_usec() - t0) / 1000;
+		T_CHECK(r < 0 && strstr(e.msg, slow[i].want) && ms >= 1900 && ms < 3000,
+			"trickling server given up on at the 2 s deadline (%llu ms): %s",
+			(unsigned long long)ms, e.msg);
 		finish(pid);
 	}
 	{

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -48,8 +49,8 @@ static void build(pf_state *st, enum pf_phase p)
 			     "/etc/postfix/cert-20240101-000000.pem", SPKI_A, NULL) < 0 ||
 	    pf_state_set_key(st, PF_ALG_RSA, PF_ROLE_OLD, "/etc/postfix/key-old.pem",
 			     "/etc/postfix/cert old.pem", SPKI_B, NULL) < 0 ||
-	    pf_state_set_key(st, PF_ALG_ECDSA, PF_ROLE_NEXT, "/etc/postfix/eckey-1.pem",
-			     "/etc/postfix/eccert-1.pem", SPKI_C, NULL) < 0)
+	    pf_state_set_key(st, PF_ALG_ECDSA, PF_ROLE_NEXT, "/etc/postfix/eckey-20240101-000000.pem",
+			     "/etc/postfix/eccert-20240101-000000.pem", SPKI_C, NULL) < 0)
 		abort();
 	st->t[PF_T_GENERATED] = 1700000001;
 	st->phase = PF_PHASE_GENERATED;
@@ -612,11 +613,11 @@ static void test_files(void)
 	pf_err e = {0};
 	struct stat sb;
 
-	T_CHECK(pf_state_load(path, &back, &e) == -ENOENT, "no state file: -ENOENT (%s)", e.msg);
+	T_CHECK(pf_state_load(path, "/etc/postfix", &back, &e) == -ENOENT, "no state file: -ENOENT (%s)", e.msg);
 	build(&st, PF_PHASE_DEPLOYED);
 	T_CHECK(pf_state_save(path, &st, &e) == 0, "save (%s)", e.msg);
 	T_CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "state file mode 0600");
-	if (pf_state_load(path, &back, &e) == 0) {
+	if (pf_state_load(path, "/etc/postfix", &back, &e) == 0) {
 		char *a = fmt(&st), *b = fmt(&back);
 
 		T_STREQ(a, b, "load returns what save wrote");
@@ -643,7 +644,7 @@ static void test_files(void)
 		close(fd);
 		want[30] = 'X';
 		memset(&back, 0, sizeof(back));
-		T_CHECK(pf_state_load(path, &back, &e) == -EINVAL &&
+		T_CHECK(pf_state_load(path, "/etc/postfix", &back, &e) == -EINVAL &&
 				strstr(e.msg, "checksum mismatch") && strncmp(e.msg, path, strlen(path)) == 0,
 			"damaged file on disk refused with its path (%s)", e.msg);
 		text = slurp(path);
@@ -706,7 +707,7 @@ static void test_crash_safety(void)
 				abort();
 			T_CHECK(save_killed_at(path, &new_st, pt), "%s old file: writer killed at %s",
 				with_old ? "with" : "without", pt);
-			r = pf_state_load(path, &back, &e);
+			r = pf_state_load(path, "/etc/postfix", &back, &e);
 			if (points[i].new_visible || with_old) {
 				const char *want = points[i].new_visible ? new_text : old_text;
 				char *got = r == 0 ? fmt(&back) : NULL;
@@ -734,6 +735,219 @@ static void test_crash_safety(void)
 	free(new_text);
 	pf_state_free(&old_st);
 	pf_state_free(&new_st);
+}
+
+/* A state with one next key of alg named keypath / certpath. */
+static void one_key(pf_state *st, enum pf_alg alg, const char *keypath, const char *certpath)
+{
+	pf_state_init(st);
+	pf_state_begin(st, 1700000000);
+	if (pf_state_set_key(st, alg, PF_ROLE_NEXT, keypath, certpath, SPKI_A, NULL) < 0)
+		abort();
+	st->phase = PF_PHASE_GENERATED;
+	st->t[PF_T_GENERATED] = 1700000001;
+}
+
+/*
+ * Rule 8 (SPEC.md 5): the next files a state names must be this program's
+ * own, directly in postfix_config_directory.  Each case is a pair of next
+ * files (%s: the configuration directory, %o: a directory outside it) and
+ * the words the refusal must use, or NULL when the pair is ours.
+ */
+static void test_untrusted_files(void)
+{
+	static const struct {
+		const char *name;
+		enum pf_alg alg;
+		const char *key, *cert;
+		const char *want; /* NULL: accepted */
+		const char *field;
+	} cases[] = {
+		{"RSA pair", PF_ALG_RSA, "%s/key-20260101-120000.pem", "%s/cert-20260101-120000.pem",
+		 NULL, ""},
+		{"ECDSA pair", PF_ALG_ECDSA, "%s/eckey-20260101-120000.pem",
+		 "%s/eccert-20260101-120000.pem", NULL, ""},
+		{"repeated and trailing slashes", PF_ALG_RSA, "%s//key-20260101-120000.pem",
+		 "%s/cert-20260101-120000.pem", NULL, ""},
+		{"outside the directory", PF_ALG_RSA, "%s/key-20260101-120000.pem",
+		 "%o/cert-20260101-120000.pem", "is not directly in postfix_config_directory",
+		 "rsa.next_cert"},
+		{"the victim's own name", PF_ALG_RSA, "%o/victim", "%s/cert-20260101-120000.pem",
+		 "is not directly in", "rsa.next_key"},
+		{"dot-dot out of the directory", PF_ALG_RSA, "%s/../key-20260101-120000.pem",
+		 "%s/cert-20260101-120000.pem", "\"..\" component", "rsa.next_key"},
+		{"dot-dot back into it", PF_ALG_RSA, "%s/key-20260101-120000.pem",
+		 "%s/../%b/cert-20260101-120000.pem", "\"..\" component", "rsa.next_cert"},
+		{"a subdirectory", PF_ALG_RSA, "%s/sub/key-20260101-120000.pem",
+		 "%s/sub/cert-20260101-120000.pem", "is not directly in", "rsa.next_key"},
+		{"a symlinked directory escape", PF_ALG_RSA, "%s/escape/key-20260101-120000.pem",
+		 "%s/escape/cert-20260101-120000.pem", "is not directly in", "rsa.next_key"},
+		{"another name for the directory", PF_ALG_RSA, "%a/key-20260101-120000.pem",
+		 "%a/cert-20260101-120000.pem", "is not directly in", "rsa.next_key"},
+		{"main.cf itself", PF_ALG_RSA, "%s/key-20260101-120000.pem", "%s/main.cf",
+		 "is not named as this program names RSA certificate files", "rsa.next_cert"},
+		{"wrong prefix for the algorithm", PF_ALG_RSA, "%s/eckey-20260101-120000.pem",
+		 "%s/eccert-20260101-120000.pem", "names RSA key files", "rsa.next_key"},
+		{"key and certificate swapped", PF_ALG_ECDSA, "%s/eccert-20260101-120000.pem",
+		 "%s/eckey-20260101-120000.pem", "names ECDSA key files", "ecdsa.next_key"},
+		{"short stamp", PF_ALG_RSA, "%s/key-2026010-120000.pem", "%s/cert-2026010-120000.pem",
+		 "is not named", "rsa.next_key"},
+		{"suffix after .pem", PF_ALG_RSA, "%s/key-20260101-120000.pem.bak",
+		 "%s/cert-20260101-120000.pem", "is not named", "rsa.next_key"},
+		{"stamps of two rollovers", PF_ALG_RSA, "%s/key-20260101-120000.pem",
+		 "%s/cert-20260101-120001.pem", "time stamps differ", "rsa.next_cert"},
+		{"a symbolic link in our name", PF_ALG_RSA, "%s/key-20250101-000000.pem",
+		 "%s/cert-20250101-000000.pem", "a symbolic link", "rsa.next_key"},
+	};
+	char *cfg = pf_asprintf("%s/postfix", dir), *out = pf_asprintf("%s/outside", dir);
+	char *alias = pf_asprintf("%s/alias", dir), *s;
+
+	if (mkdir(cfg, 0700) < 0 || mkdir(out, 0700) < 0 || symlink(cfg, alias) < 0)
+		abort();
+	s = pf_asprintf("%s/escape", cfg);
+	if (symlink(out, s) < 0)
+		abort();
+	free(s);
+	s = pf_asprintf("%s/key-20250101-000000.pem", cfg);
+	if (symlink("/etc/shadow", s) < 0)
+		abort();
+	free(s);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *paths[2];
+		char field[32] = "";
+		pf_state st;
+		pf_err e = {0};
+		int r;
+
+		for (int j = 0; j < 2; j++) {
+			const char *f = j ? cases[i].cert : cases[i].key;
+			const char *rest = f + 2, *base = strrchr(cfg, '/') + 1;
+
+			paths[j] = f[1] == 's'	 ? pf_asprintf("%s%s", cfg, rest)
+				   : f[1] == 'o' ? pf_asprintf("%s%s", out, rest)
+						 : pf_asprintf("%s%s", alias, rest);
+			if (strstr(paths[j], "%b")) { /* "%s/../%b/..." */
+				char *p = strstr(paths[j], "%b"), *q;
+
+				*p = '\0';
+				q = pf_asprintf("%s%s%s", paths[j], base, p + 2);
+				free(paths[j]);
+				paths[j] = q;
+			}
+		}
+		one_key(&st, cases[i].alg, paths[0], paths[1]);
+		r = pf_state_check_files(&st, cfg, field, &e);
+		if (!cases[i].want)
+			T_CHECK(r == 0, "%s: accepted (%s)", cases[i].name, e.msg);
+		else
+			T_CHECK(r == -EINVAL && strstr(e.msg, cases[i].want) &&
+					strcmp(field, cases[i].field) == 0 &&
+					strstr(e.msg, cases[i].field),
+				"%s: untrusted, naming %s (%s: %s)", cases[i].name, cases[i].field, field,
+				e.msg);
+		pf_state_free(&st);
+		free(paths[0]);
+		free(paths[1]);
+	}
+	/* The configured directory may itself be written with a trailing
+	 * slash; its files are the same. */
+	{
+		char *slashed = pf_asprintf("%s/", cfg), *k = pf_asprintf("%s/key-20260101-120000.pem", cfg),
+		     *c = pf_asprintf("%s/cert-20260101-120000.pem", cfg);
+		pf_state st;
+		pf_err e = {0};
+
+		one_key(&st, PF_ALG_RSA, k, c);
+		T_CHECK(pf_state_check_files(&st, slashed, NULL, &e) == 0,
+			"postfix_config_directory with a trailing slash (%s)", e.msg);
+		pf_state_free(&st);
+		/* One configured with a "..": its own files, made from that text,
+		 * are in it. */
+		{
+			char *dotted = pf_asprintf("%s/../postfix", cfg);
+			char *dk = pf_asprintf("%s/key-20260101-120000.pem", dotted);
+			char *dc = pf_asprintf("%s/cert-20260101-120000.pem", dotted);
+
+			one_key(&st, PF_ALG_RSA, dk, dc);
+			T_CHECK(pf_state_check_files(&st, dotted, NULL, &e) == 0,
+				"postfix_config_directory configured with \"..\": its files (%s)", e.msg);
+			T_CHECK(pf_state_check_files(&st, cfg, NULL, &e) == -EINVAL &&
+					strstr(e.msg, "\"..\" component"),
+				"the same files against the plain name: untrusted (%s)", e.msg);
+			pf_state_free(&st);
+			free(dotted);
+			free(dk);
+			free(dc);
+		}
+		one_key(&st, PF_ALG_RSA, k, c);
+		/* A rollback may put back only the deploy's own parameters. */
+		T_CHECK(pf_state_add_setting(&st, "smtpd_tls_key_file", "/etc/ssl/private/x.key", &e) ==
+				0 &&
+			pf_state_check_files(&st, cfg, NULL, &e) == 0,
+			"a snapshot of smtpd_tls_key_file (the operator's own path) is trusted (%s)",
+			e.msg);
+		T_CHECK(pf_state_add_setting(&st, "mailbox_command", "/tmp/x", &e) == 0 &&
+				pf_state_check_files(&st, cfg, NULL, &e) == -EINVAL &&
+				strstr(e.msg, "maincf names mailbox_command"),
+			"a snapshot of mailbox_command is untrusted (%s)", e.msg);
+		pf_state_free(&st);
+		/* The old key is the operator's: anywhere. */
+		one_key(&st, PF_ALG_RSA, k, c);
+		T_CHECK(pf_state_set_key(&st, PF_ALG_RSA, PF_ROLE_OLD, "/etc/ssl/private/snakeoil.key",
+					 "/etc/ssl/certs/snakeoil.pem", SPKI_B, &e) == 0 &&
+				pf_state_check_files(&st, cfg, NULL, &e) == 0,
+			"an old key outside the directory (main.cf's before) is trusted (%s)", e.msg);
+		pf_state_free(&st);
+		free(slashed);
+		free(k);
+		free(c);
+	}
+	/* Load: the file's path, the field's line, exit -EINVAL; no state. */
+	{
+		char *path = pf_state_path(dir), *victim = pf_asprintf("%s/cert-20260101-120000.pem", out);
+		char *k = pf_asprintf("%s/key-20260101-120000.pem", cfg), *text, *want;
+		pf_state st, back;
+		pf_err e = {0};
+		unsigned line = 0;
+
+		one_key(&st, PF_ALG_RSA, k, victim);
+		T_CHECK(pf_state_save(path, &st, &e) == 0, "a state naming a file outside saves (%s)",
+			e.msg);
+		text = slurp(path);
+		for (char *p = text; p && (p = strstr(p, "\n")) != NULL; p++) {
+			line++;
+			if (strncmp(p + 1, "rsa.next_cert = ", 16) == 0)
+				break;
+		}
+		want = pf_asprintf("%s:%u: untrusted state: rsa.next_cert \"%s\" is not directly in "
+				   "postfix_config_directory %s",
+				   path, line + 1, victim, cfg);
+		memset(&back, 0x5a, sizeof(back));
+		T_CHECK(pf_state_load(path, cfg, &back, &e) == -EINVAL &&
+				strncmp(e.msg, want, strlen(want)) == 0 &&
+				strstr(e.msg, "nothing was done"),
+			"load refuses it: \"%s\" (%s)", want, e.msg);
+		T_CHECK(((unsigned char *)&back)[0] == 0x5a, "a refused load leaves *ret alone");
+		pf_state_free(&st);
+		unlink(path);
+		free(path);
+		free(victim);
+		free(k);
+		free(text);
+		free(want);
+	}
+	s = pf_asprintf("%s/key-20250101-000000.pem", cfg);
+	unlink(s);
+	free(s);
+	s = pf_asprintf("%s/escape", cfg);
+	unlink(s);
+	free(s);
+	unlink(alias);
+	rmdir(out);
+	rmdir(cfg);
+	free(cfg);
+	free(out);
+	free(alias);
 }
 
 static void test_dir_create(void)
@@ -767,6 +981,7 @@ int main(void)
 	test_writer_refuses();
 	test_files();
 	test_crash_safety();
+	test_untrusted_files();
 	test_dir_create();
 	rmdir(dir);
 	T_DONE();
