@@ -7,6 +7,10 @@
 #   make crash-sweep  the daemon SIGKILLed at every phase boundary and inside
 #                   every durable write, 3 times each, under the DANE
 #                   observer; counts in docs/CRASH-SWEEP.md
+#   make operator-sweep  each step an operator takes by hand (deploy-server-
+#                   cert of the new, old or a foreign key; retire; cancel;
+#                   reload) at every phase of a rollover, daemon running,
+#                   under the DANE observer; cells in docs/OPERATOR-SWEEP.md
 #   make install    PREFIX, DESTDIR, sbindir, mandir, unitdir honoured (and
 #                   the directories below); debian/rules uses PREFIX=/usr
 #                   sysconfdir=/etc unitdir=/lib/systemd/system
@@ -50,7 +54,7 @@ PROGS     := $(B)/pftls-roll $(if $(wildcard $(DAEMON_MAIN)),$(B)/pftls-rolld)
 MAN8 := $(wildcard docs/*.8)
 MAN5 := $(wildcard docs/*.5)
 
-.PHONY: all deps check demo bench crash-sweep install uninstall clean unit lint
+.PHONY: all deps check demo bench crash-sweep operator-sweep install uninstall clean unit lint
 all: $(PROGS) $(TEST_BINS)
 
 # CPPFLAGS and LDFLAGS come from the environment too: dpkg-buildflags puts
@@ -102,6 +106,10 @@ CRASH_SWEEP_REPEATS ?= 3
 crash-sweep: deps
 	$(MAKE) all
 	nice tests/crash-sweep --full --repeats $(CRASH_SWEEP_REPEATS) --report docs/CRASH-SWEEP.md
+
+operator-sweep: deps
+	$(MAKE) all
+	nice tests/operator-sweep --full --report docs/OPERATOR-SWEEP.md
 
 lint:
 	mandoc -Tlint -W warning $(MAN8) $(MAN5)
