@@ -144,6 +144,19 @@ static void check_no_secret(const uint8_t *data, size_t size, const char *msg)
 		    (p < size && (isalnum(data[p]) || data[p] == '-' || data[p] == '_' ||
 				  data[p] == '.')))
 			continue;
+		/* Nor "secret" inside a quoted string (a key name such as
+		 * "a/secret//b", which messages rightly show): an odd number of
+		 * double quotes before it on its line. */
+		{
+			size_t q = 0, l = i;
+
+			while (l > 0 && data[l - 1] != '\n')
+				l--;
+			for (; l < i; l++)
+				q += data[l] == '"';
+			if (q % 2)
+				continue;
+		}
 		while (p < size && (isspace(data[p]) || data[p] == '"'))
 			p++;
 		start = p;
