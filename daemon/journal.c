@@ -107,20 +107,6 @@ void pf_event_ctx_from_state(const pf_state *st, pf_event_ctx *ret)
 	*ret = ctx;
 }
 
-/* Copy s into dst as printable ASCII (anything else becomes '?'), cut to
- * fit; outside text must not forge fields or lines. */
-static void sanitize(char *dst, size_t cap, const char *s)
-{
-	size_t n = 0;
-
-	for (; s && s[n] && n + 1 < cap; n++) {
-		unsigned char c = (unsigned char)s[n];
-
-		dst[n] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	dst[n] = '\0';
-}
-
 /* The parts of ctx that are well formed; false when something was dropped. */
 static bool clean_ctx(const pf_event_ctx *in, pf_event_ctx *out)
 {
@@ -210,7 +196,7 @@ static int log_text(enum pf_event ev, const pf_event_ctx *ctx, const char *raw)
 
 	if (!k)
 		return -EINVAL;
-	sanitize(msg, sizeof(msg), raw);
+	pf_printable_copy(msg, sizeof(msg), raw);
 	ok = clean_ctx(ctx, &c);
 	if (!have_journal()) {
 		to_stderr(ev, &c, msg);

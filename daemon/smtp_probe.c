@@ -135,20 +135,6 @@ static int read_line(conn *c, char *line, size_t size)
 	}
 }
 
-/* Copy at most max octets of the server's line s into buf for a message,
- * each octet outside printable ASCII as '?': what a hostile server sends
- * must not reach a terminal or the journal as control sequences.  Returns
- * buf. */
-static const char *quoted(const char *s, size_t max, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i < max && i + 1 < size; i++)
-		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
-	buf[i] = '\0';
-	return buf;
-}
-
 /*
  * Read a whole (possibly multi-line) reply.  Returns its code, or -errno.
  * When keyword is given, *found tells whether a line of the reply carried it
@@ -169,10 +155,11 @@ static int read_reply(conn *c, const char *keyword, bool *found, char *first, si
 		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
 		    (line[3] != ' ' && line[3] != '-' && line[3] != '\0'))
 			return pf_err_set(e, EPROTO, "%s: %s: malformed SMTP reply \"%s\"",
-					  c->name, step, quoted(line, 80, q, sizeof(q)));
+					  c->name, step, pf_printable_copy(q, sizeof(q), line));
 		if (i == 0) {
 			code = atoi(line);
-			quoted(line, 200, first, first_size);
+			/* A hostile server's text reaches messages only this way. */
+			pf_printable_copy(first, first_size < 201 ? first_size : 201, line);
 		} else if (atoi(line) != code) {
 			return pf_err_set(e, EPROTO, "%s: %s: reply code changed within a reply",
 					  c->name, step);

@@ -140,6 +140,19 @@ char *pf_strndup(const char *s, size_t n)
 	return p;
 }
 
+const char *pf_printable_copy(char *dst, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; s && s[n] && n + 1 < cap; n++) {
+		unsigned char c = (unsigned char)s[n];
+
+		dst[n] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	dst[n] = '\0';
+	return dst;
+}
+
 char *pf_asprintf(const char *fmt, ...)
 {
 	va_list ap;

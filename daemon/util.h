@@ -54,6 +54,11 @@ char *pf_strdup(const char *s);
 char *pf_strndup(const char *s, size_t n);
 char *pf_asprintf(const char *fmt, ...) PF_PRINTF(1, 2);
 
+/* Copy s (NULL: "") into dst[cap] as printable ASCII, each other octet as
+ * '?', cut to fit: text from outside must not forge journal fields, lines
+ * or terminal sequences.  Returns dst. */
+const char *pf_printable_copy(char *dst, size_t cap, const char *s);
+
 /* Wipe then free a buffer that held secret material. */
 void pf_free_secret(void *p, size_t n);
 
