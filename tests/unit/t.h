@@ -59,4 +59,14 @@ static inline char *t_scratch_postfix(char *dir)
 	return etc;
 }
 
+/* Remove what t_scratch_postfix made; a failure is a FAIL line. */
+static inline void t_scratch_remove(const char *dir)
+{
+	char *cmd = pf_asprintf("rm -rf %s", dir);
+
+	if (system(cmd) != 0)
+		printf("FAIL: remove the scratch instance %s\n", dir);
+	free(cmd);
+}
+
 #endif

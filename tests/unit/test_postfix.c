@@ -458,7 +458,6 @@ int main(void)
 {
 	pf_postfix pf;
 	pf_err e = {0};
-	char *sub;
 
 	etc = t_scratch_postfix(dir);
 	main_cf("");
@@ -478,10 +477,7 @@ int main(void)
 	test_check_reload(&pf);
 	postfix_close(&pf);
 
-	sub = pf_asprintf("rm -rf %s", dir);
-	if (system(sub) != 0)
-		printf("FAIL: cleanup of %s\n", dir);
-	free(sub);
+	t_scratch_remove(dir);
 	free(etc);
 	T_DONE();
 }

@@ -326,7 +326,6 @@ int main(void)
 {
 	pf_postfix pf;
 	pf_err e = {0};
-	char *sub;
 
 	test_decide();
 	test_endpoint_list();
@@ -338,10 +337,7 @@ int main(void)
 	}
 	test_maincf(&pf);
 	postfix_close(&pf);
-	sub = pf_asprintf("rm -rf %s", dir);
-	if (system(sub) != 0)
-		printf("FAIL: remove %s\n", dir);
-	free(sub);
+	t_scratch_remove(dir);
 	free(etc);
 	T_DONE();
 }
