@@ -54,13 +54,31 @@ static void check_rejected(const pf_state *st, const pf_state *before, int r, co
 	fuzz_check_error_line(e->msg, NAME, lines);
 }
 
-/* True when path is dir, "/", then a file name of ours for alg. */
+/* True when path is dir, "/", then a file name of ours for alg; repeated
+ * slashes count as one, as they do for the kernel and for
+ * pf_state_check_files. */
 static bool ours(const char *path, const char *dir, enum pf_alg alg, bool cert)
 {
-	size_t n = strlen(dir);
+	const char *p = path, *d = dir;
 
-	return strncmp(path, dir, n) == 0 && path[n] == '/' && !strchr(path + n + 1, '/') &&
-	       pf_key_file_name_ours(path + n + 1, alg, cert, NULL);
+	while (*d) {
+		if (*d == '/') {
+			if (*p != '/')
+				return false;
+			while (*d == '/')
+				d++;
+			while (*p == '/')
+				p++;
+			continue;
+		}
+		if (*p++ != *d++)
+			return false;
+	}
+	if (*p != '/')
+		return false;
+	while (*p == '/')
+		p++;
+	return !strchr(p, '/') && pf_key_file_name_ours(p, alg, cert, NULL);
 }
 
 /* Rule 8 against the directory of the first next key (so the seeds, made

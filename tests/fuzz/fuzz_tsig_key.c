@@ -107,24 +107,44 @@ static uint8_t *copy_of(const uint8_t *p, size_t n)
 	return c;
 }
 
-/* True when the parser's message for data[0..size) with the secret's text
- * data[start..end) replaced by "A"s still holds needle[0..n): then needle
- * is the message's own wording ("the secret is not ..."), which decoded
- * readable seed secrets can spell by chance, not something of the
- * secret's. */
+/* The next base64 alphabet character after c ('/' wraps to 'A'; '='
+ * stays): a text rotated so keeps its length, padding and validity as
+ * base64, but decodes to other bytes. */
+static uint8_t b64_next(uint8_t c)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				       "0123456789+/";
+	const char *at = c ? strchr(alphabet, c) : NULL;
+
+	if (!at)
+		return c;
+	return (uint8_t)(at[1] ? at[1] : alphabet[0]);
+}
+
+/* True when the parser's message for data[0..size), with the secret's text
+ * data[start..end) replaced, still holds needle[0..n): then needle is the
+ * message's own wording ("the secret is not ..."), which decoded readable
+ * seed secrets can spell by chance, not something of the secret's.  Two
+ * replacements: all "A"s, and each character rotated in the alphabet (the
+ * same length and padding, so the same verdict on a text the "A"s would
+ * make valid). */
 static bool in_own_words(const uint8_t *data, size_t size, size_t start, size_t end,
 			 const uint8_t *needle, size_t n)
 {
-	uint8_t *other = copy_of(data, size);
-	dns_tsig_key *k = NULL;
-	pf_err e = {0};
-	bool own;
+	bool own = false;
 
-	memset(other + start, 'A', end - start);
-	if (dns_tsig_key_parse(NAME, (const char *)other, size, &k, &e) == 0)
-		dns_tsig_key_free(k);
-	own = occurrences((const uint8_t *)e.msg, strlen(e.msg), needle, n) > 0;
-	free(other);
+	for (int variant = 0; variant < 2 && !own; variant++) {
+		uint8_t *other = copy_of(data, size);
+		dns_tsig_key *k = NULL;
+		pf_err e = {0};
+
+		for (size_t i = start; i < end; i++)
+			other[i] = variant == 0 ? 'A' : b64_next(data[i]);
+		if (dns_tsig_key_parse(NAME, (const char *)other, size, &k, &e) == 0)
+			dns_tsig_key_free(k);
+		own = occurrences((const uint8_t *)e.msg, strlen(e.msg), needle, n) > 0;
+		free(other);
+	}
 	return own;
 }
 
