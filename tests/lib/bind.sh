@@ -13,6 +13,8 @@
 #   bind_serial ADDR       the SOA serial ADDR serves
 #   bind_tlsa ADDR NAME    the TLSA records ADDR serves for NAME, one a line
 #   bind_nsupdate KEY CMDS send an update with nsupdate, signed with KEY
+#   bind_driver            define the server driver of tests/lib/dns_scenario.sh
+#                          (dns_srv_*) for this topology
 #
 # BIND_EXTRA_ADDRS (space-separated addresses of NET) makes ns2 listen on
 # those too, for tests that need many check server addresses.
@@ -20,7 +22,8 @@
 # The zone: hidden primary ns1 (SOA MNAME only), NS ns2 and ns3, TTLs of
 # 5 s, notify and refresh settings lowered as TEST-SERVERS.md describes.
 # TSIG keys: pftls-key (may change any TLSA record of the zone),
-# limited-key (only TLSA at limited.example.test), and one key per other
+# limited-key (only TLSA at limited.example.test and at
+# _25._tcp.limited.example.test), and one key per other
 # algorithm (alg-sha1, alg-sha224, alg-sha384, alg-sha512).  The caller
 # sets a trap that runs bind_stop.
 
@@ -116,6 +119,7 @@ zone "$BIND_ZONE" {
 	update-policy {
 		grant pftls-key zonesub TLSA;
 		grant limited-key name limited.$BIND_ZONE TLSA;
+		grant limited-key name _25._tcp.limited.$BIND_ZONE TLSA;
 		grant alg-sha1 zonesub TLSA;
 		grant alg-sha224 zonesub TLSA;
 		grant alg-sha384 zonesub TLSA;
@@ -215,4 +219,26 @@ bind_stop() {
 		ip addr del "$a/32" dev lo 2>/dev/null
 	done
 	BIND_ADDRS=""
+}
+
+# bind_driver: the server driver of tests/lib/dns_scenario.sh for this
+# topology: BIND signing primary on NET.1 (127.53.0), secondaries NET.2 and
+# NET.3; the stopped-secondary case stops ns3.
+bind_driver() {
+	DNS_SRV_DRIVER=bind
+	DNS_SRV_NAME=BIND
+	DNS_SRV_STARTED="BIND topology starts, the secondaries serve the signed zone"
+	DNS_SRV_HOSTS="1 2 3"
+	DNS_SRV_EVERY="all three servers"
+	DNS_SRV_NONE="no server"
+	DNS_SRV_STOP_NS=ns3
+	DNS_SRV_POLICY_CASE="update the server's policy refuses"
+	DNS_SRV_POLICY_ERR="REFUSED from 127.53.0.1:53: the server refused"
+	DNS_SRV_UNSIGNED_ERR="REFUSED from 127.53.0.1:53: the server refused"
+	dns_srv_start() { bind_start "$1" 127.53.0; }
+	dns_srv_stop() { bind_stop; }
+	dns_srv_serial() { bind_serial "$1"; }
+	dns_srv_tlsa() { bind_tlsa "$1" "$2"; }
+	dns_srv_nsupdate() { bind_nsupdate "$@"; }
+	dns_srv_secondary_pid() { echo "$BIND_S3_PID"; }
 }

@@ -68,8 +68,8 @@ dns_conf() {
 	return 0
 }
 
-# dns_six_writers: six hosts sharing one TLSA name, side by side (dns_bind.sh,
-# dns_knot.sh).  All read the same RRset; the server applies one update and
+# dns_six_writers: six hosts sharing one TLSA name, side by side (a case of
+# dns_scenario.sh).  All read the same RRset; the server applies one update and
 # fails the others' prerequisites, which must be read again (after a
 # randomised pause) and retried, never overwritten: six of six succeed,
 # adding and withdrawing.  Uses the caller's T, PF, CF, OTHER, USAGE2 and

@@ -11,6 +11,8 @@
 #                          files DIR/keys/*.key (tsig-keygen syntax, mode 0600)
 #   knot_stop              stop both (by PID) and remove the addresses added
 #   knot_nsupdate KEY CMDS send an update to the Knot primary with nsupdate
+#   knot_driver            define the server driver of tests/lib/dns_scenario.sh
+#                          (dns_srv_*) for this topology
 #
 # bind_serial, bind_tlsa, bind_wait_serial and bind_wait_signed work on these
 # servers too (the zone name is BIND_ZONE).
@@ -177,4 +179,28 @@ knot_stop() {
 		KNOT_PID=""
 	fi
 	bind_stop
+}
+
+# knot_driver: the server driver of tests/lib/dns_scenario.sh for this
+# topology: Knot signing primary on NET.1 (127.59.0), BIND secondary NET.2;
+# the stopped-secondary case stops ns2.  Knot answers an update its ACL
+# denies with NOTAUTH/BADKEY, not REFUSED: the message must say the key is
+# known and the update refused.
+knot_driver() {
+	DNS_SRV_DRIVER=knot
+	DNS_SRV_NAME=Knot
+	DNS_SRV_STARTED="Knot primary and BIND secondary start, the secondary serves the signed zone"
+	DNS_SRV_HOSTS="1 2"
+	DNS_SRV_EVERY="both servers"
+	DNS_SRV_NONE="neither server"
+	DNS_SRV_STOP_NS=ns2
+	DNS_SRV_POLICY_CASE="update Knot's ACL refuses"
+	DNS_SRV_POLICY_ERR="BADKEY from 127.59.0.1:53: the server knows the TSIG key .* but refuses this update for it"
+	DNS_SRV_UNSIGNED_ERR="NOTAUTH from 127.59.0.1:53: .*not authorized"
+	dns_srv_start() { knot_start "$1" 127.59.0; }
+	dns_srv_stop() { knot_stop; }
+	dns_srv_serial() { bind_serial "$1"; }
+	dns_srv_tlsa() { bind_tlsa "$1" "$2"; }
+	dns_srv_nsupdate() { knot_nsupdate "$@"; }
+	dns_srv_secondary_pid() { echo "$BIND_S2_PID"; }
 }
