@@ -124,22 +124,22 @@ static uint8_t b64_next(uint8_t c)
 /* True when the parser's message for data[0..size), with the secret's text
  * data[start..end) replaced, still holds needle[0..n): then needle is the
  * message's own wording ("the secret is not ..."), which decoded readable
- * seed secrets can spell by chance, not something of the secret's.  Two
- * replacements: all "A"s, and each character rotated in the alphabet (the
- * same length and padding, so the same verdict on a text the "A"s would
- * make valid). */
+ * seed secrets can spell by chance, not something of the secret's.  Three
+ * replacements, none holding the secret's bytes: all "A"s (valid base64),
+ * each character rotated in the alphabet (the same length and padding),
+ * and all "!"s (never base64, so the parser's "not valid base64" words). */
 static bool in_own_words(const uint8_t *data, size_t size, size_t start, size_t end,
 			 const uint8_t *needle, size_t n)
 {
 	bool own = false;
 
-	for (int variant = 0; variant < 2 && !own; variant++) {
+	for (int variant = 0; variant < 3 && !own; variant++) {
 		uint8_t *other = copy_of(data, size);
 		dns_tsig_key *k = NULL;
 		pf_err e = {0};
 
 		for (size_t i = start; i < end; i++)
-			other[i] = variant == 0 ? 'A' : b64_next(data[i]);
+			other[i] = variant == 0 ? 'A' : variant == 1 ? b64_next(data[i]) : '!';
 		if (dns_tsig_key_parse(NAME, (const char *)other, size, &k, &e) == 0)
 			dns_tsig_key_free(k);
 		own = occurrences((const uint8_t *)e.msg, strlen(e.msg), needle, n) > 0;
