@@ -1,6 +1,7 @@
 /*
- * dns_tsig.h - TSIG (RFC 8945): the key file as tsig-keygen writes it, and
- * signing and verifying DNS messages on the wire.
+ * dns_tsig.h - TSIG (RFC 8945): the key file as tsig-keygen writes it
+ * (dns_tsig_key.c), and signing and verifying DNS messages on the wire
+ * (dns_tsig.c).
  *
  * This module alone holds a TSIG secret.  The secret is decoded straight into
  * one buffer that is wiped when the key is freed; the file's text is wiped
@@ -23,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "util.h"
 
 #define DNS_TSIG_KEYFILE_MAX (64 * 1024)
@@ -47,6 +49,14 @@ enum dns_tsig_alg {
 	DNS_HMAC_SHA512,
 };
 
+/* The name ("hmac-sha256") of algorithm alg, and its full MAC length in
+ * *ret_mac_len (may be NULL).  Returns NULL for a value that is not one. */
+const char *dns_tsig_alg_name(enum dns_tsig_alg alg, size_t *ret_mac_len);
+
+/* The algorithm named s[0..len), in any case.  Returns its enum dns_tsig_alg
+ * value, or -1 for a name not supported. */
+int dns_tsig_alg_from_name(const char *s, size_t len);
+
 /*
  * The HMACs of a key whose secret is elsewhere (the network process's; the
  * privileged process answers, net_sign.h).  Only requests are signed this
@@ -67,8 +77,8 @@ typedef struct dns_tsig_signer {
 } dns_tsig_signer;
 
 typedef struct dns_tsig_key {
-	char name[256];        /* presentation form, lowercase, ends in "." */
-	uint8_t name_wire[256]; /* canonical wire form of name */
+	char name[PF_DNS_NAME_BUF]; /* presentation form, lowercase, ends in "." */
+	uint8_t name_wire[PF_DNS_NAME_BUF]; /* canonical wire form of name */
 	size_t name_wire_len;
 	enum dns_tsig_alg alg;
 	const char *alg_name;  /* "hmac-sha256" */
