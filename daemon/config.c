@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "macro.h"
 
 enum ptype {
 	T_PATH,       /* absolute path */
@@ -100,7 +101,7 @@ const char *pf_canonical_curve(const char *name)
 		{"P-521", "secp521r1"},
 	};
 
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+	for (size_t i = 0; i < PF_ELEMENTSOF(map); i++)
 		if (strcmp(name, map[i][0]) == 0)
 			return map[i][1];
 	return NULL;
@@ -127,10 +128,10 @@ int pf_parse_time(const char *s, int64_t *ret)
 
 		if (end[1] != '\0')
 			return -EINVAL;
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		for (i = 0; i < PF_ELEMENTSOF(units); i++)
 			if (*end == units[i].c)
 				break;
-		if (i == sizeof(units) / sizeof(units[0]))
+		if (i == PF_ELEMENTSOF(units))
 			return -EINVAL;
 		mult = units[i].mult;
 	}
@@ -413,7 +414,7 @@ static bool valid_unit_name(const char *s)
 	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr(":-_.\\@", *p))
 			return false;
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(suffixes); i++) {
 		size_t sl = strlen(suffixes[i]);
 		if (len > sl && strcmp(s + len - sl, suffixes[i]) == 0)
 			return true;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "macro.h"
+
 uint16_t dns_random_id(void)
 {
 	uint16_t id;
@@ -112,7 +114,7 @@ const char *dns_rcode_name(int rcode, char *buf, size_t len)
 				      "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
 				      "NXRRSET", "NOTAUTH", "NOTZONE"};
 
-	if (rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]))
+	if (rcode >= 0 && (size_t)rcode < PF_ELEMENTSOF(names))
 		return names[rcode];
 	snprintf(buf, len, "RCODE %d", rcode);
 	return buf;

@@ -15,6 +15,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "macro.h"
+
 /* The most recent OpenSSL error as text, for messages. */
 static const char *ssl_reason(void)
 {
@@ -347,7 +349,7 @@ static int add_extensions(X509V3_CTX *ctx, X509 *cert, STACK_OF(X509_EXTENSION) 
 	};
 	int r = 0;
 
-	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && r == 0; i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(list) && r == 0; i++) {
 		X509_EXTENSION *ext;
 
 		if (list[i].cert_only && !cert)

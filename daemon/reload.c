@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <systemd/sd-bus.h>
 
+#include "macro.h"
 #include "sandbox.h"
 
 bool reload_privileged(char *why, size_t len)
@@ -23,11 +24,11 @@ bool reload_privileged(char *why, size_t len)
 	static const int caps[] = {CAP_SETUID, CAP_SETGID};
 	const char *missing = NULL;
 
-	for (size_t i = 0; !missing && i < sizeof(caps) / sizeof(caps[0]); i++)
+	for (size_t i = 0; !missing && i < PF_ELEMENTSOF(caps); i++)
 		if (prctl(PR_CAPBSET_READ, caps[i], 0, 0, 0) != 1)
 			missing = "outside this process's capability bounding set";
 	/* Effective implies permitted; a root process has both or neither. */
-	for (size_t i = 0; !missing && i < sizeof(caps) / sizeof(caps[0]); i++)
+	for (size_t i = 0; !missing && i < PF_ELEMENTSOF(caps); i++)
 		if (!sandbox_has_cap(caps[i]))
 			missing = "not among this process's capabilities";
 	/* Asking for no change succeeds without any privilege, unless a system

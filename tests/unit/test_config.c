@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../../daemon/config.h"
+#include "../../daemon/macro.h"
 #include "t.h"
 #include <errno.h>
 
@@ -167,7 +168,7 @@ static void test_permission_warnings(void)
 		abort();
 	close(open(cf, O_CREAT | O_WRONLY, 0600));
 	close(open(key, O_CREAT | O_WRONLY, 0600));
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		pf_config cfg;
 		pf_strv w = {0};
 		size_t n = 0;
@@ -217,7 +218,7 @@ static void test_permission_warnings(void)
 int main(void)
 {
 	test_permission_warnings();
-	for (size_t i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(goods); i++) {
 		pf_config cfg;
 		pf_err e = {0};
 		int r;
@@ -230,7 +231,7 @@ int main(void)
 				goods[i].name, print_param(&cfg, goods[i].param));
 		pf_config_free(&cfg);
 	}
-	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(bads); i++) {
 		pf_config cfg;
 		pf_err e = {0};
 		int r;

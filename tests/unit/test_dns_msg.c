@@ -17,6 +17,7 @@
 
 #include "../../daemon/dns_msg.h"
 #include "../../daemon/dns_net.h"
+#include "../../daemon/macro.h"
 #include "t.h"
 
 #define SECRET "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -107,7 +108,7 @@ static void test_reply_checks(void)
 	dns_tsig_key *other = key_named("other-key", SECRET);
 	dns_tsig_key *other_secret = key_named("upd-key", "AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		const struct reply_case *c = &cases[i];
 		dns_request rq;
 		dns_reply reply = {0};
@@ -250,7 +251,7 @@ static void test_status_table(void)
 		all &= si->name && si->meaning && strlen(si->meaning) > 10;
 	}
 	T_CHECK(all, "every status has a name and its own message");
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+	for (size_t i = 0; i < PF_ELEMENTSOF(want); i++)
 		T_CHECK(dns_status_describe(want[i].s)->action == want[i].a, "%s: defined action %d",
 			dns_status_describe(want[i].s)->name, want[i].a);
 	all = true;

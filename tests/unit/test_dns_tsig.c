@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "../../daemon/dns_tsig.h"
+#include "../../daemon/macro.h"
 #include "t.h"
 
 /* The secret of the good cases: base64 of 32 bytes 0x00..0x1f. */
@@ -86,7 +87,7 @@ static const struct key_case {
 
 static void test_parse_table(void)
 {
-	for (size_t i = 0; i < sizeof(key_cases) / sizeof(key_cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(key_cases); i++) {
 		const struct key_case *c = &key_cases[i];
 		dns_tsig_key *k = NULL;
 		pf_err e = {0};
@@ -128,7 +129,7 @@ static void test_file_mode(void)
 		bool ok;
 	} modes[] = {{0600, true}, {0400, true}, {0640, false}, {0604, false}, {0620, false},
 		     {0644, false}};
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(modes); i++) {
 		chmod(path, modes[i].mode);
 		pf_err_clear(&e);
 		int r = dns_tsig_key_load(path, &k, &e);
@@ -182,7 +183,7 @@ static void test_sign_against_ldns(void)
 	 * the integration tests check every algorithm against BIND. */
 	static const char *names[] = {"hmac-sha1", "hmac-sha256", "hmac-sha512"};
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(names); i++) {
 		dns_tsig_key *k = key_of(names[i], "Upd-Key.Example.");
 		uint8_t mac[DNS_TSIG_MAC_MAX];
 		size_t len, maclen = 0;
@@ -387,7 +388,7 @@ static void test_signer_key(void)
 		{"another key name", 0, 0, NULL, 1},
 		{"another algorithm", 0, 0, NULL, 2},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		dns_tsig_key *by = cases[i].signer_key == 1   ? other_name
 				   : cases[i].signer_key == 2 ? other_alg
 							      : k;

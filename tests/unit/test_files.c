@@ -18,6 +18,7 @@
 #include "../../daemon/config.h"
 #include "../../daemon/dns_tsig.h"
 #include "../../daemon/keystore.h"
+#include "../../daemon/macro.h"
 #include "t.h"
 
 enum reader { READ_FILE, READ_CONFIG, READ_TSIG, READ_KEY, READ_CERT, READ_PROBE };
@@ -112,7 +113,7 @@ int main(void)
 		{"/dev/zero", "a character device"},
 		{"/tmp", "a directory"},
 	};
-	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(others); i++) {
 		int r = read_in_child(READ_FILE, others[i].path, msg, sizeof(msg), &usec);
 
 		T_CHECK(r == 0 && strstr(msg, others[i].path) && strstr(msg, others[i].kind),

@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "../../daemon/keystore.h"
+#include "../../daemon/macro.h"
 #include "../../daemon/tlsa.h"
 #include "t.h"
 
@@ -52,7 +53,7 @@ static void test_generate(void)
 
 	pf_strv_push(&names, "mx.example.com");
 	pf_strv_push(&names, "mail.example.com");
-	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(specs); i++) {
 		const struct spec_case *c = &specs[i];
 		EVP_PKEY *key = NULL, *back = NULL;
 		X509 *cert = NULL, *cert2 = NULL;
@@ -142,7 +143,7 @@ static void test_bad_keys(void)
 		 0600, "cannot parse"},
 		{"unreadable.pem", "x", 0000, "cannot open"},
 	};
-	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(bads); i++) {
 		EVP_PKEY *key = NULL;
 		pf_err e = {0};
 		char *p = path(bads[i].name);

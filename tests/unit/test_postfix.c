@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../daemon/keystore.h"
+#include "../../daemon/macro.h"
 #include "../../daemon/postfix.h"
 #include "t.h"
 
@@ -118,7 +119,7 @@ static void test_run(void)
 		{"death by signal", {"/bin/sh", "-c", "kill -9 $$", NULL}, 5, -EINTR, NULL, NULL},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		char *out = NULL, *err = NULL;
 		pf_err e = {0};
 		int r = postfix_run(cases[i].argv, cases[i].timeout, &out, &err, &e);
@@ -151,7 +152,7 @@ static void test_get_set(pf_postfix *pf)
 	pf_err e = {0};
 
 	main_cf("");
-	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+	for (size_t c = 0; c < PF_ELEMENTSOF(cases); c++) {
 		bool ok = postfix_get(pf, cases[c].flags, names, 4, v, &e) == 0;
 
 		for (int i = 0; i < 4; i++) {
@@ -391,7 +392,7 @@ static void test_deploy_settings(pf_postfix *pf)
 		 "smtpd_tls_chain_files = %1$s/ec2.key, %1$s/ec2.crt"},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		char *cf = pf_asprintf(cases[i].main_cf, etc);
 		char *want = pf_asprintf(cases[i].want, etc);
 		char *key = path(cases[i].key), *cert = path(cases[i].cert), *got;

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "../../daemon/keystore.h"
+#include "../../daemon/macro.h"
 #include "../../daemon/smtp_probe.h"
 #include "../../daemon/tlsa.h"
 #include "t.h"
@@ -222,7 +223,7 @@ int main(void)
 		{SILENT, "greeting: timed out"},
 		{GARBAGE, "malformed SMTP reply"},
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(bad); i++) {
 		memset(&e, 0, sizeof(e));
 		pid = start(&s, bad[i].b, &ep.port);
 		T_CHECK(smtp_probe(&ep, "mx.example.test", &rsa_rec, 1, PF_PROBE_ANY, 700, &res, &e) <
@@ -242,7 +243,7 @@ int main(void)
 		{TRICKLE_GREETING, "greeting: timed out"},
 		{TRICKLE_TLS, "TLS handshake: timed out"},
 	};
-	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(slow); i++) {
 		uint64_t t0, ms;
 		int r;
 

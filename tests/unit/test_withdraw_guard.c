@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../../daemon/keystore.h"
+#include "../../daemon/macro.h"
 #include "../../daemon/withdraw_guard.h"
 #include "t.h"
 
@@ -76,7 +77,7 @@ static void test_decide(void)
 		 "/etc/x/c.pem", SPKI_C, 0, 1, 0xaa, -1, 0},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		pf_guard_record r = {cases[i].file, cases[i].spki, PF_ALG_RSA,
 				     rec(cases[i].sel, cases[i].mtype, cases[i].byte)};
 		size_t key = 99;
@@ -210,7 +211,7 @@ static void test_maincf(pf_postfix *pf)
 		 "ec", "smtpd_tls_key_file", true},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		pf_guard_inuse u = {0};
 		char *text = pf_asprintf(cases[i].maincf, etc);
 		const char *spki = strcmp(cases[i].spki_of, "rsa") == 0	    ? rsa
