@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "macro.h"
 #include "util.h"
 
 #define PF_DEFAULT_CONFIG "/etc/pftls-roll/pftls-roll.cf"
@@ -35,7 +36,7 @@ typedef struct pf_tlsa_param {
 
 /* A "host[:port]" or "[v6addr]:port" item; port 0 means "the default". */
 typedef struct pf_hostport {
-	char host[256];
+	char host[PF_DNS_NAME_BUF];
 	uint16_t port;
 } pf_hostport;
 

@@ -98,7 +98,7 @@ static const char *type_name(ldns_rr_type t)
 
 /* One question for the resolvers. */
 typedef struct rquery {
-	char name[256];
+	char name[PF_DNS_NAME_BUF];
 	ldns_rr_type type;
 	ldns_pkt *reply; /* NOERROR or NXDOMAIN answer, owned */
 	enum dns_status status;
@@ -189,7 +189,7 @@ static void rdf_name(const ldns_rdf *rdf, char *buf, size_t len)
 static int zone_from_reply(const char *name, ldns_pkt *p, char *zone, size_t len, pf_err *e)
 {
 	ldns_rr_list *ans = ldns_pkt_answer(p), *auth = ldns_pkt_authority(p);
-	char owner[256];
+	char owner[PF_DNS_NAME_BUF];
 
 	zone[0] = '\0';
 	for (size_t i = 0; i < ldns_rr_list_rr_count(ans); i++) {
@@ -274,7 +274,7 @@ static int target_cmp(const void *a, const void *b)
 
 /* A host to turn into addresses. */
 typedef struct hostreq {
-	char name[256];
+	char name[PF_DNS_NAME_BUF];
 	uint16_t port;
 	bool update;
 } hostreq;
@@ -307,7 +307,7 @@ static int resolve_hosts(const dns_server *res, size_t n_res, hostreq *hs, size_
 	for (size_t i = 0; i < nh && r == 0; i++) {
 		dns_server a;
 		size_t found = 0;
-		char canon[256];
+		char canon[PF_DNS_NAME_BUF];
 
 		if (dns_server_set(&a, hs[i].name, hs[i].port) == 0) {
 			add_target(z, &a, NULL, hs[i].update);
@@ -317,7 +317,7 @@ static int resolve_hosts(const dns_server *res, size_t n_res, hostreq *hs, size_
 		}
 		dns_name_canon(hs[i].name, canon, sizeof(canon));
 		for (size_t j = 0; j < nq; j++) {
-			char qn[256];
+			char qn[PF_DNS_NAME_BUF];
 
 			dns_name_canon(qs[j].name, qn, sizeof(qn));
 			if (strcmp(qn, canon) != 0 || !qs[j].reply)
@@ -450,14 +450,14 @@ int dns_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
 	dns_server *res = NULL;
 	size_t n_res = 0, nz = 0;
 	dns_zone_info *zones = NULL;
-	char (*zone_of)[256] = pf_calloc(n_owners ? n_owners : 1, sizeof(*zone_of));
+	char (*zone_of)[PF_DNS_NAME_BUF] = pf_calloc(n_owners ? n_owners : 1, sizeof(*zone_of));
 	rquery *qs = NULL;
 	int r;
 
 	if ((r = dns_resolvers(cfg, &res, &n_res, e)) < 0)
 		goto out;
 	if (cfg->dns_zone) {
-		char z[256];
+		char z[PF_DNS_NAME_BUF];
 
 		if (!dns_name_canon(cfg->dns_zone, z, sizeof(z))) {
 			r = pf_err_usage(e, "dns_zone %.100s is not a domain name", cfg->dns_zone);

@@ -16,20 +16,21 @@
 
 #include "config.h"
 #include "dns_net.h"
+#include "macro.h"
 
 /* A server we ask directly, and the name it was found under. */
 typedef struct dns_target {
 	dns_server addr;
-	char name[256];     /* "ns2.example.test." or "" for an address literal */
+	char name[PF_DNS_NAME_BUF];     /* "ns2.example.test." or "" for an address literal */
 	bool update_server; /* this is (also) the update server */
 } dns_target;
 
 typedef struct dns_zone_info {
-	char zone[256];          /* absolute, lowercase: "example.test." */
+	char zone[PF_DNS_NAME_BUF];          /* absolute, lowercase: "example.test." */
 	dns_target update;       /* where updates go */
 	dns_target *checks;      /* the check servers, the update server first */
 	size_t n_checks;
-	char mname[256];         /* SOA MNAME as the resolver saw it */
+	char mname[PF_DNS_NAME_BUF];         /* SOA MNAME as the resolver saw it */
 	uint32_t serial, soa_ttl, soa_minimum; /* the resolver's view */
 } dns_zone_info;
 

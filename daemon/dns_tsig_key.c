@@ -254,7 +254,7 @@ static size_t name_to_wire(const char *name, size_t len, uint8_t *out, size_t ou
 	ldns_rdf *rdf = NULL;
 	size_t n = 0;
 
-	if (len == 0 || len > 253 || memchr(name, '\\', len))
+	if (len == 0 || len > PF_HOST_NAME_MAX || memchr(name, '\\', len))
 		return 0;
 	/* Printable ASCII without spaces: the name goes to the network process
 	 * and into messages as it is (net_msg.c). */

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "macro.h"
 #include "util.h"
 
 #define PF_KEYFILE_MAX_BYTES (64 * 1024)
@@ -31,7 +32,7 @@ typedef struct pf_pubkey {
 	enum pf_alg alg;
 	unsigned char *spki;    /* DER SubjectPublicKeyInfo */
 	size_t spki_len;
-	char spki_sha256[65];   /* lowercase hex of SHA-256(spki) */
+	char spki_sha256[PF_SHA256_HEX_BUF]; /* lowercase hex of SHA-256(spki) */
 } pf_pubkey;
 
 void pf_pubkey_free(pf_pubkey *pk);

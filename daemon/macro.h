@@ -44,9 +44,15 @@
 #define PF_DNS_NAME_MAX 255
 #define PF_DNS_NAME_BUF (PF_DNS_NAME_MAX + 1)
 
-/* A TLSA owner name "_PORT._tcp.HOST." with room to spare, or an endpoint
- * label "HOST:PORT": a name of PF_DNS_NAME_MAX and its decorations. */
+/* A host name as typed, without the trailing dot (RFC 1035's 255-octet wire
+ * form less the length octets). */
+#define PF_HOST_NAME_MAX 253
+
+/* A TLSA owner name "_PORT._tcp.HOST.", and an endpoint label
+ * "[HOST]:PORT": a name of PF_DNS_NAME_MAX and its decorations, with room
+ * to spare. */
 #define PF_OWNER_BUF 300
+#define PF_ENDPOINT_BUF 300
 
 /* Lowercase hex of a SHA-256 digest and its NUL. */
 #define PF_SHA256_HEX_BUF 65

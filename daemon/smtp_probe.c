@@ -342,7 +342,7 @@ int smtp_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
-	char port[8], name[300];
+	char port[8], name[PF_ENDPOINT_BUF];
 	conn c = {.fd = -1};
 	pf_probe_result res = {.alg = -1, .dane_depth = -1};
 	int r;

@@ -8,11 +8,12 @@
 
 #include "config.h"
 #include "tlsa.h"
+#include "macro.h"
 #include "util.h"
 
 typedef struct pf_probe_result {
 	char address[64];        /* the address connected to */
-	char spki_sha256[65];    /* SHA-256 of the presented leaf's SPKI, hex */
+	char spki_sha256[PF_SHA256_HEX_BUF]; /* SHA-256 of the presented leaf's SPKI, hex */
 	int alg;                 /* PF_ALG_* of the presented key, -1 if unknown */
 	bool dane_checked;       /* records were given and validation ran */
 	bool dane_ok;            /* the chain matched one of the records */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "macro.h"
+
 /* A JSON string, escaped; NULL prints null. */
 static void jstr(FILE *out, const char *s)
 {
@@ -91,7 +93,7 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 	fputs("],\"records\":[", out);
 	for (size_t i = 0; i < st->n_records; i++) {
 		const pf_state_record *rec = &st->records[i];
-		char owner[300], rd[160];
+		char owner[PF_OWNER_BUF], rd[160];
 
 		tlsa_owner(rec->host, rec->port, owner, sizeof(owner));
 		fprintf(out, "%s{\"role\":\"%s\",\"algorithm\":\"%s\",\"owner\":", i ? "," : "",

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "macro.h"
+
 static int err_vset(pf_err *e, int code, int exit_code, const char *fmt, va_list ap)
 {
 	if (e) {
@@ -275,7 +277,7 @@ bool pf_valid_hostname(const char *s)
 
 	if (len > 0 && s[len - 1] == '.')
 		len--;
-	if (len == 0 || len > 253)
+	if (len == 0 || len > PF_HOST_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];

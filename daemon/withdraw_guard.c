@@ -159,7 +159,7 @@ void withdraw_guard_endpoints(const pf_hostport *eps, size_t n, unsigned alg_mas
 			      pf_guard_inuse *ret, pf_strv *ret_unreached)
 {
 	for (size_t i = 0; i < n; i++) {
-		char label[300];
+		char label[PF_ENDPOINT_BUF];
 
 		snprintf(label, sizeof(label), "%s:%u", eps[i].host, eps[i].port ? eps[i].port : 25);
 		for (int a = 0; a < PF_ALG_COUNT; a++) {

@@ -26,6 +26,7 @@
 #include "postfix.h"
 #include "state.h"
 #include "tlsa.h"
+#include "macro.h"
 #include "util.h"
 
 /* A probe of an endpoint by the guard waits at most this long: it runs
@@ -35,7 +36,7 @@
 
 /* One key in service, as the guard found it. */
 typedef struct pf_guard_key {
-	char spki_sha256[65]; /* lowercase hex; "" when the file could not be read */
+	char spki_sha256[PF_SHA256_HEX_BUF]; /* lowercase hex; "" when the file could not be read */
 	char path[PATH_MAX];  /* the file main.cf names (resolved); "" for an endpoint */
 	char where[400];      /* "smtpd_tls_key_file = PATH", "endpoint HOST:PORT" */
 } pf_guard_key;
