@@ -531,6 +531,8 @@ void pf_config_init(pf_config *cfg)
 
 void pf_config_free(pf_config *cfg)
 {
+	if (!cfg)
+		return;
 	free(cfg->path);
 	free(cfg->postfix_config_directory);
 	free(cfg->postfix_command_directory);

@@ -146,7 +146,8 @@ void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_st
 /* Same, from a buffer; name is used in messages. */
 int pf_config_parse(pf_config *cfg, const char *name, const char *text, pf_err *e);
 
-/* Release everything cfg owns; cfg can be initialised again. */
+/* Release everything cfg owns (NULL is fine); cfg can be initialised
+ * again. */
 void pf_config_free(pf_config *cfg);
 
 /* Print "name = value" for the effective value of parameter id. */

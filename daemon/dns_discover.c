@@ -525,9 +525,10 @@ out:
 	return r;
 }
 
-void dns_zones_free(dns_zone_info *z, size_t n)
+dns_zone_info *dns_zones_free(dns_zone_info *z, size_t n)
 {
 	for (size_t i = 0; i < n && z; i++)
 		free(z[i].checks);
 	free(z);
+	return NULL;
 }

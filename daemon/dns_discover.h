@@ -47,7 +47,8 @@ int dns_resolvers(const pf_config *cfg, dns_server **ret, size_t *n, pf_err *e);
 int dns_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
 		 dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e);
 
-void dns_zones_free(dns_zone_info *z, size_t n);
+/* Free the n zones of z (NULL is fine).  Returns NULL. */
+dns_zone_info *dns_zones_free(dns_zone_info *z, size_t n);
 
 /* Lowercase absolute form of a domain name into buf ("Mx.Example" ->
  * "mx.example.").  Returns buf, or NULL when it does not fit. */

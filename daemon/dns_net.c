@@ -134,6 +134,8 @@ void dns_net_opts_default(dns_net_opts *o)
 
 void dns_xfer_clear(dns_xfer *x)
 {
+	if (!x)
+		return;
 	dns_reply_clear(&x->reply);
 	free(x->buf);
 	x->buf = NULL;

@@ -80,7 +80,8 @@ void dns_net_opts_default(dns_net_opts *o);
  */
 int dns_net_run(dns_xfer *xs, size_t n, const dns_net_opts *o);
 
-/* Release what dns_net_run left in x (the reply); x may be run again. */
+/* Release what dns_net_run left in x (the reply; NULL is fine); x may be run
+ * again. */
 void dns_xfer_clear(dns_xfer *x);
 
 #endif

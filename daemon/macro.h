@@ -13,8 +13,10 @@
  * nothing behind to release.  PF_DEFINE_CLEANUP makes a marker for any other
  * type with a NULL-accepting destructor (EVP_PKEY_free, BIO_free_all...).
  *
- * Destructors of this project's objects accept NULL and return NULL, so that
- * "x = thing_free(x);" both releases and forgets.
+ * Destructors of this project's objects accept NULL.  Those that free an
+ * object return NULL, so that "x = thing_free(x);" both releases and
+ * forgets; those that empty a struct in place (pf_strv_clear,
+ * pf_config_free, dns_request_free...) leave it zeroed, ready for reuse.
  */
 #ifndef PF_MACRO_H
 #define PF_MACRO_H

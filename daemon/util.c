@@ -202,6 +202,8 @@ bool pf_strv_contains(const pf_strv *sv, const char *s)
 
 void pf_strv_clear(pf_strv *sv)
 {
+	if (!sv)
+		return;
 	for (size_t i = 0; i < sv->n; i++)
 		free(sv->v[i]);
 	free(sv->v);

@@ -72,6 +72,7 @@ typedef struct pf_strv {
 void pf_strv_push(pf_strv *sv, const char *s);
 void pf_strv_push_owned(pf_strv *sv, char *s);
 bool pf_strv_contains(const pf_strv *sv, const char *s);
+/* Free the strings and empty sv (NULL is fine); sv can be used again. */
 void pf_strv_clear(pf_strv *sv);
 /* Split a Postfix-style list (commas and/or white space) into sv. */
 void pf_split_list(const char *s, pf_strv *sv);

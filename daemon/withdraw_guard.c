@@ -20,6 +20,8 @@
 
 void withdraw_guard_inuse_free(pf_guard_inuse *u)
 {
+	if (!u)
+		return;
 	free(u->v);
 	u->v = NULL;
 	u->n = 0;

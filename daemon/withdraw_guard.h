@@ -46,6 +46,7 @@ typedef struct pf_guard_inuse {
 	size_t n;
 } pf_guard_inuse;
 
+/* Empty u (NULL is fine); u can be filled again. */
 void withdraw_guard_inuse_free(pf_guard_inuse *u);
 
 /* Append one key in use (spki or path may be NULL or ""). */
