@@ -316,52 +316,47 @@ static const char *file_kind(mode_t mode)
 int pf_open_regular(const char *path, struct stat *ret_st, pf_err *e)
 {
 	struct stat st;
-	int fd, r;
+	int r;
 
 	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
 	 * writer for ever, and a device's open may have side effects or block;
 	 * the type is known only once it is open. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	PF_CLEANUP_CLOSE int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = errno;
 		return pf_err_set(e, r, "cannot open %s: %s", path, strerror(r));
 	}
 	if (fstat(fd, &st) < 0) {
 		r = errno;
-		close(fd);
 		return pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
 	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
+	if (!S_ISREG(st.st_mode))
 		return pf_err_set(e, S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
 				  "%s is not a regular file (%s)", path, file_kind(st.st_mode));
-	}
 	/* Blocking reads again (for a regular file the flag changes nothing;
 	 * cleared so no caller inherits a surprise). */
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 		r = errno;
-		close(fd);
 		return pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
 	}
 	if (ret_st)
 		*ret_st = st;
-	return fd;
+	return pf_take_fd(&fd);
 }
 
 int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_err *e)
 {
 	struct stat st;
-	char *buf;
+	PF_CLEANUP_FREE char *buf = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
-	if ((fd = pf_open_regular(path, &st, e)) < 0)
+	PF_CLEANUP_CLOSE int fd = pf_open_regular(path, &st, e);
+	if (fd < 0)
 		return fd;
-	if ((size_t)st.st_size > max) {
-		close(fd);
+	if ((size_t)st.st_size > max)
 		return pf_err_set(e, EFBIG, "%s is too large (%lld bytes, at most %zu)", path,
 				  (long long)st.st_size, max);
-	}
 	buf = pf_malloc(max + 1);
 	for (;;) {
 		ssize_t n = read(fd, buf + len, max + 1 - len);
@@ -370,23 +365,17 @@ int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_e
 			continue;
 		if (n < 0) {
 			r = errno;
-			close(fd);
-			free(buf);
 			return pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > max) {
-			close(fd);
-			free(buf);
+		if (len > max)
 			return pf_err_set(e, EFBIG, "%s is too large (more than %zu bytes)", path,
 					  max);
-		}
 	}
-	close(fd);
 	buf[len] = '\0';
-	*ret = buf;
+	*ret = pf_take_ptr(&buf);
 	if (ret_len)
 		*ret_len = len;
 	return 0;
@@ -394,8 +383,8 @@ int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_e
 
 int pf_fsync_parent(const char *path)
 {
-	char *dir = pf_strdup(path), *slash = strrchr(dir, '/');
-	int fd, r = 0;
+	PF_CLEANUP_FREE char *dir = pf_strdup(path);
+	char *slash = strrchr(dir, '/');
 
 	if (!slash)
 		strcpy(dir, ".");
@@ -403,13 +392,10 @@ int pf_fsync_parent(const char *path)
 		dir[1] = '\0';
 	else
 		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	PF_CLEANUP_CLOSE int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return r;
+		return -errno;
+	return 0;
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -434,7 +420,7 @@ int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t
 {
 	const char *base = strrchr(path, '/');
 	size_t dirlen = base ? (size_t)(base - path) + 1 : 0;
-	char *tmp;
+	PF_CLEANUP_FREE char *tmp = NULL;
 	int fd, r;
 
 	base = base ? base + 1 : path;
@@ -446,9 +432,8 @@ int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		r = errno;
-		pf_err_set(e, r, "cannot create a temporary file for %s: %s", path, strerror(r));
-		free(tmp);
-		return -r;
+		return pf_err_set(e, r, "cannot create a temporary file for %s: %s", path,
+				  strerror(r));
 	}
 	if (fchmod(fd, mode & 0777) < 0) {
 		r = errno;
@@ -485,17 +470,13 @@ int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t
 		goto fail;
 	}
 	pf_fault_point("dirsync");
-	if ((r = -pf_fsync_parent(path)) != 0) {
-		free(tmp);
+	if ((r = -pf_fsync_parent(path)) != 0)
 		return pf_err_set(e, r, "cannot sync the directory of %s: %s", path, strerror(r));
-	}
-	free(tmp);
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-	free(tmp);
 	if (r == EEXIST)
 		return pf_err_set(e, r, "%s already exists; not overwriting it", path);
 	return pf_err_set(e, r, "cannot write %s: %s", path, strerror(r));
