@@ -14,6 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "macro.h"
+
 static int make_addr(const char *path, struct sockaddr_un *sun, pf_err *e)
 {
 	memset(sun, 0, sizeof(*sun));
@@ -35,47 +37,40 @@ static void set_timeout(int fd, int ms)
 int control_listen(const char *path, pf_err *e)
 {
 	struct sockaddr_un sun;
-	char *dir = pf_strdup(path), *slash = strrchr(dir, '/');
+	PF_CLEANUP_FREE char *dir = pf_strdup(path);
+	char *slash = strrchr(dir, '/');
 	struct stat st;
-	int fd, r;
+	int r;
 	mode_t old;
 
-	if ((r = make_addr(path, &sun, e)) < 0) {
-		free(dir);
+	if ((r = make_addr(path, &sun, e)) < 0)
 		return r;
-	}
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 			r = errno;
-			pf_err_set(e, r, "cannot create %s: %s", dir, strerror(r));
-			free(dir);
-			return -r;
+			return pf_err_set(e, r, "cannot create %s: %s", dir, strerror(r));
 		}
 	}
-	free(dir);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	PF_CLEANUP_CLOSE int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return pf_err_set(e, errno, "socket: %s", strerror(errno));
 	/* A socket left by a killed daemon is stale: the state lock (held by
 	 * the caller) guarantees no other daemon owns it.  Anything else at
 	 * that name is not ours to remove. */
-	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		close(fd);
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
 		return pf_err_set(e, EEXIST,
 				  "control socket %s exists and is not a socket; not replacing it",
 				  path);
-	}
 	unlink(path);
 	old = umask(0177);
 	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (r < 0 || listen(fd, 8) < 0) {
 		r = errno;
-		close(fd);
 		return pf_err_set(e, r, "cannot listen on %s: %s", path, strerror(r));
 	}
-	return fd;
+	return pf_take_fd(&fd);
 }
 
 /* Send what the socket takes now, without SIGPIPE when the peer has gone.
@@ -460,18 +455,18 @@ int control_request_patient(const char *path, const char *request, int timeout_m
 	uint64_t t0 = pf_mono_usec();
 	uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000u;
 	struct sockaddr_un sun;
-	char *buf, *nl;
+	PF_CLEANUP_FREE char *buf = NULL;
+	char *nl;
 	size_t have = 0;
-	int fd, r;
+	int r;
 
 	if ((r = make_addr(path, &sun, e)) < 0)
 		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	PF_CLEANUP_CLOSE int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return pf_err_set(e, errno, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		r = errno;
-		close(fd);
 		return pf_err_set(e, r, "cannot reach the daemon at %s: %s", path, strerror(r));
 	}
 	set_timeout(fd, timeout_ms);
@@ -493,8 +488,6 @@ int control_request_patient(const char *path, const char *request, int timeout_m
 			break;
 		if (n < 0) {
 			r = r < 0 ? -r : errno;
-			close(fd);
-			free(buf);
 			/* A signal with a handler (^C) ends the wait; the request
 			 * itself was sent and the daemon will still act on it. */
 			return pf_err_set(e, r, "no answer from the daemon at %s: %s", path,
@@ -505,13 +498,11 @@ int control_request_patient(const char *path, const char *request, int timeout_m
 		if (n == 0 || (have += (size_t)n) == PF_CONTROL_REPLY_MAX)
 			break;
 	}
-	close(fd);
+	fd = pf_close(fd);
 	buf[have] = '\0';
 	nl = strchr(buf, '\n');
-	if (!nl) {
-		free(buf);
+	if (!nl)
 		return pf_err_set(e, EPROTO, "malformed answer from the daemon at %s", path);
-	}
 	*nl = '\0';
 	if (strcmp(buf, "OK") == 0) {
 		*ret_exit = PF_EXIT_OK;
@@ -523,10 +514,8 @@ int control_request_patient(const char *path, const char *request, int timeout_m
 		pf_err_set(e, EIO, "%s", msg && *msg == ' ' ? msg + 1 : "failed");
 		e->exit_code = *ret_exit;
 	} else {
-		free(buf);
 		return pf_err_set(e, EPROTO, "malformed answer from the daemon at %s", path);
 	}
 	*ret_body = pf_strdup(nl + 1);
-	free(buf);
 	return 0;
 }
