@@ -214,29 +214,21 @@ int pf_parse_hostport(const char *s, bool addr_only, pf_hostport *ret, pf_err *e
 static int parse_hostports(const char *value, bool addr_only, size_t max, pf_hostport_list *ret,
 			   pf_err *e)
 {
-	pf_strv items = {0};
-	pf_hostport_list l = {0};
-	int r = 0;
+	PF_CLEANUP_STRV pf_strv items = {0};
+	PF_CLEANUP_FREE pf_hostport *v = NULL;
+	int r;
 
 	pf_split_list(value, &items);
-	if (items.n > max) {
-		r = pf_err_usage(e, "expected at most %zu item%s, found %zu", max,
-				 max == 1 ? "" : "s", items.n);
-		goto out;
-	}
-	l.v = pf_calloc(items.n, sizeof(*l.v));
-	for (size_t i = 0; i < items.n; i++) {
-		if ((r = pf_parse_hostport(items.v[i], addr_only, &l.v[i], e)) < 0) {
-			free(l.v);
-			goto out;
-		}
-	}
-	l.n = items.n;
+	if (items.n > max)
+		return pf_err_usage(e, "expected at most %zu item%s, found %zu", max,
+				    max == 1 ? "" : "s", items.n);
+	v = pf_calloc(items.n, sizeof(*v));
+	for (size_t i = 0; i < items.n; i++)
+		if ((r = pf_parse_hostport(items.v[i], addr_only, &v[i], e)) < 0)
+			return r;
 	free(ret->v);
-	*ret = l;
-out:
-	pf_strv_clear(&items);
-	return r;
+	*ret = (pf_hostport_list){.v = pf_take_ptr(&v), .n = items.n};
+	return 0;
 }
 
 static int set_path(char **field, const char *value, bool optional, pf_err *e)
@@ -264,7 +256,7 @@ static int set_opt_string(char **field, const char *value)
 
 static int parse_algs(pf_config *cfg, const char *value, pf_err *e)
 {
-	pf_strv items = {0};
+	PF_CLEANUP_STRV pf_strv items = {0};
 	enum pf_alg algs[PF_ALG_COUNT];
 	size_t n = 0;
 	int r = 0;
@@ -294,19 +286,17 @@ static int parse_algs(pf_config *cfg, const char *value, pf_err *e)
 		memcpy(cfg->algs, algs, sizeof(algs));
 		cfg->n_algs = n;
 	}
-	pf_strv_clear(&items);
 	return r;
 }
 
 static int parse_hostnames(pf_config *cfg, const char *value, pf_err *e)
 {
-	pf_strv items = {0};
+	PF_CLEANUP_STRV pf_strv items = {0};
 
 	pf_split_list(value, &items);
 	for (size_t i = 0; i < items.n; i++) {
 		if (!pf_valid_hostname(items.v[i])) {
 			pf_err_usage(e, "\"%.100s\" is not a valid host name", items.v[i]);
-			pf_strv_clear(&items);
 			return -EINVAL;
 		}
 		/* Compare and store names without the trailing dot. */
@@ -316,47 +306,39 @@ static int parse_hostnames(pf_config *cfg, const char *value, pf_err *e)
 	}
 	pf_strv_clear(&cfg->tlsa_hostnames);
 	cfg->tlsa_hostnames = items;
+	items = (pf_strv){0};
 	return 0;
 }
 
 static int parse_ports(pf_config *cfg, const char *value, pf_err *e)
 {
-	pf_strv items = {0};
-	uint16_t *ports;
-	int r = 0;
+	PF_CLEANUP_STRV pf_strv items = {0};
+	PF_CLEANUP_FREE uint16_t *ports = NULL;
 
 	pf_split_list(value, &items);
-	if (items.n == 0) {
-		pf_strv_clear(&items);
+	if (items.n == 0)
 		return pf_err_usage(e, "at least one port is needed");
-	}
 	ports = pf_calloc(items.n, sizeof(*ports));
-	for (size_t i = 0; i < items.n && r == 0; i++)
+	for (size_t i = 0; i < items.n; i++)
 		if (parse_port(items.v[i], &ports[i]) < 0)
-			r = pf_err_usage(e, "\"%.50s\" is not a port number (1-65535)", items.v[i]);
-	if (r == 0) {
-		free(cfg->tlsa_ports);
-		cfg->tlsa_ports = ports;
-		cfg->n_tlsa_ports = items.n;
-	} else {
-		free(ports);
-	}
-	pf_strv_clear(&items);
-	return r;
+			return pf_err_usage(e, "\"%.50s\" is not a port number (1-65535)",
+					    items.v[i]);
+	free(cfg->tlsa_ports);
+	cfg->tlsa_ports = pf_take_ptr(&ports);
+	cfg->n_tlsa_ports = items.n;
+	return 0;
 }
 
 static int parse_tlsa(pf_config *cfg, const char *value, pf_err *e)
 {
-	pf_strv items = {0};
-	pf_tlsa_param *recs;
+	PF_CLEANUP_STRV pf_strv items = {0};
+	PF_CLEANUP_FREE pf_tlsa_param *recs = NULL;
 	size_t n;
 	int r = 0;
 
 	pf_split_list(value, &items);
-	if (items.n == 0 || items.n % 3 != 0) {
-		pf_strv_clear(&items);
+	if (items.n == 0 || items.n % 3 != 0)
 		return pf_err_usage(e, "expected \"usage selector mtype\" triples such as \"3 1 1\"");
-	}
 	n = items.n / 3;
 	recs = pf_calloc(n, sizeof(*recs));
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -379,12 +361,9 @@ static int parse_tlsa(pf_config *cfg, const char *value, pf_err *e)
 	}
 	if (r == 0) {
 		free(cfg->tlsa_records);
-		cfg->tlsa_records = recs;
+		cfg->tlsa_records = pf_take_ptr(&recs);
 		cfg->n_tlsa_records = n;
-	} else {
-		free(recs);
 	}
-	pf_strv_clear(&items);
 	return r;
 }
 
@@ -745,7 +724,7 @@ void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_st
  * than not. */
 static void warn_permissions(const pf_config *cfg, const char *path)
 {
-	pf_strv w = {0};
+	PF_CLEANUP_STRV pf_strv w = {0};
 	bool daemon = strcmp(program_invocation_short_name, PF_JOURNAL_IDENTIFIER) == 0;
 
 	pf_config_permission_warnings(cfg, path, &w);
@@ -758,15 +737,13 @@ static void warn_permissions(const pf_config *cfg, const char *path)
 			fprintf(stderr, "%s: warning: %s\n", program_invocation_short_name, w.v[i]);
 		}
 	}
-	pf_strv_clear(&w);
 }
 
 int pf_config_load(pf_config *cfg, const char *path, bool missing_ok, pf_err *e)
 {
-	char *text;
-	int r;
-
+	PF_CLEANUP_FREE char *text = NULL;
 	size_t len;
+	int r;
 
 	r = pf_read_file(path, PF_CONFIG_MAX_BYTES, &text, &len, e);
 	if (r == -ENOENT && missing_ok) {
@@ -777,12 +754,9 @@ int pf_config_load(pf_config *cfg, const char *path, bool missing_ok, pf_err *e)
 		e->exit_code = PF_EXIT_USAGE;
 		return r;
 	}
-	if (memchr(text, '\0', len)) {
-		free(text);
+	if (memchr(text, '\0', len))
 		return pf_err_usage(e, "%s: contains a NUL byte; not a text file", path);
-	}
 	r = pf_config_parse(cfg, path, text, e);
-	free(text);
 	if (r == 0)
 		warn_permissions(cfg, path);
 	return r;
