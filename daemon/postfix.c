@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "keystore.h"
+#include "macro.h"
 
 /* postconf normally answers in milliseconds, but waits on a "hot" main.cf;
  * a reload may take a while.  Neither may hang a rollover for ever. */
@@ -261,7 +262,8 @@ static const char *complaint(const char *text, char *buf, size_t len)
 static int run_checked(char *const argv[], const char *what, int timeout_sec, char **ret_out,
 		       pf_err *e)
 {
-	char *out = NULL, *err = NULL, line[400];
+	PF_CLEANUP_FREE char *out = NULL, *err = NULL;
+	char line[400];
 	int st;
 
 	st = postfix_run(argv, timeout_sec, &out, &err, e);
@@ -273,15 +275,10 @@ static int run_checked(char *const argv[], const char *what, int timeout_sec, ch
 		/* Postfix logs to maillog_file rather than stderr when that is set
 		 * and stderr is no terminal; stdout may then hold the reason. */
 		complaint(*err ? err : out, line, sizeof(line));
-		free(out);
-		free(err);
 		return pf_err_set(e, EIO, "%s failed (exit status %d): %s", what, st, line);
 	}
-	free(err);
 	if (ret_out)
-		*ret_out = out;
-	else
-		free(out);
+		*ret_out = pf_take_ptr(&out);
 	return 0;
 }
 
@@ -413,27 +410,27 @@ int postfix_check(pf_postfix *pf, pf_err *e)
 int postfix_check_settings(pf_postfix *pf, const pf_strv *settings, pf_err *e)
 {
 	char *argv[] = {pf->postconf, "-c", pf->config_dir, "-n", "-x", NULL};
-	char *out = NULL, *err = NULL, line[400];
-	char *what = pf_asprintf("postconf -c %s -n -x", pf->config_dir);
+	PF_CLEANUP_FREE char *out = NULL, *err = NULL;
+	PF_CLEANUP_FREE char *what = pf_asprintf("postconf -c %s -n -x", pf->config_dir);
+	char line[400];
 	int st, r = 0;
 
 	st = postfix_run(argv, PC_TIMEOUT, &out, &err, e);
 	if (st < 0) {
 		pf_err_prefix(e, "%s", what);
-		free(what);
 		return st;
 	}
 	if (st != 0 || strstr(err, "fatal:")) {
 		complaint(*err ? err : out, line, sizeof(line));
-		r = pf_err_set(e, EIO, "%s failed (exit status %d): %s", what, st, line);
-		goto out;
+		return pf_err_set(e, EIO, "%s failed (exit status %d): %s", what, st, line);
 	}
 	for (size_t i = 0; r == 0 && i < settings->n; i++) {
 		const char *set = settings->v[i];
 		size_t nl = strcspn(set, " =");
-		char *want = pf_asprintf("\n%.*s = %s\n", (int)nl, set, set + nl + strspn(set + nl, " ="));
-		char *name = pf_asprintf("%.*s", (int)nl, set);
-		char *have = pf_asprintf("\n%s", out);
+		PF_CLEANUP_FREE char *want =
+			pf_asprintf("\n%.*s = %s\n", (int)nl, set, set + nl + strspn(set + nl, " ="));
+		PF_CLEANUP_FREE char *name = pf_asprintf("%.*s", (int)nl, set);
+		PF_CLEANUP_FREE char *have = pf_asprintf("\n%s", out);
 
 		/* A warning line naming the parameter (postconf quotes it). */
 		for (const char *p = err; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
@@ -448,14 +445,7 @@ int postfix_check_settings(pf_postfix *pf, const pf_strv *settings, pf_err *e)
 		if (r == 0 && !strstr(have, want))
 			r = pf_err_set(e, EIO, "%s: %s does not read back as written (%.200s)", what,
 				       name, set);
-		free(want);
-		free(name);
-		free(have);
 	}
-out:
-	free(what);
-	free(out);
-	free(err);
 	return r;
 }
 
@@ -657,9 +647,9 @@ int postfix_deployed(pf_postfix *pf, const char *prefix, pf_tls_files *ret, pf_e
 	snprintf(names[0], sizeof(names[0]), "%s_tls_chain_files", prefix);
 	postfix_key_params(prefix, PF_ALG_RSA, names[1], names[2]);
 	postfix_key_params(prefix, PF_ALG_ECDSA, names[3], names[4]);
-	for (int i = 0; i < 5; i++)
+	for (size_t i = 0; i < PF_ELEMENTSOF(np); i++)
 		np[i] = names[i];
-	if ((r = postfix_get(pf, PF_PC_EXPAND, np, 5, vals, e)) < 0)
+	if ((r = postfix_get(pf, PF_PC_EXPAND, np, PF_ELEMENTSOF(np), vals, e)) < 0)
 		return r;
 	if (!empty_or_none(vals[0])) {
 		pf_strv files = {0};
@@ -699,7 +689,7 @@ int postfix_deployed(pf_postfix *pf, const char *prefix, pf_tls_files *ret, pf_e
 	memset(&f, 0, sizeof(f));
 out:
 	pf_tls_files_free(&f);
-	for (int i = 0; i < 5; i++)
+	for (size_t i = 0; i < PF_ELEMENTSOF(vals); i++)
 		free(vals[i]);
 	return r;
 }

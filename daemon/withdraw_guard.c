@@ -117,12 +117,15 @@ static void add_file(pf_guard_inuse *u, const char *param, const char *file)
 int withdraw_guard_maincf(pf_postfix *pf, pf_guard_inuse *ret, pf_err *e)
 {
 	static const char *const prefixes[] = {"smtpd", "tlsproxy"};
-	char names[10][48], *vals[10] = {0};
-	const char *np[10];
+	/* Per prefix: a key and a certificate parameter per algorithm, and
+	 * the chain files. */
+	enum { N_NAMES = PF_ELEMENTSOF(prefixes) * (2 * PF_ALG_COUNT + 1) };
+	char names[N_NAMES][48], *vals[N_NAMES] = {0};
+	const char *np[N_NAMES];
 	size_t n = 0;
 	int rc;
 
-	for (int p = 0; p < 2; p++) {
+	for (size_t p = 0; p < PF_ELEMENTSOF(prefixes); p++) {
 		for (int a = 0; a < PF_ALG_COUNT; a++) {
 			postfix_key_params(prefixes[p], (enum pf_alg)a, names[n], names[n + 1]);
 			n += 2;
