@@ -46,8 +46,7 @@ bool reload_privileged(char *why, size_t len)
 int reload_preflight(const pf_config *cfg, const char *config_path, bool *ret_check, pf_err *e)
 {
 	char why[120];
-	char *cmd;
-	int r;
+	PF_CLEANUP_FREE char *cmd = NULL;
 
 	if (reload_privileged(why, sizeof(why))) {
 		*ret_check = true;
@@ -58,13 +57,11 @@ int reload_preflight(const pf_config *cfg, const char *config_path, bool *ret_ch
 		return 0;
 	}
 	cmd = pf_config_reload_command(cfg);
-	r = pf_err_usage(e,
-			 "\"postfix check\" and reload_command (%.200s) need CAP_SETUID and "
-			 "CAP_SETGID, %s: set reload_unit (e.g. postfix@-.service) in %.200s, or see "
-			 "pftls-rolld(8), SYSTEMD",
-			 cmd, why, config_path ? config_path : PF_DEFAULT_CONFIG);
-	free(cmd);
-	return r;
+	return pf_err_usage(e,
+			    "\"postfix check\" and reload_command (%.200s) need CAP_SETUID and "
+			    "CAP_SETGID, %s: set reload_unit (e.g. postfix@-.service) in %.200s, or "
+			    "see pftls-rolld(8), SYSTEMD",
+			    cmd, why, config_path ? config_path : PF_DEFAULT_CONFIG);
 }
 
 /* What the JobRemoved handler fills in for the job it waits for. */
