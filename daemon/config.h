@@ -21,11 +21,7 @@
 #define PF_DEFAULT_CONFIG "/etc/pftls-roll/pftls-roll.cf"
 #define PF_CONFIG_MAX_BYTES (1024 * 1024)
 
-enum pf_alg {
-	PF_ALG_RSA = 0,
-	PF_ALG_ECDSA = 1,
-	PF_ALG_COUNT
-};
+enum pf_alg { PF_ALG_RSA = 0, PF_ALG_ECDSA = 1, PF_ALG_COUNT };
 
 /* One "usage selector mtype" triple from tlsa_records. */
 typedef struct pf_tlsa_param {
@@ -91,10 +87,10 @@ typedef struct pf_config {
 	pf_tlsa_param *tlsa_records;
 	size_t n_tlsa_records;
 	uint32_t tlsa_ttl;
-	char *dns_zone;            /* NULL: found by SOA lookup */
+	char *dns_zone;                     /* NULL: found by SOA lookup */
 	pf_hostport_list dns_update_server; /* 0 or 1 item; none: SOA MNAME */
-	char *dns_tsig_key_file;   /* NULL: updates are not signed */
-	pf_hostport_list dns_resolver; /* empty: /etc/resolv.conf */
+	char *dns_tsig_key_file;            /* NULL: updates are not signed */
+	pf_hostport_list dns_resolver;      /* empty: /etc/resolv.conf */
 	pf_hostport_list dns_check_servers; /* empty: every NS address */
 	pf_hostport_list dns_extra_check_servers;
 	int64_t rollover_interval; /* seconds; 0: manual only */
@@ -103,8 +99,8 @@ typedef struct pf_config {
 	int64_t propagation_min_delay;
 	int64_t propagation_alert;
 	int64_t retire_delay;
-	char *reload_command; /* NULL: "postfix -c DIR reload" */
-	char *reload_unit;    /* NULL: use reload_command */
+	char *reload_command;              /* NULL: "postfix -c DIR reload" */
+	char *reload_unit;                 /* NULL: use reload_command */
 	pf_hostport_list verify_endpoints; /* empty: tlsa_hostnames x ports */
 	char *state_directory;
 	char *control_socket;

@@ -40,15 +40,15 @@ const char *dns_server_addr(const dns_server *s, char *buf, size_t len);
 typedef struct dns_xfer {
 	/* in */
 	const dns_server *server;
-	dns_request *req;       /* borrowed; its ID may be changed to avoid clashes */
-	bool tcp;               /* start over TCP (large messages) */
+	dns_request *req; /* borrowed; its ID may be changed to avoid clashes */
+	bool tcp;         /* start over TCP (large messages) */
 	/* out */
 	bool replied;           /* reply holds an accepted reply */
 	dns_reply reply;        /* the caller clears it */
 	enum dns_status status; /* of the reply, or DNS_TIMEOUT / DNS_NETERR */
 	bool used_tcp;
-	unsigned ignored;       /* datagrams not believed */
-	char note[200];         /* the last reason one was not believed, or the error */
+	unsigned ignored; /* datagrams not believed */
+	char note[200];   /* the last reason one was not believed, or the error */
 	uint64_t rtt_usec;
 	/* private to dns_net.c */
 	int state;
