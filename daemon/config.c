@@ -706,7 +706,7 @@ void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_st
 	const char *what[] = {"the configuration file", "postfix_config_directory"};
 	struct stat sb;
 
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < PF_ELEMENTSOF(dirs); i++)
 		if (dirs[i] && stat(dirs[i], &sb) == 0 && (sb.st_mode & (S_IWGRP | S_IWOTH)))
 			pf_strv_push_owned(
 			    ret, pf_asprintf("%s %s is writable by %s (mode %04o): whoever can "

@@ -212,7 +212,7 @@ char *keystore_cert_path_for_key(const char *keypath)
 
 	base = base ? base + 1 : keypath;
 	dirlen = (size_t)(base - keypath);
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(map); i++) {
 		size_t pl = strlen(map[i][0]);
 
 		if (strncmp(base, map[i][0], pl) == 0)

@@ -72,32 +72,25 @@ static int wait_ready(const conn *c, short events)
 /* Connect to one address with the deadline.  Returns the fd or -errno. */
 static int connect_deadline(const struct sockaddr *sa, socklen_t salen, conn *c)
 {
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	PF_CLEANUP_CLOSE int fd =
+	    socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	struct pollfd p;
 	int err = 0, r;
 	socklen_t len = sizeof(err);
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
+	if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS)
+		return -errno;
 	p = (struct pollfd){.fd = fd, .events = POLLOUT};
 	do
 		r = poll(&p, 1, remaining_ms(c));
 	while (r < 0 && errno == EINTR);
-	if (r == 0) {
-		close(fd);
+	if (r == 0)
 		return -ETIMEDOUT;
-	}
-	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-		r = err ? -err : -errno;
-		close(fd);
-		return r;
-	}
-	return fd; /* still non-blocking: see the top of the file */
+	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
+		return err ? -err : -errno;
+	return pf_take_fd(&fd); /* still non-blocking: see the top of the file */
 }
 
 /* Read one CRLF-terminated line into line (without CRLF).  Returns 0 or -errno. */

@@ -198,7 +198,7 @@ static void test_paths(void)
 	    {"key-1.pem", "cert-1.pem"},
 	    {"/etc/postfix/server.key", NULL},
 	};
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		char *got = keystore_cert_path_for_key(cases[i][0]);
 		T_CHECK((!got && !cases[i][1]) || (got && cases[i][1] && !strcmp(got, cases[i][1])),
 		        "cert path for %s", cases[i][0]);
