@@ -54,7 +54,8 @@ PROGS     := $(B)/pftls-roll $(if $(wildcard $(DAEMON_MAIN)),$(B)/pftls-rolld)
 MAN8 := $(wildcard docs/*.8)
 MAN5 := $(wildcard docs/*.5)
 
-.PHONY: all deps check demo bench crash-sweep operator-sweep install uninstall clean unit lint
+.PHONY: all deps check demo bench crash-sweep operator-sweep install uninstall clean unit lint \
+	format-check
 all: $(PROGS) $(TEST_BINS)
 
 # CPPFLAGS and LDFLAGS come from the environment too: dpkg-buildflags puts
@@ -113,6 +114,20 @@ operator-sweep: deps
 
 lint:
 	mandoc -Tlint -W warning $(MAN8) $(MAN5)
+
+# Every tracked C file against the checked-in .clang-format: the files that
+# differ are listed, and "clang-format -i FILE" rewrites one.  Outside a git
+# checkout (a source package) the C files of the tree are checked.
+CLANG_FORMAT ?= clang-format
+FORMAT_FILES = $(or $(shell git ls-files '*.c' '*.h' 2>/dev/null), \
+		    $(wildcard daemon/*.[ch] tools/*.[ch] tests/*/*.[ch]))
+format-check:
+	@bad=0; for f in $(FORMAT_FILES); do \
+		$(CLANG_FORMAT) --dry-run --Werror "$$f" >/dev/null 2>&1 || { \
+			[ $$bad -eq 0 ] && echo "format-check: not formatted as .clang-format says:"; \
+			echo "  $$f"; bad=$$((bad + 1)); }; \
+	done; \
+	[ $$bad -eq 0 ] || { echo "format-check: $$bad file(s) differ"; exit 1; }
 
 # The units name /usr/sbin and /etc/pftls-roll; they are rewritten to
 # sbindir and sysconfdir on the way.  The state directory is the daemon's

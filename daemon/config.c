@@ -15,25 +15,26 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "macro.h"
 
 enum ptype {
-	T_PATH,       /* absolute path */
-	T_PATH_OPT,   /* absolute path or empty */
-	T_ALGS,       /* list of rsa|ecdsa */
-	T_RSA_BITS,   /* 2048, 3072, 4096 */
-	T_CURVE,      /* secp256r1, secp384r1, secp521r1 */
-	T_HOSTNAMES,  /* list of host names */
-	T_PORTS,      /* list of 1..65535 */
-	T_TLSA,       /* list of "usage selector mtype" */
-	T_TTL,        /* time, 1 .. 2^31-1 */
-	T_DOMAIN_OPT, /* domain name or empty */
+	T_PATH,         /* absolute path */
+	T_PATH_OPT,     /* absolute path or empty */
+	T_ALGS,         /* list of rsa|ecdsa */
+	T_RSA_BITS,     /* 2048, 3072, 4096 */
+	T_CURVE,        /* secp256r1, secp384r1, secp521r1 */
+	T_HOSTNAMES,    /* list of host names */
+	T_PORTS,        /* list of 1..65535 */
+	T_TLSA,         /* list of "usage selector mtype" */
+	T_TTL,          /* time, 1 .. 2^31-1 */
+	T_DOMAIN_OPT,   /* domain name or empty */
 	T_HOSTPORT_OPT, /* one host[:port] or empty */
-	T_ADDRPORTS,  /* list of address[:port] */
-	T_HOSTPORTS,  /* list of host[:port] */
-	T_TIME,       /* time >= 0 */
-	T_FACTOR,     /* integer 1 .. 100 */
-	T_COMMAND_OPT, /* command line or empty */
-	T_UNIT_OPT,   /* systemd unit name or empty */
+	T_ADDRPORTS,    /* list of address[:port] */
+	T_HOSTPORTS,    /* list of host[:port] */
+	T_TIME,         /* time >= 0 */
+	T_FACTOR,       /* integer 1 .. 100 */
+	T_COMMAND_OPT,  /* command line or empty */
+	T_UNIT_OPT,     /* systemd unit name or empty */
 };
 
 static const struct param {
@@ -41,32 +42,32 @@ static const struct param {
 	const char *def;
 	enum ptype type;
 } params[PF_P_COUNT] = {
-	[PF_P_POSTFIX_CONFIG_DIRECTORY] = {"postfix_config_directory", "/etc/postfix", T_PATH},
-	[PF_P_POSTFIX_COMMAND_DIRECTORY] = {"postfix_command_directory", "/usr/sbin", T_PATH},
-	[PF_P_KEY_ALGORITHMS] = {"key_algorithms", "rsa", T_ALGS},
-	[PF_P_RSA_BITS] = {"rsa_bits", "2048", T_RSA_BITS},
-	[PF_P_ECDSA_CURVE] = {"ecdsa_curve", "secp256r1", T_CURVE},
-	[PF_P_TLSA_HOSTNAMES] = {"tlsa_hostnames", "", T_HOSTNAMES},
-	[PF_P_TLSA_PORTS] = {"tlsa_ports", "25", T_PORTS},
-	[PF_P_TLSA_RECORDS] = {"tlsa_records", "3 1 1", T_TLSA},
-	[PF_P_TLSA_TTL] = {"tlsa_ttl", "3600", T_TTL},
-	[PF_P_DNS_ZONE] = {"dns_zone", "", T_DOMAIN_OPT},
-	[PF_P_DNS_UPDATE_SERVER] = {"dns_update_server", "", T_HOSTPORT_OPT},
-	[PF_P_DNS_TSIG_KEY_FILE] = {"dns_tsig_key_file", "", T_PATH_OPT},
-	[PF_P_DNS_RESOLVER] = {"dns_resolver", "", T_ADDRPORTS},
-	[PF_P_DNS_CHECK_SERVERS] = {"dns_check_servers", "", T_HOSTPORTS},
-	[PF_P_DNS_EXTRA_CHECK_SERVERS] = {"dns_extra_check_servers", "", T_HOSTPORTS},
-	[PF_P_ROLLOVER_INTERVAL] = {"rollover_interval", "0", T_TIME},
-	[PF_P_TTL_FACTOR] = {"ttl_factor", "2", T_FACTOR},
-	[PF_P_PUBLISH_SAFETY] = {"publish_safety", "60s", T_TIME},
-	[PF_P_PROPAGATION_MIN_DELAY] = {"propagation_min_delay", "0", T_TIME},
-	[PF_P_PROPAGATION_ALERT] = {"propagation_alert", "1h", T_TIME},
-	[PF_P_RETIRE_DELAY] = {"retire_delay", "1h", T_TIME},
-	[PF_P_RELOAD_COMMAND] = {"reload_command", "", T_COMMAND_OPT},
-	[PF_P_RELOAD_UNIT] = {"reload_unit", "", T_UNIT_OPT},
-	[PF_P_VERIFY_ENDPOINTS] = {"verify_endpoints", "", T_HOSTPORTS},
-	[PF_P_STATE_DIRECTORY] = {"state_directory", "/var/lib/pftls-roll", T_PATH},
-	[PF_P_CONTROL_SOCKET] = {"control_socket", "/run/pftls-roll/control", T_PATH},
+    [PF_P_POSTFIX_CONFIG_DIRECTORY] = {"postfix_config_directory", "/etc/postfix", T_PATH},
+    [PF_P_POSTFIX_COMMAND_DIRECTORY] = {"postfix_command_directory", "/usr/sbin", T_PATH},
+    [PF_P_KEY_ALGORITHMS] = {"key_algorithms", "rsa", T_ALGS},
+    [PF_P_RSA_BITS] = {"rsa_bits", "2048", T_RSA_BITS},
+    [PF_P_ECDSA_CURVE] = {"ecdsa_curve", "secp256r1", T_CURVE},
+    [PF_P_TLSA_HOSTNAMES] = {"tlsa_hostnames", "", T_HOSTNAMES},
+    [PF_P_TLSA_PORTS] = {"tlsa_ports", "25", T_PORTS},
+    [PF_P_TLSA_RECORDS] = {"tlsa_records", "3 1 1", T_TLSA},
+    [PF_P_TLSA_TTL] = {"tlsa_ttl", "3600", T_TTL},
+    [PF_P_DNS_ZONE] = {"dns_zone", "", T_DOMAIN_OPT},
+    [PF_P_DNS_UPDATE_SERVER] = {"dns_update_server", "", T_HOSTPORT_OPT},
+    [PF_P_DNS_TSIG_KEY_FILE] = {"dns_tsig_key_file", "", T_PATH_OPT},
+    [PF_P_DNS_RESOLVER] = {"dns_resolver", "", T_ADDRPORTS},
+    [PF_P_DNS_CHECK_SERVERS] = {"dns_check_servers", "", T_HOSTPORTS},
+    [PF_P_DNS_EXTRA_CHECK_SERVERS] = {"dns_extra_check_servers", "", T_HOSTPORTS},
+    [PF_P_ROLLOVER_INTERVAL] = {"rollover_interval", "0", T_TIME},
+    [PF_P_TTL_FACTOR] = {"ttl_factor", "2", T_FACTOR},
+    [PF_P_PUBLISH_SAFETY] = {"publish_safety", "60s", T_TIME},
+    [PF_P_PROPAGATION_MIN_DELAY] = {"propagation_min_delay", "0", T_TIME},
+    [PF_P_PROPAGATION_ALERT] = {"propagation_alert", "1h", T_TIME},
+    [PF_P_RETIRE_DELAY] = {"retire_delay", "1h", T_TIME},
+    [PF_P_RELOAD_COMMAND] = {"reload_command", "", T_COMMAND_OPT},
+    [PF_P_RELOAD_UNIT] = {"reload_unit", "", T_UNIT_OPT},
+    [PF_P_VERIFY_ENDPOINTS] = {"verify_endpoints", "", T_HOSTPORTS},
+    [PF_P_STATE_DIRECTORY] = {"state_directory", "/var/lib/pftls-roll", T_PATH},
+    [PF_P_CONTROL_SOCKET] = {"control_socket", "/run/pftls-roll/control", T_PATH},
 };
 
 const char *pf_config_param_name(unsigned id)
@@ -95,12 +96,12 @@ const char *pf_alg_name(enum pf_alg alg)
 const char *pf_canonical_curve(const char *name)
 {
 	static const char *const map[][2] = {
-		{"secp256r1", "secp256r1"}, {"prime256v1", "secp256r1"}, {"P-256", "secp256r1"},
-		{"secp384r1", "secp384r1"}, {"P-384", "secp384r1"},      {"secp521r1", "secp521r1"},
-		{"P-521", "secp521r1"},
+	    {"secp256r1", "secp256r1"}, {"prime256v1", "secp256r1"}, {"P-256", "secp256r1"},
+	    {"secp384r1", "secp384r1"}, {"P-384", "secp384r1"},      {"secp521r1", "secp521r1"},
+	    {"P-521", "secp521r1"},
 	};
 
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+	for (size_t i = 0; i < PF_ELEMENTSOF(map); i++)
 		if (strcmp(name, map[i][0]) == 0)
 			return map[i][1];
 	return NULL;
@@ -127,10 +128,10 @@ int pf_parse_time(const char *s, int64_t *ret)
 
 		if (end[1] != '\0')
 			return -EINVAL;
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		for (i = 0; i < PF_ELEMENTSOF(units); i++)
 			if (*end == units[i].c)
 				break;
-		if (i == sizeof(units) / sizeof(units[0]))
+		if (i == PF_ELEMENTSOF(units))
 			return -EINVAL;
 		mult = units[i].mult;
 	}
@@ -203,39 +204,31 @@ int pf_parse_hostport(const char *s, bool addr_only, pf_hostport *ret, pf_err *e
 	if (colon && parse_port(colon + 1, &hp.port) < 0)
 		return pf_err_usage(e, "\"%.100s\": bad port", s);
 	if (addr_only ? !is_ip_literal(hp.host)
-		      : !is_ip_literal(hp.host) && !pf_valid_hostname(hp.host))
+	              : !is_ip_literal(hp.host) && !pf_valid_hostname(hp.host))
 		return pf_err_usage(e, "\"%.100s\": not %s", s,
-				    addr_only ? "an IP address" : "a host name or IP address");
+		                    addr_only ? "an IP address" : "a host name or IP address");
 	*ret = hp;
 	return 0;
 }
 
 static int parse_hostports(const char *value, bool addr_only, size_t max, pf_hostport_list *ret,
-			   pf_err *e)
+                           pf_err *e)
 {
-	pf_strv items = {0};
-	pf_hostport_list l = {0};
-	int r = 0;
+	PF_CLEANUP_STRV pf_strv items = {0};
+	PF_CLEANUP_FREE pf_hostport *v = NULL;
+	int r;
 
 	pf_split_list(value, &items);
-	if (items.n > max) {
-		r = pf_err_usage(e, "expected at most %zu item%s, found %zu", max,
-				 max == 1 ? "" : "s", items.n);
-		goto out;
-	}
-	l.v = pf_calloc(items.n, sizeof(*l.v));
-	for (size_t i = 0; i < items.n; i++) {
-		if ((r = pf_parse_hostport(items.v[i], addr_only, &l.v[i], e)) < 0) {
-			free(l.v);
-			goto out;
-		}
-	}
-	l.n = items.n;
+	if (items.n > max)
+		return pf_err_usage(e, "expected at most %zu item%s, found %zu", max,
+		                    max == 1 ? "" : "s", items.n);
+	v = pf_calloc(items.n, sizeof(*v));
+	for (size_t i = 0; i < items.n; i++)
+		if ((r = pf_parse_hostport(items.v[i], addr_only, &v[i], e)) < 0)
+			return r;
 	free(ret->v);
-	*ret = l;
-out:
-	pf_strv_clear(&items);
-	return r;
+	*ret = (pf_hostport_list){.v = pf_take_ptr(&v), .n = items.n};
+	return 0;
 }
 
 static int set_path(char **field, const char *value, bool optional, pf_err *e)
@@ -263,7 +256,7 @@ static int set_opt_string(char **field, const char *value)
 
 static int parse_algs(pf_config *cfg, const char *value, pf_err *e)
 {
-	pf_strv items = {0};
+	PF_CLEANUP_STRV pf_strv items = {0};
 	enum pf_alg algs[PF_ALG_COUNT];
 	size_t n = 0;
 	int r = 0;
@@ -277,13 +270,15 @@ static int parse_algs(pf_config *cfg, const char *value, pf_err *e)
 		else if (strcmp(items.v[i], "ecdsa") == 0)
 			a = PF_ALG_ECDSA;
 		else {
-			r = pf_err_usage(e, "unknown key algorithm \"%.50s\" (use rsa and/or ecdsa)",
-					 items.v[i]);
+			r = pf_err_usage(e,
+			                 "unknown key algorithm \"%.50s\" (use rsa and/or ecdsa)",
+			                 items.v[i]);
 			break;
 		}
 		for (size_t j = 0; j < n; j++)
 			if (algs[j] == a)
-				r = pf_err_usage(e, "key algorithm \"%s\" listed twice", items.v[i]);
+				r = pf_err_usage(e, "key algorithm \"%s\" listed twice",
+				                 items.v[i]);
 		if (r == 0)
 			algs[n++] = a;
 	}
@@ -293,19 +288,17 @@ static int parse_algs(pf_config *cfg, const char *value, pf_err *e)
 		memcpy(cfg->algs, algs, sizeof(algs));
 		cfg->n_algs = n;
 	}
-	pf_strv_clear(&items);
 	return r;
 }
 
 static int parse_hostnames(pf_config *cfg, const char *value, pf_err *e)
 {
-	pf_strv items = {0};
+	PF_CLEANUP_STRV pf_strv items = {0};
 
 	pf_split_list(value, &items);
 	for (size_t i = 0; i < items.n; i++) {
 		if (!pf_valid_hostname(items.v[i])) {
 			pf_err_usage(e, "\"%.100s\" is not a valid host name", items.v[i]);
-			pf_strv_clear(&items);
 			return -EINVAL;
 		}
 		/* Compare and store names without the trailing dot. */
@@ -315,55 +308,48 @@ static int parse_hostnames(pf_config *cfg, const char *value, pf_err *e)
 	}
 	pf_strv_clear(&cfg->tlsa_hostnames);
 	cfg->tlsa_hostnames = items;
+	items = (pf_strv){0};
 	return 0;
 }
 
 static int parse_ports(pf_config *cfg, const char *value, pf_err *e)
 {
-	pf_strv items = {0};
-	uint16_t *ports;
-	int r = 0;
+	PF_CLEANUP_STRV pf_strv items = {0};
+	PF_CLEANUP_FREE uint16_t *ports = NULL;
 
 	pf_split_list(value, &items);
-	if (items.n == 0) {
-		pf_strv_clear(&items);
+	if (items.n == 0)
 		return pf_err_usage(e, "at least one port is needed");
-	}
 	ports = pf_calloc(items.n, sizeof(*ports));
-	for (size_t i = 0; i < items.n && r == 0; i++)
+	for (size_t i = 0; i < items.n; i++)
 		if (parse_port(items.v[i], &ports[i]) < 0)
-			r = pf_err_usage(e, "\"%.50s\" is not a port number (1-65535)", items.v[i]);
-	if (r == 0) {
-		free(cfg->tlsa_ports);
-		cfg->tlsa_ports = ports;
-		cfg->n_tlsa_ports = items.n;
-	} else {
-		free(ports);
-	}
-	pf_strv_clear(&items);
-	return r;
+			return pf_err_usage(e, "\"%.50s\" is not a port number (1-65535)",
+			                    items.v[i]);
+	free(cfg->tlsa_ports);
+	cfg->tlsa_ports = pf_take_ptr(&ports);
+	cfg->n_tlsa_ports = items.n;
+	return 0;
 }
 
 static int parse_tlsa(pf_config *cfg, const char *value, pf_err *e)
 {
-	pf_strv items = {0};
-	pf_tlsa_param *recs;
+	PF_CLEANUP_STRV pf_strv items = {0};
+	PF_CLEANUP_FREE pf_tlsa_param *recs = NULL;
 	size_t n;
 	int r = 0;
 
 	pf_split_list(value, &items);
-	if (items.n == 0 || items.n % 3 != 0) {
-		pf_strv_clear(&items);
-		return pf_err_usage(e, "expected \"usage selector mtype\" triples such as \"3 1 1\"");
-	}
+	if (items.n == 0 || items.n % 3 != 0)
+		return pf_err_usage(e,
+		                    "expected \"usage selector mtype\" triples such as \"3 1 1\"");
 	n = items.n / 3;
 	recs = pf_calloc(n, sizeof(*recs));
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const char *u = items.v[3 * i], *s = items.v[3 * i + 1], *m = items.v[3 * i + 2];
 
 		if (strcmp(u, "3") != 0)
-			r = pf_err_usage(e, "TLSA usage \"%.20s\" is not supported (only 3, DANE-EE)",
-					 u);
+			r = pf_err_usage(
+			    e, "TLSA usage \"%.20s\" is not supported (only 3, DANE-EE)", u);
 		else if (strcmp(s, "0") != 0 && strcmp(s, "1") != 0)
 			r = pf_err_usage(e, "TLSA selector \"%.20s\" must be 0 or 1", s);
 		else if (strcmp(m, "1") != 0 && strcmp(m, "2") != 0)
@@ -372,33 +358,31 @@ static int parse_tlsa(pf_config *cfg, const char *value, pf_err *e)
 			recs[i] = (pf_tlsa_param){3, (uint8_t)(s[0] - '0'), (uint8_t)(m[0] - '0')};
 			for (size_t j = 0; j < i; j++)
 				if (memcmp(&recs[j], &recs[i], sizeof(recs[i])) == 0)
-					r = pf_err_usage(e, "TLSA record type \"%s %s %s\" listed twice",
-							 u, s, m);
+					r = pf_err_usage(
+					    e, "TLSA record type \"%s %s %s\" listed twice", u, s,
+					    m);
 		}
 	}
 	if (r == 0) {
 		free(cfg->tlsa_records);
-		cfg->tlsa_records = recs;
+		cfg->tlsa_records = pf_take_ptr(&recs);
 		cfg->n_tlsa_records = n;
-	} else {
-		free(recs);
 	}
-	pf_strv_clear(&items);
 	return r;
 }
 
-static int parse_time_field(int64_t *field, const char *value, int64_t min, int64_t max,
-			    pf_err *e)
+static int parse_time_field(int64_t *field, const char *value, int64_t min, int64_t max, pf_err *e)
 {
 	int64_t v;
 
 	if (pf_parse_time(value, &v) < 0)
-		return pf_err_usage(e, "\"%.50s\" is not a time (a number with an optional unit s, m, "
-				       "h, d or w)",
-				    value);
+		return pf_err_usage(e,
+		                    "\"%.50s\" is not a time (a number with an optional unit s, m, "
+		                    "h, d or w)",
+		                    value);
 	if (v < min || v > max)
 		return pf_err_usage(e, "\"%.50s\" is out of range (%lld to %lld seconds)", value,
-				    (long long)min, (long long)max);
+		                    (long long)min, (long long)max);
 	*field = v;
 	return 0;
 }
@@ -413,7 +397,7 @@ static bool valid_unit_name(const char *s)
 	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr(":-_.\\@", *p))
 			return false;
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(suffixes); i++) {
 		size_t sl = strlen(suffixes[i]);
 		if (len > sl && strcmp(s + len - sl, suffixes[i]) == 0)
 			return true;
@@ -438,15 +422,16 @@ static int apply(pf_config *cfg, unsigned id, const char *value, pf_err *e)
 	case PF_P_RSA_BITS:
 		if (strcmp(value, "2048") && strcmp(value, "3072") && strcmp(value, "4096"))
 			return pf_err_usage(e, "\"%.50s\": RSA key size must be 2048, 3072 or 4096",
-					    value);
+			                    value);
 		cfg->rsa_bits = (unsigned)atoi(value);
 		return 0;
 	case PF_P_ECDSA_CURVE: {
 		const char *c = pf_canonical_curve(value);
 		if (!c)
-			return pf_err_usage(e, "\"%.50s\": curve must be secp256r1, secp384r1 or "
-					       "secp521r1",
-					    value);
+			return pf_err_usage(e,
+			                    "\"%.50s\": curve must be secp256r1, secp384r1 or "
+			                    "secp521r1",
+			                    value);
 		free(cfg->ecdsa_curve);
 		cfg->ecdsa_curve = pf_strdup(c);
 		return 0;
@@ -485,9 +470,10 @@ static int apply(pf_config *cfg, unsigned id, const char *value, pf_err *e)
 		errno = 0;
 		v = strtol(value, &end, 10);
 		if (!isdigit((unsigned char)value[0]) || *end || errno || v < 1 || v > 100)
-			return pf_err_usage(e, "\"%.50s\": ttl_factor must be a whole number from 1 "
-					       "to 100",
-					    value);
+			return pf_err_usage(e,
+			                    "\"%.50s\": ttl_factor must be a whole number from 1 "
+			                    "to 100",
+			                    value);
 		cfg->ttl_factor = (unsigned)v;
 		return 0;
 	}
@@ -503,9 +489,10 @@ static int apply(pf_config *cfg, unsigned id, const char *value, pf_err *e)
 		return set_opt_string(&cfg->reload_command, value);
 	case PF_P_RELOAD_UNIT:
 		if (*value && !valid_unit_name(value))
-			return pf_err_usage(e, "\"%.100s\" is not a systemd unit name (such as "
-					       "postfix.service)",
-					    value);
+			return pf_err_usage(e,
+			                    "\"%.100s\" is not a systemd unit name (such as "
+			                    "postfix.service)",
+			                    value);
 		return set_opt_string(&cfg->reload_unit, value);
 	case PF_P_VERIFY_ENDPOINTS:
 		return parse_hostports(value, false, 256, &cfg->verify_endpoints, e);
@@ -530,6 +517,8 @@ void pf_config_init(pf_config *cfg)
 
 void pf_config_free(pf_config *cfg)
 {
+	if (!cfg)
+		return;
 	free(cfg->path);
 	free(cfg->postfix_config_directory);
 	free(cfg->postfix_command_directory);
@@ -582,7 +571,7 @@ static bool name_like(const char *s, size_t n)
  * quoted only when it is made like one: never a line of someone's file.
  */
 static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno, char *line,
-			      pf_err *e)
+                              pf_err *e)
 {
 	char *eq = strchr(line, '='), *key, *value;
 	int id;
@@ -595,7 +584,7 @@ static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno,
 		if (pf_config_param_lookup(word) >= 0)
 			return pf_err_usage(e, "%s:%u: missing '=' after %s", name, lineno, word);
 		return pf_err_usage(e, "%s:%u: missing '=' (not a \"name = value\" line)", name,
-				    lineno);
+		                    lineno);
 	}
 	*eq = '\0';
 	key = pf_trim(line);
@@ -604,18 +593,20 @@ static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno,
 		return pf_err_usage(e, "%s:%u: missing parameter name before '='", name, lineno);
 	for (const char *p = key; *p; p++)
 		if (isspace((unsigned char)*p))
-			return pf_err_usage(e, "%s:%u: white space in parameter name", name, lineno);
+			return pf_err_usage(e, "%s:%u: white space in parameter name", name,
+			                    lineno);
 	id = pf_config_param_lookup(key);
 	if (id < 0 && !name_like(key, strlen(key)))
-		return pf_err_usage(e,
-				    "%s:%u: unknown parameter name (not made of letters, digits and "
-				    "'_')",
-				    name, lineno);
+		return pf_err_usage(
+		    e,
+		    "%s:%u: unknown parameter name (not made of letters, digits and "
+		    "'_')",
+		    name, lineno);
 	if (id < 0)
 		return pf_err_usage(e, "%s:%u: unknown parameter name \"%s\"", name, lineno, key);
 	if (cfg->set_line[id])
 		return pf_err_usage(e, "%s:%u: duplicate setting of %s (first set at line %u)",
-				    name, lineno, key, cfg->set_line[id]);
+		                    name, lineno, key, cfg->set_line[id]);
 	if (apply(cfg, (unsigned)id, value, e) < 0) {
 		char why[sizeof(e->msg)];
 
@@ -658,14 +649,15 @@ int pf_config_parse(pf_config *cfg, const char *name, const char *text, pf_err *
 		cont = !at_end && isspace((unsigned char)p[0]);
 		if (cont) {
 			if (!logical) {
-				r = pf_err_usage(e, "%s:%u: continuation line without a parameter "
-						    "before it",
-						 name, lineno);
+				r = pf_err_usage(e,
+				                 "%s:%u: continuation line without a parameter "
+				                 "before it",
+				                 name, lineno);
 				break;
 			}
 			if (has_control_char(p, len)) {
 				r = pf_err_usage(e, "%s:%u: control character in line", name,
-						 lineno);
+				                 lineno);
 				break;
 			}
 			logical = pf_realloc(logical, loglen + len + 2);
@@ -714,25 +706,25 @@ void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_st
 	const char *what[] = {"the configuration file", "postfix_config_directory"};
 	struct stat sb;
 
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < PF_ELEMENTSOF(dirs); i++)
 		if (dirs[i] && stat(dirs[i], &sb) == 0 && (sb.st_mode & (S_IWGRP | S_IWOTH)))
 			pf_strv_push_owned(
-				ret, pf_asprintf("%s %s is writable by %s (mode %04o): whoever can "
-						 "write it decides which keys are deployed and which "
-						 "records are published",
-						 what[i], dirs[i],
-						 (sb.st_mode & S_IWOTH) ? "others" : "its group",
-						 (unsigned)(sb.st_mode & 07777)));
+			    ret, pf_asprintf("%s %s is writable by %s (mode %04o): whoever can "
+			                     "write it decides which keys are deployed and which "
+			                     "records are published",
+			                     what[i], dirs[i],
+			                     (sb.st_mode & S_IWOTH) ? "others" : "its group",
+			                     (unsigned)(sb.st_mode & 07777)));
 	/* The daemon runs as root, or as its own user under a unit that says
 	 * so: a key file anyone else owns is theirs to read and to swap. */
 	if (cfg->dns_tsig_key_file && stat(cfg->dns_tsig_key_file, &sb) == 0 && sb.st_uid != 0 &&
 	    sb.st_uid != geteuid())
-		pf_strv_push_owned(ret,
-				   pf_asprintf("dns_tsig_key_file %s is owned by uid %u, not root or "
-					       "this program's user (uid %u): its owner can read and "
-					       "replace the TSIG secret",
-					       cfg->dns_tsig_key_file, (unsigned)sb.st_uid,
-					       (unsigned)geteuid()));
+		pf_strv_push_owned(
+		    ret,
+		    pf_asprintf("dns_tsig_key_file %s is owned by uid %u, not root or "
+		                "this program's user (uid %u): its owner can read and "
+		                "replace the TSIG secret",
+		                cfg->dns_tsig_key_file, (unsigned)sb.st_uid, (unsigned)geteuid()));
 }
 
 /* Report pf_config_permission_warnings: the daemon as journal entries at
@@ -742,7 +734,7 @@ void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_st
  * than not. */
 static void warn_permissions(const pf_config *cfg, const char *path)
 {
-	pf_strv w = {0};
+	PF_CLEANUP_STRV pf_strv w = {0};
 	bool daemon = strcmp(program_invocation_short_name, PF_JOURNAL_IDENTIFIER) == 0;
 
 	pf_config_permission_warnings(cfg, path, &w);
@@ -755,15 +747,13 @@ static void warn_permissions(const pf_config *cfg, const char *path)
 			fprintf(stderr, "%s: warning: %s\n", program_invocation_short_name, w.v[i]);
 		}
 	}
-	pf_strv_clear(&w);
 }
 
 int pf_config_load(pf_config *cfg, const char *path, bool missing_ok, pf_err *e)
 {
-	char *text;
-	int r;
-
+	PF_CLEANUP_FREE char *text = NULL;
 	size_t len;
+	int r;
 
 	r = pf_read_file(path, PF_CONFIG_MAX_BYTES, &text, &len, e);
 	if (r == -ENOENT && missing_ok) {
@@ -774,12 +764,9 @@ int pf_config_load(pf_config *cfg, const char *path, bool missing_ok, pf_err *e)
 		e->exit_code = PF_EXIT_USAGE;
 		return r;
 	}
-	if (memchr(text, '\0', len)) {
-		free(text);
+	if (memchr(text, '\0', len))
 		return pf_err_usage(e, "%s: contains a NUL byte; not a text file", path);
-	}
 	r = pf_config_parse(cfg, path, text, e);
-	free(text);
 	if (r == 0)
 		warn_permissions(cfg, path);
 	return r;
@@ -804,7 +791,7 @@ char *pf_config_reload_command(const pf_config *cfg)
 	if (cfg->reload_command)
 		return pf_strdup(cfg->reload_command);
 	return pf_asprintf("%s/postfix -c %s reload", cfg->postfix_command_directory,
-			   cfg->postfix_config_directory);
+	                   cfg->postfix_config_directory);
 }
 
 void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
@@ -840,7 +827,7 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 	case PF_P_TLSA_RECORDS:
 		for (size_t i = 0; i < cfg->n_tlsa_records; i++)
 			fprintf(out, "%s%u %u %u", i ? ", " : " ", cfg->tlsa_records[i].usage,
-				cfg->tlsa_records[i].selector, cfg->tlsa_records[i].mtype);
+			        cfg->tlsa_records[i].selector, cfg->tlsa_records[i].mtype);
 		break;
 	case PF_P_TLSA_TTL:
 		fprintf(out, " %u", cfg->tlsa_ttl);
@@ -858,11 +845,12 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 	case PF_P_DNS_CHECK_SERVERS:
 	case PF_P_DNS_EXTRA_CHECK_SERVERS:
 	case PF_P_VERIFY_ENDPOINTS: {
-		const pf_hostport_list *l = id == PF_P_DNS_UPDATE_SERVER ? &cfg->dns_update_server
-					    : id == PF_P_DNS_RESOLVER   ? &cfg->dns_resolver
-					    : id == PF_P_DNS_CHECK_SERVERS ? &cfg->dns_check_servers
-					    : id == PF_P_VERIFY_ENDPOINTS  ? &cfg->verify_endpoints
-									   : &cfg->dns_extra_check_servers;
+		const pf_hostport_list *l = id == PF_P_DNS_UPDATE_SERVER   ? &cfg->dns_update_server
+		                            : id == PF_P_DNS_RESOLVER      ? &cfg->dns_resolver
+		                            : id == PF_P_DNS_CHECK_SERVERS ? &cfg->dns_check_servers
+		                            : id == PF_P_VERIFY_ENDPOINTS
+		                                ? &cfg->verify_endpoints
+		                                : &cfg->dns_extra_check_servers;
 		if (l->n) {
 			fputc(' ', out);
 			print_hostports(out, l);
@@ -874,11 +862,11 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 	case PF_P_PROPAGATION_MIN_DELAY:
 	case PF_P_PROPAGATION_ALERT:
 	case PF_P_RETIRE_DELAY: {
-		int64_t v = id == PF_P_ROLLOVER_INTERVAL	? cfg->rollover_interval
-			    : id == PF_P_PUBLISH_SAFETY		? cfg->publish_safety
-			    : id == PF_P_PROPAGATION_MIN_DELAY ? cfg->propagation_min_delay
-			    : id == PF_P_PROPAGATION_ALERT	? cfg->propagation_alert
-								: cfg->retire_delay;
+		int64_t v = id == PF_P_ROLLOVER_INTERVAL       ? cfg->rollover_interval
+		            : id == PF_P_PUBLISH_SAFETY        ? cfg->publish_safety
+		            : id == PF_P_PROPAGATION_MIN_DELAY ? cfg->propagation_min_delay
+		            : id == PF_P_PROPAGATION_ALERT     ? cfg->propagation_alert
+		                                               : cfg->retire_delay;
 		fprintf(out, " %llds", (long long)v);
 		break;
 	}

@@ -15,16 +15,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "macro.h"
 #include "util.h"
 
 #define PF_DEFAULT_CONFIG "/etc/pftls-roll/pftls-roll.cf"
 #define PF_CONFIG_MAX_BYTES (1024 * 1024)
 
-enum pf_alg {
-	PF_ALG_RSA = 0,
-	PF_ALG_ECDSA = 1,
-	PF_ALG_COUNT
-};
+enum pf_alg { PF_ALG_RSA = 0, PF_ALG_ECDSA = 1, PF_ALG_COUNT };
 
 /* One "usage selector mtype" triple from tlsa_records. */
 typedef struct pf_tlsa_param {
@@ -35,7 +32,7 @@ typedef struct pf_tlsa_param {
 
 /* A "host[:port]" or "[v6addr]:port" item; port 0 means "the default". */
 typedef struct pf_hostport {
-	char host[256];
+	char host[PF_DNS_NAME_BUF];
 	uint16_t port;
 } pf_hostport;
 
@@ -90,10 +87,10 @@ typedef struct pf_config {
 	pf_tlsa_param *tlsa_records;
 	size_t n_tlsa_records;
 	uint32_t tlsa_ttl;
-	char *dns_zone;            /* NULL: found by SOA lookup */
+	char *dns_zone;                     /* NULL: found by SOA lookup */
 	pf_hostport_list dns_update_server; /* 0 or 1 item; none: SOA MNAME */
-	char *dns_tsig_key_file;   /* NULL: updates are not signed */
-	pf_hostport_list dns_resolver; /* empty: /etc/resolv.conf */
+	char *dns_tsig_key_file;            /* NULL: updates are not signed */
+	pf_hostport_list dns_resolver;      /* empty: /etc/resolv.conf */
 	pf_hostport_list dns_check_servers; /* empty: every NS address */
 	pf_hostport_list dns_extra_check_servers;
 	int64_t rollover_interval; /* seconds; 0: manual only */
@@ -102,8 +99,8 @@ typedef struct pf_config {
 	int64_t propagation_min_delay;
 	int64_t propagation_alert;
 	int64_t retire_delay;
-	char *reload_command; /* NULL: "postfix -c DIR reload" */
-	char *reload_unit;    /* NULL: use reload_command */
+	char *reload_command;              /* NULL: "postfix -c DIR reload" */
+	char *reload_unit;                 /* NULL: use reload_command */
 	pf_hostport_list verify_endpoints; /* empty: tlsa_hostnames x ports */
 	char *state_directory;
 	char *control_socket;
@@ -145,7 +142,8 @@ void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_st
 /* Same, from a buffer; name is used in messages. */
 int pf_config_parse(pf_config *cfg, const char *name, const char *text, pf_err *e);
 
-/* Release everything cfg owns; cfg can be initialised again. */
+/* Release everything cfg owns (NULL is fine); cfg can be initialised
+ * again. */
 void pf_config_free(pf_config *cfg);
 
 /* Print "name = value" for the effective value of parameter id. */

@@ -16,20 +16,21 @@
 
 #include "config.h"
 #include "dns_net.h"
+#include "macro.h"
 
 /* A server we ask directly, and the name it was found under. */
 typedef struct dns_target {
 	dns_server addr;
-	char name[256];     /* "ns2.example.test." or "" for an address literal */
-	bool update_server; /* this is (also) the update server */
+	char name[PF_DNS_NAME_BUF]; /* "ns2.example.test." or "" for an address literal */
+	bool update_server;         /* this is (also) the update server */
 } dns_target;
 
 typedef struct dns_zone_info {
-	char zone[256];          /* absolute, lowercase: "example.test." */
-	dns_target update;       /* where updates go */
-	dns_target *checks;      /* the check servers, the update server first */
+	char zone[PF_DNS_NAME_BUF]; /* absolute, lowercase: "example.test." */
+	dns_target update;          /* where updates go */
+	dns_target *checks;         /* the check servers, the update server first */
 	size_t n_checks;
-	char mname[256];         /* SOA MNAME as the resolver saw it */
+	char mname[PF_DNS_NAME_BUF];           /* SOA MNAME as the resolver saw it */
 	uint32_t serial, soa_ttl, soa_minimum; /* the resolver's view */
 } dns_zone_info;
 
@@ -43,10 +44,11 @@ int dns_resolvers(const pf_config *cfg, dns_server **ret, size_t *n, pf_err *e);
  * owner i's zone.  *ret is an array of *n_zones the caller frees with
  * dns_zones_free.  Returns 0 or -errno with e naming the name and the server.
  */
-int dns_discover(const pf_config *cfg, char *const *owners, size_t n_owners,
-		 dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e);
+int dns_discover(const pf_config *cfg, char *const *owners, size_t n_owners, dns_zone_info **ret,
+                 size_t *n_zones, size_t *owner_zone, pf_err *e);
 
-void dns_zones_free(dns_zone_info *z, size_t n);
+/* Free the n zones of z (NULL is fine).  Returns NULL. */
+dns_zone_info *dns_zones_free(dns_zone_info *z, size_t n);
 
 /* Lowercase absolute form of a domain name into buf ("Mx.Example" ->
  * "mx.example.").  Returns buf, or NULL when it does not fit. */

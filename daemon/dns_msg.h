@@ -27,10 +27,10 @@
 #define DNS_EDNS_SIZE 1232 /* the DNS flag day 2020 value: no IP fragmentation */
 
 typedef struct dns_request {
-	ldns_pkt *pkt;             /* owned; no TSIG RR in it */
-	const dns_tsig_key *tsig;  /* borrowed; NULL: unsigned */
+	ldns_pkt *pkt;            /* owned; no TSIG RR in it */
+	const dns_tsig_key *tsig; /* borrowed; NULL: unsigned */
 	uint16_t id;
-	uint8_t *wire;             /* rendered and signed */
+	uint8_t *wire; /* rendered and signed */
 	size_t len;
 	uint8_t mac[DNS_TSIG_MAC_MAX]; /* our MAC, which the reply's covers */
 	size_t mac_len;
@@ -78,8 +78,8 @@ enum dns_check {
  * holds the parsed reply, which the caller clears.  On IGNORE, why holds a
  * short reason ("wrong message ID 0x1234").
  */
-enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_t len,
-			       int64_t now, dns_reply *ret, char *why, size_t whylen);
+enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_t len, int64_t now,
+                               dns_reply *ret, char *why, size_t whylen);
 
 /* The outcome of one exchange. */
 enum dns_status {
@@ -112,9 +112,9 @@ enum dns_action {
 };
 
 typedef struct dns_status_info {
-	const char *name;     /* "REFUSED" */
+	const char *name; /* "REFUSED" */
 	enum dns_action action;
-	const char *meaning;  /* what it means, for an error message */
+	const char *meaning; /* what it means, for an error message */
 } dns_status_info;
 
 const dns_status_info *dns_status_describe(enum dns_status s);

@@ -40,15 +40,15 @@ const char *dns_server_addr(const dns_server *s, char *buf, size_t len);
 typedef struct dns_xfer {
 	/* in */
 	const dns_server *server;
-	dns_request *req;       /* borrowed; its ID may be changed to avoid clashes */
-	bool tcp;               /* start over TCP (large messages) */
+	dns_request *req; /* borrowed; its ID may be changed to avoid clashes */
+	bool tcp;         /* start over TCP (large messages) */
 	/* out */
 	bool replied;           /* reply holds an accepted reply */
 	dns_reply reply;        /* the caller clears it */
 	enum dns_status status; /* of the reply, or DNS_TIMEOUT / DNS_NETERR */
 	bool used_tcp;
-	unsigned ignored;       /* datagrams not believed */
-	char note[200];         /* the last reason one was not believed, or the error */
+	unsigned ignored; /* datagrams not believed */
+	char note[200];   /* the last reason one was not believed, or the error */
 	uint64_t rtt_usec;
 	/* private to dns_net.c */
 	int state;
@@ -80,7 +80,8 @@ void dns_net_opts_default(dns_net_opts *o);
  */
 int dns_net_run(dns_xfer *xs, size_t n, const dns_net_opts *o);
 
-/* Release what dns_net_run left in x (the reply); x may be run again. */
+/* Release what dns_net_run left in x (the reply; NULL is fine); x may be run
+ * again. */
 void dns_xfer_clear(dns_xfer *x);
 
 #endif

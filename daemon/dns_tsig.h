@@ -1,6 +1,7 @@
 /*
- * dns_tsig.h - TSIG (RFC 8945): the key file as tsig-keygen writes it, and
- * signing and verifying DNS messages on the wire.
+ * dns_tsig.h - TSIG (RFC 8945): the key file as tsig-keygen writes it
+ * (dns_tsig_key.c), and signing and verifying DNS messages on the wire
+ * (dns_tsig.c).
  *
  * This module alone holds a TSIG secret.  The secret is decoded straight into
  * one buffer that is wiped when the key is freed; the file's text is wiped
@@ -23,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "util.h"
 
 #define DNS_TSIG_KEYFILE_MAX (64 * 1024)
@@ -47,6 +49,14 @@ enum dns_tsig_alg {
 	DNS_HMAC_SHA512,
 };
 
+/* The name ("hmac-sha256") of algorithm alg, and its full MAC length in
+ * *ret_mac_len (may be NULL).  Returns NULL for a value that is not one. */
+const char *dns_tsig_alg_name(enum dns_tsig_alg alg, size_t *ret_mac_len);
+
+/* The algorithm named s[0..len), in any case.  Returns its enum dns_tsig_alg
+ * value, or -1 for a name not supported. */
+int dns_tsig_alg_from_name(const char *s, size_t len);
+
 /*
  * The HMACs of a key whose secret is elsewhere (the network process's; the
  * privileged process answers, net_sign.h).  Only requests are signed this
@@ -57,18 +67,17 @@ typedef struct dns_tsig_signer {
 	/* Replace the request in *wire (*len octets, no TSIG yet, allocated with
 	 * malloc) with the same request signed, and give its MAC (at most
 	 * DNS_TSIG_MAC_MAX octets).  Returns 0 or -errno. */
-	int (*sign)(void *ctx, uint8_t **wire, size_t *len, uint8_t *ret_mac,
-		    size_t *ret_mac_len);
+	int (*sign)(void *ctx, uint8_t **wire, size_t *len, uint8_t *ret_mac, size_t *ret_mac_len);
 	/* Returns 1 when mac (the key's full MAC length) is the HMAC of
 	 * input[0..len), 0 when it is not, -errno when it cannot say. */
 	int (*check)(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac,
-		     size_t mac_len);
+	             size_t mac_len);
 	void *ctx;
 } dns_tsig_signer;
 
 typedef struct dns_tsig_key {
-	char name[256];        /* presentation form, lowercase, ends in "." */
-	uint8_t name_wire[256]; /* canonical wire form of name */
+	char name[PF_DNS_NAME_BUF];         /* presentation form, lowercase, ends in "." */
+	uint8_t name_wire[PF_DNS_NAME_BUF]; /* canonical wire form of name */
 	size_t name_wire_len;
 	enum dns_tsig_alg alg;
 	const char *alg_name;  /* "hmac-sha256" */
@@ -90,19 +99,18 @@ int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e);
 
 /* The same from text already read; src names it in messages. */
 int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_key **ret,
-		       pf_err *e);
+                       pf_err *e);
 
 /* A key from its parts: name in presentation form, algorithm, and the
  * secret, which is copied.  Returns 0 or -EINVAL for a bad name, algorithm or
  * length. */
 int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned char *secret,
-		     size_t len, dns_tsig_key **ret, pf_err *e);
+                     size_t len, dns_tsig_key **ret, pf_err *e);
 
 /* A key with a name and an algorithm and no secret, as the network process
  * gets it (net_msg.h); it can sign and verify once its signer is set.
  * Returns 0 or -EINVAL for a bad name or algorithm. */
-int dns_tsig_key_public(const char *name, enum dns_tsig_alg alg, dns_tsig_key **ret,
-			pf_err *e);
+int dns_tsig_key_public(const char *name, enum dns_tsig_alg alg, dns_tsig_key **ret, pf_err *e);
 
 /* Wipe and free a key; NULL is fine.  Returns NULL. */
 dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
@@ -117,8 +125,8 @@ dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
  * signer's clock, not now, gives the time signed.  Returns 0 or -errno.
  */
 int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t now,
-		  const uint8_t *req_mac, size_t req_mac_len, uint16_t error,
-		  const uint8_t *other, size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len);
+                  const uint8_t *req_mac, size_t req_mac_len, uint16_t error, const uint8_t *other,
+                  size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len);
 
 /*
  * Walk the records of a message without parsing them.  Returns 1 and sets
@@ -131,25 +139,26 @@ int dns_tsig_find(const uint8_t *wire, size_t len, size_t *tsig_at);
 
 /* What a TSIG-signed reply carried, and whether it checked out. */
 enum dns_tsig_verdict {
-	DNS_TSIG_OK,            /* MAC verified, time within the fudge */
-	DNS_TSIG_ABSENT,        /* no TSIG RR in the message */
-	DNS_TSIG_MALFORMED,     /* a TSIG RR that cannot be parsed, or not last */
-	DNS_TSIG_WRONG_KEY,     /* signed with another key name */
-	DNS_TSIG_WRONG_ALG,     /* another algorithm */
-	DNS_TSIG_UNSIGNED_ERROR, /* an error (BADSIG, BADKEY...) with no MAC, as RFC 8945 sends it */
-	DNS_TSIG_BAD_MAC,       /* the MAC does not verify (or is truncated) */
-	DNS_TSIG_BAD_TIME,      /* MAC fine, signing time outside the fudge */
+	DNS_TSIG_OK,             /* MAC verified, time within the fudge */
+	DNS_TSIG_ABSENT,         /* no TSIG RR in the message */
+	DNS_TSIG_MALFORMED,      /* a TSIG RR that cannot be parsed, or not last */
+	DNS_TSIG_WRONG_KEY,      /* signed with another key name */
+	DNS_TSIG_WRONG_ALG,      /* another algorithm */
+	DNS_TSIG_UNSIGNED_ERROR, /* an error (BADSIG, BADKEY...) with no MAC, as RFC 8945 sends it
+	                          */
+	DNS_TSIG_BAD_MAC,        /* the MAC does not verify (or is truncated) */
+	DNS_TSIG_BAD_TIME,       /* MAC fine, signing time outside the fudge */
 };
 
 typedef struct dns_tsig_info {
 	bool present;
-	uint16_t error;       /* the TSIG Error field */
+	uint16_t error; /* the TSIG Error field */
 	uint64_t time_signed;
 	uint16_t fudge;
 	uint16_t orig_id;
 	bool has_server_time; /* BADTIME replies carry the server's clock */
 	uint64_t server_time;
-	size_t tsig_offset;   /* where the TSIG RR starts in the wire */
+	size_t tsig_offset; /* where the TSIG RR starts in the wire */
 } dns_tsig_info;
 
 /*
@@ -159,14 +168,14 @@ typedef struct dns_tsig_info {
  * the verdict; only DNS_TSIG_OK means the reply is authentic.
  */
 enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
-				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
-				      dns_tsig_info *info);
+                                      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
+                                      dns_tsig_info *info);
 
 /* For the privileged side of a signer (net_sign.h): true when mac is the
  * key's full-length HMAC of input[0..len).  A shorter MAC never matches, so
  * the answer cannot be used to learn a MAC octet by octet. */
 bool dns_tsig_mac_matches(const dns_tsig_key *k, const uint8_t *input, size_t len,
-			  const uint8_t *mac, size_t mac_len);
+                          const uint8_t *mac, size_t mac_len);
 
 /* One line describing a verdict, for messages. */
 const char *dns_tsig_verdict_str(enum dns_tsig_verdict v);

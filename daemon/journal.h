@@ -29,32 +29,32 @@
 
 enum pf_event {
 	PF_EV_ROLLOVER_STARTED,
-	PF_EV_KEY_GENERATED,       /* one key and certificate written */
-	PF_EV_KEYS_GENERATED,      /* phase generated */
-	PF_EV_RECORDS_PUBLISHED,   /* phase published */
-	PF_EV_SERVER_CONFIRMED,    /* a check server serves every new record */
+	PF_EV_KEY_GENERATED,        /* one key and certificate written */
+	PF_EV_KEYS_GENERATED,       /* phase generated */
+	PF_EV_RECORDS_PUBLISHED,    /* phase published */
+	PF_EV_SERVER_CONFIRMED,     /* a check server serves every new record */
 	PF_EV_PROPAGATION_COMPLETE, /* phase propagated */
-	PF_EV_PROPAGATION_ALERT,   /* a server still misses records after propagation_alert */
-	PF_EV_DEPLOYABLE,          /* phase deployable */
-	PF_EV_DEPLOYED,            /* phase deployed */
-	PF_EV_RELOADED,            /* Postfix reloaded */
-	PF_EV_ENDPOINT_VERIFIED,   /* one endpoint presents the new key */
-	PF_EV_VERIFIED,            /* phase verified */
+	PF_EV_PROPAGATION_ALERT,    /* a server still misses records after propagation_alert */
+	PF_EV_DEPLOYABLE,           /* phase deployable */
+	PF_EV_DEPLOYED,             /* phase deployed */
+	PF_EV_RELOADED,             /* Postfix reloaded */
+	PF_EV_ENDPOINT_VERIFIED,    /* one endpoint presents the new key */
+	PF_EV_VERIFIED,             /* phase verified */
 	PF_EV_VERIFICATION_FAILED,
-	PF_EV_ROLLBACK_DONE,       /* previous main.cf settings restored and reloaded */
-	PF_EV_RETIRED,             /* phase retired */
-	PF_EV_ROLLOVER_COMPLETED,  /* back to idle after retired */
-	PF_EV_ROLLOVER_FAILED,     /* phase failed */
+	PF_EV_ROLLBACK_DONE,      /* previous main.cf settings restored and reloaded */
+	PF_EV_RETIRED,            /* phase retired */
+	PF_EV_ROLLOVER_COMPLETED, /* back to idle after retired */
+	PF_EV_ROLLOVER_FAILED,    /* phase failed */
 	PF_EV_CANCELLED,
-	PF_EV_FORCED_DEPLOY,       /* deploy --force-now skipped the safety wait */
-	PF_EV_SERVER_ERROR,        /* a DNS server answered wrongly or not at all */
+	PF_EV_FORCED_DEPLOY, /* deploy --force-now skipped the safety wait */
+	PF_EV_SERVER_ERROR,  /* a DNS server answered wrongly or not at all */
 	PF_EV_CONFIG_RELOADED,
 	PF_EV_DAEMON_STARTED,
 	PF_EV_DAEMON_STOPPING,
-	PF_EV_STATE_INVALID,       /* the state file cannot be trusted; nothing is done */
-	PF_EV_CONFIG_INSECURE,     /* someone else could change the configuration or TSIG key */
-	PF_EV_WITHDRAWAL_REFUSED,  /* a withdrawal would remove the records of a key in use */
-	PF_EV_MANUAL_DEPLOY,       /* the next keys were found deployed by hand */
+	PF_EV_STATE_INVALID,      /* the state file cannot be trusted; nothing is done */
+	PF_EV_CONFIG_INSECURE,    /* someone else could change the configuration or TSIG key */
+	PF_EV_WITHDRAWAL_REFUSED, /* a withdrawal would remove the records of a key in use */
+	PF_EV_MANUAL_DEPLOY,      /* the next keys were found deployed by hand */
 	PF_EV_COUNT
 };
 
@@ -73,9 +73,9 @@ enum pf_event pf_event_for_phase(enum pf_phase p);
 /* What an event concerns.  Unused key slots are NULL. */
 typedef struct pf_event_ctx {
 	enum pf_phase phase;
-	const char *rollover;                     /* 32 hex digits; NULL or "": none */
-	const char *key_spki[PF_EVENT_MAX_KEYS];  /* SPKI SHA-256, 64 hex digits */
-	const char *server;                       /* host[:port]; NULL: none concerned */
+	const char *rollover;                    /* 32 hex digits; NULL or "": none */
+	const char *key_spki[PF_EVENT_MAX_KEYS]; /* SPKI SHA-256, 64 hex digits */
+	const char *server;                      /* host[:port]; NULL: none concerned */
 } pf_event_ctx;
 
 /* The context of st: its phase, its rollover, and the SPKI digests of the
@@ -89,8 +89,7 @@ void pf_event_ctx_from_state(const pf_state *st, pf_event_ctx *ret);
  * sd_journal_sendv when the journal refused the entry (it then went to
  * stderr).
  */
-int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, ...)
-	PF_PRINTF(3, 4);
+int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, ...) PF_PRINTF(3, 4);
 
 /*
  * Log an event about st (pf_event_ctx_from_state, plus server when not
@@ -98,7 +97,7 @@ int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, .
  * saves st.  Returns as pf_journal_log.
  */
 int pf_journal_state_event(pf_state *st, int64_t now, enum pf_event ev, const char *server,
-			   const char *fmt, ...) PF_PRINTF(5, 6);
+                           const char *fmt, ...) PF_PRINTF(5, 6);
 
 /*
  * The stderr form of an event, into buf:
@@ -107,6 +106,6 @@ int pf_journal_state_event(pf_state *st, int64_t now, enum pf_event ev, const ch
  * concerned; no newline.  Returns the length it would have (as snprintf).
  */
 int pf_journal_format_line(enum pf_event ev, const pf_event_ctx *ctx, const char *message,
-			   char *buf, size_t len);
+                           char *buf, size_t len);
 
 #endif

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "macro.h"
 #include "util.h"
 
 #define PF_KEYFILE_MAX_BYTES (64 * 1024)
@@ -22,16 +23,16 @@
 
 typedef struct pf_keyspec {
 	enum pf_alg alg;
-	unsigned rsa_bits;      /* 2048, 3072 or 4096 */
-	const char *curve;      /* secp256r1, secp384r1 or secp521r1 */
+	unsigned rsa_bits; /* 2048, 3072 or 4096 */
+	const char *curve; /* secp256r1, secp384r1 or secp521r1 */
 } pf_keyspec;
 
 /* The public half of a key: what the rest of the program may hold. */
 typedef struct pf_pubkey {
 	enum pf_alg alg;
-	unsigned char *spki;    /* DER SubjectPublicKeyInfo */
+	unsigned char *spki; /* DER SubjectPublicKeyInfo */
 	size_t spki_len;
-	char spki_sha256[65];   /* lowercase hex of SHA-256(spki) */
+	char spki_sha256[PF_SHA256_HEX_BUF]; /* lowercase hex of SHA-256(spki) */
 } pf_pubkey;
 
 void pf_pubkey_free(pf_pubkey *pk);
@@ -66,9 +67,9 @@ char *keystore_cert_path_for_key(const char *keypath);
 
 /* What one PEM file holds, as Postfix's smtpd_tls_chain_files sees it. */
 typedef struct pf_pem_info {
-	bool has_key;           /* a private key (of key_alg) is in the file */
+	bool has_key; /* a private key (of key_alg) is in the file */
 	enum pf_alg key_alg;
-	size_t n_certs;         /* certificates in the file; the first is cert_alg */
+	size_t n_certs; /* certificates in the file; the first is cert_alg */
 	enum pf_alg cert_alg;
 } pf_pem_info;
 

@@ -23,10 +23,10 @@
 #define PF_POSTFIX_OUTPUT_MAX (1024 * 1024)
 
 typedef struct pf_postfix {
-	char *config_dir;  /* absolute, no trailing slash */
+	char *config_dir; /* absolute, no trailing slash */
 	char *command_dir;
-	char *postconf;    /* COMMAND_DIR/postconf */
-	char *postfix;     /* COMMAND_DIR/postfix */
+	char *postconf; /* COMMAND_DIR/postconf */
+	char *postfix;  /* COMMAND_DIR/postfix */
 } pf_postfix;
 
 /*
@@ -61,7 +61,7 @@ enum {
  * its error line.
  */
 int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, char **ret,
-		pf_err *e);
+                pf_err *e);
 
 /*
  * postconf's output out (changed in place) for names[0..n): ret[i] becomes
@@ -127,8 +127,8 @@ extern const char *const postfix_tls_server_params[];
 
 /* Where one endpoint (smtpd or tlsproxy) gets its keys from. */
 typedef struct pf_tls_files {
-	bool chain_files;                /* PREFIX_tls_chain_files is in use */
-	char *key_file[PF_ALG_COUNT];    /* expanded path, NULL: none deployed */
+	bool chain_files;             /* PREFIX_tls_chain_files is in use */
+	char *key_file[PF_ALG_COUNT]; /* expanded path, NULL: none deployed */
 	char *cert_file[PF_ALG_COUNT];
 } pf_tls_files;
 
@@ -152,7 +152,7 @@ int postfix_deployed(pf_postfix *pf, const char *prefix, pf_tls_files *ret, pf_e
  * than its smtpd_tls_* default.  Returns 0 or -errno.
  */
 int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile,
-			    const char *certfile, pf_strv *ret, pf_err *e);
+                            const char *certfile, pf_strv *ret, pf_err *e);
 
 /* The tlsproxy_tls_* key/cert parameters main.cf sets explicitly to
  * something other than the smtpd_tls_* value, as "name = raw value" into

@@ -29,6 +29,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "macro.h"
+
 /* ---- Landlock --------------------------------------------------------------- */
 
 /* Rights and scopes newer than the installed header (kernel ABI numbers in
@@ -169,7 +171,7 @@ static int landlock_apply(int abi, pf_err *e)
 	}
 	if ((fd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0)) < 0)
 		return pf_err_set(e, errno, "Landlock ruleset (ABI %d): %s", abi, strerror(errno));
-	for (size_t i = 0; rc == 0 && i < sizeof(read_files) / sizeof(read_files[0]); i++)
+	for (size_t i = 0; rc == 0 && i < PF_ELEMENTSOF(read_files); i++)
 		rc = allow_config_file(fd, read_files[i], e);
 	if (rc == 0)
 		rc = allow_libdir(fd, e);
@@ -248,7 +250,7 @@ static const int denied[] = {
 /* Install the filter.  Returns 0 or -errno. */
 static int seccomp_apply(pf_err *e)
 {
-	enum { N_DENIED = sizeof(denied) / sizeof(denied[0]) };
+	enum { N_DENIED = PF_ELEMENTSOF(denied) };
 	struct sock_filter f[2 * N_DENIED + 32];
 	size_t n = 0;
 

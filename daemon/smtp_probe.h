@@ -8,16 +8,17 @@
 
 #include "config.h"
 #include "tlsa.h"
+#include "macro.h"
 #include "util.h"
 
 typedef struct pf_probe_result {
-	char address[64];        /* the address connected to */
-	char spki_sha256[65];    /* SHA-256 of the presented leaf's SPKI, hex */
-	int alg;                 /* PF_ALG_* of the presented key, -1 if unknown */
-	bool dane_checked;       /* records were given and validation ran */
-	bool dane_ok;            /* the chain matched one of the records */
-	int dane_depth;          /* depth of the matching certificate, -1 if none */
-	char verify_error[128];  /* X509 verification error text when !dane_ok */
+	char address[64];                    /* the address connected to */
+	char spki_sha256[PF_SHA256_HEX_BUF]; /* SHA-256 of the presented leaf's SPKI, hex */
+	int alg;                             /* PF_ALG_* of the presented key, -1 if unknown */
+	bool dane_checked;                   /* records were given and validation ran */
+	bool dane_ok;                        /* the chain matched one of the records */
+	int dane_depth;                      /* depth of the matching certificate, -1 if none */
+	char verify_error[128];              /* X509 verification error text when !dane_ok */
 } pf_probe_result;
 
 /* Which signature algorithms the client offers, to make the server choose a
@@ -38,8 +39,7 @@ enum pf_probe_want {
  * validated: see ret), -errno with e naming the server and the step that
  * failed otherwise.
  */
-int smtp_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records,
-	       size_t n, enum pf_probe_want want, int timeout_ms, pf_probe_result *ret,
-	       pf_err *e);
+int smtp_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records, size_t n,
+               enum pf_probe_want want, int timeout_ms, pf_probe_result *ret, pf_err *e);
 
 #endif

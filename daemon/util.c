@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "macro.h"
+
 static int err_vset(pf_err *e, int code, int exit_code, const char *fmt, va_list ap)
 {
 	if (e) {
@@ -200,6 +202,8 @@ bool pf_strv_contains(const pf_strv *sv, const char *s)
 
 void pf_strv_clear(pf_strv *sv)
 {
+	if (!sv)
+		return;
 	for (size_t i = 0; i < sv->n; i++)
 		free(sv->v[i]);
 	free(sv->v);
@@ -275,7 +279,7 @@ bool pf_valid_hostname(const char *s)
 
 	if (len > 0 && s[len - 1] == '.')
 		len--;
-	if (len == 0 || len > 253)
+	if (len == 0 || len > PF_HOST_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -306,58 +310,53 @@ static const char *file_kind(mode_t mode)
 	       : S_ISCHR(mode)  ? "a character device"
 	       : S_ISBLK(mode)  ? "a block device"
 	       : S_ISSOCK(mode) ? "a socket"
-				: "not a plain file";
+	                        : "not a plain file";
 }
 
 int pf_open_regular(const char *path, struct stat *ret_st, pf_err *e)
 {
 	struct stat st;
-	int fd, r;
+	int r;
 
 	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
 	 * writer for ever, and a device's open may have side effects or block;
 	 * the type is known only once it is open. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	PF_CLEANUP_CLOSE int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = errno;
 		return pf_err_set(e, r, "cannot open %s: %s", path, strerror(r));
 	}
 	if (fstat(fd, &st) < 0) {
 		r = errno;
-		close(fd);
 		return pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
 	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
+	if (!S_ISREG(st.st_mode))
 		return pf_err_set(e, S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
-				  "%s is not a regular file (%s)", path, file_kind(st.st_mode));
-	}
+		                  "%s is not a regular file (%s)", path, file_kind(st.st_mode));
 	/* Blocking reads again (for a regular file the flag changes nothing;
 	 * cleared so no caller inherits a surprise). */
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 		r = errno;
-		close(fd);
 		return pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
 	}
 	if (ret_st)
 		*ret_st = st;
-	return fd;
+	return pf_take_fd(&fd);
 }
 
 int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_err *e)
 {
 	struct stat st;
-	char *buf;
+	PF_CLEANUP_FREE char *buf = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
-	if ((fd = pf_open_regular(path, &st, e)) < 0)
+	PF_CLEANUP_CLOSE int fd = pf_open_regular(path, &st, e);
+	if (fd < 0)
 		return fd;
-	if ((size_t)st.st_size > max) {
-		close(fd);
+	if ((size_t)st.st_size > max)
 		return pf_err_set(e, EFBIG, "%s is too large (%lld bytes, at most %zu)", path,
-				  (long long)st.st_size, max);
-	}
+		                  (long long)st.st_size, max);
 	buf = pf_malloc(max + 1);
 	for (;;) {
 		ssize_t n = read(fd, buf + len, max + 1 - len);
@@ -366,23 +365,17 @@ int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_e
 			continue;
 		if (n < 0) {
 			r = errno;
-			close(fd);
-			free(buf);
 			return pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > max) {
-			close(fd);
-			free(buf);
+		if (len > max)
 			return pf_err_set(e, EFBIG, "%s is too large (more than %zu bytes)", path,
-					  max);
-		}
+			                  max);
 	}
-	close(fd);
 	buf[len] = '\0';
-	*ret = buf;
+	*ret = pf_take_ptr(&buf);
 	if (ret_len)
 		*ret_len = len;
 	return 0;
@@ -390,8 +383,8 @@ int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_e
 
 int pf_fsync_parent(const char *path)
 {
-	char *dir = pf_strdup(path), *slash = strrchr(dir, '/');
-	int fd, r = 0;
+	PF_CLEANUP_FREE char *dir = pf_strdup(path);
+	char *slash = strrchr(dir, '/');
 
 	if (!slash)
 		strcpy(dir, ".");
@@ -399,13 +392,10 @@ int pf_fsync_parent(const char *path)
 		dir[1] = '\0';
 	else
 		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	PF_CLEANUP_CLOSE int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return r;
+		return -errno;
+	return 0;
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -426,11 +416,11 @@ static int write_all(int fd, const void *data, size_t len)
 }
 
 int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t mode, int flags,
-			  pf_err *e)
+                          pf_err *e)
 {
 	const char *base = strrchr(path, '/');
 	size_t dirlen = base ? (size_t)(base - path) + 1 : 0;
-	char *tmp;
+	PF_CLEANUP_FREE char *tmp = NULL;
 	int fd, r;
 
 	base = base ? base + 1 : path;
@@ -442,9 +432,8 @@ int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		r = errno;
-		pf_err_set(e, r, "cannot create a temporary file for %s: %s", path, strerror(r));
-		free(tmp);
-		return -r;
+		return pf_err_set(e, r, "cannot create a temporary file for %s: %s", path,
+		                  strerror(r));
 	}
 	if (fchmod(fd, mode & 0777) < 0) {
 		r = errno;
@@ -481,17 +470,13 @@ int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t
 		goto fail;
 	}
 	pf_fault_point("dirsync");
-	if ((r = -pf_fsync_parent(path)) != 0) {
-		free(tmp);
+	if ((r = -pf_fsync_parent(path)) != 0)
 		return pf_err_set(e, r, "cannot sync the directory of %s: %s", path, strerror(r));
-	}
-	free(tmp);
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-	free(tmp);
 	if (r == EEXIST)
 		return pf_err_set(e, r, "%s already exists; not overwriting it", path);
 	return pf_err_set(e, r, "cannot write %s: %s", path, strerror(r));
@@ -500,7 +485,8 @@ fail:
 void pf_remove_stale_temps(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? pf_strndup(path, (size_t)(slash - path) + (slash == path)) : pf_strdup(".");
+	char *dir =
+	    slash ? pf_strndup(path, (size_t)(slash - path) + (slash == path)) : pf_strdup(".");
 	char *prefix = pf_asprintf(".%s.tmp", slash ? slash + 1 : path);
 	size_t plen = strlen(prefix);
 	DIR *d = opendir(dir);
@@ -588,8 +574,9 @@ const char *pf_fmt_duration(int64_t secs, char *buf, size_t len)
 		if (q == 0 && parts == 0)
 			continue;
 		if (q > 0) {
-			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%lld%c",
-						 parts ? " " : "", (long long)q, units[i].u);
+			used +=
+			    (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%lld%c",
+			                     parts ? " " : "", (long long)q, units[i].u);
 		}
 		parts++;
 		secs -= q * units[i].n;

@@ -72,6 +72,7 @@ typedef struct pf_strv {
 void pf_strv_push(pf_strv *sv, const char *s);
 void pf_strv_push_owned(pf_strv *sv, char *s);
 bool pf_strv_contains(const pf_strv *sv, const char *s);
+/* Free the strings and empty sv (NULL is fine); sv can be used again. */
 void pf_strv_clear(pf_strv *sv);
 /* Split a Postfix-style list (commas and/or white space) into sv. */
 void pf_split_list(const char *s, pf_strv *sv);
@@ -112,7 +113,7 @@ enum {
  * or the new one, never a torn one.  Returns 0 or -errno.
  */
 int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t mode, int flags,
-			  pf_err *e);
+                          pf_err *e);
 
 /* Remove the ".NAME.tmpXXXXXX" files pf_write_file_durable leaves next to
  * path when its writer is killed between creating and renaming them (they

@@ -20,13 +20,15 @@
 
 void withdraw_guard_inuse_free(pf_guard_inuse *u)
 {
+	if (!u)
+		return;
 	free(u->v);
 	u->v = NULL;
 	u->n = 0;
 }
 
 void withdraw_guard_inuse_add(pf_guard_inuse *u, const char *spki, const char *path,
-			      const char *where)
+                              const char *where)
 {
 	pf_guard_key *k;
 
@@ -51,7 +53,7 @@ static bool rd_is_spki(const pf_tlsa_rdata *rd, const char *spki)
 }
 
 ssize_t withdraw_guard_decide(const pf_guard_inuse *u, const pf_guard_record *recs, size_t n,
-			      size_t *ret_key)
+                              size_t *ret_key)
 {
 	for (size_t i = 0; i < n; i++) {
 		const pf_guard_record *r = &recs[i];
@@ -115,12 +117,15 @@ static void add_file(pf_guard_inuse *u, const char *param, const char *file)
 int withdraw_guard_maincf(pf_postfix *pf, pf_guard_inuse *ret, pf_err *e)
 {
 	static const char *const prefixes[] = {"smtpd", "tlsproxy"};
-	char names[10][48], *vals[10] = {0};
-	const char *np[10];
+	/* Per prefix: a key and a certificate parameter per algorithm, and
+	 * the chain files. */
+	enum { N_NAMES = PF_ELEMENTSOF(prefixes) * (2 * PF_ALG_COUNT + 1) };
+	char names[N_NAMES][48], *vals[N_NAMES] = {0};
+	const char *np[N_NAMES];
 	size_t n = 0;
 	int rc;
 
-	for (int p = 0; p < 2; p++) {
+	for (size_t p = 0; p < PF_ELEMENTSOF(prefixes); p++) {
 		for (int a = 0; a < PF_ALG_COUNT; a++) {
 			postfix_key_params(prefixes[p], (enum pf_alg)a, names[n], names[n + 1]);
 			n += 2;
@@ -156,12 +161,13 @@ int withdraw_guard_maincf(pf_postfix *pf, pf_guard_inuse *ret, pf_err *e)
 }
 
 void withdraw_guard_endpoints(const pf_hostport *eps, size_t n, unsigned alg_mask,
-			      pf_guard_inuse *ret, pf_strv *ret_unreached)
+                              pf_guard_inuse *ret, pf_strv *ret_unreached)
 {
 	for (size_t i = 0; i < n; i++) {
-		char label[300];
+		char label[PF_ENDPOINT_BUF];
 
-		snprintf(label, sizeof(label), "%s:%u", eps[i].host, eps[i].port ? eps[i].port : 25);
+		snprintf(label, sizeof(label), "%s:%u", eps[i].host,
+		         eps[i].port ? eps[i].port : 25);
 		for (int a = 0; a < PF_ALG_COUNT; a++) {
 			pf_probe_result res;
 			pf_err e = {0};
@@ -170,7 +176,7 @@ void withdraw_guard_endpoints(const pf_hostport *eps, size_t n, unsigned alg_mas
 			if (!(alg_mask & (1u << a)))
 				continue;
 			rc = net_probe(&eps[i], eps[i].host, NULL, 0, (enum pf_probe_want)a,
-				       PF_GUARD_PROBE_TIMEOUT_MS, &res, &e);
+			               PF_GUARD_PROBE_TIMEOUT_MS, &res, &e);
 			if (rc == 0) {
 				char *where = pf_asprintf("endpoint %s", label);
 
@@ -180,7 +186,7 @@ void withdraw_guard_endpoints(const pf_hostport *eps, size_t n, unsigned alg_mas
 			}
 			if (ret_unreached)
 				pf_strv_push_owned(ret_unreached,
-						   pf_asprintf("%s: %.200s", label, e.msg));
+				                   pf_asprintf("%s: %.200s", label, e.msg));
 			/* Nobody listens there: the other algorithm's probe
 			 * would only wait out the same silence. */
 			if (rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -EHOSTUNREACH ||
@@ -198,8 +204,7 @@ static int hostport_cmp(const pf_hostport *a, const pf_hostport *b)
 	return c ? c : pa < pb ? -1 : pa > pb;
 }
 
-void withdraw_guard_endpoint_list(const pf_config *cfg, const pf_strv *hosts,
-				  pf_hostport_list *ret)
+void withdraw_guard_endpoint_list(const pf_config *cfg, const pf_strv *hosts, pf_hostport_list *ret)
 {
 	size_t w = 0;
 
@@ -229,12 +234,11 @@ void withdraw_guard_endpoint_list(const pf_config *cfg, const pf_strv *hosts,
 	ret->n = w;
 }
 
-int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, size_t n,
-			 pf_err *e)
+int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, size_t n, pf_err *e)
 {
 	pf_guard_inuse u = {0};
 	pf_guard_record *rs;
-	char (*paths)[PATH_MAX];
+	char(*paths)[PATH_MAX];
 	unsigned mask = 0;
 	size_t key = 0;
 	ssize_t hit;
@@ -253,7 +257,7 @@ int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, siz
 		if (recs[i].key_file)
 			rs[i].key_file = resolved(recs[i].key_file, paths[i], sizeof(paths[i]));
 		mask |= recs[i].alg >= 0 && recs[i].alg < PF_ALG_COUNT ? 1u << recs[i].alg
-									 : (1u << PF_ALG_COUNT) - 1;
+		                                                       : (1u << PF_ALG_COUNT) - 1;
 	}
 	hit = withdraw_guard_decide(&u, rs, n, &key);
 	/*
@@ -289,17 +293,17 @@ int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, siz
 			snprintf(who, sizeof(who), "%s presents this key", g->where);
 		else
 			snprintf(who, sizeof(who), "Postfix uses this key (%.*s)",
-				 same ? (int)(eq - g->where) : (int)strlen(g->where), g->where);
+			         same ? (int)(eq - g->where) : (int)strlen(g->where), g->where);
 		if (q->st)
 			pf_event_ctx_from_state(q->st, &ctx);
 		memset(ctx.key_spki, 0, sizeof(ctx.key_spki));
-		ctx.key_spki[0] = r->key_spki        ? r->key_spki
-				  : g->spki_sha256[0] ? g->spki_sha256
-						      : NULL;
+		ctx.key_spki[0] = r->key_spki         ? r->key_spki
+		                  : g->spki_sha256[0] ? g->spki_sha256
+		                                      : NULL;
 		ctx.server = endpoint ? g->where + 9 : NULL;
 		rc = pf_err_refuse(e, "refusing to %s %.300s: %s; its TLSA records must stay%s%s",
-				   q->action, r->key_file ? r->key_file : "a record", who,
-				   hint[0] ? "; " : "", hint);
+		                   q->action, r->key_file ? r->key_file : "a record", who,
+		                   hint[0] ? "; " : "", hint);
 		pf_journal_log(PF_EV_WITHDRAWAL_REFUSED, &ctx, "%s", e->msg);
 	}
 	withdraw_guard_inuse_free(&u);

@@ -26,6 +26,7 @@
 #include "postfix.h"
 #include "state.h"
 #include "tlsa.h"
+#include "macro.h"
 #include "util.h"
 
 /* A probe of an endpoint by the guard waits at most this long: it runs
@@ -35,9 +36,9 @@
 
 /* One key in service, as the guard found it. */
 typedef struct pf_guard_key {
-	char spki_sha256[65]; /* lowercase hex; "" when the file could not be read */
-	char path[PATH_MAX];  /* the file main.cf names (resolved); "" for an endpoint */
-	char where[400];      /* "smtpd_tls_key_file = PATH", "endpoint HOST:PORT" */
+	char spki_sha256[PF_SHA256_HEX_BUF]; /* lowercase hex; "" when the file could not be read */
+	char path[PATH_MAX]; /* the file main.cf names (resolved); "" for an endpoint */
+	char where[400];     /* "smtpd_tls_key_file = PATH", "endpoint HOST:PORT" */
 } pf_guard_key;
 
 typedef struct pf_guard_inuse {
@@ -45,11 +46,12 @@ typedef struct pf_guard_inuse {
 	size_t n;
 } pf_guard_inuse;
 
+/* Empty u (NULL is fine); u can be filled again. */
 void withdraw_guard_inuse_free(pf_guard_inuse *u);
 
 /* Append one key in use (spki or path may be NULL or ""). */
 void withdraw_guard_inuse_add(pf_guard_inuse *u, const char *spki, const char *path,
-			      const char *where);
+                              const char *where);
 
 /* One record about to be withdrawn, and the key it was made from. */
 typedef struct pf_guard_record {
@@ -66,7 +68,7 @@ typedef struct pf_guard_record {
  * index of that key in *ret_key; -1 when every record may be withdrawn.
  */
 ssize_t withdraw_guard_decide(const pf_guard_inuse *u, const pf_guard_record *recs, size_t n,
-			      size_t *ret_key);
+                              size_t *ret_key);
 
 /*
  * The keys main.cf puts into service, read now through postconf: every
@@ -82,19 +84,19 @@ int withdraw_guard_maincf(pf_postfix *pf, pf_guard_inuse *ret, pf_err *e);
  * be asked is named in *ret_unreached (may be NULL) and adds nothing.
  */
 void withdraw_guard_endpoints(const pf_hostport *eps, size_t n, unsigned alg_mask,
-			      pf_guard_inuse *ret, pf_strv *ret_unreached);
+                              pf_guard_inuse *ret, pf_strv *ret_unreached);
 
 /* The endpoints to ask, each once: verify_endpoints, or every TLSA host in
  * hosts x tlsa_ports (port 25 for a port of 0).  The caller frees ret->v. */
 void withdraw_guard_endpoint_list(const pf_config *cfg, const pf_strv *hosts,
-				  pf_hostport_list *ret);
+                                  pf_hostport_list *ret);
 
 /* What withdraw_guard_check is asked about. */
 typedef struct pf_guard_req {
-	pf_postfix *pf;                  /* an open Postfix adapter */
+	pf_postfix *pf;                    /* an open Postfix adapter */
 	const pf_hostport_list *endpoints; /* NULL or empty: none asked */
-	const pf_state *st;              /* for the journal entry's context; may be NULL */
-	const char *action;              /* "retire", "cancel and withdraw" */
+	const pf_state *st;                /* for the journal entry's context; may be NULL */
+	const char *action;                /* "retire", "cancel and withdraw" */
 	/* What the operator should do about the record hit, into buf[len];
 	 * NULL: nothing more to say. */
 	void (*hint)(const pf_guard_record *hit, void *arg, char *buf, size_t len);
@@ -108,7 +110,6 @@ typedef struct pf_guard_req {
  * in use, and the hint; or -errno when main.cf could not be read (nothing
  * may be withdrawn then either).
  */
-int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, size_t n,
-			 pf_err *e);
+int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, size_t n, pf_err *e);
 
 #endif

@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../daemon/macro.h"
 #include "../../daemon/sandbox.h"
 #include "t.h"
 
@@ -293,7 +294,7 @@ int main(void)
 	} else {
 		T_CHECK(abi > 0, "the kernel has Landlock (ABI %d)", abi);
 	}
-	for (size_t i = 0; lfd >= 0 && abi > 0 && i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; lfd >= 0 && abi > 0 && i < PF_ELEMENTSOF(cases); i++) {
 		const struct tcase *c = &cases[i];
 
 		for (enum mode m = M_NONE; m < M_END; m++) {
