@@ -27,6 +27,7 @@
 #include "../daemon/dns_update.h"
 #include "../daemon/keystore.h"
 #include "../daemon/net.h"
+#include "../daemon/timing.h"
 #include "../daemon/tlsa.h"
 #include "../daemon/withdraw_guard.h"
 
@@ -595,19 +596,21 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		 * records were published or what TTL the RRset had before, so it
 		 * takes the larger of what it sees and tlsa_ttl, and always the
 		 * negative-caching TTL. */
-		uint32_t ttl_eff = cli->cfg.tlsa_ttl;
+		pf_timing_params tp;
+		uint32_t seen = 0, neg = 0, ttl_eff;
 		for (size_t z = 0; z < rs.n_zones; z++) {
 			const dns_prop_round *rd = &rounds[z];
-			uint32_t neg = rd->soa_ttl < rd->soa_minimum ? rd->soa_ttl : rd->soa_minimum;
-			if (rd->max_tlsa_ttl > ttl_eff)
-				ttl_eff = rd->max_tlsa_ttl;
-			if (neg > ttl_eff)
-				ttl_eff = neg;
+			uint32_t n = pf_timing_ttl_negative(rd->soa_ttl, rd->soa_minimum);
+			if (rd->max_tlsa_ttl > seen)
+				seen = rd->max_tlsa_ttl;
+			if (n > neg)
+				neg = n;
 		}
+		ttl_eff = pf_timing_ttl_eff(cli->cfg.tlsa_ttl, seen, neg);
 		/* max(T_conf, T_pub + propagation_min_delay), with T_pub taken
 		 * as now: the later of the two. */
-		int64_t safe = t_conf + cli->cfg.propagation_min_delay +
-			       (int64_t)cli->cfg.ttl_factor * ttl_eff + cli->cfg.publish_safety;
+		pf_timing_params_from_config(&cli->cfg, &tp);
+		int64_t safe = pf_timing_deploy_at(&tp, t_conf, t_conf, ttl_eff);
 		char when[64], d[32];
 		time_t tt = (time_t)safe;
 		struct tm tm;
