@@ -223,7 +223,7 @@ void tlsa_records_free(tlsa_record_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int tlsa_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_err *e)
+int tlsa_records_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_err *e)
 {
 	pf_postfix own;
 	char *h = NULL;

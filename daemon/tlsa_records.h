@@ -97,6 +97,6 @@ void tlsa_records_free(tlsa_record_set *s);
  * read through pf (NULL: opened and closed here).  Appends to ret.  Returns
  * 0 or -errno with e saying that myhostname was asked for and why it failed.
  */
-int tlsa_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_err *e);
+int tlsa_records_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_err *e);
 
 #endif

@@ -217,10 +217,10 @@ static void test_hosts(void)
 		T_CHECK(0, "config: %s", e.msg);
 		return;
 	}
-	T_CHECK(tlsa_hosts(&cfg, NULL, &hosts, &e) == 0 && hosts.n == 2 &&
+	T_CHECK(tlsa_records_hosts(&cfg, NULL, &hosts, &e) == 0 && hosts.n == 2 &&
 			t_streq(hosts.v[0], "mx1.example.test") &&
 			t_streq(hosts.v[1], "MX2.example.test"),
-		"tlsa_hosts: tlsa_hostnames as configured, without Postfix");
+		"tlsa_records_hosts: tlsa_hostnames as configured, without Postfix");
 	pf_strv_clear(&hosts);
 	pf_config_free(&cfg);
 }
