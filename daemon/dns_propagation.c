@@ -103,6 +103,16 @@ static void take_tlsa(dns_prop_round *rd, dns_prop_server *s, size_t k, ldns_pkt
 	ldns_rdf_deep_free(owner);
 }
 
+void dns_prop_round_owners(dns_prop_round *rd, const dns_prop_want *want, size_t n)
+{
+	tlsa_owner_index ix;
+
+	tlsa_owner_index_build(n ? want[0].owner : "", sizeof(*want), n, &ix);
+	rd->owners = ix.owners;
+	rd->n_owners = ix.n;
+	rd->want_owner = ix.of;
+}
+
 int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n,
 		 const dns_net_opts *o, dns_prop_round *ret, pf_err *e)
 {
@@ -115,18 +125,7 @@ int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n,
 	snprintf(rd.zone, sizeof(rd.zone), "%s", z->zone);
 	rd.want = want;
 	rd.n_want = n;
-	rd.want_owner = pf_calloc(n ? n : 1, sizeof(*rd.want_owner));
-	rd.owners = pf_calloc(n ? n : 1, sizeof(*rd.owners));
-	for (size_t w = 0; w < n; w++) {
-		size_t k;
-
-		for (k = 0; k < rd.n_owners; k++)
-			if (strcmp(rd.owners[k], want[w].owner) == 0)
-				break;
-		if (k == rd.n_owners)
-			rd.owners[rd.n_owners++] = pf_strdup(want[w].owner);
-		rd.want_owner[w] = k;
-	}
+	dns_prop_round_owners(&rd, want, n);
 	rd.n_servers = z->n_checks;
 	rd.servers = pf_calloc(rd.n_servers ? rd.n_servers : 1, sizeof(*rd.servers));
 	per = 1 + rd.n_owners;

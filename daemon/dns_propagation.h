@@ -16,10 +16,11 @@
 #include "dns_discover.h"
 #include "dns_net.h"
 #include "tlsa.h"
+#include "tlsa_records.h"
 
 /* One record and whether it should be served (publish) or not (retire). */
 typedef struct dns_prop_want {
-	char owner[256]; /* absolute, lowercase */
+	char owner[TLSA_OWNER_SIZE]; /* canonical (tlsa_owner_canon) */
 	pf_tlsa_rdata rd;
 	bool present;
 } dns_prop_want;
@@ -80,5 +81,10 @@ int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n,
 		 const dns_net_opts *o, dns_prop_round *ret, pf_err *e);
 
 void dns_prop_round_free(dns_prop_round *r);
+
+/* Set rd's owners, n_owners and want_owner from want[0..n): the distinct
+ * owner names in order of first appearance (tlsa_owner_index_build), as
+ * dns_prop_run makes them - and so as a decoder of its round must. */
+void dns_prop_round_owners(dns_prop_round *rd, const dns_prop_want *want, size_t n);
 
 #endif

@@ -29,7 +29,7 @@
 
 /* What the update server serves at one owner name. */
 typedef struct owner_state {
-	char name[256];
+	char name[TLSA_OWNER_SIZE];
 	ldns_rdf *dname;
 	ldns_rr_list *rrs;  /* TLSA records served (clones) */
 	uint32_t ttl;
@@ -605,26 +605,25 @@ int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 
 	memset(res, 0, sizeof(*res));
 	dns_net_opts_default(&u.net);
-	u.owner_of = pf_calloc(n ? n : 1, sizeof(*u.owner_of));
-	u.owners = pf_calloc(n ? n : 1, sizeof(*u.owners));
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
-
+	/* One owner_state per distinct owner, in order of first appearance. */
+	tlsa_owner_index ix;
+	tlsa_owner_index_build(n ? ch[0].owner : "", sizeof(*ch), n, &ix);
+	u.owner_of = ix.of;
+	ix.of = NULL;
+	u.owners = pf_calloc(ix.n + 1, sizeof(*u.owners));
+	for (size_t i = 0; i < n; i++)
 		ch[i].result = DNS_CH_PENDING;
-		for (k = 0; k < u.n_owners; k++)
-			if (strcmp(u.owners[k].name, ch[i].owner) == 0)
-				break;
-		if (k == u.n_owners) {
-			snprintf(u.owners[k].name, sizeof(u.owners[k].name), "%s", ch[i].owner);
-			u.owners[k].dname = ldns_dname_new_frm_str(ch[i].owner);
-			if (!u.owners[k].dname) {
-				r = pf_err_set(e, EINVAL, "\"%.100s\" is not a valid name", ch[i].owner);
-				goto out;
-			}
+	for (size_t k = 0; k < ix.n && r == 0; k++) {
+		snprintf(u.owners[k].name, sizeof(u.owners[k].name), "%s", ix.owners[k]);
+		u.owners[k].dname = ldns_dname_new_frm_str(ix.owners[k]);
+		if (!u.owners[k].dname)
+			r = pf_err_set(e, EINVAL, "\"%.100s\" is not a valid name", ix.owners[k]);
+		else
 			u.n_owners++;
-		}
-		u.owner_of[i] = k;
 	}
+	tlsa_owner_index_free(&ix);
+	if (r < 0)
+		goto out;
 	if ((r = read_state(&u, true, e)) < 0)
 		goto out;
 	for (unsigned round = 1;; round++) {

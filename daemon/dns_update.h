@@ -30,6 +30,7 @@
 #include "dns_discover.h"
 #include "dns_tsig.h"
 #include "tlsa.h"
+#include "tlsa_records.h"
 
 enum dns_change_op { DNS_OP_ADD, DNS_OP_DELETE };
 
@@ -41,7 +42,7 @@ enum dns_change_result {
 };
 
 typedef struct dns_change {
-	char owner[256];       /* absolute, lowercase: "_25._tcp.mx.example.test." */
+	char owner[TLSA_OWNER_SIZE]; /* canonical (tlsa_owner_canon): "_25._tcp.mx.example.test." */
 	pf_tlsa_rdata rd;
 	enum dns_change_op op;
 	/* out */

@@ -204,6 +204,19 @@ int keystore_probe(const char *path, pf_pem_info *ret, pf_err *e)
 	return 0;
 }
 
+void keystore_new_file_names(const char *dir, enum pf_alg alg, time_t t, char **ret_key,
+			     char **ret_cert)
+{
+	const char *pre = alg == PF_ALG_ECDSA ? "ec" : "";
+	char stamp[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	*ret_key = pf_asprintf("%s/%skey-%s.pem", dir, pre, stamp);
+	*ret_cert = pf_asprintf("%s/%scert-%s.pem", dir, pre, stamp);
+}
+
 char *keystore_cert_path_for_key(const char *keypath)
 {
 	static const char *const map[][2] = {{"eckey-", "eccert-"}, {"key-", "cert-"}};

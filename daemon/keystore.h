@@ -11,6 +11,8 @@
 #ifndef PF_KEYSTORE_H
 #define PF_KEYSTORE_H
 
+#include <time.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -56,6 +58,15 @@ int keystore_pubkey_of_cert(X509 *cert, pf_pubkey *ret, pf_err *e);
 /* Read the first certificate of a PEM file.  The caller frees *ret with
  * X509_free.  Returns 0 or -errno. */
 int keystore_load_cert(const char *path, X509 **ret, pf_err *e);
+
+/*
+ * The names of a new key and its certificate for alg, made at t:
+ * DIR/key-STAMP.pem and DIR/cert-STAMP.pem (eckey-/eccert- for ECDSA), STAMP
+ * t's UTC time as YYYYMMDD-HHMMSS - what pf_key_file_name_ours (state.h)
+ * and keystore_cert_path_for_key recognise.  The caller frees both strings.
+ */
+void keystore_new_file_names(const char *dir, enum pf_alg alg, time_t t, char **ret_key,
+			     char **ret_cert);
 
 /*
  * The certificate file that goes with a key file made by new-server-key:

@@ -358,6 +358,7 @@ int pf_state_add_record(pf_state *st, enum pf_role role, enum pf_alg alg, const 
 	if ((r = check_rdata(rdata, e)) < 0)
 		return r;
 	rec.rdata = *rdata;
+	tlsa_owner_canon(rec.host, port, rec.owner, sizeof(rec.owner));
 	if (st->n_records >= PF_STATE_MAX_ITEMS)
 		return pf_err_set(e, EINVAL, "more than %d records", PF_STATE_MAX_ITEMS);
 	*(pf_state_record *)grow(&st->records, &st->n_records, sizeof(rec)) = rec;
@@ -456,8 +457,20 @@ int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool exist
 			return pf_err_set(e, EINVAL, "RRset %s port %u listed twice", rs.host, port);
 	if (st->n_rrsets >= PF_STATE_MAX_ITEMS)
 		return pf_err_set(e, EINVAL, "more than %d RRsets", PF_STATE_MAX_ITEMS);
+	tlsa_owner_canon(rs.host, port, rs.owner, sizeof(rs.owner));
 	*(pf_state_rrset *)grow(&st->rrsets, &st->n_rrsets, sizeof(rs)) = rs;
 	return 0;
+}
+
+int pf_state_add_rrset_owner(pf_state *st, const char *owner, bool existed, uint32_t ttl,
+			     pf_err *e)
+{
+	char host[256];
+	uint16_t port;
+
+	if (tlsa_owner_parse(owner, &port, host, sizeof(host)) < 0)
+		return pf_err_set(e, EINVAL, "\"%.100s\" is not a TLSA owner name", owner);
+	return pf_state_add_rrset(st, host, port, existed, ttl, e);
 }
 
 int pf_state_confirm_server(pf_state *st, const char *server, uint32_t serial, int64_t t,

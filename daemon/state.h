@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "tlsa.h"
+#include "tlsa_records.h"
 #include "util.h"
 
 #define PF_STATE_FILE_NAME "pftls-roll.state"
@@ -87,13 +88,16 @@ typedef struct pf_state_key {
 } pf_state_key;
 
 /* A TLSA record this rollover adds (role next) or will withdraw (role old):
- * owner _PORT._tcp.HOST. */
+ * owner _PORT._tcp.HOST.  The file holds host and port; owner is derived
+ * from them when the record is added (or loaded), so the DNS side reads
+ * the canonical name and never parses one back. */
 typedef struct pf_state_record {
 	enum pf_role role;
 	enum pf_alg alg;
-	char host[256]; /* no trailing dot */
+	char host[256]; /* as configured, no trailing dot */
 	uint16_t port;
 	pf_tlsa_rdata rdata;
+	char owner[TLSA_OWNER_SIZE]; /* tlsa_owner_canon(host, port); "" when too long */
 } pf_state_record;
 
 /* One main.cf parameter as it was before deploy: value NULL means it was
@@ -107,6 +111,7 @@ typedef struct pf_state_setting {
 typedef struct pf_state_rrset {
 	char host[256];
 	uint16_t port;
+	char owner[TLSA_OWNER_SIZE]; /* tlsa_owner_canon(host, port), as for a record */
 	bool existed;
 	uint32_t ttl; /* when existed */
 } pf_state_rrset;
@@ -217,6 +222,11 @@ int pf_state_add_record(pf_state *st, enum pf_role role, enum pf_alg alg, const 
 int pf_state_add_setting(pf_state *st, const char *name, const char *value, pf_err *e);
 int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool existed,
 		       uint32_t ttl, pf_err *e);
+/* The same for the RRset at a canonical owner "_PORT._tcp.HOST." (as a
+ * propagation round names it): host and port are parsed out of it
+ * (tlsa_owner_parse); -EINVAL for a name not of that form. */
+int pf_state_add_rrset_owner(pf_state *st, const char *owner, bool existed, uint32_t ttl,
+			     pf_err *e);
 /* Order of two records by owner (port, then host name without regard to
  * case) and TLSA data; 0 exactly when they are the same DNS record. */
 int pf_state_record_cmp(const pf_state_record *a, const pf_state_record *b);

@@ -47,11 +47,43 @@ void pf_timing_effective(const pf_state *st, const pf_timing_params *cfg, pf_tim
 	*ret = p;
 }
 
+uint32_t pf_timing_ttl_eff(uint32_t tlsa_ttl, uint32_t ttl_before, uint32_t ttl_negative)
+{
+	uint32_t eff = tlsa_ttl;
+
+	if (ttl_before > eff)
+		eff = ttl_before;
+	if (ttl_negative > eff)
+		eff = ttl_negative;
+	return eff;
+}
+
+uint32_t pf_timing_ttl_negative(uint32_t soa_ttl, uint32_t soa_minimum)
+{
+	return soa_ttl < soa_minimum ? soa_ttl : soa_minimum;
+}
+
+/* The TTL wait's start: the later of T_conf and the minimum delay's end. */
+static int64_t ttl_base(const pf_timing_params *p, int64_t t_pub, int64_t t_conf)
+{
+	return max64(t_conf, t_pub + p->propagation_min_delay);
+}
+
+/* The TTL wait's end, from its start. */
+static int64_t ttl_end_of(const pf_timing_params *p, int64_t base, uint32_t ttl_eff)
+{
+	return base + (int64_t)p->ttl_factor * ttl_eff;
+}
+
+int64_t pf_timing_deploy_at(const pf_timing_params *p, int64_t t_pub, int64_t t_conf,
+			    uint32_t ttl_eff)
+{
+	return ttl_end_of(p, ttl_base(p, t_pub, t_conf), ttl_eff) + p->publish_safety;
+}
+
 /* TTLeff into t; false when the state lacks an input (not yet published). */
 static bool compute_ttl(const pf_state *st, pf_timing *t)
 {
-	uint32_t eff;
-
 	if (st->tlsa_ttl == 0 || st->n_rrsets == 0)
 		return false;
 	t->tlsa_ttl = st->tlsa_ttl;
@@ -66,14 +98,9 @@ static bool compute_ttl(const pf_state *st, pf_timing *t)
 		 * NXDOMAIN/NODATA answer that long (RFC 2308 section 5). */
 		if (!st->have_soa)
 			return false;
-		t->ttl_negative = st->soa_ttl < st->soa_minimum ? st->soa_ttl : st->soa_minimum;
+		t->ttl_negative = pf_timing_ttl_negative(st->soa_ttl, st->soa_minimum);
 	}
-	eff = t->tlsa_ttl;
-	if (t->ttl_before > eff)
-		eff = t->ttl_before;
-	if (t->ttl_negative > eff)
-		eff = t->ttl_negative;
-	t->ttl_eff = eff;
+	t->ttl_eff = pf_timing_ttl_eff(t->tlsa_ttl, t->ttl_before, t->ttl_negative);
 	return true;
 }
 
@@ -104,11 +131,11 @@ void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timin
 	set_wait(&t, PF_WAIT_MIN_DELAY, t_pub != 0, t_pub, t_pub != 0,
 		 t_pub + t.params.propagation_min_delay);
 	if (t_pub && t_conf && t.ttl_known) {
-		int64_t base = max64(t_conf, t_pub + t.params.propagation_min_delay);
-		int64_t ttl_end = base + (int64_t)t.params.ttl_factor * t.ttl_eff;
+		int64_t base = ttl_base(&t.params, t_pub, t_conf);
+		int64_t ttl_end = ttl_end_of(&t.params, base, t.ttl_eff);
 
 		t.deploy_known = true;
-		t.deploy_at = ttl_end + t.params.publish_safety;
+		t.deploy_at = pf_timing_deploy_at(&t.params, t_pub, t_conf, t.ttl_eff);
 		set_wait(&t, PF_WAIT_TTL, true, base, true, ttl_end);
 		set_wait(&t, PF_WAIT_SAFETY, true, ttl_end, true, t.deploy_at);
 	}

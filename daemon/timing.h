@@ -74,6 +74,17 @@ void pf_timing_params_from_config(const pf_config *cfg, pf_timing_params *ret);
  * recorded in st (when st has them). */
 void pf_timing_effective(const pf_state *st, const pf_timing_params *cfg, pf_timing_params *ret);
 
+/* The terms of SPEC.md 4 on their own, for callers without a state (the
+ * CLI's "propagation --wait"); pf_timing_compute uses them too.  TTLeff:
+ * the largest of tlsa_ttl, ttl_before and ttl_negative (0 for a term that
+ * does not apply).  The negative-caching TTL an SOA implies: min(SOA TTL,
+ * SOA MINIMUM).  The deploy time: max(t_conf, t_pub +
+ * propagation_min_delay) + ttl_factor * ttl_eff + publish_safety. */
+uint32_t pf_timing_ttl_eff(uint32_t tlsa_ttl, uint32_t ttl_before, uint32_t ttl_negative);
+uint32_t pf_timing_ttl_negative(uint32_t soa_ttl, uint32_t soa_minimum);
+int64_t pf_timing_deploy_at(const pf_timing_params *p, int64_t t_pub, int64_t t_conf,
+			    uint32_t ttl_eff);
+
 /* Compute every wait of st under the configured parameters cfg. */
 void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timing *ret);
 

@@ -48,7 +48,9 @@ const char *tlsa_format(const pf_tlsa_rdata *r, char *buf, size_t len);
 /* True when both records have the same parameters and data. */
 bool tlsa_equal(const pf_tlsa_rdata *a, const pf_tlsa_rdata *b);
 
-/* The owner name "_PORT._tcp.HOST" (no trailing dot) into buf. */
+/* The owner name "_PORT._tcp.HOST" as shown to people (no trailing dot, the
+ * host's case kept) into buf; returns buf.  DNS messages and every grouping
+ * by owner use the canonical form, tlsa_owner_canon (tlsa_records.h). */
 const char *tlsa_owner(const char *host, uint16_t port, char *buf, size_t len);
 
 #endif

@@ -3,9 +3,9 @@
  * [keyfile...]" and "retire [keyfile...]" (SPEC.md 2.2): the TLSA records of
  * key files, added by RFC 2136 update, looked for on every check server, and
  * withdrawn.  The records of a key are every tlsa_hostnames x tlsa_ports x
- * tlsa_records combination.  The DNS work is the daemon library's
- * (dns_update, dns_propagation); this file turns arguments into records and
- * results into tables.
+ * tlsa_records combination, built by tlsa_records.c as the engine builds
+ * them.  The DNS work is the daemon library's (dns_update, dns_propagation);
+ * this file turns arguments into records and results into tables.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +27,9 @@
 #include "../daemon/dns_update.h"
 #include "../daemon/keystore.h"
 #include "../daemon/net.h"
+#include "../daemon/timing.h"
 #include "../daemon/tlsa.h"
+#include "../daemon/tlsa_records.h"
 #include "../daemon/withdraw_guard.h"
 
 /* The records of the key files named, grouped by zone. */
@@ -51,100 +53,44 @@ static void records_free(records *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-/* tlsa_hostnames, or Postfix's myhostname when it is not set. */
-static int tlsa_hosts(const pf_config *cfg, pf_strv *hosts, pf_err *e)
-{
-	pf_postfix pf;
-	char *h = NULL;
-	int r;
-
-	if (cfg->tlsa_hostnames.n) {
-		for (size_t i = 0; i < cfg->tlsa_hostnames.n; i++)
-			pf_strv_push(hosts, cfg->tlsa_hostnames.v[i]);
-		return 0;
-	}
-	if ((r = postfix_open(&pf, cfg->postfix_command_directory, cfg->postfix_config_directory,
-			      e)) < 0)
-		return r;
-	r = postfix_myhostname(&pf, &h, e);
-	postfix_close(&pf);
-	if (r < 0) {
-		pf_err_prefix(e, "tlsa_hostnames is not set, and Postfix's myhostname");
-		return r;
-	}
-	if (!pf_valid_hostname(h)) {
-		free(h);
-		return pf_err_usage(e, "tlsa_hostnames is not set, and Postfix's myhostname is "
-				       "not a usable host name");
-	}
-	pf_strv_push_owned(hosts, h);
-	return 0;
-}
-
-/* Build the records of the key files and discover their zones. */
+/* Build the records of the key files (tlsa_records.h, as the engine does)
+ * and discover their zones. */
 static int collect(const pf_config *cfg, char **keys, size_t n_keys, records *rs, pf_err *e)
 {
+	tlsa_record_set set = {0};
 	pf_strv hosts = {0};
-	char **owners = NULL;
-	size_t n_owners = 0, *owner_idx = NULL;
+	size_t *owner_zone = NULL;
 	int r;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->keys = keys;
 	rs->n_keys = n_keys;
-	if ((r = tlsa_hosts(cfg, &hosts, e)) < 0)
+	if ((r = tlsa_records_hosts(cfg, NULL, &hosts, e)) < 0)
 		goto out;
-	size_t per_key = hosts.n * cfg->n_tlsa_ports * cfg->n_tlsa_records;
-	rs->ch = pf_calloc(per_key * n_keys + 1, sizeof(*rs->ch));
-	rs->key_of = pf_calloc(per_key * n_keys + 1, sizeof(*rs->key_of));
-	owners = pf_calloc(hosts.n * cfg->n_tlsa_ports + 1, sizeof(*owners));
-	owner_idx = pf_calloc(per_key * n_keys + 1, sizeof(*owner_idx));
-	for (size_t k = 0; k < n_keys; k++) {
-		pf_tlsa_rdata *rd = NULL;
-
-		if ((r = tlsa_for_keyfile(keys[k], cfg->tlsa_records, cfg->n_tlsa_records, &rd,
-					  e)) < 0)
-			goto out;
-		for (size_t h = 0; h < hosts.n; h++) {
-			for (size_t p = 0; p < cfg->n_tlsa_ports; p++) {
-				char owner[300], canon[256];
-				size_t o;
-
-				tlsa_owner(hosts.v[h], cfg->tlsa_ports[p], owner, sizeof(owner));
-				if (!dns_name_canon(owner, canon, sizeof(canon))) {
-					r = pf_err_usage(e, "TLSA name %.100s is too long", owner);
-					free(rd);
-					goto out;
-				}
-				for (o = 0; o < n_owners; o++)
-					if (strcmp(owners[o], canon) == 0)
-						break;
-				if (o == n_owners)
-					owners[n_owners++] = pf_strdup(canon);
-				for (size_t t = 0; t < cfg->n_tlsa_records; t++) {
-					dns_change *c = &rs->ch[rs->n];
-					snprintf(c->owner, sizeof(c->owner), "%s", canon);
-					c->rd = rd[t];
-					rs->key_of[rs->n] = k;
-					owner_idx[rs->n++] = o;
-				}
-			}
-		}
-		free(rd);
+	for (size_t k = 0; k < n_keys && r == 0; k++)
+		r = tlsa_records_add_key(&set, cfg, &hosts, keys[k], NULL, k, e);
+	if (r < 0)
+		goto out;
+	tlsa_records_index(&set);
+	rs->ch = pf_calloc(set.n + 1, sizeof(*rs->ch));
+	rs->key_of = pf_calloc(set.n + 1, sizeof(*rs->key_of));
+	for (size_t i = 0; i < set.n; i++) {
+		memcpy(rs->ch[i].owner, set.v[i].owner, sizeof(rs->ch[i].owner));
+		rs->ch[i].rd = set.v[i].rd;
+		rs->key_of[i] = set.v[i].key;
 	}
-	size_t *owner_zone = pf_calloc(n_owners + 1, sizeof(*owner_zone));
-	r = net_discover(cfg, owners, n_owners, &rs->zones, &rs->n_zones, owner_zone, e);
+	rs->n = set.n;
+	owner_zone = pf_calloc(set.owners.n + 1, sizeof(*owner_zone));
+	r = net_discover(cfg, set.owners.owners, set.owners.n, &rs->zones, &rs->n_zones,
+			 owner_zone, e);
 	if (r == 0) {
 		rs->zone_of = pf_calloc(rs->n + 1, sizeof(*rs->zone_of));
 		for (size_t i = 0; i < rs->n; i++)
-			rs->zone_of[i] = owner_zone[owner_idx[i]];
+			rs->zone_of[i] = owner_zone[set.owners.of[i]];
 	}
-	free(owner_zone);
 out:
-	for (size_t o = 0; o < n_owners; o++)
-		free(owners[o]);
-	free(owners);
-	free(owner_idx);
+	free(owner_zone);
+	tlsa_records_free(&set);
 	pf_strv_clear(&hosts);
 	if (r < 0)
 		records_free(rs);
@@ -255,7 +201,7 @@ static int guard(const pf_config *cfg, const records *rs, pf_err *e)
 		gr[i].rd = rs->ch[i].rd;
 	}
 	if (r == 0 && !cfg->verify_endpoints.n)
-		r = tlsa_hosts(cfg, &hosts, e);
+		r = tlsa_records_hosts(cfg, NULL, &hosts, e);
 	if (r == 0) {
 		withdraw_guard_endpoint_list(cfg, &hosts, &eps);
 		r = postfix_open(&pf, cfg->postfix_command_directory, cfg->postfix_config_directory,
@@ -595,19 +541,21 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		 * records were published or what TTL the RRset had before, so it
 		 * takes the larger of what it sees and tlsa_ttl, and always the
 		 * negative-caching TTL. */
-		uint32_t ttl_eff = cli->cfg.tlsa_ttl;
+		pf_timing_params tp;
+		uint32_t seen = 0, neg = 0, ttl_eff;
 		for (size_t z = 0; z < rs.n_zones; z++) {
 			const dns_prop_round *rd = &rounds[z];
-			uint32_t neg = rd->soa_ttl < rd->soa_minimum ? rd->soa_ttl : rd->soa_minimum;
-			if (rd->max_tlsa_ttl > ttl_eff)
-				ttl_eff = rd->max_tlsa_ttl;
-			if (neg > ttl_eff)
-				ttl_eff = neg;
+			uint32_t n = pf_timing_ttl_negative(rd->soa_ttl, rd->soa_minimum);
+			if (rd->max_tlsa_ttl > seen)
+				seen = rd->max_tlsa_ttl;
+			if (n > neg)
+				neg = n;
 		}
+		ttl_eff = pf_timing_ttl_eff(cli->cfg.tlsa_ttl, seen, neg);
 		/* max(T_conf, T_pub + propagation_min_delay), with T_pub taken
 		 * as now: the later of the two. */
-		int64_t safe = t_conf + cli->cfg.propagation_min_delay +
-			       (int64_t)cli->cfg.ttl_factor * ttl_eff + cli->cfg.publish_safety;
+		pf_timing_params_from_config(&cli->cfg, &tp);
+		int64_t safe = pf_timing_deploy_at(&tp, t_conf, t_conf, ttl_eff);
 		char when[64], d[32];
 		time_t tt = (time_t)safe;
 		struct tm tm;

@@ -388,18 +388,13 @@ static int new_server_cert(tls_run *t, const pf_keyspec *spec, const char *oldke
 			   const char *randsrc, const pf_strv *hosts, pf_err *e)
 {
 	const bool ec = spec->alg == PF_ALG_ECDSA;
-	char stamp[32], *keyfile, *certfile;
+	char *keyfile, *certfile;
 	bool made_key = false, made_cert = false;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	struct tm tm;
-	time_t now = time(NULL);
 	int r;
 
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-	keyfile = pf_asprintf("%s/%skey-%s.pem", t->pf.config_dir, ec ? "ec" : "", stamp);
-	certfile = pf_asprintf("%s/%scert-%s.pem", t->pf.config_dir, ec ? "ec" : "", stamp);
+	keystore_new_file_names(t->pf.config_dir, spec->alg, time(NULL), &keyfile, &certfile);
 	if (access(keyfile, F_OK) == 0) {
 		r = pf_err_set(e, EEXIST, "New private key file already exists: %s", keyfile);
 		goto out;

@@ -17,13 +17,15 @@
 /*
  * The one list of subcommands: what --help lists, what "SUB --help" prints
  * (usage, then the description), and what bash completion reads back from
- * --help.  A description is a few lines of at most 76 columns.
+ * --help, and which of them fork the network process (net.h) before
+ * running.  A description is a few lines of at most 76 columns.
  */
 static const struct command {
 	const char *name;
 	pf_cmd_fn fn;
 	const char *usage;
 	const char *description;
+	bool network; /* talks to DNS or SMTP servers: the network process is forked first */
 } commands[] = {
 	/* The "postfix tls" subcommands (SPEC.md 2.1). */
 	/* PF_CMD_TABLE_TLS */
@@ -31,106 +33,113 @@ static const struct command {
 	 "If every SMTP client TLS setting in main.cf is at its default, enable\n"
 	 "opportunistic TLS in the Postfix SMTP client; otherwise print the typical\n"
 	 "settings and change nothing.  -r sets tls_random_source (dev:/path or\n"
-	 "egd:/path)."},
+	 "egd:/path).",
+	 false},
 	{"enable-server", cmd_enable_server,
 	 "enable-server [-r randsource] [-a algorithm] [-b bits] [hostname...]",
 	 "If every SMTP server TLS setting in main.cf is at its default, make a new\n"
 	 "key and self-signed certificate, deploy them and enable opportunistic TLS\n"
 	 "in the Postfix SMTP server; otherwise print the typical settings.\n"
 	 "algorithm is rsa (default) or ecdsa; bits is an RSA size (2048, 3072,\n"
-	 "4096) or an ECDSA curve (secp256r1, secp384r1, secp521r1)."},
+	 "4096) or an ECDSA curve (secp256r1, secp384r1, secp521r1).",
+	 false},
 	{"new-server-key", cmd_new_server_key, "new-server-key [-a algorithm] [-b bits] [hostname...]",
 	 "Make a new private key (mode 0600) and a self-signed certificate in the\n"
 	 "Postfix configuration directory without deploying them, and print the\n"
 	 "commands to deploy them.  With DANE, publish its TLSA records and wait\n"
 	 "before deploying (or let a rollover do all of it).  Hostnames default\n"
-	 "to myhostname."},
+	 "to myhostname.",
+	 false},
 	{"new-server-cert", cmd_new_server_cert,
 	 "new-server-cert [-a algorithm] [-b bits] [hostname...]",
 	 "Like new-server-key, but reuse the key deployed for the algorithm, so that\n"
 	 "\"3 1 1\" TLSA records stay valid; a new key is made only when none is\n"
-	 "deployed."},
+	 "deployed.",
+	 false},
 	{"deploy-server-cert", cmd_deploy_server_cert, "deploy-server-cert certfile keyfile",
 	 "Set the certificate and key of the key's algorithm in main.cf, in one\n"
 	 "postconf -e call (smtpd_tls_chain_files too, when main.cf uses it).  A\n"
 	 "certificate that does not match the key is refused (exit 3).  Neither\n"
-	 "waits for DNS nor reloads Postfix."},
+	 "waits for DNS nor reloads Postfix.",
+	 false},
 	{"output-server-csr", cmd_output_server_csr, "output-server-csr [-k keyfile] [hostname...]",
 	 "Print a certificate signing request for keyfile: a path name (relative\n"
 	 "to the Postfix configuration directory) or rsa (default) or ecdsa, the\n"
-	 "key deployed for that algorithm."},
+	 "key deployed for that algorithm.",
+	 false},
 	{"output-server-tlsa", cmd_output_server_tlsa,
 	 "output-server-tlsa [-h hostname] [keyfile...]",
 	 "For each key (default: the deployed rsa and ecdsa keys), print\n"
 	 "\"; /path/to/keyfile\" and its \"_25._tcp.HOST. IN TLSA 3 1 1 ...\" record,\n"
-	 "as postfix tls does.  HOST defaults to myhostname."},
+	 "as postfix tls does.  HOST defaults to myhostname.",
+	 false},
 	{"all-default-client", cmd_all_default_client, "all-default-client",
 	 "Exit 0 when every SMTP client TLS setting in main.cf is at its default,\n"
-	 "non-zero otherwise, exactly when postfix tls would."},
+	 "non-zero otherwise, exactly when postfix tls would.",
+	 false},
 	{"all-default-server", cmd_all_default_server, "all-default-server",
 	 "Exit 0 when every SMTP server TLS setting in main.cf is at its default,\n"
-	 "non-zero otherwise, exactly when postfix tls would."},
+	 "non-zero otherwise, exactly when postfix tls would.",
+	 false},
 	/* The rollover steps (SPEC.md 2.2). */
 	/* PF_CMD_TABLE_ROLL */
 	{"now", cmd_now, "now [--wait]",
 	 "Start a rollover at once.  When pftls-rolld runs it does the work;\n"
 	 "otherwise this process does, in the foreground, to the end.  Every safety\n"
 	 "wait still applies.  --wait follows the rollover to the end, showing the\n"
-	 "phase, the check servers that serve the new records and the time left."},
+	 "phase, the check servers that serve the new records and the time left.",
+	 true},
 	{"publish", cmd_publish, "publish [-n] [keyfile...]",
 	 "Add the TLSA records of the keys (default: the pending rollover's next\n"
 	 "keys) with RFC 2136 updates, TSIG-signed when dns_tsig_key_file is set;\n"
 	 "records this program did not create are never touched.  -n prints the\n"
-	 "update messages instead of sending them."},
+	 "update messages instead of sending them.",
+	 true},
 	{"propagation", cmd_propagation, "propagation [--wait] [keyfile...]",
 	 "Ask every check server for the keys' records (default: the pending\n"
 	 "rollover's next keys) and print server, SOA serial, records served and\n"
 	 "RRSIG.  Exit 0 only when all serve all.  --wait asks until they do, then\n"
-	 "prints when deploying becomes safe."},
+	 "prints when deploying becomes safe.",
+	 true},
 	{"deploy", cmd_deploy, "deploy [--force-now]",
 	 "Deploy the pending rollover's next keys: change main.cf, postfix check,\n"
 	 "reload, verify the live endpoints.  Refused (exit 3) before the deploy\n"
 	 "time, which it prints.  --force-now deploys at once, logged as a warning:\n"
-	 "senders still caching the old records will defer mail."},
+	 "senders still caching the old records will defer mail.",
+	 true},
 	{"reload", cmd_reload, "reload",
 	 "Reload Postfix as configured: reload_unit over D-Bus when it is set,\n"
-	 "otherwise reload_command."},
+	 "otherwise reload_command.",
+	 false},
 	{"retire", cmd_retire, "retire [keyfile...]",
 	 "Withdraw the TLSA records of keys no longer deployed (default: the keys\n"
 	 "the last rollover replaced) and wait until no check server serves them.\n"
 	 "A deployed key is refused (exit 3), as is retiring before retire_delay\n"
-	 "after the reload or before the new keys were verified."},
+	 "after the reload or before the new keys were verified.",
+	 true},
 	{"cancel", cmd_cancel, "cancel",
 	 "Abandon a rollover: withdraw its new keys' TLSA records and remove their\n"
-	 "key and certificate files.  Refused (exit 3) while a new key is in use."},
+	 "key and certificate files.  Refused (exit 3) while a new key is in use.",
+	 true},
 	{"status", cmd_status, "status [--json]",
 	 "Print the phase, the current and next keys (file, algorithm, SPKI\n"
 	 "SHA-256, age), each check server's propagation, when the next steps\n"
-	 "become allowed and the last events; --json as one JSON object."},
+	 "become allowed and the last events; --json as one JSON object.",
+	 false},
 	{"check", cmd_check, "check",
 	 "Audit what is live: every deployed key's TLSA records on every check\n"
 	 "server, signed; every verify endpoint presents a deployed key that\n"
-	 "DANE-validates.  Exit 0 when all of that holds; one line per problem."},
+	 "DANE-validates.  Exit 0 when all of that holds; one line per problem.",
+	 true},
 	{"config", cmd_config, "config [-a | -d] [name...]",
 	 "Print settings as \"name = value\": those the file sets; with -a every\n"
 	 "parameter as the programs would use it; with -d the built-in defaults.\n"
 	 "A file with an error prints it and exits 2, so \"-c FILE config\" checks\n"
-	 "a file."},
+	 "a file.",
+	 false},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-/* True for the subcommands that talk to DNS or SMTP servers. */
-static bool uses_network(const char *name)
-{
-	static const char *const net_commands[] = {"now",    "publish", "propagation", "deploy",
-						   "retire", "cancel",  "check"};
-
-	for (size_t i = 0; i < sizeof(net_commands) / sizeof(net_commands[0]); i++)
-		if (strcmp(name, net_commands[i]) == 0)
-			return true;
-	return false;
-}
 
 static void print_help(FILE *out)
 {
@@ -241,7 +250,7 @@ int main(int argc, char **argv)
 		}
 		/* The network process is forked before the subcommand reads
 		 * any key or TSIG file (net.h). */
-		if (uses_network(commands[i].name))
+		if (commands[i].network)
 			net_start();
 		r = commands[i].fn(&cli, argc - optind, argv + optind);
 		net_stop();

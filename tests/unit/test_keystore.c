@@ -206,6 +206,34 @@ static void test_paths(void)
 	}
 }
 
+/* The names of new files: what rollover and new-server-key make. */
+static void test_new_names(void)
+{
+	static const struct {
+		enum pf_alg alg;
+		const char *key, *cert;
+	} names[] = {
+		{PF_ALG_RSA, "/etc/postfix/key-20261122-101010.pem",
+		 "/etc/postfix/cert-20261122-101010.pem"},
+		{PF_ALG_ECDSA, "/etc/postfix/eckey-20261122-101010.pem",
+		 "/etc/postfix/eccert-20261122-101010.pem"},
+	};
+	const time_t t = 1795342210; /* 2026-11-22 10:10:10 UTC */
+
+	for (size_t i = 0; i < 2; i++) {
+		char *k = NULL, *c = NULL, *pair;
+
+		keystore_new_file_names("/etc/postfix", names[i].alg, t, &k, &c);
+		T_STREQ(k, names[i].key, "new key file name %s", names[i].key);
+		T_STREQ(c, names[i].cert, "new certificate file name %s", names[i].cert);
+		pair = keystore_cert_path_for_key(k);
+		T_STREQ(pair, c, "the new key's certificate is found from its name");
+		free(pair);
+		free(k);
+		free(c);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -213,6 +241,7 @@ int main(void)
 	test_generate();
 	test_bad_keys();
 	test_paths();
+	test_new_names();
 	if (!t_failed) {
 		char *cmd = pf_asprintf("rm -rf %s", dir);
 		(void)!system(cmd);

@@ -202,6 +202,52 @@ static void test_fields_survive(void)
 	pf_state_free(&st);
 }
 
+/* The state keeps each record's canonical owner beside host and port; the
+ * file holds host and port as before, byte for byte. */
+static void test_owners(void)
+{
+	pf_tlsa_rdata r1 = rdata(1, 1, 0xab);
+	pf_state st, back;
+	pf_err e = {0};
+	char *a, *b;
+
+	build(&st, PF_PHASE_PUBLISHED);
+	if (pf_state_add_record(&st, PF_ROLE_NEXT, PF_ALG_ECDSA, "MX2.Example.com.", 587, &r1,
+				&e) < 0 ||
+	    pf_state_add_rrset_owner(&st, "_587._tcp.mx2.example.com.", true, 600, &e) < 0) {
+		T_CHECK(0, "records added: %s", e.msg);
+		return;
+	}
+	T_STREQ(st.records[0].owner, "_25._tcp.mx.example.com.", "record owner canonical");
+	T_STREQ(st.records[4].owner, "_587._tcp.mx2.example.com.",
+		"record owner canonical: lowercase, one trailing dot");
+	T_STREQ(st.records[4].host, "MX2.Example.com", "record host kept as given");
+	T_CHECK(st.n_rrsets == 3 && st.rrsets[2].port == 587 &&
+			t_streq(st.rrsets[2].host, "mx2.example.com") &&
+			t_streq(st.rrsets[2].owner, "_587._tcp.mx2.example.com."),
+		"RRset added by its owner name: host and port parsed out");
+	T_CHECK(pf_state_add_rrset_owner(&st, "mx2.example.com.", true, 600, &e) == -EINVAL,
+		"RRset owner not of the _PORT._tcp form refused");
+	a = fmt(&st);
+	T_CHECK(strstr(a, "record = next ecdsa MX2.Example.com 587 ") &&
+			strstr(a, "rrset_before = mx2.example.com 587 600\n"),
+		"file lines hold host and port as before");
+	if (pf_state_parse("t", a, strlen(a), &back, &e) < 0) {
+		T_CHECK(0, "state with owners parses: %s", e.msg);
+		free(a);
+		pf_state_free(&st);
+		return;
+	}
+	T_STREQ(back.records[4].owner, "_587._tcp.mx2.example.com.", "owner derived again on load");
+	T_STREQ(back.rrsets[1].owner, "_465._tcp.mx.example.com.", "RRset owner derived on load");
+	b = fmt(&back);
+	T_STREQ(a, b, "loaded and written again: the same bytes");
+	free(a);
+	free(b);
+	pf_state_free(&back);
+	pf_state_free(&st);
+}
+
 static void test_events(void)
 {
 	pf_state st, back;
@@ -975,6 +1021,7 @@ int main(void)
 		return 1;
 	test_round_trips();
 	test_fields_survive();
+	test_owners();
 	test_events();
 	test_begin();
 	test_bad_files();

@@ -296,6 +296,35 @@ static void test_from_config(void)
 	pf_config_free(&cfg);
 }
 
+/* The terms the CLI's "propagation --wait" uses without a state. */
+static void test_terms(void)
+{
+	static const struct {
+		const char *name;
+		uint32_t tlsa, before, soa_ttl, soa_min, eff;
+		int64_t t_pub, t_conf, deploy;
+	} terms[] = {
+		{"tlsa_ttl largest", 300, 60, 600, 100, 300, 1000, 1000, 1000 + 3600 + 2 * 300 + 60},
+		{"TTL before largest", 300, 900, 600, 100, 900, 1000, 1000, 1000 + 3600 + 2 * 900 + 60},
+		{"negative TTL largest", 300, 60, 7200, 1200, 1200, 1000, 1000,
+		 1000 + 3600 + 2 * 1200 + 60},
+		{"T_conf after the minimum delay", 300, 0, 60, 60, 300, 1000, 9000,
+		 9000 + 2 * 300 + 60},
+	};
+	pf_timing_params p = {.ttl_factor = 2, .publish_safety = 60,
+			      .propagation_min_delay = 3600, .retire_delay = 0};
+
+	for (size_t i = 0; i < sizeof(terms) / sizeof(terms[0]); i++) {
+		uint32_t neg = pf_timing_ttl_negative(terms[i].soa_ttl, terms[i].soa_min);
+		uint32_t eff = pf_timing_ttl_eff(terms[i].tlsa, terms[i].before, neg);
+
+		T_CHECK(eff == terms[i].eff, "terms: %s: TTLeff %u", terms[i].name, eff);
+		T_CHECK(pf_timing_deploy_at(&p, terms[i].t_pub, terms[i].t_conf, eff) ==
+				terms[i].deploy,
+			"terms: %s: deploy time", terms[i].name);
+	}
+}
+
 int main(void)
 {
 	test_table();
@@ -304,5 +333,6 @@ int main(void)
 	test_retire_gate();
 	test_restart();
 	test_from_config();
+	test_terms();
 	T_DONE();
 }
