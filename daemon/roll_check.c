@@ -27,9 +27,9 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 	r->audit = true;
 	r->progress = out;
 	if ((rc = roll_open_postfix(r, e)) < 0 || (rc = roll_tlsa_hosts(r, &hosts, e)) < 0 ||
-	    (rc = postfix_deployed(&r->pf, "smtpd", &dep, e)) < 0)
+	    (rc = r->ops->deployed(r->ops_data, "smtpd", &dep, e)) < 0)
 		goto out;
-	pf_state_begin(&r->st, pf_now());
+	pf_state_begin(&r->st, roll_now(r));
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
 		pf_pubkey pk = {0};
 
@@ -86,7 +86,7 @@ int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e)
 	if ((rc = roll_load_state(r, e)) < 0)
 		return rc;
 	pf_timing_compute(&r->st, &r->tparams, &t);
-	pf_status_print(&r->st, &t, pf_now(), json, out);
+	pf_status_print(&r->st, &t, roll_now(r), json, out);
 	return 0;
 }
 
@@ -94,7 +94,7 @@ const char *roll_status_line(pf_roll *r)
 {
 	pf_timing t;
 	char when[40];
-	int64_t now = pf_now();
+	int64_t now = roll_now(r);
 
 	pf_timing_compute(&r->st, &r->tparams, &t);
 	switch (r->st.phase) {

@@ -12,24 +12,7 @@
 
 #include "journal.h"
 #include "keystore.h"
-#include "reload.h"
 #include "roll_int.h"
-
-/* Reload Postfix: through systemd (reload_unit), waiting for the job to
- * finish so that verification never probes a server not yet reloaded, or
- * with reload_command. */
-static int reload_postfix(pf_roll *r, pf_err *e)
-{
-	char *cmd;
-	int rc;
-
-	if (r->cfg->reload_unit)
-		return reload_unit_wait(r->cfg->reload_unit, PF_RELOAD_UNIT_TIMEOUT_SEC, e);
-	cmd = pf_config_reload_command(r->cfg);
-	rc = postfix_reload(&r->pf, cmd, e);
-	free(cmd);
-	return rc;
-}
 
 /* The snapshot in the state as a pf_snapshot (borrowed strings). */
 static void snapshot_of_state(const pf_state *st, pf_snapshot *s)
@@ -49,12 +32,12 @@ int roll_rollback(pf_roll *r, const char *why, pf_err *e)
 	int rc;
 
 	snapshot_of_state(&r->st, &s);
-	rc = postfix_restore(&r->pf, &s, e);
+	rc = r->ops->restore(r->ops_data, &s, e);
 	pf_snapshot_free(&s);
 	if (rc == 0)
-		rc = reload_postfix(r, e);
+		rc = r->ops->reload(r->ops_data, e);
 	if (rc == 0) {
-		pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLBACK_DONE, NULL,
+		pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLBACK_DONE, NULL,
 				       "previous main.cf settings restored and Postfix reloaded "
 				       "after: %s",
 				       why);
@@ -85,7 +68,7 @@ int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *fo
 	for (int p = 0; p < 2; p++) {
 		pf_tls_files dep = {0};
 
-		if ((rc = postfix_deployed(&r->pf, prefixes[p], &dep, e)) < 0)
+		if ((rc = r->ops->deployed(r->ops_data, prefixes[p], &dep, e)) < 0)
 			return rc;
 		for (int a = 0; a < PF_ALG_COUNT; a++) {
 			const pf_state_key *k = &r->st.keys[a];
@@ -120,7 +103,7 @@ int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *fo
 		pf_tls_files_free(&dep);
 	}
 	*ret_all_next = any && all_next;
-	if ((rc = postfix_snapshot(&r->pf, postfix_tls_server_params, &cur, e)) < 0)
+	if ((rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &cur, e)) < 0)
 		return rc;
 	bool changed = r->st.n_maincf != cur.names.n;
 	for (size_t i = 0; !changed && i < cur.names.n; i++) {
@@ -141,7 +124,7 @@ static int snapshot_now(pf_roll *r, pf_err *e)
 	pf_snapshot s = {0};
 	int rc;
 
-	rc = postfix_snapshot(&r->pf, postfix_tls_server_params, &s, e);
+	rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &s, e);
 	for (size_t i = 0; rc == 0 && i < s.names.n; i++)
 		rc = pf_state_add_setting(&r->st, s.names.v[i], s.values[i], e);
 	pf_snapshot_free(&s);
@@ -182,17 +165,17 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 	if (!all_next || r->st.n_maincf > 0)
 		return 0;
 	pf_timing_compute(&r->st, &r->tparams, &t);
-	pf_journal_state_event(&r->st, pf_now(), PF_EV_MANUAL_DEPLOY, NULL,
+	pf_journal_state_event(&r->st, roll_now(r), PF_EV_MANUAL_DEPLOY, NULL,
 			       "the next keys were deployed by hand%s: carrying on, verifying them "
 			       "and withdrawing the old keys' records after retire_delay",
-			       pf_timing_may_deploy(&r->st, &t, pf_now(), NULL) < 0
+			       pf_timing_may_deploy(&r->st, &t, roll_now(r), NULL) < 0
 				       ? ", before the safety time"
 				       : "");
 	if ((rc = snapshot_now(r, e)) < 0)
 		return rc;
 	if (!r->st.t[PF_T_DEPLOYED])
-		r->st.t[PF_T_DEPLOYED] = pf_now();
-	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(), e,
+		r->st.t[PF_T_DEPLOYED] = roll_now(r);
+	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(r), e,
 		     "the next keys are in main.cf, deployed by hand; their reload is taken as now");
 }
 
@@ -210,12 +193,12 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 		return rc;
 	/* Before main.cf changes: can "postfix check" and the reload run in
 	 * this process, or must reload_unit stand in (reload.h)? */
-	if ((rc = reload_preflight(r->cfg, r->cfg->path, &full_check, e)) < 0)
+	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
 		return rc;
 	if (r->st.n_maincf == 0) {
 		pf_snapshot s = {0};
 
-		rc = postfix_snapshot(&r->pf, postfix_tls_server_params, &s, e);
+		rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &s, e);
 		for (size_t i = 0; rc == 0 && i < s.names.n; i++)
 			rc = pf_state_add_setting(&r->st, s.names.v[i], s.values[i], e);
 		pf_snapshot_free(&s);
@@ -228,20 +211,19 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 		const pf_state_key *k = &r->st.keys[a];
 
 		if (k->present && pf_state_key_has_next(k))
-			rc = postfix_deploy_settings(&r->pf, (enum pf_alg)a, k->next_key, k->next_cert,
+			rc = r->ops->deploy_settings(r->ops_data, (enum pf_alg)a, k->next_key, k->next_cert,
 						     &settings, e);
 	}
 	if (rc == 0)
-		rc = postfix_set(&r->pf, &settings, e);
+		rc = r->ops->set(r->ops_data, &settings, e);
 	/* t_deployed is when main.cf changed; "postfix check" after it can
 	 * take seconds while main.cf is "hot" (TEST-SERVERS.md). */
 	if (rc == 0)
-		r->st.t[PF_T_DEPLOYED] = pf_now();
+		r->st.t[PF_T_DEPLOYED] = roll_now(r);
 	if (rc == 0)
-		rc = full_check ? postfix_check(&r->pf, e)
-				: postfix_check_settings(&r->pf, &settings, e);
+		rc = r->ops->check(r->ops_data, full_check, &settings, e);
 	if (rc == 0)
-		rc = reload_postfix(r, e);
+		rc = r->ops->reload(r->ops_data, e);
 	pf_strv_clear(&settings);
 	if (rc < 0) {
 		pf_err e2 = {0};
@@ -253,8 +235,8 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 		pf_err_clear(e);
 		return roll_fail(r, why);
 	}
-	pf_journal_state_event(&r->st, pf_now(), PF_EV_RELOADED, NULL, "Postfix reloaded");
-	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(), e,
+	pf_journal_state_event(&r->st, roll_now(r), PF_EV_RELOADED, NULL, "Postfix reloaded");
+	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(r), e,
 		     "new keys in main.cf and Postfix reloaded");
 }
 
@@ -269,18 +251,18 @@ int roll_deploy(pf_roll *r, bool force, pf_err *e)
 	if (r->st.phase < PF_PHASE_PUBLISHED || r->st.phase > PF_PHASE_DEPLOYABLE) {
 		rc = pf_err_refuse(e, "nothing to deploy: the rollover is in phase %s",
 				   pf_phase_name(r->st.phase));
-	} else if (!force && (rc = pf_timing_may_deploy(&r->st, &t, pf_now(), e)) < 0) {
+	} else if (!force && (rc = pf_timing_may_deploy(&r->st, &t, roll_now(r), e)) < 0) {
 		/* e says what is awaited, and until when. */
 	} else {
-		if (force && pf_timing_may_deploy(&r->st, &t, pf_now(), NULL) < 0)
-			pf_journal_state_event(&r->st, pf_now(), PF_EV_FORCED_DEPLOY, NULL,
+		if (force && pf_timing_may_deploy(&r->st, &t, roll_now(r), NULL) < 0)
+			pf_journal_state_event(&r->st, roll_now(r), PF_EV_FORCED_DEPLOY, NULL,
 					       "deploy --force-now: deploying before the safety time "
 					       "(phase %s)",
 					       pf_phase_name(r->st.phase));
 		if (r->st.phase != PF_PHASE_DEPLOYABLE) {
 			if (!r->st.t[PF_T_CONF])
-				r->st.t[PF_T_CONF] = roll_now_up();
-			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, pf_now(), e,
+				r->st.t[PF_T_CONF] = roll_now_up(r);
+			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now(r), e,
 				   force ? "deploy forced" : "the safety time has passed");
 		}
 		if (rc == 0)
@@ -300,5 +282,5 @@ int roll_reload(pf_roll *r, pf_err *e)
 
 	if ((rc = roll_open_postfix(r, e)) < 0)
 		return rc;
-	return reload_postfix(r, e);
+	return r->ops->reload(r->ops_data, e);
 }

@@ -77,7 +77,7 @@ int roll_ensure_next_files(pf_roll *r, pf_err *e)
 			if (rc == 0)
 				rc = keystore_write_cert(k->next_cert, cert, e);
 			if (rc == 0) {
-				pf_journal_state_event(&r->st, pf_now(), PF_EV_KEY_GENERATED, NULL,
+				pf_journal_state_event(&r->st, roll_now(r), PF_EV_KEY_GENERATED, NULL,
 						       "%s key %s and certificate %s written",
 						       pf_alg_name((enum pf_alg)a), k->next_key,
 						       k->next_cert);
@@ -111,22 +111,22 @@ int roll_step_generate(pf_roll *r, pf_err *e)
 	pf_tls_files dep = {0};
 	pf_strv hosts = {0};
 	char stamp[32];
-	time_t t = time(NULL);
+	time_t t = (time_t)roll_now(r);
 	struct tm tm;
 	int rc;
 
 	if ((rc = roll_open_postfix(r, e)) < 0 || (rc = roll_tlsa_hosts(r, &hosts, e)) < 0 ||
-	    (rc = postfix_deployed(&r->pf, "smtpd", &dep, e)) < 0)
+	    (rc = r->ops->deployed(r->ops_data, "smtpd", &dep, e)) < 0)
 		goto out;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
 	if (!r->st.rollover[0]) {
 		/* The id is saved before anything else, so that a kill from here
 		 * on resumes this rollover; then it is announced, once. */
-		pf_state_begin(&r->st, pf_now());
+		pf_state_begin(&r->st, roll_now(r));
 		if ((rc = roll_save(r, e)) < 0)
 			goto out;
-		pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_STARTED, NULL,
+		pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_STARTED, NULL,
 				       "rollover started for %zu key algorithm%s", cfg->n_algs,
 				       cfg->n_algs == 1 ? "" : "s");
 	} else {
@@ -174,7 +174,7 @@ int roll_step_generate(pf_roll *r, pf_err *e)
 	if (rc == 0)
 		rc = roll_ensure_next_files(r, e);
 	if (rc == 0)
-		rc = roll_enter(r, PF_PHASE_GENERATED, PF_T_GENERATED, pf_now(), e,
+		rc = roll_enter(r, PF_PHASE_GENERATED, PF_T_GENERATED, roll_now(r), e,
 			   "next keys and self-signed certificates written");
 out:
 	pf_tls_files_free(&dep);

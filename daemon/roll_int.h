@@ -15,6 +15,7 @@
  *   roll_retire.c       verified -> retired -> idle, and cancel: every
  *                       withdrawal, through withdraw_guard
  *   roll_check.c        the audit of what is in service, and status
+ *   roll_ops.c          the real dependencies (pf_roll_ops, rollover.h)
  *
  * Each step persists what it is about to do before doing it, so that after
  * a kill at any point the same step runs again and finds its work done or
@@ -72,12 +73,23 @@ struct pf_roll {
 	int lock_wait; /* seconds to wait for the lock; 0: fail at once */
 	void (*phase_hook)(void *userdata);
 	void *phase_hook_data;
+	const pf_roll_ops *ops; /* roll_real_ops, or a test's */
+	void *ops_data;         /* given to each of ops: r itself for the real ones */
 };
+
+/* The real dependencies, with the roll object as their userdata
+ * (roll_ops.c). */
+extern const pf_roll_ops roll_real_ops;
 
 /* ---- the core (rollover.c) ---- */
 
-/* Now, rounded up: the start of a wait (timing.h). */
-int64_t roll_now_up(void);
+/* The clock, through r->ops: now (epoch seconds, rounded down), now
+ * rounded up (the start of a wait, timing.h), the monotonic clock, a
+ * pause. */
+int64_t roll_now(const pf_roll *r);
+int64_t roll_now_up(const pf_roll *r);
+uint64_t roll_mono_usec(const pf_roll *r);
+void roll_sleep_ms(const pf_roll *r, unsigned ms);
 void roll_progress(pf_roll *r, const char *fmt, ...) PF_PRINTF(2, 3);
 /* Re-read the state file into r->st.  Returns 0 or -errno. */
 int roll_load_state(pf_roll *r, pf_err *e);

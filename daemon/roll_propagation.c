@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "journal.h"
-#include "net.h"
 #include "roll_int.h"
 
 /*
@@ -39,7 +38,7 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 
 		if (m == 0)
 			continue;
-		if ((rc = net_prop_run(&r->zones[z], want, m, &no, &rd, e)) < 0)
+		if ((rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, e)) < 0)
 			break;
 		if (!rd.zone_signed && present && !unsigned_warned) {
 			unsigned_warned = true;
@@ -69,8 +68,8 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 					known |= strcmp(r->st.servers[k].name, sv->target.addr.label) == 0;
 				if (!known && !r->audit) {
 					pf_state_confirm_server(&r->st, sv->target.addr.label, sv->serial,
-								roll_now_up(), &e2);
-					pf_journal_state_event(&r->st, pf_now(), PF_EV_SERVER_CONFIRMED,
+								roll_now_up(r), &e2);
+					pf_journal_state_event(&r->st, roll_now(r), PF_EV_SERVER_CONFIRMED,
 							       sv->target.addr.label,
 							       "%s serves every new record (serial %u)",
 							       sv->target.addr.label, sv->serial);
@@ -103,12 +102,12 @@ int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e)
 	n = roll_select_records(&r->st, PF_ROLE_NEXT, idx);
 	rc = roll_propagation_round(r, idx, n, true, &done, &missing, e);
 	free(idx);
-	now = pf_now();
+	now = roll_now(r);
 	if (rc < 0 && !roll_transient(rc))
 		goto out;
 	if (rc == 0 && done) {
 		r->poll_delay = POLL_MIN_SEC; /* the retire polls start afresh */
-		rc = roll_enter(r, PF_PHASE_PROPAGATED, PF_T_CONF, roll_now_up(), e,
+		rc = roll_enter(r, PF_PHASE_PROPAGATED, PF_T_CONF, roll_now_up(r), e,
 			   "every check server serves every new record");
 		goto out;
 	}

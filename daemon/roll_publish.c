@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "dns_tsig.h"
-#include "net.h"
 #include "roll_int.h"
 #include "tlsa.h"
 
@@ -26,7 +25,7 @@ int roll_tlsa_hosts(pf_roll *r, pf_strv *ret, pf_err *e)
 			pf_strv_push(ret, r->cfg->tlsa_hostnames.v[i]);
 		return 0;
 	}
-	if ((rc = roll_open_postfix(r, e)) < 0 || (rc = postfix_myhostname(&r->pf, &h, e)) < 0)
+	if ((rc = roll_open_postfix(r, e)) < 0 || (rc = r->ops->myhostname(r->ops_data, &h, e)) < 0)
 		return rc;
 	if (!pf_valid_hostname(h)) {
 		rc = pf_err_usage(e, "myhostname \"%.100s\" is not a valid host name", h);
@@ -160,7 +159,7 @@ int roll_zones(pf_roll *r, pf_err *e)
 	size_t *oz, *idx, n = 0;
 	int rc;
 
-	if (r->zones && pf_now() - r->zones_at < ZONE_CACHE_SEC)
+	if (r->zones && roll_now(r) - r->zones_at < ZONE_CACHE_SEC)
 		return 0;
 	dns_zones_free(r->zones, r->n_zones);
 	r->zones = NULL;
@@ -181,14 +180,14 @@ int roll_zones(pf_roll *r, pf_err *e)
 		owners[n] = pf_malloc(300);
 		owner_of(rec, owners[n++], 300);
 	}
-	rc = net_discover(r->cfg, owners, n, &r->zones, &r->n_zones, oz, e);
+	rc = r->ops->discover(r->ops_data, r->cfg, owners, n, &r->zones, &r->n_zones, oz, e);
 	for (size_t i = 0; i < n; i++)
 		free(owners[i]);
 	free(owners);
 	free(oz);
 	free(idx);
 	if (rc == 0)
-		r->zones_at = pf_now();
+		r->zones_at = roll_now(r);
 	return rc;
 }
 
@@ -235,7 +234,7 @@ int roll_apply_changes(pf_roll *r, const size_t *idx, size_t n, enum dns_change_
 		}
 		if (m == 0)
 			continue;
-		rc = net_update_apply(&o, ch, m, &zr, e);
+		rc = r->ops->update_apply(r->ops_data, &o, ch, m, &zr, e);
 		if (rc == 0) {
 			int64_t t_pub = res->t_pub > zr.t_pub ? res->t_pub : zr.t_pub;
 			*res = zr;
@@ -293,7 +292,7 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 			size_t m = roll_wants_in_zone(r, idx, n, &r->zones[z], true, want);
 
 			if (m)
-				rc = net_prop_run(&r->zones[z], want, m, &no, &rd, e);
+				rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, e);
 			for (size_t o = 0; rc == 0 && o < rd.n_owners; o++) {
 				bool existed = false;
 				uint32_t ttl = 0;
@@ -352,12 +351,12 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 	 * NOERROR came back now: the records were seen present just now, a
 	 * later and so safe T_pub; never 0, which would void the
 	 * propagation_min_delay floor. */
-	r->st.t[PF_T_PUB] = res.t_pub ? res.t_pub + 1 : roll_now_up();
+	r->st.t[PF_T_PUB] = res.t_pub ? res.t_pub + 1 : roll_now_up(r);
 	r->st.tlsa_ttl = r->cfg->tlsa_ttl;
 	r->st.have_serial = r->n_zones == 1;
 	r->st.update_serial = res.serial;
 	r->poll_delay = POLL_MIN_SEC;
-	rc = roll_enter(r, PF_PHASE_PUBLISHED, PF_T_COUNT, pf_now(), e,
+	rc = roll_enter(r, PF_PHASE_PUBLISHED, PF_T_COUNT, roll_now(r), e,
 		   "%zu TLSA record%s added (serial %u)", n, n == 1 ? "" : "s", res.serial);
 out:
 	free(idx);

@@ -75,7 +75,7 @@ static int guard(pf_roll *r, const size_t *idx, size_t n, const char *action,
 	roll_endpoints(r, &eps);
 	pf_guard_req q = {.pf = &r->pf, .endpoints = &eps, .st = &r->st, .action = action,
 			  .hint = hint, .hint_arg = r};
-	rc = withdraw_guard_check(&q, gr, n, e);
+	rc = r->ops->guard(r->ops_data, &q, gr, n, e);
 	free(eps.v);
 	free(gr);
 	return rc;
@@ -114,7 +114,7 @@ int roll_finish(pf_roll *r, pf_err *e)
 {
 	int rc;
 
-	pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_COMPLETED, NULL,
+	pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_COMPLETED, NULL,
 			       "rollover complete");
 	reset_idle(&r->st);
 	roll_progress(r, "idle: rollover complete");
@@ -143,7 +143,7 @@ int roll_step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
 	if (rc < 0 && !roll_transient(rc))
 		goto out;
 	if (rc == 0 && done) {
-		if ((rc = roll_enter(r, PF_PHASE_RETIRED, PF_T_RETIRED, pf_now(), e,
+		if ((rc = roll_enter(r, PF_PHASE_RETIRED, PF_T_RETIRED, roll_now(r), e,
 				"%zu old record%s withdrawn and gone from every check server", n,
 				n == 1 ? "" : "s")) < 0)
 			goto out;
@@ -154,7 +154,7 @@ int roll_step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
 		 missing.n == 1 ? "" : "s");
 	pf_err_clear(e);
 	rc = 0;
-	*wakeup = pf_now() + r->poll_delay;
+	*wakeup = roll_now(r) + r->poll_delay;
 	r->poll_delay = r->poll_delay * 2 > POLL_MAX_SEC ? POLL_MAX_SEC : r->poll_delay * 2;
 out:
 	pf_strv_clear(&missing);
@@ -163,7 +163,7 @@ out:
 
 int roll_retire(pf_roll *r, int max_wait, pf_err *e)
 {
-	int64_t deadline = pf_now() + max_wait;
+	int64_t deadline = roll_now(r) + max_wait;
 	int rc;
 
 	for (;;) {
@@ -176,16 +176,16 @@ int roll_retire(pf_roll *r, int max_wait, pf_err *e)
 		if (r->st.phase != PF_PHASE_VERIFIED)
 			rc = pf_err_refuse(e, "no old records to retire: the rollover is in phase %s",
 					   pf_phase_name(r->st.phase));
-		else if ((rc = pf_timing_may_retire(&r->st, &t, pf_now(), e)) == 0)
+		else if ((rc = pf_timing_may_retire(&r->st, &t, roll_now(r), e)) == 0)
 			rc = roll_step_retire(r, &wakeup, e);
 		roll_end(r);
 		if (rc < 0 || wakeup == 0)
 			return rc;
-		if (pf_now() >= deadline)
+		if (roll_now(r) >= deadline)
 			return pf_err_set(e, ETIMEDOUT,
 					  "old records withdrawn, but not yet gone from every check "
 					  "server; the rollover confirms it later");
-		sleep(1);
+		roll_sleep_ms(r, 1000);
 	}
 }
 
@@ -226,7 +226,7 @@ int roll_cancel(pf_roll *r, pf_err *e)
 			pf_remove_stale_temps(k->next_cert);
 		}
 		pf_fsync_parent(r->cfg->postfix_config_directory);
-		pf_journal_state_event(&r->st, pf_now(), PF_EV_CANCELLED, NULL,
+		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CANCELLED, NULL,
 				       "rollover cancelled: new records withdrawn, new keys removed");
 		reset_idle(&r->st);
 		rc = roll_save(r, e);

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "journal.h"
-#include "net.h"
 #include "roll_int.h"
 #include "tlsa.h"
 
@@ -79,7 +78,7 @@ int roll_verify_once(pf_roll *r, pf_err *e)
 				if (!seen)
 					rds[m++] = *rd;
 			}
-			rc = net_probe(&eps.v[i], r->st.records[idx[0]].host, rds, m,
+			rc = r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds, m,
 				       (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, e);
 			free(rds);
 			if (rc < 0)
@@ -104,7 +103,7 @@ int roll_verify_once(pf_roll *r, pf_err *e)
 			else if (r->audit)
 				roll_progress(r, "ok: %s presents the deployed %s key, DANE-valid", label, alg);
 			else
-				pf_journal_state_event(&r->st, pf_now(), PF_EV_ENDPOINT_VERIFIED, label,
+				pf_journal_state_event(&r->st, roll_now(r), PF_EV_ENDPOINT_VERIFIED, label,
 						       "%s presents the new %s key, DANE-valid", label, alg);
 		}
 	}
@@ -124,7 +123,7 @@ int roll_step_verify(pf_roll *r, pf_err *e)
 		return rc;
 	for (int attempt = 0; attempt < VERIFY_ATTEMPTS; attempt++) {
 		if (attempt)
-			sleep(1); /* smtpd takes a moment to pick up the reload */
+			roll_sleep_ms(r, 1000); /* smtpd takes a moment to pick up the reload */
 		pf_err_clear(e);
 		if ((rc = roll_verify_once(r, e)) == 0)
 			break;
@@ -133,10 +132,10 @@ int roll_step_verify(pf_roll *r, pf_err *e)
 	 * not look older than the reload. */
 	if (rc == 0)
 		return roll_enter(r, PF_PHASE_VERIFIED, PF_T_VERIFIED,
-			     pf_now() > r->st.t[PF_T_RELOAD] ? pf_now() : r->st.t[PF_T_RELOAD], e,
+			     roll_now(r) > r->st.t[PF_T_RELOAD] ? roll_now(r) : r->st.t[PF_T_RELOAD], e,
 			     "every endpoint presents the new keys, DANE-valid");
 	snprintf(why, sizeof(why), "verification failed: %.300s", e->msg);
-	pf_journal_state_event(&r->st, pf_now(), PF_EV_VERIFICATION_FAILED, NULL, "%s", e->msg);
+	pf_journal_state_event(&r->st, roll_now(r), PF_EV_VERIFICATION_FAILED, NULL, "%s", e->msg);
 	pf_err_clear(e);
 	{
 		pf_err e2 = {0};

@@ -17,11 +17,26 @@
 #include "journal.h"
 #include "roll_int.h"
 
-int64_t roll_now_up(void)
+int64_t roll_now(const pf_roll *r)
 {
-	/* pf_now() truncates; a wait that starts "now" starts at the next
+	return r->ops->now(r->ops_data);
+}
+
+int64_t roll_now_up(const pf_roll *r)
+{
+	/* roll_now truncates; a wait that starts "now" starts at the next
 	 * whole second, so rounding can only lengthen it (timing.h). */
-	return pf_now() + 1;
+	return roll_now(r) + 1;
+}
+
+uint64_t roll_mono_usec(const pf_roll *r)
+{
+	return r->ops->mono_usec(r->ops_data);
+}
+
+void roll_sleep_ms(const pf_roll *r, unsigned ms)
+{
+	r->ops->sleep_ms(r->ops_data, ms);
 }
 
 void roll_progress(pf_roll *r, const char *fmt, ...)
@@ -88,6 +103,8 @@ int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e)
 	pf_state_init(&r->st);
 	pf_timing_params_from_config(cfg, &r->tparams);
 	r->poll_delay = POLL_MIN_SEC;
+	r->ops = &roll_real_ops;
+	r->ops_data = r;
 	if ((rc = pf_state_dir_create(cfg->state_directory, e)) < 0 ||
 	    (rc = roll_load_state(r, e)) < 0) {
 		roll_free(r);
@@ -95,6 +112,12 @@ int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e)
 	}
 	*ret = r;
 	return 0;
+}
+
+void roll_set_ops(pf_roll *r, const pf_roll_ops *ops, void *userdata)
+{
+	r->ops = ops ? ops : &roll_real_ops;
+	r->ops_data = ops ? userdata : r;
 }
 
 void roll_set_phase_hook(pf_roll *r, void (*fn)(void *userdata), void *userdata)
@@ -136,12 +159,12 @@ int roll_begin(pf_roll *r, pf_err *e)
 
 	/* A step of another process (the daemon's propagation round, say)
 	 * holds the lock for seconds; wait for it, bounded. */
-	for (uint64_t until = pf_mono_usec() + (uint64_t)r->lock_wait * 1000000u;;) {
+	for (uint64_t until = roll_mono_usec(r) + (uint64_t)r->lock_wait * 1000000u;;) {
 		rc = pf_lock_acquire(r->cfg->state_directory, &r->lock, e);
-		if (rc != -EBUSY || pf_mono_usec() >= until)
+		if (rc != -EBUSY || roll_mono_usec(r) >= until)
 			break;
 		pf_err_clear(e);
-		usleep(200 * 1000);
+		roll_sleep_ms(r, 200);
 	}
 	if (rc < 0)
 		return rc;
@@ -171,8 +194,7 @@ int roll_open_postfix(pf_roll *r, pf_err *e)
 
 	if (r->pf_open)
 		return 0;
-	rc = postfix_open(&r->pf, r->cfg->postfix_command_directory,
-			  r->cfg->postfix_config_directory, e);
+	rc = r->ops->postfix_open(r->ops_data, e);
 	r->pf_open = rc == 0;
 	return rc;
 }
@@ -202,7 +224,7 @@ int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf
 	if (stamp < PF_T_COUNT)
 		r->st.t[stamp] = now;
 	/* The stamp may be rounded up (timing.h); the event is when it happened. */
-	pf_journal_state_event(&r->st, pf_now(), pf_event_for_phase(p), NULL, "%s", msg);
+	pf_journal_state_event(&r->st, roll_now(r), pf_event_for_phase(p), NULL, "%s", msg);
 	roll_progress(r, "%s: %s", pf_phase_name(p), msg);
 	if ((rc = roll_save(r, e)) < 0)
 		return rc;
@@ -216,7 +238,7 @@ int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf
 int roll_fail(pf_roll *r, const char *reason)
 {
 	pf_err e2 = {0};
-	int64_t now = pf_now();
+	int64_t now = roll_now(r);
 
 	pf_state_fail(&r->st, now, reason);
 	pf_journal_state_event(&r->st, now, PF_EV_ROLLOVER_FAILED, NULL, "%s", reason);
@@ -242,7 +264,7 @@ static int64_t deployed_key_age(pf_roll *r)
 	int64_t age = -1;
 	struct stat st;
 
-	if (roll_open_postfix(r, &e) < 0 || postfix_deployed(&r->pf, "smtpd", &dep, &e) < 0)
+	if (roll_open_postfix(r, &e) < 0 || r->ops->deployed(r->ops_data, "smtpd", &dep, &e) < 0)
 		return -1;
 	for (size_t i = 0; i < r->cfg->n_algs; i++) {
 		const char *k = dep.key_file[r->cfg->algs[i]];
@@ -251,7 +273,7 @@ static int64_t deployed_key_age(pf_roll *r)
 			age = INT64_MAX; /* an algorithm without a key: roll now */
 			break;
 		}
-		int64_t a = pf_now() - st.st_mtime;
+		int64_t a = roll_now(r) - st.st_mtime;
 		age = age < 0 || a > age ? a : age;
 	}
 	pf_tls_files_free(&dep);
@@ -272,7 +294,7 @@ int roll_start(pf_roll *r, pf_err *e)
 		r->st.phase = from;
 		r->st.t[PF_T_FAILED] = 0;
 		r->retry_delay = 0;
-		rc = roll_enter(r, from, PF_T_COUNT, pf_now(), e, "resuming after a failure");
+		rc = roll_enter(r, from, PF_T_COUNT, roll_now(r), e, "resuming after a failure");
 	} else if (r->st.phase == PF_PHASE_IDLE) {
 		rc = roll_step_generate(r, e);
 		if (rc < 0 && r->st.phase == PF_PHASE_IDLE && r->st.rollover[0]) {
@@ -281,7 +303,7 @@ int roll_start(pf_roll *r, pf_err *e)
 			char why[PF_STATE_MAX_TEXT];
 
 			snprintf(why, sizeof(why), "key generation failed: %.300s", e->msg);
-			pf_journal_state_event(&r->st, pf_now(), PF_EV_ROLLOVER_FAILED, NULL, "%s",
+			pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_FAILED, NULL, "%s",
 					       why);
 			roll_save(r, &e2);
 		}
@@ -331,7 +353,7 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 					continue;
 				}
 				if (age >= 0)
-					wakeup = pf_now() + (r->cfg->rollover_interval - age);
+					wakeup = roll_now(r) + (r->cfg->rollover_interval - age);
 			}
 			goto done;
 		case PF_PHASE_GENERATED:
@@ -343,12 +365,12 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 		case PF_PHASE_PROPAGATED:
 			if ((rc = roll_check_hand_deploy(r, e)) < 0 || r->st.phase != before)
 				break;
-			if (pf_timing_may_deploy(&r->st, &t, pf_now(), e) < 0) {
+			if (pf_timing_may_deploy(&r->st, &t, roll_now(r), e) < 0) {
 				pf_err_clear(e);
-				wakeup = t.deploy_known ? t.deploy_at : pf_now() + POLL_MAX_SEC;
+				wakeup = t.deploy_known ? t.deploy_at : roll_now(r) + POLL_MAX_SEC;
 				break;
 			}
-			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, pf_now(), e,
+			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now(r), e,
 				   "the safety time has passed");
 			break;
 		case PF_PHASE_DEPLOYABLE:
@@ -364,9 +386,9 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				rc = roll_step_verify(r, e);
 				break;
 			}
-			if (pf_timing_may_retire(&r->st, &t, pf_now(), e) < 0) {
+			if (pf_timing_may_retire(&r->st, &t, roll_now(r), e) < 0) {
 				pf_err_clear(e);
-				wakeup = t.retire_known ? t.retire_at : pf_now() + POLL_MAX_SEC;
+				wakeup = t.retire_known ? t.retire_at : roll_now(r) + POLL_MAX_SEC;
 				break;
 			}
 			rc = roll_step_retire(r, &wakeup, e);
@@ -381,13 +403,13 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 		if (rc < 0 && roll_transient(rc)) {
 			/* DNS or a server is unreachable: try again later, the
 			 * phase unchanged.  Logged as a server error. */
-			pf_journal_state_event(&r->st, pf_now(), PF_EV_SERVER_ERROR, NULL,
+			pf_journal_state_event(&r->st, roll_now(r), PF_EV_SERVER_ERROR, NULL,
 					       "will retry: %s", e->msg);
 			roll_progress(r, "retrying later: %s", e->msg);
 			r->retry_delay = r->retry_delay ? r->retry_delay * 2 : POLL_MIN_SEC * 2;
 			if (r->retry_delay > RETRY_MAX_SEC)
 				r->retry_delay = RETRY_MAX_SEC;
-			wakeup = pf_now() + r->retry_delay;
+			wakeup = roll_now(r) + r->retry_delay;
 			pf_err_clear(e);
 			rc = roll_save(r, e);
 		} else if (rc < 0 && r->st.phase == before && before != PF_PHASE_IDLE) {
