@@ -131,6 +131,12 @@ static int real_reload(void *ud, pf_err *e)
 	return rc;
 }
 
+static int real_save(void *ud, const char *path, const pf_state *st, pf_err *e)
+{
+	(void)ud;
+	return pf_state_save(path, st, e);
+}
+
 static int real_guard(void *ud, const pf_guard_req *q, const pf_guard_record *recs, size_t n,
 		      pf_err *e)
 {
@@ -156,5 +162,6 @@ const pf_roll_ops roll_real_ops = {
 	.check = real_check,
 	.reload_preflight = real_reload_preflight,
 	.reload = real_reload,
+	.save = real_save,
 	.guard = real_guard,
 };

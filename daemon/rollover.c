@@ -185,7 +185,7 @@ void roll_end(pf_roll *r)
 
 int roll_save(pf_roll *r, pf_err *e)
 {
-	return pf_state_save(r->state_path, &r->st, e);
+	return r->ops->save(r->ops_data, r->state_path, &r->st, e);
 }
 
 int roll_open_postfix(pf_roll *r, pf_err *e)

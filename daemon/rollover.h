@@ -21,6 +21,7 @@
 #include "dns_update.h"
 #include "postfix.h"
 #include "smtp_probe.h"
+#include "state.h"
 #include "util.h"
 #include "withdraw_guard.h"
 
@@ -73,6 +74,10 @@ typedef struct pf_roll_ops {
 	/* Reload as configured: reload_unit (waiting for the job), else
 	 * reload_command. */
 	int (*reload)(void *ud, pf_err *e);
+
+	/* The state file: as pf_state_save (a test counts saves, or dies
+	 * after one, to play a kill). */
+	int (*save)(void *ud, const char *path, const pf_state *st, pf_err *e);
 
 	/* As withdraw_guard_check. */
 	int (*guard)(void *ud, const pf_guard_req *q, const pf_guard_record *recs, size_t n,
