@@ -40,6 +40,7 @@
 #include "dns_propagation.h"
 #include "dns_update.h"
 #include "lock.h"
+#include "net.h"
 #include "postfix.h"
 #include "rollover.h"
 #include "state.h"
@@ -73,6 +74,7 @@ struct pf_roll {
 	int lock_wait; /* seconds to wait for the lock; 0: fail at once */
 	void (*phase_hook)(void *userdata);
 	void *phase_hook_data;
+	pf_net *net;            /* the real ops' network side; NULL: in process */
 	const pf_roll_ops *ops; /* roll_real_ops, or a test's */
 	void *ops_data;         /* given to each of ops: r itself for the real ones */
 };

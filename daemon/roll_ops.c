@@ -35,30 +35,26 @@ static void real_sleep_ms(void *ud, unsigned ms)
 static int real_discover(void *ud, const pf_config *cfg, char *const *owners, size_t n_owners,
 			 dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e)
 {
-	(void)ud;
-	return net_discover(cfg, owners, n_owners, ret, n_zones, owner_zone, e);
+	return net_discover(((pf_roll *)ud)->net, cfg, owners, n_owners, ret, n_zones, owner_zone, e);
 }
 
 static int real_update_apply(void *ud, const dns_update_opts *o, dns_change *ch, size_t n,
 			     dns_update_result *res, pf_err *e)
 {
-	(void)ud;
-	return net_update_apply(o, ch, n, res, e);
+	return net_update_apply(((pf_roll *)ud)->net, o, ch, n, res, e);
 }
 
 static int real_prop_run(void *ud, const dns_zone_info *z, const dns_prop_want *want, size_t n,
 			 const dns_net_opts *o, dns_prop_round *ret, pf_err *e)
 {
-	(void)ud;
-	return net_prop_run(z, want, n, o, ret, e);
+	return net_prop_run(((pf_roll *)ud)->net, z, want, n, o, ret, e);
 }
 
 static int real_probe(void *ud, const pf_hostport *ep, const char *tlsa_host,
 		      const pf_tlsa_rdata *records, size_t n, enum pf_probe_want want,
 		      int timeout_ms, pf_probe_result *ret, pf_err *e)
 {
-	(void)ud;
-	return net_probe(ep, tlsa_host, records, n, want, timeout_ms, ret, e);
+	return net_probe(((pf_roll *)ud)->net, ep, tlsa_host, records, n, want, timeout_ms, ret, e);
 }
 
 static int real_postfix_open(void *ud, pf_err *e)
@@ -140,8 +136,10 @@ static int real_save(void *ud, const char *path, const pf_state *st, pf_err *e)
 static int real_guard(void *ud, const pf_guard_req *q, const pf_guard_record *recs, size_t n,
 		      pf_err *e)
 {
-	(void)ud;
-	return withdraw_guard_check(q, recs, n, e);
+	pf_guard_req q2 = *q;
+
+	q2.net = ((pf_roll *)ud)->net; /* its probes go where the engine's go */
+	return withdraw_guard_check(&q2, recs, n, e);
 }
 
 const pf_roll_ops roll_real_ops = {

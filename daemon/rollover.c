@@ -114,6 +114,11 @@ int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e)
 	return 0;
 }
 
+void roll_set_net(pf_roll *r, pf_net *net)
+{
+	r->net = net;
+}
+
 void roll_set_ops(pf_roll *r, const pf_roll_ops *ops, void *userdata)
 {
 	r->ops = ops ? ops : &roll_real_ops;

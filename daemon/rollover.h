@@ -19,6 +19,7 @@
 #include "dns_discover.h"
 #include "dns_propagation.h"
 #include "dns_update.h"
+#include "net.h"
 #include "postfix.h"
 #include "smtp_probe.h"
 #include "state.h"
@@ -89,6 +90,11 @@ typedef struct pf_roll_ops {
  * Returns 0 or -errno. */
 int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e);
 pf_roll *roll_free(pf_roll *r);
+
+/* Send the engine's network calls through net's network process (net.h);
+ * net must outlive r.  Without it (NULL, the default) they run in this
+ * process. */
+void roll_set_net(pf_roll *r, pf_net *net);
 
 /* FOR TESTS: use ops (which must outlive r) with userdata in place of the
  * real dependencies; NULL puts the real ones back. */

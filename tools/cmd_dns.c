@@ -82,7 +82,8 @@ static int tlsa_hosts(const pf_config *cfg, pf_strv *hosts, pf_err *e)
 }
 
 /* Build the records of the key files and discover their zones. */
-static int collect(const pf_config *cfg, char **keys, size_t n_keys, records *rs, pf_err *e)
+static int collect(pf_net *net, const pf_config *cfg, char **keys, size_t n_keys, records *rs,
+		   pf_err *e)
 {
 	pf_strv hosts = {0};
 	char **owners = NULL;
@@ -133,7 +134,7 @@ static int collect(const pf_config *cfg, char **keys, size_t n_keys, records *rs
 		free(rd);
 	}
 	size_t *owner_zone = pf_calloc(n_owners + 1, sizeof(*owner_zone));
-	r = net_discover(cfg, owners, n_owners, &rs->zones, &rs->n_zones, owner_zone, e);
+	r = net_discover(net, cfg, owners, n_owners, &rs->zones, &rs->n_zones, owner_zone, e);
 	if (r == 0) {
 		rs->zone_of = pf_calloc(rs->n + 1, sizeof(*rs->zone_of));
 		for (size_t i = 0; i < rs->n; i++)
@@ -234,7 +235,7 @@ static void retire_hint(const pf_guard_record *hit, void *arg, char *buf, size_t
  * withdrawals are checked (withdraw_guard.h).  Returns 0, -EPERM (exit 3)
  * with e saying which key and where, or -errno.
  */
-static int guard(const pf_config *cfg, const records *rs, pf_err *e)
+static int guard(pf_net *net, const pf_config *cfg, const records *rs, pf_err *e)
 {
 	pf_pubkey *pk = pf_calloc(rs->n_keys + 1, sizeof(*pk));
 	pf_guard_record *gr = pf_calloc(rs->n + 1, sizeof(*gr));
@@ -263,7 +264,7 @@ static int guard(const pf_config *cfg, const records *rs, pf_err *e)
 		pf_open = r == 0;
 	}
 	if (r == 0) {
-		pf_guard_req q = {.pf = &pf, .endpoints = &eps, .action = "retire",
+		pf_guard_req q = {.pf = &pf, .endpoints = &eps, .net = net, .action = "retire",
 				  .hint = retire_hint};
 
 		r = withdraw_guard_check(&q, gr, rs->n, e);
@@ -289,7 +290,7 @@ static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
 	pf_err e = {0};
 	int rc = PF_EXIT_OK;
 
-	if (op == DNS_OP_DELETE && guard(&cli->cfg, rs, &e) < 0)
+	if (op == DNS_OP_DELETE && guard(cli->net, &cli->cfg, rs, &e) < 0)
 		return cli_fail(&e);
 	if (cli->cfg.dns_tsig_key_file &&
 	    dns_tsig_key_load(cli->cfg.dns_tsig_key_file, &key, &e) < 0)
@@ -317,7 +318,7 @@ static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
 		if (!dry_run)
 			print_zone_head(zi, key);
 		pf_err_clear(&e);
-		int r = net_update_apply(&o, sub, m, &res, &e);
+		int r = net_update_apply(cli->net, &o, sub, m, &res, &e);
 		for (size_t i = 0; i < m; i++)
 			rs->ch[map[i]] = sub[i];
 		if (!dry_run) {
@@ -381,8 +382,10 @@ int cmd_publish(pf_cli *cli, int argc, char **argv)
 		 * old ones) and records the publication. */
 		pf_roll *roll = NULL;
 
-		if (roll_open(&cli->cfg, &roll, &e) == 0)
+		if (roll_open(&cli->cfg, &roll, &e) == 0) {
+			roll_set_net(roll, cli->net);
 			roll_set_lock_wait(roll, 60);
+		}
 		if (!roll || roll_publish(roll, &e) < 0) {
 			roll_free(roll);
 			return cli_fail(&e);
@@ -396,7 +399,7 @@ int cmd_publish(pf_cli *cli, int argc, char **argv)
 	size_t n_keys;
 	if ((r = key_files(cli, argc, argv, &owned, &keys, &n_keys)) != 0)
 		return r;
-	if (collect(&cli->cfg, keys, n_keys, &rs, &e) < 0) {
+	if (collect(cli->net, &cli->cfg, keys, n_keys, &rs, &e) < 0) {
 		pf_strv_clear(&owned);
 		return cli_fail(&e);
 	}
@@ -422,8 +425,10 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 		 * after the retire time and a verification of the new keys. */
 		pf_roll *roll = NULL;
 
-		if (roll_open(&cli->cfg, &roll, &e) == 0)
+		if (roll_open(&cli->cfg, &roll, &e) == 0) {
+			roll_set_net(roll, cli->net);
 			roll_set_lock_wait(roll, 60);
+		}
 		if (!roll || roll_retire(roll, 60, &e) < 0) {
 			roll_free(roll);
 			return cli_fail(&e);
@@ -432,7 +437,7 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 		printf("the replaced keys' records are withdrawn and gone from every check server\n");
 		return PF_EXIT_OK;
 	}
-	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
+	if (collect(cli->net, &cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
 		return cli_fail(&e);
 	r = apply(cli, &rs, DNS_OP_DELETE, false);
 	records_free(&rs);
@@ -519,7 +524,7 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 	size_t n_keys;
 	if ((r = key_files(cli, argc, argv, &owned, &keys, &n_keys)) != 0)
 		return r;
-	r = collect(&cli->cfg, keys, n_keys, &rs, &e);
+	r = collect(cli->net, &cli->cfg, keys, n_keys, &rs, &e);
 	pf_strv_clear(&owned);
 	if (r < 0)
 		return cli_fail(&e);
@@ -553,7 +558,8 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		round++;
 		for (size_t z = 0; z < rs.n_zones; z++) {
 			dns_prop_round_free(&rounds[z]);
-			if (net_prop_run(&rs.zones[z], want + first[z], nw[z], &o, &rounds[z], &e) < 0) {
+			if (net_prop_run(cli->net, &rs.zones[z], want + first[z], nw[z], &o,
+					 &rounds[z], &e) < 0) {
 				r = cli_fail(&e);
 				goto out;
 			}
