@@ -509,7 +509,8 @@ int main(void)
 	W = mmap(NULL, sizeof(*W), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (W == MAP_FAILED || !mkdtemp(top))
 		abort();
-	/* The engine's journal lines go to a file, not the test's output. */
+	/* The engine's journal lines go to a file, not the test's output
+	 * (kept when a check fails). */
 	snprintf(log, sizeof(log), "%s/journal.log", top);
 	if (!freopen(log, "w", stderr))
 		abort();
@@ -542,6 +543,9 @@ int main(void)
 	test_kill_sweep();
 
 	pf_config_free(&dflt);
-	t_scratch_remove(top);
+	if (t_failed)
+		printf("the engine's journal lines are kept in %s\n", log);
+	else
+		t_scratch_remove(top);
 	T_DONE();
 }
