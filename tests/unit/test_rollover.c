@@ -24,6 +24,7 @@
  *     propagation that never completes (alerts, no deploy), a deploy whose
  *     check or reload fails, a verification that fails (main.cf rolled
  *     back), a foreign key in main.cf, a deploy by hand carried on;
+ *   - the check audit (a record missing is a finding) and status;
  *   - killed after save N, restarted: no persisted timestamp taken again,
  *     no update, main.cf change or reload repeated, one key made.
  */
@@ -414,6 +415,35 @@ static void test_hand(void)
 	world_free(&c);
 }
 
+/* The audit of what is in service, and status, through the same fakes. */
+static void test_check(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	char *path = pf_asprintf("%s/check.out", top);
+	FILE *out = fopen(path, "w+");
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	T_CHECK(roll_check(r, out, &e) == 0, "check: the deployed key's record is served and "
+					     "presented, DANE-valid (%s)", e.msg);
+	pf_err_clear(&e);
+	W->log[W->n_log] = W->log[0]; /* the record withdrawn by someone else */
+	W->log[W->n_log].add = W->log[W->n_log].initial = false;
+	W->log[W->n_log++].t = W->now;
+	T_CHECK(roll_check(r, out, &e) == -EPROTO && W->n_updates == 0,
+		"check: a deployed key's record missing is a finding, exit 1, nothing changed (%s)",
+		e.msg);
+	pf_err_clear(&e);
+	T_CHECK(roll_status(r, out, true, &e) == 0 && strcmp(roll_status_line(r), "idle") == 0,
+		"status: idle, as JSON and as the STATUS= line");
+	fclose(out);
+	free(path);
+	roll_free(r);
+	world_free(&c);
+}
+
 /* Killed right after save N, for every N of a cycle, then restarted in
  * the same world: no persisted timestamp taken again, no visible step
  * repeated, the deploy not before its time. */
@@ -540,6 +570,7 @@ int main(void)
 	test_guard_refuses_retire();
 	test_failures();
 	test_hand();
+	test_check();
 	test_kill_sweep();
 
 	pf_config_free(&dflt);
