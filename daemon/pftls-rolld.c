@@ -40,6 +40,7 @@ typedef struct manager {
 	const char *config_path;
 	pf_config cfg;
 	pf_roll *roll;
+	pf_net *net; /* the network process, which the engine's calls use */
 	int control_fd;
 	int instance_fd;
 	int verbose;
@@ -218,6 +219,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		} else {
 			roll_free(m->roll);
 			m->roll = roll;
+			roll_set_net(m->roll, m->net);
 			roll_set_phase_hook(m->roll, on_phase, m);
 			pf_config_free(&old);
 			log_event(PF_EV_CONFIG_RELOADED, "configuration reloaded from %s",
@@ -351,19 +353,21 @@ int main(int argc, char **argv)
 	}
 	/* Fork the unprivileged network process now, while this process
 	 * holds no key and no TSIG secret (net.h), and say how it is kept
-	 * from the keys (net_start itself says when it is not). */
-	if (net_start() == 0) {
+	 * from the keys (net_new itself says when it is not). */
+	m.net = net_new();
+	if (net_pid(m.net) > 0) {
 		char sep[512];
 
 		fprintf(stderr, "pftls-rolld: privilege separation: %s\n",
-			net_separation(sep, sizeof(sep)));
+			net_separation(m.net, sep, sizeof(sep)));
 	}
 	if (roll_open(&m.cfg, &m.roll, &e) < 0) {
 		fprintf(stderr, "pftls-rolld: %s; not starting, nothing changed\n", e.msg);
-		net_stop();
+		m.net = net_free(m.net);
 		pf_config_free(&m.cfg);
 		return e.exit_code ? e.exit_code : PF_EXIT_FAIL;
 	}
+	roll_set_net(m.roll, m.net);
 	roll_set_phase_hook(m.roll, on_phase, &m);
 	if ((m.instance_fd = instance_lock(m.cfg.state_directory, &e)) < 0 ||
 	    (m.control_fd = control_listen(m.cfg.control_socket, &e)) < 0) {
@@ -409,7 +413,7 @@ out:
 	if (m.instance_fd >= 0)
 		close(m.instance_fd);
 	roll_free(m.roll);
-	net_stop();
+	m.net = net_free(m.net);
 	pf_config_free(&m.cfg);
 	return rc;
 }

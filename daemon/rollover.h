@@ -16,15 +16,89 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "dns_discover.h"
+#include "dns_propagation.h"
+#include "dns_update.h"
+#include "net.h"
+#include "postfix.h"
+#include "smtp_probe.h"
+#include "state.h"
 #include "util.h"
+#include "withdraw_guard.h"
 
 typedef struct pf_roll pf_roll;
+
+/*
+ * Everything the engine asks of the world outside its state file, as one
+ * table: the clock, the network side (net.h), Postfix (postfix.h and
+ * reload.h, on the instance of the configuration) and the withdraw guard
+ * (withdraw_guard.h).  Each function gets the userdata given with the
+ * table and returns what the function it stands for returns.  roll_open
+ * installs the real ones; roll_set_ops is for tests, which play DNS,
+ * Postfix and the clock themselves (tests/unit/test_rollover.c).
+ */
+typedef struct pf_roll_ops {
+	/* The clock: epoch seconds (pf_now), a monotonic count in
+	 * microseconds (pf_mono_usec), and a pause (between verification
+	 * attempts, lock attempts, a manual retire's polls). */
+	int64_t (*now)(void *ud);
+	uint64_t (*mono_usec)(void *ud);
+	void (*sleep_ms)(void *ud, unsigned ms);
+
+	/* The network side, as net_discover, net_update_apply, net_prop_run
+	 * and net_probe. */
+	int (*discover)(void *ud, const pf_config *cfg, char *const *owners, size_t n_owners,
+			dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e);
+	int (*update_apply)(void *ud, const dns_update_opts *o, dns_change *ch, size_t n,
+			    dns_update_result *res, pf_err *e);
+	int (*prop_run)(void *ud, const dns_zone_info *z, const dns_prop_want *want, size_t n,
+			const dns_net_opts *o, dns_prop_round *ret, pf_err *e);
+	int (*probe)(void *ud, const pf_hostport *ep, const char *tlsa_host,
+		     const pf_tlsa_rdata *records, size_t n, enum pf_probe_want want,
+		     int timeout_ms, pf_probe_result *ret, pf_err *e);
+
+	/* Postfix, as postfix_open (once, before any other), postfix_myhostname,
+	 * postfix_deployed, postfix_snapshot, postfix_restore,
+	 * postfix_deploy_settings, postfix_set, and postfix_check (full) or
+	 * postfix_check_settings. */
+	int (*postfix_open)(void *ud, pf_err *e);
+	int (*myhostname)(void *ud, char **ret, pf_err *e);
+	int (*deployed)(void *ud, const char *prefix, pf_tls_files *ret, pf_err *e);
+	int (*snapshot)(void *ud, const char *const *names, pf_snapshot *ret, pf_err *e);
+	int (*restore)(void *ud, const pf_snapshot *s, pf_err *e);
+	int (*deploy_settings)(void *ud, enum pf_alg alg, const char *keyfile,
+			       const char *certfile, pf_strv *ret, pf_err *e);
+	int (*set)(void *ud, const pf_strv *settings, pf_err *e);
+	int (*check)(void *ud, bool full, const pf_strv *settings, pf_err *e);
+	/* As reload_preflight for the configuration. */
+	int (*reload_preflight)(void *ud, bool *ret_full_check, pf_err *e);
+	/* Reload as configured: reload_unit (waiting for the job), else
+	 * reload_command. */
+	int (*reload)(void *ud, pf_err *e);
+
+	/* The state file: as pf_state_save (a test counts saves, or dies
+	 * after one, to play a kill). */
+	int (*save)(void *ud, const char *path, const pf_state *st, pf_err *e);
+
+	/* As withdraw_guard_check. */
+	int (*guard)(void *ud, const pf_guard_req *q, const pf_guard_record *recs, size_t n,
+		     pf_err *e);
+} pf_roll_ops;
 
 /* Open the engine for cfg (which must outlive it).  Reads and checks the
  * state file; a torn or unknown-version file is refused with e saying so.
  * Returns 0 or -errno. */
 int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e);
 pf_roll *roll_free(pf_roll *r);
+
+/* Send the engine's network calls through net's network process (net.h);
+ * net must outlive r.  Without it (NULL, the default) they run in this
+ * process. */
+void roll_set_net(pf_roll *r, pf_net *net);
+
+/* FOR TESTS: use ops (which must outlive r) with userdata in place of the
+ * real dependencies; NULL puts the real ones back. */
+void roll_set_ops(pf_roll *r, const pf_roll_ops *ops, void *userdata);
 
 /* Call fn(userdata) each time the rollover enters a phase (after the state
  * is saved): the daemon sends sd_notify STATUS= from it, so every phase is

@@ -160,8 +160,8 @@ int withdraw_guard_maincf(pf_postfix *pf, pf_guard_inuse *ret, pf_err *e)
 	return 0;
 }
 
-void withdraw_guard_endpoints(const pf_hostport *eps, size_t n, unsigned alg_mask,
-                              pf_guard_inuse *ret, pf_strv *ret_unreached)
+void withdraw_guard_endpoints(pf_net *net, const pf_hostport *eps, size_t n, unsigned alg_mask,
+			      pf_guard_inuse *ret, pf_strv *ret_unreached)
 {
 	for (size_t i = 0; i < n; i++) {
 		char label[PF_ENDPOINT_BUF];
@@ -175,8 +175,8 @@ void withdraw_guard_endpoints(const pf_hostport *eps, size_t n, unsigned alg_mas
 
 			if (!(alg_mask & (1u << a)))
 				continue;
-			rc = net_probe(&eps[i], eps[i].host, NULL, 0, (enum pf_probe_want)a,
-			               PF_GUARD_PROBE_TIMEOUT_MS, &res, &e);
+			rc = net_probe(net, &eps[i], eps[i].host, NULL, 0, (enum pf_probe_want)a,
+				       PF_GUARD_PROBE_TIMEOUT_MS, &res, &e);
 			if (rc == 0) {
 				char *where = pf_asprintf("endpoint %s", label);
 
@@ -273,7 +273,7 @@ int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, siz
 	 * nobody.
 	 */
 	if (hit < 0 && q->endpoints && q->endpoints->n) {
-		withdraw_guard_endpoints(q->endpoints->v, q->endpoints->n, mask, &u, NULL);
+		withdraw_guard_endpoints(q->net, q->endpoints->v, q->endpoints->n, mask, &u, NULL);
 		hit = withdraw_guard_decide(&u, rs, n, &key);
 	}
 	if (hit >= 0) {

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "net.h"
 #include "postfix.h"
 #include "state.h"
 #include "tlsa.h"
@@ -80,11 +81,12 @@ int withdraw_guard_maincf(pf_postfix *pf, pf_guard_inuse *ret, pf_err *e);
 
 /*
  * The keys the endpoints eps[0..n) present, for the algorithms in alg_mask
- * (bit 1 << PF_ALG_*), one STARTTLS probe each.  An endpoint that cannot
+ * (bit 1 << PF_ALG_*), one STARTTLS probe each, through net (net.h; NULL:
+ * in this process).  An endpoint that cannot
  * be asked is named in *ret_unreached (may be NULL) and adds nothing.
  */
-void withdraw_guard_endpoints(const pf_hostport *eps, size_t n, unsigned alg_mask,
-                              pf_guard_inuse *ret, pf_strv *ret_unreached);
+void withdraw_guard_endpoints(pf_net *net, const pf_hostport *eps, size_t n, unsigned alg_mask,
+			      pf_guard_inuse *ret, pf_strv *ret_unreached);
 
 /* The endpoints to ask, each once: verify_endpoints, or every TLSA host in
  * hosts x tlsa_ports (port 25 for a port of 0).  The caller frees ret->v. */
@@ -95,8 +97,9 @@ void withdraw_guard_endpoint_list(const pf_config *cfg, const pf_strv *hosts,
 typedef struct pf_guard_req {
 	pf_postfix *pf;                    /* an open Postfix adapter */
 	const pf_hostport_list *endpoints; /* NULL or empty: none asked */
-	const pf_state *st;                /* for the journal entry's context; may be NULL */
-	const char *action;                /* "retire", "cancel and withdraw" */
+	pf_net *net;                     /* probes through it (net.h); NULL: in process */
+	const pf_state *st;              /* for the journal entry's context; may be NULL */
+	const char *action;              /* "retire", "cancel and withdraw" */
 	/* What the operator should do about the record hit, into buf[len];
 	 * NULL: nothing more to say. */
 	void (*hint)(const pf_guard_record *hit, void *arg, char *buf, size_t len);

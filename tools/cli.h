@@ -6,6 +6,7 @@
 #define PF_CLI_H
 
 #include "../daemon/config.h"
+#include "../daemon/net.h"
 #include "../daemon/util.h"
 
 typedef struct pf_cli {
@@ -15,6 +16,7 @@ typedef struct pf_cli {
 	int verbose;               /* -v count */
 	bool loaded;
 	pf_config cfg;
+	pf_net *net;               /* for a subcommand that uses the network */
 } pf_cli;
 
 /*

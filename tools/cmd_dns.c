@@ -54,8 +54,9 @@ static void records_free(records *rs)
 }
 
 /* Build the records of the key files (tlsa_records.h, as the engine does)
- * and discover their zones. */
-static int collect(const pf_config *cfg, char **keys, size_t n_keys, records *rs, pf_err *e)
+ * and discover their zones, through net (net.h). */
+static int collect(pf_net *net, const pf_config *cfg, char **keys, size_t n_keys, records *rs,
+		   pf_err *e)
 {
 	tlsa_record_set set = {0};
 	pf_strv hosts = {0};
@@ -81,7 +82,7 @@ static int collect(const pf_config *cfg, char **keys, size_t n_keys, records *rs
 	}
 	rs->n = set.n;
 	owner_zone = pf_calloc(set.owners.n + 1, sizeof(*owner_zone));
-	r = net_discover(cfg, set.owners.owners, set.owners.n, &rs->zones, &rs->n_zones,
+	r = net_discover(net, cfg, set.owners.owners, set.owners.n, &rs->zones, &rs->n_zones,
 			 owner_zone, e);
 	if (r == 0) {
 		rs->zone_of = pf_calloc(rs->n + 1, sizeof(*rs->zone_of));
@@ -180,7 +181,7 @@ static void retire_hint(const pf_guard_record *hit, void *arg, char *buf, size_t
  * withdrawals are checked (withdraw_guard.h).  Returns 0, -EPERM (exit 3)
  * with e saying which key and where, or -errno.
  */
-static int guard(const pf_config *cfg, const records *rs, pf_err *e)
+static int guard(pf_net *net, const pf_config *cfg, const records *rs, pf_err *e)
 {
 	pf_pubkey *pk = pf_calloc(rs->n_keys + 1, sizeof(*pk));
 	pf_guard_record *gr = pf_calloc(rs->n + 1, sizeof(*gr));
@@ -209,7 +210,7 @@ static int guard(const pf_config *cfg, const records *rs, pf_err *e)
 		pf_open = r == 0;
 	}
 	if (r == 0) {
-		pf_guard_req q = {.pf = &pf, .endpoints = &eps, .action = "retire",
+		pf_guard_req q = {.pf = &pf, .endpoints = &eps, .net = net, .action = "retire",
 				  .hint = retire_hint};
 
 		r = withdraw_guard_check(&q, gr, rs->n, e);
@@ -235,7 +236,7 @@ static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
 	pf_err e = {0};
 	int rc = PF_EXIT_OK;
 
-	if (op == DNS_OP_DELETE && guard(&cli->cfg, rs, &e) < 0)
+	if (op == DNS_OP_DELETE && guard(cli->net, &cli->cfg, rs, &e) < 0)
 		return cli_fail(&e);
 	if (cli->cfg.dns_tsig_key_file &&
 	    dns_tsig_key_load(cli->cfg.dns_tsig_key_file, &key, &e) < 0)
@@ -263,7 +264,7 @@ static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
 		if (!dry_run)
 			print_zone_head(zi, key);
 		pf_err_clear(&e);
-		int r = net_update_apply(&o, sub, m, &res, &e);
+		int r = net_update_apply(cli->net, &o, sub, m, &res, &e);
 		for (size_t i = 0; i < m; i++)
 			rs->ch[map[i]] = sub[i];
 		if (!dry_run) {
@@ -327,8 +328,10 @@ int cmd_publish(pf_cli *cli, int argc, char **argv)
 		 * old ones) and records the publication. */
 		pf_roll *roll = NULL;
 
-		if (roll_open(&cli->cfg, &roll, &e) == 0)
+		if (roll_open(&cli->cfg, &roll, &e) == 0) {
+			roll_set_net(roll, cli->net);
 			roll_set_lock_wait(roll, 60);
+		}
 		if (!roll || roll_publish(roll, &e) < 0) {
 			roll_free(roll);
 			return cli_fail(&e);
@@ -342,7 +345,7 @@ int cmd_publish(pf_cli *cli, int argc, char **argv)
 	size_t n_keys;
 	if ((r = key_files(cli, argc, argv, &owned, &keys, &n_keys)) != 0)
 		return r;
-	if (collect(&cli->cfg, keys, n_keys, &rs, &e) < 0) {
+	if (collect(cli->net, &cli->cfg, keys, n_keys, &rs, &e) < 0) {
 		pf_strv_clear(&owned);
 		return cli_fail(&e);
 	}
@@ -368,8 +371,10 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 		 * after the retire time and a verification of the new keys. */
 		pf_roll *roll = NULL;
 
-		if (roll_open(&cli->cfg, &roll, &e) == 0)
+		if (roll_open(&cli->cfg, &roll, &e) == 0) {
+			roll_set_net(roll, cli->net);
 			roll_set_lock_wait(roll, 60);
+		}
 		if (!roll || roll_retire(roll, 60, &e) < 0) {
 			roll_free(roll);
 			return cli_fail(&e);
@@ -378,7 +383,7 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 		printf("the replaced keys' records are withdrawn and gone from every check server\n");
 		return PF_EXIT_OK;
 	}
-	if (collect(&cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
+	if (collect(cli->net, &cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
 		return cli_fail(&e);
 	r = apply(cli, &rs, DNS_OP_DELETE, false);
 	records_free(&rs);
@@ -465,7 +470,7 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 	size_t n_keys;
 	if ((r = key_files(cli, argc, argv, &owned, &keys, &n_keys)) != 0)
 		return r;
-	r = collect(&cli->cfg, keys, n_keys, &rs, &e);
+	r = collect(cli->net, &cli->cfg, keys, n_keys, &rs, &e);
 	pf_strv_clear(&owned);
 	if (r < 0)
 		return cli_fail(&e);
@@ -499,7 +504,8 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		round++;
 		for (size_t z = 0; z < rs.n_zones; z++) {
 			dns_prop_round_free(&rounds[z]);
-			if (net_prop_run(&rs.zones[z], want + first[z], nw[z], &o, &rounds[z], &e) < 0) {
+			if (net_prop_run(cli->net, &rs.zones[z], want + first[z], nw[z], &o,
+					 &rounds[z], &e) < 0) {
 				r = cli_fail(&e);
 				goto out;
 			}

@@ -42,6 +42,7 @@ static int open_engine(pf_cli *cli, pf_roll **ret)
 		return r;
 	if (roll_open(&cli->cfg, ret, &e) < 0)
 		return cli_fail(&e);
+	roll_set_net(*ret, cli->net);
 	/* A manual step waits for a step of the daemon to end. */
 	roll_set_lock_wait(*ret, 60);
 	return 0;

@@ -251,9 +251,9 @@ int main(int argc, char **argv)
 		/* The network process is forked before the subcommand reads
 		 * any key or TSIG file (net.h). */
 		if (commands[i].network)
-			net_start();
+			cli.net = net_new();
 		r = commands[i].fn(&cli, argc - optind, argv + optind);
-		net_stop();
+		cli.net = net_free(cli.net);
 		if (cli.loaded)
 			pf_config_free(&cli.cfg);
 		return r;

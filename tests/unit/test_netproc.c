@@ -14,7 +14,7 @@
  *     STARTTLS probe and a DNS failure travel through it; a malformed request
  *     ends it; a scripted peer's bad replies fail the call and the next call
  *     gets a fresh process;
- *   - not root: net_start falls back to in-process calls with one notice.
+ *   - not root: net_new falls back to in-process calls with one notice.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -1309,12 +1309,12 @@ static void test_real_netproc(const char *tmp)
 	make_key_file(tmp, keypath, sizeof(keypath), &key, &cert);
 	keystore_pubkey_of_key(key, &pk, &e);
 	tlsa_compute(&p, pk.spki, pk.spki_len, NULL, 0, &rd, &e);
-	net_adopt(fd, pid);
+	pf_net *net = net_adopt(fd, pid);
 	spid = smtp_server(key, cert, &ep.port);
 	memset(&res, 0, sizeof(res));
-	rc = net_probe(&ep, "mx.example.test", &rd, 1, PF_PROBE_ECDSA, 5000, &res, &e);
+	rc = net_probe(net, &ep, "mx.example.test", &rd, 1, PF_PROBE_ECDSA, 5000, &res, &e);
 	T_CHECK(rc == 0 && res.dane_ok && strcmp(res.spki_sha256, pk.spki_sha256) == 0 &&
-			net_pid() == pid,
+			net_pid(net) == pid,
 		"a STARTTLS probe through the network process sees the key and DANE-validates "
 		"(rc %d: %s)",
 		rc, e.msg);
@@ -1323,8 +1323,8 @@ static void test_real_netproc(const char *tmp)
 	/* A failure travels back with its message: nothing listens here. */
 	pf_err_clear(&e);
 	ep.port = 1;
-	rc = net_probe(&ep, "mx.example.test", &rd, 1, PF_PROBE_ECDSA, 2000, &res, &e);
-	T_CHECK(rc < 0 && rc != -EPROTO && strstr(e.msg, TEST_ADDR) && net_pid() == pid,
+	rc = net_probe(net, &ep, "mx.example.test", &rd, 1, PF_PROBE_ECDSA, 2000, &res, &e);
+	T_CHECK(rc < 0 && rc != -EPROTO && strstr(e.msg, TEST_ADDR) && net_pid(net) == pid,
 		"a failed probe comes back as the probe's own error (rc %d: %s)", rc, e.msg);
 
 	/* The key file is root's, 0600: a process with the network process's
@@ -1375,8 +1375,8 @@ static void test_real_netproc(const char *tmp)
 	close(sv[0]);
 
 	/* End of file: it exits cleanly. */
-	net_stop();
-	T_CHECK(kill(pid, 0) < 0 && errno == ESRCH, "net_stop: the network process is gone");
+	net = net_free(net);
+	T_CHECK(kill(pid, 0) < 0 && errno == ESRCH, "net_free: the network process is gone");
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	pf_pubkey_free(&pk);
@@ -1439,6 +1439,7 @@ static void test_scripted_peer(void)
 	};
 	pf_hostport ep = {TEST_ADDR, 1};
 	pf_probe_result res;
+	pf_net *net = NULL;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int sv[2], status = 0, rc;
@@ -1453,24 +1454,25 @@ static void test_scripted_peer(void)
 			peer(sv[1], cases[i].act);
 		}
 		close(sv[1]);
-		net_adopt(sv[0], pid);
-		rc = net_probe(&ep, NULL, NULL, 0, PF_PROBE_ANY, 1000, &res, &e);
+		net_free(net);
+		net = net_adopt(sv[0], pid);
+		rc = net_probe(net, &ep, NULL, NULL, 0, PF_PROBE_ANY, 1000, &res, &e);
 		T_CHECK(rc == cases[i].want_rc && strstr(e.msg, cases[i].want) != NULL,
 			"privileged side refuses %s (rc %d: %s)", cases[i].name, rc, e.msg);
-		T_CHECK(net_pid() == -1 && waitpid(pid, &status, WNOHANG) < 0 && errno == ECHILD,
+		T_CHECK(net_pid(net) == -1 && waitpid(pid, &status, WNOHANG) < 0 && errno == ECHILD,
 			"and the peer is killed and reaped (%s)", cases[i].name);
 	}
 	/* The next call forks a fresh, real network process. */
 	if (geteuid() == 0) {
 		pf_err e = {0};
-		int rc = net_probe(&ep, NULL, NULL, 0, PF_PROBE_ANY, 1000, &res, &e);
+		int rc = net_probe(net, &ep, NULL, NULL, 0, PF_PROBE_ANY, 1000, &res, &e);
 
-		T_CHECK(rc < 0 && rc != -EPROTO && rc != -ECONNRESET && net_pid() > 0,
+		T_CHECK(rc < 0 && rc != -EPROTO && rc != -ECONNRESET && net_pid(net) > 0,
 			"after a broken exchange the next call gets a new network process "
 			"(rc %d: %s)",
 			rc, e.msg);
-		net_stop();
 	}
+	net = net_free(net);
 }
 
 /* ---- what the privileged side signs (net_sign.h) ------------------------------------ */
@@ -1918,10 +1920,10 @@ static void test_signing_peer(void)
 		}
 		close(sv[1]);
 		close(pp[1]);
-		net_adopt(sv[0], pid);
+		pf_net *net = net_adopt(sv[0], pid);
 		dns_update_opts o = {.zone = &z, .tsig = key, .ttl = 60};
 		pf_err_clear(&e);
-		rc = net_update_apply(&o, ch, 3, &res, &e);
+		rc = net_update_apply(net, &o, ch, 3, &res, &e);
 		(void)!read(pp[0], &leak, 1);
 		if (a == SP_FORBIDDEN) {
 			T_CHECK(rc == -EPROTO && strstr(e.msg, "network process: asked to sign") &&
@@ -1929,7 +1931,7 @@ static void test_signing_peer(void)
 				"a sign request for a message outside the update fails the update "
 				"(rc %d: %s)",
 				rc, e.msg);
-			T_CHECK(net_pid() == -1 && waitpid(pid, &status, WNOHANG) < 0 && errno == ECHILD,
+			T_CHECK(net_pid(net) == -1 && waitpid(pid, &status, WNOHANG) < 0 && errno == ECHILD,
 				"and the network process that asked is killed and reaped");
 		} else {
 			if (read(pp[0], &sl, 4) == 4 && sl < 65536) {
@@ -1949,8 +1951,8 @@ static void test_signing_peer(void)
 				sl);
 			T_CHECK(match == 0, "and a MAC that is not a reply's is not confirmed");
 			free(sw);
-			net_stop();
 		}
+		net = net_free(net);
 		T_CHECK(leak == 0, "the update request held no secret, only the key's name (%s)",
 			a == SP_HONEST ? "honest peer" : "forbidden request");
 		close(pp[0]);
@@ -1983,13 +1985,15 @@ static void test_not_root(void)
 		if (geteuid() == 0 && (!pw || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 				       setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0))
 			_exit(9);
-		if (net_start() != 1 || net_pid() != -1)
+		pf_net *net = net_new();
+
+		if (net_pid(net) != -1)
 			_exit(1);
 		/* In process: a round over a server that does not answer. */
 		sample_zone(&z);
 		z.n_checks = 1;
 		server(&z.checks[0].addr, TEST_ADDR, 9);
-		rc = net_prop_run(&z, NULL, 0, &o, &rd, &e);
+		rc = net_prop_run(net, &z, NULL, 0, &o, &rd, &e);
 		_exit(rc == 0 && rd.n_servers == 1 && rd.servers[0].state != DNS_PROP_OK ? 0 : 2);
 	}
 	close(pipefd[1]);
@@ -1998,7 +2002,7 @@ static void test_not_root(void)
 	close(pipefd[0]);
 	waitpid(pid, &status, 0);
 	T_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		"not root: net_start falls back and the calls run in process (exit %d)",
+		"not root: net_new falls back and the calls run in process (exit %d)",
 		WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	T_CHECK(strstr(out, "notice: not running as root") != NULL && strchr(out, '\n') &&
 			strchr(out, '\n')[1] == '\0',

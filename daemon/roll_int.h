@@ -1,0 +1,146 @@
+/*
+ * roll_int.h - the rollover engine's inside, shared by its files and by
+ * nothing else (callers use rollover.h): the roll object, and the
+ * functions the phase files call across each other.
+ *
+ *   rollover.c          the core: the roll object, lock, load and save,
+ *                       entering a phase or failing, the phase loop
+ *   roll_generate.c     idle -> generated: the next keys and certificates
+ *   roll_publish.c      the TLSA records of the keys, their zones, the DNS
+ *                       updates; generated -> published
+ *   roll_propagation.c  published -> propagated: the check servers' rounds
+ *   roll_deploy.c       propagated -> deployable -> deployed: main.cf,
+ *                       reload, rollback, a deploy by hand
+ *   roll_verify.c       deployed -> verified: the live endpoints
+ *   roll_retire.c       verified -> retired -> idle, and cancel: every
+ *                       withdrawal, through withdraw_guard
+ *   roll_check.c        the audit of what is in service, and status
+ *   roll_ops.c          the real dependencies (pf_roll_ops, rollover.h)
+ *
+ * Each step persists what it is about to do before doing it, so that after
+ * a kill at any point the same step runs again and finds its work done or
+ * half done, and finishes it without a visible repetition:
+ *   - generate: the next key's path and SPKI are saved, then the files are
+ *     written; a missing file found on resume is made again (new key);
+ *   - publish: the TLSA RRsets as they were before are saved first (the
+ *     TTL inputs must be the pre-update ones), then the update is sent; a
+ *     repeated add finds its records present;
+ *   - deploy: the previous main.cf settings are saved before main.cf is
+ *     changed, and never taken again while a snapshot exists;
+ *   - retire: deletes are repeated harmlessly, then confirmed everywhere.
+ */
+#ifndef PF_ROLL_INT_H
+#define PF_ROLL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dns_discover.h"
+#include "dns_propagation.h"
+#include "dns_update.h"
+#include "lock.h"
+#include "net.h"
+#include "postfix.h"
+#include "rollover.h"
+#include "state.h"
+#include "timing.h"
+#include "withdraw_guard.h"
+
+#define POLL_MIN_SEC 1
+#define POLL_MAX_SEC 30
+#define RETRY_MAX_SEC 300
+#define VERIFY_ATTEMPTS 5
+#define PROBE_TIMEOUT_MS 10000
+#define ZONE_CACHE_SEC 600
+
+struct pf_roll {
+	const pf_config *cfg;
+	char *state_path;
+	pf_state st;
+	pf_lock lock;
+	bool locked;
+	pf_postfix pf;
+	bool pf_open;
+	pf_timing_params tparams;
+	FILE *progress; /* command line: progress lines; NULL in the daemon */
+	unsigned poll_delay;  /* current propagation poll interval, seconds */
+	unsigned retry_delay; /* back-off after a transient DNS failure */
+	dns_zone_info *zones;
+	size_t n_zones;
+	int64_t zones_at;
+	char status[300];
+	bool audit; /* roll_check: report, do not log rollover events */
+	int lock_wait; /* seconds to wait for the lock; 0: fail at once */
+	void (*phase_hook)(void *userdata);
+	void *phase_hook_data;
+	pf_net *net;            /* the real ops' network side; NULL: in process */
+	const pf_roll_ops *ops; /* roll_real_ops, or a test's */
+	void *ops_data;         /* given to each of ops: r itself for the real ones */
+};
+
+/* The real dependencies, with the roll object as their userdata
+ * (roll_ops.c). */
+extern const pf_roll_ops roll_real_ops;
+
+/* ---- the core (rollover.c) ---- */
+
+/* The clock, through r->ops: now (epoch seconds, rounded down), now
+ * rounded up (the start of a wait, timing.h), the monotonic clock, a
+ * pause. */
+int64_t roll_now(const pf_roll *r);
+int64_t roll_now_up(const pf_roll *r);
+uint64_t roll_mono_usec(const pf_roll *r);
+void roll_sleep_ms(const pf_roll *r, unsigned ms);
+void roll_progress(pf_roll *r, const char *fmt, ...) PF_PRINTF(2, 3);
+/* Re-read the state file into r->st.  Returns 0 or -errno. */
+int roll_load_state(pf_roll *r, pf_err *e);
+/* Take the lock and re-read the state.  Returns 0 or -errno. */
+int roll_begin(pf_roll *r, pf_err *e);
+void roll_end(pf_roll *r);
+int roll_save(pf_roll *r, pf_err *e);
+/* Open the Postfix adapter once.  Returns 0 or -errno. */
+int roll_open_postfix(pf_roll *r, pf_err *e);
+void roll_phase_fault_point(enum pf_phase p);
+/* Enter phase p at time now, log its event and save.  Returns 0/-errno. */
+int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf_err *e,
+	       const char *fmt, ...) PF_PRINTF(6, 7);
+/* Stop in phase failed with reason.  Returns 0. */
+int roll_fail(pf_roll *r, const char *reason);
+/* True for failures worth retrying later rather than stopping for. */
+bool roll_transient(int rc);
+
+/* ---- records and DNS changes (roll_publish.c) ---- */
+
+int roll_tlsa_hosts(pf_roll *r, pf_strv *ret, pf_err *e);
+int roll_add_records(pf_roll *r, enum pf_role role, enum pf_alg alg, const char *keypath,
+		     const char *certpath, const pf_strv *hosts, pf_err *e);
+void roll_drop_records(pf_state *st, enum pf_role role, enum pf_alg alg);
+size_t roll_select_records(const pf_state *st, enum pf_role role, size_t *ret);
+int roll_zones(pf_roll *r, pf_err *e);
+int roll_apply_changes(pf_roll *r, const size_t *idx, size_t n, enum dns_change_op op,
+		       dns_update_result *res, pf_err *e);
+size_t roll_wants_in_zone(const pf_roll *r, const size_t *idx, size_t n, const dns_zone_info *z,
+			  bool present, dns_prop_want *want);
+
+/* ---- the steps, each in its file ---- */
+
+/* Write the next key files the state names and the disk lacks. */
+int roll_ensure_next_files(pf_roll *r, pf_err *e);
+int roll_step_generate(pf_roll *r, pf_err *e);
+int roll_step_publish(pf_roll *r, pf_err *e);
+int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present,
+			   bool *ret_done, pf_strv *ret_missing, pf_err *e);
+int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e);
+int roll_rollback(pf_roll *r, const char *why, pf_err *e);
+int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign,
+		     size_t flen, pf_err *e);
+int roll_check_hand_deploy(pf_roll *r, pf_err *e);
+int roll_step_deploy(pf_roll *r, pf_err *e);
+void roll_endpoints(pf_roll *r, pf_hostport_list *ret);
+int roll_verify_once(pf_roll *r, pf_err *e);
+int roll_step_verify(pf_roll *r, pf_err *e);
+int roll_finish(pf_roll *r, pf_err *e);
+int roll_step_retire(pf_roll *r, int64_t *wakeup, pf_err *e);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * roll_propagation.c - the propagation round (are records served, or gone,
+ * on every check server, signed, with a SOA serial at least the update's?)
+ * that publish, verify and retire share, and the step published ->
+ * propagated: poll with back-off until every check server serves every new
+ * record, T_conf then, and the propagation_alert warnings while it waits.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+#include "roll_int.h"
+
+/*
+ * One propagation round over every zone: are the records idx[0..n) served
+ * (present) or gone (!present) on every check server, signed when the zone
+ * is, with a SOA serial at least min_serial (when have_serial)?  Records
+ * per server confirmations in the state; *ret_missing lists the servers
+ * still lacking.  Returns 0 (see *ret_done) or -errno.
+ */
+int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present,
+			   bool *ret_done, pf_strv *ret_missing, pf_err *e)
+{
+	dns_net_opts no;
+	dns_prop_want *want;
+	bool done = true, unsigned_warned = false;
+	int rc;
+
+	*ret_done = false;
+	if ((rc = roll_zones(r, e)) < 0)
+		return rc;
+	dns_net_opts_default(&no);
+	want = pf_calloc(n + 1, sizeof(*want));
+	for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
+		dns_prop_round rd = {0};
+		size_t m = roll_wants_in_zone(r, idx, n, &r->zones[z], present, want);
+
+		if (m == 0)
+			continue;
+		if ((rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, e)) < 0)
+			break;
+		if (!rd.zone_signed && present && !unsigned_warned) {
+			unsigned_warned = true;
+			roll_progress(r, "WARNING: zone %s is not DNSSEC-signed: DANE protects nothing "
+				    "until it is",
+				 rd.zone);
+			/* A rollover goes on (the records are still needed), but an
+			 * audit reports an unsigned zone as a problem. */
+			if (r->audit) {
+				done = false;
+				pf_strv_push_owned(ret_missing,
+						   pf_asprintf("zone %s is not DNSSEC-signed", rd.zone));
+			}
+		}
+		for (size_t s = 0; s < rd.n_servers; s++) {
+			const dns_prop_server *sv = &rd.servers[s];
+			bool ok = sv->complete && (!present || !rd.zone_signed || sv->all_signed);
+
+			if (ok && present && r->st.have_serial && r->n_zones == 1)
+				ok = sv->have_soa &&
+				     (int32_t)(sv->serial - r->st.update_serial) >= 0;
+			if (ok && present) {
+				pf_err e2 = {0};
+				bool known = false;
+
+				for (size_t k = 0; k < r->st.n_servers; k++)
+					known |= strcmp(r->st.servers[k].name, sv->target.addr.label) == 0;
+				if (!known && !r->audit) {
+					pf_state_confirm_server(&r->st, sv->target.addr.label, sv->serial,
+								roll_now_up(r), &e2);
+					pf_journal_state_event(&r->st, roll_now(r), PF_EV_SERVER_CONFIRMED,
+							       sv->target.addr.label,
+							       "%s serves every new record (serial %u)",
+							       sv->target.addr.label, sv->serial);
+				}
+			}
+			if (!ok) {
+				done = false;
+				pf_strv_push_owned(ret_missing,
+						   pf_asprintf("%s%s%s", sv->target.addr.label,
+							       sv->note[0] ? ": " : "", sv->note));
+			}
+		}
+		dns_prop_round_free(&rd);
+	}
+	free(want);
+	if (rc == 0)
+		*ret_done = done;
+	return rc;
+}
+
+/* published -> propagated: poll every check server until all serve all. */
+int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e)
+{
+	size_t *idx = pf_calloc(r->st.n_records + 1, sizeof(size_t)), n;
+	pf_strv missing = {0};
+	bool done = false;
+	int64_t now;
+	int rc;
+
+	n = roll_select_records(&r->st, PF_ROLE_NEXT, idx);
+	rc = roll_propagation_round(r, idx, n, true, &done, &missing, e);
+	free(idx);
+	now = roll_now(r);
+	if (rc < 0 && !roll_transient(rc))
+		goto out;
+	if (rc == 0 && done) {
+		r->poll_delay = POLL_MIN_SEC; /* the retire polls start afresh */
+		rc = roll_enter(r, PF_PHASE_PROPAGATED, PF_T_CONF, roll_now_up(r), e,
+			   "every check server serves every new record");
+		goto out;
+	}
+	if (rc < 0)
+		pf_strv_push(&missing, e->msg);
+	pf_err_clear(e);
+	rc = 0;
+	if (now >= r->st.t[PF_T_PUB] + r->cfg->propagation_alert) {
+		for (size_t i = 0; i < missing.n; i++)
+			pf_journal_state_event(&r->st, now, PF_EV_PROPAGATION_ALERT, NULL,
+					       "still waiting after %llds: %s",
+					       (long long)(now - r->st.t[PF_T_PUB]), missing.v[i]);
+		r->st.alert_count++;
+		r->st.alert_last = now;
+	}
+	rc = roll_save(r, e);
+	roll_progress(r, "propagation: %zu server%s still missing records%s%s", missing.n,
+		 missing.n == 1 ? "" : "s", missing.n ? ", e.g. " : "",
+		 missing.n ? missing.v[0] : "");
+	*wakeup = now + r->poll_delay;
+	r->poll_delay = r->poll_delay * 2 > POLL_MAX_SEC ? POLL_MAX_SEC : r->poll_delay * 2;
+out:
+	pf_strv_clear(&missing);
+	return rc;
+}

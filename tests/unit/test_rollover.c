@@ -1,0 +1,582 @@
+/*
+ * test_rollover.c - the rollover engine (rollover.h) on its own, every
+ * dependency played by the test through roll_set_ops: DNS (a log of
+ * served records that each check server sees after its own lag, an update
+ * server that adds and deletes them, servers that time out), Postfix
+ * (main.cf as name = value pairs in memory, a reload that makes the
+ * endpoint present what main.cf names, a reload counter), the withdraw
+ * guard (withdraw_guard_decide over the keys main.cf and the endpoint put
+ * into service), and the clock, which only the test advances.  Keys are
+ * real ECDSA keys in a scratch directory under /tmp.
+ *
+ * The fake world (roll_fake.h) lives in a shared mapping, so that a
+ * rollover can run in a child that dies right after its Nth state save - a
+ * kill at every save of a whole cycle - and the parent then opens the
+ * state file again and carries the rollover on, in the same world.
+ *
+ * Cases, each a named table row or a scenario:
+ *   - the phases in order, and when each wait ends (deploy time for four
+ *     TTL situations, exactly: a wait shortened by one second fails here);
+ *   - refusals: deploy before the wait or before publish, publish in the
+ *     wrong phase, retire before its time, cancel after deploy, a
+ *     withdrawal the guard refuses (the old key put back by hand);
+ *   - failures: publish refused (and resumed), a transient update failure,
+ *     propagation that never completes (alerts, no deploy), a deploy whose
+ *     check or reload fails, a verification that fails (main.cf rolled
+ *     back), a foreign key in main.cf, a deploy by hand carried on;
+ *   - the check audit (a record missing is a finding) and status;
+ *   - killed after save N, restarted: no persisted timestamp taken again,
+ *     no update, main.cf change or reload repeated, one key made.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "roll_fake.h"
+
+/* ---- the cases --------------------------------------------------------------- */
+
+/* A whole cycle: every phase, in order, each wait ending when it must. */
+static void test_cycle(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	int64_t w, dep;
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	T_CHECK(roll_start(r, &e) == 0 && strcmp(roll_phase(r), "generated") == 0,
+		"cycle: start generates the next key (%s)", e.msg);
+	T_CHECK(key_files(&c) == 2, "cycle: the next key file is written beside the old one");
+	w = drive(r, NULL, 0);
+	T_STREQ(roll_phase(r), "idle", "cycle: the rollover completes (%s)", roll_phase(r));
+	T_STREQ(W->phases, "generated,published,propagated,deployable,deployed,verified,retired,idle",
+		"cycle: the phases in order (%s)", W->phases);
+	dep = expected_deploy(&c);
+	T_CHECK(W->stamp[PF_T_PUB] == T0 + 1, "cycle: T_pub is the update's time, rounded up");
+	T_CHECK(W->stamp[PF_T_CONF] == T0 + 1, "cycle: T_conf when both servers served it");
+	T_CHECK(W->stamp[PF_T_DEPLOYABLE] == dep && W->t_set == dep,
+		"cycle: deployed at max(T_conf, T_pub + min_delay) + 2 x TTLeff + publish_safety "
+		"(%lld, expected %lld)",
+		(long long)W->t_set, (long long)dep);
+	T_CHECK(W->stamp[PF_T_RELOAD] == dep + 1 && W->stamp[PF_T_VERIFIED] == dep + 1,
+		"cycle: reload and verification right after");
+	T_CHECK(W->stamp[PF_T_RETIRED] == W->stamp[PF_T_RELOAD] + 3600,
+		"cycle: old records withdrawn at T_reload + retire_delay (%lld)",
+		(long long)(W->stamp[PF_T_RETIRED] - W->stamp[PF_T_RELOAD]));
+	T_CHECK(W->n_added == 1 && W->n_deleted == 1 && W->n_sets == 1 && W->n_reloads == 1 &&
+			W->n_restores == 0,
+		"cycle: one add, one delete, one main.cf change, one reload");
+	T_CHECK(!served(OWNER, &old_rd, 0) && w == 0, "cycle: the old record is gone, no wakeup");
+	T_CHECK(!roll_was_cancelled(r), "cycle: completed, not cancelled");
+	roll_free(r);
+	world_free(&c);
+}
+
+/* The deploy time in several TTL situations, exactly, and nothing a
+ * second before it. */
+static void test_deploy_time(void)
+{
+	static const struct {
+		const char *name;
+		world_opts o;
+	} cases[] = {
+		{"TTL 300 = tlsa_ttl", {300, false, 300, 0, 60, 3600, 3600, 0}},
+		{"old RRset TTL 3600 above tlsa_ttl", {3600, false, 300, 0, 60, 3600, 3600, 0}},
+		{"no RRset before: the negative TTL min(SOA TTL, MINIMUM) counts",
+		 {300, true, 300, 0, 60, 3600, 3600, 0}},
+		{"propagation_min_delay past T_conf", {300, false, 300, 7200, 60, 3600, 3600, 0}},
+		{"ns2 lags 50 s: T_conf after T_pub", {300, false, 300, 0, 60, 3600, 3600, 50}},
+		{"publish_safety 1 s", {300, false, 300, 0, 1, 3600, 3600, 0}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tcase c;
+		pf_roll *r;
+		pf_err e = {0};
+		int64_t w, dep;
+
+		world_new(&c, &cases[i].o);
+		r = open_roll(&c);
+		roll_start(r, &e);
+		w = drive(r, "propagated", 0);
+		w = drive(r, NULL, T0 + 1); /* the wait's end, not taken */
+		dep = expected_deploy(&c);
+		T_CHECK(strcmp(roll_phase(r), "propagated") == 0 && w == dep,
+			"deploy time, %s: the wait ends at %lld (engine: %lld, phase %s)",
+			cases[i].name, (long long)(dep - T0), (long long)(w - T0), roll_phase(r));
+		W->now = dep - 1;
+		drive(r, NULL, dep - 1);
+		T_CHECK(strcmp(roll_phase(r), "propagated") == 0 && W->n_sets == 0,
+			"deploy time, %s: nothing deployed a second before", cases[i].name);
+		pf_err_clear(&e);
+		T_CHECK(roll_deploy(r, false, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED &&
+				W->n_sets == 0,
+			"deploy time, %s: deploy a second before is refused, exit 3 (%s)",
+			cases[i].name, e.msg);
+		W->now = dep;
+		drive(r, "verified", 0);
+		T_CHECK(W->n_sets == 1 && W->t_set == dep && strcmp(roll_phase(r), "verified") == 0,
+			"deploy time, %s: deployed at the second (%lld)", cases[i].name,
+			(long long)(W->t_set - T0));
+		roll_free(r);
+		world_free(&c);
+	}
+}
+
+/* Refusals of the manual steps (exit 3, nothing changed). */
+static void test_refusals(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	int64_t dep;
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	T_CHECK(roll_deploy(r, false, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED,
+		"refused: deploy with no rollover (%s)", e.msg);
+	pf_err_clear(&e);
+	T_CHECK(roll_cancel(r, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED,
+		"refused: cancel with no rollover (%s)", e.msg);
+	pf_err_clear(&e);
+	roll_start(r, &e);
+	T_CHECK(roll_deploy(r, false, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED &&
+			W->n_sets == 0,
+		"refused: deploy before the records were published (%s)", e.msg);
+	pf_err_clear(&e);
+	T_CHECK(roll_retire(r, 0, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED,
+		"refused: retire in phase generated (%s)", e.msg);
+	pf_err_clear(&e);
+	T_CHECK(roll_publish(r, &e) == 0 && strcmp(roll_phase(r), "published") == 0 &&
+			W->n_added == 1,
+		"manual publish in phase generated (%s)", e.msg);
+	T_CHECK(roll_publish(r, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED && W->n_added == 1,
+		"refused: publish again in phase published (%s)", e.msg);
+	pf_err_clear(&e);
+	T_CHECK(roll_deploy(r, false, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED &&
+			W->n_sets == 0,
+		"refused: deploy before the records were confirmed (%s)", e.msg);
+	pf_err_clear(&e);
+	drive(r, "propagated", 0);
+	dep = expected_deploy(&c);
+	W->now = dep - 1;
+	T_CHECK(roll_deploy(r, false, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED &&
+			W->n_sets == 0,
+		"refused: deploy a second before the deploy time (%s)", e.msg);
+	pf_err_clear(&e);
+	W->now = dep;
+	T_CHECK(roll_deploy(r, false, &e) == 0 && strcmp(roll_phase(r), "verified") == 0 &&
+			W->n_sets == 1,
+		"manual deploy at the deploy time, verified at once (%s)", e.msg);
+	pf_err_clear(&e);
+	T_CHECK(roll_cancel(r, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED &&
+			W->n_deleted == 0 && key_files(&c) == 2 && served(OWNER, &old_rd, 0),
+		"refused: cancel after deploy, by the guard; records and keys stay (%s)", e.msg);
+	pf_err_clear(&e);
+	T_CHECK(roll_retire(r, 0, &e) == -EPERM && e.exit_code == PF_EXIT_REFUSED &&
+			W->n_deleted == 0,
+		"refused: retire before T_reload + retire_delay (%s)", e.msg);
+	pf_err_clear(&e);
+	W->now = W->stamp[PF_T_RELOAD] + 3600;
+	T_CHECK(roll_retire(r, 60, &e) == 0 && strcmp(roll_phase(r), "idle") == 0 &&
+			W->n_deleted == 1,
+		"manual retire at its time: old records gone, idle (%s)", e.msg);
+	roll_free(r);
+	world_free(&c);
+}
+
+/* deploy --force-now: the one override, before the time. */
+static void test_force(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, "propagated", 0);
+	W->now += 10;
+	T_CHECK(roll_deploy(r, true, &e) == 0 && W->n_sets == 1 && W->t_set == T0 + 10 &&
+			strcmp(roll_phase(r), "verified") == 0,
+		"deploy --force-now deploys before the deploy time (%s)", e.msg);
+	roll_free(r);
+	world_free(&c);
+}
+
+/* The old key put back by hand after verification: the retirement is
+ * refused by the guard, the rollover fails, the old record stays. */
+static void test_guard_refuses_retire(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	char oldk[PATH_MAX];
+
+	world_new(&c, &defaults);
+	snprintf(oldk, sizeof(oldk), "%s", mc_get("smtpd_tls_eckey_file"));
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, "verified", 0);
+	mc_set("smtpd_tls_eckey_file", oldk); /* rolled back by hand */
+	W->now = W->stamp[PF_T_RELOAD] + 3600;
+	drive(r, NULL, 0);
+	T_CHECK(strcmp(roll_phase(r), "failed") == 0 && W->n_refused == 1 && W->n_deleted == 0 &&
+			served(OWNER, &old_rd, 0),
+		"withdrawal refused by the guard: failed, the old record stays (%s)", roll_phase(r));
+	roll_free(r);
+	world_free(&c);
+}
+
+/* Cancel before deploy: the next records go, the next key files go. */
+static void test_cancel(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, "propagated", 0);
+	T_CHECK(roll_cancel(r, &e) == 0 && strcmp(roll_phase(r), "idle") == 0 &&
+			W->n_deleted == 1 && key_files(&c) == 1 && served(OWNER, &old_rd, 0) &&
+			roll_was_cancelled(r) && W->n_sets == 0,
+		"cancel before deploy: next record withdrawn, next key removed, old kept (%s)",
+		e.msg);
+	roll_free(r);
+	world_free(&c);
+}
+
+/* Failures of publish, propagation, deploy and verification. */
+static void test_failures(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	char oldk[PATH_MAX];
+	int64_t w;
+
+	/* Publish refused: failed in generated; resumed: publishes. */
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	W->update_rc = -EPROTO;
+	drive(r, NULL, 0);
+	T_CHECK(strcmp(roll_phase(r), "failed") == 0 && W->n_added == 0,
+		"publish refused: the rollover stops in phase failed, nothing added");
+	W->update_rc = 0;
+	T_CHECK(roll_start(r, &e) == 0 && strcmp(roll_phase(r), "generated") == 0,
+		"publish refused: roll_start resumes in generated (%s)", e.msg);
+	drive(r, "propagated", 0);
+	T_CHECK(strcmp(roll_phase(r), "propagated") == 0 && W->n_added == 1,
+		"publish refused: after the resume the records are published and confirmed");
+	roll_free(r);
+	world_free(&c);
+
+	/* A transient update failure: the phase stays, retried later. */
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	W->update_rc = -ETIMEDOUT;
+	w = 0;
+	roll_run(r, false, &w, &e);
+	T_CHECK(strcmp(roll_phase(r), "generated") == 0 && w == T0 + 2,
+		"update timed out: still generated, retry in 2 s (%lld)", (long long)(w - T0));
+	W->update_rc = 0;
+	W->now = w;
+	drive(r, "propagated", 0);
+	T_CHECK(W->n_added == 1 && W->stamp[PF_T_PUB] == T0 + 3,
+		"update timed out: published on the retry, T_pub then");
+	roll_free(r);
+	world_free(&c);
+
+	/* Propagation that never completes: alerts, never a deploy. */
+	world_new(&c, &defaults);
+	W->down[1] = true;
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, NULL, T0 + 3 * 3600);
+	{
+		pf_state st;
+		pf_err e2 = {0};
+		char *path = pf_state_path(c.cfg.state_directory);
+
+		pf_state_load(path, c.pfdir, &st, &e2);
+		T_CHECK(strcmp(roll_phase(r), "published") == 0 && W->n_sets == 0 &&
+				st.alert_count > 0,
+			"propagation timeout: still published after 3 h, alerts (%u), nothing "
+			"deployed",
+			st.alert_count);
+		pf_state_free(&st);
+		free(path);
+	}
+	pf_err_clear(&e);
+	T_CHECK(roll_deploy(r, false, &e) == -EPERM && W->n_sets == 0,
+		"propagation timeout: deploy refused (%s)", e.msg);
+	roll_free(r);
+	world_free(&c);
+
+	/* The deploy's check or reload, or the verification, fails: main.cf
+	 * is rolled back (and reloaded), the rollover fails. */
+	static const struct {
+		const char *name;
+		int check_rc;
+		unsigned reload_failures;
+		bool reload_noop;
+		unsigned reloads; /* the deploy's and the rollback's */
+	} dep[] = {
+		{"postconf check fails", -EINVAL, 0, false, 1},
+		{"reload fails", 0, 1, false, 2},
+		{"verification fails (smtpd presents the old key)", 0, 0, true, 2},
+	};
+	for (size_t i = 0; i < sizeof(dep) / sizeof(dep[0]); i++) {
+		world_new(&c, &defaults);
+		snprintf(oldk, sizeof(oldk), "%s", mc_get("smtpd_tls_eckey_file"));
+		r = open_roll(&c);
+		roll_start(r, &e);
+		drive(r, "propagated", 0);
+		W->check_rc = dep[i].check_rc;
+		W->reload_failures = dep[i].reload_failures;
+		W->reload_noop = dep[i].reload_noop;
+		W->now = expected_deploy(&c);
+		drive(r, NULL, 0);
+		T_CHECK(strcmp(roll_phase(r), "failed") == 0 && W->n_restores == 1 &&
+				W->n_reloads == dep[i].reloads &&
+				t_streq(mc_get("smtpd_tls_eckey_file"), oldk) &&
+				served(OWNER, &old_rd, 0) && W->n_deleted == 0,
+			"%s: main.cf rolled back to the old key and reloaded, failed, old record "
+			"kept (restores %u, reloads %u, phase %s)",
+			dep[i].name, W->n_restores, W->n_reloads, roll_phase(r));
+		roll_free(r);
+		world_free(&c);
+	}
+}
+
+/* A deploy by hand before the deploy time is carried on; a foreign key
+ * holds the rollover. */
+static void test_hand(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	pf_strv next = {0};
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, "propagated", 0);
+	roll_key_files(r, true, &next, &e);
+	/* deploy-server-cert by hand: eckey-STAMP.pem and eccert-STAMP.pem */
+	const char *base = strrchr(next.v[0], '/');
+	char *cert = pf_asprintf("%.*s/eccert-%s", (int)(base - next.v[0]), next.v[0],
+				 base + strlen("/eckey-"));
+	mc_set("smtpd_tls_eckey_file", next.v[0]);
+	mc_set("smtpd_tls_eccert_file", cert);
+	snprintf(W->live_key, sizeof(W->live_key), "%s", next.v[0]);
+	W->now += 5;
+	drive(r, "verified", 0);
+	T_CHECK(strcmp(roll_phase(r), "verified") == 0 && W->n_sets == 0 && W->n_reloads == 0 &&
+			W->stamp[PF_T_RELOAD] == T0 + 6,
+		"deploy by hand: carried on, its reload taken as now, verified (%s)",
+		roll_phase(r));
+	free(cert);
+	pf_strv_clear(&next);
+	roll_free(r);
+	world_free(&c);
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, "propagated", 0);
+	{
+		/* a third key, neither the old nor the new one */
+		pf_keyspec spec = {PF_ALG_ECDSA, 2048, c.cfg.ecdsa_curve};
+		EVP_PKEY *k = NULL;
+		char *p = pf_asprintf("%s/eckey-20210101-000000.pem", c.pfdir);
+
+		keystore_generate(&spec, &k, &e);
+		keystore_write_key(p, k, &e);
+		mc_set("smtpd_tls_eckey_file", p);
+		EVP_PKEY_free(k);
+		free(p);
+	}
+	W->now = expected_deploy(&c);
+	drive(r, NULL, 0);
+	T_CHECK(strcmp(roll_phase(r), "failed") == 0 && W->n_sets == 0,
+		"a foreign key in main.cf holds the rollover: failed, nothing deployed (%s)",
+		roll_phase(r));
+	roll_free(r);
+	world_free(&c);
+}
+
+/* The audit of what is in service, and status, through the same fakes. */
+static void test_check(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	char *path = pf_asprintf("%s/check.out", top);
+	FILE *out = fopen(path, "w+");
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	T_CHECK(roll_check(r, out, &e) == 0, "check: the deployed key's record is served and "
+					     "presented, DANE-valid (%s)", e.msg);
+	pf_err_clear(&e);
+	W->log[W->n_log] = W->log[0]; /* the record withdrawn by someone else */
+	W->log[W->n_log].add = W->log[W->n_log].initial = false;
+	W->log[W->n_log++].t = W->now;
+	T_CHECK(roll_check(r, out, &e) == -EPROTO && W->n_updates == 0,
+		"check: a deployed key's record missing is a finding, exit 1, nothing changed (%s)",
+		e.msg);
+	pf_err_clear(&e);
+	T_CHECK(roll_status(r, out, true, &e) == 0 && strcmp(roll_status_line(r), "idle") == 0,
+		"status: idle, as JSON and as the STATUS= line");
+	fclose(out);
+	free(path);
+	roll_free(r);
+	world_free(&c);
+}
+
+/* Killed right after save N, for every N of a cycle, then restarted in
+ * the same world: no persisted timestamp taken again, no visible step
+ * repeated, the deploy not before its time. */
+static void test_kill_sweep(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	unsigned total, bad = 0, kills = 0;
+	unsigned ref_added, ref_deleted, ref_sets, ref_reloads;
+
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, NULL, 0);
+	total = W->n_saves;
+	ref_added = W->n_added, ref_deleted = W->n_deleted;
+	ref_sets = W->n_sets, ref_reloads = W->n_reloads;
+	roll_free(r);
+	world_free(&c);
+	T_CHECK(total > 10, "kill sweep: a cycle saves the state %u times", total);
+
+	for (unsigned n = 1; n <= total; n++) {
+		pid_t pid;
+		int status;
+		int64_t dep;
+		char why[200] = "";
+
+		world_new(&c, &defaults);
+		W->kill_at = n;
+		fflush(stdout);
+		if ((pid = fork()) == 0) {
+			W->in_child = true;
+			r = open_roll(&c);
+			roll_start(r, &e);
+			drive(r, NULL, 0);
+			_exit(3); /* not killed: the sweep went past the cycle */
+		}
+		waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			snprintf(why, sizeof(why), "the child was not killed at save %u", n);
+		} else {
+			kills++;
+			W->kill_at = 0;
+			W->now += 5; /* restarted a little later */
+			r = open_roll(&c);
+			drive(r, NULL, 0);
+			dep = expected_deploy(&c);
+			for (int k = 0; k < PF_T_COUNT && !why[0]; k++)
+				if (W->stamp_changed[k])
+					snprintf(why, sizeof(why), "timestamp %d taken again", k);
+			if (why[0])
+				;
+			else if (strcmp(roll_phase(r), "idle") != 0)
+				snprintf(why, sizeof(why), "ended in %s", roll_phase(r));
+			else if (W->n_added != ref_added || W->n_deleted != ref_deleted)
+				snprintf(why, sizeof(why), "updates: %u adds, %u deletes", W->n_added,
+					 W->n_deleted);
+			else if (W->n_sets != ref_sets || W->n_reloads != ref_reloads)
+				snprintf(why, sizeof(why), "%u main.cf changes, %u reloads", W->n_sets,
+					 W->n_reloads);
+			else if (key_files(&c) != 2)
+				snprintf(why, sizeof(why), "%zu key files", key_files(&c));
+			else if (W->t_set < dep)
+				snprintf(why, sizeof(why), "deployed at %lld, before %lld",
+					 (long long)(W->t_set - T0), (long long)(dep - T0));
+			roll_free(r);
+		}
+		if (why[0]) {
+			bad++;
+			printf("FAIL: kill sweep: killed after save %u of %u: %s\n", n, total, why);
+		}
+		world_free(&c);
+	}
+	T_CHECK(bad == 0 && kills == total,
+		"kill sweep: killed after each of %u saves and restarted: same timestamps, no "
+		"step repeated, deploy on time",
+		total);
+}
+
+int main(void)
+{
+	pf_keyspec spec = {PF_ALG_ECDSA, 2048, NULL};
+	EVP_PKEY *k = NULL;
+	X509 *cert = NULL;
+	pf_strv hosts = {0};
+	pf_tlsa_param p311 = {3, 1, 1};
+	pf_tlsa_rdata *rd = NULL;
+	pf_err e = {0};
+	char log[PATH_MAX];
+	pf_config dflt;
+
+	W = mmap(NULL, sizeof(*W), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (W == MAP_FAILED || !mkdtemp(top))
+		abort();
+	/* The engine's journal lines go to a file, not the test's output
+	 * (kept when a check fails). */
+	snprintf(log, sizeof(log), "%s/journal.log", top);
+	if (!freopen(log, "w", stderr))
+		abort();
+	pf_config_init(&dflt);
+	spec.curve = dflt.ecdsa_curve;
+	snprintf(old_key, sizeof(old_key), "%s/eckey-old.pem", top);
+	snprintf(old_cert, sizeof(old_cert), "%s/eccert-old.pem", top);
+	pf_strv_push(&hosts, "mx.example.test");
+	if (keystore_generate(&spec, &k, &e) < 0 || keystore_write_key(old_key, k, &e) < 0 ||
+	    keystore_self_signed(k, &hosts, &cert, &e) < 0 ||
+	    keystore_write_cert(old_cert, cert, &e) < 0 ||
+	    tlsa_for_files(old_key, old_cert, &p311, 1, &rd, &e) < 0) {
+		printf("FAIL: the old key: %s\n", e.msg);
+		return 1;
+	}
+	old_rd = rd[0];
+	free(rd);
+	EVP_PKEY_free(k);
+	X509_free(cert);
+	pf_strv_clear(&hosts);
+
+	test_cycle();
+	test_deploy_time();
+	test_refusals();
+	test_force();
+	test_cancel();
+	test_guard_refuses_retire();
+	test_failures();
+	test_hand();
+	test_check();
+	test_kill_sweep();
+
+	pf_config_free(&dflt);
+	if (t_failed)
+		printf("the engine's journal lines are kept in %s\n", log);
+	else
+		t_scratch_remove(top);
+	T_DONE();
+}
