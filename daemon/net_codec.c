@@ -348,8 +348,19 @@ static bool present(const nc_field *f, const void *s)
 	return (load(cat(s, f->cond_off), f->cond_size) != 0) == (f->cond == NC_IF_SET);
 }
 
+/* a + b and a * b, saturating: a lying count must not wrap around. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
 /* Returns the fewest octets a structure of table d takes, with the vector
- * counts of message root (NULL: vectors count 0). */
+ * counts of message root (NULL: vectors count 0), at most UINT64_MAX. */
 static uint64_t min_size(const nc_desc *d, const void *root)
 {
 	uint64_t n = 0;
@@ -361,33 +372,34 @@ static uint64_t min_size(const nc_desc *d, const void *root)
 			continue;
 		switch (f->kind) {
 		case NC_UINT:
-			n += f->width;
+			n = sat_add(n, f->width);
 			break;
 		case NC_BOOL:
-			n += 1;
+			n = sat_add(n, 1);
 			break;
 		case NC_STR:
-			n += 2 + f->lo;
+			n = sat_add(n, 2 + f->lo);
 			break;
 		case NC_TEXT:
 		case NC_BLOB:
-			n += 4 + f->lo;
+			n = sat_add(n, 4 + f->lo);
 			break;
 		case NC_BYTES:
-			n += 1 + f->lo;
+			n = sat_add(n, 1 + f->lo);
 			break;
 		case NC_STRUCT:
-			n += min_size(f->sub, root);
+			n = sat_add(n, min_size(f->sub, root));
 			break;
 		case NC_ARRAY:
-			n += 4;
+			n = sat_add(n, 4);
 			break;
 		case NC_VECTOR:
 			if (root)
-				n += load_size(cat(root, f->off2)) * min_size(f->sub, root);
+				n = sat_add(n, sat_mul(load_size(cat(root, f->off2)),
+						       min_size(f->sub, root)));
 			break;
 		case NC_CUSTOM:
-			n += f->custom->min;
+			n = sat_add(n, f->custom->min);
 			break;
 		case NC_HOOK:
 			break;
@@ -567,7 +579,7 @@ static void dec_elements(nc_reader *r, const nc_field *f, void *m, size_t count,
 		       (unsigned long long)f->hi);
 		return;
 	}
-	if ((min ? min : 1) * count > r->len - r->off) {
+	if (count > (r->len - r->off) / (min ? min : 1)) {
 		nc_bad(r, "%s: %zu items cannot fit in the %zu octets left", f->name, count,
 		       r->len - r->off);
 		return;
