@@ -3,7 +3,8 @@
  * being built (net_buf), the framing of a message into SOCK_SEQPACKET
  * packets, and the one generic encoder and decoder that walk a message's
  * field table (net_codec.h).  It knows no message: their tables, the
- * checks between fields and the names of the types are net_msg.c's.
+ * checks between fields and the names of the types are net_msg.c's
+ * (and net_msg_check.c's).
  *
  * The decoder trusts nothing: every integer is range-checked on the wire,
  * every string bounded and of its character class, every count bounded by

@@ -3,8 +3,9 @@
  * body is described by a table of fields (where each lies in a C structure,
  * how it is laid out on the wire, and its bound), and one encoder and one
  * decoder walk that table, so what is sent and what is accepted cannot
- * drift apart.  net_msg.c holds the tables, the checks that relate fields
- * to each other or to the request, and the net_enc_* / net_dec_* wrappers.
+ * drift apart.  net_msg.c and net_msg_check.c hold the tables, the checks
+ * that relate fields to each other or to the request, and the net_enc_* /
+ * net_dec_* wrappers.
  *
  * Wire layout: integers big-endian of fixed width; a string a 16-bit length
  * and its bytes (no NUL); a text or an octet string a 32-bit length and its

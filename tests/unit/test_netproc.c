@@ -641,7 +641,7 @@ static void test_malformed_frames(void)
 
 /* ---- malformed bodies --------------------------------------------------------------- */
 
-/* A little writer to craft bodies by hand, byte for byte as net_msg.c
+/* A little writer to craft bodies by hand, byte for byte as net_codec.h
  * documents the encoding. */
 static void w8(net_buf *b, uint8_t v)
 {
