@@ -1,6 +1,8 @@
 /*
  * net_msg.h - the messages between the privileged process and the network
- * process (netproc.h), and their explicit serialisers.
+ * process (netproc.h), and their serialisers: each message is one field
+ * table (net_msg.c, net_msg_check.c) walked by the one encoder and decoder
+ * of net_codec.c, so what is sent and what is accepted cannot drift.
  *
  * A message is one header packet on a SOCK_SEQPACKET socket - magic, type,
  * body length, 12 octets - followed by the body in packets of NET_CHUNK

@@ -1,15 +1,20 @@
 /*
- * fuzz_net_msg.c - the privileged process's decoders of what the network
- * process sends it (net_msg.h), on arbitrary bytes.  The network process
- * talks to hostile DNS and SMTP peers; if it is ever subverted, these
- * decoders are the wall between it and the process that holds the keys and
- * the TSIG secret.
+ * fuzz_net_msg.c - the decoders of the network-process protocol (net_msg.h,
+ * one field table per message walked by net_codec.c), on arbitrary bytes.
+ * First the privileged process's decoders of what the network process sends
+ * it: the network process talks to hostile DNS and SMTP peers; if it is ever
+ * subverted, these decoders are the wall between it and the process that
+ * holds the keys and the TSIG secret.  Then the network process's decoders
+ * of the requests it gets, so every message's table is walked both ways.
  *
  * An input is one octet choosing the message type, one octet shaping the
  * request the reply answers (how many owners, changes, check servers and
- * wanted records), and the message body.  The types are every one the
- * privileged side accepts: hello, the discover, update, propagation and
- * probe replies, and the sign and MAC requests made during an update.
+ * wanted records; for a sign reply the request's length and the MAC's), and
+ * the message body.  The types are every one the privileged side accepts
+ * (hello, the discover, update, propagation and probe replies, and the sign
+ * and MAC requests made during an update), then every one the network
+ * process accepts (the discover, update, propagation and probe requests,
+ * and the sign and MAC replies).
  *
  * Besides no crash, leak or out-of-bounds access, the properties are:
  *   - a body is accepted only if encoding what was decoded gives the same
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../daemon/config.h"
 #include "../../daemon/dns_propagation.h"
 #include "../../daemon/net_msg.h"
 #include "fuzz.h"
@@ -32,7 +38,8 @@
 #define FUZZ_MAX_LEN 8192
 #define SENTINEL 0xa5
 
-enum { D_HELLO, D_DISCOVER, D_UPDATE, D_SIGN, D_MAC, D_PROP, D_PROBE, D_COUNT };
+enum { D_HELLO, D_DISCOVER, D_UPDATE, D_SIGN, D_MAC, D_PROP, D_PROBE, D_DISCOVER_REQ,
+       D_UPDATE_REQ, D_PROP_REQ, D_PROBE_REQ, D_SIGN_REP, D_MAC_REP, D_COUNT };
 
 #define MAX_OWNERS 4
 #define MAX_CHECKS 3
@@ -404,6 +411,239 @@ static void probe(const net_buf *b)
 	check_same(type, &again, b->p, b->len);
 }
 
+/* ---- the network process's side --------------------------------------------------- */
+
+/* Every octet of the object at p is 0: a refused request leaves the
+ * caller's structure zeroed, as net_msg.h promises. */
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *q = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (q[i])
+			return false;
+	return true;
+}
+
+static void check_zone(const dns_zone_info *z)
+{
+	FUZZ_CHECK(printable(z->zone, sizeof(z->zone), false) &&
+			   printable(z->mname, sizeof(z->mname), false),
+		   "zone or MNAME not printable");
+	FUZZ_CHECK(z->n_checks <= NET_MAX_SERVERS, "%zu check servers accepted", z->n_checks);
+	for (size_t i = 0; i < z->n_checks; i++)
+		FUZZ_CHECK(printable(z->checks[i].name, sizeof(z->checks[i].name), false),
+			   "check server %zu: name not printable", i);
+}
+
+static void check_rdata(const pf_tlsa_rdata *rd)
+{
+	FUZZ_CHECK(rd->len >= 1 && rd->len <= sizeof(rd->data), "TLSA data of %zu octets accepted",
+		   rd->len);
+}
+
+static void discover_req(const net_buf *b)
+{
+	const char *type = net_type_name(NET_DISCOVER_REQ);
+	const pf_hostport_list *lists[4];
+	pf_config cfg, cfg0;
+	pf_strv owners = {0}, owners0 = {0};
+	net_buf again = {0};
+	pf_err e = {0}, e2 = {0};
+	int rc;
+
+	pf_config_init(&cfg);
+	cfg0 = cfg;
+	if ((rc = net_dec_discover_req(b, &cfg, &owners, &e)) < 0) {
+		check_refused(rc, &e, type);
+		UNTOUCHED(cfg, cfg0, "the configuration");
+		UNTOUCHED(owners, owners0, "the owner names");
+		pf_config_free(&cfg);
+		return;
+	}
+	lists[0] = &cfg.dns_update_server;
+	lists[1] = &cfg.dns_resolver;
+	lists[2] = &cfg.dns_check_servers;
+	lists[3] = &cfg.dns_extra_check_servers;
+	FUZZ_CHECK(cfg.dns_update_server.n <= 1, "%zu update servers accepted",
+		   cfg.dns_update_server.n);
+	for (size_t l = 0; l < 4; l++) {
+		FUZZ_CHECK(lists[l]->n <= NET_MAX_HOSTPORTS, "list %zu of %zu accepted", l,
+			   lists[l]->n);
+		for (size_t i = 0; i < lists[l]->n; i++)
+			FUZZ_CHECK(lists[l]->v[i].host[0] &&
+					   printable(lists[l]->v[i].host, sizeof(lists[l]->v[i].host),
+						     false),
+				   "list %zu host %zu empty or not printable", l, i);
+	}
+	FUZZ_CHECK(owners.n <= NET_MAX_ITEMS, "%zu owner names accepted", owners.n);
+	for (size_t i = 0; i < owners.n; i++)
+		FUZZ_CHECK(owners.v[i][0] && printable(owners.v[i], 256, false),
+			   "owner name %zu empty or not printable", i);
+	FUZZ_CHECK(!cfg.dns_zone || (cfg.dns_zone[0] && printable(cfg.dns_zone, 256, false)),
+		   "dns_zone empty or not printable");
+	rc = net_enc_discover_req(&again, &cfg, owners.v, owners.n, &e2);
+	FUZZ_CHECK(rc == 0, "accepted %s does not encode: %s", type, e2.msg);
+	check_same(type, &again, b->p, b->len);
+	pf_strv_clear(&owners);
+	pf_config_free(&cfg);
+}
+
+static void update_req(const net_buf *b)
+{
+	const char *type = net_type_name(NET_UPDATE_REQ);
+	net_update_req r;
+	dns_update_opts o;
+	net_buf again = {0};
+	pf_err e = {0}, e2 = {0};
+	int rc;
+
+	memset(&r, SENTINEL, sizeof(r));
+	if ((rc = net_dec_update_req(b, &r, &e)) < 0) {
+		check_refused(rc, &e, type);
+		FUZZ_CHECK(all_zero(&r, sizeof(r)), "a refused %s left its request set", type);
+		return;
+	}
+	check_zone(&r.zone);
+	FUZZ_CHECK(r.n <= NET_MAX_ITEMS, "%zu changes accepted", r.n);
+	for (size_t i = 0; i < r.n; i++) {
+		FUZZ_CHECK(r.ch[i].owner[0] && printable(r.ch[i].owner, sizeof(r.ch[i].owner), false),
+			   "change %zu: owner empty or not printable", i);
+		FUZZ_CHECK(r.ch[i].op == DNS_OP_ADD || r.ch[i].op == DNS_OP_DELETE,
+			   "change %zu: operation %d", i, (int)r.ch[i].op);
+		check_rdata(&r.ch[i].rd);
+	}
+	o = (dns_update_opts){.zone = &r.zone,
+			      .tsig = r.tsig,
+			      .ttl = r.ttl,
+			      .dry_run = r.dry_run ? stdout : NULL,
+			      .verbose = r.verbose ? stdout : NULL};
+	rc = net_enc_update_req(&again, &o, r.ch, r.n, &e2);
+	FUZZ_CHECK(rc == 0, "accepted %s does not encode: %s", type, e2.msg);
+	check_same(type, &again, b->p, b->len);
+	net_update_req_free(&r);
+}
+
+static void prop_req(const net_buf *b)
+{
+	const char *type = net_type_name(NET_PROP_REQ);
+	net_prop_req r;
+	net_buf again = {0};
+	pf_err e = {0}, e2 = {0};
+	int rc;
+
+	memset(&r, SENTINEL, sizeof(r));
+	if ((rc = net_dec_prop_req(b, &r, &e)) < 0) {
+		check_refused(rc, &e, type);
+		FUZZ_CHECK(all_zero(&r, sizeof(r)), "a refused %s left its request set", type);
+		return;
+	}
+	check_zone(&r.zone);
+	FUZZ_CHECK(r.n <= NET_MAX_ITEMS, "%zu wanted records accepted", r.n);
+	for (size_t i = 0; i < r.n; i++) {
+		FUZZ_CHECK(r.want[i].owner[0] &&
+				   printable(r.want[i].owner, sizeof(r.want[i].owner), false),
+			   "want %zu: owner empty or not printable", i);
+		check_rdata(&r.want[i].rd);
+	}
+	FUZZ_CHECK(r.opts.window >= 1 && r.opts.window <= 64 && r.opts.timeout_ms >= 1 &&
+			   r.opts.retransmit_ms >= 1,
+		   "DNS options %u, %u, %u accepted", r.opts.timeout_ms, r.opts.retransmit_ms,
+		   r.opts.window);
+	rc = net_enc_prop_req(&again, &r.zone, r.want, r.n, &r.opts, &e2);
+	FUZZ_CHECK(rc == 0, "accepted %s does not encode: %s", type, e2.msg);
+	check_same(type, &again, b->p, b->len);
+	net_prop_req_free(&r);
+}
+
+static void probe_req(const net_buf *b)
+{
+	const char *type = net_type_name(NET_PROBE_REQ);
+	net_probe_req r;
+	net_buf again = {0};
+	pf_err e = {0}, e2 = {0};
+	int rc;
+
+	memset(&r, SENTINEL, sizeof(r));
+	if ((rc = net_dec_probe_req(b, &r, &e)) < 0) {
+		check_refused(rc, &e, type);
+		FUZZ_CHECK(all_zero(&r, sizeof(r)), "a refused %s left its request set", type);
+		return;
+	}
+	FUZZ_CHECK(r.ep.host[0] && printable(r.ep.host, sizeof(r.ep.host), false) &&
+			   printable(r.tlsa_host, sizeof(r.tlsa_host), false),
+		   "endpoint or TLSA host empty or not printable");
+	FUZZ_CHECK(r.n <= NET_MAX_PROBE_RECORDS, "%zu records accepted", r.n);
+	for (size_t i = 0; i < r.n; i++)
+		check_rdata(&r.records[i]);
+	FUZZ_CHECK((int)r.want >= -1 && (int)r.want < PF_ALG_COUNT, "key algorithm %d accepted",
+		   (int)r.want);
+	FUZZ_CHECK(r.timeout_ms >= 1, "timeout %d accepted", r.timeout_ms);
+	rc = net_enc_probe_req(&again, &r.ep, r.tlsa_host, r.records, r.n, r.want, r.timeout_ms,
+			       &e2);
+	FUZZ_CHECK(rc == 0, "accepted %s does not encode: %s", type, e2.msg);
+	check_same(type, &again, b->p, b->len);
+	net_probe_req_free(&r);
+}
+
+static void sign_rep(const net_buf *b, unsigned shape)
+{
+	static const size_t mac_lens[4] = {20, 32, 48, 64};
+	const char *type = net_type_name(NET_SIGN_REP);
+	size_t req_len = 12 + (shape & 0x3f), mac_want = mac_lens[shape >> 6];
+	uint8_t mac[DNS_TSIG_MAC_MAX], mac0[DNS_TSIG_MAC_MAX], x = 'x';
+	uint8_t *wire = &x;
+	size_t len = 12345, mac_len = 12345;
+	net_status st, st0;
+	net_buf again = {0};
+	pf_err e = {0};
+	int rc;
+
+	memset(&st, SENTINEL, sizeof(st));
+	memset(mac, SENTINEL, sizeof(mac));
+	st0 = st;
+	memcpy(mac0, mac, sizeof(mac));
+	if ((rc = net_dec_sign_rep(b, req_len, mac_want, &st, &wire, &len, mac, &mac_len, &e)) < 0) {
+		check_refused(rc, &e, type);
+		UNTOUCHED(st, st0, "the status");
+		UNTOUCHED(mac, mac0, "the MAC");
+		FUZZ_CHECK(wire == &x && len == 12345 && mac_len == 12345,
+			   "a refused %s changed its outputs", type);
+		return;
+	}
+	check_status(&st);
+	if (st.rc < 0) {
+		FUZZ_CHECK(wire == &x && len == 12345 && mac_len == 12345 &&
+				   memcmp(mac, mac0, sizeof(mac)) == 0,
+			   "a failure %s set a signed message", type);
+		net_enc_sign_rep(&again, &st, NULL, 0, NULL, 0);
+	} else {
+		FUZZ_CHECK(len > req_len && len <= NET_DNS_MAX && mac_len == mac_want,
+			   "a signed message of %zu with a MAC of %zu accepted for %zu and %zu", len,
+			   mac_len, req_len, mac_want);
+		net_enc_sign_rep(&again, &st, wire, len, mac, mac_len);
+		free(wire);
+	}
+	check_same(type, &again, b->p, b->len);
+}
+
+static void mac_rep(const net_buf *b)
+{
+	const char *type = net_type_name(NET_MAC_REP);
+	net_buf again = {0};
+	pf_err e = {0};
+	bool match = true;
+	int rc;
+
+	if ((rc = net_dec_mac_rep(b, &match, &e)) < 0) {
+		check_refused(rc, &e, type);
+		FUZZ_CHECK(match, "a refused %s changed the verdict", type);
+		return;
+	}
+	net_enc_mac_rep(&again, match);
+	check_same(type, &again, b->p, b->len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	net_buf b;
@@ -435,8 +675,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case D_PROP:
 		prop(&b, shape);
 		break;
-	default:
+	case D_PROBE:
 		probe(&b);
+		break;
+	case D_DISCOVER_REQ:
+		discover_req(&b);
+		break;
+	case D_UPDATE_REQ:
+		update_req(&b);
+		break;
+	case D_PROP_REQ:
+		prop_req(&b);
+		break;
+	case D_PROBE_REQ:
+		probe_req(&b);
+		break;
+	case D_SIGN_REP:
+		sign_rep(&b, shape);
+		break;
+	default:
+		mac_rep(&b);
 		break;
 	}
 	return 0;

@@ -641,7 +641,7 @@ static void test_malformed_frames(void)
 
 /* ---- malformed bodies --------------------------------------------------------------- */
 
-/* A little writer to craft bodies by hand, byte for byte as net_msg.c
+/* A little writer to craft bodies by hand, byte for byte as net_codec.h
  * documents the encoding. */
 static void w8(net_buf *b, uint8_t v)
 {
@@ -758,7 +758,7 @@ static int decode(enum body_kind k, const net_buf *b, pf_err *e)
  * rule.  The mutation is applied by the builder. */
 enum mutation { M_NONE, M_TRUNCATE, M_TRAILING, M_LIE_COUNT, M_HUGE_COUNT, M_LIE_STRLEN,
 		M_CONTROL_CHAR, M_BOOL2, M_RANGE, M_CONTRADICT, M_TSIG_ALG, M_TSIG_NAME,
-		M_RDATA_LEN, M_FAMILY, M_PORT0 };
+		M_RDATA_LEN, M_FAMILY, M_PORT0, M_TSIG_CASE };
 
 static void body_probe_rep(net_buf *b, enum mutation m)
 {
@@ -856,7 +856,7 @@ static void body_upd_req(net_buf *b, enum mutation m)
 	w32(b, 60);
 	w32(b, 30);
 	w8(b, 1); /* TSIG: name and algorithm, no secret */
-	wstr(b, m == M_TSIG_NAME ? "pftls..key." : "pftls-key.");
+	wstr(b, m == M_TSIG_NAME ? "pftls..key." : m == M_TSIG_CASE ? "PFTLS-key." : "pftls-key.");
 	w8(b, m == M_TSIG_ALG ? 9 : DNS_HMAC_SHA256);
 	w32(b, 60);
 	w8(b, 0);
@@ -966,6 +966,8 @@ static const body_case body_cases[] = {
 	 "TSIG algorithm"},
 	{"update request, a TSIG key name that is not one", B_UPD_REQ, body_upd_req, M_TSIG_NAME,
 	 "not a valid key name"},
+	{"update request, a TSIG key name not in canonical form", B_UPD_REQ, body_upd_req,
+	 M_TSIG_CASE, "canonical"},
 	{"update request, operation 7", B_UPD_REQ, body_upd_req, M_RANGE, "operation"},
 	{"update request, truncated", B_UPD_REQ, body_upd_req, M_TRUNCATE, "truncated"},
 	{"update reply, valid", B_UPD_REP, body_upd_rep, M_NONE, NULL},
@@ -1075,6 +1077,15 @@ static void test_roundtrip_sign(void)
 	T_CHECK(net_dec_sign_rep(&b, sizeof(msg), 32, &gst, &sw, &sl, gmac, &ml, &e) == 0 &&
 			gst.rc == -EMSGSIZE && strcmp(gst.err.msg, st.err.msg) == 0 && !sw,
 		"sign reply: a failure and its message survive: %s", gst.err.msg);
+	net_buf_free(&b);
+	wstatus(&b, EMSGSIZE, EMSGSIZE, 1);
+	w32(&b, sizeof(sig));
+	for (size_t i = 0; i < sizeof(sig); i++)
+		w8(&b, sig[i]);
+	w32(&b, 0);
+	T_CHECK(net_dec_sign_rep(&b, sizeof(msg), 32, &gst, &sw, &sl, gmac, &ml, &e) == -EPROTO &&
+			strstr(e.msg, "a failure with a signed message") && !sw,
+		"sign reply: a failure that carries a signed message refused: %s", e.msg);
 	net_buf_free(&b);
 	pf_err_clear(&e);
 	net_enc_mac_req(&b, msg, sizeof(msg), mac, 32);
