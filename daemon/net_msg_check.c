@@ -178,24 +178,6 @@ int net_enc_prop_rep(net_buf *b, const net_status *st, const dns_prop_round *rd,
 	return nc_encode(b, NET_PROP_REP, &prop_rep_d, &m, e);
 }
 
-/* The distinct owners of want[0..n) in order, and each want's owner index,
- * exactly as dns_prop_run makes them. */
-static void round_owners(dns_prop_round *rd, const dns_prop_want *want, size_t n)
-{
-	rd->want_owner = pf_calloc(n + 1, sizeof(*rd->want_owner));
-	rd->owners = pf_calloc(n + 1, sizeof(*rd->owners));
-	for (size_t w = 0; w < n; w++) {
-		size_t k;
-
-		for (k = 0; k < rd->n_owners; k++)
-			if (strcmp(rd->owners[k], want[w].owner) == 0)
-				break;
-		if (k == rd->n_owners)
-			rd->owners[rd->n_owners++] = pf_strdup(want[w].owner);
-		rd->want_owner[w] = k;
-	}
-}
-
 int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_want *want,
 		     size_t n, net_status *ret_st, dns_prop_round *ret, pf_err *e)
 {
@@ -204,7 +186,8 @@ int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_wa
 	prop_ctx c;
 	int rc;
 
-	round_owners(&own, want, n);
+	/* The distinct owners of want, exactly as dns_prop_run makes them. */
+	dns_prop_round_owners(&own, want, n);
 	c = (prop_ctx){z, n, own.n_owners};
 	if ((rc = nc_decode(b, NET_PROP_REP, &prop_rep_d, &m, prop_check, &c, e)) < 0) {
 		dns_prop_round_free(&own);

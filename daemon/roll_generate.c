@@ -110,16 +110,12 @@ int roll_step_generate(pf_roll *r, pf_err *e)
 	const pf_config *cfg = r->cfg;
 	pf_tls_files dep = {0};
 	pf_strv hosts = {0};
-	char stamp[32];
 	time_t t = (time_t)roll_now(r);
-	struct tm tm;
 	int rc;
 
 	if ((rc = roll_open_postfix(r, e)) < 0 || (rc = roll_tlsa_hosts(r, &hosts, e)) < 0 ||
 	    (rc = r->ops->deployed(r->ops_data, "smtpd", &dep, e)) < 0)
 		goto out;
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
 	if (!r->st.rollover[0]) {
 		/* The id is saved before anything else, so that a kill from here
 		 * on resumes this rollover; then it is announced, once. */
@@ -135,15 +131,13 @@ int roll_step_generate(pf_roll *r, pf_err *e)
 	for (size_t i = 0; rc == 0 && i < cfg->n_algs; i++) {
 		enum pf_alg a = cfg->algs[i];
 		pf_keyspec spec = {a, cfg->rsa_bits, cfg->ecdsa_curve};
-		const char *pre = a == PF_ALG_ECDSA ? "ec" : "";
 		char *kp, *cp;
 		EVP_PKEY *key = NULL;
 		pf_pubkey pk = {0}, opk = {0};
 
 		if (r->st.keys[a].present && pf_state_key_has_next(&r->st.keys[a]))
 			continue; /* planned before a kill */
-		kp = pf_asprintf("%s/%skey-%s.pem", cfg->postfix_config_directory, pre, stamp);
-		cp = pf_asprintf("%s/%scert-%s.pem", cfg->postfix_config_directory, pre, stamp);
+		keystore_new_file_names(cfg->postfix_config_directory, a, t, &kp, &cp);
 		rc = keystore_generate(&spec, &key, e);
 		if (rc == 0)
 			rc = keystore_pubkey_of_key(key, &pk, e);

@@ -13,44 +13,44 @@
 #include "dns_tsig.h"
 #include "roll_int.h"
 #include "tlsa.h"
+#include "tlsa_records.h"
+
+/* tlsa_records_hosts_ask's question: Postfix's myhostname, through the
+ * operations table (the handle opened first). */
+static int ask_myhostname(void *arg, char **ret, pf_err *e)
+{
+	pf_roll *r = arg;
+	int rc;
+
+	if ((rc = roll_open_postfix(r, e)) < 0)
+		return rc;
+	return r->ops->myhostname(r->ops_data, ret, e);
+}
 
 /* The TLSA host names: tlsa_hostnames, or Postfix's myhostname. */
 int roll_tlsa_hosts(pf_roll *r, pf_strv *ret, pf_err *e)
 {
-	char *h = NULL;
-	int rc;
-
-	if (r->cfg->tlsa_hostnames.n) {
-		for (size_t i = 0; i < r->cfg->tlsa_hostnames.n; i++)
-			pf_strv_push(ret, r->cfg->tlsa_hostnames.v[i]);
-		return 0;
-	}
-	if ((rc = roll_open_postfix(r, e)) < 0 || (rc = r->ops->myhostname(r->ops_data, &h, e)) < 0)
-		return rc;
-	if (!pf_valid_hostname(h)) {
-		rc = pf_err_usage(e, "myhostname \"%.100s\" is not a valid host name", h);
-		free(h);
-		return rc;
-	}
-	pf_strv_push_owned(ret, h);
-	return 0;
+	return tlsa_records_hosts_ask(r->cfg, ask_myhostname, r, ret, e);
 }
 
 /* Add to the state the records of one key (every host x port x record
- * type).  Returns 0 or -errno. */
+ * type, each owner and data once: tlsa_records.h).  Returns 0 or -errno. */
 int roll_add_records(pf_roll *r, enum pf_role role, enum pf_alg alg, const char *keypath,
 		     const char *certpath, const pf_strv *hosts, pf_err *e)
 {
 	const pf_config *cfg = r->cfg;
+	tlsa_record_set set = {0};
 	pf_tlsa_rdata *rd = NULL;
 	int rc;
 
 	rc = tlsa_for_files(keypath, certpath, cfg->tlsa_records, cfg->n_tlsa_records, &rd, e);
-	for (size_t h = 0; rc == 0 && h < hosts->n; h++)
-		for (size_t p = 0; rc == 0 && p < cfg->n_tlsa_ports; p++)
-			for (size_t i = 0; rc == 0 && i < cfg->n_tlsa_records; i++)
-				rc = pf_state_add_record(&r->st, role, alg, hosts->v[h],
-							 cfg->tlsa_ports[p], &rd[i], e);
+	if (rc == 0)
+		rc = tlsa_records_add(&set, hosts, cfg->tlsa_ports, cfg->n_tlsa_ports, rd,
+				      cfg->n_tlsa_records, 0, e);
+	for (size_t i = 0; rc == 0 && i < set.n; i++)
+		rc = pf_state_add_record(&r->st, role, alg, set.v[i].host, set.v[i].port,
+					 &set.v[i].rd, e);
+	tlsa_records_free(&set);
 	free(rd);
 	return rc;
 }
@@ -66,12 +66,10 @@ void roll_drop_records(pf_state *st, enum pf_role role, enum pf_alg alg)
 	st->n_records = w;
 }
 
+/* The record's canonical owner (kept by the state) into buf. */
 static void owner_of(const pf_state_record *rec, char *buf, size_t len)
 {
-	char owner[300];
-
-	tlsa_owner(rec->host, rec->port, owner, sizeof(owner));
-	dns_name_canon(owner, buf, len);
+	snprintf(buf, len, "%s", rec->owner);
 }
 
 /* qsort_r order of record indexes: owner and data (pf_state_record_cmp),
@@ -314,16 +312,8 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 							rd.owners[o]);
 					break;
 				}
-				/* The owner back into host and port for the state. */
-				unsigned port = 0;
-				char host[256] = "";
-				if (sscanf(rd.owners[o], "_%u._tcp.%255s", &port, host) == 2) {
-					size_t hl = strlen(host);
-					if (hl && host[hl - 1] == '.')
-						host[hl - 1] = '\0';
-					rc = pf_state_add_rrset(&r->st, host, (uint16_t)port, existed,
-								ttl, e);
-				}
+				rc = pf_state_add_rrset_owner(&r->st, rd.owners[o], existed, ttl,
+							      e);
 			}
 			if (rc == 0 && rd.n_servers) {
 				r->st.have_soa = true;

@@ -223,9 +223,9 @@ void tlsa_records_free(tlsa_record_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int tlsa_records_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_err *e)
+int tlsa_records_hosts_ask(const pf_config *cfg, int (*ask)(void *arg, char **ret, pf_err *e),
+			   void *arg, pf_strv *ret, pf_err *e)
 {
-	pf_postfix own;
 	char *h = NULL;
 	int r;
 
@@ -234,15 +234,7 @@ int tlsa_records_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_er
 			pf_strv_push(ret, cfg->tlsa_hostnames.v[i]);
 		return 0;
 	}
-	if (!pf) {
-		if ((r = postfix_open(&own, cfg->postfix_command_directory,
-				      cfg->postfix_config_directory, e)) < 0)
-			return r;
-	}
-	r = postfix_myhostname(pf ? pf : &own, &h, e);
-	if (!pf)
-		postfix_close(&own);
-	if (r < 0) {
+	if ((r = ask(arg, &h, e)) < 0) {
 		pf_err_prefix(e, "tlsa_hostnames is not set, and Postfix's myhostname");
 		return r;
 	}
@@ -253,4 +245,25 @@ int tlsa_records_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_er
 	}
 	pf_strv_push_owned(ret, h);
 	return 0;
+}
+
+/* tlsa_records_hosts_ask's question, put to a Postfix handle. */
+static int ask_postfix(void *arg, char **ret, pf_err *e)
+{
+	return postfix_myhostname(arg, ret, e);
+}
+
+int tlsa_records_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_err *e)
+{
+	pf_postfix own;
+	int r;
+
+	if (cfg->tlsa_hostnames.n || pf)
+		return tlsa_records_hosts_ask(cfg, ask_postfix, pf, ret, e);
+	if ((r = postfix_open(&own, cfg->postfix_command_directory, cfg->postfix_config_directory,
+			      e)) < 0)
+		return r;
+	r = tlsa_records_hosts_ask(cfg, ask_postfix, &own, ret, e);
+	postfix_close(&own);
+	return r;
 }

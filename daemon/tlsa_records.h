@@ -99,4 +99,12 @@ void tlsa_records_free(tlsa_record_set *s);
  */
 int tlsa_records_hosts(const pf_config *cfg, pf_postfix *pf, pf_strv *ret, pf_err *e);
 
+/*
+ * The same, with myhostname asked of ask(arg, &h, e) (called only when
+ * tlsa_hostnames is not set; it returns 0 with a malloc'd *h, or -errno):
+ * the rollover engine asks through its operations table.
+ */
+int tlsa_records_hosts_ask(const pf_config *cfg, int (*ask)(void *arg, char **ret, pf_err *e),
+			   void *arg, pf_strv *ret, pf_err *e);
+
 #endif
