@@ -42,32 +42,32 @@ static const struct param {
 	const char *def;
 	enum ptype type;
 } params[PF_P_COUNT] = {
-    [PF_P_POSTFIX_CONFIG_DIRECTORY] = {"postfix_config_directory", "/etc/postfix", T_PATH},
-    [PF_P_POSTFIX_COMMAND_DIRECTORY] = {"postfix_command_directory", "/usr/sbin", T_PATH},
-    [PF_P_KEY_ALGORITHMS] = {"key_algorithms", "rsa", T_ALGS},
-    [PF_P_RSA_BITS] = {"rsa_bits", "2048", T_RSA_BITS},
-    [PF_P_ECDSA_CURVE] = {"ecdsa_curve", "secp256r1", T_CURVE},
-    [PF_P_TLSA_HOSTNAMES] = {"tlsa_hostnames", "", T_HOSTNAMES},
-    [PF_P_TLSA_PORTS] = {"tlsa_ports", "25", T_PORTS},
-    [PF_P_TLSA_RECORDS] = {"tlsa_records", "3 1 1", T_TLSA},
-    [PF_P_TLSA_TTL] = {"tlsa_ttl", "3600", T_TTL},
-    [PF_P_DNS_ZONE] = {"dns_zone", "", T_DOMAIN_OPT},
-    [PF_P_DNS_UPDATE_SERVER] = {"dns_update_server", "", T_HOSTPORT_OPT},
-    [PF_P_DNS_TSIG_KEY_FILE] = {"dns_tsig_key_file", "", T_PATH_OPT},
-    [PF_P_DNS_RESOLVER] = {"dns_resolver", "", T_ADDRPORTS},
-    [PF_P_DNS_CHECK_SERVERS] = {"dns_check_servers", "", T_HOSTPORTS},
-    [PF_P_DNS_EXTRA_CHECK_SERVERS] = {"dns_extra_check_servers", "", T_HOSTPORTS},
-    [PF_P_ROLLOVER_INTERVAL] = {"rollover_interval", "0", T_TIME},
-    [PF_P_TTL_FACTOR] = {"ttl_factor", "2", T_FACTOR},
-    [PF_P_PUBLISH_SAFETY] = {"publish_safety", "60s", T_TIME},
-    [PF_P_PROPAGATION_MIN_DELAY] = {"propagation_min_delay", "0", T_TIME},
-    [PF_P_PROPAGATION_ALERT] = {"propagation_alert", "1h", T_TIME},
-    [PF_P_RETIRE_DELAY] = {"retire_delay", "1h", T_TIME},
-    [PF_P_RELOAD_COMMAND] = {"reload_command", "", T_COMMAND_OPT},
-    [PF_P_RELOAD_UNIT] = {"reload_unit", "", T_UNIT_OPT},
-    [PF_P_VERIFY_ENDPOINTS] = {"verify_endpoints", "", T_HOSTPORTS},
-    [PF_P_STATE_DIRECTORY] = {"state_directory", "/var/lib/pftls-roll", T_PATH},
-    [PF_P_CONTROL_SOCKET] = {"control_socket", "/run/pftls-roll/control", T_PATH},
+	[PF_P_POSTFIX_CONFIG_DIRECTORY] = {"postfix_config_directory", "/etc/postfix", T_PATH},
+	[PF_P_POSTFIX_COMMAND_DIRECTORY] = {"postfix_command_directory", "/usr/sbin", T_PATH},
+	[PF_P_KEY_ALGORITHMS] = {"key_algorithms", "rsa", T_ALGS},
+	[PF_P_RSA_BITS] = {"rsa_bits", "2048", T_RSA_BITS},
+	[PF_P_ECDSA_CURVE] = {"ecdsa_curve", "secp256r1", T_CURVE},
+	[PF_P_TLSA_HOSTNAMES] = {"tlsa_hostnames", "", T_HOSTNAMES},
+	[PF_P_TLSA_PORTS] = {"tlsa_ports", "25", T_PORTS},
+	[PF_P_TLSA_RECORDS] = {"tlsa_records", "3 1 1", T_TLSA},
+	[PF_P_TLSA_TTL] = {"tlsa_ttl", "3600", T_TTL},
+	[PF_P_DNS_ZONE] = {"dns_zone", "", T_DOMAIN_OPT},
+	[PF_P_DNS_UPDATE_SERVER] = {"dns_update_server", "", T_HOSTPORT_OPT},
+	[PF_P_DNS_TSIG_KEY_FILE] = {"dns_tsig_key_file", "", T_PATH_OPT},
+	[PF_P_DNS_RESOLVER] = {"dns_resolver", "", T_ADDRPORTS},
+	[PF_P_DNS_CHECK_SERVERS] = {"dns_check_servers", "", T_HOSTPORTS},
+	[PF_P_DNS_EXTRA_CHECK_SERVERS] = {"dns_extra_check_servers", "", T_HOSTPORTS},
+	[PF_P_ROLLOVER_INTERVAL] = {"rollover_interval", "0", T_TIME},
+	[PF_P_TTL_FACTOR] = {"ttl_factor", "2", T_FACTOR},
+	[PF_P_PUBLISH_SAFETY] = {"publish_safety", "60s", T_TIME},
+	[PF_P_PROPAGATION_MIN_DELAY] = {"propagation_min_delay", "0", T_TIME},
+	[PF_P_PROPAGATION_ALERT] = {"propagation_alert", "1h", T_TIME},
+	[PF_P_RETIRE_DELAY] = {"retire_delay", "1h", T_TIME},
+	[PF_P_RELOAD_COMMAND] = {"reload_command", "", T_COMMAND_OPT},
+	[PF_P_RELOAD_UNIT] = {"reload_unit", "", T_UNIT_OPT},
+	[PF_P_VERIFY_ENDPOINTS] = {"verify_endpoints", "", T_HOSTPORTS},
+	[PF_P_STATE_DIRECTORY] = {"state_directory", "/var/lib/pftls-roll", T_PATH},
+	[PF_P_CONTROL_SOCKET] = {"control_socket", "/run/pftls-roll/control", T_PATH},
 };
 
 const char *pf_config_param_name(unsigned id)
@@ -96,9 +96,9 @@ const char *pf_alg_name(enum pf_alg alg)
 const char *pf_canonical_curve(const char *name)
 {
 	static const char *const map[][2] = {
-	    {"secp256r1", "secp256r1"}, {"prime256v1", "secp256r1"}, {"P-256", "secp256r1"},
-	    {"secp384r1", "secp384r1"}, {"P-384", "secp384r1"},      {"secp521r1", "secp521r1"},
-	    {"P-521", "secp521r1"},
+		{"secp256r1", "secp256r1"}, {"prime256v1", "secp256r1"}, {"P-256", "secp256r1"},
+		{"secp384r1", "secp384r1"}, {"P-384", "secp384r1"},      {"secp521r1", "secp521r1"},
+		{"P-521", "secp521r1"},
 	};
 
 	for (size_t i = 0; i < PF_ELEMENTSOF(map); i++)
@@ -204,15 +204,15 @@ int pf_parse_hostport(const char *s, bool addr_only, pf_hostport *ret, pf_err *e
 	if (colon && parse_port(colon + 1, &hp.port) < 0)
 		return pf_err_usage(e, "\"%.100s\": bad port", s);
 	if (addr_only ? !is_ip_literal(hp.host)
-	              : !is_ip_literal(hp.host) && !pf_valid_hostname(hp.host))
+		      : !is_ip_literal(hp.host) && !pf_valid_hostname(hp.host))
 		return pf_err_usage(e, "\"%.100s\": not %s", s,
-		                    addr_only ? "an IP address" : "a host name or IP address");
+				    addr_only ? "an IP address" : "a host name or IP address");
 	*ret = hp;
 	return 0;
 }
 
 static int parse_hostports(const char *value, bool addr_only, size_t max, pf_hostport_list *ret,
-                           pf_err *e)
+			   pf_err *e)
 {
 	PF_CLEANUP_STRV pf_strv items = {0};
 	PF_CLEANUP_FREE pf_hostport *v = NULL;
@@ -221,7 +221,7 @@ static int parse_hostports(const char *value, bool addr_only, size_t max, pf_hos
 	pf_split_list(value, &items);
 	if (items.n > max)
 		return pf_err_usage(e, "expected at most %zu item%s, found %zu", max,
-		                    max == 1 ? "" : "s", items.n);
+				    max == 1 ? "" : "s", items.n);
 	v = pf_calloc(items.n, sizeof(*v));
 	for (size_t i = 0; i < items.n; i++)
 		if ((r = pf_parse_hostport(items.v[i], addr_only, &v[i], e)) < 0)
@@ -271,14 +271,14 @@ static int parse_algs(pf_config *cfg, const char *value, pf_err *e)
 			a = PF_ALG_ECDSA;
 		else {
 			r = pf_err_usage(e,
-			                 "unknown key algorithm \"%.50s\" (use rsa and/or ecdsa)",
-			                 items.v[i]);
+					 "unknown key algorithm \"%.50s\" (use rsa and/or ecdsa)",
+					 items.v[i]);
 			break;
 		}
 		for (size_t j = 0; j < n; j++)
 			if (algs[j] == a)
 				r = pf_err_usage(e, "key algorithm \"%s\" listed twice",
-				                 items.v[i]);
+						 items.v[i]);
 		if (r == 0)
 			algs[n++] = a;
 	}
@@ -324,7 +324,7 @@ static int parse_ports(pf_config *cfg, const char *value, pf_err *e)
 	for (size_t i = 0; i < items.n; i++)
 		if (parse_port(items.v[i], &ports[i]) < 0)
 			return pf_err_usage(e, "\"%.50s\" is not a port number (1-65535)",
-			                    items.v[i]);
+					    items.v[i]);
 	free(cfg->tlsa_ports);
 	cfg->tlsa_ports = pf_take_ptr(&ports);
 	cfg->n_tlsa_ports = items.n;
@@ -341,7 +341,7 @@ static int parse_tlsa(pf_config *cfg, const char *value, pf_err *e)
 	pf_split_list(value, &items);
 	if (items.n == 0 || items.n % 3 != 0)
 		return pf_err_usage(e,
-		                    "expected \"usage selector mtype\" triples such as \"3 1 1\"");
+				    "expected \"usage selector mtype\" triples such as \"3 1 1\"");
 	n = items.n / 3;
 	recs = pf_calloc(n, sizeof(*recs));
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -349,7 +349,7 @@ static int parse_tlsa(pf_config *cfg, const char *value, pf_err *e)
 
 		if (strcmp(u, "3") != 0)
 			r = pf_err_usage(
-			    e, "TLSA usage \"%.20s\" is not supported (only 3, DANE-EE)", u);
+				e, "TLSA usage \"%.20s\" is not supported (only 3, DANE-EE)", u);
 		else if (strcmp(s, "0") != 0 && strcmp(s, "1") != 0)
 			r = pf_err_usage(e, "TLSA selector \"%.20s\" must be 0 or 1", s);
 		else if (strcmp(m, "1") != 0 && strcmp(m, "2") != 0)
@@ -359,8 +359,8 @@ static int parse_tlsa(pf_config *cfg, const char *value, pf_err *e)
 			for (size_t j = 0; j < i; j++)
 				if (memcmp(&recs[j], &recs[i], sizeof(recs[i])) == 0)
 					r = pf_err_usage(
-					    e, "TLSA record type \"%s %s %s\" listed twice", u, s,
-					    m);
+						e, "TLSA record type \"%s %s %s\" listed twice", u,
+						s, m);
 		}
 	}
 	if (r == 0) {
@@ -377,12 +377,12 @@ static int parse_time_field(int64_t *field, const char *value, int64_t min, int6
 
 	if (pf_parse_time(value, &v) < 0)
 		return pf_err_usage(e,
-		                    "\"%.50s\" is not a time (a number with an optional unit s, m, "
-		                    "h, d or w)",
-		                    value);
+				    "\"%.50s\" is not a time (a number with an optional unit s, m, "
+				    "h, d or w)",
+				    value);
 	if (v < min || v > max)
 		return pf_err_usage(e, "\"%.50s\" is out of range (%lld to %lld seconds)", value,
-		                    (long long)min, (long long)max);
+				    (long long)min, (long long)max);
 	*field = v;
 	return 0;
 }
@@ -422,16 +422,16 @@ static int apply(pf_config *cfg, unsigned id, const char *value, pf_err *e)
 	case PF_P_RSA_BITS:
 		if (strcmp(value, "2048") && strcmp(value, "3072") && strcmp(value, "4096"))
 			return pf_err_usage(e, "\"%.50s\": RSA key size must be 2048, 3072 or 4096",
-			                    value);
+					    value);
 		cfg->rsa_bits = (unsigned)atoi(value);
 		return 0;
 	case PF_P_ECDSA_CURVE: {
 		const char *c = pf_canonical_curve(value);
 		if (!c)
 			return pf_err_usage(e,
-			                    "\"%.50s\": curve must be secp256r1, secp384r1 or "
-			                    "secp521r1",
-			                    value);
+					    "\"%.50s\": curve must be secp256r1, secp384r1 or "
+					    "secp521r1",
+					    value);
 		free(cfg->ecdsa_curve);
 		cfg->ecdsa_curve = pf_strdup(c);
 		return 0;
@@ -471,9 +471,9 @@ static int apply(pf_config *cfg, unsigned id, const char *value, pf_err *e)
 		v = strtol(value, &end, 10);
 		if (!isdigit((unsigned char)value[0]) || *end || errno || v < 1 || v > 100)
 			return pf_err_usage(e,
-			                    "\"%.50s\": ttl_factor must be a whole number from 1 "
-			                    "to 100",
-			                    value);
+					    "\"%.50s\": ttl_factor must be a whole number from 1 "
+					    "to 100",
+					    value);
 		cfg->ttl_factor = (unsigned)v;
 		return 0;
 	}
@@ -490,9 +490,9 @@ static int apply(pf_config *cfg, unsigned id, const char *value, pf_err *e)
 	case PF_P_RELOAD_UNIT:
 		if (*value && !valid_unit_name(value))
 			return pf_err_usage(e,
-			                    "\"%.100s\" is not a systemd unit name (such as "
-			                    "postfix.service)",
-			                    value);
+					    "\"%.100s\" is not a systemd unit name (such as "
+					    "postfix.service)",
+					    value);
 		return set_opt_string(&cfg->reload_unit, value);
 	case PF_P_VERIFY_ENDPOINTS:
 		return parse_hostports(value, false, 256, &cfg->verify_endpoints, e);
@@ -571,7 +571,7 @@ static bool name_like(const char *s, size_t n)
  * quoted only when it is made like one: never a line of someone's file.
  */
 static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno, char *line,
-                              pf_err *e)
+			      pf_err *e)
 {
 	char *eq = strchr(line, '='), *key, *value;
 	int id;
@@ -584,7 +584,7 @@ static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno,
 		if (pf_config_param_lookup(word) >= 0)
 			return pf_err_usage(e, "%s:%u: missing '=' after %s", name, lineno, word);
 		return pf_err_usage(e, "%s:%u: missing '=' (not a \"name = value\" line)", name,
-		                    lineno);
+				    lineno);
 	}
 	*eq = '\0';
 	key = pf_trim(line);
@@ -594,19 +594,19 @@ static int parse_logical_line(pf_config *cfg, const char *name, unsigned lineno,
 	for (const char *p = key; *p; p++)
 		if (isspace((unsigned char)*p))
 			return pf_err_usage(e, "%s:%u: white space in parameter name", name,
-			                    lineno);
+					    lineno);
 	id = pf_config_param_lookup(key);
 	if (id < 0 && !name_like(key, strlen(key)))
 		return pf_err_usage(
-		    e,
-		    "%s:%u: unknown parameter name (not made of letters, digits and "
-		    "'_')",
-		    name, lineno);
+			e,
+			"%s:%u: unknown parameter name (not made of letters, digits and "
+			"'_')",
+			name, lineno);
 	if (id < 0)
 		return pf_err_usage(e, "%s:%u: unknown parameter name \"%s\"", name, lineno, key);
 	if (cfg->set_line[id])
 		return pf_err_usage(e, "%s:%u: duplicate setting of %s (first set at line %u)",
-		                    name, lineno, key, cfg->set_line[id]);
+				    name, lineno, key, cfg->set_line[id]);
 	if (apply(cfg, (unsigned)id, value, e) < 0) {
 		char why[sizeof(e->msg)];
 
@@ -650,14 +650,14 @@ int pf_config_parse(pf_config *cfg, const char *name, const char *text, pf_err *
 		if (cont) {
 			if (!logical) {
 				r = pf_err_usage(e,
-				                 "%s:%u: continuation line without a parameter "
-				                 "before it",
-				                 name, lineno);
+						 "%s:%u: continuation line without a parameter "
+						 "before it",
+						 name, lineno);
 				break;
 			}
 			if (has_control_char(p, len)) {
 				r = pf_err_usage(e, "%s:%u: control character in line", name,
-				                 lineno);
+						 lineno);
 				break;
 			}
 			logical = pf_realloc(logical, loglen + len + 2);
@@ -709,22 +709,23 @@ void pf_config_permission_warnings(const pf_config *cfg, const char *path, pf_st
 	for (size_t i = 0; i < PF_ELEMENTSOF(dirs); i++)
 		if (dirs[i] && stat(dirs[i], &sb) == 0 && (sb.st_mode & (S_IWGRP | S_IWOTH)))
 			pf_strv_push_owned(
-			    ret, pf_asprintf("%s %s is writable by %s (mode %04o): whoever can "
-			                     "write it decides which keys are deployed and which "
-			                     "records are published",
-			                     what[i], dirs[i],
-			                     (sb.st_mode & S_IWOTH) ? "others" : "its group",
-			                     (unsigned)(sb.st_mode & 07777)));
+				ret,
+				pf_asprintf("%s %s is writable by %s (mode %04o): whoever can "
+					    "write it decides which keys are deployed and which "
+					    "records are published",
+					    what[i], dirs[i],
+					    (sb.st_mode & S_IWOTH) ? "others" : "its group",
+					    (unsigned)(sb.st_mode & 07777)));
 	/* The daemon runs as root, or as its own user under a unit that says
 	 * so: a key file anyone else owns is theirs to read and to swap. */
 	if (cfg->dns_tsig_key_file && stat(cfg->dns_tsig_key_file, &sb) == 0 && sb.st_uid != 0 &&
 	    sb.st_uid != geteuid())
 		pf_strv_push_owned(
-		    ret,
-		    pf_asprintf("dns_tsig_key_file %s is owned by uid %u, not root or "
-		                "this program's user (uid %u): its owner can read and "
-		                "replace the TSIG secret",
-		                cfg->dns_tsig_key_file, (unsigned)sb.st_uid, (unsigned)geteuid()));
+			ret, pf_asprintf("dns_tsig_key_file %s is owned by uid %u, not root or "
+					 "this program's user (uid %u): its owner can read and "
+					 "replace the TSIG secret",
+					 cfg->dns_tsig_key_file, (unsigned)sb.st_uid,
+					 (unsigned)geteuid()));
 }
 
 /* Report pf_config_permission_warnings: the daemon as journal entries at
@@ -791,7 +792,7 @@ char *pf_config_reload_command(const pf_config *cfg)
 	if (cfg->reload_command)
 		return pf_strdup(cfg->reload_command);
 	return pf_asprintf("%s/postfix -c %s reload", cfg->postfix_command_directory,
-	                   cfg->postfix_config_directory);
+			   cfg->postfix_config_directory);
 }
 
 void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
@@ -827,7 +828,7 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 	case PF_P_TLSA_RECORDS:
 		for (size_t i = 0; i < cfg->n_tlsa_records; i++)
 			fprintf(out, "%s%u %u %u", i ? ", " : " ", cfg->tlsa_records[i].usage,
-			        cfg->tlsa_records[i].selector, cfg->tlsa_records[i].mtype);
+				cfg->tlsa_records[i].selector, cfg->tlsa_records[i].mtype);
 		break;
 	case PF_P_TLSA_TTL:
 		fprintf(out, " %u", cfg->tlsa_ttl);
@@ -846,11 +847,11 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 	case PF_P_DNS_EXTRA_CHECK_SERVERS:
 	case PF_P_VERIFY_ENDPOINTS: {
 		const pf_hostport_list *l = id == PF_P_DNS_UPDATE_SERVER   ? &cfg->dns_update_server
-		                            : id == PF_P_DNS_RESOLVER      ? &cfg->dns_resolver
-		                            : id == PF_P_DNS_CHECK_SERVERS ? &cfg->dns_check_servers
-		                            : id == PF_P_VERIFY_ENDPOINTS
-		                                ? &cfg->verify_endpoints
-		                                : &cfg->dns_extra_check_servers;
+					    : id == PF_P_DNS_RESOLVER      ? &cfg->dns_resolver
+					    : id == PF_P_DNS_CHECK_SERVERS ? &cfg->dns_check_servers
+					    : id == PF_P_VERIFY_ENDPOINTS
+						    ? &cfg->verify_endpoints
+						    : &cfg->dns_extra_check_servers;
 		if (l->n) {
 			fputc(' ', out);
 			print_hostports(out, l);
@@ -863,10 +864,10 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 	case PF_P_PROPAGATION_ALERT:
 	case PF_P_RETIRE_DELAY: {
 		int64_t v = id == PF_P_ROLLOVER_INTERVAL       ? cfg->rollover_interval
-		            : id == PF_P_PUBLISH_SAFETY        ? cfg->publish_safety
-		            : id == PF_P_PROPAGATION_MIN_DELAY ? cfg->propagation_min_delay
-		            : id == PF_P_PROPAGATION_ALERT     ? cfg->propagation_alert
-		                                               : cfg->retire_delay;
+			    : id == PF_P_PUBLISH_SAFETY        ? cfg->publish_safety
+			    : id == PF_P_PROPAGATION_MIN_DELAY ? cfg->propagation_min_delay
+			    : id == PF_P_PROPAGATION_ALERT     ? cfg->propagation_alert
+							       : cfg->retire_delay;
 		fprintf(out, " %llds", (long long)v);
 		break;
 	}

@@ -60,8 +60,8 @@ int control_listen(const char *path, pf_err *e)
 	 * that name is not ours to remove. */
 	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
 		return pf_err_set(e, EEXIST,
-		                  "control socket %s exists and is not a socket; not replacing it",
-		                  path);
+				  "control socket %s exists and is not a socket; not replacing it",
+				  path);
 	unlink(path);
 	old = umask(0177);
 	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
@@ -220,11 +220,11 @@ static int conn_run(ctl_conn *c)
 		*arg++ = '\0';
 	out = open_memstream(&body, &body_len);
 	code = c->srv->handler(c->srv->userdata, c->req, arg ? arg : "", out, &he) < 0
-	           ? (he.exit_code ? he.exit_code : PF_EXIT_FAIL)
-	           : PF_EXIT_OK;
+		       ? (he.exit_code ? he.exit_code : PF_EXIT_FAIL)
+		       : PF_EXIT_OK;
 	fclose(out);
 	head = code == PF_EXIT_OK ? pf_strdup("OK\n")
-	                          : pf_asprintf("ERR %d %s\n", code, he.msg[0] ? he.msg : "failed");
+				  : pf_asprintf("ERR %d %s\n", code, he.msg[0] ? he.msg : "failed");
 	head_len = strlen(head);
 	reply = pf_malloc(head_len + body_len + 1);
 	memcpy(reply, head, head_len);
@@ -251,7 +251,7 @@ static int conn_read(ctl_conn *c)
 		}
 		if (n == 0)
 			return conn_reject(c, PF_EXIT_USAGE,
-			                   "incomplete control request (no newline)");
+					   "incomplete control request (no newline)");
 		for (size_t i = c->have; i < c->have + (size_t)n; i++) {
 			unsigned char ch = (unsigned char)c->req[i];
 
@@ -263,15 +263,15 @@ static int conn_read(ctl_conn *c)
 			 * byte means this is not one of ours. */
 			if (ch < 0x20 || ch >= 0x7f) {
 				snprintf(why, sizeof(why),
-				         "invalid control request: byte 0x%02x at offset %zu", ch,
-				         i);
+					 "invalid control request: byte 0x%02x at offset %zu", ch,
+					 i);
 				return conn_reject(c, PF_EXIT_USAGE, why);
 			}
 		}
 		c->have += (size_t)n;
 		if (c->have == PF_CONTROL_REQUEST_MAX) {
 			snprintf(why, sizeof(why), "control request longer than %d bytes",
-			         PF_CONTROL_REQUEST_MAX - 1);
+				 PF_CONTROL_REQUEST_MAX - 1);
 			return conn_reject(c, PF_EXIT_USAGE, why);
 		}
 	}
@@ -294,15 +294,15 @@ static int on_conn_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	ctl_conn *c = userdata;
 	static const char late[] =
-	    "ERR 1 control request not complete within " PF_CONTROL_REQUEST_SECS " s\n";
+		"ERR 1 control request not complete within " PF_CONTROL_REQUEST_SECS " s\n";
 
 	(void)s;
 	(void)usec;
 	if (!c->reply) {
 		srv_log(c->srv,
-		        "control request from pid %ld not complete within " PF_CONTROL_REQUEST_SECS
-		        " s; dropped",
-		        (long)c->pid);
+			"control request from pid %ld not complete within " PF_CONTROL_REQUEST_SECS
+			" s; dropped",
+			(long)c->pid);
 		(void)send_some(c->fd, late, sizeof(late) - 1);
 	}
 	conn_free(c);
@@ -321,7 +321,7 @@ static int accept_one(pf_control *srv)
 	int fd, r;
 
 	fd = accept4(sd_event_source_get_io_fd(srv->listen), NULL, NULL,
-	             SOCK_CLOEXEC | SOCK_NONBLOCK);
+		     SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
 	/* Before anything is read: a refused peer's bytes are never looked
@@ -338,7 +338,7 @@ static int accept_one(pf_control *srv)
 		(void)send_some(fd, busy, sizeof(busy) - 1);
 		close(fd);
 		srv_log(srv, "control request from pid %ld refused: %u connections open",
-		        (long)cred.pid, srv->n_conns);
+			(long)cred.pid, srv->n_conns);
 		return 1;
 	}
 	c = pf_calloc(1, sizeof(*c));
@@ -347,7 +347,7 @@ static int accept_one(pf_control *srv)
 	c->pid = cred.pid;
 	if ((r = sd_event_add_io(srv->event, &c->io, fd, EPOLLIN, on_conn_io, c)) < 0 ||
 	    (r = sd_event_add_time_relative(srv->event, &c->timer, CLOCK_MONOTONIC,
-	                                    PF_CONTROL_REQUEST_USEC, 0, on_conn_timer, c)) < 0) {
+					    PF_CONTROL_REQUEST_USEC, 0, on_conn_timer, c)) < 0) {
 		sd_event_source_disable_unref(c->io);
 		close(fd);
 		free(c);
@@ -385,7 +385,7 @@ static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdat
 }
 
 int control_server_new(sd_event *event, int lfd, pf_control_handler handler, pf_control_log log,
-                       void *userdata, pf_control **ret, pf_err *e)
+		       void *userdata, pf_control **ret, pf_err *e)
 {
 	pf_control *srv = pf_calloc(1, sizeof(*srv));
 	int r;
@@ -426,7 +426,7 @@ static int wait_readable(int fd, uint64_t deadline, uint64_t note_at, const char
 	for (;;) {
 		uint64_t now = pf_mono_usec();
 		uint64_t until =
-		    busy_note && note_at > now && note_at < deadline ? note_at : deadline;
+			busy_note && note_at > now && note_at < deadline ? note_at : deadline;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int n;
 
@@ -445,13 +445,13 @@ static int wait_readable(int fd, uint64_t deadline, uint64_t note_at, const char
 }
 
 int control_request(const char *path, const char *request, int timeout_ms, int *ret_exit,
-                    char **ret_body, pf_err *e)
+		    char **ret_body, pf_err *e)
 {
 	return control_request_patient(path, request, timeout_ms, 0, NULL, ret_exit, ret_body, e);
 }
 
 int control_request_patient(const char *path, const char *request, int timeout_ms, int note_ms,
-                            const char *busy_note, int *ret_exit, char **ret_body, pf_err *e)
+			    const char *busy_note, int *ret_exit, char **ret_body, pf_err *e)
 {
 	uint64_t t0 = pf_mono_usec();
 	uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000u;
@@ -479,7 +479,7 @@ int control_request_patient(const char *path, const char *request, int timeout_m
 		ssize_t n;
 
 		r = wait_readable(fd, deadline, t0 + (uint64_t)note_ms * 1000u,
-		                  have ? NULL : busy_note);
+				  have ? NULL : busy_note);
 		n = r < 0 ? -1 : read(fd, buf + have, PF_CONTROL_REPLY_MAX - have);
 		if (n < 0 && r == 0 && errno == EINTR)
 			continue;
@@ -493,9 +493,9 @@ int control_request_patient(const char *path, const char *request, int timeout_m
 			/* A signal with a handler (^C) ends the wait; the request
 			 * itself was sent and the daemon will still act on it. */
 			return pf_err_set(e, r, "no answer from the daemon at %s: %s", path,
-			                  r == EAGAIN || r == ETIMEDOUT ? "timed out"
-			                  : r == EINTR ? "interrupted (the request was sent)"
-			                               : strerror(r));
+					  r == EAGAIN || r == ETIMEDOUT ? "timed out"
+					  : r == EINTR ? "interrupted (the request was sent)"
+						       : strerror(r));
 		}
 		if (n == 0 || (have += (size_t)n) == PF_CONTROL_REPLY_MAX)
 			break;

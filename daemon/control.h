@@ -29,7 +29,7 @@
  * Writes the reply body to out; returns 0, or -errno with e set (its
  * exit_code is what the client will exit with). */
 typedef int (*pf_control_handler)(void *userdata, const char *verb, const char *arg, FILE *out,
-                                  pf_err *e);
+				  pf_err *e);
 
 /* Create the listening socket at path (its directory made 0755 if missing,
  * a stale socket replaced, the socket itself 0600); anything but a socket
@@ -49,7 +49,7 @@ typedef struct pf_control pf_control;
  * Returns 0 or -errno.
  */
 int control_server_new(sd_event *event, int lfd, pf_control_handler handler, pf_control_log log,
-                       void *userdata, pf_control **ret, pf_err *e);
+		       void *userdata, pf_control **ret, pf_err *e);
 
 /* Drop every client and stop watching the socket; returns NULL. */
 pf_control *control_server_free(pf_control *srv);
@@ -60,13 +60,13 @@ pf_control *control_server_free(pf_control *srv);
  * returned; -ENOENT or -ECONNREFUSED mean no daemon is listening.
  */
 int control_request(const char *path, const char *request, int timeout_ms, int *ret_exit,
-                    char **ret_body, pf_err *e);
+		    char **ret_body, pf_err *e);
 
 /* The same, for a request a busy daemon may answer late (one of its steps
  * can hold its event loop for a DNS update's retries or a reload): after
  * note_ms without an answer, busy_note is printed on stderr, once, and
  * the wait goes on to timeout_ms.  A caught signal ends it (-EINTR). */
 int control_request_patient(const char *path, const char *request, int timeout_ms, int note_ms,
-                            const char *busy_note, int *ret_exit, char **ret_body, pf_err *e);
+			    const char *busy_note, int *ret_exit, char **ret_body, pf_err *e);
 
 #endif

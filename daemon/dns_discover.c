@@ -73,7 +73,7 @@ int dns_resolvers(const pf_config *cfg, dns_server **ret, size_t *n, pf_err *e)
 	if (k == 0) {
 		free(v);
 		return pf_err_usage(e, "no dns_resolver is set and %s names no nameserver",
-		                    RESOLV_CONF);
+				    RESOLV_CONF);
 	}
 	*ret = v;
 	*n = k;
@@ -131,7 +131,7 @@ static int resolve_all(const dns_server *res, size_t n_res, rquery *qs, size_t n
 			ldns_pkt *p = dns_query_pkt(qs[i].name, qs[i].type, true, false);
 			if (!p) {
 				r = pf_err_set(e, EINVAL, "\"%.100s\" is not a valid domain name",
-				               qs[i].name);
+					       qs[i].name);
 				goto out;
 			}
 			if ((r = dns_request_init(&rqs[m], p, NULL, e)) < 0)
@@ -164,8 +164,8 @@ static int resolve_all(const dns_server *res, size_t n_res, rquery *qs, size_t n
 			continue;
 		const dns_status_info *si = dns_status_describe(qs[i].status);
 		r = pf_err_set(e, EIO, "cannot look up %s %s: resolver %s: %s%s%s%s", qs[i].name,
-		               type_name(qs[i].type), qs[i].by ? qs[i].by : "-", si->name,
-		               qs[i].note[0] ? " (" : "", qs[i].note, qs[i].note[0] ? ")" : "");
+			       type_name(qs[i].type), qs[i].by ? qs[i].by : "-", si->name,
+			       qs[i].note[0] ? " (" : "", qs[i].note, qs[i].note[0] ? ")" : "");
 		break;
 	}
 out:
@@ -198,9 +198,9 @@ static int zone_from_reply(const char *name, ldns_pkt *p, char *zone, size_t len
 		rdf_name(ldns_rr_owner(rr), owner, sizeof(owner));
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME && strcmp(owner, name) == 0)
 			return pf_err_set(e, EINVAL,
-			                  "%s is an alias (CNAME): TLSA records cannot be added "
-			                  "there",
-			                  name);
+					  "%s is an alias (CNAME): TLSA records cannot be added "
+					  "there",
+					  name);
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && strcmp(owner, name) == 0) {
 			snprintf(zone, len, "%s", owner);
 			return 0;
@@ -220,7 +220,7 @@ static int zone_from_reply(const char *name, ldns_pkt *p, char *zone, size_t len
 
 /* Find the zone of name by asking for SOA at name and then at each parent. */
 static int walk_zone(const dns_server *res, size_t n_res, const char *name, char *zone, size_t len,
-                     pf_err *e)
+		     pf_err *e)
 {
 	const char *p = name;
 
@@ -286,7 +286,7 @@ typedef struct hostreq {
  * never confirm anything.
  */
 static int resolve_hosts(const dns_server *res, size_t n_res, hostreq *hs, size_t nh,
-                         dns_zone_info *z, pf_err *e)
+			 dns_zone_info *z, pf_err *e)
 {
 	rquery *qs = pf_calloc(2 * nh + 1, sizeof(*qs));
 	size_t nq = 0;
@@ -335,7 +335,7 @@ static int resolve_hosts(const dns_server *res, size_t n_res, hostreq *hs, size_
 					if (hs[i].update && !z->update.addr.salen) {
 						z->update.addr = a;
 						snprintf(z->update.name, sizeof(z->update.name),
-						         "%s", canon);
+							 "%s", canon);
 					}
 					found++;
 				}
@@ -344,10 +344,10 @@ static int resolve_hosts(const dns_server *res, size_t n_res, hostreq *hs, size_
 		}
 		if (!found)
 			r = pf_err_set(e, ENOENT,
-			               "%s (%s of zone %s) has no address (A or AAAA): it cannot "
-			               "be asked",
-			               canon, hs[i].update ? "the update server" : "a check server",
-			               z->zone);
+				       "%s (%s of zone %s) has no address (A or AAAA): it cannot "
+				       "be asked",
+				       canon, hs[i].update ? "the update server" : "a check server",
+				       z->zone);
 	}
 out:
 	for (size_t j = 0; j < nq; j++)
@@ -358,7 +358,7 @@ out:
 
 /* SOA, update server and check servers of one zone. */
 static int discover_servers(const pf_config *cfg, const dns_server *res, size_t n_res,
-                            dns_zone_info *z, pf_err *e)
+			    dns_zone_info *z, pf_err *e)
 {
 	rquery q[2] = {{.type = LDNS_RR_TYPE_SOA}, {.type = LDNS_RR_TYPE_NS}};
 	hostreq *hs = NULL;
@@ -381,12 +381,12 @@ static int discover_servers(const pf_config *cfg, const dns_server *res, size_t 
 	}
 	if (!z->mname[0]) {
 		r = pf_err_set(e, ENOENT, "zone %s: resolver %s gave no SOA record", z->zone,
-		               q[0].by);
+			       q[0].by);
 		goto out;
 	}
 	hs = pf_calloc(2 + cfg->dns_check_servers.n + cfg->dns_extra_check_servers.n +
-	                   ldns_rr_list_rr_count(ldns_pkt_answer(q[1].reply)),
-	               sizeof(*hs));
+			       ldns_rr_list_rr_count(ldns_pkt_answer(q[1].reply)),
+		       sizeof(*hs));
 	/* The update server first: it is always checked, hidden or not. */
 	if (cfg->dns_update_server.n) {
 		snprintf(hs[nh].name, sizeof(hs[nh].name), "%s", cfg->dns_update_server.v[0].host);
@@ -398,7 +398,7 @@ static int discover_servers(const pf_config *cfg, const dns_server *res, size_t 
 	if (cfg->dns_check_servers.n) {
 		for (size_t i = 0; i < cfg->dns_check_servers.n; i++) {
 			snprintf(hs[nh].name, sizeof(hs[nh].name), "%s",
-			         cfg->dns_check_servers.v[i].host);
+				 cfg->dns_check_servers.v[i].host);
 			hs[nh++].port = cfg->dns_check_servers.v[i].port;
 		}
 	} else {
@@ -413,12 +413,12 @@ static int discover_servers(const pf_config *cfg, const dns_server *res, size_t 
 		}
 		if (nh == 1) {
 			r = pf_err_set(e, ENOENT, "zone %s: resolver %s gave no NS records",
-			               z->zone, q[1].by);
+				       z->zone, q[1].by);
 			goto out;
 		}
 		for (size_t i = 0; i < cfg->dns_extra_check_servers.n; i++) {
 			snprintf(hs[nh].name, sizeof(hs[nh].name), "%s",
-			         cfg->dns_extra_check_servers.v[i].host);
+				 cfg->dns_extra_check_servers.v[i].host);
 			hs[nh++].port = cfg->dns_extra_check_servers.v[i].port;
 		}
 	}
@@ -445,7 +445,7 @@ out:
 }
 
 int dns_discover(const pf_config *cfg, char *const *owners, size_t n_owners, dns_zone_info **ret,
-                 size_t *n_zones, size_t *owner_zone, pf_err *e)
+		 size_t *n_zones, size_t *owner_zone, pf_err *e)
 {
 	dns_server *res = NULL;
 	size_t n_res = 0, nz = 0;
@@ -484,10 +484,10 @@ int dns_discover(const pf_config *cfg, char *const *owners, size_t n_owners, dns
 		}
 		for (size_t i = 0; i < n_owners; i++) {
 			r = zone_from_reply(owners[i], qs[i].reply, zone_of[i], sizeof(zone_of[i]),
-			                    e);
+					    e);
 			if (r == 0 && !zone_of[i][0])
 				r = walk_zone(res, n_res, owners[i], zone_of[i], sizeof(zone_of[i]),
-				              e);
+					      e);
 			if (r < 0)
 				goto out;
 		}

@@ -45,7 +45,7 @@ int dns_resolvers(const pf_config *cfg, dns_server **ret, size_t *n, pf_err *e);
  * dns_zones_free.  Returns 0 or -errno with e naming the name and the server.
  */
 int dns_discover(const pf_config *cfg, char *const *owners, size_t n_owners, dns_zone_info **ret,
-                 size_t *n_zones, size_t *owner_zone, pf_err *e);
+		 size_t *n_zones, size_t *owner_zone, pf_err *e);
 
 /* Free the n zones of z (NULL is fine).  Returns NULL. */
 dns_zone_info *dns_zones_free(dns_zone_info *z, size_t n);

@@ -66,10 +66,10 @@ static int render(dns_request *rq, pf_err *e)
 	rq->mac_len = 0;
 	if (rq->tsig) {
 		r = dns_tsig_sign(rq->tsig, &rq->wire, &rq->len, pf_now(), NULL, 0, 0, NULL, 0,
-		                  rq->mac, &rq->mac_len);
+				  rq->mac, &rq->mac_len);
 		if (r < 0)
 			return pf_err_set(e, -r, "cannot TSIG-sign a DNS message: %s",
-			                  r == -EMSGSIZE ? "message too large" : strerror(-r));
+					  r == -EMSGSIZE ? "message too large" : strerror(-r));
 	}
 	if (rq->len > 65535)
 		return pf_err_set(e, EMSGSIZE, "DNS message too large (%zu bytes)", rq->len);
@@ -111,8 +111,8 @@ void dns_reply_clear(dns_reply *r)
 const char *dns_rcode_name(int rcode, char *buf, size_t len)
 {
 	static const char *names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-	                              "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
-	                              "NXRRSET", "NOTAUTH", "NOTZONE"};
+				      "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+				      "NXRRSET", "NOTAUTH", "NOTZONE"};
 
 	if (rcode >= 0 && (size_t)rcode < PF_ELEMENTSOF(names))
 		return names[rcode];
@@ -134,7 +134,7 @@ static bool same_question(const ldns_pkt *req, const ldns_pkt *rep)
 }
 
 enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_t len, int64_t now,
-                               dns_reply *ret, char *why, size_t whylen)
+			       dns_reply *ret, char *why, size_t whylen)
 {
 	ldns_pkt *p = NULL;
 	dns_tsig_info ti;
@@ -150,7 +150,7 @@ enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_
 	id = (uint16_t)(wire[0] << 8 | wire[1]);
 	if (id != rq->id) {
 		snprintf(why, whylen, "a reply with the wrong message ID (0x%04x, expected 0x%04x)",
-		         id, rq->id);
+			 id, rq->id);
 		return DNS_CHECK_IGNORE;
 	}
 	if (!(wire[2] & 0x80)) {
@@ -191,8 +191,8 @@ enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_
 			ret->unsigned_error = true;
 		} else if (v != DNS_TSIG_OK) {
 			snprintf(why, whylen, "a %s reply that failed TSIG verification: %s",
-			         dns_rcode_name(ret->rcode, rb, sizeof(rb)),
-			         dns_tsig_verdict_str(v));
+				 dns_rcode_name(ret->rcode, rb, sizeof(rb)),
+				 dns_tsig_verdict_str(v));
 			ldns_pkt_free(p);
 			return DNS_CHECK_IGNORE;
 		} else {
@@ -207,43 +207,44 @@ enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_
 }
 
 static const dns_status_info statuses[DNS_STATUS_COUNT] = {
-    [DNS_NOERROR] = {"NOERROR", DNS_ACT_ACCEPT, "the request succeeded"},
-    [DNS_FORMERR] = {"FORMERR", DNS_ACT_STOP,
-                     "the server could not parse the message (a bug here or there)"},
-    [DNS_SERVFAIL] = {"SERVFAIL", DNS_ACT_RETRY,
-                      "the server failed to process the request (retried with back-off)"},
-    [DNS_NXDOMAIN] = {"NXDOMAIN", DNS_ACT_ACCEPT, "the name does not exist"},
-    [DNS_NOTIMP] = {"NOTIMP", DNS_ACT_STOP, "the server does not implement this kind of request"},
-    [DNS_REFUSED] = {"REFUSED", DNS_ACT_STOP,
-                     "the server refused the request (its allow-update / update-policy, or "
-                     "it is not a server for the zone)"},
-    [DNS_YXDOMAIN] = {"YXDOMAIN", DNS_ACT_STOP,
-                      "a prerequisite failed: a name that should not exist exists"},
-    [DNS_YXRRSET] = {"YXRRSET", DNS_ACT_RETRY,
-                     "a prerequisite failed: the RRset exists, but was expected not to"},
-    [DNS_NXRRSET] = {"NXRRSET", DNS_ACT_RETRY,
-                     "a prerequisite failed: the RRset is not what it was when read (changed "
-                     "by someone else meanwhile)"},
-    /* RCODE 9 has two meanings: RFC 2136 "not authoritative for the zone"
-     * and RFC 8945 "not authorized" (Knot answers an update no ACL allows,
-     * such as an unsigned one, with it). */
-    [DNS_NOTAUTH] = {"NOTAUTH", DNS_ACT_STOP,
-                     "the server is not authoritative for the zone, or the request is not "
-                     "authorized (RFC 8945): no TSIG key, or none its access rules accept for "
-                     "this"},
-    [DNS_NOTZONE] = {"NOTZONE", DNS_ACT_STOP, "a name in the update is outside the zone"},
-    [DNS_BADSIG] = {"BADSIG", DNS_ACT_STOP,
-                    "the server could not verify our TSIG signature: the secret does not "
-                    "match the server's copy of the key"},
-    [DNS_BADKEY] = {"BADKEY", DNS_ACT_STOP,
-                    "the server does not know the TSIG key (name or algorithm)"},
-    [DNS_BADTIME] = {"BADTIME", DNS_ACT_STOP,
-                     "the server's clock and ours differ by more than the TSIG fudge"},
-    [DNS_OTHER_RCODE] = {"error", DNS_ACT_STOP, "the server answered with an error"},
-    [DNS_TIMEOUT] = {"timeout", DNS_ACT_RETRY,
-                     "no verified reply before the deadline (retried with back-off)"},
-    [DNS_TRUNCATED] = {"truncated", DNS_ACT_TCP, "the reply was truncated (asked over TCP)"},
-    [DNS_NETERR] = {"network error", DNS_ACT_RETRY, "the server could not be reached"},
+	[DNS_NOERROR] = {"NOERROR", DNS_ACT_ACCEPT, "the request succeeded"},
+	[DNS_FORMERR] = {"FORMERR", DNS_ACT_STOP,
+			 "the server could not parse the message (a bug here or there)"},
+	[DNS_SERVFAIL] = {"SERVFAIL", DNS_ACT_RETRY,
+			  "the server failed to process the request (retried with back-off)"},
+	[DNS_NXDOMAIN] = {"NXDOMAIN", DNS_ACT_ACCEPT, "the name does not exist"},
+	[DNS_NOTIMP] = {"NOTIMP", DNS_ACT_STOP,
+			"the server does not implement this kind of request"},
+	[DNS_REFUSED] = {"REFUSED", DNS_ACT_STOP,
+			 "the server refused the request (its allow-update / update-policy, or "
+			 "it is not a server for the zone)"},
+	[DNS_YXDOMAIN] = {"YXDOMAIN", DNS_ACT_STOP,
+			  "a prerequisite failed: a name that should not exist exists"},
+	[DNS_YXRRSET] = {"YXRRSET", DNS_ACT_RETRY,
+			 "a prerequisite failed: the RRset exists, but was expected not to"},
+	[DNS_NXRRSET] = {"NXRRSET", DNS_ACT_RETRY,
+			 "a prerequisite failed: the RRset is not what it was when read (changed "
+			 "by someone else meanwhile)"},
+	/* RCODE 9 has two meanings: RFC 2136 "not authoritative for the zone"
+	 * and RFC 8945 "not authorized" (Knot answers an update no ACL allows,
+	 * such as an unsigned one, with it). */
+	[DNS_NOTAUTH] = {"NOTAUTH", DNS_ACT_STOP,
+			 "the server is not authoritative for the zone, or the request is not "
+			 "authorized (RFC 8945): no TSIG key, or none its access rules accept for "
+			 "this"},
+	[DNS_NOTZONE] = {"NOTZONE", DNS_ACT_STOP, "a name in the update is outside the zone"},
+	[DNS_BADSIG] = {"BADSIG", DNS_ACT_STOP,
+			"the server could not verify our TSIG signature: the secret does not "
+			"match the server's copy of the key"},
+	[DNS_BADKEY] = {"BADKEY", DNS_ACT_STOP,
+			"the server does not know the TSIG key (name or algorithm)"},
+	[DNS_BADTIME] = {"BADTIME", DNS_ACT_STOP,
+			 "the server's clock and ours differ by more than the TSIG fudge"},
+	[DNS_OTHER_RCODE] = {"error", DNS_ACT_STOP, "the server answered with an error"},
+	[DNS_TIMEOUT] = {"timeout", DNS_ACT_RETRY,
+			 "no verified reply before the deadline (retried with back-off)"},
+	[DNS_TRUNCATED] = {"truncated", DNS_ACT_TCP, "the reply was truncated (asked over TCP)"},
+	[DNS_NETERR] = {"network error", DNS_ACT_RETRY, "the server could not be reached"},
 };
 
 const dns_status_info *dns_status_describe(enum dns_status s)

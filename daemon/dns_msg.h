@@ -79,7 +79,7 @@ enum dns_check {
  * short reason ("wrong message ID 0x1234").
  */
 enum dns_check dns_reply_check(const dns_request *rq, const uint8_t *wire, size_t len, int64_t now,
-                               dns_reply *ret, char *why, size_t whylen);
+			       dns_reply *ret, char *why, size_t whylen);
 
 /* The outcome of one exchange. */
 enum dns_status {

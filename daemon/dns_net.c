@@ -97,10 +97,10 @@ const char *dns_server_addr(const dns_server *s, char *buf, size_t len)
 {
 	if (s->sa.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->sa)->sin_addr, buf,
-		          (socklen_t)len);
+			  (socklen_t)len);
 	else
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->sa)->sin6_addr, buf,
-		          (socklen_t)len);
+			  (socklen_t)len);
 	return buf;
 }
 
@@ -217,7 +217,7 @@ static void start_tcp(dns_xfer *x, usock *socks, uint64_t now)
 	x->state = X_TCP_CONNECT;
 	if (connect(fd, (const struct sockaddr *)&s->sa, s->salen) < 0 && errno != EINPROGRESS) {
 		snprintf(x->note, sizeof(x->note), "TCP connection to %s failed: %s", s->label,
-		         strerror(errno));
+			 strerror(errno));
 		finish(x, socks, DNS_NETERR);
 	}
 }
@@ -238,7 +238,7 @@ static void udp_send(dns_xfer *x, usock *socks, uint64_t now, const dns_net_opts
 {
 	usock *u = &socks[x->sock];
 	ssize_t n = sendto(u->fd, x->req->wire, x->req->len, 0,
-	                   (const struct sockaddr *)&x->server->sa, x->server->salen);
+			   (const struct sockaddr *)&x->server->sa, x->server->salen);
 
 	/* A full buffer is not an error: the resend timer tries again. */
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
@@ -275,8 +275,8 @@ static void udp_receive(usock *socks, int si, uint64_t now)
 	for (int budget = 0; budget < 1024; budget++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		ssize_t n =
-		    recvfrom(u->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+		ssize_t n = recvfrom(u->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss,
+				     &sl);
 		dns_xfer *x = NULL;
 
 		if (n < 0)
@@ -311,7 +311,7 @@ static void udp_receive(usock *socks, int si, uint64_t now)
 			continue;
 		}
 		switch (dns_reply_check(x->req, buf, (size_t)n, pf_now(), &x->reply, why,
-		                        sizeof(why))) {
+					sizeof(why))) {
 		case DNS_CHECK_ACCEPT:
 			accept_reply(x, socks, now);
 			break;
@@ -338,7 +338,7 @@ static void tcp_step(dns_xfer *x, usock *socks, uint64_t now)
 		getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &el);
 		if (err) {
 			snprintf(x->note, sizeof(x->note), "TCP connection to %s failed: %s",
-			         x->server->label, strerror(err));
+				 x->server->label, strerror(err));
 			finish(x, socks, DNS_NETERR);
 			return;
 		}
@@ -358,7 +358,7 @@ static void tcp_step(dns_xfer *x, usock *socks, uint64_t now)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
 			snprintf(x->note, sizeof(x->note), "TCP send to %s failed: %s",
-			         x->server->label, strerror(errno));
+				 x->server->label, strerror(errno));
 			finish(x, socks, DNS_NETERR);
 			return;
 		}
@@ -381,15 +381,15 @@ static void tcp_step(dns_xfer *x, usock *socks, uint64_t now)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
 			snprintf(x->note, sizeof(x->note), "TCP receive from %s failed: %s",
-			         x->server->label, strerror(errno));
+				 x->server->label, strerror(errno));
 			finish(x, socks, DNS_NETERR);
 			return;
 		}
 		if (n == 0) {
 			if (!x->note[0] || !x->ignored)
 				snprintf(x->note, sizeof(x->note),
-				         "%s closed the TCP connection without a reply",
-				         x->server->label);
+					 "%s closed the TCP connection without a reply",
+					 x->server->label);
 			finish(x, socks, x->ignored ? DNS_TIMEOUT : DNS_NETERR);
 			return;
 		}
@@ -403,13 +403,13 @@ static void tcp_step(dns_xfer *x, usock *socks, uint64_t now)
 		}
 		/* A whole message. */
 		switch (dns_reply_check(x->req, x->buf + 2, x->buf_len - 2, pf_now(), &x->reply,
-		                        why, sizeof(why))) {
+					why, sizeof(why))) {
 		case DNS_CHECK_ACCEPT:
 			accept_reply(x, socks, now);
 			return;
 		case DNS_CHECK_TRUNCATED:
 			snprintf(x->note, sizeof(x->note), "%s sent a truncated reply over TCP",
-			         x->server->label);
+				 x->server->label);
 			finish(x, socks, DNS_TRUNCATED);
 			return;
 		case DNS_CHECK_IGNORE:
@@ -462,10 +462,10 @@ int dns_net_run(dns_xfer *xs, size_t n, const dns_net_opts *o)
 		int si = find_sock(socks, n_socks, x->server);
 		if (si < 0) {
 			int fd = socket(x->server->sa.ss_family,
-			                SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+					SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 			if (fd < 0) {
 				snprintf(x->note, sizeof(x->note), "cannot make a UDP socket: %s",
-				         strerror(errno));
+					 strerror(errno));
 				x->state = X_DONE;
 				x->status = DNS_NETERR;
 				r = -errno;

@@ -71,8 +71,7 @@ static void take_soa(dns_prop_server *s, ldns_pkt *p)
 }
 
 /* Fold one accepted TLSA reply for owner k into s. */
-static void take_tlsa(dns_prop_round *rd, dns_prop_server *s, size_t k, ldns_pkt *p,
-		      int64_t now)
+static void take_tlsa(dns_prop_round *rd, dns_prop_server *s, size_t k, ldns_pkt *p, int64_t now)
 {
 	ldns_rr_list *ans = ldns_pkt_answer(p);
 	ldns_rdf *owner = ldns_dname_new_frm_str(rd->owners[k]);
@@ -113,8 +112,8 @@ void dns_prop_round_owners(dns_prop_round *rd, const dns_prop_want *want, size_t
 	rd->want_owner = ix.of;
 }
 
-int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n,
-		 const dns_net_opts *o, dns_prop_round *ret, pf_err *e)
+int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n, const dns_net_opts *o,
+		 dns_prop_round *ret, pf_err *e)
 {
 	dns_prop_round rd = {0};
 	size_t per, nx;

@@ -17,6 +17,7 @@
 #include "dns_net.h"
 #include "tlsa.h"
 #include "tlsa_records.h"
+#include "macro.h"
 
 /* One record and whether it should be served (publish) or not (retire). */
 typedef struct dns_prop_want {
@@ -27,11 +28,11 @@ typedef struct dns_prop_want {
 
 /* What one server serves at one owner name. */
 typedef struct dns_prop_rrset {
-	bool answered;     /* an authoritative NOERROR/NXDOMAIN answer came */
-	unsigned n_rr;     /* TLSA records served */
-	uint32_t ttl;      /* their TTL as served */
-	uint32_t orig_ttl; /* the RRSIG's original TTL (0: no RRSIG) */
-	bool rrsig;        /* an RRSIG covering TLSA, inside its validity period */
+	bool answered;      /* an authoritative NOERROR/NXDOMAIN answer came */
+	unsigned n_rr;      /* TLSA records served */
+	uint32_t ttl;       /* their TTL as served */
+	uint32_t orig_ttl;  /* the RRSIG's original TTL (0: no RRSIG) */
+	bool rrsig;         /* an RRSIG covering TLSA, inside its validity period */
 	bool rrsig_expired; /* an RRSIG was served, but outside its validity */
 } dns_prop_rrset;
 
@@ -44,31 +45,31 @@ enum dns_prop_state {
 typedef struct dns_prop_server {
 	dns_target target;
 	enum dns_prop_state state;
-	char note[300];      /* why not OK */
+	char note[300]; /* why not OK */
 	bool have_soa;
 	uint32_t serial, soa_ttl, soa_minimum;
 	bool soa_signed;
 	dns_prop_rrset *rrsets; /* one per owner of the round */
-	bool *match;         /* per want: served (present) / not served (absent) */
+	bool *match;            /* per want: served (present) / not served (absent) */
 	size_t n_match;
-	bool all_signed;     /* every non-empty RRset wanted is covered by an RRSIG */
-	bool complete;       /* OK, and every want matched */
-	uint64_t rtt_usec;   /* slowest answer */
+	bool all_signed;   /* every non-empty RRset wanted is covered by an RRSIG */
+	bool complete;     /* OK, and every want matched */
+	uint64_t rtt_usec; /* slowest answer */
 } dns_prop_server;
 
 typedef struct dns_prop_round {
-	char zone[256];
-	char **owners;       /* distinct owner names of the wants */
+	char zone[PF_DNS_NAME_BUF];
+	char **owners; /* distinct owner names of the wants */
 	size_t n_owners;
-	size_t *want_owner;  /* per want: index into owners */
+	size_t *want_owner; /* per want: index into owners */
 	const dns_prop_want *want;
 	size_t n_want;
 	dns_prop_server *servers;
 	size_t n_servers;
-	int64_t time;        /* wall clock when the round ended */
-	bool all_complete;   /* every server complete */
-	bool zone_signed;    /* some server served an RRSIG over the SOA */
-	uint32_t max_tlsa_ttl; /* the largest TLSA TTL seen (original TTL if signed) */
+	int64_t time;                  /* wall clock when the round ended */
+	bool all_complete;             /* every server complete */
+	bool zone_signed;              /* some server served an RRSIG over the SOA */
+	uint32_t max_tlsa_ttl;         /* the largest TLSA TTL seen (original TTL if signed) */
 	uint32_t soa_ttl, soa_minimum; /* largest seen */
 } dns_prop_round;
 
@@ -77,8 +78,8 @@ typedef struct dns_prop_round {
  * z).  *ret is filled; free it with dns_prop_round_free.  Returns 0 (the
  * round says what it found) or -errno for a failure to ask at all.
  */
-int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n,
-		 const dns_net_opts *o, dns_prop_round *ret, pf_err *e);
+int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n, const dns_net_opts *o,
+		 dns_prop_round *ret, pf_err *e);
 
 void dns_prop_round_free(dns_prop_round *r);
 

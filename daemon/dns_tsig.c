@@ -26,11 +26,11 @@ static const struct alg_info {
 	size_t mac_len;
 	const EVP_MD *(*md)(void);
 } algs[] = {
-    [DNS_HMAC_SHA1] = {"hmac-sha1", 20, EVP_sha1},
-    [DNS_HMAC_SHA224] = {"hmac-sha224", 28, EVP_sha224},
-    [DNS_HMAC_SHA256] = {"hmac-sha256", 32, EVP_sha256},
-    [DNS_HMAC_SHA384] = {"hmac-sha384", 48, EVP_sha384},
-    [DNS_HMAC_SHA512] = {"hmac-sha512", 64, EVP_sha512},
+	[DNS_HMAC_SHA1] = {"hmac-sha1", 20, EVP_sha1},
+	[DNS_HMAC_SHA224] = {"hmac-sha224", 28, EVP_sha224},
+	[DNS_HMAC_SHA256] = {"hmac-sha256", 32, EVP_sha256},
+	[DNS_HMAC_SHA384] = {"hmac-sha384", 48, EVP_sha384},
+	[DNS_HMAC_SHA512] = {"hmac-sha512", 64, EVP_sha512},
 };
 
 const char *dns_tsig_alg_name(enum dns_tsig_alg alg, size_t *ret_mac_len)
@@ -143,9 +143,9 @@ static size_t alg_wire(enum dns_tsig_alg alg, uint8_t *out)
  * TSIG variables.  Returns it, newly allocated, its length in *ret_len.
  */
 static uint8_t *mac_input(const dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
-                          const uint8_t *msg, size_t msg_len, uint16_t orig_id, uint16_t arcount,
-                          uint64_t time_signed, uint16_t fudge, uint16_t error,
-                          const uint8_t *other, size_t other_len, size_t *ret_len)
+			  const uint8_t *msg, size_t msg_len, uint16_t orig_id, uint16_t arcount,
+			  uint64_t time_signed, uint16_t fudge, uint16_t error,
+			  const uint8_t *other, size_t other_len, size_t *ret_len)
 {
 	size_t cap = 2 + req_mac_len + msg_len + 2 * PF_DNS_NAME_BUF + 16 + other_len, n = 0;
 	uint8_t *buf = pf_malloc(cap), aw[32];
@@ -195,13 +195,13 @@ static size_t hmac(const dns_tsig_key *k, const uint8_t *input, size_t len, uint
 /* The MAC of a message, from its TSIG input.  Returns the MAC length, or 0
  * on failure. */
 static size_t compute_mac(const dns_tsig_key *k, const uint8_t *req_mac, size_t req_mac_len,
-                          const uint8_t *msg, size_t msg_len, uint16_t orig_id, uint16_t arcount,
-                          uint64_t time_signed, uint16_t fudge, uint16_t error,
-                          const uint8_t *other, size_t other_len, uint8_t *mac)
+			  const uint8_t *msg, size_t msg_len, uint16_t orig_id, uint16_t arcount,
+			  uint64_t time_signed, uint16_t fudge, uint16_t error,
+			  const uint8_t *other, size_t other_len, uint8_t *mac)
 {
 	size_t n, maclen;
 	uint8_t *buf = mac_input(k, req_mac, req_mac_len, msg, msg_len, orig_id, arcount,
-	                         time_signed, fudge, error, other, other_len, &n);
+				 time_signed, fudge, error, other, other_len, &n);
 
 	maclen = hmac(k, buf, n, mac);
 	free(buf);
@@ -209,7 +209,7 @@ static size_t compute_mac(const dns_tsig_key *k, const uint8_t *req_mac, size_t 
 }
 
 bool dns_tsig_mac_matches(const dns_tsig_key *k, const uint8_t *input, size_t len,
-                          const uint8_t *mac, size_t mac_len)
+			  const uint8_t *mac, size_t mac_len)
 {
 	uint8_t want[EVP_MAX_MD_SIZE];
 	size_t n;
@@ -223,8 +223,8 @@ bool dns_tsig_mac_matches(const dns_tsig_key *k, const uint8_t *input, size_t le
 }
 
 int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t now,
-                  const uint8_t *req_mac, size_t req_mac_len, uint16_t error, const uint8_t *other,
-                  size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len)
+		  const uint8_t *req_mac, size_t req_mac_len, uint16_t error, const uint8_t *other,
+		  size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len)
 {
 	uint8_t mac[EVP_MAX_MD_SIZE], aw[32], *w;
 	size_t awl = alg_wire(k->alg, aw), maclen, n = *len;
@@ -237,12 +237,12 @@ int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t no
 		if (req_mac || error || other_len)
 			return -EPERM;
 		return k->signer->sign(k->signer->ctx, wire, len, ret_mac ? ret_mac : mac,
-		                       ret_mac_len ? ret_mac_len : &maclen);
+				       ret_mac_len ? ret_mac_len : &maclen);
 	}
 	id = get16(*wire);
 	arcount = get16(*wire + 10);
 	maclen = compute_mac(k, req_mac, req_mac_len, *wire, n, id, arcount, (uint64_t)now,
-	                     DNS_TSIG_FUDGE, error, other, other_len, mac);
+			     DNS_TSIG_FUDGE, error, other, other_len, mac);
 	if (maclen == 0)
 		return -EIO;
 	size_t rdlen = awl + 6 + 2 + 2 + maclen + 2 + 2 + 2 + other_len;
@@ -323,8 +323,8 @@ int dns_tsig_find(const uint8_t *wire, size_t len, size_t *tsig_at)
 }
 
 enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
-                                      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
-                                      dns_tsig_info *info)
+				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
+				      dns_tsig_info *info)
 {
 	uint8_t owner[PF_DNS_NAME_BUF], alg[PF_DNS_NAME_BUF], aw[32], mac[EVP_MAX_MD_SIZE];
 	size_t pos, tsig_at = 0, ownerlen;
@@ -383,14 +383,14 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 		return DNS_TSIG_BAD_MAC;
 	size_t in_len;
 	uint8_t *input = mac_input(k, req_mac, req_mac_len, wire, tsig_at, info->orig_id,
-	                           (uint16_t)(get16(wire + 10) - 1), info->time_signed, info->fudge,
-	                           info->error, other, other_len, &in_len);
+				   (uint16_t)(get16(wire + 10) - 1), info->time_signed, info->fudge,
+				   info->error, other, other_len, &in_len);
 	bool good;
 	if (k->signer) /* the signer says yes or no, never what the MAC is */
 		good = k->signer->check(k->signer->ctx, input, in_len, rmac, maclen) == 1;
 	else
-		good =
-		    hmac(k, input, in_len, mac) == maclen && CRYPTO_memcmp(mac, rmac, maclen) == 0;
+		good = hmac(k, input, in_len, mac) == maclen &&
+		       CRYPTO_memcmp(mac, rmac, maclen) == 0;
 	free(input);
 	if (!good)
 		return DNS_TSIG_BAD_MAC;

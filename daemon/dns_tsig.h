@@ -71,7 +71,7 @@ typedef struct dns_tsig_signer {
 	/* Returns 1 when mac (the key's full MAC length) is the HMAC of
 	 * input[0..len), 0 when it is not, -errno when it cannot say. */
 	int (*check)(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac,
-	             size_t mac_len);
+		     size_t mac_len);
 	void *ctx;
 } dns_tsig_signer;
 
@@ -99,13 +99,13 @@ int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e);
 
 /* The same from text already read; src names it in messages. */
 int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_key **ret,
-                       pf_err *e);
+		       pf_err *e);
 
 /* A key from its parts: name in presentation form, algorithm, and the
  * secret, which is copied.  Returns 0 or -EINVAL for a bad name, algorithm or
  * length. */
 int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned char *secret,
-                     size_t len, dns_tsig_key **ret, pf_err *e);
+		     size_t len, dns_tsig_key **ret, pf_err *e);
 
 /* A key with a name and an algorithm and no secret, as the network process
  * gets it (net_msg.h); it can sign and verify once its signer is set.
@@ -125,8 +125,8 @@ dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
  * signer's clock, not now, gives the time signed.  Returns 0 or -errno.
  */
 int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t now,
-                  const uint8_t *req_mac, size_t req_mac_len, uint16_t error, const uint8_t *other,
-                  size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len);
+		  const uint8_t *req_mac, size_t req_mac_len, uint16_t error, const uint8_t *other,
+		  size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len);
 
 /*
  * Walk the records of a message without parsing them.  Returns 1 and sets
@@ -145,7 +145,7 @@ enum dns_tsig_verdict {
 	DNS_TSIG_WRONG_KEY,      /* signed with another key name */
 	DNS_TSIG_WRONG_ALG,      /* another algorithm */
 	DNS_TSIG_UNSIGNED_ERROR, /* an error (BADSIG, BADKEY...) with no MAC, as RFC 8945 sends it
-	                          */
+				  */
 	DNS_TSIG_BAD_MAC,        /* the MAC does not verify (or is truncated) */
 	DNS_TSIG_BAD_TIME,       /* MAC fine, signing time outside the fudge */
 };
@@ -168,14 +168,14 @@ typedef struct dns_tsig_info {
  * the verdict; only DNS_TSIG_OK means the reply is authentic.
  */
 enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
-                                      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
-                                      dns_tsig_info *info);
+				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
+				      dns_tsig_info *info);
 
 /* For the privileged side of a signer (net_sign.h): true when mac is the
  * key's full-length HMAC of input[0..len).  A shorter MAC never matches, so
  * the answer cannot be used to learn a MAC octet by octet. */
 bool dns_tsig_mac_matches(const dns_tsig_key *k, const uint8_t *input, size_t len,
-                          const uint8_t *mac, size_t mac_len);
+			  const uint8_t *mac, size_t mac_len);
 
 /* One line describing a verdict, for messages. */
 const char *dns_tsig_verdict_str(enum dns_tsig_verdict v);

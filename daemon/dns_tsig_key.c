@@ -149,7 +149,7 @@ static const char *quote(const char *s, size_t len, size_t max, char *buf, size_
 
 	if (base64_run(s, len) >= 12) {
 		snprintf(buf, size, "a word of %zu characters (not shown: it may be a secret)",
-		         len);
+			 len);
 		return buf;
 	}
 	if (size < 3)
@@ -242,7 +242,7 @@ static long b64_decode(const char *in, size_t len, unsigned char *out)
 	}
 	/* The ending must be correctly padded, and the leftover bits zero. */
 	bool ok = ((bits == 0 && pad == 0) || (bits == 4 && pad == 2) || (bits == 2 && pad == 1)) &&
-	          (acc & ((1u << bits) - 1)) == 0;
+		  (acc & ((1u << bits) - 1)) == 0;
 	explicit_bzero(&acc, sizeof(acc));
 	return ok ? n : -1;
 }
@@ -288,19 +288,19 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 	next_token(&lx);
 	if (!tok_is(&lx, "key")) {
 		r = pf_err_set(e, EINVAL, "%s:%u: expected a key statement, found %s", src,
-		               lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
+			       lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
 		goto fail;
 	}
 	next_token(&lx);
 	if (lx.kind != TOK_STRING && lx.kind != TOK_WORD) {
 		r = pf_err_set(e, EINVAL, "%s:%u: expected the key name, found %s", src,
-		               lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
+			       lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
 		goto fail;
 	}
 	k->name_wire_len = name_to_wire(lx.text, lx.len, k->name_wire, sizeof(k->name_wire));
 	if (k->name_wire_len == 0) {
 		r = pf_err_set(e, EINVAL, "%s:%u: %s is not a valid key name", src, lx.tok_line,
-		               quote(lx.text, lx.len, 60, tb, sizeof(tb)));
+			       quote(lx.text, lx.len, 60, tb, sizeof(tb)));
 		goto fail;
 	}
 	{
@@ -315,7 +315,7 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 	next_token(&lx);
 	if (!tok_is(&lx, "{")) {
 		r = pf_err_set(e, EINVAL, "%s:%u: expected \"{\" after the key name, found %s", src,
-		               lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
+			       lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
 		goto fail;
 	}
 	for (;;) {
@@ -328,24 +328,25 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 
 			if (have_alg) {
 				r = pf_err_set(e, EINVAL, "%s:%u: algorithm given twice", src,
-				               line);
+					       line);
 				goto fail;
 			}
 			next_token(&lx);
 			if (lx.kind != TOK_STRING && lx.kind != TOK_WORD) {
 				r = pf_err_set(e, EINVAL,
-				               "%s:%u: expected an algorithm name, found %s", src,
-				               lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
+					       "%s:%u: expected an algorithm name, found %s", src,
+					       lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
 				goto fail;
 			}
 			i = dns_tsig_alg_from_name(lx.text, lx.len);
 			if (i < 0) {
 				r = pf_err_set(
-				    e, EINVAL,
-				    "%s:%u: unsupported TSIG algorithm %s (use "
-				    "hmac-sha256, hmac-sha1, hmac-sha224, hmac-sha384 or "
-				    "hmac-sha512)",
-				    src, lx.tok_line, quote(lx.text, lx.len, 40, tb, sizeof(tb)));
+					e, EINVAL,
+					"%s:%u: unsupported TSIG algorithm %s (use "
+					"hmac-sha256, hmac-sha1, hmac-sha224, hmac-sha384 or "
+					"hmac-sha512)",
+					src, lx.tok_line,
+					quote(lx.text, lx.len, 40, tb, sizeof(tb)));
 				goto fail;
 			}
 			k->alg = (enum dns_tsig_alg)i;
@@ -363,43 +364,44 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 			if (lx.kind != TOK_STRING && lx.kind != TOK_WORD) {
 				/* tok_desc never shows a string: the secret stays out. */
 				r = pf_err_set(e, EINVAL, "%s:%u: expected the secret, found %s",
-				               src, lx.tok_line,
-				               lx.kind == TOK_WORD ? "another token"
-				                                   : tok_desc(&lx, tb, sizeof(tb)));
+					       src, lx.tok_line,
+					       lx.kind == TOK_WORD ? "another token"
+								   : tok_desc(&lx, tb, sizeof(tb)));
 				goto fail;
 			}
 			k->secret = pf_malloc(lx.len / 4 * 3 + 3);
 			n = b64_decode(lx.text, lx.len, k->secret);
 			if (n <= 0) {
 				r = pf_err_set(e, EINVAL, "%s:%u: the secret is not valid base64",
-				               src, line);
+					       src, line);
 				goto fail;
 			}
 			k->secret_len = (size_t)n;
 			if (n > DNS_TSIG_SECRET_MAX) {
 				r = pf_err_set(
-				    e, EINVAL,
-				    "%s:%u: the secret is %ld bytes long, at most %d are "
-				    "supported",
-				    src, line, n, DNS_TSIG_SECRET_MAX);
+					e, EINVAL,
+					"%s:%u: the secret is %ld bytes long, at most %d are "
+					"supported",
+					src, line, n, DNS_TSIG_SECRET_MAX);
 				goto fail;
 			}
 			have_secret = true;
 		} else {
 			r = pf_err_set(
-			    e, EINVAL,
-			    "%s:%u: expected \"algorithm\", \"secret\" or \"}\", found %s", src,
-			    lx.tok_line,
-			    have_alg && !have_secret && lx.kind == TOK_WORD
-			        ? "another token"
-			        : tok_desc(&lx, tb, sizeof(tb)));
+				e, EINVAL,
+				"%s:%u: expected \"algorithm\", \"secret\" or \"}\", found %s", src,
+				lx.tok_line,
+				have_alg && !have_secret && lx.kind == TOK_WORD
+					? "another token"
+					: tok_desc(&lx, tb, sizeof(tb)));
 			goto fail;
 		}
 		next_token(&lx);
 		if (!tok_is(&lx, ";")) {
-			r = pf_err_set(
-			    e, EINVAL, "%s:%u: expected \";\", found %s", src, lx.tok_line,
-			    lx.kind == TOK_WORD ? "another token" : tok_desc(&lx, tb, sizeof(tb)));
+			r = pf_err_set(e, EINVAL, "%s:%u: expected \";\", found %s", src,
+				       lx.tok_line,
+				       lx.kind == TOK_WORD ? "another token"
+							   : tok_desc(&lx, tb, sizeof(tb)));
 			goto fail;
 		}
 	}
@@ -407,12 +409,12 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 	next_token(&lx);
 	if (!tok_is(&lx, ";")) {
 		r = pf_err_set(e, EINVAL, "%s:%u: expected \";\" after \"}\", found %s", src,
-		               lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
+			       lx.tok_line, tok_desc(&lx, tb, sizeof(tb)));
 		goto fail;
 	}
 	if (!have_alg) {
 		r = pf_err_set(e, EINVAL, "%s:%u: key %s has no algorithm", src, close_line,
-		               k->name);
+			       k->name);
 		goto fail;
 	}
 	if (!have_secret) {
@@ -421,13 +423,13 @@ int dns_tsig_key_parse(const char *src, const char *text, size_t len, dns_tsig_k
 	}
 	next_token(&lx);
 	if (lx.kind != TOK_EOF) {
-		r = pf_err_set(e, EINVAL,
-		               tok_is(&lx, "key")
-		                   ? "%s:%u: a second key statement; the file must hold exactly "
-		                     "one key%s"
-		                   : "%s:%u: unexpected %s after the key statement",
-		               src, lx.tok_line,
-		               tok_is(&lx, "key") ? "" : tok_desc(&lx, tb, sizeof(tb)));
+		r = pf_err_set(
+			e, EINVAL,
+			tok_is(&lx, "key")
+				? "%s:%u: a second key statement; the file must hold exactly "
+				  "one key%s"
+				: "%s:%u: unexpected %s after the key statement",
+			src, lx.tok_line, tok_is(&lx, "key") ? "" : tok_desc(&lx, tb, sizeof(tb)));
 		goto fail;
 	}
 	*ret = k;
@@ -457,14 +459,14 @@ static int key_identity(dns_tsig_key *k, const char *name, enum dns_tsig_alg alg
 }
 
 int dns_tsig_key_new(const char *name, enum dns_tsig_alg alg, const unsigned char *secret,
-                     size_t len, dns_tsig_key **ret, pf_err *e)
+		     size_t len, dns_tsig_key **ret, pf_err *e)
 {
 	dns_tsig_key *k;
 	int r;
 
 	if (!dns_tsig_alg_name(alg, NULL) || len == 0 || len > DNS_TSIG_SECRET_MAX)
 		return pf_err_set(e, EINVAL, "TSIG key: bad algorithm, or a secret of %zu bytes",
-		                  len);
+				  len);
 	k = pf_calloc(1, sizeof(*k));
 	if ((r = key_identity(k, name, alg, e)) < 0) {
 		dns_tsig_key_free(k);
@@ -516,19 +518,19 @@ int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e)
 	PF_CLEANUP_CLOSE int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return pf_err_set(e, errno, "cannot open TSIG key file %s: %s", path,
-		                  strerror(errno));
+				  strerror(errno));
 	/* The mode is checked on the open file, so it is the file read. */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return pf_err_set(e, EINVAL, "TSIG key file %s is not a regular file", path);
 	if (st.st_mode & 077)
 		return pf_err_refuse(e,
-		                     "TSIG key file %s has mode %04o: group or others may %s it; "
-		                     "it must be readable by its owner only (chmod 600)",
-		                     path, (unsigned)(st.st_mode & 07777),
-		                     (st.st_mode & 044) ? "read" : "access");
+				     "TSIG key file %s has mode %04o: group or others may %s it; "
+				     "it must be readable by its owner only (chmod 600)",
+				     path, (unsigned)(st.st_mode & 07777),
+				     (st.st_mode & 044) ? "read" : "access");
 	if (st.st_size > DNS_TSIG_KEYFILE_MAX)
 		return pf_err_set(e, EFBIG, "TSIG key file %s is too large (%lld bytes)", path,
-		                  (long long)st.st_size);
+				  (long long)st.st_size);
 	buf = pf_malloc(DNS_TSIG_KEYFILE_MAX + 1);
 	for (;;) {
 		ssize_t n = read(fd, buf + len, DNS_TSIG_KEYFILE_MAX + 1 - len);
@@ -539,7 +541,7 @@ int dns_tsig_key_load(const char *path, dns_tsig_key **ret, pf_err *e)
 			r = errno;
 			pf_free_secret(buf, DNS_TSIG_KEYFILE_MAX + 1);
 			return pf_err_set(e, r, "cannot read TSIG key file %s: %s", path,
-			                  strerror(r));
+					  strerror(r));
 		}
 		if (n == 0)
 			break;

@@ -31,11 +31,11 @@
 typedef struct owner_state {
 	char name[TLSA_OWNER_SIZE];
 	ldns_rdf *dname;
-	ldns_rr_list *rrs;  /* TLSA records served (clones) */
+	ldns_rr_list *rrs; /* TLSA records served (clones) */
 	uint32_t ttl;
-	bool rrsig;         /* an RRSIG covering the TLSA RRset was served */
+	bool rrsig; /* an RRSIG covering the TLSA RRset was served */
 	bool first_read_done;
-	bool reread;        /* a prerequisite on it failed: read again */
+	bool reread; /* a prerequisite on it failed: read again */
 } owner_state;
 
 typedef struct upd {
@@ -122,8 +122,7 @@ static bool served(const owner_state *os, const dns_change *c)
 	return false;
 }
 
-static ldns_rr *tlsa_rr(const ldns_rdf *owner, ldns_rr_class cls, uint32_t ttl,
-			const dns_change *c)
+static ldns_rr *tlsa_rr(const ldns_rdf *owner, ldns_rr_class cls, uint32_t ttl, const dns_change *c)
 {
 	ldns_rr *rr = ldns_rr_new();
 
@@ -132,13 +131,13 @@ static ldns_rr *tlsa_rr(const ldns_rdf *owner, ldns_rr_class cls, uint32_t ttl,
 	ldns_rr_set_class(rr, cls);
 	ldns_rr_set_ttl(rr, ttl);
 	if (c) {
-		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_CERTIFICATE_USAGE,
-							  c->rd.usage));
+		ldns_rr_push_rdf(
+			rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_CERTIFICATE_USAGE, c->rd.usage));
 		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_SELECTOR, c->rd.selector));
-		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_MATCHING_TYPE,
-							  c->rd.mtype));
-		ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_HEX, c->rd.len,
-							   c->rd.data));
+		ldns_rr_push_rdf(rr,
+				 ldns_native2rdf_int8(LDNS_RDF_TYPE_MATCHING_TYPE, c->rd.mtype));
+		ldns_rr_push_rdf(rr,
+				 ldns_rdf_new_frm_data(LDNS_RDF_TYPE_HEX, c->rd.len, c->rd.data));
 	}
 	return rr;
 }
@@ -166,10 +165,10 @@ static int xfer_error(const upd *u, const dns_xfer *x, const char *what, pf_err 
 		snprintf(extra, sizeof(extra), " (key %s, %s)", u->o->tsig ? u->o->tsig->name : "-",
 			 u->o->tsig ? u->o->tsig->alg_name : "-");
 	else if (x->note[0])
-		snprintf(extra, sizeof(extra), " (%s%s)",
-			 x->ignored ? "not believed: " : "", x->note);
-	return pf_err_set(e, EIO, "%s: %s from %s: %s%s%s", what, si->name,
-			  x->server->label, meaning, extra,
+		snprintf(extra, sizeof(extra), " (%s%s)", x->ignored ? "not believed: " : "",
+			 x->note);
+	return pf_err_set(e, EIO, "%s: %s from %s: %s%s%s", what, si->name, x->server->label,
+			  meaning, extra,
 			  x->replied && !x->reply.verified && u->o->tsig && x->status != DNS_NOERROR
 				  ? " [reply not TSIG-verified]"
 				  : "");
@@ -200,9 +199,8 @@ static int read_state(upd *u, bool all, pf_err *e)
 			name = u->owners[i].name;
 		else
 			continue;
-		ldns_pkt *p = dns_query_pkt(name, i == u->n_owners ? LDNS_RR_TYPE_SOA
-								   : LDNS_RR_TYPE_TLSA,
-					    false, true);
+		ldns_pkt *p = dns_query_pkt(
+			name, i == u->n_owners ? LDNS_RR_TYPE_SOA : LDNS_RR_TYPE_TLSA, false, true);
 		if (!p) {
 			r = pf_err_set(e, EINVAL, "\"%.100s\" is not a valid name", name);
 			goto out;
@@ -256,8 +254,8 @@ static int read_state(upd *u, bool all, pf_err *e)
 					u->zone_signed = true;
 			}
 			if (!soa)
-				r = pf_err_set(e, EIO, "%s: no SOA record in the reply from %s", what,
-					       x->server->label);
+				r = pf_err_set(e, EIO, "%s: no SOA record in the reply from %s",
+					       what, x->server->label);
 			continue;
 		}
 		owner_state *os = &u->owners[i];
@@ -457,9 +455,10 @@ static int pack(upd *u, dns_change *ch, size_t n, ldns_pkt ***ret, size_t **ret_
 			free(msgs);
 			free(ends);
 			free(has);
-			return pf_err_set(e, EMSGSIZE,
-					  "the TLSA RRset of %s is too large for one update message",
-					  u->owners[k].name);
+			return pf_err_set(
+				e, EMSGSIZE,
+				"the TLSA RRset of %s is too large for one update message",
+				u->owners[k].name);
 		}
 	}
 	free(has);
@@ -478,8 +477,8 @@ static void print_message(FILE *out, const ldns_pkt *p, const dns_update_opts *o
 		    {LDNS_SECTION_ANSWER, "PREREQUISITE"},
 		    {LDNS_SECTION_AUTHORITY, "UPDATE"}};
 
-	fprintf(out, ";; UPDATE message %zu of %zu to %s, %zu bytes before TSIG%s%s%s\n", i + 1,
-		n, o->zone->update.addr.label, wire_size(p), o->tsig ? ", signed with key " : "",
+	fprintf(out, ";; UPDATE message %zu of %zu to %s, %zu bytes before TSIG%s%s%s\n", i + 1, n,
+		o->zone->update.addr.label, wire_size(p), o->tsig ? ", signed with key " : "",
 		o->tsig ? o->tsig->name : "", o->tsig ? "" : ", not signed");
 	for (size_t s = 0; s < 3; s++) {
 		ldns_rr_list *l = ldns_pkt_get_section_clone(p, secs[s].s);
@@ -516,8 +515,8 @@ static int send_message(upd *u, ldns_pkt *p, size_t i, size_t n_msgs, pf_err *e)
 		x.server = &u->o->zone->update.addr;
 		x.req = &rq;
 		x.tcp = rq.len > UDP_MAX;
-		vlog(u, "sending %s to %s over %s (%zu bytes, attempt %u)", what,
-		     x.server->label, x.tcp ? "TCP" : "UDP", rq.len, attempt);
+		vlog(u, "sending %s to %s over %s (%zu bytes, attempt %u)", what, x.server->label,
+		     x.tcp ? "TCP" : "UDP", rq.len, attempt);
 		dns_net_run(&x, 1, &u->net);
 		const dns_status_info *si = dns_status_describe(x.status);
 		if (x.replied && x.status == DNS_NOERROR && (x.reply.verified || !u->o->tsig)) {
@@ -596,8 +595,8 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 			  u->zone_signed ? " signed" : "");
 }
 
-int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
-		     dns_update_result *res, pf_err *e)
+int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n, dns_update_result *res,
+		     pf_err *e)
 {
 	upd u = {.o = o};
 	uint64_t t0 = pf_mono_usec();
@@ -633,10 +632,11 @@ int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 		if (classify(&u, ch, n) == 0)
 			break;
 		if (round > MAX_ROUNDS) {
-			r = pf_err_set(e, EAGAIN,
-				       "the TLSA RRsets kept changing while being updated (%u reads "
-				       "in %.1f s); another writer is active: try again later",
-				       MAX_ROUNDS, (double)(pf_mono_usec() - t0) / 1e6);
+			r = pf_err_set(
+				e, EAGAIN,
+				"the TLSA RRsets kept changing while being updated (%u reads "
+				"in %.1f s); another writer is active: try again later",
+				MAX_ROUNDS, (double)(pf_mono_usec() - t0) / 1e6);
 			goto out;
 		}
 		int nm = pack(&u, ch, n, &msgs, &ends, e);
@@ -701,11 +701,13 @@ int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
 		/* Another writer won: pause (bounded, randomised) before reading
 		 * again, so that the writers do not meet again at once. */
 		unsigned pause = dns_update_backoff_ms(round, dns_random_id());
-		if (pf_mono_usec() - t0 + (uint64_t)pause * 1000 > (uint64_t)RETRY_BUDGET_MS * 1000) {
-			r = pf_err_set(e, EAGAIN,
-				       "the TLSA RRsets kept changing while being updated (%u reads "
-				       "in %.1f s); another writer is active: try again later",
-				       round, (double)(pf_mono_usec() - t0) / 1e6);
+		if (pf_mono_usec() - t0 + (uint64_t)pause * 1000 >
+		    (uint64_t)RETRY_BUDGET_MS * 1000) {
+			r = pf_err_set(
+				e, EAGAIN,
+				"the TLSA RRsets kept changing while being updated (%u reads "
+				"in %.1f s); another writer is active: try again later",
+				round, (double)(pf_mono_usec() - t0) / 1e6);
 			goto out;
 		}
 		vlog(&u, "another writer changed the RRsets: reading them again in %u ms", pause);

@@ -47,10 +47,10 @@ typedef struct dns_change {
 	enum dns_change_op op;
 	/* out */
 	enum dns_change_result result;
-	bool existed_before;   /* the RRset existed when first read */
-	uint32_t ttl_before;   /* its TTL then (0 when it did not exist) */
-	uint32_t ttl;          /* the TTL the record was added with */
-	unsigned others;       /* records of the RRset that are not ours, last read */
+	bool existed_before; /* the RRset existed when first read */
+	uint32_t ttl_before; /* its TTL then (0 when it did not exist) */
+	uint32_t ttl;        /* the TTL the record was added with */
+	unsigned others;     /* records of the RRset that are not ours, last read */
 } dns_change;
 
 typedef struct dns_update_opts {
@@ -62,10 +62,10 @@ typedef struct dns_update_opts {
 } dns_update_opts;
 
 typedef struct dns_update_result {
-	size_t messages;     /* update messages acknowledged */
-	int64_t t_pub;       /* wall clock of the last verified NOERROR (0: none) */
-	uint32_t serial;     /* SOA serial the update server served the changes with */
-	bool zone_signed;    /* the update server signs the zone */
+	size_t messages;               /* update messages acknowledged */
+	int64_t t_pub;                 /* wall clock of the last verified NOERROR (0: none) */
+	uint32_t serial;               /* SOA serial the update server served the changes with */
+	bool zone_signed;              /* the update server signs the zone */
 	uint32_t soa_ttl, soa_minimum; /* from the update server */
 } dns_update_result;
 
@@ -74,8 +74,8 @@ typedef struct dns_update_result {
  * Returns 0 when every change is DONE or ALREADY, else -errno with e saying
  * which status stopped it, from which server, and what it means.
  */
-int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n,
-		     dns_update_result *res, pf_err *e);
+int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n, dns_update_result *res,
+		     pf_err *e);
 
 /* Reads of an RRset that other writers keep changing, at most, per apply. */
 #define DNS_UPDATE_MAX_ROUNDS 12

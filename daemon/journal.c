@@ -21,56 +21,60 @@
 #include <systemd/sd-journal.h>
 
 static const pf_event_kind kinds[PF_EV_COUNT] = {
-    [PF_EV_ROLLOVER_STARTED] = {"rollover-started", "1577beee49f5495cb24385171cadae15", LOG_NOTICE},
-    [PF_EV_KEY_GENERATED] = {"key-generated", "f95745c6ff0d4d5eaaa79cd5d1818c7d", LOG_INFO},
-    [PF_EV_KEYS_GENERATED] = {"keys-generated", "4b5574fdf8d44582851734a0d576a27f", LOG_INFO},
-    [PF_EV_RECORDS_PUBLISHED] = {"records-published", "ba50c8e3524944d2a8148f2794412193",
-                                 LOG_NOTICE},
-    [PF_EV_SERVER_CONFIRMED] = {"server-confirmed", "b9d815f0da3b422cacdfb2126ae3056d", LOG_INFO},
-    [PF_EV_PROPAGATION_COMPLETE] = {"propagation-complete", "2d9d0d13aab643eebcce824a57feb8b5",
-                                    LOG_NOTICE},
-    [PF_EV_PROPAGATION_ALERT] = {"propagation-alert", "1fd2cc6e74224da09acfea2725d7f216",
-                                 LOG_WARNING},
-    [PF_EV_DEPLOYABLE] = {"deployable", "fb09c2ba8a854e1993cdc142c268ffbf", LOG_NOTICE},
-    [PF_EV_DEPLOYED] = {"deployed", "906aa2daa2974e69bd65a179a43f474a", LOG_NOTICE},
-    [PF_EV_RELOADED] = {"reloaded", "75712f04aacd4d13b1bafff05fb849cd", LOG_INFO},
-    [PF_EV_ENDPOINT_VERIFIED] = {"endpoint-verified", "874297d3fcdf4cf8a7e867b1154eb3c7", LOG_INFO},
-    [PF_EV_VERIFIED] = {"verified", "18be6401c75e4cbfaca8fb5f8d6c566f", LOG_NOTICE},
-    [PF_EV_VERIFICATION_FAILED] = {"verification-failed", "7323f4db686946cb8ea5bcdc02dd6efe",
-                                   LOG_ERR},
-    [PF_EV_ROLLBACK_DONE] = {"rollback-done", "60d7c22b0e5649e0aecffc59066fa376", LOG_WARNING},
-    [PF_EV_RETIRED] = {"retired", "1e91c8ca904648a68c5495bd36e3dabe", LOG_NOTICE},
-    [PF_EV_ROLLOVER_COMPLETED] = {"rollover-completed", "efb4b39663894def9278d88d9efbf4b4",
-                                  LOG_NOTICE},
-    [PF_EV_ROLLOVER_FAILED] = {"rollover-failed", "6103a97a27b84c0caa5d5587048795c3", LOG_ERR},
-    [PF_EV_CANCELLED] = {"cancelled", "5c63b75c972a4bdab02adb4aca2fb0fe", LOG_NOTICE},
-    [PF_EV_FORCED_DEPLOY] = {"forced-deploy", "38d7e65bb42f4ce69016e0651ba41823", LOG_WARNING},
-    [PF_EV_SERVER_ERROR] = {"server-error", "a97afe66912d45679689491be29f7869", LOG_WARNING},
-    [PF_EV_CONFIG_RELOADED] = {"config-reloaded", "758d7363263445cfab77fe1450d85b68", LOG_INFO},
-    [PF_EV_DAEMON_STARTED] = {"daemon-started", "3678efaf21f84c03ae9d33f2899fb614", LOG_INFO},
-    [PF_EV_DAEMON_STOPPING] = {"daemon-stopping", "e1e492d88129436fb6d4376d6c7f40d9", LOG_INFO},
-    [PF_EV_STATE_INVALID] = {"state-invalid", "640356d8e3c14934960be5155b3e8670", LOG_ERR},
-    [PF_EV_CONFIG_INSECURE] = {"config-insecure", "400fc6507d534705b17a243f57380edf", LOG_WARNING},
-    [PF_EV_WITHDRAWAL_REFUSED] = {"withdrawal-refused", "65143f200ca34849adfe0a0abbba9bf4",
-                                  LOG_WARNING},
-    [PF_EV_MANUAL_DEPLOY] = {"manual-deploy-detected", "c39a69eed6a0482fbe5f7715f968c068",
-                             LOG_WARNING},
+	[PF_EV_ROLLOVER_STARTED] = {"rollover-started", "1577beee49f5495cb24385171cadae15",
+				    LOG_NOTICE},
+	[PF_EV_KEY_GENERATED] = {"key-generated", "f95745c6ff0d4d5eaaa79cd5d1818c7d", LOG_INFO},
+	[PF_EV_KEYS_GENERATED] = {"keys-generated", "4b5574fdf8d44582851734a0d576a27f", LOG_INFO},
+	[PF_EV_RECORDS_PUBLISHED] = {"records-published", "ba50c8e3524944d2a8148f2794412193",
+				     LOG_NOTICE},
+	[PF_EV_SERVER_CONFIRMED] = {"server-confirmed", "b9d815f0da3b422cacdfb2126ae3056d",
+				    LOG_INFO},
+	[PF_EV_PROPAGATION_COMPLETE] = {"propagation-complete", "2d9d0d13aab643eebcce824a57feb8b5",
+					LOG_NOTICE},
+	[PF_EV_PROPAGATION_ALERT] = {"propagation-alert", "1fd2cc6e74224da09acfea2725d7f216",
+				     LOG_WARNING},
+	[PF_EV_DEPLOYABLE] = {"deployable", "fb09c2ba8a854e1993cdc142c268ffbf", LOG_NOTICE},
+	[PF_EV_DEPLOYED] = {"deployed", "906aa2daa2974e69bd65a179a43f474a", LOG_NOTICE},
+	[PF_EV_RELOADED] = {"reloaded", "75712f04aacd4d13b1bafff05fb849cd", LOG_INFO},
+	[PF_EV_ENDPOINT_VERIFIED] = {"endpoint-verified", "874297d3fcdf4cf8a7e867b1154eb3c7",
+				     LOG_INFO},
+	[PF_EV_VERIFIED] = {"verified", "18be6401c75e4cbfaca8fb5f8d6c566f", LOG_NOTICE},
+	[PF_EV_VERIFICATION_FAILED] = {"verification-failed", "7323f4db686946cb8ea5bcdc02dd6efe",
+				       LOG_ERR},
+	[PF_EV_ROLLBACK_DONE] = {"rollback-done", "60d7c22b0e5649e0aecffc59066fa376", LOG_WARNING},
+	[PF_EV_RETIRED] = {"retired", "1e91c8ca904648a68c5495bd36e3dabe", LOG_NOTICE},
+	[PF_EV_ROLLOVER_COMPLETED] = {"rollover-completed", "efb4b39663894def9278d88d9efbf4b4",
+				      LOG_NOTICE},
+	[PF_EV_ROLLOVER_FAILED] = {"rollover-failed", "6103a97a27b84c0caa5d5587048795c3", LOG_ERR},
+	[PF_EV_CANCELLED] = {"cancelled", "5c63b75c972a4bdab02adb4aca2fb0fe", LOG_NOTICE},
+	[PF_EV_FORCED_DEPLOY] = {"forced-deploy", "38d7e65bb42f4ce69016e0651ba41823", LOG_WARNING},
+	[PF_EV_SERVER_ERROR] = {"server-error", "a97afe66912d45679689491be29f7869", LOG_WARNING},
+	[PF_EV_CONFIG_RELOADED] = {"config-reloaded", "758d7363263445cfab77fe1450d85b68", LOG_INFO},
+	[PF_EV_DAEMON_STARTED] = {"daemon-started", "3678efaf21f84c03ae9d33f2899fb614", LOG_INFO},
+	[PF_EV_DAEMON_STOPPING] = {"daemon-stopping", "e1e492d88129436fb6d4376d6c7f40d9", LOG_INFO},
+	[PF_EV_STATE_INVALID] = {"state-invalid", "640356d8e3c14934960be5155b3e8670", LOG_ERR},
+	[PF_EV_CONFIG_INSECURE] = {"config-insecure", "400fc6507d534705b17a243f57380edf",
+				   LOG_WARNING},
+	[PF_EV_WITHDRAWAL_REFUSED] = {"withdrawal-refused", "65143f200ca34849adfe0a0abbba9bf4",
+				      LOG_WARNING},
+	[PF_EV_MANUAL_DEPLOY] = {"manual-deploy-detected", "c39a69eed6a0482fbe5f7715f968c068",
+				 LOG_WARNING},
 };
 
 static const enum pf_event phase_events[PF_PHASE_COUNT] = {
-    [PF_PHASE_IDLE] = PF_EV_ROLLOVER_COMPLETED,
-    [PF_PHASE_GENERATED] = PF_EV_KEYS_GENERATED,
-    [PF_PHASE_PUBLISHED] = PF_EV_RECORDS_PUBLISHED,
-    [PF_PHASE_PROPAGATED] = PF_EV_PROPAGATION_COMPLETE,
-    [PF_PHASE_DEPLOYABLE] = PF_EV_DEPLOYABLE,
-    [PF_PHASE_DEPLOYED] = PF_EV_DEPLOYED,
-    [PF_PHASE_VERIFIED] = PF_EV_VERIFIED,
-    [PF_PHASE_RETIRED] = PF_EV_RETIRED,
-    [PF_PHASE_FAILED] = PF_EV_ROLLOVER_FAILED,
+	[PF_PHASE_IDLE] = PF_EV_ROLLOVER_COMPLETED,
+	[PF_PHASE_GENERATED] = PF_EV_KEYS_GENERATED,
+	[PF_PHASE_PUBLISHED] = PF_EV_RECORDS_PUBLISHED,
+	[PF_PHASE_PROPAGATED] = PF_EV_PROPAGATION_COMPLETE,
+	[PF_PHASE_DEPLOYABLE] = PF_EV_DEPLOYABLE,
+	[PF_PHASE_DEPLOYED] = PF_EV_DEPLOYED,
+	[PF_PHASE_VERIFIED] = PF_EV_VERIFIED,
+	[PF_PHASE_RETIRED] = PF_EV_RETIRED,
+	[PF_PHASE_FAILED] = PF_EV_ROLLOVER_FAILED,
 };
 
 static const char *const priority_names[8] = {
-    "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
+	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
 };
 
 const pf_event_kind *pf_event_kind_get(enum pf_event ev)
@@ -136,7 +140,7 @@ static bool clean_ctx(const pf_event_ctx *in, pf_event_ctx *out)
 }
 
 int pf_journal_format_line(enum pf_event ev, const pf_event_ctx *ctx, const char *message,
-                           char *buf, size_t len)
+			   char *buf, size_t len)
 {
 	const pf_event_kind *k = pf_event_kind_get(ev);
 	char keys[PF_EVENT_MAX_KEYS * 65 + 1] = "";
@@ -151,9 +155,9 @@ int pf_journal_format_line(enum pf_event ev, const pf_event_ctx *ctx, const char
 		strcat(keys, c.key_spki[i]);
 	}
 	return snprintf(buf, len, "%s: %s: %s: %s [phase=%s rollover=%s spki=%s%s%s]",
-	                PF_JOURNAL_IDENTIFIER, priority_names[k->priority & 7], k->name, message,
-	                pf_phase_name(c.phase), c.rollover ? c.rollover : "-", keys[0] ? keys : "-",
-	                c.server ? " server=" : "", c.server ? c.server : "");
+			PF_JOURNAL_IDENTIFIER, priority_names[k->priority & 7], k->name, message,
+			pf_phase_name(c.phase), c.rollover ? c.rollover : "-", keys[0] ? keys : "-",
+			c.server ? " server=" : "", c.server ? c.server : "");
 }
 
 /* True when a journald socket is there to take entries. */
@@ -244,7 +248,7 @@ int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, .
 }
 
 int pf_journal_state_event(pf_state *st, int64_t now, enum pf_event ev, const char *server,
-                           const char *fmt, ...)
+			   const char *fmt, ...)
 {
 	const pf_event_kind *k = pf_event_kind_get(ev);
 	char raw[PF_JOURNAL_MAX_MESSAGE + 1];

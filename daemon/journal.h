@@ -97,7 +97,7 @@ int pf_journal_log(enum pf_event ev, const pf_event_ctx *ctx, const char *fmt, .
  * saves st.  Returns as pf_journal_log.
  */
 int pf_journal_state_event(pf_state *st, int64_t now, enum pf_event ev, const char *server,
-                           const char *fmt, ...) PF_PRINTF(5, 6);
+			   const char *fmt, ...) PF_PRINTF(5, 6);
 
 /*
  * The stderr form of an event, into buf:
@@ -106,6 +106,6 @@ int pf_journal_state_event(pf_state *st, int64_t now, enum pf_event ev, const ch
  * concerned; no newline.  Returns the length it would have (as snprintf).
  */
 int pf_journal_format_line(enum pf_event ev, const pf_event_ctx *ctx, const char *message,
-                           char *buf, size_t len);
+			   char *buf, size_t len);
 
 #endif

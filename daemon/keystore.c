@@ -67,9 +67,9 @@ int keystore_load_key(const char *path, EVP_PKEY **ret, pf_err *e)
 	    strstr(text, "Proc-Type: 4,ENCRYPTED")) {
 		pf_free_secret(text, len);
 		return pf_err_set(e, EINVAL,
-		                  "%s: the private key is encrypted; Postfix needs an unencrypted "
-		                  "key",
-		                  path);
+				  "%s: the private key is encrypted; Postfix needs an unencrypted "
+				  "key",
+				  path);
 	}
 	bio = BIO_new_mem_buf(text, (int)len);
 	if (bio)
@@ -80,7 +80,7 @@ int keystore_load_key(const char *path, EVP_PKEY **ret, pf_err *e)
 		if (asked)
 			return pf_err_set(e, EINVAL, "%s: the private key is encrypted", path);
 		return pf_err_set(e, EINVAL, "%s: cannot parse the PEM private key: %s", path,
-		                  ssl_reason());
+				  ssl_reason());
 	}
 	if (!EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "EC")) {
 		EVP_PKEY_free(key);
@@ -160,7 +160,7 @@ int keystore_load_cert(const char *path, X509 **ret, pf_err *e)
 	pf_free_secret(text, len);
 	if (!cert)
 		return pf_err_set(e, EINVAL, "%s: cannot parse the PEM certificate: %s", path,
-		                  ssl_reason());
+				  ssl_reason());
 	*ret = cert;
 	return 0;
 }
@@ -199,7 +199,7 @@ int keystore_probe(const char *path, pf_pem_info *ret, pf_err *e)
 	}
 	if (!info.has_key && !info.n_certs)
 		return pf_err_set(e, EINVAL, "%s: neither a PEM private key nor a certificate",
-		                  path);
+				  path);
 	*ret = info;
 	return 0;
 }
@@ -241,20 +241,20 @@ int keystore_generate(const pf_keyspec *spec, EVP_PKEY **ret, pf_err *e)
 	if (spec->alg == PF_ALG_RSA) {
 		if (spec->rsa_bits != 2048 && spec->rsa_bits != 3072 && spec->rsa_bits != 4096)
 			return pf_err_usage(e,
-			                    "unsupported RSA key size %u (use 2048, 3072 or 4096)",
-			                    spec->rsa_bits);
+					    "unsupported RSA key size %u (use 2048, 3072 or 4096)",
+					    spec->rsa_bits);
 		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)spec->rsa_bits);
 	} else {
 		const char *curve = spec->curve ? pf_canonical_curve(spec->curve) : NULL;
 
 		if (!curve)
 			return pf_err_usage(e,
-			                    "unsupported EC curve \"%.50s\" (use secp256r1, "
-			                    "secp384r1 or secp521r1)",
-			                    spec->curve ? spec->curve : "");
+					    "unsupported EC curve \"%.50s\" (use secp256r1, "
+					    "secp384r1 or secp521r1)",
+					    spec->curve ? spec->curve : "");
 		/* OpenSSL knows secp256r1 as prime256v1. */
 		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-		                        strcmp(curve, "secp256r1") == 0 ? "prime256v1" : curve);
+					strcmp(curve, "secp256r1") == 0 ? "prime256v1" : curve);
 	}
 	if (!key)
 		return pf_err_set(e, EIO, "key generation failed: %s", ssl_reason());
@@ -264,7 +264,7 @@ int keystore_generate(const pf_keyspec *spec, EVP_PKEY **ret, pf_err *e)
 
 /* Render a PEM object into memory with writer; the caller wipes and frees. */
 static int pem_to_mem(int (*writer)(BIO *, void *), void *obj, char **ret, size_t *ret_len,
-                      pf_err *e)
+		      pf_err *e)
 {
 	BIO *bio = BIO_new(BIO_s_secmem());
 	char *data;
@@ -349,7 +349,7 @@ static int check_hostnames(const pf_strv *hostnames, pf_err *e)
 
 /* Add the extensions shared by certificates and CSRs to ext_stack or cert. */
 static int add_extensions(X509V3_CTX *ctx, X509 *cert, STACK_OF(X509_EXTENSION) * exts,
-                          const pf_strv *hostnames, pf_err *e)
+			  const pf_strv *hostnames, pf_err *e)
 {
 	char *san = san_value(hostnames);
 	const struct {
@@ -357,10 +357,10 @@ static int add_extensions(X509V3_CTX *ctx, X509 *cert, STACK_OF(X509_EXTENSION) 
 		const char *value;
 		bool cert_only;
 	} list[] = {
-	    {NID_basic_constraints, "CA:FALSE", true},
-	    {NID_subject_key_identifier, "hash", false},
-	    {NID_ext_key_usage, "serverAuth,clientAuth", false},
-	    {NID_subject_alt_name, san, false},
+		{NID_basic_constraints, "CA:FALSE", true},
+		{NID_subject_key_identifier, "hash", false},
+		{NID_ext_key_usage, "serverAuth,clientAuth", false},
+		{NID_subject_alt_name, san, false},
 	};
 	int r = 0;
 
@@ -372,7 +372,7 @@ static int add_extensions(X509V3_CTX *ctx, X509 *cert, STACK_OF(X509_EXTENSION) 
 		ext = X509V3_EXT_conf_nid(NULL, ctx, list[i].nid, list[i].value);
 		if (!ext) {
 			r = pf_err_set(e, EINVAL, "cannot make the %s extension: %s",
-			               OBJ_nid2sn(list[i].nid), ssl_reason());
+				       OBJ_nid2sn(list[i].nid), ssl_reason());
 			break;
 		}
 		if (cert ? !X509_add_ext(cert, ext, -1) : !sk_X509_EXTENSION_push(exts, ext)) {
@@ -407,7 +407,7 @@ int keystore_self_signed(EVP_PKEY *key, const pf_strv *hostnames, X509 **ret, pf
 	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) ||
 	    !X509_set_version(cert, X509_VERSION_3) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	                                (const unsigned char *)hostnames->v[0], -1, -1, 0) ||
+					(const unsigned char *)hostnames->v[0], -1, -1, 0) ||
 	    !X509_set_subject_name(cert, name) || !X509_set_issuer_name(cert, name) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(cert), 36525, 0, NULL) ||

@@ -43,7 +43,7 @@ int pf_lock_acquire(const char *state_directory, pf_lock *ret, pf_err *e)
 	 * (O_NONBLOCK: its open would not wait), never a hard link to a file
 	 * elsewhere. */
 	PF_CLEANUP_CLOSE int fd =
-	    open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
+		open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0) {
 		r = errno;
 		return pf_err_set(e, r, "cannot open lock file %s: %s", path, strerror(r));
@@ -51,8 +51,9 @@ int pf_lock_acquire(const char *state_directory, pf_lock *ret, pf_err *e)
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return pf_err_set(e, EINVAL, "lock file %s is not a regular file", path);
 	if (sb.st_nlink != 1)
-		return pf_err_set(
-		    e, EINVAL, "lock file %s has other hard links; not using it (remove it)", path);
+		return pf_err_set(e, EINVAL,
+				  "lock file %s has other hard links; not using it (remove it)",
+				  path);
 	while ((r = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
 		;
 	if (r < 0) {

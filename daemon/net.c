@@ -78,8 +78,9 @@ pf_net *net_new(void)
 		return np;
 	}
 	np->mode = MODE_INPROCESS;
-	fprintf(stderr, "%s: notice: %s; DNS and SMTP checks run in this process, without "
-			"privilege separation\n",
+	fprintf(stderr,
+		"%s: notice: %s; DNS and SMTP checks run in this process, without "
+		"privilege separation\n",
 		program_invocation_short_name, e.msg);
 	return np;
 }
@@ -112,7 +113,8 @@ const char *net_separation(const pf_net *np, char *buf, size_t len)
 	if (s->landlock_abi)
 		snprintf(ll, sizeof(ll), "Landlock ABI %u", (unsigned)s->landlock_abi);
 	if (s->flags & NET_SEP_UID)
-		snprintf(buf, len, "network process %d runs as uid %u gid %u, in a sandbox (%s, %s)",
+		snprintf(buf, len,
+			 "network process %d runs as uid %u gid %u, in a sandbox (%s, %s)",
 			 (int)np->pid, (unsigned)s->uid, (unsigned)s->gid, ll,
 			 s->flags & NET_SEP_SECCOMP ? "seccomp" : "no seccomp");
 	else
@@ -226,7 +228,8 @@ static int exchange(pf_net *np, uint32_t req, const net_buf *b, net_buf *reply,
 		net_buf_free(&out);
 		if (rc < 0) {
 			pf_err_prefix(e, "network process");
-			return broken(np, rc == -EPIPE || rc == -ECONNRESET ? -ECONNRESET : -EPROTO);
+			return broken(np,
+				      rc == -EPIPE || rc == -ECONNRESET ? -ECONNRESET : -EPROTO);
 		}
 	}
 }

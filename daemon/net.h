@@ -85,8 +85,8 @@ int net_prop_run(pf_net *n, const dns_zone_info *z, const dns_prop_want *want, s
 		 const dns_net_opts *o, dns_prop_round *ret, pf_err *e);
 
 /* As smtp_probe (smtp_probe.h). */
-int net_probe(pf_net *n, const pf_hostport *ep, const char *tlsa_host,
-	      const pf_tlsa_rdata *records, size_t n_records, enum pf_probe_want want,
-	      int timeout_ms, pf_probe_result *ret, pf_err *e);
+int net_probe(pf_net *n, const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records,
+	      size_t n_records, enum pf_probe_want want, int timeout_ms, pf_probe_result *ret,
+	      pf_err *e);
 
 #endif

@@ -29,9 +29,9 @@
 struct nc_reader {
 	const uint8_t *p;
 	size_t len, off;
-	void *root;       /* the message being decoded */
-	const void *ctx;  /* the caller's, for hooks */
-	char why[200];    /* the first problem; "" while none */
+	void *root;      /* the message being decoded */
+	const void *ctx; /* the caller's, for hooks */
+	char why[200];   /* the first problem; "" while none */
 };
 
 /* ---- buffers and writers ---------------------------------------------------- */
@@ -128,7 +128,8 @@ const uint8_t *nc_get(nc_reader *r, size_t n, const char *what)
 	if (!nc_ok(r))
 		return NULL;
 	if (n > r->len - r->off) {
-		nc_bad(r, "truncated in %s (%zu octets left, %zu needed)", what, r->len - r->off, n);
+		nc_bad(r, "truncated in %s (%zu octets left, %zu needed)", what, r->len - r->off,
+		       n);
 		return NULL;
 	}
 	/* An empty body may have no buffer at all. */
@@ -183,8 +184,8 @@ int net_send(int fd, uint32_t t, const net_buf *b)
 	if ((rc = send_packet(fd, hdr, sizeof(hdr))) < 0)
 		return rc;
 	for (size_t off = 0; off < len; off += NET_CHUNK)
-		if ((rc = send_packet(fd, b->p + off, len - off > NET_CHUNK ? NET_CHUNK : len - off)) <
-		    0)
+		if ((rc = send_packet(fd, b->p + off,
+				      len - off > NET_CHUNK ? NET_CHUNK : len - off)) < 0)
 			return rc;
 	return 0;
 }
@@ -219,8 +220,9 @@ static int recv_exact(int fd, void *p, size_t n, int timeout_ms, const char *wha
 	if (r == 0 && n > 0)
 		return -ECONNRESET;
 	if ((size_t)r != n)
-		return pf_err_set(e, EPROTO, "protocol violation: a packet of %zd octets where %s "
-					     "of %zu was expected",
+		return pf_err_set(e, EPROTO,
+				  "protocol violation: a packet of %zd octets where %s "
+				  "of %zu was expected",
 				  r, what, n);
 	return 0;
 }
@@ -247,8 +249,9 @@ int net_recv(int fd, const uint32_t *allowed, size_t n, int timeout_ms, uint32_t
 	for (size_t i = 0; i < n; i++)
 		allowed_type |= allowed[i] == type;
 	if (!allowed_type)
-		return pf_err_set(e, EPROTO, "protocol violation: message type %u (%s) not expected",
-				  type, net_type_name(type));
+		return pf_err_set(e, EPROTO,
+				  "protocol violation: message type %u (%s) not expected", type,
+				  net_type_name(type));
 	if (len > net_type_max(type))
 		return pf_err_set(e, EPROTO,
 				  "protocol violation: %s of %u octets, at most %zu allowed",
@@ -261,8 +264,9 @@ int net_recv(int fd, const uint32_t *allowed, size_t n, int timeout_ms, uint32_t
 		rc = recv_exact(fd, body.p + body.len, want, CHUNK_TIMEOUT_MS, "a body packet", e);
 		if (rc < 0) {
 			if (rc == -ECONNRESET || rc == -ETIMEDOUT)
-				rc = pf_err_set(e, EPROTO, "protocol violation: %s ends after %zu of "
-							   "%u octets",
+				rc = pf_err_set(e, EPROTO,
+						"protocol violation: %s ends after %zu of "
+						"%u octets",
 						net_type_name(type), body.len, len);
 			net_buf_free(&body);
 			return rc;
@@ -438,8 +442,9 @@ static int enc_field(net_buf *b, const nc_field *f, const void *s, const void *r
 	case NC_UINT: {
 		uint64_t v = load(m, f->size);
 
-		nc_put_uint(b, (f->mul ? (uint64_t)(int64_t)f->mul : 1) * v + (uint64_t)(int64_t)f->add,
-			    f->width);
+		nc_put_uint(
+			b, (f->mul ? (uint64_t)(int64_t)f->mul : 1) * v + (uint64_t)(int64_t)f->add,
+			f->width);
 		return 0;
 	}
 	case NC_BOOL: {

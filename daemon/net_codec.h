@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "net_msg.h"
+#include "macro.h"
 
 /* Character classes of strings. */
 enum nc_class {
@@ -67,29 +68,32 @@ typedef struct nc_custom {
 typedef void (*nc_hook)(nc_reader *r, void *s, const void *ctx);
 
 typedef struct nc_field {
-	const char *name;    /* in messages: "check servers" */
+	const char *name; /* in messages: "check servers" */
 	enum nc_kind kind;
-	size_t off, off2;    /* see enum nc_kind */
-	size_t size;         /* NC_UINT, NC_STR, NC_BYTES: the member's size */
-	unsigned width;      /* NC_UINT: octets on the wire */
-	int mul, add;        /* NC_UINT: wire = mul * value + add (mul 0 means 1) */
-	uint64_t lo, hi;     /* NC_UINT: range on the wire; else length or count */
-	enum nc_class cls;   /* NC_STR, NC_TEXT */
+	size_t off, off2;  /* see enum nc_kind */
+	size_t size;       /* NC_UINT, NC_STR, NC_BYTES: the member's size */
+	unsigned width;    /* NC_UINT: octets on the wire */
+	int mul, add;      /* NC_UINT: wire = mul * value + add (mul 0 means 1) */
+	uint64_t lo, hi;   /* NC_UINT: range on the wire; else length or count */
+	enum nc_class cls; /* NC_STR, NC_TEXT */
 	enum nc_cond cond;
 	size_t cond_off, cond_size;
-	const nc_desc *sub;  /* NC_STRUCT, NC_ARRAY, NC_VECTOR */
+	const nc_desc *sub; /* NC_STRUCT, NC_ARRAY, NC_VECTOR */
 	const nc_custom *custom;
-	nc_hook hook;        /* NC_HOOK */
+	nc_hook hook; /* NC_HOOK */
 } nc_field;
 
 struct nc_desc {
 	const char *name;
-	size_t size;         /* of the C structure */
+	size_t size; /* of the C structure */
 	const nc_field *f;
 	size_t n;
 };
 
-#define NC_DESC(type, fields) {#type, sizeof(type), fields, sizeof(fields) / sizeof(fields[0])}
+#define NC_DESC(type, fields)                                                                      \
+	{                                                                                          \
+#type, sizeof(type), fields, PF_ELEMENTSOF(fields)                                 \
+	}
 
 /* Field builders, designators to write inside a field's braces: "{NC_U32(T,
  * M, name)}", "{NC_S(...), NC_WHEN_SET(T, flag)}".  M is the member of
@@ -97,11 +101,11 @@ struct nc_desc {
 #define NC_MSIZE(T, M) sizeof(((T *)0)->M)
 #define NC_U(T, M, W, LO, HI, NAME)                                                                \
 	.name = NAME, .kind = NC_UINT, .off = offsetof(T, M), .size = NC_MSIZE(T, M), .width = W,  \
-	 .lo = LO, .hi = HI
+	.lo = LO, .hi = HI
 /* wire = MUL * value + ADD, in range LO..HI on the wire. */
 #define NC_UX(T, M, W, MUL, ADD, LO, HI, NAME)                                                     \
 	.name = NAME, .kind = NC_UINT, .off = offsetof(T, M), .size = NC_MSIZE(T, M), .width = W,  \
-	 .mul = MUL, .add = ADD, .lo = LO, .hi = HI
+	.mul = MUL, .add = ADD, .lo = LO, .hi = HI
 #define NC_U8(T, M, NAME) NC_U(T, M, 1, 0, UINT8_MAX, NAME)
 #define NC_U16(T, M, NAME) NC_U(T, M, 2, 0, UINT16_MAX, NAME)
 #define NC_U32(T, M, NAME) NC_U(T, M, 4, 0, UINT32_MAX, NAME)
@@ -109,24 +113,24 @@ struct nc_desc {
 #define NC_B(T, M, NAME) .name = NAME, .kind = NC_BOOL, .off = offsetof(T, M)
 #define NC_S(T, M, MIN, CLS, NAME)                                                                 \
 	.name = NAME, .kind = NC_STR, .off = offsetof(T, M), .size = NC_MSIZE(T, M), .lo = MIN,    \
-	 .hi = NC_MSIZE(T, M) - 1, .cls = CLS
+	.hi = NC_MSIZE(T, M) - 1, .cls = CLS
 #define NC_TXT(T, M, LEN, MAX, NAME)                                                               \
 	.name = NAME, .kind = NC_TEXT, .off = offsetof(T, M), .off2 = offsetof(T, LEN), .hi = MAX, \
-	 .cls = NC_CL_TEXT
+	.cls = NC_CL_TEXT
 #define NC_BL(T, M, LEN, MIN, MAX, NAME)                                                           \
 	.name = NAME, .kind = NC_BLOB, .off = offsetof(T, M), .off2 = offsetof(T, LEN), .lo = MIN, \
-	 .hi = MAX
+	.hi = MAX
 #define NC_BY(T, M, LEN, MIN, NAME)                                                                \
 	.name = NAME, .kind = NC_BYTES, .off = offsetof(T, M), .off2 = offsetof(T, LEN),           \
-	 .size = NC_MSIZE(T, M), .lo = MIN, .hi = NC_MSIZE(T, M)
+	.size = NC_MSIZE(T, M), .lo = MIN, .hi = NC_MSIZE(T, M)
 #define NC_SUB(T, M, SUB, NAME) .name = NAME, .kind = NC_STRUCT, .off = offsetof(T, M), .sub = &SUB
 #define NC_ARR(T, M, N, MAX, SUB, NAME)                                                            \
 	.name = NAME, .kind = NC_ARRAY, .off = offsetof(T, M), .off2 = offsetof(T, N), .hi = MAX,  \
-	 .sub = &SUB
+	.sub = &SUB
 /* ROOT is the message structure that holds the count N. */
 #define NC_VEC(T, M, ROOT, N, MAX, SUB, NAME)                                                      \
 	.name = NAME, .kind = NC_VECTOR, .off = offsetof(T, M), .off2 = offsetof(ROOT, N),         \
-	 .hi = MAX, .sub = &SUB
+	.hi = MAX, .sub = &SUB
 #define NC_CUS(T, M, C, NAME) .name = NAME, .kind = NC_CUSTOM, .off = offsetof(T, M), .custom = &C
 #define NC_HK(H) .name = #H, .kind = NC_HOOK, .hook = H
 /* Conditions, after a builder inside the same braces. */

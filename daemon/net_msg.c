@@ -23,6 +23,7 @@
 #include "net_codec.h"
 #include "net_msg_int.h"
 #include "util.h"
+#include "macro.h"
 
 #define MAX_ERRNO 4095
 
@@ -222,12 +223,12 @@ int net_dec_hello(const net_buf *b, net_status *ret_st, net_sep *ret_sep, pf_err
 /* ---- discover ----------------------------------------------------------------- */
 
 typedef struct owner_name {
-	char name[256];
+	char name[PF_DNS_NAME_BUF];
 } owner_name;
 
 typedef struct disc_req_msg {
 	bool has_zone;
-	char zone[256];
+	char zone[PF_DNS_NAME_BUF];
 	pf_hostport_list upd, res, chk, extra;
 	owner_name *owners;
 	size_t n;
@@ -251,13 +252,12 @@ static const nc_field disc_req_f[] = {
 	{NC_ARR(disc_req_msg, res.v, res.n, NET_MAX_HOSTPORTS, hostport_d, "dns_resolver")},
 	{NC_ARR(disc_req_msg, chk.v, chk.n, NET_MAX_HOSTPORTS, hostport_d, "dns_check_servers")},
 	{NC_ARR(disc_req_msg, extra.v, extra.n, NET_MAX_HOSTPORTS, hostport_d,
-	       "dns_extra_check_servers")},
+		"dns_extra_check_servers")},
 	{NC_ARR(disc_req_msg, owners, n, NET_MAX_ITEMS, owner_d, "owner names")},
 };
 static const nc_desc disc_req_d = NC_DESC(disc_req_msg, disc_req_f);
 
-int net_enc_discover_req(net_buf *b, const pf_config *cfg, char *const *owners, size_t n,
-			 pf_err *e)
+int net_enc_discover_req(net_buf *b, const pf_config *cfg, char *const *owners, size_t n, pf_err *e)
 {
 	disc_req_msg m = {.has_zone = cfg->dns_zone != NULL,
 			  .upd = cfg->dns_update_server,
@@ -353,11 +353,12 @@ static void disc_rep_check(nc_reader *r, void *s, const void *ctx)
 		nc_bad(r, "no zone for %zu owner names", n_owners);
 }
 
-int net_enc_discover_rep(net_buf *b, const net_status *st, const dns_zone_info *z,
-			 size_t n_zones, const size_t *owner_zone_in, size_t n_owners, pf_err *e)
+int net_enc_discover_rep(net_buf *b, const net_status *st, const dns_zone_info *z, size_t n_zones,
+			 const size_t *owner_zone_in, size_t n_owners, pf_err *e)
 {
 	/* The encoder only reads through the message's pointers. */
-	disc_rep_msg m = {net_status_norm(st), (dns_zone_info *)(uintptr_t)z, n_zones, NULL, n_owners};
+	disc_rep_msg m = {net_status_norm(st), (dns_zone_info *)(uintptr_t)z, n_zones, NULL,
+			  n_owners};
 	int rc;
 
 	m.oz = pf_calloc(n_owners + 1, sizeof(*m.oz));
@@ -368,8 +369,8 @@ int net_enc_discover_rep(net_buf *b, const net_status *st, const dns_zone_info *
 	return rc;
 }
 
-int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *ret_st,
-			 dns_zone_info **ret, size_t *ret_n, size_t *ret_owner_zone, pf_err *e)
+int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *ret_st, dns_zone_info **ret,
+			 size_t *ret_n, size_t *ret_owner_zone, pf_err *e)
 {
 	disc_rep_msg m;
 	int rc;
@@ -391,7 +392,7 @@ int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *ret_st,
 typedef struct upd_req_msg {
 	dns_zone_info zone;
 	bool has_tsig;
-	char tsig_name[256];
+	char tsig_name[PF_DNS_NAME_BUF];
 	uint8_t tsig_alg;
 	uint32_t ttl;
 	bool dry_run, verbose;
@@ -429,8 +430,8 @@ static void upd_req_check(nc_reader *r, void *s, const void *ctx)
 	pf_err e2 = {0};
 
 	(void)ctx;
-	if (m->has_tsig && dns_tsig_key_public(m->tsig_name, (enum dns_tsig_alg)m->tsig_alg,
-					       &m->tsig, &e2) < 0)
+	if (m->has_tsig &&
+	    dns_tsig_key_public(m->tsig_name, (enum dns_tsig_alg)m->tsig_alg, &m->tsig, &e2) < 0)
 		nc_bad(r, "%s", e2.msg);
 	/* The parent sends the key's own name, which is in canonical form. */
 	if (m->tsig && strcmp(m->tsig->name, m->tsig_name) != 0) {
@@ -535,8 +536,8 @@ int net_enc_update_rep(net_buf *b, const net_status *st, const dns_change *ch, s
 		       const dns_update_result *res, const char *dry, size_t dry_len,
 		       const char *verbose, size_t verbose_len, pf_err *e)
 {
-	upd_rep_msg m = {net_status_norm(st), (dns_change *)(uintptr_t)ch, n, *res,
-			 (char *)(uintptr_t)dry, (char *)(uintptr_t)verbose, dry_len, verbose_len};
+	upd_rep_msg m = {net_status_norm(st),    (dns_change *)(uintptr_t)ch, n,       *res,
+			 (char *)(uintptr_t)dry, (char *)(uintptr_t)verbose,  dry_len, verbose_len};
 
 	return nc_encode(b, NET_UPDATE_REP, &upd_rep_d, &m, e);
 }
@@ -637,8 +638,7 @@ void net_enc_sign_rep(net_buf *b, const net_status *st, const uint8_t *wire, siz
 }
 
 int net_dec_sign_rep(const net_buf *b, size_t req_len, size_t mac_len_want, net_status *st,
-		     uint8_t **ret_wire, size_t *ret_len, uint8_t *mac, size_t *mac_len,
-		     pf_err *e)
+		     uint8_t **ret_wire, size_t *ret_len, uint8_t *mac, size_t *mac_len, pf_err *e)
 {
 	sign_ctx c = {req_len, mac_len_want};
 	sign_rep_msg m;

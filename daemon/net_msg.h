@@ -38,6 +38,7 @@
 #include "dns_update.h"
 #include "smtp_probe.h"
 #include "util.h"
+#include "macro.h"
 
 #define NET_MAGIC 0x50464e31u /* "PFN1" */
 #define NET_HDR_LEN 12
@@ -45,28 +46,28 @@
 
 /* Per-field bounds enforced by the decoders (and refused by the encoders,
  * with a message, rather than sent). */
-#define NET_MAX_ITEMS 65536   /* owners, changes, wants */
-#define NET_MAX_SERVERS 1024  /* check servers of one zone */
+#define NET_MAX_ITEMS 65536  /* owners, changes, wants */
+#define NET_MAX_SERVERS 1024 /* check servers of one zone */
 #define NET_MAX_ZONES 1024
 #define NET_MAX_HOSTPORTS 256 /* one configuration list */
 #define NET_MAX_PROBE_RECORDS 1024
-#define NET_DNS_MAX 65535             /* one DNS message */
-#define NET_MAC_INPUT_MAX (2 * 65536) /* a reply's TSIG input (dns_tsig.h) */
+#define NET_DNS_MAX 65535              /* one DNS message */
+#define NET_MAC_INPUT_MAX (2 * 65536)  /* a reply's TSIG input (dns_tsig.h) */
 #define NET_TEXT_MAX (4 * 1024 * 1024) /* dry-run or verbose output of an update */
 
 enum net_type {
-	NET_HELLO = 1,     /* netproc -> parent, once: how it is separated (or why not) */
-	NET_DISCOVER_REQ,  /* dns_discover */
+	NET_HELLO = 1,    /* netproc -> parent, once: how it is separated (or why not) */
+	NET_DISCOVER_REQ, /* dns_discover */
 	NET_DISCOVER_REP,
-	NET_UPDATE_REQ,    /* dns_update_apply, with the TSIG key's name */
+	NET_UPDATE_REQ, /* dns_update_apply, with the TSIG key's name */
 	NET_UPDATE_REP,
-	NET_PROP_REQ,      /* dns_prop_run: one propagation round */
+	NET_PROP_REQ, /* dns_prop_run: one propagation round */
 	NET_PROP_REP,
-	NET_PROBE_REQ,     /* smtp_probe */
+	NET_PROBE_REQ, /* smtp_probe */
 	NET_PROBE_REP,
-	NET_SIGN_REQ,      /* netproc -> parent, during an update: sign this request */
+	NET_SIGN_REQ, /* netproc -> parent, during an update: sign this request */
 	NET_SIGN_REP,
-	NET_MAC_REQ,       /* netproc -> parent, during an update: is this a reply's MAC? */
+	NET_MAC_REQ, /* netproc -> parent, during an update: is this a reply's MAC? */
 	NET_MAC_REP,
 	NET_TYPE_END
 };
@@ -105,7 +106,7 @@ int net_recv(int fd, const uint32_t *allowed, size_t n, int timeout_ms, uint32_t
 /* The outcome every reply carries: the function's return value and its
  * error message. */
 typedef struct net_status {
-	int rc;    /* 0 or -errno */
+	int rc; /* 0 or -errno */
 	pf_err err;
 } net_status;
 
@@ -137,19 +138,19 @@ int net_enc_discover_req(net_buf *b, const pf_config *cfg, char *const *owners, 
 /* cfg is initialised (pf_config_init) and filled; owners gets the names.
  * The caller frees both, also on failure.  Returns 0 or -EPROTO. */
 int net_dec_discover_req(const net_buf *b, pf_config *cfg, pf_strv *owners, pf_err *e);
-int net_enc_discover_rep(net_buf *b, const net_status *st, const dns_zone_info *z,
-			 size_t n_zones, const size_t *owner_zone, size_t n_owners, pf_err *e);
+int net_enc_discover_rep(net_buf *b, const net_status *st, const dns_zone_info *z, size_t n_zones,
+			 const size_t *owner_zone, size_t n_owners, pf_err *e);
 /* For a request of n_owners names.  On success (also when st->rc < 0)
  * *ret and *ret_n hold the zones (free with dns_zones_free; NULL/0 when
  * st->rc < 0) and owner_zone[0..n_owners) the indexes.  Returns 0 or
  * -EPROTO. */
-int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *st,
-			 dns_zone_info **ret, size_t *ret_n, size_t *owner_zone, pf_err *e);
+int net_dec_discover_rep(const net_buf *b, size_t n_owners, net_status *st, dns_zone_info **ret,
+			 size_t *ret_n, size_t *owner_zone, pf_err *e);
 
 /* ---- update ---- */
 typedef struct net_update_req {
-	dns_zone_info zone;   /* checks owned */
-	dns_tsig_key *tsig;   /* NULL: unsigned; else no secret, only name and algorithm */
+	dns_zone_info zone; /* checks owned */
+	dns_tsig_key *tsig; /* NULL: unsigned; else no secret, only name and algorithm */
 	uint32_t ttl;
 	bool dry_run, verbose;
 	dns_change *ch;
@@ -182,8 +183,7 @@ void net_enc_sign_rep(net_buf *b, const net_status *st, const uint8_t *wire, siz
  * message, which must be longer than the request of req_len octets, and
  * mac[0..*mac_len) its MAC of mac_len_want octets.  Returns 0 or -EPROTO. */
 int net_dec_sign_rep(const net_buf *b, size_t req_len, size_t mac_len_want, net_status *st,
-		     uint8_t **ret_wire, size_t *ret_len, uint8_t *mac, size_t *mac_len,
-		     pf_err *e);
+		     uint8_t **ret_wire, size_t *ret_len, uint8_t *mac, size_t *mac_len, pf_err *e);
 /* A reply's TSIG input (at most NET_MAC_INPUT_MAX octets) and the MAC it
  * came with (at most DNS_TSIG_MAC_MAX). */
 void net_enc_mac_req(net_buf *b, const uint8_t *input, size_t len, const uint8_t *mac,
@@ -211,13 +211,13 @@ int net_enc_prop_rep(net_buf *b, const net_status *st, const dns_prop_round *rd,
 /* For a request of want[0..n) over zone z: the round must have z's check
  * servers, n wants and owners that are theirs.  ret->want is set to want.
  * Free with dns_prop_round_free.  Returns 0 or -EPROTO. */
-int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_want *want,
-		     size_t n, net_status *st, dns_prop_round *ret, pf_err *e);
+int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_want *want, size_t n,
+		     net_status *st, dns_prop_round *ret, pf_err *e);
 
 /* ---- STARTTLS probe ---- */
 typedef struct net_probe_req {
 	pf_hostport ep;
-	char tlsa_host[256];
+	char tlsa_host[PF_DNS_NAME_BUF];
 	pf_tlsa_rdata *records;
 	size_t n;
 	enum pf_probe_want want;

@@ -97,8 +97,7 @@ static const nc_field prop_server_f[] = {
 	{NC_U32(dns_prop_server, soa_ttl, "SOA TTL")},
 	{NC_U32(dns_prop_server, soa_minimum, "SOA MINIMUM")},
 	{NC_B(dns_prop_server, soa_signed, "SOA signed")},
-	{NC_VEC(dns_prop_server, rrsets, prop_rep_msg, n_owners, NET_MAX_ITEMS, rrset_d,
-		"RRsets")},
+	{NC_VEC(dns_prop_server, rrsets, prop_rep_msg, n_owners, NET_MAX_ITEMS, rrset_d, "RRsets")},
 	{NC_VEC(dns_prop_server, match, prop_rep_msg, n_want, NET_MAX_ITEMS, match_d, "matches")},
 	{NC_U32(dns_prop_server, n_match, "match count")},
 	{NC_B(dns_prop_server, all_signed, "all signed")},
@@ -119,9 +118,11 @@ static void prop_counts(nc_reader *r, void *s, const void *ctx)
 	const prop_rep_msg *m = s;
 	const prop_ctx *c = ctx;
 
-	if (m->n_owners != c->n_owners || m->n_want != c->n_want || m->rd.n_servers != c->z->n_checks)
-		nc_bad(r, "a round of %zu owners, %zu records, %zu servers for a request of %zu, "
-			  "%zu, %zu",
+	if (m->n_owners != c->n_owners || m->n_want != c->n_want ||
+	    m->rd.n_servers != c->z->n_checks)
+		nc_bad(r,
+		       "a round of %zu owners, %zu records, %zu servers for a request of %zu, "
+		       "%zu, %zu",
 		       m->n_owners, m->n_want, m->rd.n_servers, c->n_owners, c->n_want,
 		       c->z->n_checks);
 }
@@ -162,7 +163,8 @@ static void prop_check(nc_reader *r, void *s, const void *ctx)
 		for (size_t w = 0; w < m->n_want; w++)
 			matched += ps->match[w];
 		if (ps->n_match != matched)
-			nc_bad(r, "server %zu: %zu matches counted as %zu", i, matched, ps->n_match);
+			nc_bad(r, "server %zu: %zu matches counted as %zu", i, matched,
+			       ps->n_match);
 		else if (ps->complete && (ps->state != DNS_PROP_OK || ps->n_match != m->n_want))
 			nc_bad(r, "server %zu complete without every record", i);
 		all &= ps->complete;
@@ -178,8 +180,8 @@ int net_enc_prop_rep(net_buf *b, const net_status *st, const dns_prop_round *rd,
 	return nc_encode(b, NET_PROP_REP, &prop_rep_d, &m, e);
 }
 
-int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_want *want,
-		     size_t n, net_status *ret_st, dns_prop_round *ret, pf_err *e)
+int net_dec_prop_rep(const net_buf *b, const dns_zone_info *z, const dns_prop_want *want, size_t n,
+		     net_status *ret_st, dns_prop_round *ret, pf_err *e)
 {
 	dns_prop_round own = {0};
 	prop_rep_msg m;

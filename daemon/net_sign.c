@@ -10,6 +10,7 @@
  * in the process that holds the keys.
  */
 #include "net_sign.h"
+#include "macro.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,7 +22,7 @@
 #include <ldns/ldns.h>
 
 struct net_sign_owner {
-	uint8_t name[256]; /* canonical (lowercase) wire form */
+	uint8_t name[PF_DNS_NAME_BUF]; /* canonical (lowercase) wire form */
 	size_t len;
 };
 
@@ -82,8 +83,8 @@ static bool name_owner(const char *name, net_sign_owner *o)
 	return good;
 }
 
-int net_signer_init(net_signer *s, const dns_tsig_key *key, const char *zone,
-		    const dns_change *ch, size_t n, pf_err *e)
+int net_signer_init(net_signer *s, const dns_tsig_key *key, const char *zone, const dns_change *ch,
+		    size_t n, pf_err *e)
 {
 	net_sign_owner z;
 
@@ -97,7 +98,8 @@ int net_signer_init(net_signer *s, const dns_tsig_key *key, const char *zone,
 	s->records = pf_calloc(n + 1, sizeof(*s->records));
 	for (size_t i = 0; i < n; i++) {
 		net_sign_record *r = &s->records[i];
-		size_t dl = ch[i].rd.len > sizeof(ch[i].rd.data) ? sizeof(ch[i].rd.data) : ch[i].rd.len;
+		size_t dl =
+			ch[i].rd.len > sizeof(ch[i].rd.data) ? sizeof(ch[i].rd.data) : ch[i].rd.len;
 
 		if (!name_owner(ch[i].owner, &r->owner)) {
 			net_signer_free(s);
@@ -213,8 +215,7 @@ static int allowed_query(const net_signer *s, const ldns_pkt *p, const ldns_rr *
 /* Returns 0 when UPDATE p is one the update may send: the zone's, with
  * prerequisites on the TLSA RRsets of its names, and its own records as the
  * changes; else -EPERM. */
-static int allowed_update(const net_signer *s, const ldns_pkt *p, const ldns_rr *zone,
-			  pf_err *e)
+static int allowed_update(const net_signer *s, const ldns_pkt *p, const ldns_rr *zone, pf_err *e)
 {
 	const ldns_rr_list *pre = ldns_pkt_answer(p), *upd = ldns_pkt_authority(p);
 	char t[200];
@@ -316,8 +317,8 @@ int net_signer_sign(const net_signer *s, const uint8_t *wire, size_t len, uint8_
 	return 0;
 }
 
-bool net_signer_check(const net_signer *s, const uint8_t *input, size_t len,
-		      const uint8_t *mac, size_t mac_len)
+bool net_signer_check(const net_signer *s, const uint8_t *input, size_t len, const uint8_t *mac,
+		      size_t mac_len)
 {
 	return dns_tsig_mac_matches(s->key, input, len, mac, mac_len);
 }

@@ -27,16 +27,17 @@
 #include "dns_update.h"
 #include "net_msg.h"
 #include "util.h"
+#include "macro.h"
 
 typedef struct net_sign_owner net_sign_owner;
 typedef struct net_sign_record net_sign_record;
 
 /* What one update may have signed: its zone, its owner names and records. */
 typedef struct net_signer {
-	const dns_tsig_key *key; /* borrowed; holds the secret */
-	uint8_t zone[256];       /* canonical wire form */
+	const dns_tsig_key *key;       /* borrowed; holds the secret */
+	uint8_t zone[PF_DNS_NAME_BUF]; /* canonical wire form */
 	size_t zone_len;
-	net_sign_owner *owners;  /* distinct, sorted */
+	net_sign_owner *owners; /* distinct, sorted */
 	size_t n_owners;
 	net_sign_record *records; /* sorted */
 	size_t n_records;
@@ -44,8 +45,8 @@ typedef struct net_signer {
 
 /* Prepare s for an update of changes ch[0..n) in zone with key.  Returns 0
  * or -EINVAL (e says which name is not one).  Free with net_signer_free. */
-int net_signer_init(net_signer *s, const dns_tsig_key *key, const char *zone,
-		    const dns_change *ch, size_t n, pf_err *e);
+int net_signer_init(net_signer *s, const dns_tsig_key *key, const char *zone, const dns_change *ch,
+		    size_t n, pf_err *e);
 
 void net_signer_free(net_signer *s);
 
@@ -59,8 +60,8 @@ int net_signer_sign(const net_signer *s, const uint8_t *wire, size_t len, uint8_
 		    size_t *ret_len, uint8_t *mac, size_t *mac_len, pf_err *e);
 
 /* True when mac is the key's full-length HMAC of input[0..len). */
-bool net_signer_check(const net_signer *s, const uint8_t *input, size_t len,
-		      const uint8_t *mac, size_t mac_len);
+bool net_signer_check(const net_signer *s, const uint8_t *input, size_t len, const uint8_t *mac,
+		      size_t mac_len);
 
 /*
  * Answer the network process's request of type t (NET_SIGN_REQ or

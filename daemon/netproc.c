@@ -37,6 +37,7 @@
 #include "net_msg.h"
 #include "sandbox.h"
 #include "smtp_probe.h"
+#include "macro.h"
 
 #define HELLO_TIMEOUT_MS 10000
 #define NETPROC_FD 3
@@ -190,8 +191,7 @@ static int remote_sign(void *ctx, uint8_t **wire, size_t *len, uint8_t *ret_mac,
 	net_enc_sign_req(&b, *wire, *len);
 	if (net_send(rm->fd, NET_SIGN_REQ, &b) < 0 ||
 	    net_recv(rm->fd, want, 1, SIGN_TIMEOUT_MS, &t, &in, &e) < 0 ||
-	    net_dec_sign_rep(&in, *len, rm->mac_len, &st, &sw, &sl, ret_mac, ret_mac_len, &e) <
-		    0)
+	    net_dec_sign_rep(&in, *len, rm->mac_len, &st, &sw, &sl, ret_mac, ret_mac_len, &e) < 0)
 		lost();
 	net_buf_free(&b);
 	net_buf_free(&in);
@@ -309,7 +309,7 @@ int netproc_serve_one(int fd, pf_err *e)
 	uint32_t t = 0;
 	int rc;
 
-	rc = net_recv(fd, requests, sizeof(requests) / sizeof(requests[0]), -1, &t, &in, e);
+	rc = net_recv(fd, requests, PF_ELEMENTSOF(requests), -1, &t, &in, e);
 	if (rc == -ECONNRESET)
 		return 0;
 	if (rc < 0)
@@ -507,8 +507,9 @@ int netproc_spawn(int *ret_fd, pid_t *ret_pid, net_sep *ret_sep, pf_err *e)
 		rc = 1;
 	} else if (rc == 0 && !(sep.flags & NET_SEP_UID) && sep.landlock_abi == 0) {
 		/* It must not claim success with neither. */
-		rc = pf_err_set(e, EPROTO, "the network process reports neither a uid change "
-					   "nor a sandbox");
+		rc = pf_err_set(e, EPROTO,
+				"the network process reports neither a uid change "
+				"nor a sandbox");
 		kill(pid, SIGKILL);
 	} else if (rc < 0) {
 		if (rc == -ECONNRESET || rc == -ETIMEDOUT)

@@ -194,12 +194,12 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	sd_notify(0, "RELOADING=1");
 	pf_config_init(&cfg);
 	if (pf_config_load(&cfg, m->config_path, false, &e) < 0) {
-		log_event(PF_EV_CONFIG_RELOADED, "configuration NOT reloaded, keeping the old one: %s",
-			  e.msg);
+		log_event(PF_EV_CONFIG_RELOADED,
+			  "configuration NOT reloaded, keeping the old one: %s", e.msg);
 		pf_config_free(&cfg);
 	} else if (check_deploy(&cfg, m->config_path, &m->cfg, &e) < 0) {
-		log_event(PF_EV_CONFIG_RELOADED, "configuration NOT reloaded, keeping the old one: %s",
-			  e.msg);
+		log_event(PF_EV_CONFIG_RELOADED,
+			  "configuration NOT reloaded, keeping the old one: %s", e.msg);
 		pf_config_free(&cfg);
 	} else if (strcmp(cfg.state_directory, m->cfg.state_directory) != 0 ||
 		   strcmp(cfg.control_socket, m->cfg.control_socket) != 0) {
@@ -261,16 +261,20 @@ static int instance_lock(const char *dir, pf_err *e)
 	if (fd < 0) {
 		r = errno;
 		if (r == ELOOP)
-			pf_err_set(e, r, "pid file %s is a symbolic link; not following it "
-				   "(remove it, pftls-rolld makes its own)", path);
+			pf_err_set(e, r,
+				   "pid file %s is a symbolic link; not following it "
+				   "(remove it, pftls-rolld makes its own)",
+				   path);
 		else
 			pf_err_set(e, r, "cannot open pid file %s: %s", path, strerror(r));
 		free(path);
 		return -r;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		pf_err_set(e, EINVAL, "pid file %s is not a plain file of its own (%s); "
-			   "not using it (remove it, pftls-rolld makes its own)", path,
+		pf_err_set(e, EINVAL,
+			   "pid file %s is not a plain file of its own (%s); "
+			   "not using it (remove it, pftls-rolld makes its own)",
+			   path,
 			   !S_ISREG(st.st_mode) ? "not a regular file" : "it has other hard links");
 		close(fd);
 		free(path);

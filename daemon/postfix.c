@@ -26,17 +26,17 @@
 #define RELOAD_TIMEOUT 120
 
 const char *const postfix_tls_server_params[] = {
-    "smtpd_tls_chain_files",
-    "smtpd_tls_key_file",
-    "smtpd_tls_cert_file",
-    "smtpd_tls_eckey_file",
-    "smtpd_tls_eccert_file",
-    "tlsproxy_tls_chain_files",
-    "tlsproxy_tls_key_file",
-    "tlsproxy_tls_cert_file",
-    "tlsproxy_tls_eckey_file",
-    "tlsproxy_tls_eccert_file",
-    NULL,
+	"smtpd_tls_chain_files",
+	"smtpd_tls_key_file",
+	"smtpd_tls_cert_file",
+	"smtpd_tls_eckey_file",
+	"smtpd_tls_eccert_file",
+	"tlsproxy_tls_chain_files",
+	"tlsproxy_tls_key_file",
+	"tlsproxy_tls_cert_file",
+	"tlsproxy_tls_eckey_file",
+	"tlsproxy_tls_eccert_file",
+	NULL,
 };
 
 int postfix_open(pf_postfix *pf, const char *command_dir, const char *config_dir, pf_err *e)
@@ -47,12 +47,12 @@ int postfix_open(pf_postfix *pf, const char *command_dir, const char *config_dir
 	memset(pf, 0, sizeof(*pf));
 	if (!config_dir || config_dir[0] != '/')
 		return pf_err_usage(e,
-		                    "postfix_config_directory \"%.200s\" is not an absolute path",
-		                    config_dir ? config_dir : "");
+				    "postfix_config_directory \"%.200s\" is not an absolute path",
+				    config_dir ? config_dir : "");
 	if (!command_dir || command_dir[0] != '/')
 		return pf_err_usage(e,
-		                    "postfix_command_directory \"%.200s\" is not an absolute path",
-		                    command_dir ? command_dir : "");
+				    "postfix_command_directory \"%.200s\" is not an absolute path",
+				    command_dir ? command_dir : "");
 	if (stat(config_dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return pf_err_usage(e, "no Postfix configuration directory %.200s", config_dir);
 	/* postconf would wait on a FIFO main.cf until its own timeout. */
@@ -73,8 +73,9 @@ int postfix_open(pf_postfix *pf, const char *command_dir, const char *config_dir
 	pf->postconf = pf_asprintf("%s/postconf", command_dir);
 	pf->postfix = pf_asprintf("%s/postfix", command_dir);
 	if (access(pf->postconf, X_OK) < 0) {
-		int r = pf_err_usage(
-		    e, "no executable postconf in postfix_command_directory %.200s", command_dir);
+		int r = pf_err_usage(e,
+				     "no executable postconf in postfix_command_directory %.200s",
+				     command_dir);
 		postfix_close(pf);
 		return r;
 	}
@@ -203,12 +204,12 @@ int postfix_run(char *const argv[], int timeout_sec, char **ret_out, char **ret_
 	}
 	if (timed_out) {
 		r = pf_err_set(e, ETIMEDOUT, "%s did not finish within %d seconds; killed it",
-		               argv[0], timeout_sec);
+			       argv[0], timeout_sec);
 		goto out;
 	}
 	if (cap[0].overflow || cap[1].overflow) {
 		r = pf_err_set(e, EFBIG, "%s wrote more than %d bytes of output", argv[0],
-		               PF_POSTFIX_OUTPUT_MAX);
+			       PF_POSTFIX_OUTPUT_MAX);
 		goto out;
 	}
 	if (WIFSIGNALED(status)) {
@@ -261,14 +262,14 @@ static const char *complaint(const char *text, char *buf, size_t len)
 		return buf;
 	}
 	snprintf(buf, len, "%.*s", (int)(strcspn(best, "\n") > 300 ? 300 : strcspn(best, "\n")),
-	         best);
+		 best);
 	return buf;
 }
 
 /* Run a Postfix program; a non-zero exit becomes an error naming what (the
  * command) and quoting its complaint.  Returns 0 or -errno. */
 static int run_checked(char *const argv[], const char *what, int timeout_sec, char **ret_out,
-                       pf_err *e)
+		       pf_err *e)
 {
 	PF_CLEANUP_FREE char *out = NULL, *err = NULL;
 	char line[400];
@@ -291,7 +292,7 @@ static int run_checked(char *const argv[], const char *what, int timeout_sec, ch
 }
 
 int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, char **ret,
-                pf_err *e)
+		pf_err *e)
 {
 	pf_strv argv = {0};
 	char *out = NULL, *what;
@@ -314,8 +315,8 @@ int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, c
 	for (size_t i = 0; i < n; i++)
 		pf_strv_push(&argv, names[i]);
 	what = pf_asprintf("postconf -c %s%s%s%s %s%s", pf->config_dir,
-	                   flags & PF_PC_EXPLICIT ? " -n" : "", flags & PF_PC_EXPAND ? " -x" : "",
-	                   flags & PF_PC_DEFAULT ? " -d" : "", names[0], n > 1 ? " ..." : "");
+			   flags & PF_PC_EXPLICIT ? " -n" : "", flags & PF_PC_EXPAND ? " -x" : "",
+			   flags & PF_PC_DEFAULT ? " -d" : "", names[0], n > 1 ? " ..." : "");
 	r = run_checked(argv.v, what, PC_TIMEOUT, &out, e);
 	free(what);
 	pf_strv_clear(&argv);
@@ -383,7 +384,7 @@ int postfix_set(pf_postfix *pf, const pf_strv *settings, pf_err *e)
 	for (size_t i = 0; i < settings->n; i++)
 		if (strchr(settings->v[i], '\n'))
 			return pf_err_usage(e, "a main.cf value cannot contain a newline: %.100s",
-			                    settings->v[i]);
+					    settings->v[i]);
 	return postconf_change(pf, "-e", settings, e);
 }
 
@@ -435,8 +436,8 @@ int postfix_check_settings(pf_postfix *pf, const pf_strv *settings, pf_err *e)
 	for (size_t i = 0; r == 0 && i < settings->n; i++) {
 		const char *set = settings->v[i];
 		size_t nl = strcspn(set, " =");
-		PF_CLEANUP_FREE char *want =
-		    pf_asprintf("\n%.*s = %s\n", (int)nl, set, set + nl + strspn(set + nl, " ="));
+		PF_CLEANUP_FREE char *want = pf_asprintf("\n%.*s = %s\n", (int)nl, set,
+							 set + nl + strspn(set + nl, " ="));
 		PF_CLEANUP_FREE char *name = pf_asprintf("%.*s", (int)nl, set);
 		PF_CLEANUP_FREE char *have = pf_asprintf("\n%s", out);
 
@@ -448,13 +449,13 @@ int postfix_check_settings(pf_postfix *pf, const pf_strv *settings, pf_err *e)
 
 			if (hit && memmem(p, l, "warning:", 8)) {
 				r = pf_err_set(e, EINVAL, "%s: %.*s", what,
-				               (int)(l > 300 ? 300 : l), p);
+					       (int)(l > 300 ? 300 : l), p);
 				break;
 			}
 		}
 		if (r == 0 && !strstr(have, want))
 			r = pf_err_set(e, EIO, "%s: %s does not read back as written (%.200s)",
-			               what, name, set);
+				       what, name, set);
 	}
 	return r;
 }
@@ -517,10 +518,10 @@ int postfix_myhostname(pf_postfix *pf, char **ret, pf_err *e)
 	 * what it holds is never put in a message - its name is. */
 	if (!pf_valid_hostname(text)) {
 		r = pf_err_usage(
-		    e,
-		    "%s/main.cf: myhostname = %s: the first line of that file is not a "
-		    "valid host name",
-		    pf->config_dir, v);
+			e,
+			"%s/main.cf: myhostname = %s: the first line of that file is not a "
+			"valid host name",
+			pf->config_dir, v);
 		free(v);
 		free(text);
 		return r;
@@ -573,10 +574,10 @@ static int chains_of(const pf_strv *files, const char *param, chain **ret, pf_er
 		if (files->v[i][0] != '/') {
 			free(v);
 			return pf_err_set(
-			    e, EINVAL,
-			    "%s: \"%.200s\" is not an absolute path; cannot tell which "
-			    "key it holds",
-			    param, files->v[i]);
+				e, EINVAL,
+				"%s: \"%.200s\" is not an absolute path; cannot tell which "
+				"key it holds",
+				param, files->v[i]);
 		}
 		if ((r = keystore_probe(files->v[i], &info, e)) < 0) {
 			pf_err_prefix(e, "%s", param);
@@ -589,8 +590,9 @@ static int chains_of(const pf_strv *files, const char *param, chain **ret, pf_er
 		} else if (n == 0) {
 			free(v);
 			return pf_err_set(
-			    e, EINVAL, "%s: %s holds a certificate but no private key precedes it",
-			    param, files->v[i]);
+				e, EINVAL,
+				"%s: %s holds a certificate but no private key precedes it", param,
+				files->v[i]);
 		}
 		v[n - 1].count++;
 		if (info.n_certs && v[n - 1].cert_item == (size_t)-1)
@@ -603,7 +605,7 @@ static int chains_of(const pf_strv *files, const char *param, chain **ret, pf_er
 /* The chain_files value with the chain of alg replaced by keyfile,
  * certfile (or those appended).  Returns a new string or NULL on error. */
 static char *replace_chain(const char *list, const char *param, enum pf_alg alg,
-                           const char *keyfile, const char *certfile, pf_err *e)
+			   const char *keyfile, const char *certfile, pf_err *e)
 {
 	pf_strv files = {0}, out = {0};
 	chain *chains = NULL;
@@ -716,10 +718,10 @@ bool postfix_is_reference_to(const char *raw, const char *param)
 		raw++;
 	for (int form = 0; form < 3; form++) {
 		snprintf(buf, sizeof(buf),
-		         form == 0   ? "$%s"
-		         : form == 1 ? "${%s}"
-		                     : "$(%s)",
-		         param);
+			 form == 0   ? "$%s"
+			 : form == 1 ? "${%s}"
+				     : "$(%s)",
+			 param);
 		size_t l = strlen(buf);
 		if (strncmp(raw, buf, l) == 0 && raw[l + strspn(raw + l, " \t")] == '\0')
 			return true;
@@ -741,14 +743,14 @@ int postfix_tlsproxy_overrides(pf_postfix *pf, pf_strv *ret, pf_err *e)
 		if (raw[i] &&
 		    !postfix_is_reference_to(raw[i], postfix_tls_server_params[i - SP_TLSPROXY]))
 			pf_strv_push_owned(
-			    ret, pf_asprintf("%s = %s", postfix_tls_server_params[i], raw[i]));
+				ret, pf_asprintf("%s = %s", postfix_tls_server_params[i], raw[i]));
 	for (int i = 0; i < SP_N; i++)
 		free(raw[i]);
 	return 0;
 }
 
 int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile,
-                            const char *certfile, pf_strv *ret, pf_err *e)
+			    const char *certfile, pf_strv *ret, pf_err *e)
 {
 	const char *const *p = postfix_tls_server_params;
 	char *raw[SP_N] = {0}, *chain_x[2] = {0}, key_param[40], cert_param[40];
@@ -782,12 +784,12 @@ int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile
 	/* tlsproxy: only what main.cf sets for it on its own; the rest follows
 	 * the smtpd_tls_* values just written. */
 	proxy_own_chain = raw[SP_TLSPROXY + SP_CHAIN] &&
-	                  !postfix_is_reference_to(raw[SP_TLSPROXY + SP_CHAIN], p[SP_CHAIN]);
+			  !postfix_is_reference_to(raw[SP_TLSPROXY + SP_CHAIN], p[SP_CHAIN]);
 	proxy_uses_chain =
-	    proxy_own_chain ? !empty_or_none(chain_x[1]) : !empty_or_none(chain_x[0]);
+		proxy_own_chain ? !empty_or_none(chain_x[1]) : !empty_or_none(chain_x[0]);
 	if (proxy_own_chain && proxy_uses_chain) {
-		char *v =
-		    replace_chain(chain_x[1], p[SP_TLSPROXY + SP_CHAIN], alg, keyfile, certfile, e);
+		char *v = replace_chain(chain_x[1], p[SP_TLSPROXY + SP_CHAIN], alg, keyfile,
+					certfile, e);
 		if (!v) {
 			r = -EINVAL;
 			goto out;
@@ -803,7 +805,7 @@ int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile
 			if (raw[SP_TLSPROXY + i] &&
 			    !postfix_is_reference_to(raw[SP_TLSPROXY + i], p[i]))
 				pf_strv_push_owned(&add,
-				                   pf_asprintf("%s = %s", p[SP_TLSPROXY + i], v));
+						   pf_asprintf("%s = %s", p[SP_TLSPROXY + i], v));
 		}
 	}
 	for (size_t i = 0; i < add.n; i++)
@@ -843,7 +845,7 @@ int postfix_restore(pf_postfix *pf, const pf_snapshot *s, pf_err *e)
 	for (size_t i = 0; i < s->names.n; i++) {
 		if (s->values[i])
 			pf_strv_push_owned(&set,
-			                   pf_asprintf("%s = %s", s->names.v[i], s->values[i]));
+					   pf_asprintf("%s = %s", s->names.v[i], s->values[i]));
 		else
 			pf_strv_push(&unset, s->names.v[i]);
 	}

@@ -61,7 +61,7 @@ enum {
  * its error line.
  */
 int postfix_get(pf_postfix *pf, int flags, const char *const *names, size_t n, char **ret,
-                pf_err *e);
+		pf_err *e);
 
 /*
  * postconf's output out (changed in place) for names[0..n): ret[i] becomes
@@ -152,7 +152,7 @@ int postfix_deployed(pf_postfix *pf, const char *prefix, pf_tls_files *ret, pf_e
  * than its smtpd_tls_* default.  Returns 0 or -errno.
  */
 int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile,
-                            const char *certfile, pf_strv *ret, pf_err *e);
+			    const char *certfile, pf_strv *ret, pf_err *e);
 
 /* The tlsproxy_tls_* key/cert parameters main.cf sets explicitly to
  * something other than the smtpd_tls_* value, as "name = raw value" into

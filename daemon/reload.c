@@ -36,7 +36,7 @@ bool reload_privileged(char *why, size_t len)
 	 * filter is inherited by postsuper.  Raw calls: glibc's wrappers would
 	 * signal every thread to do the same. */
 	if (!missing && (syscall(SYS_setresuid, (uid_t)-1, (uid_t)-1, (uid_t)-1) < 0 ||
-	                 syscall(SYS_setresgid, (gid_t)-1, (gid_t)-1, (gid_t)-1) < 0))
+			 syscall(SYS_setresgid, (gid_t)-1, (gid_t)-1, (gid_t)-1) < 0))
 		missing = "refused by this process's system call filter (setresuid, setresgid)";
 	if (missing && why)
 		snprintf(why, len, "%s", missing);
@@ -58,11 +58,11 @@ int reload_preflight(const pf_config *cfg, const char *config_path, bool *ret_ch
 	}
 	cmd = pf_config_reload_command(cfg);
 	return pf_err_usage(
-	    e,
-	    "\"postfix check\" and reload_command (%.200s) need CAP_SETUID and "
-	    "CAP_SETGID, %s: set reload_unit (e.g. postfix@-.service) in %.200s, or "
-	    "see pftls-rolld(8), SYSTEMD",
-	    cmd, why, config_path ? config_path : PF_DEFAULT_CONFIG);
+		e,
+		"\"postfix check\" and reload_command (%.200s) need CAP_SETUID and "
+		"CAP_SETGID, %s: set reload_unit (e.g. postfix@-.service) in %.200s, or "
+		"see pftls-rolld(8), SYSTEMD",
+		cmd, why, config_path ? config_path : PF_DEFAULT_CONFIG);
 }
 
 /* What the JobRemoved handler fills in for the job it waits for. */
@@ -102,31 +102,31 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 
 	if ((r = sd_bus_open_system(&bus)) < 0) {
 		r = pf_err_set(e, -r,
-		               "reload of %s over D-Bus: cannot connect to the system bus: %s",
-		               unit, strerror(-r));
+			       "reload of %s over D-Bus: cannot connect to the system bus: %s",
+			       unit, strerror(-r));
 		goto out;
 	}
 	/* Listen before asking, as systemctl does: a quick job may be gone
 	 * before the reply to ReloadUnit is read. */
 	r = sd_bus_match_signal(bus, &slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-	                        "org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed,
-	                        &w);
+				"org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed,
+				&w);
 	if (r < 0) {
 		r = pf_err_set(e, -r, "reload of %s over D-Bus: cannot subscribe to JobRemoved: %s",
-		               unit, strerror(-r));
+			       unit, strerror(-r));
 		goto out;
 	}
 	r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-	                       "org.freedesktop.systemd1.Manager", "ReloadUnit", &berr, &reply,
-	                       "ss", unit, "replace");
+			       "org.freedesktop.systemd1.Manager", "ReloadUnit", &berr, &reply,
+			       "ss", unit, "replace");
 	if (r < 0) {
 		r = pf_err_set(e, -r, "reload of %s over D-Bus failed: %.300s", unit,
-		               berr.message ? berr.message : strerror(-r));
+			       berr.message ? berr.message : strerror(-r));
 		goto out;
 	}
 	if ((r = sd_bus_message_read(reply, "o", &path)) < 0) {
 		r = pf_err_set(e, EPROTO, "reload of %s over D-Bus: no job in systemd's reply",
-		               unit);
+			       unit);
 		goto out;
 	}
 	w.path = pf_strdup(path);
@@ -137,9 +137,9 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 		r = sd_bus_process(bus, NULL);
 		if (r < 0) {
 			r = pf_err_set(e, -r,
-			               "reload of %s over D-Bus: lost the bus while waiting for "
-			               "job %s: %s",
-			               unit, w.path, strerror(-r));
+				       "reload of %s over D-Bus: lost the bus while waiting for "
+				       "job %s: %s",
+				       unit, w.path, strerror(-r));
 			goto out;
 		}
 		if (r > 0)
@@ -147,8 +147,8 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 		now = pf_mono_usec();
 		if (now >= deadline) {
 			r = pf_err_set(e, ETIMEDOUT,
-			               "reload of %s over D-Bus: job %s not finished within %u s",
-			               unit, w.path, timeout_sec);
+				       "reload of %s over D-Bus: job %s not finished within %u s",
+				       unit, w.path, timeout_sec);
 			goto out;
 		}
 		r = sd_bus_wait(bus, deadline - now);
@@ -159,7 +159,7 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 	}
 	if (strcmp(w.result, "done") != 0)
 		r = pf_err_set(e, EIO, "reload of %s over D-Bus: job result '%.40s'", unit,
-		               w.result);
+			       w.result);
 	else
 		r = 0;
 out:

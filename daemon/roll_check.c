@@ -41,7 +41,7 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 					      dep.cert_file[a], pk.spki_sha256, e);
 		if (rc == 0)
 			rc = roll_add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, dep.key_file[a],
-					 dep.cert_file[a], &hosts, e);
+					      dep.cert_file[a], &hosts, e);
 		if (rc == 0) {
 			fprintf(out, "deployed %s key %s (spki %s)\n", pf_alg_name((enum pf_alg)a),
 				dep.key_file[a], pk.spki_sha256);
@@ -58,8 +58,9 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 		r->n_zones = 0;
 		rc = roll_verify_once(r, e);
 		if (rc == 0)
-			fprintf(out, "ok: every deployed key's records are on every check server and "
-				     "every endpoint presents a DANE-valid deployed key\n");
+			fprintf(out,
+				"ok: every deployed key's records are on every check server and "
+				"every endpoint presents a DANE-valid deployed key\n");
 		else if (rc == -EPROTO || rc == -ECONNREFUSED || rc == -ETIMEDOUT)
 			rc = -EPROTO;
 	}

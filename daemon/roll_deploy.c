@@ -54,8 +54,8 @@ int roll_rollback(pf_roll *r, const char *why, pf_err *e)
  * is none); foreign[flen] names the first key smtpd is given that is
  * neither the next nor the old one ("" when none).  Returns 0 or -errno.
  */
-int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign,
-		     size_t flen, pf_err *e)
+int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign, size_t flen,
+		     pf_err *e)
 {
 	static const char *const prefixes[] = {"smtpd", "tlsproxy"};
 	bool all_next = true, any = false;
@@ -175,8 +175,9 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 		return rc;
 	if (!r->st.t[PF_T_DEPLOYED])
 		r->st.t[PF_T_DEPLOYED] = roll_now(r);
-	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(r), e,
-		     "the next keys are in main.cf, deployed by hand; their reload is taken as now");
+	return roll_enter(
+		r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(r), e,
+		"the next keys are in main.cf, deployed by hand; their reload is taken as now");
 }
 
 /* deployable -> deployed: snapshot, change main.cf, check, reload. */
@@ -211,8 +212,8 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 		const pf_state_key *k = &r->st.keys[a];
 
 		if (k->present && pf_state_key_has_next(k))
-			rc = r->ops->deploy_settings(r->ops_data, (enum pf_alg)a, k->next_key, k->next_cert,
-						     &settings, e);
+			rc = r->ops->deploy_settings(r->ops_data, (enum pf_alg)a, k->next_key,
+						     k->next_cert, &settings, e);
 	}
 	if (rc == 0)
 		rc = r->ops->set(r->ops_data, &settings, e);
@@ -237,7 +238,7 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 	}
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_RELOADED, NULL, "Postfix reloaded");
 	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(r), e,
-		     "new keys in main.cf and Postfix reloaded");
+			  "new keys in main.cf and Postfix reloaded");
 }
 
 int roll_deploy(pf_roll *r, bool force, pf_err *e)
@@ -255,15 +256,16 @@ int roll_deploy(pf_roll *r, bool force, pf_err *e)
 		/* e says what is awaited, and until when. */
 	} else {
 		if (force && pf_timing_may_deploy(&r->st, &t, roll_now(r), NULL) < 0)
-			pf_journal_state_event(&r->st, roll_now(r), PF_EV_FORCED_DEPLOY, NULL,
-					       "deploy --force-now: deploying before the safety time "
-					       "(phase %s)",
-					       pf_phase_name(r->st.phase));
+			pf_journal_state_event(
+				&r->st, roll_now(r), PF_EV_FORCED_DEPLOY, NULL,
+				"deploy --force-now: deploying before the safety time "
+				"(phase %s)",
+				pf_phase_name(r->st.phase));
 		if (r->st.phase != PF_PHASE_DEPLOYABLE) {
 			if (!r->st.t[PF_T_CONF])
 				r->st.t[PF_T_CONF] = roll_now_up(r);
 			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now(r), e,
-				   force ? "deploy forced" : "the safety time has passed");
+					force ? "deploy forced" : "the safety time has passed");
 		}
 		if (rc == 0)
 			rc = roll_step_deploy(r, e);

@@ -63,9 +63,10 @@ int roll_ensure_next_files(pf_roll *r, pf_err *e)
 				rc = roll_save(r, e);
 			}
 			if (rc == 0 && have_cert)
-				rc = unlink(k->next_cert) < 0 ? pf_err_set(e, errno, "cannot remove %s",
-									   k->next_cert)
-							      : 0;
+				rc = unlink(k->next_cert) < 0
+					     ? pf_err_set(e, errno, "cannot remove %s",
+							  k->next_cert)
+					     : 0;
 			have_cert = false;
 			if (rc == 0)
 				rc = keystore_write_key(k->next_key, key, e);
@@ -77,17 +78,17 @@ int roll_ensure_next_files(pf_roll *r, pf_err *e)
 			if (rc == 0)
 				rc = keystore_write_cert(k->next_cert, cert, e);
 			if (rc == 0) {
-				pf_journal_state_event(&r->st, roll_now(r), PF_EV_KEY_GENERATED, NULL,
-						       "%s key %s and certificate %s written",
+				pf_journal_state_event(&r->st, roll_now(r), PF_EV_KEY_GENERATED,
+						       NULL, "%s key %s and certificate %s written",
 						       pf_alg_name((enum pf_alg)a), k->next_key,
 						       k->next_cert);
-				roll_progress(r, "generated: %s key %s", pf_alg_name((enum pf_alg)a),
-					 k->next_key);
+				roll_progress(r, "generated: %s key %s",
+					      pf_alg_name((enum pf_alg)a), k->next_key);
 			}
 		}
 		if (rc == 0 && !have_records)
-			rc = roll_add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, k->next_key, k->next_cert,
-					 &hosts, e);
+			rc = roll_add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, k->next_key,
+					      k->next_cert, &hosts, e);
 		if (rc == 0)
 			rc = roll_save(r, e);
 		pf_pubkey_free(&pk);
@@ -149,8 +150,8 @@ int roll_step_generate(pf_roll *r, pf_err *e)
 				rc = pf_state_set_key(&r->st, a, PF_ROLE_OLD, dep.key_file[a],
 						      dep.cert_file[a], opk.spki_sha256, e);
 			if (rc == 0)
-				rc = roll_add_records(r, PF_ROLE_OLD, a, dep.key_file[a], dep.cert_file[a],
-						 &hosts, e);
+				rc = roll_add_records(r, PF_ROLE_OLD, a, dep.key_file[a],
+						      dep.cert_file[a], &hosts, e);
 		}
 		/* The plan is saved before any file exists; the key is written
 		 * right after, and roll_ensure_next_files adds the certificate and the
@@ -169,7 +170,7 @@ int roll_step_generate(pf_roll *r, pf_err *e)
 		rc = roll_ensure_next_files(r, e);
 	if (rc == 0)
 		rc = roll_enter(r, PF_PHASE_GENERATED, PF_T_GENERATED, roll_now(r), e,
-			   "next keys and self-signed certificates written");
+				"next keys and self-signed certificates written");
 out:
 	pf_tls_files_free(&dep);
 	pf_strv_clear(&hosts);

@@ -63,14 +63,14 @@ struct pf_roll {
 	pf_postfix pf;
 	bool pf_open;
 	pf_timing_params tparams;
-	FILE *progress; /* command line: progress lines; NULL in the daemon */
+	FILE *progress;       /* command line: progress lines; NULL in the daemon */
 	unsigned poll_delay;  /* current propagation poll interval, seconds */
 	unsigned retry_delay; /* back-off after a transient DNS failure */
 	dns_zone_info *zones;
 	size_t n_zones;
 	int64_t zones_at;
 	char status[300];
-	bool audit; /* roll_check: report, do not log rollover events */
+	bool audit;    /* roll_check: report, do not log rollover events */
 	int lock_wait; /* seconds to wait for the lock; 0: fail at once */
 	void (*phase_hook)(void *userdata);
 	void *phase_hook_data;
@@ -129,12 +129,12 @@ size_t roll_wants_in_zone(const pf_roll *r, const size_t *idx, size_t n, const d
 int roll_ensure_next_files(pf_roll *r, pf_err *e);
 int roll_step_generate(pf_roll *r, pf_err *e);
 int roll_step_publish(pf_roll *r, pf_err *e);
-int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present,
-			   bool *ret_done, pf_strv *ret_missing, pf_err *e);
+int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present, bool *ret_done,
+			   pf_strv *ret_missing, pf_err *e);
 int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e);
 int roll_rollback(pf_roll *r, const char *why, pf_err *e);
-int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign,
-		     size_t flen, pf_err *e);
+int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign, size_t flen,
+		     pf_err *e);
 int roll_check_hand_deploy(pf_roll *r, pf_err *e);
 int roll_step_deploy(pf_roll *r, pf_err *e);
 void roll_endpoints(pf_roll *r, pf_hostport_list *ret);

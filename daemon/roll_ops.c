@@ -35,7 +35,8 @@ static void real_sleep_ms(void *ud, unsigned ms)
 static int real_discover(void *ud, const pf_config *cfg, char *const *owners, size_t n_owners,
 			 dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e)
 {
-	return net_discover(((pf_roll *)ud)->net, cfg, owners, n_owners, ret, n_zones, owner_zone, e);
+	return net_discover(((pf_roll *)ud)->net, cfg, owners, n_owners, ret, n_zones, owner_zone,
+			    e);
 }
 
 static int real_update_apply(void *ud, const dns_update_opts *o, dns_change *ch, size_t n,

@@ -19,8 +19,8 @@
  * per server confirmations in the state; *ret_missing lists the servers
  * still lacking.  Returns 0 (see *ret_done) or -errno.
  */
-int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present,
-			   bool *ret_done, pf_strv *ret_missing, pf_err *e)
+int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present, bool *ret_done,
+			   pf_strv *ret_missing, pf_err *e)
 {
 	dns_net_opts no;
 	dns_prop_want *want;
@@ -42,15 +42,18 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 			break;
 		if (!rd.zone_signed && present && !unsigned_warned) {
 			unsigned_warned = true;
-			roll_progress(r, "WARNING: zone %s is not DNSSEC-signed: DANE protects nothing "
-				    "until it is",
-				 rd.zone);
+			roll_progress(
+				r,
+				"WARNING: zone %s is not DNSSEC-signed: DANE protects nothing "
+				"until it is",
+				rd.zone);
 			/* A rollover goes on (the records are still needed), but an
 			 * audit reports an unsigned zone as a problem. */
 			if (r->audit) {
 				done = false;
-				pf_strv_push_owned(ret_missing,
-						   pf_asprintf("zone %s is not DNSSEC-signed", rd.zone));
+				pf_strv_push_owned(
+					ret_missing,
+					pf_asprintf("zone %s is not DNSSEC-signed", rd.zone));
 			}
 		}
 		for (size_t s = 0; s < rd.n_servers; s++) {
@@ -65,14 +68,16 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 				bool known = false;
 
 				for (size_t k = 0; k < r->st.n_servers; k++)
-					known |= strcmp(r->st.servers[k].name, sv->target.addr.label) == 0;
+					known |= strcmp(r->st.servers[k].name,
+							sv->target.addr.label) == 0;
 				if (!known && !r->audit) {
-					pf_state_confirm_server(&r->st, sv->target.addr.label, sv->serial,
-								roll_now_up(r), &e2);
-					pf_journal_state_event(&r->st, roll_now(r), PF_EV_SERVER_CONFIRMED,
-							       sv->target.addr.label,
-							       "%s serves every new record (serial %u)",
-							       sv->target.addr.label, sv->serial);
+					pf_state_confirm_server(&r->st, sv->target.addr.label,
+								sv->serial, roll_now_up(r), &e2);
+					pf_journal_state_event(
+						&r->st, roll_now(r), PF_EV_SERVER_CONFIRMED,
+						sv->target.addr.label,
+						"%s serves every new record (serial %u)",
+						sv->target.addr.label, sv->serial);
 				}
 			}
 			if (!ok) {
@@ -108,7 +113,7 @@ int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e)
 	if (rc == 0 && done) {
 		r->poll_delay = POLL_MIN_SEC; /* the retire polls start afresh */
 		rc = roll_enter(r, PF_PHASE_PROPAGATED, PF_T_CONF, roll_now_up(r), e,
-			   "every check server serves every new record");
+				"every check server serves every new record");
 		goto out;
 	}
 	if (rc < 0)
@@ -125,8 +130,8 @@ int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e)
 	}
 	rc = roll_save(r, e);
 	roll_progress(r, "propagation: %zu server%s still missing records%s%s", missing.n,
-		 missing.n == 1 ? "" : "s", missing.n ? ", e.g. " : "",
-		 missing.n ? missing.v[0] : "");
+		      missing.n == 1 ? "" : "s", missing.n ? ", e.g. " : "",
+		      missing.n ? missing.v[0] : "");
 	*wakeup = now + r->poll_delay;
 	r->poll_delay = r->poll_delay * 2 > POLL_MAX_SEC ? POLL_MAX_SEC : r->poll_delay * 2;
 out:

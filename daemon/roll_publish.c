@@ -14,6 +14,7 @@
 #include "roll_int.h"
 #include "tlsa.h"
 #include "tlsa_records.h"
+#include "macro.h"
 
 /* tlsa_records_hosts_ask's question: Postfix's myhostname, through the
  * operations table (the handle opened first). */
@@ -101,7 +102,8 @@ static size_t distinct_of_role(const pf_state *st, enum pf_role role, size_t *re
 			ret[n++] = i;
 	qsort_r(ret, n, sizeof(*ret), idx_cmp, st->records);
 	for (size_t i = 0; i < n; i++)
-		if (w == 0 || pf_state_record_cmp(&st->records[ret[w - 1]], &st->records[ret[i]]) != 0)
+		if (w == 0 ||
+		    pf_state_record_cmp(&st->records[ret[w - 1]], &st->records[ret[i]]) != 0)
 			ret[w++] = ret[i];
 	return w;
 }
@@ -125,8 +127,8 @@ size_t roll_select_records(const pf_state *st, enum pf_role role, size_t *ret)
 		for (size_t i = 0; i < n; i++) {
 			int c = 1;
 
-			while (j < nn &&
-			       (c = pf_state_record_cmp(&st->records[next[j]], &st->records[ret[i]])) < 0)
+			while (j < nn && (c = pf_state_record_cmp(&st->records[next[j]],
+								  &st->records[ret[i]])) < 0)
 				j++;
 			if (j >= nn || c != 0)
 				ret[w++] = ret[i];
@@ -219,13 +221,13 @@ int roll_apply_changes(pf_roll *r, const size_t *idx, size_t n, enum dns_change_
 		size_t m = 0;
 
 		for (size_t i = 0; i < n; i++) {
-			char owner[300];
+			char owner[PF_OWNER_BUF];
 
 			owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
 			if (!dns_name_in_zone(owner, r->zones[z].zone))
 				continue;
 			memset(&ch[m], 0, sizeof(ch[m]));
-			snprintf(ch[m].owner, sizeof(ch[m].owner), "%.255s", owner);
+			snprintf(ch[m].owner, sizeof(ch[m].owner), "%.*s", PF_DNS_NAME_MAX, owner);
 			ch[m].rd = r->st.records[idx[i]].rdata;
 			ch[m].op = op;
 			m++;
@@ -252,12 +254,12 @@ size_t roll_wants_in_zone(const pf_roll *r, const size_t *idx, size_t n, const d
 	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		char owner[300];
+		char owner[PF_OWNER_BUF];
 
 		owner_of(&r->st.records[idx[i]], owner, sizeof(owner));
 		if (!dns_name_in_zone(owner, z->zone))
 			continue;
-		snprintf(want[m].owner, sizeof(want[m].owner), "%.255s", owner);
+		snprintf(want[m].owner, sizeof(want[m].owner), "%.*s", PF_DNS_NAME_MAX, owner);
 		want[m].rd = r->st.records[idx[i]].rdata;
 		want[m].present = present;
 		m++;
@@ -290,7 +292,8 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 			size_t m = roll_wants_in_zone(r, idx, n, &r->zones[z], true, want);
 
 			if (m)
-				rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, e);
+				rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd,
+						      e);
 			for (size_t o = 0; rc == 0 && o < rd.n_owners; o++) {
 				bool existed = false;
 				uint32_t ttl = 0;
@@ -298,7 +301,8 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 
 				for (size_t s = 0; s < rd.n_servers; s++) {
 					const dns_prop_rrset *rs = &rd.servers[s].rrsets[o];
-					uint32_t t = rs->orig_ttl > rs->ttl ? rs->orig_ttl : rs->ttl;
+					uint32_t t =
+						rs->orig_ttl > rs->ttl ? rs->orig_ttl : rs->ttl;
 
 					answered |= rs->answered;
 					if (rs->answered && rs->n_rr > 0) {
@@ -307,9 +311,10 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 					}
 				}
 				if (!answered) {
-					rc = pf_err_set(e, ETIMEDOUT,
-							"no server answered for %s before the update",
-							rd.owners[o]);
+					rc = pf_err_set(
+						e, ETIMEDOUT,
+						"no server answered for %s before the update",
+						rd.owners[o]);
 					break;
 				}
 				rc = pf_state_add_rrset_owner(&r->st, rd.owners[o], existed, ttl,
@@ -317,7 +322,8 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 			}
 			if (rc == 0 && rd.n_servers) {
 				r->st.have_soa = true;
-				r->st.soa_ttl = rd.soa_ttl > r->st.soa_ttl ? rd.soa_ttl : r->st.soa_ttl;
+				r->st.soa_ttl =
+					rd.soa_ttl > r->st.soa_ttl ? rd.soa_ttl : r->st.soa_ttl;
 				r->st.soa_minimum = rd.soa_minimum > r->st.soa_minimum
 							    ? rd.soa_minimum
 							    : r->st.soa_minimum;
@@ -347,7 +353,7 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 	r->st.update_serial = res.serial;
 	r->poll_delay = POLL_MIN_SEC;
 	rc = roll_enter(r, PF_PHASE_PUBLISHED, PF_T_COUNT, roll_now(r), e,
-		   "%zu TLSA record%s added (serial %u)", n, n == 1 ? "" : "s", res.serial);
+			"%zu TLSA record%s added (serial %u)", n, n == 1 ? "" : "s", res.serial);
 out:
 	free(idx);
 	return rc;

@@ -22,7 +22,8 @@ static void cancel_hint(const pf_guard_record *hit, void *arg, char *buf, size_t
 		snprintf(buf, len,
 			 "the new %s key is deployed: let the rollover finish (the daemon or "
 			 "\"pftls-roll now\" carries it on), or put the old key back with "
-			 "\"pftls-roll deploy-server-cert %s %s\" and \"postfix reload\", then cancel",
+			 "\"pftls-roll deploy-server-cert %s %s\" and \"postfix reload\", then "
+			 "cancel",
 			 pf_alg_name(hit->alg), k->old_cert, k->old_key);
 	else
 		snprintf(buf, len,
@@ -73,8 +74,12 @@ static int guard(pf_roll *r, const size_t *idx, size_t n, const char *action,
 		gr[i].rd = rec->rdata;
 	}
 	roll_endpoints(r, &eps);
-	pf_guard_req q = {.pf = &r->pf, .endpoints = &eps, .st = &r->st, .action = action,
-			  .hint = hint, .hint_arg = r};
+	pf_guard_req q = {.pf = &r->pf,
+			  .endpoints = &eps,
+			  .st = &r->st,
+			  .action = action,
+			  .hint = hint,
+			  .hint_arg = r};
 	rc = r->ops->guard(r->ops_data, &q, gr, n, e);
 	free(eps.v);
 	free(gr);
@@ -144,14 +149,14 @@ int roll_step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
 		goto out;
 	if (rc == 0 && done) {
 		if ((rc = roll_enter(r, PF_PHASE_RETIRED, PF_T_RETIRED, roll_now(r), e,
-				"%zu old record%s withdrawn and gone from every check server", n,
-				n == 1 ? "" : "s")) < 0)
+				     "%zu old record%s withdrawn and gone from every check server",
+				     n, n == 1 ? "" : "s")) < 0)
 			goto out;
 		rc = roll_finish(r, e);
 		goto out;
 	}
 	roll_progress(r, "retire: %zu server%s still serve old records", missing.n,
-		 missing.n == 1 ? "" : "s");
+		      missing.n == 1 ? "" : "s");
 	pf_err_clear(e);
 	rc = 0;
 	*wakeup = roll_now(r) + r->poll_delay;
@@ -174,7 +179,8 @@ int roll_retire(pf_roll *r, int max_wait, pf_err *e)
 			return rc;
 		pf_timing_compute(&r->st, &r->tparams, &t);
 		if (r->st.phase != PF_PHASE_VERIFIED)
-			rc = pf_err_refuse(e, "no old records to retire: the rollover is in phase %s",
+			rc = pf_err_refuse(e,
+					   "no old records to retire: the rollover is in phase %s",
 					   pf_phase_name(r->st.phase));
 		else if ((rc = pf_timing_may_retire(&r->st, &t, roll_now(r), e)) == 0)
 			rc = roll_step_retire(r, &wakeup, e);
@@ -182,9 +188,10 @@ int roll_retire(pf_roll *r, int max_wait, pf_err *e)
 		if (rc < 0 || wakeup == 0)
 			return rc;
 		if (roll_now(r) >= deadline)
-			return pf_err_set(e, ETIMEDOUT,
-					  "old records withdrawn, but not yet gone from every check "
-					  "server; the rollover confirms it later");
+			return pf_err_set(
+				e, ETIMEDOUT,
+				"old records withdrawn, but not yet gone from every check "
+				"server; the rollover confirms it later");
 		roll_sleep_ms(r, 1000);
 	}
 }
@@ -226,8 +233,9 @@ int roll_cancel(pf_roll *r, pf_err *e)
 			pf_remove_stale_temps(k->next_cert);
 		}
 		pf_fsync_parent(r->cfg->postfix_config_directory);
-		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CANCELLED, NULL,
-				       "rollover cancelled: new records withdrawn, new keys removed");
+		pf_journal_state_event(
+			&r->st, roll_now(r), PF_EV_CANCELLED, NULL,
+			"rollover cancelled: new records withdrawn, new keys removed");
 		reset_idle(&r->st);
 		rc = roll_save(r, e);
 	}

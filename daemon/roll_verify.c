@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "roll_int.h"
 #include "tlsa.h"
+#include "macro.h"
 
 /* The endpoints to verify, each once: verify_endpoints, or every TLSA host
  * x port. */
@@ -48,7 +49,7 @@ int roll_verify_once(pf_roll *r, pf_err *e)
 				missing.v[0]);
 	roll_endpoints(r, &eps);
 	for (size_t i = 0; rc == 0 && i < eps.n; i++) {
-		char label[300];
+		char label[PF_ENDPOINT_BUF];
 
 		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
 			 eps.v[i].port ? eps.v[i].port : 25);
@@ -78,33 +79,40 @@ int roll_verify_once(pf_roll *r, pf_err *e)
 				if (!seen)
 					rds[m++] = *rd;
 			}
-			rc = r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds, m,
-				       (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, e);
+			rc = r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds,
+					   m, (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, e);
 			free(rds);
 			if (rc < 0)
 				break;
 			is_new = strcmp(res.spki_sha256, k->next_spki) == 0;
 			if (!is_new && strcmp(res.spki_sha256, k->old_spki) == 0)
-				rc = pf_err_set(e, EPROTO,
-						"%s presents the old %s key %.16s..., not the new %.16s...",
-						label, alg, res.spki_sha256, k->next_spki);
+				rc = pf_err_set(
+					e, EPROTO,
+					"%s presents the old %s key %.16s..., not the new %.16s...",
+					label, alg, res.spki_sha256, k->next_spki);
 			else if (!is_new)
 				/* Most likely another MX host sharing the name: the
 				 * default endpoints are every address of the name. */
-				rc = pf_err_set(e, EPROTO,
-						"%s presents an %s key %.16s... that is neither the new "
-						"%.16s... nor the old one: another server answers there; if "
-						"hosts share this name, set verify_endpoints to this host's "
-						"own addresses",
-						label, alg, res.spki_sha256, k->next_spki);
+				rc = pf_err_set(
+					e, EPROTO,
+					"%s presents an %s key %.16s... that is neither the new "
+					"%.16s... nor the old one: another server answers there; "
+					"if "
+					"hosts share this name, set verify_endpoints to this "
+					"host's "
+					"own addresses",
+					label, alg, res.spki_sha256, k->next_spki);
 			else if (!res.dane_ok)
-				rc = pf_err_set(e, EPROTO, "%s: the new %s key does not DANE-validate: %s",
+				rc = pf_err_set(e, EPROTO,
+						"%s: the new %s key does not DANE-validate: %s",
 						label, alg, res.verify_error);
 			else if (r->audit)
-				roll_progress(r, "ok: %s presents the deployed %s key, DANE-valid", label, alg);
+				roll_progress(r, "ok: %s presents the deployed %s key, DANE-valid",
+					      label, alg);
 			else
-				pf_journal_state_event(&r->st, roll_now(r), PF_EV_ENDPOINT_VERIFIED, label,
-						       "%s presents the new %s key, DANE-valid", label, alg);
+				pf_journal_state_event(
+					&r->st, roll_now(r), PF_EV_ENDPOINT_VERIFIED, label,
+					"%s presents the new %s key, DANE-valid", label, alg);
 		}
 	}
 	free(eps.v);
@@ -132,8 +140,9 @@ int roll_step_verify(pf_roll *r, pf_err *e)
 	 * not look older than the reload. */
 	if (rc == 0)
 		return roll_enter(r, PF_PHASE_VERIFIED, PF_T_VERIFIED,
-			     roll_now(r) > r->st.t[PF_T_RELOAD] ? roll_now(r) : r->st.t[PF_T_RELOAD], e,
-			     "every endpoint presents the new keys, DANE-valid");
+				  roll_now(r) > r->st.t[PF_T_RELOAD] ? roll_now(r)
+								     : r->st.t[PF_T_RELOAD],
+				  e, "every endpoint presents the new keys, DANE-valid");
 	snprintf(why, sizeof(why), "verification failed: %.300s", e->msg);
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_VERIFICATION_FAILED, NULL, "%s", e->msg);
 	pf_err_clear(e);
@@ -144,19 +153,22 @@ int roll_step_verify(pf_roll *r, pf_err *e)
 
 		/* Roll back only what this rollover changed, and only while
 		 * main.cf is as it left it: never over an operator's hand. */
-		if (!r->audit && roll_maincf_keys(r, &all_next, &changed, foreign, sizeof(foreign),
-					     &e2) < 0)
+		if (!r->audit &&
+		    roll_maincf_keys(r, &all_next, &changed, foreign, sizeof(foreign), &e2) < 0)
 			snprintf(why + strlen(why), sizeof(why) - strlen(why),
 				 "; main.cf left as it is: %.150s", e2.msg);
 		else if (all_next && !changed) {
 			/* Deployed by hand: the snapshot is main.cf as found. */
-			snprintf(why + strlen(why), sizeof(why) - strlen(why),
-				 "; the new keys were deployed by hand and main.cf is left as it is: "
-				 "reload Postfix or fix it, then \"pftls-roll now\" verifies again");
+			snprintf(
+				why + strlen(why), sizeof(why) - strlen(why),
+				"; the new keys were deployed by hand and main.cf is left as it "
+				"is: "
+				"reload Postfix or fix it, then \"pftls-roll now\" verifies again");
 			return roll_fail(r, why);
 		} else if (!all_next) {
 			snprintf(why + strlen(why), sizeof(why) - strlen(why),
-				 "; main.cf no longer deploys the new keys (changed by hand) and is left "
+				 "; main.cf no longer deploys the new keys (changed by hand) and "
+				 "is left "
 				 "as it is");
 		} else if (roll_rollback(r, why, &e2) < 0) {
 			snprintf(why + strlen(why), sizeof(why) - strlen(why),

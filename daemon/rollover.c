@@ -308,8 +308,8 @@ int roll_start(pf_roll *r, pf_err *e)
 			char why[PF_STATE_MAX_TEXT];
 
 			snprintf(why, sizeof(why), "key generation failed: %.300s", e->msg);
-			pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_FAILED, NULL, "%s",
-					       why);
+			pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_FAILED, NULL,
+					       "%s", why);
 			roll_save(r, &e2);
 		}
 	}
@@ -376,7 +376,7 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				break;
 			}
 			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now(r), e,
-				   "the safety time has passed");
+					"the safety time has passed");
 			break;
 		case PF_PHASE_DEPLOYABLE:
 			rc = roll_step_deploy(r, e);

@@ -66,8 +66,8 @@ typedef struct pf_roll_ops {
 	int (*deployed)(void *ud, const char *prefix, pf_tls_files *ret, pf_err *e);
 	int (*snapshot)(void *ud, const char *const *names, pf_snapshot *ret, pf_err *e);
 	int (*restore)(void *ud, const pf_snapshot *s, pf_err *e);
-	int (*deploy_settings)(void *ud, enum pf_alg alg, const char *keyfile,
-			       const char *certfile, pf_strv *ret, pf_err *e);
+	int (*deploy_settings)(void *ud, enum pf_alg alg, const char *keyfile, const char *certfile,
+			       pf_strv *ret, pf_err *e);
 	int (*set)(void *ud, const pf_strv *settings, pf_err *e);
 	int (*check)(void *ud, bool full, const pf_strv *settings, pf_err *e);
 	/* As reload_preflight for the configuration. */

@@ -66,8 +66,9 @@ struct ll_ruleset_attr {
  * configuration when it changes) and by the dynamic loader for the NSS
  * modules it may load on a first lookup.  Missing ones are skipped. */
 static const char *const read_files[] = {
-    "/etc/resolv.conf", "/etc/hosts",     "/etc/host.conf",   "/etc/nsswitch.conf", "/etc/gai.conf",
-    "/etc/services",    "/etc/protocols", "/etc/ld.so.cache", "/etc/localtime",
+	"/etc/resolv.conf",   "/etc/hosts",       "/etc/host.conf",
+	"/etc/nsswitch.conf", "/etc/gai.conf",    "/etc/services",
+	"/etc/protocols",     "/etc/ld.so.cache", "/etc/localtime",
 };
 
 int sandbox_landlock_abi(void)
@@ -359,8 +360,8 @@ int sandbox_enter(bool require_landlock, pf_sandbox *ret, pf_err *e)
 #endif
 	if (abi == 0 && require_landlock)
 		return pf_err_set(e, EOPNOTSUPP,
-		                  "Landlock is not available (kernel without it, or a system "
-		                  "call filter refuses landlock_create_ruleset)");
+				  "Landlock is not available (kernel without it, or a system "
+				  "call filter refuses landlock_create_ruleset)");
 #ifdef SB_AUDIT_ARCH
 	if ((rc = seccomp_apply(e)) < 0 && rc != -EINVAL)
 		return rc;

@@ -73,7 +73,7 @@ static int wait_ready(const conn *c, short events)
 static int connect_deadline(const struct sockaddr *sa, socklen_t salen, conn *c)
 {
 	PF_CLEANUP_CLOSE int fd =
-	    socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	struct pollfd p;
 	int err = 0, r;
 	socklen_t len = sizeof(err);
@@ -134,7 +134,7 @@ static int read_line(conn *c, char *line, size_t size)
  * (EHLO extensions).
  */
 static int read_reply(conn *c, const char *keyword, bool *found, char *first, size_t first_size,
-                      pf_err *e, const char *step)
+		      pf_err *e, const char *step)
 {
 	char line[LINE_MAX_BYTES + 1], q[81];
 	int code = -1;
@@ -144,18 +144,18 @@ static int read_reply(conn *c, const char *keyword, bool *found, char *first, si
 
 		if (r < 0)
 			return pf_err_set(e, -r, "%s: %s: %s", c->name, step,
-			                  r == -ETIMEDOUT ? "timed out" : strerror(-r));
+					  r == -ETIMEDOUT ? "timed out" : strerror(-r));
 		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5' ||
 		    (line[3] != ' ' && line[3] != '-' && line[3] != '\0'))
 			return pf_err_set(e, EPROTO, "%s: %s: malformed SMTP reply \"%s\"", c->name,
-			                  step, pf_printable_copy(q, sizeof(q), line));
+					  step, pf_printable_copy(q, sizeof(q), line));
 		if (i == 0) {
 			code = atoi(line);
 			/* A hostile server's text reaches messages only this way. */
 			pf_printable_copy(first, first_size < 201 ? first_size : 201, line);
 		} else if (atoi(line) != code) {
 			return pf_err_set(e, EPROTO, "%s: %s: reply code changed within a reply",
-			                  c->name, step);
+					  c->name, step);
 		}
 		if (keyword && strncasecmp(line + 4, keyword, strlen(keyword)) == 0 &&
 		    (line[4 + strlen(keyword)] == '\0' || line[4 + strlen(keyword)] == ' '))
@@ -164,7 +164,7 @@ static int read_reply(conn *c, const char *keyword, bool *found, char *first, si
 			return code;
 	}
 	return pf_err_set(e, EPROTO, "%s: %s: reply longer than %d lines", c->name, step,
-	                  REPLY_MAX_LINES);
+			  REPLY_MAX_LINES);
 }
 
 static int send_line(conn *c, const char *text, pf_err *e)
@@ -177,13 +177,13 @@ static int send_line(conn *c, const char *text, pf_err *e)
 
 		if (r < 0)
 			return pf_err_set(e, -r, "%s: cannot send: %s", c->name,
-			                  r == -ETIMEDOUT ? "timed out" : strerror(-r));
+					  r == -ETIMEDOUT ? "timed out" : strerror(-r));
 		n = send(c->fd, text, len, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			return pf_err_set(e, n < 0 ? errno : EIO, "%s: cannot send: %s", c->name,
-			                  strerror(n < 0 ? errno : EIO));
+					  strerror(n < 0 ? errno : EIO));
 		text += n;
 		len -= (size_t)n;
 	}
@@ -217,7 +217,7 @@ static int smtp_starttls(conn *c, pf_err *e)
 		return pf_err_set(e, EPROTO, "%s: STARTTLS refused: \"%s\"", c->name, first);
 	if (c->have)
 		return pf_err_set(e, EPROTO, "%s: data after the STARTTLS reply (injection?)",
-		                  c->name);
+				  c->name);
 	return 0;
 }
 
@@ -248,7 +248,7 @@ static const char *ssl_reason(void)
 
 /* The TLS part.  Returns 0 or -errno. */
 static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *records, size_t n,
-                         enum pf_probe_want want, pf_probe_result *res, pf_err *e)
+			 enum pf_probe_want want, pf_probe_result *res, pf_err *e)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	SSL *ssl = NULL;
@@ -274,8 +274,8 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 		}
 		for (size_t i = 0; i < n; i++)
 			if (SSL_dane_tlsa_add(ssl, records[i].usage, records[i].selector,
-			                      records[i].mtype, records[i].data,
-			                      records[i].len) > 0)
+					      records[i].mtype, records[i].data,
+					      records[i].len) > 0)
 				usable++;
 	}
 	SSL_set_fd(ssl, c->fd);
@@ -293,13 +293,13 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 			break;
 		default:
 			r = pf_err_set(e, EPROTO, "%s: TLS handshake failed: %s", c->name,
-			               ssl_reason());
+				       ssl_reason());
 			goto out;
 		}
 		if (w < 0) {
 			ERR_clear_error();
 			r = pf_err_set(e, -w, "%s: TLS handshake: %s", c->name,
-			               w == -ETIMEDOUT ? "timed out" : strerror(-w));
+				       w == -ETIMEDOUT ? "timed out" : strerror(-w));
 			goto out;
 		}
 	}
@@ -318,8 +318,8 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 		res->dane_ok = usable > 0 && v == X509_V_OK && res->dane_depth >= 0;
 		if (!res->dane_ok)
 			snprintf(res->verify_error, sizeof(res->verify_error), "%s",
-			         usable ? X509_verify_cert_error_string(v)
-			                : "no usable TLSA record");
+				 usable ? X509_verify_cert_error_string(v)
+					: "no usable TLSA record");
 	}
 	/* One try, not waited for: the result is in, and the deadline may be
 	 * near. */
@@ -332,7 +332,7 @@ out:
 }
 
 int smtp_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records, size_t n,
-               enum pf_probe_want want, int timeout_ms, pf_probe_result *ret, pf_err *e)
+	       enum pf_probe_want want, int timeout_ms, pf_probe_result *ret, pf_err *e)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
@@ -354,13 +354,13 @@ int smtp_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata
 		if (r >= 0) {
 			c.fd = r;
 			getnameinfo(a->ai_addr, a->ai_addrlen, res.address, sizeof(res.address),
-			            NULL, 0, NI_NUMERICHOST);
+				    NULL, 0, NI_NUMERICHOST);
 		}
 	}
 	freeaddrinfo(ai);
 	if (c.fd < 0)
 		return pf_err_set(e, -r, "%s: cannot connect: %s", name,
-		                  r == -ETIMEDOUT ? "timed out" : strerror(-r));
+				  r == -ETIMEDOUT ? "timed out" : strerror(-r));
 	r = smtp_starttls(&c, e);
 	if (r == 0)
 		r = tls_handshake(&c, tlsa_host, records, n, want, &res, e);

@@ -40,6 +40,6 @@ enum pf_probe_want {
  * failed otherwise.
  */
 int smtp_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records, size_t n,
-               enum pf_probe_want want, int timeout_ms, pf_probe_result *ret, pf_err *e);
+	       enum pf_probe_want want, int timeout_ms, pf_probe_result *ret, pf_err *e);
 
 #endif

@@ -21,6 +21,7 @@
 #include <systemd/sd-id128.h>
 
 #include "postfix.h"
+#include "macro.h"
 
 static const char *const phase_names[PF_PHASE_COUNT] = {
 	[PF_PHASE_IDLE] = "idle",
@@ -35,11 +36,16 @@ static const char *const phase_names[PF_PHASE_COUNT] = {
 };
 
 static const char *const stamp_names[PF_T_COUNT] = {
-	[PF_T_STARTED] = "t_started",   [PF_T_GENERATED] = "t_generated",
-	[PF_T_PUB] = "t_pub",           [PF_T_CONF] = "t_conf",
-	[PF_T_DEPLOYABLE] = "t_deployable", [PF_T_DEPLOYED] = "t_deployed",
-	[PF_T_RELOAD] = "t_reload",     [PF_T_VERIFIED] = "t_verified",
-	[PF_T_RETIRED] = "t_retired",   [PF_T_FAILED] = "t_failed",
+	[PF_T_STARTED] = "t_started",
+	[PF_T_GENERATED] = "t_generated",
+	[PF_T_PUB] = "t_pub",
+	[PF_T_CONF] = "t_conf",
+	[PF_T_DEPLOYABLE] = "t_deployable",
+	[PF_T_DEPLOYED] = "t_deployed",
+	[PF_T_RELOAD] = "t_reload",
+	[PF_T_VERIFIED] = "t_verified",
+	[PF_T_RETIRED] = "t_retired",
+	[PF_T_FAILED] = "t_failed",
 };
 
 #define PF_STATE_MAX_SECONDS ((int64_t)1 << 40)
@@ -260,8 +266,9 @@ static int check_rdata(const pf_tlsa_rdata *r, pf_err *e)
 	if (r->mtype != 1 && r->mtype != 2)
 		return pf_err_set(e, EINVAL, "TLSA matching type %u is not 1 or 2", r->mtype);
 	if (r->len != (r->mtype == 1 ? 32u : 64u))
-		return pf_err_set(e, EINVAL, "TLSA data of %zu octets does not fit matching type %u",
-				  r->len, r->mtype);
+		return pf_err_set(e, EINVAL,
+				  "TLSA data of %zu octets does not fit matching type %u", r->len,
+				  r->mtype);
 	return 0;
 }
 
@@ -271,7 +278,7 @@ static bool same_hostport(const char *h1, uint16_t p1, const char *h2, uint16_t 
 }
 
 /* Copy a host name without its trailing dot; false when it is not valid. */
-static bool copy_host(char dst[256], const char *host)
+static bool copy_host(char dst[PF_DNS_NAME_BUF], const char *host)
 {
 	size_t n = strlen(host);
 
@@ -428,8 +435,8 @@ int pf_state_add_setting(pf_state *st, const char *name, const char *value, pf_e
 	if (!valid_param_name(name))
 		return pf_err_set(e, EINVAL, "\"%.100s\" is not a main.cf parameter name", name);
 	if (value && !line_safe(value, PF_STATE_MAX_LINE - 200))
-		return pf_err_set(e, EINVAL, "the value of %s has a control character or is too long",
-				  name);
+		return pf_err_set(e, EINVAL,
+				  "the value of %s has a control character or is too long", name);
 	for (size_t i = 0; i < st->n_maincf; i++)
 		if (strcmp(st->maincf[i].name, name) == 0)
 			return pf_err_set(e, EINVAL, "main.cf parameter %s listed twice", name);
@@ -441,8 +448,8 @@ int pf_state_add_setting(pf_state *st, const char *name, const char *value, pf_e
 	return 0;
 }
 
-int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool existed,
-		       uint32_t ttl, pf_err *e)
+int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool existed, uint32_t ttl,
+		       pf_err *e)
 {
 	pf_state_rrset rs = {.port = port, .existed = existed, .ttl = existed ? ttl : 0};
 
@@ -454,7 +461,8 @@ int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool exist
 		return pf_err_set(e, EINVAL, "TTL %u is out of range", ttl);
 	for (size_t i = 0; i < st->n_rrsets; i++)
 		if (same_hostport(st->rrsets[i].host, st->rrsets[i].port, rs.host, port))
-			return pf_err_set(e, EINVAL, "RRset %s port %u listed twice", rs.host, port);
+			return pf_err_set(e, EINVAL, "RRset %s port %u listed twice", rs.host,
+					  port);
 	if (st->n_rrsets >= PF_STATE_MAX_ITEMS)
 		return pf_err_set(e, EINVAL, "more than %d RRsets", PF_STATE_MAX_ITEMS);
 	tlsa_owner_canon(rs.host, port, rs.owner, sizeof(rs.owner));
@@ -462,10 +470,9 @@ int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool exist
 	return 0;
 }
 
-int pf_state_add_rrset_owner(pf_state *st, const char *owner, bool existed, uint32_t ttl,
-			     pf_err *e)
+int pf_state_add_rrset_owner(pf_state *st, const char *owner, bool existed, uint32_t ttl, pf_err *e)
 {
-	char host[256];
+	char host[PF_DNS_NAME_BUF];
 	uint16_t port;
 
 	if (tlsa_owner_parse(owner, &port, host, sizeof(host)) < 0)
@@ -473,8 +480,7 @@ int pf_state_add_rrset_owner(pf_state *st, const char *owner, bool existed, uint
 	return pf_state_add_rrset(st, host, port, existed, ttl, e);
 }
 
-int pf_state_confirm_server(pf_state *st, const char *server, uint32_t serial, int64_t t,
-			    pf_err *e)
+int pf_state_confirm_server(pf_state *st, const char *server, uint32_t serial, int64_t t, pf_err *e)
 {
 	pf_state_server *s = NULL;
 
@@ -527,7 +533,8 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 	if ((unsigned)p >= PF_PHASE_COUNT)
 		return pf_err_set(e, EINVAL, "unknown phase %d", (int)p);
 	if (st->rollover[0] && !pf_state_valid_hex(st->rollover, PF_ROLLOVER_ID_LEN))
-		return pf_err_set(e, EINVAL, "rollover id is not %d hex digits", PF_ROLLOVER_ID_LEN);
+		return pf_err_set(e, EINVAL, "rollover id is not %d hex digits",
+				  PF_ROLLOVER_ID_LEN);
 	if (p != PF_PHASE_IDLE && !st->rollover[0])
 		return pf_err_set(e, EINVAL, "phase %s requires rollover, which is missing",
 				  pf_phase_name(p));
@@ -545,7 +552,8 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 				  pf_phase_name(p));
 	}
 	if (st->failed_reason && !line_safe(st->failed_reason, PF_STATE_MAX_TEXT))
-		return pf_err_set(e, EINVAL, "failed_reason has a control character or is too long");
+		return pf_err_set(e, EINVAL,
+				  "failed_reason has a control character or is too long");
 	for (size_t i = 0; i < PF_T_COUNT; i++)
 		if (st->t[i] < 0 || st->t[i] > PF_STATE_MAX_SECONDS)
 			return pf_err_set(e, EINVAL, "%s is out of range", stamp_names[i]);
@@ -556,7 +564,8 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 
 		if (!k->present) {
 			if (key_next_any(k) || key_old_any(k))
-				return pf_err_set(e, EINVAL, "%s key fields set on an absent key", alg);
+				return pf_err_set(e, EINVAL, "%s key fields set on an absent key",
+						  alg);
 			continue;
 		}
 		if (key_next_any(k) && !pf_state_key_has_next(k))
@@ -566,15 +575,18 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 			return pf_err_set(e, EINVAL,
 					  "%s: old_key, old_cert and old_spki go together", alg);
 		if (!pf_state_key_has_next(k) && !pf_state_key_has_old(k))
-			return pf_err_set(e, EINVAL, "%s key has neither a next nor an old key", alg);
+			return pf_err_set(e, EINVAL, "%s key has neither a next nor an old key",
+					  alg);
 		if (pf_state_key_has_next(k)) {
-			if (!pf_state_valid_path(k->next_key) || !pf_state_valid_path(k->next_cert) ||
+			if (!pf_state_valid_path(k->next_key) ||
+			    !pf_state_valid_path(k->next_cert) ||
 			    !pf_state_valid_hex(k->next_spki, 64))
 				return pf_err_set(e, EINVAL, "%s next key has a bad value", alg);
 			n_next_keys++;
 		}
-		if (pf_state_key_has_old(k) && (!pf_state_valid_path(k->old_key) || !pf_state_valid_path(k->old_cert) ||
-				       !pf_state_valid_hex(k->old_spki, 64)))
+		if (pf_state_key_has_old(k) &&
+		    (!pf_state_valid_path(k->old_key) || !pf_state_valid_path(k->old_cert) ||
+		     !pf_state_valid_hex(k->old_spki, 64)))
 			return pf_err_set(e, EINVAL, "%s old key has a bad value", alg);
 	}
 	for (size_t i = 0; i < st->n_records; i++) {
@@ -586,11 +598,12 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 			return pf_err_set(e, EINVAL, "record with an unknown algorithm");
 		if ((r = check_rdata(&rec->rdata, e)) < 0)
 			return r;
-		if (rec->role == PF_ROLE_NEXT ? !pf_state_key_has_next(k) : !pf_state_key_has_old(k))
-			return pf_err_set(e, EINVAL, "record for %s port %u: the %s %s key is not set",
-					  rec->host, rec->port,
-					  rec->role == PF_ROLE_NEXT ? "next" : "old",
-					  pf_alg_name(rec->alg));
+		if (rec->role == PF_ROLE_NEXT ? !pf_state_key_has_next(k)
+					      : !pf_state_key_has_old(k))
+			return pf_err_set(
+				e, EINVAL, "record for %s port %u: the %s %s key is not set",
+				rec->host, rec->port, rec->role == PF_ROLE_NEXT ? "next" : "old",
+				pf_alg_name(rec->alg));
 		if (rec->role == PF_ROLE_NEXT)
 			n_next_records++;
 	}
@@ -603,7 +616,8 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 	}
 	for (size_t i = 0; i < st->n_maincf; i++)
 		if (!valid_param_name(st->maincf[i].name) ||
-		    (st->maincf[i].value && !line_safe(st->maincf[i].value, PF_STATE_MAX_LINE - 200)))
+		    (st->maincf[i].value &&
+		     !line_safe(st->maincf[i].value, PF_STATE_MAX_LINE - 200)))
 			return pf_err_set(e, EINVAL, "main.cf setting %zu has a bad value", i + 1);
 	for (size_t i = 0; i < st->n_rrsets; i++)
 		if (!st->rrsets[i].existed)
@@ -612,17 +626,18 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 		if (!line_safe(st->events[i].msg, PF_STATE_MAX_TEXT) ||
 		    !pf_state_valid_token(st->events[i].kind, sizeof(st->events[i].kind) - 1))
 			return pf_err_set(e, EINVAL, "event %zu has a bad value", i + 1);
-	if (st->have_params && (st->params.ttl_factor < 1 || st->params.ttl_factor > 100 ||
-				st->params.publish_safety < 0 || st->params.publish_safety > PF_STATE_MAX_SECONDS ||
-				st->params.propagation_min_delay < 0 ||
-				st->params.propagation_min_delay > PF_STATE_MAX_SECONDS ||
-				st->params.retire_delay < 0 || st->params.retire_delay > PF_STATE_MAX_SECONDS))
+	if (st->have_params &&
+	    (st->params.ttl_factor < 1 || st->params.ttl_factor > 100 ||
+	     st->params.publish_safety < 0 || st->params.publish_safety > PF_STATE_MAX_SECONDS ||
+	     st->params.propagation_min_delay < 0 ||
+	     st->params.propagation_min_delay > PF_STATE_MAX_SECONDS ||
+	     st->params.retire_delay < 0 || st->params.retire_delay > PF_STATE_MAX_SECONDS))
 		return pf_err_set(e, EINVAL, "a timing parameter is out of range");
 
 #define NEED(cond, what)                                                                           \
 	do {                                                                                       \
 		if (!(cond))                                                                       \
-			return pf_err_set(e, EINVAL, "phase %s requires %s, which is missing",    \
+			return pf_err_set(e, EINVAL, "phase %s requires %s, which is missing",     \
 					  pf_phase_name(p), what);                                 \
 	} while (0)
 	if (p >= PF_PHASE_GENERATED)
@@ -654,8 +669,8 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 
 bool pf_key_file_name_ours(const char *base, enum pf_alg alg, bool cert, const char **ret_stamp)
 {
-	const char *prefix = alg == PF_ALG_ECDSA ? (cert ? "eccert-" : "eckey-")
-						 : (cert ? "cert-" : "key-");
+	const char *prefix =
+		alg == PF_ALG_ECDSA ? (cert ? "eccert-" : "eckey-") : (cert ? "cert-" : "key-");
 	const char *p = base;
 
 	if ((unsigned)alg >= PF_ALG_COUNT || strncmp(p, prefix, strlen(prefix)) != 0)
@@ -736,13 +751,14 @@ static int check_one_file(const char *path, const char *field, enum pf_alg alg, 
 	 * clearer than a complaint about the directory. */
 	if (!same_dir_text(path, (size_t)(slash - path) ? (size_t)(slash - path) : 1, config_dir,
 			   strlen(config_dir)))
-		return pf_err_set(e, EINVAL,
-				  has_dot_component(path, strlen(path))
-					  ? "%s \"%.200s\" has a \".\" or \"..\" component, so is not "
-					    "directly in postfix_config_directory %.200s"
-					  : "%s \"%.200s\" is not directly in postfix_config_directory "
-					    "%.200s",
-				  field, path, config_dir);
+		return pf_err_set(
+			e, EINVAL,
+			has_dot_component(path, strlen(path))
+				? "%s \"%.200s\" has a \".\" or \"..\" component, so is not "
+				  "directly in postfix_config_directory %.200s"
+				: "%s \"%.200s\" is not directly in postfix_config_directory "
+				  "%.200s",
+			field, path, config_dir);
 	if (!pf_key_file_name_ours(base, alg, cert, ret_stamp))
 		return pf_err_set(e, EINVAL,
 				  "%s \"%.200s\" is not named as this program names %s %s files "
@@ -758,8 +774,7 @@ static int check_one_file(const char *path, const char *field, enum pf_alg alg, 
 	return 0;
 }
 
-int pf_state_check_files(const pf_state *st, const char *config_dir, char ret_field[32],
-			 pf_err *e)
+int pf_state_check_files(const pf_state *st, const char *config_dir, char ret_field[32], pf_err *e)
 {
 	char field[32];
 	int r;
@@ -778,8 +793,8 @@ int pf_state_check_files(const pf_state *st, const char *config_dir, char ret_fi
 		r = check_one_file(k->next_key, field, (enum pf_alg)a, false, config_dir, &ks, e);
 		if (r == 0) {
 			snprintf(field, sizeof(field), "%s.next_cert", alg);
-			r = check_one_file(k->next_cert, field, (enum pf_alg)a, true, config_dir, &cs,
-					   e);
+			r = check_one_file(k->next_cert, field, (enum pf_alg)a, true, config_dir,
+					   &cs, e);
 		}
 		if (r == 0 && strcmp(ks, cs) != 0)
 			r = pf_err_set(e, EINVAL,

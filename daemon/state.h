@@ -25,6 +25,7 @@
 #include "tlsa.h"
 #include "tlsa_records.h"
 #include "util.h"
+#include "macro.h"
 
 #define PF_STATE_FILE_NAME "pftls-roll.state"
 #define PF_STATE_VERSION 1
@@ -81,10 +82,10 @@ typedef struct pf_state_key {
 	bool present;
 	char *next_key;
 	char *next_cert;
-	char next_spki[65];
-	char *old_key;  /* NULL when nothing was deployed before */
+	char next_spki[PF_SHA256_HEX_BUF];
+	char *old_key; /* NULL when nothing was deployed before */
 	char *old_cert;
-	char old_spki[65];
+	char old_spki[PF_SHA256_HEX_BUF];
 } pf_state_key;
 
 /* A TLSA record this rollover adds (role next) or will withdraw (role old):
@@ -94,7 +95,7 @@ typedef struct pf_state_key {
 typedef struct pf_state_record {
 	enum pf_role role;
 	enum pf_alg alg;
-	char host[256]; /* as configured, no trailing dot */
+	char host[PF_DNS_NAME_BUF]; /* as configured, no trailing dot */
 	uint16_t port;
 	pf_tlsa_rdata rdata;
 	char owner[TLSA_OWNER_SIZE]; /* tlsa_owner_canon(host, port); "" when too long */
@@ -109,7 +110,7 @@ typedef struct pf_state_setting {
 
 /* A TLSA RRset as seen before the adding update. */
 typedef struct pf_state_rrset {
-	char host[256];
+	char host[PF_DNS_NAME_BUF];
 	uint16_t port;
 	char owner[TLSA_OWNER_SIZE]; /* tlsa_owner_canon(host, port), as for a record */
 	bool existed;
@@ -118,7 +119,7 @@ typedef struct pf_state_rrset {
 
 /* A check server that was seen serving every new record. */
 typedef struct pf_state_server {
-	char name[300]; /* host:port as configured or discovered */
+	char name[PF_ENDPOINT_BUF]; /* host:port as configured or discovered */
 	uint32_t serial;
 	int64_t confirmed;
 } pf_state_server;
@@ -220,8 +221,8 @@ int pf_state_set_key(pf_state *st, enum pf_alg alg, enum pf_role role, const cha
 int pf_state_add_record(pf_state *st, enum pf_role role, enum pf_alg alg, const char *host,
 			uint16_t port, const pf_tlsa_rdata *rdata, pf_err *e);
 int pf_state_add_setting(pf_state *st, const char *name, const char *value, pf_err *e);
-int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool existed,
-		       uint32_t ttl, pf_err *e);
+int pf_state_add_rrset(pf_state *st, const char *host, uint16_t port, bool existed, uint32_t ttl,
+		       pf_err *e);
 /* The same for the RRset at a canonical owner "_PORT._tcp.HOST." (as a
  * propagation round names it): host and port are parsed out of it
  * (tlsa_owner_parse); -EINVAL for a name not of that form. */
@@ -274,8 +275,7 @@ bool pf_key_file_name_ours(const char *base, enum pf_alg alg, bool cert, const c
  * Returns 0, or -EINVAL with e saying why and ret_field (when not NULL)
  * set to the file's name of the field ("rsa.next_key", "maincf").
  */
-int pf_state_check_files(const pf_state *st, const char *config_dir, char ret_field[32],
-			 pf_err *e);
+int pf_state_check_files(const pf_state *st, const char *config_dir, char ret_field[32], pf_err *e);
 
 /*
  * Parse the text of a state file; name is used in messages.  On success the

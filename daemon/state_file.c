@@ -29,6 +29,7 @@
  * event repeat.  Values are the rest of the line after " = ", verbatim.
  */
 #include "state.h"
+#include "macro.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -44,7 +45,15 @@
 #define CHECKSUM_KEY "checksum"
 
 /* Per-algorithm key fields, "<alg>.<field>" in the file. */
-enum kfield { KF_NEXT_KEY, KF_NEXT_CERT, KF_NEXT_SPKI, KF_OLD_KEY, KF_OLD_CERT, KF_OLD_SPKI, KF_COUNT };
+enum kfield {
+	KF_NEXT_KEY,
+	KF_NEXT_CERT,
+	KF_NEXT_SPKI,
+	KF_OLD_KEY,
+	KF_OLD_CERT,
+	KF_OLD_SPKI,
+	KF_COUNT
+};
 static const char *const kfield_names[KF_COUNT] = {
 	"next_key", "next_cert", "next_spki", "old_key", "old_cert", "old_spki",
 };
@@ -91,7 +100,7 @@ static const char *const skey_names[K_KEY0] = {
  * enough that sums of a few of them cannot overflow int64_t. */
 /* ---- the writer ---- */
 
-static void sha256_hex(const char *data, size_t len, char out[65])
+static void sha256_hex(const char *data, size_t len, char out[PF_SHA256_HEX_BUF])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -108,7 +117,7 @@ static void put_key_line(FILE *f, enum pf_alg alg, enum kfield kf, const char *v
 
 int pf_state_format(const pf_state *st, char **ret, size_t *ret_len, pf_err *e)
 {
-	char *buf = NULL, sum[65];
+	char *buf = NULL, sum[PF_SHA256_HEX_BUF];
 	size_t len = 0;
 	FILE *f;
 	int r;
@@ -128,7 +137,8 @@ int pf_state_format(const pf_state *st, char **ret, size_t *ret_len, pf_err *e)
 	}
 	for (size_t i = 0; i < PF_T_COUNT; i++)
 		if (st->t[i])
-			fprintf(f, "%s = %lld\n", pf_stamp_name((enum pf_stamp)i), (long long)st->t[i]);
+			fprintf(f, "%s = %lld\n", pf_stamp_name((enum pf_stamp)i),
+				(long long)st->t[i]);
 	for (size_t a = 0; a < PF_ALG_COUNT; a++) {
 		const pf_state_key *k = &st->keys[a];
 
@@ -151,8 +161,9 @@ int pf_state_format(const pf_state *st, char **ret, size_t *ret_len, pf_err *e)
 
 		pf_hex(rec->rdata.data, rec->rdata.len, hex);
 		fprintf(f, "record = %s %s %s %u %u %u %u %s\n",
-			rec->role == PF_ROLE_NEXT ? "next" : "old", pf_alg_name(rec->alg), rec->host,
-			rec->port, rec->rdata.usage, rec->rdata.selector, rec->rdata.mtype, hex);
+			rec->role == PF_ROLE_NEXT ? "next" : "old", pf_alg_name(rec->alg),
+			rec->host, rec->port, rec->rdata.usage, rec->rdata.selector,
+			rec->rdata.mtype, hex);
 	}
 	for (size_t i = 0; i < st->n_maincf; i++) {
 		const pf_state_setting *s = &st->maincf[i];
@@ -360,12 +371,14 @@ static int parse_record(parser *ps, char *v)
 		return -EINVAL;
 	if (parse_num(tok[4], 255, &u) < 0 || parse_num(tok[5], 255, &sel) < 0 ||
 	    parse_num(tok[6], 255, &mt) < 0)
-		return perr(ps, "bad TLSA parameters \"%.10s %.10s %.10s\"", tok[4], tok[5], tok[6]);
+		return perr(ps, "bad TLSA parameters \"%.10s %.10s %.10s\"", tok[4], tok[5],
+			    tok[6]);
 	rd.usage = (uint8_t)u;
 	rd.selector = (uint8_t)sel;
 	rd.mtype = (uint8_t)mt;
 	if (parse_hexdata(tok[7], &rd) < 0)
-		return perr(ps, "bad TLSA data \"%.20s...\" (64 or 128 lowercase hex digits)", tok[7]);
+		return perr(ps, "bad TLSA data \"%.20s...\" (64 or 128 lowercase hex digits)",
+			    tok[7]);
 	if (pf_state_add_record(&ps->st, (enum pf_role)role, (enum pf_alg)alg, tok[2], port, &rd,
 				&sub) < 0)
 		return perr(ps, "bad record: %s", sub.msg);
@@ -397,7 +410,8 @@ static int parse_rrset(parser *ps, char *v)
 	pf_err sub = {0};
 
 	if (split(v, tok, 3, false) != 3)
-		return perr(ps, "bad rrset_before: expected \"HOST PORT TTL\" or \"HOST PORT none\"");
+		return perr(ps,
+			    "bad rrset_before: expected \"HOST PORT TTL\" or \"HOST PORT none\"");
 	if (parse_port(ps, tok[1], &port) < 0)
 		return -EINVAL;
 	existed = strcmp(tok[2], "none") != 0;
@@ -534,9 +548,11 @@ static int parse_scalar(parser *ps, int slot, const char *key, const char *v)
 	case K_PHASE:
 	case K_FAILED_FROM:
 		if ((p = pf_phase_lookup(v)) < 0)
-			return perr(ps, "bad %s value \"%.60s\" (a phase: idle, generated, published, "
-					"propagated, deployable, deployed, verified, retired or failed)",
-				    key, v);
+			return perr(
+				ps,
+				"bad %s value \"%.60s\" (a phase: idle, generated, published, "
+				"propagated, deployable, deployed, verified, retired or failed)",
+				key, v);
 		if (slot == K_PHASE) {
 			st->phase = (enum pf_phase)p;
 			ps->phase_line = ps->line;
@@ -546,7 +562,8 @@ static int parse_scalar(parser *ps, int slot, const char *key, const char *v)
 		return 0;
 	case K_FAILED_REASON:
 		if (!*v || strlen(v) > PF_STATE_MAX_TEXT)
-			return perr(ps, "bad failed_reason (1 to %d characters)", PF_STATE_MAX_TEXT);
+			return perr(ps, "bad failed_reason (1 to %d characters)",
+				    PF_STATE_MAX_TEXT);
 		st->failed_reason = pf_strdup(v);
 		return 0;
 	case K_TLSA_TTL:
@@ -592,7 +609,7 @@ static int check_groups(parser *ps)
 		{K_TTL_FACTOR, K_PUBLISH_SAFETY, K_PROPAGATION_MIN_DELAY, K_RETIRE_DELAY},
 	};
 
-	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+	for (size_t g = 0; g < PF_ELEMENTSOF(groups); g++) {
 		int have = 0, total = 0, missing = -1, line = 0;
 
 		for (int i = 0; i < 4 && groups[g][i] >= 0; i++) {
@@ -647,7 +664,7 @@ int pf_state_parse(const char *name, const char *text, size_t len, pf_state *ret
 	parser *ps = pf_calloc(1, sizeof(*ps));
 	const char *p = text, *end = text + len, *last = NULL;
 	unsigned last_no = 0;
-	char sum[65], *line = NULL;
+	char sum[PF_SHA256_HEX_BUF], *line = NULL;
 	int r = -EINVAL;
 
 	ps->name = name;
@@ -706,8 +723,9 @@ int pf_state_parse(const char *name, const char *text, size_t len, pf_state *ret
 
 		snprintf(ver, sizeof(ver), "%.*s", (int)(vl < 31 ? vl : 31), text + hl + 1);
 		if (strcmp(ver, "1") != 0) {
-			r = perr(ps, "unknown state file version \"%.20s\" (this program reads version "
-				     "%d)",
+			r = perr(ps,
+				 "unknown state file version \"%.20s\" (this program reads version "
+				 "%d)",
 				 ver, PF_STATE_VERSION);
 			goto out;
 		}

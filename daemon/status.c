@@ -57,7 +57,7 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 		if (!st->t[i])
 			continue;
 		fprintf(out, "%s\"%s\":%lld", first ? "" : ",", pf_stamp_name((enum pf_stamp)i),
-		        (long long)st->t[i]);
+			(long long)st->t[i]);
 		first = 0;
 	}
 	fputs("},\"keys\":[", out);
@@ -67,7 +67,7 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 		if (!k->present)
 			continue;
 		fprintf(out, "%s{\"algorithm\":\"%s\",\"next\":", first ? "" : ",",
-		        a == PF_ALG_ECDSA ? "ecdsa" : "rsa");
+			a == PF_ALG_ECDSA ? "ecdsa" : "rsa");
 		first = 0;
 		if (pf_state_key_has_next(k)) {
 			fputs("{\"key\":", out);
@@ -97,8 +97,8 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 
 		tlsa_owner(rec->host, rec->port, owner, sizeof(owner));
 		fprintf(out, "%s{\"role\":\"%s\",\"algorithm\":\"%s\",\"owner\":", i ? "," : "",
-		        rec->role == PF_ROLE_NEXT ? "next" : "old",
-		        rec->alg == PF_ALG_ECDSA ? "ecdsa" : "rsa");
+			rec->role == PF_ROLE_NEXT ? "next" : "old",
+			rec->alg == PF_ALG_ECDSA ? "ecdsa" : "rsa");
 		jstr(out, owner);
 		fprintf(out, ",\"tlsa\":\"%s\"}", tlsa_format(&rec->rdata, rd, sizeof(rd)));
 	}
@@ -107,7 +107,7 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 		fprintf(out, "%s{\"server\":", i ? "," : "");
 		jstr(out, st->servers[i].name);
 		fprintf(out, ",\"serial\":%u,\"confirmed\":%lld}", st->servers[i].serial,
-		        (long long)st->servers[i].confirmed);
+			(long long)st->servers[i].confirmed);
 	}
 	if (t->ttl_known)
 		fprintf(out, "],\"ttl_eff\":%u", t->ttl_eff);
@@ -142,7 +142,7 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 	fputs("],\"events\":[", out);
 	for (size_t i = 0; i < st->n_events; i++) {
 		fprintf(out, "%s{\"time\":%lld,\"event\":", i ? "," : "",
-		        (long long)st->events[i].t);
+			(long long)st->events[i].t);
 		jstr(out, st->events[i].kind);
 		fputs(",\"phase\":", out);
 		jstr(out, pf_phase_name(st->events[i].phase));
@@ -165,11 +165,11 @@ void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool j
 	fprintf(out, "phase:     %s", pf_phase_name(st->phase));
 	if (st->phase == PF_PHASE_FAILED)
 		fprintf(out, " (in %s: %s)", pf_phase_name(st->failed_from),
-		        st->failed_reason ? st->failed_reason : "");
+			st->failed_reason ? st->failed_reason : "");
 	fputc('\n', out);
 	if (st->rollover[0])
 		fprintf(out, "rollover:  %s, started %s\n", st->rollover,
-		        fmt_time(st->t[PF_T_STARTED], b1, sizeof(b1)));
+			fmt_time(st->t[PF_T_STARTED], b1, sizeof(b1)));
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
 		const pf_state_key *k = &st->keys[a];
 		const char *alg = a == PF_ALG_ECDSA ? "ecdsa" : "rsa";
@@ -178,10 +178,10 @@ void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool j
 			continue;
 		if (pf_state_key_has_old(k))
 			fprintf(out, "%-6s current %s\n       spki %s, age %s\n", alg, k->old_key,
-			        k->old_spki, fmt_age(k->old_key, now, b1, sizeof(b1)));
+				k->old_spki, fmt_age(k->old_key, now, b1, sizeof(b1)));
 		if (pf_state_key_has_next(k))
 			fprintf(out, "%-6s next    %s\n       spki %s, age %s\n", alg, k->next_key,
-			        k->next_spki, fmt_age(k->next_key, now, b1, sizeof(b1)));
+				k->next_spki, fmt_age(k->next_key, now, b1, sizeof(b1)));
 	}
 	for (size_t i = 0; i < st->n_records; i++)
 		st->records[i].role == PF_ROLE_NEXT ? n_next++ : n_old++;
@@ -191,12 +191,12 @@ void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool j
 		fprintf(out, "check servers confirmed:\n");
 		for (size_t i = 0; i < st->n_servers; i++)
 			fprintf(out, "  %-28s serial %-10u at %s\n", st->servers[i].name,
-			        st->servers[i].serial,
-			        fmt_time(st->servers[i].confirmed, b1, sizeof(b1)));
+				st->servers[i].serial,
+				fmt_time(st->servers[i].confirmed, b1, sizeof(b1)));
 	}
 	if (t->ttl_known)
 		fprintf(out, "TTLeff:    %us (ttl_factor %u, publish_safety %llds)\n", t->ttl_eff,
-		        t->params.ttl_factor, (long long)t->params.publish_safety);
+			t->params.ttl_factor, (long long)t->params.publish_safety);
 	for (int i = 0; i < PF_WAIT_COUNT; i++) {
 		const pf_wait *w = &t->waits[i];
 		int64_t left = pf_wait_remaining(w, now);
@@ -204,10 +204,10 @@ void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool j
 		if (!w->started)
 			continue;
 		fprintf(out, "wait %-22s from %s to %s%s%s\n", w->name,
-		        fmt_time(w->start, b1, sizeof(b1)),
-		        w->known ? fmt_time(w->end, b2, sizeof(b2)) : "(when it happens)",
-		        left > 0 ? ", left " : (left == 0 ? ", done" : ""),
-		        left > 0 ? pf_fmt_duration(left, b3, sizeof(b3)) : "");
+			fmt_time(w->start, b1, sizeof(b1)),
+			w->known ? fmt_time(w->end, b2, sizeof(b2)) : "(when it happens)",
+			left > 0 ? ", left " : (left == 0 ? ", done" : ""),
+			left > 0 ? pf_fmt_duration(left, b3, sizeof(b3)) : "");
 	}
 	if (t->deploy_known && st->phase <= PF_PHASE_DEPLOYABLE && st->phase >= PF_PHASE_PUBLISHED)
 		fprintf(out, "deploy:    not before %s\n", fmt_time(t->deploy_at, b1, sizeof(b1)));
@@ -217,6 +217,6 @@ void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool j
 		fprintf(out, "recent events:\n");
 		for (size_t i = 0; i < st->n_events; i++)
 			fprintf(out, "  %s %-22s %s\n", fmt_time(st->events[i].t, b1, sizeof(b1)),
-			        st->events[i].kind, st->events[i].msg);
+				st->events[i].kind, st->events[i].msg);
 	}
 }

@@ -40,8 +40,8 @@ void pf_timing_effective(const pf_state *st, const pf_timing_params *cfg, pf_tim
 		if (st->params.ttl_factor > p.ttl_factor)
 			p.ttl_factor = st->params.ttl_factor;
 		p.publish_safety = max64(p.publish_safety, st->params.publish_safety);
-		p.propagation_min_delay = max64(p.propagation_min_delay,
-						st->params.propagation_min_delay);
+		p.propagation_min_delay =
+			max64(p.propagation_min_delay, st->params.propagation_min_delay);
 		p.retire_delay = max64(p.retire_delay, st->params.retire_delay);
 	}
 	*ret = p;
@@ -192,9 +192,11 @@ int pf_timing_may_retire(const pf_state *st, const pf_timing *t, int64_t now, pf
 	if (!st->t[PF_T_RELOAD] || !t->retire_known)
 		return pf_err_refuse(e, "the new keys are not deployed yet");
 	if (!st->t[PF_T_VERIFIED] || st->t[PF_T_VERIFIED] < st->t[PF_T_RELOAD])
-		return pf_err_refuse(e, "the new keys have not been verified on every endpoint yet");
+		return pf_err_refuse(e,
+				     "the new keys have not been verified on every endpoint yet");
 	if (now < t->retire_at)
-		return pf_err_refuse(e, "too early: the old records may be withdrawn from %s (in %s)",
+		return pf_err_refuse(e,
+				     "too early: the old records may be withdrawn from %s (in %s)",
 				     pf_timing_fmt_time(t->retire_at, when, sizeof(when)),
 				     pf_fmt_duration(t->retire_at - now, left, sizeof(left)));
 	return 0;

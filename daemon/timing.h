@@ -42,9 +42,9 @@ enum pf_wait_id {
 };
 
 typedef struct pf_wait {
-	const char *name;  /* "propagation", "propagation_min_delay", "ttl", ... */
-	bool started;      /* start is known */
-	bool known;        /* end is known; a wait for an event ends when it happens */
+	const char *name; /* "propagation", "propagation_min_delay", "ttl", ... */
+	bool started;     /* start is known */
+	bool known;       /* end is known; a wait for an event ends when it happens */
 	int64_t start;
 	int64_t end;
 } pf_wait;
@@ -55,15 +55,15 @@ typedef struct pf_timing {
 	/* TTLeff and the terms it is the maximum of. */
 	bool ttl_known;
 	uint32_t ttl_eff;
-	uint32_t ttl_before;     /* largest TTL of an RRset that existed; 0: none */
-	uint32_t ttl_negative;   /* min(SOA TTL, SOA MINIMUM); 0: no RRset was absent */
-	bool any_absent;         /* some RRset did not exist before the update */
+	uint32_t ttl_before;   /* largest TTL of an RRset that existed; 0: none */
+	uint32_t ttl_negative; /* min(SOA TTL, SOA MINIMUM); 0: no RRset was absent */
+	bool any_absent;       /* some RRset did not exist before the update */
 	uint32_t tlsa_ttl;
 
 	bool deploy_known;
 	int64_t deploy_at;
-	bool retire_known;       /* T_reload is set */
-	int64_t retire_at;       /* also needs verification: pf_timing_may_retire */
+	bool retire_known; /* T_reload is set */
+	int64_t retire_at; /* also needs verification: pf_timing_may_retire */
 	pf_wait waits[PF_WAIT_COUNT];
 } pf_timing;
 

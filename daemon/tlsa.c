@@ -54,8 +54,8 @@ int tlsa_for_keyfile(const char *keypath, const pf_tlsa_param *params, size_t n,
 	return r;
 }
 
-int tlsa_for_files(const char *keypath, const char *certpath, const pf_tlsa_param *params,
-		   size_t n, pf_tlsa_rdata **ret, pf_err *e)
+int tlsa_for_files(const char *keypath, const char *certpath, const pf_tlsa_param *params, size_t n,
+		   pf_tlsa_rdata **ret, pf_err *e)
 {
 	pf_pubkey pk = {0}, cpk = {0};
 	unsigned char *cert_der = NULL;

@@ -16,7 +16,7 @@ typedef struct pf_tlsa_rdata {
 	uint8_t usage;
 	uint8_t selector;
 	uint8_t mtype;
-	size_t len;               /* 32 or 64 */
+	size_t len; /* 32 or 64 */
 	unsigned char data[64];
 } pf_tlsa_rdata;
 
@@ -39,8 +39,8 @@ int tlsa_for_keyfile(const char *keypath, const pf_tlsa_param *params, size_t n,
 
 /* The same for an explicit key and certificate file pair (certpath may be
  * NULL when no selector 0 record is asked for).  Returns 0 or -errno. */
-int tlsa_for_files(const char *keypath, const char *certpath, const pf_tlsa_param *params,
-		   size_t n, pf_tlsa_rdata **ret, pf_err *e);
+int tlsa_for_files(const char *keypath, const char *certpath, const pf_tlsa_param *params, size_t n,
+		   pf_tlsa_rdata **ret, pf_err *e);
 
 /* "3 1 1 <lowercase hex>" into buf (at least 140 bytes). */
 const char *tlsa_format(const pf_tlsa_rdata *r, char *buf, size_t len);

@@ -79,7 +79,7 @@ static void first_of_each(const char *const *names, size_t n, size_t *rep)
 	qsort_r(idx, n, sizeof(*idx), name_cmp, (void *)names);
 	for (size_t i = 0; i < n; i++)
 		rep[idx[i]] = i && strcmp(names[idx[i - 1]], names[idx[i]]) == 0 ? rep[idx[i - 1]]
-										   : idx[i];
+										 : idx[i];
 	free(idx);
 }
 
@@ -169,9 +169,9 @@ int tlsa_records_add(tlsa_record_set *s, const pf_strv *hosts, const uint16_t *p
 
 			if (!tlsa_owner_canon(hosts->v[h], ports[p], owner, sizeof(owner)) ||
 			    strlen(hosts->v[h]) >= sizeof(s->v->host))
-				return pf_err_usage(e, "TLSA name %.100s is too long",
-						    tlsa_owner(hosts->v[h], ports[p], text,
-							       sizeof(text)));
+				return pf_err_usage(
+					e, "TLSA name %.100s is too long",
+					tlsa_owner(hosts->v[h], ports[p], text, sizeof(text)));
 			for (size_t t = 0; t < n_rd; t++) {
 				tlsa_record *r = &s->v[m++];
 

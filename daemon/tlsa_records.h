@@ -39,7 +39,7 @@ int tlsa_owner_parse(const char *owner, uint16_t *ret_port, char *host, size_t h
 typedef struct tlsa_owner_index {
 	char **owners; /* n distinct names, copies */
 	size_t n;
-	size_t *of;    /* per item of the list: index into owners */
+	size_t *of; /* per item of the list: index into owners */
 } tlsa_owner_index;
 
 /*
@@ -57,7 +57,7 @@ typedef struct tlsa_record {
 	char host[TLSA_OWNER_SIZE];  /* as given, without a trailing dot */
 	uint16_t port;
 	pf_tlsa_rdata rd;
-	size_t key;                  /* the caller's index of the key it is of */
+	size_t key; /* the caller's index of the key it is of */
 } tlsa_record;
 
 /* Records in order of addition (key, host, port, record type), each owner

@@ -310,7 +310,7 @@ static const char *file_kind(mode_t mode)
 	       : S_ISCHR(mode)  ? "a character device"
 	       : S_ISBLK(mode)  ? "a block device"
 	       : S_ISSOCK(mode) ? "a socket"
-	                        : "not a plain file";
+				: "not a plain file";
 }
 
 int pf_open_regular(const char *path, struct stat *ret_st, pf_err *e)
@@ -332,7 +332,7 @@ int pf_open_regular(const char *path, struct stat *ret_st, pf_err *e)
 	}
 	if (!S_ISREG(st.st_mode))
 		return pf_err_set(e, S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
-		                  "%s is not a regular file (%s)", path, file_kind(st.st_mode));
+				  "%s is not a regular file (%s)", path, file_kind(st.st_mode));
 	/* Blocking reads again (for a regular file the flag changes nothing;
 	 * cleared so no caller inherits a surprise). */
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
@@ -356,7 +356,7 @@ int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_e
 		return fd;
 	if ((size_t)st.st_size > max)
 		return pf_err_set(e, EFBIG, "%s is too large (%lld bytes, at most %zu)", path,
-		                  (long long)st.st_size, max);
+				  (long long)st.st_size, max);
 	buf = pf_malloc(max + 1);
 	for (;;) {
 		ssize_t n = read(fd, buf + len, max + 1 - len);
@@ -372,7 +372,7 @@ int pf_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pf_e
 		len += (size_t)n;
 		if (len > max)
 			return pf_err_set(e, EFBIG, "%s is too large (more than %zu bytes)", path,
-			                  max);
+					  max);
 	}
 	buf[len] = '\0';
 	*ret = pf_take_ptr(&buf);
@@ -416,7 +416,7 @@ static int write_all(int fd, const void *data, size_t len)
 }
 
 int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t mode, int flags,
-                          pf_err *e)
+			  pf_err *e)
 {
 	const char *base = strrchr(path, '/');
 	size_t dirlen = base ? (size_t)(base - path) + 1 : 0;
@@ -433,7 +433,7 @@ int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t
 	if (fd < 0) {
 		r = errno;
 		return pf_err_set(e, r, "cannot create a temporary file for %s: %s", path,
-		                  strerror(r));
+				  strerror(r));
 	}
 	if (fchmod(fd, mode & 0777) < 0) {
 		r = errno;
@@ -486,7 +486,7 @@ void pf_remove_stale_temps(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir =
-	    slash ? pf_strndup(path, (size_t)(slash - path) + (slash == path)) : pf_strdup(".");
+		slash ? pf_strndup(path, (size_t)(slash - path) + (slash == path)) : pf_strdup(".");
 	char *prefix = pf_asprintf(".%s.tmp", slash ? slash + 1 : path);
 	size_t plen = strlen(prefix);
 	DIR *d = opendir(dir);
@@ -574,9 +574,9 @@ const char *pf_fmt_duration(int64_t secs, char *buf, size_t len)
 		if (q == 0 && parts == 0)
 			continue;
 		if (q > 0) {
-			used +=
-			    (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%lld%c",
-			                     parts ? " " : "", (long long)q, units[i].u);
+			used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
+						 "%s%lld%c", parts ? " " : "", (long long)q,
+						 units[i].u);
 		}
 		parts++;
 		secs -= q * units[i].n;

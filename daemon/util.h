@@ -113,7 +113,7 @@ enum {
  * or the new one, never a torn one.  Returns 0 or -errno.
  */
 int pf_write_file_durable(const char *path, const void *data, size_t len, mode_t mode, int flags,
-                          pf_err *e);
+			  pf_err *e);
 
 /* Remove the ".NAME.tmpXXXXXX" files pf_write_file_durable leaves next to
  * path when its writer is killed between creating and renaming them (they

@@ -28,7 +28,7 @@ void withdraw_guard_inuse_free(pf_guard_inuse *u)
 }
 
 void withdraw_guard_inuse_add(pf_guard_inuse *u, const char *spki, const char *path,
-                              const char *where)
+			      const char *where)
 {
 	pf_guard_key *k;
 
@@ -53,7 +53,7 @@ static bool rd_is_spki(const pf_tlsa_rdata *rd, const char *spki)
 }
 
 ssize_t withdraw_guard_decide(const pf_guard_inuse *u, const pf_guard_record *recs, size_t n,
-                              size_t *ret_key)
+			      size_t *ret_key)
 {
 	for (size_t i = 0; i < n; i++) {
 		const pf_guard_record *r = &recs[i];
@@ -167,7 +167,7 @@ void withdraw_guard_endpoints(pf_net *net, const pf_hostport *eps, size_t n, uns
 		char label[PF_ENDPOINT_BUF];
 
 		snprintf(label, sizeof(label), "%s:%u", eps[i].host,
-		         eps[i].port ? eps[i].port : 25);
+			 eps[i].port ? eps[i].port : 25);
 		for (int a = 0; a < PF_ALG_COUNT; a++) {
 			pf_probe_result res;
 			pf_err e = {0};
@@ -186,7 +186,7 @@ void withdraw_guard_endpoints(pf_net *net, const pf_hostport *eps, size_t n, uns
 			}
 			if (ret_unreached)
 				pf_strv_push_owned(ret_unreached,
-				                   pf_asprintf("%s: %.200s", label, e.msg));
+						   pf_asprintf("%s: %.200s", label, e.msg));
 			/* Nobody listens there: the other algorithm's probe
 			 * would only wait out the same silence. */
 			if (rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -EHOSTUNREACH ||
@@ -257,7 +257,7 @@ int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, siz
 		if (recs[i].key_file)
 			rs[i].key_file = resolved(recs[i].key_file, paths[i], sizeof(paths[i]));
 		mask |= recs[i].alg >= 0 && recs[i].alg < PF_ALG_COUNT ? 1u << recs[i].alg
-		                                                       : (1u << PF_ALG_COUNT) - 1;
+								       : (1u << PF_ALG_COUNT) - 1;
 	}
 	hit = withdraw_guard_decide(&u, rs, n, &key);
 	/*
@@ -293,17 +293,17 @@ int withdraw_guard_check(const pf_guard_req *q, const pf_guard_record *recs, siz
 			snprintf(who, sizeof(who), "%s presents this key", g->where);
 		else
 			snprintf(who, sizeof(who), "Postfix uses this key (%.*s)",
-			         same ? (int)(eq - g->where) : (int)strlen(g->where), g->where);
+				 same ? (int)(eq - g->where) : (int)strlen(g->where), g->where);
 		if (q->st)
 			pf_event_ctx_from_state(q->st, &ctx);
 		memset(ctx.key_spki, 0, sizeof(ctx.key_spki));
 		ctx.key_spki[0] = r->key_spki         ? r->key_spki
-		                  : g->spki_sha256[0] ? g->spki_sha256
-		                                      : NULL;
+				  : g->spki_sha256[0] ? g->spki_sha256
+						      : NULL;
 		ctx.server = endpoint ? g->where + 9 : NULL;
 		rc = pf_err_refuse(e, "refusing to %s %.300s: %s; its TLSA records must stay%s%s",
-		                   q->action, r->key_file ? r->key_file : "a record", who,
-		                   hint[0] ? "; " : "", hint);
+				   q->action, r->key_file ? r->key_file : "a record", who,
+				   hint[0] ? "; " : "", hint);
 		pf_journal_log(PF_EV_WITHDRAWAL_REFUSED, &ctx, "%s", e->msg);
 	}
 	withdraw_guard_inuse_free(&u);

@@ -52,7 +52,7 @@ void withdraw_guard_inuse_free(pf_guard_inuse *u);
 
 /* Append one key in use (spki or path may be NULL or ""). */
 void withdraw_guard_inuse_add(pf_guard_inuse *u, const char *spki, const char *path,
-                              const char *where);
+			      const char *where);
 
 /* One record about to be withdrawn, and the key it was made from. */
 typedef struct pf_guard_record {
@@ -69,7 +69,7 @@ typedef struct pf_guard_record {
  * index of that key in *ret_key; -1 when every record may be withdrawn.
  */
 ssize_t withdraw_guard_decide(const pf_guard_inuse *u, const pf_guard_record *recs, size_t n,
-                              size_t *ret_key);
+			      size_t *ret_key);
 
 /*
  * The keys main.cf puts into service, read now through postconf: every
@@ -91,15 +91,15 @@ void withdraw_guard_endpoints(pf_net *net, const pf_hostport *eps, size_t n, uns
 /* The endpoints to ask, each once: verify_endpoints, or every TLSA host in
  * hosts x tlsa_ports (port 25 for a port of 0).  The caller frees ret->v. */
 void withdraw_guard_endpoint_list(const pf_config *cfg, const pf_strv *hosts,
-                                  pf_hostport_list *ret);
+				  pf_hostport_list *ret);
 
 /* What withdraw_guard_check is asked about. */
 typedef struct pf_guard_req {
 	pf_postfix *pf;                    /* an open Postfix adapter */
 	const pf_hostport_list *endpoints; /* NULL or empty: none asked */
-	pf_net *net;                     /* probes through it (net.h); NULL: in process */
-	const pf_state *st;              /* for the journal entry's context; may be NULL */
-	const char *action;              /* "retire", "cancel and withdraw" */
+	pf_net *net;                       /* probes through it (net.h); NULL: in process */
+	const pf_state *st;                /* for the journal entry's context; may be NULL */
+	const char *action;                /* "retire", "cancel and withdraw" */
 	/* What the operator should do about the record hit, into buf[len];
 	 * NULL: nothing more to say. */
 	void (*hint)(const pf_guard_record *hit, void *arg, char *buf, size_t len);

@@ -10,13 +10,13 @@
 #include "../daemon/util.h"
 
 typedef struct pf_cli {
-	const char *config_path;   /* -c, or the default */
-	bool config_explicit;      /* -c was given */
-	const char *postfix_dir;   /* -C, or NULL */
-	int verbose;               /* -v count */
+	const char *config_path; /* -c, or the default */
+	bool config_explicit;    /* -c was given */
+	const char *postfix_dir; /* -C, or NULL */
+	int verbose;             /* -v count */
 	bool loaded;
 	pf_config cfg;
-	pf_net *net;               /* for a subcommand that uses the network */
+	pf_net *net; /* for a subcommand that uses the network */
 } pf_cli;
 
 /*

@@ -31,6 +31,7 @@
 #include "../daemon/tlsa.h"
 #include "../daemon/tlsa_records.h"
 #include "../daemon/withdraw_guard.h"
+#include "../daemon/macro.h"
 
 /* The records of the key files named, grouped by zone. */
 typedef struct records {
@@ -107,8 +108,8 @@ static const char *target_label(const dns_target *t, char *buf, size_t len)
 
 static void print_zone_head(const dns_zone_info *z, const dns_tsig_key *k)
 {
-	printf("zone %s  update server %s %s  ", z->zone,
-	       z->update.name[0] ? z->update.name : "", z->update.addr.label);
+	printf("zone %s  update server %s %s  ", z->zone, z->update.name[0] ? z->update.name : "",
+	       z->update.addr.label);
 	if (k)
 		printf("TSIG key %s (%s)\n", k->name, k->alg_name);
 	else
@@ -154,7 +155,8 @@ static int key_files(pf_cli *cli, int argc, char **argv, pf_strv *owned, char **
 		*ret_n = (size_t)(argc - optind);
 		return 0;
 	}
-	if ((r = roll_open(&cli->cfg, &roll, &e)) < 0 || (r = roll_key_files(roll, true, owned, &e)) < 0) {
+	if ((r = roll_open(&cli->cfg, &roll, &e)) < 0 ||
+	    (r = roll_key_files(roll, true, owned, &e)) < 0) {
 		roll_free(roll);
 		return cli_fail(&e);
 	}
@@ -210,7 +212,10 @@ static int guard(pf_net *net, const pf_config *cfg, const records *rs, pf_err *e
 		pf_open = r == 0;
 	}
 	if (r == 0) {
-		pf_guard_req q = {.pf = &pf, .endpoints = &eps, .net = net, .action = "retire",
+		pf_guard_req q = {.pf = &pf,
+				  .endpoints = &eps,
+				  .net = net,
+				  .action = "retire",
 				  .hint = retire_hint};
 
 		r = withdraw_guard_check(&q, gr, rs->n, e);
@@ -282,7 +287,8 @@ static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
 				already += c->result == DNS_CH_ALREADY;
 			}
 			if (r == 0)
-				printf("  %zu %s, %zu %s, in %zu update message%s; the update server "
+				printf("  %zu %s, %zu %s, in %zu update message%s; the update "
+				       "server "
 				       "serves the zone at serial %u%s\n",
 				       done, op == DNS_OP_ADD ? "added" : "deleted", already,
 				       op == DNS_OP_ADD ? "already present" : "already absent",
@@ -293,7 +299,8 @@ static int apply(pf_cli *cli, records *rs, enum dns_change_op op, bool dry_run)
 			for (size_t i = 0; i < m; i++)
 				any |= sub[i].result == DNS_CH_PENDING;
 			if (!any)
-				printf(";; nothing to send for zone %s: every record is %s\n", zi->zone,
+				printf(";; nothing to send for zone %s: every record is %s\n",
+				       zi->zone,
 				       op == DNS_OP_ADD ? "already present" : "already absent");
 		}
 		if (r == 0 && !res.zone_signed)
@@ -380,7 +387,8 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 			return cli_fail(&e);
 		}
 		roll_free(roll);
-		printf("the replaced keys' records are withdrawn and gone from every check server\n");
+		printf("the replaced keys' records are withdrawn and gone from every check "
+		       "server\n");
 		return PF_EXIT_OK;
 	}
 	if (collect(cli->net, &cli->cfg, argv + optind, (size_t)(argc - optind), &rs, &e) < 0)
@@ -393,12 +401,12 @@ int cmd_retire(pf_cli *cli, int argc, char **argv)
 /* Print one round's table. */
 static void print_round(const dns_prop_round *rd, const dns_prop_want *want, bool verbose)
 {
-	char lb[300], ttl[32], ser[16], recs[32];
+	char lb[PF_ENDPOINT_BUF], ttl[32], ser[16], recs[32];
 
 	printf("zone %s  %zu check server%s  %zu record%s\n", rd->zone, rd->n_servers,
 	       rd->n_servers == 1 ? "" : "s", rd->n_want, rd->n_want == 1 ? "" : "s");
-	printf("  %-30s %-22s %-10s %-11s %-6s %-6s %s\n", "SERVER", "ADDRESS", "SERIAL",
-	       "RECORDS", "RRSIG", "TTL", "STATUS");
+	printf("  %-30s %-22s %-10s %-11s %-6s %-6s %s\n", "SERVER", "ADDRESS", "SERIAL", "RECORDS",
+	       "RRSIG", "TTL", "STATUS");
 	for (size_t s = 0; s < rd->n_servers; s++) {
 		const dns_prop_server *ps = &rd->servers[s];
 		uint32_t t = 0;
@@ -418,11 +426,14 @@ static void print_round(const dns_prop_round *rd, const dns_prop_want *want, boo
 		printf("  %-30s %-22s %-10s %-11s %-6s %-6s %s\n",
 		       target_label(&ps->target, lb, sizeof(lb)), ps->target.addr.label,
 		       ps->have_soa ? ser : "-", ps->state == DNS_PROP_NO_ANSWER ? "-" : recs,
-		       !any ? "-" : ps->all_signed ? "yes" : expired ? "EXPIRED" : "NO",
+		       !any             ? "-"
+		       : ps->all_signed ? "yes"
+		       : expired        ? "EXPIRED"
+					: "NO",
 		       any ? ttl : "-",
 		       ps->state != DNS_PROP_OK ? ps->note
-		       : ps->complete          ? "ok"
-					       : "missing records");
+		       : ps->complete           ? "ok"
+						: "missing records");
 		if (!verbose && ps->state == DNS_PROP_OK)
 			continue;
 		for (size_t w = 0; w < rd->n_want && ps->state == DNS_PROP_OK; w++) {
@@ -478,8 +489,8 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 
 	dns_prop_want *want = pf_calloc(rs.n + 1, sizeof(*want));
 	dns_prop_round *rounds = pf_calloc(rs.n_zones + 1, sizeof(*rounds));
-	size_t *nw = pf_calloc(rs.n_zones + 1, sizeof(*nw)), *first = pf_calloc(rs.n_zones + 1,
-										  sizeof(*first));
+	size_t *nw = pf_calloc(rs.n_zones + 1, sizeof(*nw)),
+	       *first = pf_calloc(rs.n_zones + 1, sizeof(*first));
 	size_t m = 0;
 	for (size_t z = 0; z < rs.n_zones; z++) {
 		first[z] = m;
@@ -567,7 +578,8 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		struct tm tm;
 		gmtime_r(&tt, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-		printf("deployment becomes safe at %s (in %s: %u x TTL %u s + publish_safety %llds)\n",
+		printf("deployment becomes safe at %s (in %s: %u x TTL %u s + publish_safety "
+		       "%llds)\n",
 		       when, pf_fmt_duration(safe - pf_now(), d, sizeof(d)), cli->cfg.ttl_factor,
 		       ttl_eff, (long long)cli->cfg.publish_safety);
 	}

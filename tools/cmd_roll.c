@@ -153,10 +153,11 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 		return rc;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	rc = control_request_patient(cli->cfg.control_socket, "now", NOW_ANSWER_MAX_MS, 5000,
-				     "pftls-roll: pftls-rolld is busy with a step (a DNS update or a "
-				     "reload); waiting for its answer",
-				     &code, &body, &e);
+	rc = control_request_patient(
+		cli->cfg.control_socket, "now", NOW_ANSWER_MAX_MS, 5000,
+		"pftls-roll: pftls-rolld is busy with a step (a DNS update or a "
+		"reload); waiting for its answer",
+		&code, &body, &e);
 	if (rc == 0) {
 		/* The daemon runs the rollover. */
 		fputs(body, stdout);
@@ -214,7 +215,8 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 			strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
 			char line[400];
 
-			snprintf(line, sizeof(line), "%s; next step at %s", roll_status_line(r), when);
+			snprintf(line, sizeof(line), "%s; next step at %s", roll_status_line(r),
+				 when);
 			if (strcmp(line, shown) != 0) {
 				printf("%s\n", line);
 				fflush(stdout);
@@ -300,7 +302,8 @@ int cmd_cancel(pf_cli *cli, int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(&e);
 	wake_daemon(cli);
-	printf("rollover cancelled: its new keys' records were withdrawn and their files removed\n");
+	printf("rollover cancelled: its new keys' records were withdrawn and their files "
+	       "removed\n");
 	return PF_EXIT_OK;
 }
 

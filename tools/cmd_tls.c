@@ -22,19 +22,23 @@
 #include "../daemon/keystore.h"
 #include "../daemon/postfix.h"
 #include "../daemon/tlsa.h"
+#include "../daemon/macro.h"
 
 /* The parameters whose explicit settings make "postfix tls" keep its hands
  * off the client or the server (postfix-tls-script's lists). */
 static const char *const client_settings[] = {
-	"smtp_use_tls",       "smtp_enforce_tls",    "smtp_tls_enforce_peername",
-	"smtp_tls_security_level", "smtp_tls_cert_file", "smtp_tls_dcert_file",
+	"smtp_use_tls",
+	"smtp_enforce_tls",
+	"smtp_tls_enforce_peername",
+	"smtp_tls_security_level",
+	"smtp_tls_cert_file",
+	"smtp_tls_dcert_file",
 	"smtp_tls_eccert_file",
 };
 static const char *const server_settings[] = {
-	"smtpd_use_tls",       "smtpd_enforce_tls",   "smtpd_tls_security_level",
+	"smtpd_use_tls",       "smtpd_enforce_tls",    "smtpd_tls_security_level",
 	"smtpd_tls_cert_file", "smtpd_tls_dcert_file", "smtpd_tls_eccert_file",
 };
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One subcommand run: the CLI, the Postfix instance, and the deployed key
  * files of "postfix tls" algorithm names, looked up once. */
@@ -100,8 +104,8 @@ static int parse_keyspec(const char *alg, const char *bits, const char *kind, pf
 	int a = alg ? alg_of_name(alg) : PF_ALG_RSA;
 
 	if (a < 0)
-		return pf_err_usage(e, "Unsupported %s key algorithm: %.50s (use rsa or ecdsa)", kind,
-				    alg);
+		return pf_err_usage(e, "Unsupported %s key algorithm: %.50s (use rsa or ecdsa)",
+				    kind, alg);
 	memset(ret, 0, sizeof(*ret));
 	ret->alg = (enum pf_alg)a;
 	if (a == PF_ALG_RSA) {
@@ -110,20 +114,21 @@ static int parse_keyspec(const char *alg, const char *bits, const char *kind, pf
 		ret->rsa_bits = 2048;
 		if (!bits)
 			return 0;
-		for (size_t i = 0; i < N_OF(sizes); i++)
+		for (size_t i = 0; i < PF_ELEMENTSOF(sizes); i++)
 			if (strcmp(bits, sizes[i]) == 0) {
 				ret->rsa_bits = (unsigned)atoi(bits);
 				return 0;
 			}
-		return pf_err_usage(e, "unsupported RSA key size \"%.50s\" (use 2048, 3072 or 4096)",
-				    bits);
+		return pf_err_usage(
+			e, "unsupported RSA key size \"%.50s\" (use 2048, 3072 or 4096)", bits);
 	}
 	ret->curve = pf_canonical_curve(bits ? bits : "secp256r1");
 	if (!ret->curve)
-		return pf_err_usage(e,
-				    "unsupported ECDSA curve \"%.50s\" (use secp256r1 (prime256v1), "
-				    "secp384r1 or secp521r1)",
-				    bits);
+		return pf_err_usage(
+			e,
+			"unsupported ECDSA curve \"%.50s\" (use secp256r1 (prime256v1), "
+			"secp384r1 or secp521r1)",
+			bits);
 	return 0;
 }
 
@@ -165,7 +170,7 @@ static int load_alg_keys(tls_run *t, pf_err *e)
 	/* myhostname rides along: each postconf run costs ~20 ms, most of the
 	 * time of a whole "output-server-tlsa", and main.cf usually sets it. */
 	static const char *const names[] = {"smtpd_tls_chain_files", "smtpd_tls_key_file",
-					     "smtpd_tls_eckey_file", "myhostname"};
+					    "smtpd_tls_eckey_file", "myhostname"};
 	char *v[4] = {0};
 	int r;
 
@@ -267,7 +272,8 @@ static int random_source(tls_run *t, const char *arg, char **ret, pf_err *e)
 	}
 	free(v);
 	if (access("/dev/urandom", R_OK) < 0)
-		return pf_err_set(e, ENOENT, "no default TLS random source defined and no /dev/urandom");
+		return pf_err_set(e, ENOENT,
+				  "no default TLS random source defined and no /dev/urandom");
 	*ret = pf_strdup("dev:/dev/urandom");
 	return 0;
 }
@@ -500,7 +506,7 @@ int cmd_enable_client(pf_cli *cli, int argc, char **argv)
 	if ((r = run_open(&t, cli)) != 0)
 		return r;
 	if ((r = random_source(&t, rand, &randsrc, &e)) < 0 ||
-	    (def = all_default(&t, client_settings, N_OF(client_settings), &e)) < 0 ||
+	    (def = all_default(&t, client_settings, PF_ELEMENTSOF(client_settings), &e)) < 0 ||
 	    (r = cache_db_type(&t, &dbtype, &e)) < 0)
 		goto fail;
 	if (!def) {
@@ -510,7 +516,8 @@ int cmd_enable_client(pf_cli *cli, int argc, char **argv)
 		       "  smtp_tls_security_level = may\n"
 		       "  smtp_tls_loglevel = 1\n");
 		if (dbtype)
-			printf("  smtp_tls_session_cache_database = %s:${data_directory}/smtp_scache\n",
+			printf("  smtp_tls_session_cache_database = "
+			       "%s:${data_directory}/smtp_scache\n",
 			       dbtype);
 		goto done;
 	}
@@ -519,9 +526,10 @@ int cmd_enable_client(pf_cli *cli, int argc, char **argv)
 	if (dbtype) {
 		if ((r = postfix_get1(&t.pf, PF_PC_EXPAND, "data_directory", &datadir, &e)) < 0)
 			goto fail;
-		pf_strv_push_owned(&settings,
-				   pf_asprintf("smtp_tls_session_cache_database = %s:%s/smtp_scache",
-					       dbtype, datadir ? datadir : ""));
+		pf_strv_push_owned(
+			&settings,
+			pf_asprintf("smtp_tls_session_cache_database = %s:%s/smtp_scache", dbtype,
+				    datadir ? datadir : ""));
 	}
 	pf_strv_push_owned(&settings, pf_asprintf("tls_random_source = %s", randsrc));
 	if ((r = postfix_set(&t.pf, &settings, &e)) < 0)
@@ -561,7 +569,7 @@ int cmd_enable_server(pf_cli *cli, int argc, char **argv)
 		return r;
 	if ((r = get_hostnames(&t, argc - o.first_host, argv + o.first_host, &hosts, &e)) < 0 ||
 	    (r = random_source(&t, o.rand, &randsrc, &e)) < 0 ||
-	    (r = all_default(&t, server_settings, N_OF(server_settings), &e)) < 0)
+	    (r = all_default(&t, server_settings, PF_ELEMENTSOF(server_settings), &e)) < 0)
 		goto fail;
 	if (r == 0) {
 		printf("*** Non-default SMTP server TLS settings detected, no changes made.\n"
@@ -576,7 +584,8 @@ int cmd_enable_server(pf_cli *cli, int argc, char **argv)
 		       "  https://tools.ietf.org/html/rfc7671#section-5.1\n"
 		       "  https://tools.ietf.org/html/rfc7671#section-5.2\n"
 		       "  https://community.letsencrypt.org/t/"
-		       "please-avoid-3-0-1-and-3-0-2-dane-tlsa-records-with-le-certificates/7022\n");
+		       "please-avoid-3-0-1-and-3-0-2-dane-tlsa-records-with-le-certificates/"
+		       "7022\n");
 	} else if ((r = new_server_cert(&t, &spec, NULL, true, randsrc, &hosts, &e)) < 0) {
 		goto fail;
 	}
@@ -616,7 +625,8 @@ static int new_server(pf_cli *cli, int argc, char **argv, bool copy)
 		if ((r = resolve_keyfile(&t, alg_names[spec.alg], &oldkey, &e)) < 0)
 			goto fail;
 		if (oldkey && (stat(oldkey, &st) < 0 || !S_ISREG(st.st_mode))) {
-			fprintf(stderr, "pftls-roll: warning: Key file: %s not found, creating new keys\n",
+			fprintf(stderr,
+				"pftls-roll: warning: Key file: %s not found, creating new keys\n",
 				oldkey);
 			free(oldkey);
 			oldkey = NULL;
@@ -720,7 +730,7 @@ int cmd_output_server_tlsa(pf_cli *cli, int argc, char **argv)
 {
 	static const pf_tlsa_param p311 = {3, 1, 1};
 	const char *h = NULL;
-	char *host = NULL, owner[300], rr[160];
+	char *host = NULL, owner[PF_OWNER_BUF], rr[160];
 	pf_strv out = {0};
 	pf_err e = {0};
 	tls_run t;
@@ -798,8 +808,7 @@ fail:
 
 /* all-default-client / all-default-server: exit 0 exactly when every
  * listed parameter is unset or empty in main.cf. */
-static int all_default_cmd(pf_cli *cli, int argc, char **argv, const char *const *names,
-			   size_t n)
+static int all_default_cmd(pf_cli *cli, int argc, char **argv, const char *const *names, size_t n)
 {
 	pf_err e = {0};
 	tls_run t;
@@ -817,10 +826,10 @@ static int all_default_cmd(pf_cli *cli, int argc, char **argv, const char *const
 
 int cmd_all_default_client(pf_cli *cli, int argc, char **argv)
 {
-	return all_default_cmd(cli, argc, argv, client_settings, N_OF(client_settings));
+	return all_default_cmd(cli, argc, argv, client_settings, PF_ELEMENTSOF(client_settings));
 }
 
 int cmd_all_default_server(pf_cli *cli, int argc, char **argv)
 {
-	return all_default_cmd(cli, argc, argv, server_settings, N_OF(server_settings));
+	return all_default_cmd(cli, argc, argv, server_settings, PF_ELEMENTSOF(server_settings));
 }

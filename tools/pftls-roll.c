@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "../daemon/net.h"
 #include "../daemon/version.h"
+#include "../daemon/macro.h"
 
 /*
  * The one list of subcommands: what --help lists, what "SUB --help" prints
@@ -43,7 +44,8 @@ static const struct command {
 	 "algorithm is rsa (default) or ecdsa; bits is an RSA size (2048, 3072,\n"
 	 "4096) or an ECDSA curve (secp256r1, secp384r1, secp521r1).",
 	 false},
-	{"new-server-key", cmd_new_server_key, "new-server-key [-a algorithm] [-b bits] [hostname...]",
+	{"new-server-key", cmd_new_server_key,
+	 "new-server-key [-a algorithm] [-b bits] [hostname...]",
 	 "Make a new private key (mode 0600) and a self-signed certificate in the\n"
 	 "Postfix configuration directory without deploying them, and print the\n"
 	 "commands to deploy them.  With DANE, publish its TLSA records and wait\n"
@@ -139,13 +141,12 @@ static const struct command {
 	 false},
 };
 
-#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
-
 static void print_help(FILE *out)
 {
-	fprintf(out, "usage: pftls-roll [-c config] [-C postfix_config_dir] [-v] subcommand [args]\n"
-		     "\nsubcommands:\n");
-	for (size_t i = 0; i < N_COMMANDS; i++)
+	fprintf(out,
+		"usage: pftls-roll [-c config] [-C postfix_config_dir] [-v] subcommand [args]\n"
+		"\nsubcommands:\n");
+	for (size_t i = 0; i < PF_ELEMENTSOF(commands); i++)
 		fprintf(out, "  %s\n", commands[i].usage);
 	fprintf(out, "\nSee pftls-roll(8) and pftls-roll.cf(5).\n");
 }
@@ -240,7 +241,7 @@ int main(int argc, char **argv)
 		print_help(stderr);
 		return PF_EXIT_USAGE;
 	}
-	for (size_t i = 0; i < N_COMMANDS; i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(commands); i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
 		if (argc - optind == 2 && strcmp(argv[optind + 1], "--help") == 0) {

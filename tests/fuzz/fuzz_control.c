@@ -173,8 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	turn(0);
 	reply[got] = '\0';
 
-	FUZZ_CHECK(eof, "the server did not close the connection after %zu octets of answer",
-		   got);
+	FUZZ_CHECK(eof, "the server did not close the connection after %zu octets of answer", got);
 	FUZZ_CHECK(got > 0, "closed without an answer (%zu of %zu octets sent)", sent, size);
 	FUZZ_CHECK(seen.calls <= 1, "the handler ran %d times for one connection", seen.calls);
 	if (want) {
@@ -188,7 +187,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   line);
 		if (sp)
 			FUZZ_CHECK(strncmp(seen.verb, line, (size_t)(sp - line)) == 0 &&
-					   seen.verb[sp - line] == '\0' && strcmp(seen.arg, sp + 1) == 0,
+					   seen.verb[sp - line] == '\0' &&
+					   strcmp(seen.arg, sp + 1) == 0,
 				   "\"%.60s\" reached the handler as \"%s\" \"%s\"", line,
 				   seen.verb, seen.arg);
 		else

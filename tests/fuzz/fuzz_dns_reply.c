@@ -48,7 +48,7 @@
 #define NOW ((int64_t)1800000000)
 #define ID 0x4a5b
 #define KEYFILE                                                                                    \
-	"key \"pftls-update.example.test\" {\n\talgorithm hmac-sha256;\n"                         \
+	"key \"pftls-update.example.test\" {\n\talgorithm hmac-sha256;\n"                          \
 	"\tsecret \"6zuZ1bRRfdnsAAYuZG7H0wJ0U13MtqvjK+QskvnV6t4=\";\n};\n"
 
 enum { RQ_TLSA, RQ_SOA, RQ_UPDATE, RQ_COUNT };
@@ -155,7 +155,8 @@ static bool well_formed(const uint8_t *wire, size_t len)
 
 	/* Walked first, as dns_reply_check does: ldns_wire2pkt leaks all but
 	 * the last of several TSIG RRs. */
-	if (dns_tsig_find(wire, len, &tsig_at) != 0 || ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
+	if (dns_tsig_find(wire, len, &tsig_at) != 0 ||
+	    ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
 		return false;
 	same = !ldns_pkt_tsig(p) && ldns_pkt2wire(&again, p, &again_len) == LDNS_STATUS_OK &&
 	       again_len == len && memcmp(again, wire, len) == 0;
@@ -192,7 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool sign, change, in_time, verified_ok = false;
 	int16_t offset;
 	uint16_t error;
-	uint8_t xor;
+	uint8_t xor ;
 	dns_reply ret = {0};
 	char why[256], reason[200];
 	enum dns_check c;
@@ -234,7 +235,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   "reason holds control character 0x%02x: %s", (unsigned char)*p,
 				   why);
 		/* A well-formed reply, correctly signed on time, is not refused. */
-		if (sign && !change && in_time && !(wire[2] & 0x02) && well_formed(data + HDR, body_len))
+		if (sign && !change && in_time && !(wire[2] & 0x02) &&
+		    well_formed(data + HDR, body_len))
 			FUZZ_CHECK(!answers(rq, wire, len, reason, sizeof(reason)),
 				   "a correctly signed reply to the question was refused: %s", why);
 		free(wire);
@@ -251,8 +253,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c == DNS_CHECK_ACCEPT, "unknown verdict %d", (int)c);
 	FUZZ_CHECK(ret.pkt != NULL, "accepted without a packet");
 	FUZZ_CHECK(!(wire[2] & 0x02), "a truncated reply was accepted");
-	FUZZ_CHECK((ret.rcode & 0x0f) == (wire[3] & 0x0f), "RCODE %d, the header says %d", ret.rcode,
-		   wire[3] & 0x0f);
+	FUZZ_CHECK((ret.rcode & 0x0f) == (wire[3] & 0x0f), "RCODE %d, the header says %d",
+		   ret.rcode, wire[3] & 0x0f);
 	if (!rq->tsig) {
 		FUZZ_CHECK(!ret.verified && !ret.unsigned_error && ret.tsig_error == 0,
 			   "TSIG results for an unsigned request");
@@ -262,7 +264,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!sign || in_time, "verified though signed %+d s from now (fudge 300 s)",
 			   (int)offset);
 		FUZZ_CHECK(!sign || !in_time || verified_ok,
-			   "verified after byte %zu of %zu was changed (xor 0x%02x)", pos, len, xor);
+			   "verified after byte %zu of %zu was changed (xor 0x%02x)", pos, len,
+			   xor);
 		FUZZ_CHECK(ret.tsig_error == error || change, "TSIG error %u, signed %u",
 			   ret.tsig_error, error);
 	} else {

@@ -38,8 +38,22 @@
 #define FUZZ_MAX_LEN 8192
 #define SENTINEL 0xa5
 
-enum { D_HELLO, D_DISCOVER, D_UPDATE, D_SIGN, D_MAC, D_PROP, D_PROBE, D_DISCOVER_REQ,
-       D_UPDATE_REQ, D_PROP_REQ, D_PROBE_REQ, D_SIGN_REP, D_MAC_REP, D_COUNT };
+enum {
+	D_HELLO,
+	D_DISCOVER,
+	D_UPDATE,
+	D_SIGN,
+	D_MAC,
+	D_PROP,
+	D_PROBE,
+	D_DISCOVER_REQ,
+	D_UPDATE_REQ,
+	D_PROP_REQ,
+	D_PROBE_REQ,
+	D_SIGN_REP,
+	D_MAC_REP,
+	D_COUNT
+};
 
 #define MAX_OWNERS 4
 #define MAX_CHECKS 3
@@ -144,8 +158,9 @@ static void check_refused(int rc, const pf_err *e, const char *type)
 		   e->msg);
 }
 
-#define UNTOUCHED(obj, before, what)                                                              \
-	FUZZ_CHECK(memcmp(&(obj), &(before), sizeof(obj)) == 0, "a refused %s changed %s", type, what)
+#define UNTOUCHED(obj, before, what)                                                               \
+	FUZZ_CHECK(memcmp(&(obj), &(before), sizeof(obj)) == 0, "a refused %s changed %s", type,   \
+		   what)
 
 static void hello(const net_buf *b)
 {
@@ -289,10 +304,12 @@ static void sign_req(const net_buf *b)
 
 	if ((rc = net_dec_sign_req(b, &wire, &len, &e)) < 0) {
 		check_refused(rc, &e, type);
-		FUZZ_CHECK(wire[0] == 'x' && len == 12345, "a refused %s changed its outputs", type);
+		FUZZ_CHECK(wire[0] == 'x' && len == 12345, "a refused %s changed its outputs",
+			   type);
 		return;
 	}
-	FUZZ_CHECK(len >= 12 && len <= NET_DNS_MAX, "a message of %zu octets to sign accepted", len);
+	FUZZ_CHECK(len >= 12 && len <= NET_DNS_MAX, "a message of %zu octets to sign accepted",
+		   len);
 	FUZZ_CHECK(wire >= b->p && wire + len <= b->p + b->len, "the message is not in the body");
 	net_enc_sign_req(&again, wire, len);
 	check_same(type, &again, b->p, b->len);
@@ -362,8 +379,8 @@ static void prop(const net_buf *b, unsigned shape)
 
 			for (size_t w = 0; w < n; w++)
 				m += ps->match[w];
-			FUZZ_CHECK(ps->n_match == m && m <= n, "server %zu: %zu matches of %zu",
-				   s, ps->n_match, m);
+			FUZZ_CHECK(ps->n_match == m && m <= n, "server %zu: %zu matches of %zu", s,
+				   ps->n_match, m);
 			FUZZ_CHECK(!ps->complete || (ps->state == DNS_PROP_OK && m == n),
 				   "server %zu complete without every record", s);
 			FUZZ_CHECK(dns_server_equal(&ps->target.addr, &z.checks[s].addr),
@@ -472,8 +489,8 @@ static void discover_req(const net_buf *b)
 			   lists[l]->n);
 		for (size_t i = 0; i < lists[l]->n; i++)
 			FUZZ_CHECK(lists[l]->v[i].host[0] &&
-					   printable(lists[l]->v[i].host, sizeof(lists[l]->v[i].host),
-						     false),
+					   printable(lists[l]->v[i].host,
+						     sizeof(lists[l]->v[i].host), false),
 				   "list %zu host %zu empty or not printable", l, i);
 	}
 	FUZZ_CHECK(owners.n <= NET_MAX_ITEMS, "%zu owner names accepted", owners.n);
@@ -507,7 +524,8 @@ static void update_req(const net_buf *b)
 	check_zone(&r.zone);
 	FUZZ_CHECK(r.n <= NET_MAX_ITEMS, "%zu changes accepted", r.n);
 	for (size_t i = 0; i < r.n; i++) {
-		FUZZ_CHECK(r.ch[i].owner[0] && printable(r.ch[i].owner, sizeof(r.ch[i].owner), false),
+		FUZZ_CHECK(r.ch[i].owner[0] &&
+				   printable(r.ch[i].owner, sizeof(r.ch[i].owner), false),
 			   "change %zu: owner empty or not printable", i);
 		FUZZ_CHECK(r.ch[i].op == DNS_OP_ADD || r.ch[i].op == DNS_OP_DELETE,
 			   "change %zu: operation %d", i, (int)r.ch[i].op);
@@ -603,7 +621,8 @@ static void sign_rep(const net_buf *b, unsigned shape)
 	memset(mac, SENTINEL, sizeof(mac));
 	st0 = st;
 	memcpy(mac0, mac, sizeof(mac));
-	if ((rc = net_dec_sign_rep(b, req_len, mac_want, &st, &wire, &len, mac, &mac_len, &e)) < 0) {
+	if ((rc = net_dec_sign_rep(b, req_len, mac_want, &st, &wire, &len, mac, &mac_len, &e)) <
+	    0) {
 		check_refused(rc, &e, type);
 		UNTOUCHED(st, st0, "the status");
 		UNTOUCHED(mac, mac0, "the MAC");
@@ -619,8 +638,8 @@ static void sign_rep(const net_buf *b, unsigned shape)
 		net_enc_sign_rep(&again, &st, NULL, 0, NULL, 0);
 	} else {
 		FUZZ_CHECK(len > req_len && len <= NET_DNS_MAX && mac_len == mac_want,
-			   "a signed message of %zu with a MAC of %zu accepted for %zu and %zu", len,
-			   mac_len, req_len, mac_want);
+			   "a signed message of %zu with a MAC of %zu accepted for %zu and %zu",
+			   len, mac_len, req_len, mac_want);
 		net_enc_sign_rep(&again, &st, wire, len, mac, mac_len);
 		free(wire);
 	}

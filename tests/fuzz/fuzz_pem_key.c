@@ -86,8 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strstr(e.msg, path) != NULL, "message does not name the file: %s",
 			   e.msg);
 		FUZZ_CHECK(!strchr(e.msg, '\n'), "message is not one line: %s", e.msg);
-		FUZZ_CHECK(longest_base64_run(e.msg) < 20,
-			   "message may quote key material: %.200s", e.msg);
+		FUZZ_CHECK(longest_base64_run(e.msg) < 20, "message may quote key material: %.200s",
+			   e.msg);
 		return 0;
 	}
 	FUZZ_CHECK(r == 0 && key != NULL, "success without a key (r=%d)", r);

@@ -134,8 +134,8 @@ static void check_verdict(int r, const pf_err *e, const char *how)
 	size_t n = (size_t)snprintf(want, sizeof(want), "127.0.0.1:%u: ", listen_port);
 
 	FUZZ_CHECK(r < 0, "%s: the probe succeeded against a fuzzed server", how);
-	FUZZ_CHECK(strncmp(e->msg, want, n) == 0, "%s: the error does not name the server: %s",
-		   how, e->msg);
+	FUZZ_CHECK(strncmp(e->msg, want, n) == 0, "%s: the error does not name the server: %s", how,
+		   e->msg);
 	for (const char *c = e->msg; *c; c++)
 		FUZZ_CHECK((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f,
 			   "%s: octet 0x%02x from the server in the error: %.120s", how,
@@ -176,15 +176,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * failed handshake) depends on timing by nature: both are errors. */
 	if (!after_starttls(&whole) && !after_starttls(&split))
 		FUZZ_CHECK(r1 == r2 && strcmp(whole.msg, split.msg) == 0,
-		   "the verdict depends on the pieces: \"%.100s\" (%d) whole, \"%.100s\" (%d) in "
-		   "pieces of %zu",
+			   "the verdict depends on the pieces: \"%.100s\" (%d) whole, \"%.100s\" "
+			   "(%d) in "
+			   "pieces of %zu",
 			   whole.msg, r1, split.msg, r2, piece);
 
 	nl = memchr(data, '\n', size);
 	first = nl ? (size_t)(nl - data) : size;
 	if (first > 1001)
-		FUZZ_CHECK(r1 == -EMSGSIZE, "a first line of %zu octets was not refused as too "
-					   "long: %s",
+		FUZZ_CHECK(r1 == -EMSGSIZE,
+			   "a first line of %zu octets was not refused as too "
+			   "long: %s",
 			   first, whole.msg);
 	{
 		bool offered = false;

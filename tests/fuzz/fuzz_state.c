@@ -183,7 +183,8 @@ static char *reseal(const uint8_t *data, size_t size, size_t *ret_len)
 	start = body;
 	while (start > 0 && data[start - 1] != '\n')
 		start--;
-	if (body - start >= strlen(CHECKSUM) && memcmp(data + start, CHECKSUM, strlen(CHECKSUM)) == 0)
+	if (body - start >= strlen(CHECKSUM) &&
+	    memcmp(data + start, CHECKSUM, strlen(CHECKSUM)) == 0)
 		body = start;
 	else
 		body = size;

@@ -35,8 +35,8 @@
 
 #define FUZZ_MAX_LEN 4096
 #define NAME "fuzz.key"
-#define RUN_TEXT 12 /* base64 characters of a secret that may not be quoted */
-#define RUN_BYTES 8 /* decoded secret bytes that may not be quoted */
+#define RUN_TEXT 12     /* base64 characters of a secret that may not be quoted */
+#define RUN_BYTES 8     /* decoded secret bytes that may not be quoted */
 #define WINDOW_SPAN 160 /* how far into a secret windows are checked */
 
 static unsigned count_lines(const uint8_t *data, size_t size)
@@ -69,7 +69,8 @@ static unsigned occurrences(const uint8_t *hay, size_t h, const uint8_t *needle,
  * outside the alphabet.  Returns the number of bytes decoded. */
 static size_t b64_loose(const uint8_t *s, size_t n, uint8_t *out)
 {
-	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char alpha[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	uint32_t acc = 0;
 	int bits = 0;
 	size_t o = 0;
@@ -160,9 +161,10 @@ static void check_no_secret(const uint8_t *data, size_t size, const char *msg)
 		/* The keyword, not "secret" inside a name: a word of its own,
 		 * or followed by punctuation ("secret=...", "secret:"). */
 		if (strncasecmp((const char *)data + i, "secret", 6) != 0 ||
-		    (i > 0 && !isspace(data[i - 1]) && !(data[i - 1] && strchr("{};/", data[i - 1]))) ||
-		    (p < size && (isalnum(data[p]) || data[p] == '-' || data[p] == '_' ||
-				  data[p] == '.')))
+		    (i > 0 && !isspace(data[i - 1]) &&
+		     !(data[i - 1] && strchr("{};/", data[i - 1]))) ||
+		    (p < size &&
+		     (isalnum(data[p]) || data[p] == '-' || data[p] == '_' || data[p] == '.')))
 			continue;
 		/* Nor "secret" inside a quoted string (a key name such as
 		 * "a/secret//b", which messages rightly show): an odd number of
@@ -186,9 +188,10 @@ static void check_no_secret(const uint8_t *data, size_t size, const char *msg)
 		end = p - start > WINDOW_SPAN ? start + WINDOW_SPAN : p;
 		for (size_t w = start; w + RUN_TEXT <= end; w++)
 			if (occurrences(data, size, data + w, RUN_TEXT) == 1)
-				FUZZ_CHECK(!occurrences((const uint8_t *)msg, ml, data + w, RUN_TEXT),
-					   "message quotes the secret's text \"%.*s\": %s", RUN_TEXT,
-					   (const char *)data + w, msg);
+				FUZZ_CHECK(
+					!occurrences((const uint8_t *)msg, ml, data + w, RUN_TEXT),
+					"message quotes the secret's text \"%.*s\": %s", RUN_TEXT,
+					(const char *)data + w, msg);
 		uint8_t *dec = pf_malloc(end - start + 1);
 		size_t dl = b64_loose(data + start, end - start, dec);
 
@@ -197,8 +200,8 @@ static void check_no_secret(const uint8_t *data, size_t size, const char *msg)
 			    !occurrences(data, size, dec + w, RUN_BYTES) &&
 			    occurrences((const uint8_t *)msg, ml, dec + w, RUN_BYTES))
 				FUZZ_CHECK(in_own_words(data, size, start, end, dec + w, RUN_BYTES),
-					   "message quotes decoded secret bytes \"%.*s\": %s", RUN_BYTES,
-					   (const char *)dec + w, msg);
+					   "message quotes decoded secret bytes \"%.*s\": %s",
+					   RUN_BYTES, (const char *)dec + w, msg);
 		free(dec);
 	}
 }
@@ -215,8 +218,8 @@ static void check_rejected(const dns_tsig_key *k, int r, const pf_err *e, unsign
 /* Sign the same small message with both keys: equal keys, equal MACs. */
 static bool same_signature(const dns_tsig_key *a, const dns_tsig_key *b)
 {
-	static const uint8_t query[] = {0x12, 0x34, 0x28, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-					7,    'e',  'x',  'a', 'm', 'p', 'l', 'e', 0, 0, 6, 0, 1};
+	static const uint8_t query[] = {0x12, 0x34, 0x28, 0,   0,   1,   0,   0, 0, 0, 0, 0, 7,
+					'e',  'x',  'a',  'm', 'p', 'l', 'e', 0, 0, 6, 0, 1};
 	uint8_t *wa = copy_of(query, sizeof(query)), *wb = copy_of(query, sizeof(query));
 	size_t la = sizeof(query), lb = sizeof(query);
 	bool same = dns_tsig_sign(a, &wa, &la, 1700000000, NULL, 0, 0, NULL, 0, NULL, NULL) == 0 &&

@@ -117,8 +117,9 @@ static size_t replay_dir(const char *dir)
 	if (!dh) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "cannot open the corpus directory: %s (run from the top "
-					   "of the source tree)",
+		snprintf(why, sizeof(why),
+			 "cannot open the corpus directory: %s (run from the top "
+			 "of the source tree)",
 			 strerror(errno));
 		fail_line(dir, why);
 		return 0;

@@ -38,6 +38,7 @@
 #include "../../daemon/state.h"
 #include "../../daemon/tlsa.h"
 #include "t.h"
+#include "../../daemon/macro.h"
 
 #define T0 1900000000LL /* the fake clock's start (2030) */
 #define N_SERVERS 2
@@ -520,7 +521,7 @@ static int f_guard(void *ud, const pf_guard_req *q, const pf_guard_record *recs,
 	ssize_t hit;
 
 	(void)ud;
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(params); i++) {
 		const char *f = mc_get(params[i]);
 
 		if (f && *f) {
@@ -567,11 +568,11 @@ static const pf_roll_ops fake_ops = {
 /* ---- the world and the configuration of one case ------------------------ */
 
 typedef struct world_opts {
-	uint32_t ttl;          /* TTL served (and the old record's) */
-	bool no_old_record;    /* the TLSA RRset does not exist before */
+	uint32_t ttl;       /* TTL served (and the old record's) */
+	bool no_old_record; /* the TLSA RRset does not exist before */
 	uint32_t tlsa_ttl;
 	int64_t min_delay, safety, retire_delay, alert;
-	int64_t lag2;          /* ns2's lag */
+	int64_t lag2; /* ns2's lag */
 } world_opts;
 
 static const world_opts defaults = {300, false, 300, 0, 60, 3600, 3600, 0};

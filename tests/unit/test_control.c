@@ -69,7 +69,7 @@ static pid_t serve(const char *path)
  * Returns the milliseconds from connecting to the end; *ans gets what came
  * (NUL-terminated). */
 static long raw_client(const char *path, const char *data, size_t n, int pause_ms, char *ans,
-                       size_t size)
+		       size_t size)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	uint64_t t0 = pf_mono_usec(), until;
@@ -168,20 +168,20 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/run/control", dir);
 	pid = serve(path);
 	T_CHECK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600,
-	        "socket created 0600 in a new directory");
+		"socket created 0600 in a new directory");
 	T_CHECK(control_request(path, "status json", 2000, &code, &body, &e) == 0 &&
-	            code == PF_EXIT_OK && body && strcmp(body, "phase idle json\n") == 0,
-	        "status request answered");
+			code == PF_EXIT_OK && body && strcmp(body, "phase idle json\n") == 0,
+		"status request answered");
 	free(body);
 	body = NULL;
 	T_CHECK(control_request(path, "cancel", 2000, &code, &body, &e) == 0 &&
-	            code == PF_EXIT_REFUSED && strstr(e.msg, "cancel refused"),
-	        "refusal carried as exit 3: %s", e.msg);
+			code == PF_EXIT_REFUSED && strstr(e.msg, "cancel refused"),
+		"refusal carried as exit 3: %s", e.msg);
 	free(body);
 	body = NULL;
 	T_CHECK(control_request(path, "bogus", 2000, &code, &body, &e) == 0 &&
-	            code == PF_EXIT_USAGE,
-	        "unknown request is a usage error");
+			code == PF_EXIT_USAGE,
+		"unknown request is a usage error");
 	free(body);
 	body = NULL;
 	/* A late answer: the patient request waits for it and says why, once,
@@ -202,14 +202,14 @@ int main(void)
 	note[nn > 0 ? nn : 0] = '\0';
 	close(errpipe[0]);
 	T_CHECK(r == 0 && code == PF_EXIT_OK && body && strcmp(body, "late\n") == 0,
-	        "a late answer (1.5 s) is waited for: %d %s", r, e.msg);
+		"a late answer (1.5 s) is waited for: %d %s", r, e.msg);
 	T_CHECK(strcmp(note, "still waiting\n") == 0, "the busy note printed once: \"%.*s\"",
-	        (int)strcspn(note, "\n"), note);
+		(int)strcspn(note, "\n"), note);
 	free(body);
 	body = NULL;
 	r = control_request(path, "slow", 500, &code, &body, &e);
 	T_CHECK(r == -ETIMEDOUT && strstr(e.msg, "timed out"),
-	        "a shorter wait gives up, saying so: %d %s", r, e.msg);
+		"a shorter wait gives up, saying so: %d %s", r, e.msg);
 	/* Another user is refused; the test runs as root. */
 	if (geteuid() == 0) {
 		struct passwd *pw = getpwnam("nobody");
@@ -224,7 +224,7 @@ int main(void)
 				_exit(2);
 			int rr = control_request(path, "status", 2000, &code, &body, &e);
 			_exit(rr == 0 && code == PF_EXIT_REFUSED && strstr(e.msg, "root only") ? 0
-			                                                                       : 1);
+											       : 1);
 		}
 		int st2;
 		waitpid(c, &st2, 0);
@@ -245,25 +245,25 @@ int main(void)
 	r = control_request(path, "status", 5000, &code, &body, &e);
 	ms = (long)((pf_mono_usec() - t0) / 1000);
 	T_CHECK(r == 0 && code == PF_EXIT_OK && body && strcmp(body, "phase idle\n") == 0 &&
-	            ms < 1000,
-	        "a client dribbling a byte every 1.5 s does not hold up another's status "
-	        "(answered in %ld ms)",
-	        ms);
+			ms < 1000,
+		"a client dribbling a byte every 1.5 s does not hold up another's status "
+		"(answered in %ld ms)",
+		ms);
 	free(body);
 	body = NULL;
 	ms = collect(slow, rfd, ans, sizeof(ans));
 	T_CHECK(ms >= 1900 && ms < 3500 &&
-	            strcmp(ans, "ERR 1 control request not complete within 2 s") == 0,
-	        "the dribbling client is cut off at its 2 s deadline (%ld ms): \"%s\"", ms, ans);
+			strcmp(ans, "ERR 1 control request not complete within 2 s") == 0,
+		"the dribbling client is cut off at its 2 s deadline (%ld ms): \"%s\"", ms, ans);
 	/* A NUL byte: one error line at once, no 2 s wait. */
 	ms = raw_client(path, "sta\0tus\n", 8, 0, ans, sizeof(ans));
 	ans[strcspn(ans, "\n")] = '\0';
 	T_CHECK(ms >= 0 && ms < 1000 &&
-	            strcmp(ans, "ERR 2 invalid control request: byte 0x00 at offset 3") == 0,
-	        "a request with a NUL byte gets its error line at once (%ld ms): \"%s\"", ms, ans);
+			strcmp(ans, "ERR 2 invalid control request: byte 0x00 at offset 3") == 0,
+		"a request with a NUL byte gets its error line at once (%ld ms): \"%s\"", ms, ans);
 	T_CHECK(control_request(path, "can\001cel", 2000, &code, &body, &e) == 0 &&
-	            code == PF_EXIT_USAGE && strstr(e.msg, "byte 0x01 at offset 3"),
-	        "a control byte is refused as a usage error, not handled: %s", e.msg);
+			code == PF_EXIT_USAGE && strstr(e.msg, "byte 0x01 at offset 3"),
+		"a control byte is refused as a usage error, not handled: %s", e.msg);
 	free(body);
 	body = NULL;
 	/* Over-long: refused as soon as the buffer is full. */
@@ -273,8 +273,8 @@ int main(void)
 	ms = raw_client(path, longreq, sizeof(longreq), 0, ans, sizeof(ans));
 	ans[strcspn(ans, "\n")] = '\0';
 	T_CHECK(ms >= 0 && ms < 1000 &&
-	            strcmp(ans, "ERR 2 control request longer than 255 bytes") == 0,
-	        "an over-long request is refused at once (%ld ms): \"%s\"", ms, ans);
+			strcmp(ans, "ERR 2 control request longer than 255 bytes") == 0,
+		"an over-long request is refused at once (%ld ms): \"%s\"", ms, ans);
 	/* More silent clients than the limit: the next is told so at once,
 	 * and is served again once they have gone. */
 	int silent[PF_CONTROL_CLIENTS_MAX];
@@ -290,15 +290,15 @@ int main(void)
 	ms = raw_client(path, "status\n", 7, 0, ans, sizeof(ans));
 	ans[strcspn(ans, "\n")] = '\0';
 	T_CHECK(ms >= 0 && ms < 1000 &&
-	            strncmp(ans, "ERR 1 busy: too many control connections", 40) == 0,
-	        "client %d of %d silent ones is told the daemon is busy (%ld ms): \"%s\"",
-	        PF_CONTROL_CLIENTS_MAX + 1, PF_CONTROL_CLIENTS_MAX, ms, ans);
+			strncmp(ans, "ERR 1 busy: too many control connections", 40) == 0,
+		"client %d of %d silent ones is told the daemon is busy (%ld ms): \"%s\"",
+		PF_CONTROL_CLIENTS_MAX + 1, PF_CONTROL_CLIENTS_MAX, ms, ans);
 	for (int i = 0; i < PF_CONTROL_CLIENTS_MAX; i++)
 		close(silent[i]);
 	usleep(100 * 1000);
 	pf_err_clear(&e);
 	T_CHECK(control_request(path, "status", 2000, &code, &body, &e) == 0 && code == PF_EXIT_OK,
-	        "served again once the silent clients have gone: %s", e.msg);
+		"served again once the silent clients have gone: %s", e.msg);
 	free(body);
 	body = NULL;
 	/* Another user that sends nothing is refused at once: its peer
@@ -319,16 +319,17 @@ int main(void)
 		}
 		close(p2[1]);
 		ms = collect(c, p2[0], ans, sizeof(ans));
-		T_CHECK(
-		    ms >= 0 && ms < 1000 && strcmp(ans, "ERR 3 permission denied: root only") == 0,
-		    "a silent client of user nobody is refused before it sends a byte (%ld ms): "
-		    "\"%s\"",
-		    ms, ans);
+		T_CHECK(ms >= 0 && ms < 1000 &&
+				strcmp(ans, "ERR 3 permission denied: root only") == 0,
+			"a silent client of user nobody is refused before it sends a byte (%ld "
+			"ms): "
+			"\"%s\"",
+			ms, ans);
 	}
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	T_CHECK(control_request(path, "status", 500, &code, &body, &e) == -ECONNREFUSED,
-	        "no daemon: connection refused reported");
+		"no daemon: connection refused reported");
 	/* A stale socket is replaced; a file at that name is not removed. */
 	pf_err_clear(&e);
 	int lfd = control_listen(path, &e);
@@ -343,8 +344,8 @@ int main(void)
 	pf_err_clear(&e);
 	lfd = control_listen(path, &e);
 	T_CHECK(lfd == -EEXIST && strstr(e.msg, "exists and is not a socket") &&
-	            stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 13,
-	        "a regular file at the socket's name is refused and left alone: %s", e.msg);
+			stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 13,
+		"a regular file at the socket's name is refused and left alone: %s", e.msg);
 	char *cmd = pf_asprintf("rm -rf %s", dir);
 	(void)!system(cmd);
 	free(cmd);

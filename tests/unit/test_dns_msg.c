@@ -61,34 +61,34 @@ static const struct reply_case {
 	const char *why;        /* part of the reason for IGNORE */
 	enum dns_status status; /* for ACCEPT */
 } cases[] = {
-    {"good unsigned reply", SP_NONE, false, DNS_CHECK_ACCEPT, NULL, DNS_NOERROR},
-    {"good signed reply", SP_NONE, true, DNS_CHECK_ACCEPT, NULL, DNS_NOERROR},
-    {"SERVFAIL, signed", SP_SERVFAIL, true, DNS_CHECK_ACCEPT, NULL, DNS_SERVFAIL},
-    {"wrong message ID", SP_ID, false, DNS_CHECK_IGNORE, "wrong message ID", 0},
-    {"QR clear", SP_NOT_QR, false, DNS_CHECK_IGNORE, "not a response", 0},
-    {"wrong opcode", SP_OPCODE, false, DNS_CHECK_IGNORE, "wrong opcode", 0},
-    {"another name", SP_QNAME, false, DNS_CHECK_IGNORE, "another question", 0},
-    {"another type", SP_QTYPE, false, DNS_CHECK_IGNORE, "another question", 0},
-    {"no question", SP_NO_QUESTION, false, DNS_CHECK_IGNORE, "another question", 0},
-    {"truncated", SP_TC, false, DNS_CHECK_TRUNCATED, NULL, 0},
-    {"truncated, signed request", SP_TC, true, DNS_CHECK_TRUNCATED, NULL, 0},
-    {"short datagram", SP_SHORT, false, DNS_CHECK_IGNORE, "too short", 0},
-    {"unsigned reply to a signed request", SP_UNSIGNED, true, DNS_CHECK_IGNORE, "not TSIG-signed",
-     0},
-    {"signed with another key name", SP_OTHER_KEY, true, DNS_CHECK_IGNORE, "another TSIG key name",
-     0},
-    {"signed with another secret", SP_OTHER_SECRET, true, DNS_CHECK_IGNORE, "MAC does not verify",
-     0},
-    {"signed 10 minutes ago", SP_OLD, true, DNS_CHECK_IGNORE, "outside the fudge", 0},
-    {"a byte changed after signing", SP_FLIP_BYTE, true, DNS_CHECK_IGNORE, "MAC does not verify",
-     0},
-    {"BADKEY without MAC (RFC 8945 5.3.2)", SP_BADKEY_UNSIGNED, true, DNS_CHECK_ACCEPT, NULL,
-     DNS_BADKEY},
+	{"good unsigned reply", SP_NONE, false, DNS_CHECK_ACCEPT, NULL, DNS_NOERROR},
+	{"good signed reply", SP_NONE, true, DNS_CHECK_ACCEPT, NULL, DNS_NOERROR},
+	{"SERVFAIL, signed", SP_SERVFAIL, true, DNS_CHECK_ACCEPT, NULL, DNS_SERVFAIL},
+	{"wrong message ID", SP_ID, false, DNS_CHECK_IGNORE, "wrong message ID", 0},
+	{"QR clear", SP_NOT_QR, false, DNS_CHECK_IGNORE, "not a response", 0},
+	{"wrong opcode", SP_OPCODE, false, DNS_CHECK_IGNORE, "wrong opcode", 0},
+	{"another name", SP_QNAME, false, DNS_CHECK_IGNORE, "another question", 0},
+	{"another type", SP_QTYPE, false, DNS_CHECK_IGNORE, "another question", 0},
+	{"no question", SP_NO_QUESTION, false, DNS_CHECK_IGNORE, "another question", 0},
+	{"truncated", SP_TC, false, DNS_CHECK_TRUNCATED, NULL, 0},
+	{"truncated, signed request", SP_TC, true, DNS_CHECK_TRUNCATED, NULL, 0},
+	{"short datagram", SP_SHORT, false, DNS_CHECK_IGNORE, "too short", 0},
+	{"unsigned reply to a signed request", SP_UNSIGNED, true, DNS_CHECK_IGNORE,
+	 "not TSIG-signed", 0},
+	{"signed with another key name", SP_OTHER_KEY, true, DNS_CHECK_IGNORE,
+	 "another TSIG key name", 0},
+	{"signed with another secret", SP_OTHER_SECRET, true, DNS_CHECK_IGNORE,
+	 "MAC does not verify", 0},
+	{"signed 10 minutes ago", SP_OLD, true, DNS_CHECK_IGNORE, "outside the fudge", 0},
+	{"a byte changed after signing", SP_FLIP_BYTE, true, DNS_CHECK_IGNORE,
+	 "MAC does not verify", 0},
+	{"BADKEY without MAC (RFC 8945 5.3.2)", SP_BADKEY_UNSIGNED, true, DNS_CHECK_ACCEPT, NULL,
+	 DNS_BADKEY},
 };
 
 /* Render rep, signing it as a reply to rq with k at time t when k is set. */
 static uint8_t *render(ldns_pkt *rep, const dns_request *rq, const dns_tsig_key *k, int64_t t,
-                       uint16_t tsig_error, size_t *len)
+		       uint16_t tsig_error, size_t *len)
 {
 	uint8_t *w = NULL, *copy;
 
@@ -98,7 +98,7 @@ static uint8_t *render(ldns_pkt *rep, const dns_request *rq, const dns_tsig_key 
 	free(w);
 	if (k)
 		dns_tsig_sign(k, &copy, len, t, rq->mac, rq->mac_len, tsig_error, NULL, 0, NULL,
-		              NULL);
+			      NULL);
 	return copy;
 }
 
@@ -107,7 +107,7 @@ static void test_reply_checks(void)
 	dns_tsig_key *k = key_named("upd-key", SECRET);
 	dns_tsig_key *other = key_named("other-key", SECRET);
 	dns_tsig_key *other_secret =
-	    key_named("upd-key", "AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+		key_named("upd-key", "AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
 
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		const struct reply_case *c = &cases[i];
@@ -119,8 +119,8 @@ static void test_reply_checks(void)
 		uint16_t terr = 0;
 
 		dns_request_init(&rq,
-		                 dns_query_pkt("mx.example.test", LDNS_RR_TYPE_TLSA, false, true),
-		                 c->signed_req ? k : NULL, NULL);
+				 dns_query_pkt("mx.example.test", LDNS_RR_TYPE_TLSA, false, true),
+				 c->signed_req ? k : NULL, NULL);
 		ldns_pkt *rep = dns_query_pkt("mx.example.test", LDNS_RR_TYPE_TLSA, false, false);
 		ldns_pkt_set_id(rep, rq.id);
 		ldns_pkt_set_qr(rep, true);
@@ -137,7 +137,7 @@ static void test_reply_checks(void)
 			break;
 		case SP_QNAME: {
 			ldns_pkt *o =
-			    dns_query_pkt("mx.example.org", LDNS_RR_TYPE_TLSA, false, false);
+				dns_query_pkt("mx.example.org", LDNS_RR_TYPE_TLSA, false, false);
 			ldns_pkt_set_id(o, rq.id);
 			ldns_pkt_set_qr(o, true);
 			ldns_pkt_free(rep);
@@ -146,7 +146,7 @@ static void test_reply_checks(void)
 		}
 		case SP_QTYPE: {
 			ldns_pkt *o =
-			    dns_query_pkt("mx.example.test", LDNS_RR_TYPE_A, false, false);
+				dns_query_pkt("mx.example.test", LDNS_RR_TYPE_A, false, false);
 			ldns_pkt_set_id(o, rq.id);
 			ldns_pkt_set_qr(o, true);
 			ldns_pkt_free(rep);
@@ -185,7 +185,7 @@ static void test_reply_checks(void)
 		}
 		size_t len;
 		uint8_t *w = render(rep, &rq, c->spoil == SP_BADKEY_UNSIGNED ? NULL : signer,
-		                    c->spoil == SP_OLD ? now - 600 : now, terr, &len);
+				    c->spoil == SP_OLD ? now - 600 : now, terr, &len);
 		if (c->spoil == SP_BADKEY_UNSIGNED) {
 			/* A TSIG RR with the error and an empty MAC, by hand. */
 			static const uint8_t alg[] = "\x0bhmac-sha256";
@@ -218,12 +218,12 @@ static void test_reply_checks(void)
 		T_CHECK(got == c->want, "reply check: %s (got %d, why \"%s\")", c->name, got, why);
 		if (c->why)
 			T_CHECK(strstr(why, c->why) != NULL, "reply check: %s: reason \"%s\"",
-			        c->name, why);
+				c->name, why);
 		if (got == DNS_CHECK_ACCEPT && c->want == DNS_CHECK_ACCEPT) {
 			T_CHECK(dns_reply_status(&reply) == c->status, "reply check: %s: status %s",
-			        c->name, dns_status_describe(c->status)->name);
+				c->name, dns_status_describe(c->status)->name);
 			T_CHECK(reply.verified == (c->signed_req && c->spoil != SP_BADKEY_UNSIGNED),
-			        "reply check: %s: verified flag", c->name);
+				"reply check: %s: verified flag", c->name);
 		}
 		dns_reply_clear(&reply);
 		free(w);
@@ -241,12 +241,12 @@ static void test_status_table(void)
 		enum dns_status s;
 		enum dns_action a;
 	} want[] = {
-	    {DNS_NOERROR, DNS_ACT_ACCEPT}, {DNS_SERVFAIL, DNS_ACT_RETRY},
-	    {DNS_TIMEOUT, DNS_ACT_RETRY},  {DNS_TRUNCATED, DNS_ACT_TCP},
-	    {DNS_REFUSED, DNS_ACT_STOP},   {DNS_NOTAUTH, DNS_ACT_STOP},
-	    {DNS_NOTZONE, DNS_ACT_STOP},   {DNS_BADSIG, DNS_ACT_STOP},
-	    {DNS_BADKEY, DNS_ACT_STOP},    {DNS_BADTIME, DNS_ACT_STOP},
-	    {DNS_YXRRSET, DNS_ACT_RETRY},  {DNS_NXRRSET, DNS_ACT_RETRY},
+		{DNS_NOERROR, DNS_ACT_ACCEPT}, {DNS_SERVFAIL, DNS_ACT_RETRY},
+		{DNS_TIMEOUT, DNS_ACT_RETRY},  {DNS_TRUNCATED, DNS_ACT_TCP},
+		{DNS_REFUSED, DNS_ACT_STOP},   {DNS_NOTAUTH, DNS_ACT_STOP},
+		{DNS_NOTZONE, DNS_ACT_STOP},   {DNS_BADSIG, DNS_ACT_STOP},
+		{DNS_BADKEY, DNS_ACT_STOP},    {DNS_BADTIME, DNS_ACT_STOP},
+		{DNS_YXRRSET, DNS_ACT_RETRY},  {DNS_NXRRSET, DNS_ACT_RETRY},
 	};
 	bool all = true;
 
@@ -257,21 +257,21 @@ static void test_status_table(void)
 	T_CHECK(all, "every status has a name and its own message");
 	for (size_t i = 0; i < PF_ELEMENTSOF(want); i++)
 		T_CHECK(dns_status_describe(want[i].s)->action == want[i].a,
-		        "%s: defined action %d", dns_status_describe(want[i].s)->name, want[i].a);
+			"%s: defined action %d", dns_status_describe(want[i].s)->name, want[i].a);
 	all = true;
 	for (unsigned s = 0; s < DNS_STATUS_COUNT; s++)
 		for (unsigned t = s + 1; t < DNS_STATUS_COUNT; t++)
 			all &= strcmp(dns_status_describe((enum dns_status)s)->meaning,
-			              dns_status_describe((enum dns_status)t)->meaning) != 0;
+				      dns_status_describe((enum dns_status)t)->meaning) != 0;
 	T_CHECK(all, "no two statuses share a message");
 }
 
 static void test_serial(void)
 {
 	T_CHECK(dns_serial_ge(5, 5) && dns_serial_ge(6, 5) && !dns_serial_ge(5, 6),
-	        "serials: plain order");
+		"serials: plain order");
 	T_CHECK(dns_serial_ge(3, 0xfffffff0u) && !dns_serial_ge(0xfffffff0u, 3),
-	        "serials: wrap-around (RFC 1982)");
+		"serials: wrap-around (RFC 1982)");
 }
 
 /* A UDP socket on 127.0.0.1 and the server for it. */
@@ -303,8 +303,8 @@ static void test_one_deadline(void)
 	for (int i = 0; i < N; i++) {
 		fds[i] = local_server(&srv[i]);
 		dns_request_init(&rq[i],
-		                 dns_query_pkt("example.test", LDNS_RR_TYPE_SOA, false, true), NULL,
-		                 NULL);
+				 dns_query_pkt("example.test", LDNS_RR_TYPE_SOA, false, true), NULL,
+				 NULL);
 		xs[i].server = &srv[i];
 		xs[i].req = &rq[i];
 	}
@@ -336,7 +336,7 @@ static void many_queries(dns_xfer *xs, dns_request *rq, const dns_server *srv)
 
 		snprintf(name, sizeof(name), "mx%02d.example.test", i);
 		dns_request_init(&rq[i], dns_query_pkt(name, LDNS_RR_TYPE_TLSA, false, false), NULL,
-		                 NULL);
+				 NULL);
 		xs[i].server = srv;
 		xs[i].req = &rq[i];
 	}
@@ -364,7 +364,7 @@ static void delay_line(int fd)
 		if (poll(&p, 1, ms) > 0 && nq < 64) {
 			q[nq].fl = sizeof(q[nq].from);
 			q[nq].n = recvfrom(fd, q[nq].buf, sizeof(q[nq].buf), 0,
-			                   (struct sockaddr *)&q[nq].from, &q[nq].fl);
+					   (struct sockaddr *)&q[nq].from, &q[nq].fl);
 			if (q[nq].n >= 12) {
 				q[nq].at = pf_mono_usec() + 100000;
 				q[nq].buf[2] |= 0x84; /* QR, AA */
@@ -400,14 +400,14 @@ static void test_deadline_per_question(void)
 	for (int i = 0; i < MANY; i++) {
 		all_timeout &= xs[i].status == DNS_TIMEOUT && !xs[i].replied;
 		unsent += strstr(xs[i].note, "not sent: 127.0.0.1:") &&
-		          strstr(xs[i].note, "answered nothing for 300 ms");
+			  strstr(xs[i].note, "answered nothing for 300 ms");
 		dns_xfer_clear(&xs[i]);
 		dns_request_free(&rq[i]);
 	}
 	T_CHECK(all_timeout, "a silent server with 40 questions: each ends in a timeout");
 	T_CHECK(got >= 8 && got <= 16 && unsent == 32,
-	        "a silent server costs one deadline: 8 asked (%d datagrams), the other %d not sent",
-	        got, unsent);
+		"a silent server costs one deadline: 8 asked (%d datagrams), the other %d not sent",
+		got, unsent);
 
 	/* 100 ms away, 40 questions in windows of 8: about 500 ms in all,
 	 * longer than the 300 ms deadline of each question. */
@@ -427,7 +427,7 @@ static void test_deadline_per_question(void)
 	waitpid(pid, NULL, 0);
 	close(fd);
 	T_CHECK(all_replied, "a server 100 ms away answers all 40 questions, 8 at a time, "
-	                     "though the round outlasts one 300 ms deadline");
+			     "though the round outlasts one 300 ms deadline");
 }
 
 int main(void)

@@ -31,58 +31,60 @@ static const struct key_case {
 	const char *key_name;
 	const char *alg;
 } key_cases[] = {
-    {"tsig-keygen output",
-     "key \"tsig-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"" SECRET "\";\n};\n", NULL,
-     "tsig-key.", "hmac-sha256"},
-    {"hmac-sha1", "key k1 { algorithm hmac-sha1; secret \"" SECRET "\"; };", NULL, "k1.",
-     "hmac-sha1"},
-    {"hmac-sha224", "key k { algorithm hmac-sha224; secret \"" SECRET "\"; };", NULL, "k.",
-     "hmac-sha224"},
-    {"hmac-sha384", "key k { algorithm hmac-sha384; secret \"" SECRET "\"; };", NULL, "k.",
-     "hmac-sha384"},
-    {"hmac-sha512 quoted",
-     "key \"K.Example.\" { algorithm \"HMAC-SHA512\"; secret \"" SECRET "\"; };", NULL,
-     "k.example.", "hmac-sha512"},
-    {"comments",
-     "# made by tsig-keygen\n// another\n/* block\n comment */ key \"a.b\" {\n"
-     "algorithm hmac-sha256; # trailing\n secret \"" SECRET "\"; };\n",
-     NULL, "a.b.", "hmac-sha256"},
-    {"secret before algorithm", "key x { secret \"" SECRET "\"; algorithm hmac-sha256; };", NULL,
-     "x.", "hmac-sha256"},
-    {"empty file", "", ":1: expected a key statement, found end of file", NULL, NULL},
-    {"not a key", "options { };", ":1: expected a key statement, found \"options\"", NULL, NULL},
-    {"no name", "key { algorithm hmac-sha256; };", ":1: expected the key name", NULL, NULL},
-    {"bad name", "key \"a..b\" { algorithm hmac-sha256; secret \"" SECRET "\"; };",
-     ":1: \"a..b\" is not a valid key name", NULL, NULL},
-    {"md5", "key k {\n algorithm hmac-md5;\n secret \"" SECRET "\"; };",
-     ":2: unsupported TSIG algorithm \"hmac-md5\"", NULL, NULL},
-    {"no algorithm", "key k {\n secret \"" SECRET "\";\n};", ":3: key k. has no algorithm", NULL,
-     NULL},
-    {"no secret", "key k {\n algorithm hmac-sha256;\n};", ":3: key k. has no secret", NULL, NULL},
-    {"bad base64", "key k {\n algorithm hmac-sha256;\n secret \"AAEC*wQF\";\n};",
-     ":3: the secret is not valid base64", NULL, NULL},
-    {"bad padding", "key k { algorithm hmac-sha256; secret \"AAECAw=\"; };",
-     ":1: the secret is not valid base64", NULL, NULL},
-    {"missing semicolon", "key k {\n algorithm hmac-sha256\n secret \"" SECRET "\";\n};",
-     ":3: expected \";\", found another token", NULL, NULL},
-    {"missing final semicolon", "key k { algorithm hmac-sha256; secret \"" SECRET "\"; }",
-     ":1: expected \";\" after \"}\", found end of file", NULL, NULL},
-    {"two keys",
-     "key a { algorithm hmac-sha256; secret \"" SECRET "\"; };\n"
-     "key b { algorithm hmac-sha256; secret \"" SECRET "\"; };",
-     ":2: a second key statement", NULL, NULL},
-    {"twice", "key k { algorithm hmac-sha256; algorithm hmac-sha1; };", ":1: algorithm given twice",
-     NULL, NULL},
-    {"unterminated string", "key k { algorithm hmac-sha256; secret \"" SECRET_PIECE,
-     ":1: expected the secret, found unterminated quoted string", NULL, NULL},
-    {"unterminated comment", "/* key", ":1: expected a key statement, found unterminated", NULL,
-     NULL},
-    {"not a key file (shadow)", "root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\n",
-     ":1: expected a key statement, found a word of 48 characters (not shown)", NULL, NULL},
-    {"a password file", "hunter2:secret\n",
-     ":1: expected a key statement, found a word of 14 characters (not shown)", NULL, NULL},
-    {"unknown clause", "key k { algorithm hmac-sha256; port 53; };",
-     ":1: expected \"algorithm\", \"secret\" or \"}\", found another token", NULL, NULL},
+	{"tsig-keygen output",
+	 "key \"tsig-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"" SECRET "\";\n};\n", NULL,
+	 "tsig-key.", "hmac-sha256"},
+	{"hmac-sha1", "key k1 { algorithm hmac-sha1; secret \"" SECRET "\"; };", NULL, "k1.",
+	 "hmac-sha1"},
+	{"hmac-sha224", "key k { algorithm hmac-sha224; secret \"" SECRET "\"; };", NULL, "k.",
+	 "hmac-sha224"},
+	{"hmac-sha384", "key k { algorithm hmac-sha384; secret \"" SECRET "\"; };", NULL, "k.",
+	 "hmac-sha384"},
+	{"hmac-sha512 quoted",
+	 "key \"K.Example.\" { algorithm \"HMAC-SHA512\"; secret \"" SECRET "\"; };", NULL,
+	 "k.example.", "hmac-sha512"},
+	{"comments",
+	 "# made by tsig-keygen\n// another\n/* block\n comment */ key \"a.b\" {\n"
+	 "algorithm hmac-sha256; # trailing\n secret \"" SECRET "\"; };\n",
+	 NULL, "a.b.", "hmac-sha256"},
+	{"secret before algorithm", "key x { secret \"" SECRET "\"; algorithm hmac-sha256; };",
+	 NULL, "x.", "hmac-sha256"},
+	{"empty file", "", ":1: expected a key statement, found end of file", NULL, NULL},
+	{"not a key", "options { };", ":1: expected a key statement, found \"options\"", NULL,
+	 NULL},
+	{"no name", "key { algorithm hmac-sha256; };", ":1: expected the key name", NULL, NULL},
+	{"bad name", "key \"a..b\" { algorithm hmac-sha256; secret \"" SECRET "\"; };",
+	 ":1: \"a..b\" is not a valid key name", NULL, NULL},
+	{"md5", "key k {\n algorithm hmac-md5;\n secret \"" SECRET "\"; };",
+	 ":2: unsupported TSIG algorithm \"hmac-md5\"", NULL, NULL},
+	{"no algorithm", "key k {\n secret \"" SECRET "\";\n};", ":3: key k. has no algorithm",
+	 NULL, NULL},
+	{"no secret", "key k {\n algorithm hmac-sha256;\n};", ":3: key k. has no secret", NULL,
+	 NULL},
+	{"bad base64", "key k {\n algorithm hmac-sha256;\n secret \"AAEC*wQF\";\n};",
+	 ":3: the secret is not valid base64", NULL, NULL},
+	{"bad padding", "key k { algorithm hmac-sha256; secret \"AAECAw=\"; };",
+	 ":1: the secret is not valid base64", NULL, NULL},
+	{"missing semicolon", "key k {\n algorithm hmac-sha256\n secret \"" SECRET "\";\n};",
+	 ":3: expected \";\", found another token", NULL, NULL},
+	{"missing final semicolon", "key k { algorithm hmac-sha256; secret \"" SECRET "\"; }",
+	 ":1: expected \";\" after \"}\", found end of file", NULL, NULL},
+	{"two keys",
+	 "key a { algorithm hmac-sha256; secret \"" SECRET "\"; };\n"
+	 "key b { algorithm hmac-sha256; secret \"" SECRET "\"; };",
+	 ":2: a second key statement", NULL, NULL},
+	{"twice", "key k { algorithm hmac-sha256; algorithm hmac-sha1; };",
+	 ":1: algorithm given twice", NULL, NULL},
+	{"unterminated string", "key k { algorithm hmac-sha256; secret \"" SECRET_PIECE,
+	 ":1: expected the secret, found unterminated quoted string", NULL, NULL},
+	{"unterminated comment", "/* key", ":1: expected a key statement, found unterminated", NULL,
+	 NULL},
+	{"not a key file (shadow)", "root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\n",
+	 ":1: expected a key statement, found a word of 48 characters (not shown)", NULL, NULL},
+	{"a password file", "hunter2:secret\n",
+	 ":1: expected a key statement, found a word of 14 characters (not shown)", NULL, NULL},
+	{"unknown clause", "key k { algorithm hmac-sha256; port 53; };",
+	 ":1: expected \"algorithm\", \"secret\" or \"}\", found another token", NULL, NULL},
 };
 
 static void test_parse_table(void)
@@ -100,15 +102,15 @@ static void test_parse_table(void)
 			T_STREQ(k->name, c->key_name, "parse %s: key name %s", c->name, k->name);
 			T_STREQ(k->alg_name, c->alg, "parse %s: algorithm", c->name);
 			T_CHECK(k->secret_len == 32 && k->secret[0] == 0 && k->secret[31] == 31,
-			        "parse %s: secret decoded", c->name);
+				"parse %s: secret decoded", c->name);
 			dns_tsig_key_free(k);
 		} else {
 			T_CHECK(r == -EINVAL && !k, "reject %s", c->name);
 			T_CHECK(strncmp(e.msg, "F:", 2) == 0 && strstr(e.msg, c->want_error),
-			        "reject %s: message \"%s\" has \"%s\"", c->name, e.msg,
-			        c->want_error);
+				"reject %s: message \"%s\" has \"%s\"", c->name, e.msg,
+				c->want_error);
 			T_CHECK(!strstr(e.msg, SECRET_PIECE), "reject %s: no secret in message",
-			        c->name);
+				c->name);
 		}
 	}
 }
@@ -128,25 +130,25 @@ static void test_file_mode(void)
 		mode_t mode;
 		bool ok;
 	} modes[] = {{0600, true},  {0400, true},  {0640, false},
-	             {0604, false}, {0620, false}, {0644, false}};
+		     {0604, false}, {0620, false}, {0644, false}};
 	for (size_t i = 0; i < PF_ELEMENTSOF(modes); i++) {
 		chmod(path, modes[i].mode);
 		pf_err_clear(&e);
 		int r = dns_tsig_key_load(path, &k, &e);
 		if (modes[i].ok) {
 			T_CHECK(r == 0 && k, "mode %04o accepted (%s)", (unsigned)modes[i].mode,
-			        e.msg);
+				e.msg);
 		} else {
 			T_CHECK(r == -EPERM && !k && e.exit_code == PF_EXIT_REFUSED &&
-			            strstr(e.msg, path) && strstr(e.msg, "chmod 600"),
-			        "mode %04o refused: %s", (unsigned)modes[i].mode, e.msg);
+					strstr(e.msg, path) && strstr(e.msg, "chmod 600"),
+				"mode %04o refused: %s", (unsigned)modes[i].mode, e.msg);
 		}
 		k = dns_tsig_key_free(k);
 	}
 	unlink(path);
 	pf_err_clear(&e);
 	T_CHECK(dns_tsig_key_load(path, &k, &e) < 0 && strstr(e.msg, path),
-	        "missing file named: %s", e.msg);
+		"missing file named: %s", e.msg);
 }
 
 static dns_tsig_key *key_of(const char *alg, const char *name)
@@ -192,16 +194,16 @@ static void test_sign_against_ldns(void)
 		char alg[32];
 
 		T_CHECK(dns_tsig_sign(k, &w, &len, pf_now(), NULL, 0, 0, NULL, 0, mac, &maclen) ==
-		            0,
-		        "%s: sign", names[i]);
+				0,
+			"%s: sign", names[i]);
 		T_CHECK(maclen == k->mac_len, "%s: MAC length %zu", names[i], maclen);
 		T_CHECK(ldns_wire2pkt(&p, w, len) == LDNS_STATUS_OK && p && ldns_pkt_tsig(p),
-		        "%s: ldns parses the signed message", names[i]);
+			"%s: ldns parses the signed message", names[i]);
 		snprintf(alg, sizeof(alg), "%s.", names[i]);
 		/* ldns's verifier is independent code: agreement means our MAC
 		 * input is the RFC's. */
 		T_CHECK(p && ldns_pkt_tsig_verify(p, w, len, "upd-key.example.", SECRET, NULL),
-		        "%s: ldns verifies our signature", names[i]);
+			"%s: ldns verifies our signature", names[i]);
 		ldns_pkt_free(p);
 		free(w);
 		dns_tsig_key_free(k);
@@ -210,8 +212,8 @@ static void test_sign_against_ldns(void)
 
 /* Sign a "reply" with key at time t and check it as the client would. */
 static enum dns_tsig_verdict reply_verdict(dns_tsig_key *signer, dns_tsig_key *checker, int64_t t,
-                                           int64_t now, uint16_t error,
-                                           void (*tamper)(uint8_t *, size_t), dns_tsig_info *info)
+					   int64_t now, uint16_t error,
+					   void (*tamper)(uint8_t *, size_t), dns_tsig_info *info)
 {
 	uint8_t req_mac[DNS_TSIG_MAC_MAX], mac[DNS_TSIG_MAC_MAX];
 	size_t rlen, len, req_mac_len = 0, maclen;
@@ -258,37 +260,37 @@ static void test_verify(void)
 	int64_t now = pf_now();
 
 	snprintf(text, sizeof(text), "key upd-key { algorithm hmac-sha256; secret \"%s\"; };",
-	         "AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+		 "AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
 	dns_tsig_key_parse("t", text, strlen(text), &other_secret, NULL);
 
 	T_CHECK(reply_verdict(k, k, now, now, 0, NULL, &info) == DNS_TSIG_OK, "good reply");
 	T_CHECK(reply_verdict(k, k, now - 299, now, 0, NULL, &info) == DNS_TSIG_OK,
-	        "reply signed 299 s ago is within the fudge");
+		"reply signed 299 s ago is within the fudge");
 	T_CHECK(reply_verdict(k, k, now - 301, now, 0, NULL, &info) == DNS_TSIG_BAD_TIME,
-	        "reply signed 301 s ago: time outside the fudge");
+		"reply signed 301 s ago: time outside the fudge");
 	T_CHECK(reply_verdict(k, k, now + 1000, now, 0, NULL, &info) == DNS_TSIG_BAD_TIME,
-	        "reply from the future: time outside the fudge");
+		"reply from the future: time outside the fudge");
 	T_CHECK(reply_verdict(other_secret, k, now, now, 0, NULL, &info) == DNS_TSIG_BAD_MAC,
-	        "reply signed with another secret: bad MAC");
+		"reply signed with another secret: bad MAC");
 	T_CHECK(reply_verdict(other_name, k, now, now, 0, NULL, &info) == DNS_TSIG_WRONG_KEY,
-	        "reply signed with another key name");
+		"reply signed with another key name");
 	T_CHECK(reply_verdict(other_alg, k, now, now, 0, NULL, &info) == DNS_TSIG_WRONG_ALG,
-	        "reply signed with another algorithm");
+		"reply signed with another algorithm");
 	T_CHECK(reply_verdict(k, k, now, now, 0, flip_question, &info) == DNS_TSIG_BAD_MAC,
-	        "altered message: bad MAC");
+		"altered message: bad MAC");
 	T_CHECK(reply_verdict(k, k, now, now, 0, flip_mac, &info) == DNS_TSIG_BAD_MAC,
-	        "altered MAC: bad MAC");
+		"altered MAC: bad MAC");
 	T_CHECK(reply_verdict(k, k, now, now, 0, drop_tsig_count, &info) == DNS_TSIG_MALFORMED,
-	        "TSIG outside the counted records: malformed");
+		"TSIG outside the counted records: malformed");
 	T_CHECK(reply_verdict(k, k, now, now, DNS_TSIG_BADTIME, NULL, &info) == DNS_TSIG_OK &&
-	            info.error == DNS_TSIG_BADTIME,
-	        "signed BADTIME reply verifies and reports the error");
+			info.error == DNS_TSIG_BADTIME,
+		"signed BADTIME reply verifies and reports the error");
 
 	/* A reply with no TSIG at all. */
 	size_t len;
 	uint8_t *w = query_wire(7, &len);
 	T_CHECK(dns_tsig_verify(k, w, len, NULL, 0, now, &info) == DNS_TSIG_ABSENT,
-	        "unsigned reply: absent");
+		"unsigned reply: absent");
 	free(w);
 
 	dns_tsig_key_free(k);
@@ -311,7 +313,7 @@ static int ts_sign(void *ctx, uint8_t **wire, size_t *len, uint8_t *ret_mac, siz
 
 	t->signs++;
 	return dns_tsig_sign(t->real, wire, len, pf_now(), NULL, 0, 0, NULL, 0, ret_mac,
-	                     ret_mac_len);
+			     ret_mac_len);
 }
 
 static int ts_check(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac, size_t mac_len)
@@ -335,17 +337,18 @@ static void test_signer_key(void)
 	pf_err e = {0};
 
 	T_CHECK(dns_tsig_key_public("Upd-Key", DNS_HMAC_SHA256, &pub, &e) == 0 && pub &&
-	            !pub->secret && pub->secret_len == 0 && strcmp(pub->name, "upd-key.") == 0 &&
-	            pub->mac_len == 32 && pub->name_wire_len == k->name_wire_len &&
-	            memcmp(pub->name_wire, k->name_wire, k->name_wire_len) == 0,
-	        "a key from name and algorithm has the real key's name, wire form and MAC "
-	        "length, and no secret: %s",
-	        e.msg);
+			!pub->secret && pub->secret_len == 0 &&
+			strcmp(pub->name, "upd-key.") == 0 && pub->mac_len == 32 &&
+			pub->name_wire_len == k->name_wire_len &&
+			memcmp(pub->name_wire, k->name_wire, k->name_wire_len) == 0,
+		"a key from name and algorithm has the real key's name, wire form and MAC "
+		"length, and no secret: %s",
+		e.msg);
 	if (!pub)
 		return;
 	T_CHECK(dns_tsig_key_public("a..b", DNS_HMAC_SHA256, &bare, &e) < 0 &&
-	            strstr(e.msg, "not a valid key name"),
-	        "a name that is not one makes no key: %s", e.msg);
+			strstr(e.msg, "not a valid key name"),
+		"a name that is not one makes no key: %s", e.msg);
 	pub->signer = &signer;
 
 	/* A request signed through the signer verifies with ldns and the real
@@ -355,18 +358,18 @@ static void test_signer_key(void)
 	uint8_t *w = query_wire(0x4321, &len);
 	ldns_pkt *p = NULL;
 	T_CHECK(dns_tsig_sign(pub, &w, &len, 0, NULL, 0, 0, NULL, 0, mac, &maclen) == 0 &&
-	            ts.signs == 1 && maclen == 32,
-	        "a key with a signer signs a request through it (%u calls, MAC of %zu)", ts.signs,
-	        maclen);
+			ts.signs == 1 && maclen == 32,
+		"a key with a signer signs a request through it (%u calls, MAC of %zu)", ts.signs,
+		maclen);
 	T_CHECK(ldns_wire2pkt(&p, w, len) == LDNS_STATUS_OK && p &&
-	            ldns_pkt_tsig_verify(p, w, len, "upd-key.", SECRET, NULL),
-	        "and ldns verifies that signature with the real secret");
+			ldns_pkt_tsig_verify(p, w, len, "upd-key.", SECRET, NULL),
+		"and ldns verifies that signature with the real secret");
 	ldns_pkt_free(p);
 	free(w);
 	w = query_wire(7, &len);
 	T_CHECK(dns_tsig_sign(pub, &w, &len, now, mac, 32, 0, NULL, 0, mac, &maclen) == -EPERM &&
-	            ts.signs == 1,
-	        "a response (a request MAC given) is never signed through a signer");
+			ts.signs == 1,
+		"a response (a request MAC given) is never signed through a signer");
 	free(w);
 
 	/* Replies: every verdict is the real key's, the MAC judged by the
@@ -378,30 +381,30 @@ static void test_signer_key(void)
 		void (*tamper)(uint8_t *, size_t);
 		int signer_key; /* 0 the key, 1 another name, 2 another algorithm */
 	} cases[] = {
-	    {"good reply", 0, 0, NULL, 0},
-	    {"reply signed 301 s ago", -301, 0, NULL, 0},
-	    {"altered message", 0, 0, flip_question, 0},
-	    {"altered MAC", 0, 0, flip_mac, 0},
-	    {"TSIG outside the counted records", 0, 0, drop_tsig_count, 0},
-	    {"signed BADTIME reply", 0, DNS_TSIG_BADTIME, NULL, 0},
-	    {"another key name", 0, 0, NULL, 1},
-	    {"another algorithm", 0, 0, NULL, 2},
+		{"good reply", 0, 0, NULL, 0},
+		{"reply signed 301 s ago", -301, 0, NULL, 0},
+		{"altered message", 0, 0, flip_question, 0},
+		{"altered MAC", 0, 0, flip_mac, 0},
+		{"TSIG outside the counted records", 0, 0, drop_tsig_count, 0},
+		{"signed BADTIME reply", 0, DNS_TSIG_BADTIME, NULL, 0},
+		{"another key name", 0, 0, NULL, 1},
+		{"another algorithm", 0, 0, NULL, 2},
 	};
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		dns_tsig_key *by = cases[i].signer_key == 1   ? other_name
-		                   : cases[i].signer_key == 2 ? other_alg
-		                                              : k;
+				   : cases[i].signer_key == 2 ? other_alg
+							      : k;
 		enum dns_tsig_verdict want = reply_verdict(by, k, now + cases[i].dt, now,
-		                                           cases[i].error, cases[i].tamper, &info);
+							   cases[i].error, cases[i].tamper, &info);
 		unsigned before = ts.checks;
 		enum dns_tsig_verdict got = reply_verdict(by, pub, now + cases[i].dt, now,
-		                                          cases[i].error, cases[i].tamper, &info2);
+							  cases[i].error, cases[i].tamper, &info2);
 
 		T_CHECK(got == want && info.error == info2.error &&
-		            info.time_signed == info2.time_signed,
-		        "%s: the key without a secret says %s, as the real key does (%u MAC checks "
-		        "asked)",
-		        cases[i].name, dns_tsig_verdict_str(got), ts.checks - before);
+				info.time_signed == info2.time_signed,
+			"%s: the key without a secret says %s, as the real key does (%u MAC checks "
+			"asked)",
+			cases[i].name, dns_tsig_verdict_str(got), ts.checks - before);
 	}
 	T_CHECK(ts.checks > 0, "the MACs were checked by the signer (%u times)", ts.checks);
 
@@ -411,21 +414,21 @@ static void test_signer_key(void)
 	memset(input, 0x5a, sizeof(input));
 	HMAC(EVP_sha256(), k->secret, (int)k->secret_len, input, sizeof(input), good, &gl);
 	T_CHECK(dns_tsig_mac_matches(k, input, sizeof(input), good, gl),
-	        "the MAC check says yes to the HMAC of its input");
+		"the MAC check says yes to the HMAC of its input");
 	good[5] ^= 1;
 	T_CHECK(!dns_tsig_mac_matches(k, input, sizeof(input), good, gl),
-	        "and no to a MAC with one bit changed");
+		"and no to a MAC with one bit changed");
 	good[5] ^= 1;
 	T_CHECK(!dns_tsig_mac_matches(k, input, sizeof(input), good, gl - 1) &&
-	            !dns_tsig_mac_matches(k, input, sizeof(input), good, 1) &&
-	            !dns_tsig_mac_matches(k, input, sizeof(input), good, 0),
-	        "and no to a correct but shortened MAC (31, 1, 0 octets): nothing to learn a MAC "
-	        "octet by octet");
+			!dns_tsig_mac_matches(k, input, sizeof(input), good, 1) &&
+			!dns_tsig_mac_matches(k, input, sizeof(input), good, 0),
+		"and no to a correct but shortened MAC (31, 1, 0 octets): nothing to learn a MAC "
+		"octet by octet");
 	pub->signer = NULL;
 	w = query_wire(7, &len);
 	T_CHECK(dns_tsig_sign(pub, &w, &len, now, NULL, 0, 0, NULL, 0, mac, &maclen) < 0 &&
-	            !dns_tsig_mac_matches(pub, input, sizeof(input), good, gl),
-	        "a key with neither secret nor signer can neither sign nor check");
+			!dns_tsig_mac_matches(pub, input, sizeof(input), good, gl),
+		"a key with neither secret nor signer can neither sign nor check");
 	free(w);
 
 	dns_tsig_key_free(pub);

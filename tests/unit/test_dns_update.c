@@ -9,14 +9,15 @@
 
 #include "../../daemon/dns_update.h"
 #include "t.h"
+#include "../../daemon/macro.h"
 
 static const struct bcase {
 	unsigned failures;
 	unsigned lo, hi; /* the pause must lie in [lo, hi] ms */
 } cases[] = {
-	{1, 50, 100},     {2, 100, 200},    {3, 200, 400},    {4, 400, 800},
-	{5, 800, 1600},   {6, 1000, 2000},  {7, 1000, 2000},  {12, 1000, 2000},
-	{0, 1000, 2000},  {1000, 1000, 2000}, /* out of range: the cap, no overflow */
+	{1, 50, 100},    {2, 100, 200},      {3, 200, 400},   {4, 400, 800},
+	{5, 800, 1600},  {6, 1000, 2000},    {7, 1000, 2000}, {12, 1000, 2000},
+	{0, 1000, 2000}, {1000, 1000, 2000}, /* out of range: the cap, no overflow */
 };
 
 /* A small deterministic generator, so the test is reproducible. */
@@ -30,7 +31,7 @@ int main(void)
 {
 	uint32_t seed = 12345;
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		const struct bcase *c = &cases[i];
 		unsigned lo = dns_update_backoff_ms(c->failures, 0);
 		unsigned hi = dns_update_backoff_ms(c->failures, UINT32_MAX);
@@ -42,7 +43,8 @@ int main(void)
 			max = p > max ? p : max;
 		}
 		T_CHECK(lo >= c->lo && lo <= c->hi && hi >= c->lo && hi <= c->hi,
-			"backoff after failure %u: pauses with random input 0 and UINT32_MAX (%u, %u) in "
+			"backoff after failure %u: pauses with random input 0 and UINT32_MAX (%u, "
+			"%u) in "
 			"[%u, %u] ms",
 			c->failures, lo, hi, c->lo, c->hi);
 		/* Randomised: 2000 draws cover most of the window, so two writers

@@ -24,14 +24,14 @@
 enum reader { READ_FILE, READ_CONFIG, READ_TSIG, READ_KEY, READ_CERT, READ_PROBE };
 
 static const char *reader_name[] = {"pf_read_file",  "the configuration", "the TSIG key",
-                                    "a private key", "a certificate",     "keystore_probe"};
+				    "a private key", "a certificate",     "keystore_probe"};
 
 /* Read path with reader in a child; the child writes the error line into
  * msg.  Returns the child's exit status (0: the read was refused, 1: it
  * succeeded, 2: refused without a message), or -1 when it was still
  * blocked after 2 s (then killed). */
 static int read_in_child(enum reader reader, const char *path, char *msg, size_t size,
-                         uint64_t *ret_usec)
+			 uint64_t *ret_usec)
 {
 	uint64_t t0 = pf_mono_usec();
 	int pfd[2], status;
@@ -103,21 +103,21 @@ int main(void)
 		int r = read_in_child(rd, fifo, msg, sizeof(msg), &usec);
 
 		T_CHECK(r == 0 && strstr(msg, fifo) && strstr(msg, "not a regular file") &&
-		            usec < 1000000,
-		        "a FIFO as %s is refused at once (%.1f ms): %s", reader_name[rd],
-		        (double)usec / 1000, r == -1 ? "still blocked after 2 s" : msg);
+				usec < 1000000,
+			"a FIFO as %s is refused at once (%.1f ms): %s", reader_name[rd],
+			(double)usec / 1000, r == -1 ? "still blocked after 2 s" : msg);
 	}
 	static const struct {
 		const char *path, *kind;
 	} others[] = {
-	    {"/dev/zero", "a character device"},
-	    {"/tmp", "a directory"},
+		{"/dev/zero", "a character device"},
+		{"/tmp", "a directory"},
 	};
 	for (size_t i = 0; i < PF_ELEMENTSOF(others); i++) {
 		int r = read_in_child(READ_FILE, others[i].path, msg, sizeof(msg), &usec);
 
 		T_CHECK(r == 0 && strstr(msg, others[i].path) && strstr(msg, others[i].kind),
-		        "%s is refused as %s: %s", others[i].path, others[i].kind, msg);
+			"%s is refused as %s: %s", others[i].path, others[i].kind, msg);
 	}
 	/* The positive control: a regular file is still read. */
 	char plain[sizeof(dir) + 16], *text = NULL;
@@ -130,12 +130,12 @@ int main(void)
 	fputs("hello\n", f);
 	fclose(f);
 	T_CHECK(pf_read_file(plain, 4096, &text, &len, &e) == 0 && len == 6 &&
-	            strcmp(text, "hello\n") == 0,
-	        "a regular file is read: %s", e.msg);
+			strcmp(text, "hello\n") == 0,
+		"a regular file is read: %s", e.msg);
 	free(text);
 	int fd = pf_open_regular(plain, NULL, &e);
 	T_CHECK(fd >= 0 && !(fcntl(fd, F_GETFL) & O_NONBLOCK) && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
-	        "pf_open_regular gives a blocking, close-on-exec descriptor");
+		"pf_open_regular gives a blocking, close-on-exec descriptor");
 	if (fd >= 0)
 		close(fd);
 	unlink(plain);

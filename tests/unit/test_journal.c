@@ -55,15 +55,15 @@ static void test_table(void)
 		T_CHECK(unique, "%s: name and MESSAGE_ID are unique", k->name);
 		T_CHECK(name_ok, "%s: name is lowercase words joined by '-'", k->name);
 		T_CHECK(k->priority >= LOG_ERR && k->priority <= LOG_INFO,
-		        "%s: priority between err and info", k->name);
+			"%s: priority between err and info", k->name);
 	}
 	T_CHECK(pf_event_kind_get(PF_EV_COUNT) == NULL, "no kind past the end");
 	T_CHECK(pf_event_kind_get(PF_EV_PROPAGATION_ALERT)->priority == LOG_WARNING &&
-	            pf_event_kind_get(PF_EV_FORCED_DEPLOY)->priority == LOG_WARNING &&
-	            pf_event_kind_get(PF_EV_ROLLOVER_FAILED)->priority == LOG_ERR &&
-	            pf_event_kind_get(PF_EV_VERIFICATION_FAILED)->priority == LOG_ERR &&
-	            pf_event_kind_get(PF_EV_STATE_INVALID)->priority == LOG_ERR,
-	        "alerts and forced deploys are warnings, failures errors");
+			pf_event_kind_get(PF_EV_FORCED_DEPLOY)->priority == LOG_WARNING &&
+			pf_event_kind_get(PF_EV_ROLLOVER_FAILED)->priority == LOG_ERR &&
+			pf_event_kind_get(PF_EV_VERIFICATION_FAILED)->priority == LOG_ERR &&
+			pf_event_kind_get(PF_EV_STATE_INVALID)->priority == LOG_ERR,
+		"alerts and forced deploys are warnings, failures errors");
 	for (int p = 0; p < PF_PHASE_COUNT; p++) {
 		enum pf_event ev = pf_event_for_phase((enum pf_phase)p);
 		int users = 0;
@@ -71,35 +71,34 @@ static void test_table(void)
 		for (int q = 0; q < PF_PHASE_COUNT; q++)
 			users += pf_event_for_phase((enum pf_phase)q) == ev;
 		T_CHECK(users == 1, "phase %s has an event of its own (%s)",
-		        pf_phase_name((enum pf_phase)p), pf_event_kind_get(ev)->name);
+			pf_phase_name((enum pf_phase)p), pf_event_kind_get(ev)->name);
 	}
 }
 
 static void test_line(void)
 {
 	pf_event_ctx ctx = {.phase = PF_PHASE_PUBLISHED,
-	                    .rollover = ROLL,
-	                    .key_spki = {SPKI1, SPKI2},
-	                    .server = "127.54.0.1:53"};
+			    .rollover = ROLL,
+			    .key_spki = {SPKI1, SPKI2},
+			    .server = "127.54.0.1:53"};
 	char buf[2048];
 
 	pf_journal_format_line(PF_EV_PROPAGATION_ALERT, &ctx, "still missing", buf, sizeof(buf));
-	T_STREQ(
-	    buf,
-	    "pftls-rolld: warning: propagation-alert: still missing [phase=published rollover=" ROLL
-	    " spki=" SPKI1 "," SPKI2 " server=127.54.0.1:53]",
-	    "stderr line carries every field");
+	T_STREQ(buf,
+		"pftls-rolld: warning: propagation-alert: still missing [phase=published "
+		"rollover=" ROLL " spki=" SPKI1 "," SPKI2 " server=127.54.0.1:53]",
+		"stderr line carries every field");
 	ctx = (pf_event_ctx){.phase = PF_PHASE_IDLE};
 	pf_journal_format_line(PF_EV_DAEMON_STARTED, &ctx, "started", buf, sizeof(buf));
 	T_STREQ(buf, "pftls-rolld: info: daemon-started: started [phase=idle rollover=- spki=-]",
-	        "no rollover, key or server: '-' and no server=");
+		"no rollover, key or server: '-' and no server=");
 	ctx = (pf_event_ctx){.phase = PF_PHASE_DEPLOYED,
-	                     .rollover = "not-an-id",
-	                     .key_spki = {"-----BEGIN PRIVATE KEY-----", SPKI2},
-	                     .server = "a b\nPFTLS_PHASE=idle"};
+			     .rollover = "not-an-id",
+			     .key_spki = {"-----BEGIN PRIVATE KEY-----", SPKI2},
+			     .server = "a b\nPFTLS_PHASE=idle"};
 	pf_journal_format_line(PF_EV_DEPLOYED, &ctx, "x", buf, sizeof(buf));
 	T_STREQ(buf, "pftls-rolld: notice: deployed: x [phase=deployed rollover=- spki=" SPKI2 "]",
-	        "malformed rollover, digest and server are left out");
+		"malformed rollover, digest and server are left out");
 }
 
 static void test_ctx_from_state(void)
@@ -115,14 +114,14 @@ static void test_ctx_from_state(void)
 		abort();
 	pf_event_ctx_from_state(&st, &ctx);
 	T_CHECK(ctx.key_spki[0] == st.keys[PF_ALG_RSA].old_spki && ctx.key_spki[1] &&
-	            !ctx.key_spki[2],
-	        "without next keys the deployed (old) keys are named");
+			!ctx.key_spki[2],
+		"without next keys the deployed (old) keys are named");
 	if (pf_state_set_key(&st, PF_ALG_RSA, PF_ROLE_NEXT, "/n", "/nc", SPKI1, NULL) < 0)
 		abort();
 	pf_event_ctx_from_state(&st, &ctx);
 	T_CHECK(ctx.phase == PF_PHASE_GENERATED && ctx.rollover == st.rollover &&
-	            t_streq(ctx.key_spki[0], SPKI1) && !ctx.key_spki[1] && !ctx.server,
-	        "with next keys only they are named, with phase and rollover");
+			t_streq(ctx.key_spki[0], SPKI1) && !ctx.key_spki[1] && !ctx.server,
+		"with next keys only they are named, with phase and rollover");
 	pf_state_free(&st);
 }
 
@@ -195,7 +194,7 @@ static int state_event(void)
 	if (pf_state_set_key(&st, PF_ALG_ECDSA, PF_ROLE_NEXT, "/n", "/nc", SPKI2, NULL) < 0)
 		abort();
 	r = pf_journal_state_event(&st, 1700000042, PF_EV_SERVER_CONFIRMED, "127.54.0.3:53",
-	                           "server %s confirmed serial %u", "127.54.0.3:53", 7u);
+				   "server %s confirmed serial %u", "127.54.0.3:53", 7u);
 	ev = &st.events[st.n_events - 1];
 	printf("STATE %s %s %zu %s %s %lld %s\n", st.rollover, st.keys[PF_ALG_ECDSA].next_spki,
 	       st.n_events, ev->kind, pf_phase_name(ev->phase), (long long)ev->t, ev->msg);

@@ -40,9 +40,11 @@ static const struct spec_case {
 	pf_keyspec spec;
 	int bits; /* expected key size */
 } specs[] = {
-    {"rsa2048", {PF_ALG_RSA, 2048, NULL}, 2048},    {"rsa3072", {PF_ALG_RSA, 3072, NULL}, 3072},
-    {"ec256", {PF_ALG_ECDSA, 0, "secp256r1"}, 256}, {"ec384", {PF_ALG_ECDSA, 0, "secp384r1"}, 384},
-    {"ec521", {PF_ALG_ECDSA, 0, "secp521r1"}, 521},
+	{"rsa2048", {PF_ALG_RSA, 2048, NULL}, 2048},
+	{"rsa3072", {PF_ALG_RSA, 3072, NULL}, 3072},
+	{"ec256", {PF_ALG_ECDSA, 0, "secp256r1"}, 256},
+	{"ec384", {PF_ALG_ECDSA, 0, "secp384r1"}, 384},
+	{"ec521", {PF_ALG_ECDSA, 0, "secp521r1"}, 521},
 };
 
 static void test_generate(void)
@@ -67,12 +69,12 @@ static void test_generate(void)
 		T_CHECK(EVP_PKEY_get_bits(key) == c->bits, "%s: %d bits", c->name, c->bits);
 		T_CHECK(keystore_write_key(kp, key, &e) == 0, "%s: write key", c->name);
 		T_CHECK(stat(kp, &st) == 0 && (st.st_mode & 0777) == 0600, "%s: key mode 0600",
-		        c->name);
+			c->name);
 		T_CHECK(keystore_write_key(kp, key, &e) == -EEXIST, "%s: no overwrite", c->name);
 		T_CHECK(keystore_load_key(kp, &back, &e) == 0 && EVP_PKEY_eq(key, back) == 1,
-		        "%s: read back", c->name);
+			"%s: read back", c->name);
 		T_CHECK(keystore_self_signed(key, &names, &cert, &e) == 0, "%s: self-signed",
-		        c->name);
+			c->name);
 		T_CHECK(cert && X509_verify(cert, key) == 1, "%s: cert signed by key", c->name);
 		T_CHECK(keystore_write_cert(cp, cert, &e) == 0, "%s: write cert", c->name);
 		T_CHECK(keystore_load_cert(cp, &cert2, &e) == 0, "%s: read cert", c->name);
@@ -86,7 +88,7 @@ static void test_generate(void)
 			X509_NAME *subj = X509_get_subject_name(cert2);
 			char cn[256] = "";
 			GENERAL_NAMES *sans =
-			    X509_get_ext_d2i(cert2, NID_subject_alt_name, NULL, NULL);
+				X509_get_ext_d2i(cert2, NID_subject_alt_name, NULL, NULL);
 			int days = 0, secs = 0;
 
 			X509_NAME_get_text_by_NID(subj, NID_commonName, cn, sizeof(cn));
@@ -94,7 +96,7 @@ static void test_generate(void)
 			T_CHECK(sans && sk_GENERAL_NAME_num(sans) == 2, "%s: two SANs", c->name);
 			GENERAL_NAMES_free(sans);
 			ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert2),
-			               X509_get0_notAfter(cert2));
+				       X509_get0_notAfter(cert2));
 			T_CHECK(days == 36525, "%s: valid 36525 days (%d)", c->name, days);
 		}
 		/* TLSA 3 1 1 from the key file equals SHA-256 of the SPKI. */
@@ -102,12 +104,12 @@ static void test_generate(void)
 		pf_tlsa_rdata *rd = NULL;
 		char buf[200], want[200];
 		T_CHECK(tlsa_for_keyfile(kp, params, 3, &rd, &e) == 0, "%s: tlsa for key: %s",
-		        c->name, e.msg);
+			c->name, e.msg);
 		snprintf(want, sizeof(want), "3 1 1 %s", pk.spki_sha256);
 		if (rd) {
 			T_STREQ(tlsa_format(&rd[0], buf, sizeof(buf)), want, "%s: 3 1 1", c->name);
 			T_CHECK(rd[1].len == 32 && rd[2].len == 64, "%s: 3 0 1 and 3 1 2 sizes",
-			        c->name);
+				c->name);
 		}
 		free(rd);
 		pf_pubkey_free(&pk);
@@ -131,15 +133,17 @@ static void test_bad_keys(void)
 		mode_t mode;
 		const char *want; /* substring of the message */
 	} bads[] = {
-	    {"not-pem.pem", "just some text\n", 0600, "no PEM private key"},
-	    {"cert-only.pem", "-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n",
-	     0600, "no PEM private key"},
-	    {"encrypted.pem",
-	     "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
-	     0600, "encrypted"},
-	    {"garbage.pem", "-----BEGIN PRIVATE KEY-----\nnotbase64!!\n-----END PRIVATE KEY-----\n",
-	     0600, "cannot parse"},
-	    {"unreadable.pem", "x", 0000, "cannot open"},
+		{"not-pem.pem", "just some text\n", 0600, "no PEM private key"},
+		{"cert-only.pem", "-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n",
+		 0600, "no PEM private key"},
+		{"encrypted.pem",
+		 "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE "
+		 "KEY-----\n",
+		 0600, "encrypted"},
+		{"garbage.pem",
+		 "-----BEGIN PRIVATE KEY-----\nnotbase64!!\n-----END PRIVATE KEY-----\n", 0600,
+		 "cannot parse"},
+		{"unreadable.pem", "x", 0000, "cannot open"},
 	};
 	for (size_t i = 0; i < PF_ELEMENTSOF(bads); i++) {
 		EVP_PKEY *key = NULL;
@@ -153,8 +157,8 @@ static void test_bad_keys(void)
 			continue;
 		}
 		T_CHECK(keystore_load_key(p, &key, &e) < 0 && strstr(e.msg, bads[i].want) &&
-		            strstr(e.msg, bads[i].name),
-		        "bad key %s: %s", bads[i].name, e.msg);
+				strstr(e.msg, bads[i].name),
+			"bad key %s: %s", bads[i].name, e.msg);
 		EVP_PKEY_free(key);
 		free(p);
 	}
@@ -167,7 +171,7 @@ static void test_bad_keys(void)
 	}
 	{
 		pf_keyspec bad_bits = {PF_ALG_RSA, 1024, NULL},
-		           bad_curve = {PF_ALG_ECDSA, 0, "secp224r1"};
+			   bad_curve = {PF_ALG_ECDSA, 0, "secp224r1"};
 		EVP_PKEY *key = NULL;
 		pf_err e = {0};
 		T_CHECK(keystore_generate(&bad_bits, &key, &e) == -EINVAL, "rsa 1024 refused");
@@ -183,8 +187,8 @@ static void test_bad_keys(void)
 		pf_strv_push(&names, "bad_name..example");
 		keystore_generate(&ec, &key, &e);
 		T_CHECK(keystore_self_signed(key, &names, &cert, &e) == -EINVAL &&
-		            strstr(e.msg, "invalid host name"),
-		        "invalid host name refused");
+				strstr(e.msg, "invalid host name"),
+			"invalid host name refused");
 		pf_strv_clear(&names);
 		EVP_PKEY_free(key);
 	}
@@ -193,15 +197,16 @@ static void test_bad_keys(void)
 static void test_paths(void)
 {
 	static const char *const cases[][2] = {
-	    {"/etc/postfix/key-20261122-101010.pem", "/etc/postfix/cert-20261122-101010.pem"},
-	    {"/etc/postfix/eckey-20261122-101010.pem", "/etc/postfix/eccert-20261122-101010.pem"},
-	    {"key-1.pem", "cert-1.pem"},
-	    {"/etc/postfix/server.key", NULL},
+		{"/etc/postfix/key-20261122-101010.pem", "/etc/postfix/cert-20261122-101010.pem"},
+		{"/etc/postfix/eckey-20261122-101010.pem",
+		 "/etc/postfix/eccert-20261122-101010.pem"},
+		{"key-1.pem", "cert-1.pem"},
+		{"/etc/postfix/server.key", NULL},
 	};
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		char *got = keystore_cert_path_for_key(cases[i][0]);
 		T_CHECK((!got && !cases[i][1]) || (got && cases[i][1] && !strcmp(got, cases[i][1])),
-		        "cert path for %s", cases[i][0]);
+			"cert path for %s", cases[i][0]);
 		free(got);
 	}
 }

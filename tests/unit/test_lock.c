@@ -74,7 +74,7 @@ static void test_exclusive(void)
 	T_STREQ(msg, want, "refusal names the holder (%s)", msg);
 	T_CHECK(code == PF_EXIT_REFUSED, "refusal exit code 3");
 	T_CHECK(pf_lock_acquire(dir, &b, &e) == -EBUSY && b.fd == -1,
-	        "a second lock in the same process is refused too");
+		"a second lock in the same process is refused too");
 	pf_lock_release(&a);
 	T_CHECK(a.fd == -1, "release marks the lock not held");
 	pf_lock_release(&a); /* harmless twice */
@@ -147,7 +147,7 @@ static void test_not_inherited(void)
 	close(sync[0]);
 	pf_lock_release(&l);
 	T_CHECK(try_in_child(msg, sizeof(msg), NULL) == 0,
-	        "a command run by the holder does not keep the lock (%s)", msg);
+		"a command run by the holder does not keep the lock (%s)", msg);
 	kill(cmd, SIGKILL);
 	waitpid(cmd, &status, 0);
 }
@@ -160,9 +160,9 @@ static void test_errors(void)
 	int fd;
 
 	T_CHECK(pf_lock_acquire(missing, &l, &e) == -ENOENT && l.fd == -1,
-	        "missing state directory: -ENOENT");
+		"missing state directory: -ENOENT");
 	snprintf(want, sizeof(want), "cannot open lock file %s/lock: No such file or directory",
-	         missing);
+		 missing);
 	T_STREQ(e.msg, want, "message names the lock file (%s)", e.msg);
 	free(missing);
 
@@ -174,18 +174,18 @@ static void test_errors(void)
 	close(fd);
 	try_in_child(msg, sizeof(msg), NULL);
 	T_STREQ(msg, "another rollover is in progress (pid unknown)",
-	        "unreadable pid still refused (%s)", msg);
+		"unreadable pid still refused (%s)", msg);
 	pf_lock_release(&l);
 
 	unlink(lockfile());
 	mkdir(lockfile(), 0700);
 	T_CHECK(pf_lock_acquire(dir, &l, &e) < 0 && l.fd == -1,
-	        "a directory named lock is refused");
+		"a directory named lock is refused");
 	rmdir(lockfile());
 	if (symlink("/etc/passwd", lockfile()) < 0)
 		abort();
 	T_CHECK(pf_lock_acquire(dir, &l, &e) == -ELOOP,
-	        "a symbolic link named lock is not followed (%s)", e.msg);
+		"a symbolic link named lock is not followed (%s)", e.msg);
 	unlink(lockfile());
 	/* A hard link to a file elsewhere would be truncated by its holder. */
 	char victim[sizeof(dir) + 16], got[16] = "";
@@ -196,7 +196,7 @@ static void test_errors(void)
 	if (link(victim, lockfile()) < 0)
 		abort();
 	T_CHECK(pf_lock_acquire(dir, &l, &e) == -EINVAL && strstr(e.msg, "other hard links"),
-	        "a lock file with another hard link is refused (%s)", e.msg);
+		"a lock file with another hard link is refused (%s)", e.msg);
 	fd = open(victim, O_RDONLY);
 	(void)!read(fd, got, sizeof(got) - 1);
 	close(fd);
@@ -208,7 +208,7 @@ static void test_errors(void)
 		abort();
 	alarm(5);
 	T_CHECK(pf_lock_acquire(dir, &l, &e) == -EINVAL && strstr(e.msg, "not a regular file"),
-	        "a FIFO named lock is refused (%s)", e.msg);
+		"a FIFO named lock is refused (%s)", e.msg);
 	alarm(0);
 	unlink(lockfile());
 }

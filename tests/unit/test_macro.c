@@ -116,11 +116,11 @@ int main(void)
 	memset(line, 'a', sizeof(line) - 1);
 	line[sizeof(line) - 1] = '\0';
 	T_CHECK(sscanf(line, "%" PF_STRINGIFY(PF_DNS_NAME_MAX) "s", host) == 1 &&
-	            strlen(host) == PF_DNS_NAME_MAX,
-	        "a scanf width from PF_DNS_NAME_MAX reads %d characters", PF_DNS_NAME_MAX);
+			strlen(host) == PF_DNS_NAME_MAX,
+		"a scanf width from PF_DNS_NAME_MAX reads %d characters", PF_DNS_NAME_MAX);
 	char out[PF_OWNER_BUF];
 	snprintf(out, sizeof(out), "%.*s", PF_DNS_NAME_MAX, line);
 	T_CHECK(strlen(out) == PF_DNS_NAME_MAX, "%%.*s with PF_DNS_NAME_MAX cuts at %d",
-	        PF_DNS_NAME_MAX);
+		PF_DNS_NAME_MAX);
 	T_DONE();
 }

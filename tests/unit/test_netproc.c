@@ -40,6 +40,7 @@
 #include "../../daemon/netproc.h"
 #include "../../daemon/tlsa.h"
 #include "t.h"
+#include "../../daemon/macro.h"
 
 #define TEST_ADDR "127.61.0.1"
 
@@ -47,8 +48,8 @@
 
 /* Send b as type t from a child (a large message must be read while it is
  * written), receive it here with allowed types.  Returns net_recv's code. */
-static int transfer(uint32_t t, const net_buf *b, const uint32_t *allowed, size_t n,
-		    net_buf *ret, pf_err *e)
+static int transfer(uint32_t t, const net_buf *b, const uint32_t *allowed, size_t n, net_buf *ret,
+		    pf_err *e)
 {
 	int sv[2];
 	uint32_t got;
@@ -332,7 +333,8 @@ static void test_roundtrip_update(void)
 	pf_err e = {0};
 
 	sample_zone(&z);
-	T_CHECK(dns_tsig_key_new("pftls-key", DNS_HMAC_SHA256, secret, sizeof(secret), &key, &e) == 0,
+	T_CHECK(dns_tsig_key_new("pftls-key", DNS_HMAC_SHA256, secret, sizeof(secret), &key, &e) ==
+			0,
 		"dns_tsig_key_new makes a key: %s", e.msg);
 	for (int i = 0; i < 3; i++) {
 		snprintf(ch[i].owner, sizeof(ch[i].owner), "_25._tcp.mx%d.example.test.", i);
@@ -349,9 +351,10 @@ static void test_roundtrip_update(void)
 		"update request: zone, TTL and flags survive");
 	bool same = true;
 	for (int i = 0; i < 3; i++)
-		same &= strcmp(req.ch[i].owner, ch[i].owner) == 0 && rdata_eq(&req.ch[i].rd, &ch[i].rd) &&
-			req.ch[i].op == ch[i].op;
-	T_CHECK(same, "update request: owners, TLSA data (32 and 64 octets) and operations survive");
+		same &= strcmp(req.ch[i].owner, ch[i].owner) == 0 &&
+			rdata_eq(&req.ch[i].rd, &ch[i].rd) && req.ch[i].op == ch[i].op;
+	T_CHECK(same,
+		"update request: owners, TLSA data (32 and 64 octets) and operations survive");
 	T_CHECK(req.tsig && strcmp(req.tsig->name, "pftls-key.") == 0 &&
 			req.tsig->alg == DNS_HMAC_SHA256 && req.tsig->mac_len == 32 &&
 			req.tsig->name_wire_len == key->name_wire_len &&
@@ -382,8 +385,12 @@ static void test_roundtrip_update(void)
 
 	/* The reply. */
 	dns_change out[3];
-	dns_update_result res = {.messages = 2, .t_pub = 1700000001, .serial = 77,
-				 .zone_signed = true, .soa_ttl = 60, .soa_minimum = 30};
+	dns_update_result res = {.messages = 2,
+				 .t_pub = 1700000001,
+				 .serial = 77,
+				 .zone_signed = true,
+				 .soa_ttl = 60,
+				 .soa_minimum = 30};
 	dns_update_result gres;
 	net_status st = {0}, gst;
 	char *dry = NULL, *verbose = NULL;
@@ -404,7 +411,8 @@ static void test_roundtrip_update(void)
 		"update reply: round trip: %s", e.msg);
 	same = gst.rc == 0;
 	for (int i = 0; i < 3; i++)
-		same &= out[i].result == ch[i].result && out[i].existed_before == ch[i].existed_before &&
+		same &= out[i].result == ch[i].result &&
+			out[i].existed_before == ch[i].existed_before &&
 			out[i].ttl_before == ch[i].ttl_before && out[i].ttl == ch[i].ttl &&
 			out[i].others == ch[i].others;
 	T_CHECK(same, "update reply: every change's result, TTLs and counts survive");
@@ -439,11 +447,12 @@ static void test_roundtrip_large(void)
 	dns_update_opts o = {.zone = &z, .ttl = 60};
 	T_CHECK(net_enc_update_req(&b, &o, ch, n, &e) == 0 && b.len > 4 * NET_CHUNK,
 		"large update request: %zu octets, more than four chunks", b.len);
-	T_CHECK(roundtrip(NET_UPDATE_REQ, &b, &r, &e) == 0 && net_dec_update_req(&r, &req, &e) == 0 &&
-			req.n == n,
+	T_CHECK(roundtrip(NET_UPDATE_REQ, &b, &r, &e) == 0 &&
+			net_dec_update_req(&r, &req, &e) == 0 && req.n == n,
 		"large update request: round trip: %s", e.msg);
 	for (size_t i = 0; i < n && req.ch; i++)
-		same &= strcmp(req.ch[i].owner, ch[i].owner) == 0 && rdata_eq(&req.ch[i].rd, &ch[i].rd);
+		same &= strcmp(req.ch[i].owner, ch[i].owner) == 0 &&
+			rdata_eq(&req.ch[i].rd, &ch[i].rd);
 	T_CHECK(same, "large update request: all %zu changes survive", n);
 	net_update_req_free(&req);
 	net_buf_free(&b);
@@ -470,13 +479,15 @@ static void test_roundtrip_prop(void)
 		want[i].present = i != 2;
 	}
 	T_CHECK(net_enc_prop_req(&b, &z, want, 3, &o, &e) == 0 &&
-			roundtrip(NET_PROP_REQ, &b, &r, &e) == 0 && net_dec_prop_req(&r, &req, &e) == 0,
+			roundtrip(NET_PROP_REQ, &b, &r, &e) == 0 &&
+			net_dec_prop_req(&r, &req, &e) == 0,
 		"propagation request: round trip: %s", e.msg);
 	bool same = zone_eq(&req.zone, &z) && req.n == 3 && req.opts.timeout_ms == 2000 &&
 		    req.opts.retransmit_ms == 700 && req.opts.window == 32;
 	for (int i = 0; same && i < 3; i++)
 		same &= strcmp(req.want[i].owner, want[i].owner) == 0 &&
-			rdata_eq(&req.want[i].rd, &want[i].rd) && req.want[i].present == want[i].present;
+			rdata_eq(&req.want[i].rd, &want[i].rd) &&
+			req.want[i].present == want[i].present;
 	T_CHECK(same, "propagation request: zone, options and wanted records survive");
 	net_prop_req_free(&req);
 	net_buf_free(&b);
@@ -486,7 +497,8 @@ static void test_roundtrip_prop(void)
 	net_status st = {0}, gst;
 
 	sample_round(&z, want, 3, &rd, owners, 2, want_owner);
-	T_CHECK(net_enc_prop_rep(&b, &st, &rd, &e) == 0 && roundtrip(NET_PROP_REP, &b, &r, &e) == 0 &&
+	T_CHECK(net_enc_prop_rep(&b, &st, &rd, &e) == 0 &&
+			roundtrip(NET_PROP_REP, &b, &r, &e) == 0 &&
 			net_dec_prop_rep(&r, &z, want, 3, &gst, &got, &e) == 0,
 		"propagation reply: round trip: %s", e.msg);
 	same = gst.rc == 0 && strcmp(got.zone, rd.zone) == 0 && got.n_owners == 2 &&
@@ -554,15 +566,19 @@ static void test_roundtrip_probe(void)
 	net_buf_free(&b);
 	net_buf_free(&r);
 
-	pf_probe_result res = {.address = "127.61.0.25", .alg = PF_ALG_ECDSA, .dane_checked = true,
-			       .dane_ok = false, .dane_depth = -1,
+	pf_probe_result res = {.address = "127.61.0.25",
+			       .alg = PF_ALG_ECDSA,
+			       .dane_checked = true,
+			       .dane_ok = false,
+			       .dane_depth = -1,
 			       .verify_error = "no matching DANE TLSA records"};
 	pf_probe_result got;
 	net_status st = {0}, gst;
 
 	memset(res.spki_sha256, 'a', 64);
 	net_enc_probe_rep(&b, &st, &res);
-	T_CHECK(roundtrip(NET_PROBE_REP, &b, &r, &e) == 0 && net_dec_probe_rep(&r, &gst, &got, &e) == 0,
+	T_CHECK(roundtrip(NET_PROBE_REP, &b, &r, &e) == 0 &&
+			net_dec_probe_rep(&r, &gst, &got, &e) == 0,
 		"probe reply: round trip: %s", e.msg);
 	T_CHECK(gst.rc == 0 && strcmp(got.address, res.address) == 0 &&
 			strcmp(got.spki_sha256, res.spki_sha256) == 0 && got.alg == PF_ALG_ECDSA &&
@@ -587,35 +603,77 @@ typedef struct frame_case {
 	size_t hdr_size;           /* its packet's size (12 is right) */
 	size_t body[3];            /* sizes of the body packets sent, 0 ends */
 	uint32_t allowed;
-	const char *want;          /* in the error message */
+	const char *want; /* in the error message */
 } frame_case;
 
 static const frame_case frame_cases[] = {
 	{"bad magic", 0xdeadbeef, NET_PROBE_REQ, 0, 12, {0}, NET_PROBE_REQ, "magic"},
-	{"a reply where a request is expected", NET_MAGIC, NET_PROBE_REP, 0, 12, {0},
-	 NET_PROBE_REQ, "not expected"},
-	{"another request than the one allowed", NET_MAGIC, NET_UPDATE_REQ, 0, 12, {0},
-	 NET_PROBE_REQ, "not expected"},
+	{"a reply where a request is expected",
+	 NET_MAGIC,
+	 NET_PROBE_REP,
+	 0,
+	 12,
+	 {0},
+	 NET_PROBE_REQ,
+	 "not expected"},
+	{"another request than the one allowed",
+	 NET_MAGIC,
+	 NET_UPDATE_REQ,
+	 0,
+	 12,
+	 {0},
+	 NET_PROBE_REQ,
+	 "not expected"},
 	{"unknown type 99", NET_MAGIC, 99, 0, 12, {0}, NET_PROBE_REQ, "not expected"},
 	{"type 0", NET_MAGIC, 0, 0, 12, {0}, NET_PROBE_REQ, "not expected"},
-	{"oversize for its type", NET_MAGIC, NET_PROBE_REQ, 128 * 1024 + 1, 12, {0}, NET_PROBE_REQ,
+	{"oversize for its type",
+	 NET_MAGIC,
+	 NET_PROBE_REQ,
+	 128 * 1024 + 1,
+	 12,
+	 {0},
+	 NET_PROBE_REQ,
 	 "at most"},
 	{"oversize hello", NET_MAGIC, NET_HELLO, 4096, 12, {0}, NET_HELLO, "at most"},
 	{"short header packet", NET_MAGIC, NET_PROBE_REQ, 0, 11, {0}, NET_PROBE_REQ, "11 octets"},
 	{"long header packet", NET_MAGIC, NET_PROBE_REQ, 0, 13, {0}, NET_PROBE_REQ, "13 octets"},
-	{"body cut short (peer gone)", NET_MAGIC, NET_PROBE_REQ, 100, 12, {50}, NET_PROBE_REQ,
+	{"body cut short (peer gone)",
+	 NET_MAGIC,
+	 NET_PROBE_REQ,
+	 100,
+	 12,
+	 {50},
+	 NET_PROBE_REQ,
 	 "a packet of 50"},
-	{"body packet longer than the length", NET_MAGIC, NET_PROBE_REQ, 10, 12, {20},
-	 NET_PROBE_REQ, "a packet of 20"},
-	{"first chunk shorter than a chunk", NET_MAGIC, NET_PROBE_REQ, 40000, 12, {1000, 39000},
-	 NET_PROBE_REQ, "a packet of 1000"},
-	{"no body at all (peer gone)", NET_MAGIC, NET_PROBE_REQ, 100, 12, {0}, NET_PROBE_REQ,
+	{"body packet longer than the length",
+	 NET_MAGIC,
+	 NET_PROBE_REQ,
+	 10,
+	 12,
+	 {20},
+	 NET_PROBE_REQ,
+	 "a packet of 20"},
+	{"first chunk shorter than a chunk",
+	 NET_MAGIC,
+	 NET_PROBE_REQ,
+	 40000,
+	 12,
+	 {1000, 39000},
+	 NET_PROBE_REQ,
+	 "a packet of 1000"},
+	{"no body at all (peer gone)",
+	 NET_MAGIC,
+	 NET_PROBE_REQ,
+	 100,
+	 12,
+	 {0},
+	 NET_PROBE_REQ,
 	 "ends after 0 of 100"},
 };
 
 static void test_malformed_frames(void)
 {
-	for (size_t i = 0; i < sizeof(frame_cases) / sizeof(frame_cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(frame_cases); i++) {
 		const frame_case *c = &frame_cases[i];
 		static uint8_t buf[64 * 1024];
 		net_buf got = {0};
@@ -679,8 +737,16 @@ static void wstatus(net_buf *b, uint32_t neg_rc, uint16_t code, uint8_t exit_cod
 	wstr(b, "");
 }
 
-enum body_kind { B_HELLO, B_DISC_REQ, B_DISC_REP, B_UPD_REQ, B_UPD_REP, B_PROP_REP, B_PROBE_REQ,
-		 B_PROBE_REP };
+enum body_kind {
+	B_HELLO,
+	B_DISC_REQ,
+	B_DISC_REP,
+	B_UPD_REQ,
+	B_UPD_REP,
+	B_PROP_REP,
+	B_PROBE_REQ,
+	B_PROBE_REP
+};
 
 /* Decode body b as kind k (replies against a 2-owner, 1-change, 3-server
  * request).  Returns the decoder's code; e its message. */
@@ -756,9 +822,24 @@ static int decode(enum body_kind k, const net_buf *b, pf_err *e)
 
 /* Bodies: a valid one of each kind, then variants that each break one
  * rule.  The mutation is applied by the builder. */
-enum mutation { M_NONE, M_TRUNCATE, M_TRAILING, M_LIE_COUNT, M_HUGE_COUNT, M_LIE_STRLEN,
-		M_CONTROL_CHAR, M_BOOL2, M_RANGE, M_CONTRADICT, M_TSIG_ALG, M_TSIG_NAME,
-		M_RDATA_LEN, M_FAMILY, M_PORT0, M_TSIG_CASE };
+enum mutation {
+	M_NONE,
+	M_TRUNCATE,
+	M_TRAILING,
+	M_LIE_COUNT,
+	M_HUGE_COUNT,
+	M_LIE_STRLEN,
+	M_CONTROL_CHAR,
+	M_BOOL2,
+	M_RANGE,
+	M_CONTRADICT,
+	M_TSIG_ALG,
+	M_TSIG_NAME,
+	M_RDATA_LEN,
+	M_FAMILY,
+	M_PORT0,
+	M_TSIG_CASE
+};
 
 static void body_probe_rep(net_buf *b, enum mutation m)
 {
@@ -784,7 +865,7 @@ static void body_probe_req(net_buf *b, enum mutation m)
 	w8(b, m == M_RDATA_LEN ? 65 : 32);
 	for (int i = 0; i < 32; i++)
 		w8(b, (uint8_t)i);
-	w8(b, 0);     /* want + 1 */
+	w8(b, 0); /* want + 1 */
 	w32(b, m == M_RANGE ? 0 : 1000);
 }
 
@@ -808,10 +889,10 @@ static void body_disc_req(net_buf *b, enum mutation m)
 	} else {
 		wstr(b, "example.test");
 	}
-	w32(b, 0); /* dns_update_server */
-	w32(b, 0); /* dns_resolver */
+	w32(b, 0);                           /* dns_update_server */
+	w32(b, 0);                           /* dns_resolver */
 	w32(b, m == M_HUGE_COUNT ? 257 : 0); /* dns_check_servers */
-	w32(b, 0); /* extra */
+	w32(b, 0);                           /* extra */
 	w32(b, m == M_LIE_COUNT ? 60000 : m == M_HUGE_COUNT ? 70000 : 2);
 	wstr(b, "_25._tcp.mx.example.test.");
 	wstr(b, "_26._tcp.mx.example.test.");
@@ -883,10 +964,10 @@ static void body_upd_rep(net_buf *b, enum mutation m)
 		w32(b, 60);
 		w32(b, 0);
 	}
-	w32(b, 1);          /* messages */
-	w32(b, 0);          /* t_pub */
+	w32(b, 1); /* messages */
+	w32(b, 0); /* t_pub */
 	w32(b, 1700000000);
-	w32(b, 5);          /* serial */
+	w32(b, 5); /* serial */
 	w8(b, 1);
 	w32(b, 60);
 	w32(b, 30);
@@ -897,9 +978,9 @@ static void body_upd_rep(net_buf *b, enum mutation m)
 static void body_prop_rep(net_buf *b, enum mutation m)
 {
 	wstatus(b, 0, 0, 0);
-	w32(b, 1);                          /* owners */
-	w32(b, 1);                          /* wants */
-	w32(b, m == M_CONTRADICT ? 2 : 3);  /* servers: the zone has 3 */
+	w32(b, 1);                         /* owners */
+	w32(b, 1);                         /* wants */
+	w32(b, m == M_CONTRADICT ? 2 : 3); /* servers: the zone has 3 */
 	for (int s = 0; s < 3; s++) {
 		w8(b, m == M_RANGE && s == 1 ? 7 : 0);
 		wstr(b, "");
@@ -914,10 +995,10 @@ static void body_prop_rep(net_buf *b, enum mutation m)
 		w32(b, 5);
 		w8(b, 1);
 		w8(b, 0);
-		w8(b, 1);                   /* match */
+		w8(b, 1);                                   /* match */
 		w32(b, m == M_LIE_COUNT && s == 2 ? 0 : 1); /* n_match */
 		w8(b, 1);
-		w8(b, 1);                   /* complete */
+		w8(b, 1); /* complete */
 		w32(b, 0);
 		w32(b, 100);
 	}
@@ -957,13 +1038,11 @@ static const body_case body_cases[] = {
 	 "out of range"},
 	{"discover reply, more owner zones than owners asked", B_DISC_REP, body_disc_rep,
 	 M_CONTRADICT, "owner zones for"},
-	{"discover reply, address family 5", B_DISC_REP, body_disc_rep, M_FAMILY,
-	 "address family"},
+	{"discover reply, address family 5", B_DISC_REP, body_disc_rep, M_FAMILY, "address family"},
 	{"discover reply, port 0", B_DISC_REP, body_disc_rep, M_PORT0, "port 0"},
 	{"discover reply, trailing octet", B_DISC_REP, body_disc_rep, M_TRAILING, "left over"},
 	{"update request, valid", B_UPD_REQ, body_upd_req, M_NONE, NULL},
-	{"update request, TSIG algorithm 9", B_UPD_REQ, body_upd_req, M_TSIG_ALG,
-	 "TSIG algorithm"},
+	{"update request, TSIG algorithm 9", B_UPD_REQ, body_upd_req, M_TSIG_ALG, "TSIG algorithm"},
 	{"update request, a TSIG key name that is not one", B_UPD_REQ, body_upd_req, M_TSIG_NAME,
 	 "not a valid key name"},
 	{"update request, a TSIG key name not in canonical form", B_UPD_REQ, body_upd_req,
@@ -1004,7 +1083,7 @@ static const body_case body_cases[] = {
 
 static void test_malformed_bodies(void)
 {
-	for (size_t i = 0; i < sizeof(body_cases) / sizeof(body_cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(body_cases); i++) {
 		const body_case *c = &body_cases[i];
 		net_buf b = {0};
 		pf_err e = {0};
@@ -1046,8 +1125,9 @@ static void test_roundtrip_sign(void)
 		sig[i] = (uint8_t)(0x80 + i);
 	}
 	net_enc_sign_req(&b, msg, sizeof(msg));
-	T_CHECK(roundtrip(NET_SIGN_REQ, &b, &r, &e) == 0 && net_dec_sign_req(&r, &gw, &gl, &e) == 0 &&
-			gl == sizeof(msg) && memcmp(gw, msg, gl) == 0,
+	T_CHECK(roundtrip(NET_SIGN_REQ, &b, &r, &e) == 0 &&
+			net_dec_sign_req(&r, &gw, &gl, &e) == 0 && gl == sizeof(msg) &&
+			memcmp(gw, msg, gl) == 0,
 		"sign request: the message survives: %s", e.msg);
 	net_buf_free(&b);
 	net_buf_free(&r);
@@ -1059,8 +1139,8 @@ static void test_roundtrip_sign(void)
 	net_enc_sign_rep(&b, &st, sig, sizeof(sig), mac, 32);
 	T_CHECK(roundtrip(NET_SIGN_REP, &b, &r, &e) == 0 &&
 			net_dec_sign_rep(&r, sizeof(msg), 32, &gst, &sw, &sl, gmac, &ml, &e) == 0 &&
-			gst.rc == 0 && sl == sizeof(sig) && sw && memcmp(sw, sig, sl) == 0 && ml == 32 &&
-			memcmp(gmac, mac, 32) == 0,
+			gst.rc == 0 && sl == sizeof(sig) && sw && memcmp(sw, sig, sl) == 0 &&
+			ml == 32 && memcmp(gmac, mac, 32) == 0,
 		"sign reply: the signed message and its MAC survive: %s", e.msg);
 	free(sw);
 	sw = NULL;
@@ -1213,7 +1293,8 @@ static void make_key_file(const char *dir, char *keypath, size_t len, EVP_PKEY *
 
 	snprintf(keypath, len, "%s/eckey.pem", dir);
 	pf_strv_push(&names, "mx.example.test");
-	if (keystore_generate(&spec, ret_key, &e) < 0 || keystore_write_key(keypath, *ret_key, &e) < 0 ||
+	if (keystore_generate(&spec, ret_key, &e) < 0 ||
+	    keystore_write_key(keypath, *ret_key, &e) < 0 ||
 	    keystore_self_signed(*ret_key, &names, ret_cert, &e) < 0) {
 		fprintf(stderr, "cannot make a key: %s\n", e.msg);
 		abort();
@@ -1282,7 +1363,8 @@ static void test_real_netproc(const char *tmp)
 	snprintf(uids, sizeof(uids), "%u\t%u\t%u\t%u", (unsigned)want_uid, (unsigned)want_uid,
 		 (unsigned)want_uid, (unsigned)want_uid);
 	T_STREQ(proc_field(pid, "Uid:", buf, sizeof(buf)), uids,
-		"its real, effective, saved and file uid are %s's (%s)", NETPROC_FALLBACK_USER, buf);
+		"its real, effective, saved and file uid are %s's (%s)", NETPROC_FALLBACK_USER,
+		buf);
 	snprintf(uids, sizeof(uids), "%u\t%u\t%u\t%u", (unsigned)want_gid, (unsigned)want_gid,
 		 (unsigned)want_gid, (unsigned)want_gid);
 	T_STREQ(proc_field(pid, "Gid:", buf, sizeof(buf)), uids,
@@ -1446,13 +1528,14 @@ static void test_scripted_peer(void)
 		{P_BAD_BODY, "a reply that does not decode", -EPROTO, "malformed probe reply"},
 		{P_OVERSIZE, "a reply longer than its type allows", -EPROTO, "at most"},
 		{P_EXIT, "a peer that closes without answering", -ECONNRESET, "ended during"},
-		{P_SIGN, "a sign request outside an update", -EPROTO, "(sign request) not expected"},
+		{P_SIGN, "a sign request outside an update", -EPROTO,
+		 "(sign request) not expected"},
 	};
 	pf_hostport ep = {TEST_ADDR, 1};
 	pf_probe_result res;
 	pf_net *net = NULL;
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		int sv[2], status = 0, rc;
 		pf_err e = {0};
 		pid_t pid;
@@ -1518,7 +1601,8 @@ static ldns_rr *w_tlsa(const char *owner, ldns_rr_class cls, ldns_rr_type type, 
 	ldns_rr_set_class(rr, cls);
 	ldns_rr_set_ttl(rr, ttl);
 	if (rd) {
-		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_CERTIFICATE_USAGE, rd->usage));
+		ldns_rr_push_rdf(rr,
+				 ldns_native2rdf_int8(LDNS_RDF_TYPE_CERTIFICATE_USAGE, rd->usage));
 		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_SELECTOR, rd->selector));
 		ldns_rr_push_rdf(rr, ldns_native2rdf_int8(LDNS_RDF_TYPE_MATCHING_TYPE, rd->mtype));
 		ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_HEX, rd->len, rd->data));
@@ -1556,11 +1640,35 @@ static uint8_t *w_render(ldns_pkt *p, size_t *len)
 }
 
 enum sign_kind {
-	SK_SOA, SK_TLSA, SK_TLSA_CASE, SK_ADD, SK_ADD_DEL,
-	SK_Q_NAME, SK_Q_A, SK_Q_ZONE, SK_Q_SOA_OWNER, SK_Q_ANSWER, SK_Q_ADDITIONAL, SK_Q_TWO,
-	SK_Q_CHAOS, SK_NOTIFY, SK_QR, SK_TRAILING, SK_SIGNED, SK_SHORT,
-	SK_ADD_OTHER, SK_DEL_OF_ADD, SK_ADD_OF_DEL, SK_DEL_RRSET, SK_DEL_NAME, SK_ADD_A,
-	SK_ZONE, SK_PRE_NAME, SK_PRE_A, SK_PRE_TTL, SK_NOTHING,
+	SK_SOA,
+	SK_TLSA,
+	SK_TLSA_CASE,
+	SK_ADD,
+	SK_ADD_DEL,
+	SK_Q_NAME,
+	SK_Q_A,
+	SK_Q_ZONE,
+	SK_Q_SOA_OWNER,
+	SK_Q_ANSWER,
+	SK_Q_ADDITIONAL,
+	SK_Q_TWO,
+	SK_Q_CHAOS,
+	SK_NOTIFY,
+	SK_QR,
+	SK_TRAILING,
+	SK_SIGNED,
+	SK_SHORT,
+	SK_ADD_OTHER,
+	SK_DEL_OF_ADD,
+	SK_ADD_OF_DEL,
+	SK_DEL_RRSET,
+	SK_DEL_NAME,
+	SK_ADD_A,
+	SK_ZONE,
+	SK_PRE_NAME,
+	SK_PRE_A,
+	SK_PRE_TTL,
+	SK_NOTHING,
 };
 
 static uint8_t *sign_wire(enum sign_kind k, const dns_change *ch, const dns_tsig_key *key,
@@ -1611,30 +1719,38 @@ static uint8_t *sign_wire(enum sign_kind k, const dns_change *ch, const dns_tsig
 	switch (k) {
 	case SK_ADD:
 	case SK_ZONE:
-		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
-				 w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
-		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
-				 w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[2].rd));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_ANSWER,
+			w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_AUTHORITY,
+			w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[2].rd));
 		break;
 	case SK_ADD_DEL:
-		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
-				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 0, &ch[1].rd));
-		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
-				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 3600, &ch[0].rd));
-		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
-				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, &ch[1].rd));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_ANSWER,
+			w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 0, &ch[1].rd));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_AUTHORITY,
+			w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 3600, &ch[0].rd));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_AUTHORITY,
+			w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, &ch[1].rd));
 		break;
 	case SK_ADD_OTHER:
-		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
-				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &other));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_AUTHORITY,
+			w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &other));
 		break;
 	case SK_DEL_OF_ADD:
-		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
-				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, &ch[0].rd));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_AUTHORITY,
+			w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, &ch[0].rd));
 		break;
 	case SK_ADD_OF_DEL:
-		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
-				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[1].rd));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_AUTHORITY,
+			w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[1].rd));
 		break;
 	case SK_DEL_RRSET:
 		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
@@ -1654,17 +1770,20 @@ static uint8_t *sign_wire(enum sign_kind k, const dns_change *ch, const dns_tsig
 	case SK_PRE_NAME:
 	case SK_PRE_A:
 	case SK_PRE_TTL:
-		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
-				 w_tlsa(k == SK_PRE_NAME ? "_25._tcp.www.example.test." : SIGN_OWNER2,
-					LDNS_RR_CLASS_NONE,
-					k == SK_PRE_A ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_TLSA,
-					k == SK_PRE_TTL ? 60 : 0, NULL));
-		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
-				 w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[2].rd));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_ANSWER,
+			w_tlsa(k == SK_PRE_NAME ? "_25._tcp.www.example.test." : SIGN_OWNER2,
+			       LDNS_RR_CLASS_NONE,
+			       k == SK_PRE_A ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_TLSA,
+			       k == SK_PRE_TTL ? 60 : 0, NULL));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_AUTHORITY,
+			w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[2].rd));
 		break;
 	case SK_NOTHING:
-		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
-				 w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_ANSWER,
+			w_tlsa(SIGN_OWNER2, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
 		break;
 	case SK_NOTIFY:
 		ldns_pkt_set_opcode(p, LDNS_PACKET_NOTIFY);
@@ -1673,8 +1792,9 @@ static uint8_t *sign_wire(enum sign_kind k, const dns_change *ch, const dns_tsig
 		ldns_pkt_set_qr(p, true);
 		break;
 	case SK_Q_ANSWER:
-		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
-				 w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[0].rd));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_ANSWER,
+			w_tlsa(SIGN_OWNER, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 300, &ch[0].rd));
 		break;
 	case SK_Q_ADDITIONAL: {
 		ldns_rr *a = NULL;
@@ -1759,7 +1879,7 @@ static void test_signer_whitelist(void)
 	T_CHECK(net_signer_init(&sg, key, "Example.Test", ch, 3, &e) == 0 && sg.n_owners == 2 &&
 			sg.n_records == 3,
 		"the signer for an update of 3 records at 2 names: %s", e.msg);
-	for (size_t i = 0; i < sizeof(sign_cases) / sizeof(sign_cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(sign_cases); i++) {
 		const struct sign_case *c = &sign_cases[i];
 		size_t len = 0, ol = 0, ml = 0, at = 0;
 		uint8_t *w = sign_wire(c->kind, ch, key, &len), *out = NULL, mac[DNS_TSIG_MAC_MAX];
@@ -1770,11 +1890,13 @@ static void test_signer_whitelist(void)
 		rc = net_signer_sign(&sg, w, len, &out, &ol, mac, &ml, &e);
 		if (!c->want) {
 			bool same = ol > len && dns_tsig_find(out, ol, &at) == 1 && at == len &&
-				    memcmp(out, w, 10) == 0 && memcmp(out + 12, w + 12, len - 12) == 0;
+				    memcmp(out, w, 10) == 0 &&
+				    memcmp(out + 12, w + 12, len - 12) == 0;
 			T_CHECK(rc == 0 && same && ml == 32 &&
 					dns_tsig_verify(key, out, ol, NULL, 0, pf_now(), &info) ==
 						DNS_TSIG_OK,
-				"signed: %s (the request itself, then a TSIG that verifies: rc %d %s)",
+				"signed: %s (the request itself, then a TSIG that verifies: rc %d "
+				"%s)",
 				c->name, rc, e.msg);
 		} else {
 			T_CHECK(rc == -EPERM && !out && strstr(e.msg, "asked to sign") &&
@@ -1795,8 +1917,9 @@ static void test_signer_whitelist(void)
 	for (size_t i = 0; i < n; i++) {
 		snprintf(many[i].owner, sizeof(many[i].owner), "_25._tcp.host%zu.example.test.", i);
 		rdata(&many[i].rd, 1, 1, (uint8_t)i);
-		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
-				 w_tlsa(many[i].owner, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
+		ldns_pkt_push_rr(
+			p, LDNS_SECTION_ANSWER,
+			w_tlsa(many[i].owner, LDNS_RR_CLASS_NONE, LDNS_RR_TYPE_TLSA, 0, NULL));
 		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
 				 w_tlsa(many[i].owner, LDNS_RR_CLASS_IN, LDNS_RR_TYPE_TLSA, 60,
 					&many[i].rd));
@@ -1812,7 +1935,8 @@ static void test_signer_whitelist(void)
 	const char *wrapper = getenv("PFTLS_TEST_WRAPPER");
 	double limit = wrapper && strstr(wrapper, "valgrind") ? 50000 : 1000;
 	T_CHECK(rc == 0 && ol > len && ol <= 65535 && ms < limit,
-		"an UPDATE of %zu records (%zu octets) checked and signed in %.1f ms (at most %.0f): "
+		"an UPDATE of %zu records (%zu octets) checked and signed in %.1f ms (at most "
+		"%.0f): "
 		"%s",
 		n, len, ms, limit, e.msg);
 	free(out);
@@ -1823,7 +1947,8 @@ static void test_signer_whitelist(void)
 	net_signer_init(&sg, key, SIGN_ZONE, many, n, &e);
 	T_CHECK(net_signer_sign(&sg, w, len, &out, &ol, mac, &ml, &e) == -EPERM &&
 			strstr(e.msg, "host759"),
-		"the same UPDATE when its last record is not the update's: refused (%.200s)", e.msg);
+		"the same UPDATE when its last record is not the update's: refused (%.200s)",
+		e.msg);
 	free(out);
 	free(w);
 	free(many);
@@ -1938,11 +2063,13 @@ static void test_signing_peer(void)
 		(void)!read(pp[0], &leak, 1);
 		if (a == SP_FORBIDDEN) {
 			T_CHECK(rc == -EPROTO && strstr(e.msg, "network process: asked to sign") &&
-					strstr(e.msg, "www.example.test.") && ch[0].result == DNS_CH_FAILED,
+					strstr(e.msg, "www.example.test.") &&
+					ch[0].result == DNS_CH_FAILED,
 				"a sign request for a message outside the update fails the update "
 				"(rc %d: %s)",
 				rc, e.msg);
-			T_CHECK(net_pid(net) == -1 && waitpid(pid, &status, WNOHANG) < 0 && errno == ECHILD,
+			T_CHECK(net_pid(net) == -1 && waitpid(pid, &status, WNOHANG) < 0 &&
+					errno == ECHILD,
 				"and the network process that asked is killed and reaped");
 		} else {
 			if (read(pp[0], &sl, 4) == 4 && sl < 65536) {
@@ -1953,12 +2080,14 @@ static void test_signing_peer(void)
 			(void)!read(pp[0], &match, 1);
 			dns_tsig_info info;
 			T_CHECK(rc == 0 && ch[0].result == DNS_CH_DONE && res.serial == 9,
-				"an update whose network process asks for signatures succeeds (rc %d: %s)",
+				"an update whose network process asks for signatures succeeds (rc "
+				"%d: %s)",
 				rc, e.msg);
 			T_CHECK(sw && sl > 12 &&
 					dns_tsig_verify(key, sw, sl, NULL, 0, pf_now(), &info) ==
 						DNS_TSIG_OK,
-				"the network process got its SOA query signed with the key (%u octets)",
+				"the network process got its SOA query signed with the key (%u "
+				"octets)",
 				sl);
 			T_CHECK(match == 0, "and a MAC that is not a reply's is not confirmed");
 			free(sw);

@@ -42,7 +42,7 @@
 
 enum mode { M_NONE, M_SANDBOX, M_UNIT, M_END };
 static const char *const mode_name[] = {"without the sandbox", "in the sandbox",
-                                        "in the sandbox under the unit's limits"};
+					"in the sandbox under the unit's limits"};
 
 enum op {
 	OP_READ,      /* open(path, O_RDONLY) */
@@ -74,33 +74,43 @@ struct tcase {
 };
 
 static const struct tcase cases[] = {
-    {"read the private key file",
-     OP_READ,
-     "%s/key-20250101-000000.pem",
-     {0, EACCES, EACCES},
-     0,
-     false},
-    {"read main.cf", OP_READ, "%s/postfix/main.cf", {0, EACCES, EACCES}, 0, false},
-    {"write main.cf", OP_WRITE, "%s/postfix/main.cf", {0, EACCES, EACCES}, 0, false},
-    {"create a file in the Postfix directory",
-     OP_CREATE,
-     "%s/postfix/new.pem",
-     {0, EACCES, EACCES},
-     0,
-     false},
-    {"read the state file", OP_READ, "%s/state/state", {0, EACCES, EACCES}, 0, false},
-    {"read /etc/shadow", OP_READ, "/etc/shadow", {0, EACCES, EACCES}, 0, true},
-    {"chmod the key file", OP_CHMOD, "%s/key-20250101-000000.pem", {0, EPERM, EPERM}, 0, false},
-    {"chown the key file", OP_CHOWN, "%s/key-20250101-000000.pem", {0, EPERM, EPERM}, 0, true},
-    {"connect to a unix socket", OP_UNIX, "%s/control", {0, EAFNOSUPPORT, EAFNOSUPPORT}, 0, false},
-    {"bind a TCP port", OP_BIND_TCP, NULL, {0, EACCES, EACCES}, 4, false},
-    {"signal its parent", OP_KILL, NULL, {0, EPERM, EPERM}, 6, false},
-    {"exec /bin/true", OP_EXEC, "/bin/true", {0, EPERM, EPERM}, 0, false},
-    {"read /etc/resolv.conf", OP_READ, "/etc/resolv.conf", {0, 0, 0}, 0, false},
-    {"read /etc/hosts", OP_READ, "/etc/hosts", {0, 0, 0}, 0, false},
-    {"open an Internet socket", OP_INET, NULL, {0, 0, 0}, 0, false},
-    {"resolve localhost with getaddrinfo", OP_RESOLVE, NULL, {0, 0, 0}, 0, false},
-    {"keep the unit's capabilities (capset refused)", OP_CAPS_KEPT, NULL, {ANY, ANY, 0}, 0, true},
+	{"read the private key file",
+	 OP_READ,
+	 "%s/key-20250101-000000.pem",
+	 {0, EACCES, EACCES},
+	 0,
+	 false},
+	{"read main.cf", OP_READ, "%s/postfix/main.cf", {0, EACCES, EACCES}, 0, false},
+	{"write main.cf", OP_WRITE, "%s/postfix/main.cf", {0, EACCES, EACCES}, 0, false},
+	{"create a file in the Postfix directory",
+	 OP_CREATE,
+	 "%s/postfix/new.pem",
+	 {0, EACCES, EACCES},
+	 0,
+	 false},
+	{"read the state file", OP_READ, "%s/state/state", {0, EACCES, EACCES}, 0, false},
+	{"read /etc/shadow", OP_READ, "/etc/shadow", {0, EACCES, EACCES}, 0, true},
+	{"chmod the key file", OP_CHMOD, "%s/key-20250101-000000.pem", {0, EPERM, EPERM}, 0, false},
+	{"chown the key file", OP_CHOWN, "%s/key-20250101-000000.pem", {0, EPERM, EPERM}, 0, true},
+	{"connect to a unix socket",
+	 OP_UNIX,
+	 "%s/control",
+	 {0, EAFNOSUPPORT, EAFNOSUPPORT},
+	 0,
+	 false},
+	{"bind a TCP port", OP_BIND_TCP, NULL, {0, EACCES, EACCES}, 4, false},
+	{"signal its parent", OP_KILL, NULL, {0, EPERM, EPERM}, 6, false},
+	{"exec /bin/true", OP_EXEC, "/bin/true", {0, EPERM, EPERM}, 0, false},
+	{"read /etc/resolv.conf", OP_READ, "/etc/resolv.conf", {0, 0, 0}, 0, false},
+	{"read /etc/hosts", OP_READ, "/etc/hosts", {0, 0, 0}, 0, false},
+	{"open an Internet socket", OP_INET, NULL, {0, 0, 0}, 0, false},
+	{"resolve localhost with getaddrinfo", OP_RESOLVE, NULL, {0, 0, 0}, 0, false},
+	{"keep the unit's capabilities (capset refused)",
+	 OP_CAPS_KEPT,
+	 NULL,
+	 {ANY, ANY, 0},
+	 0,
+	 true},
 };
 
 /* The unit's limits: the bounding set's three capabilities only, and a
@@ -112,7 +122,7 @@ static int unit_limits(void)
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {{0}};
 	const uint32_t keep = (1u << CAP_DAC_OVERRIDE) | (1u << CAP_CHOWN) | (1u << CAP_FOWNER);
 	static const int refused[] = {__NR_capset,    __NR_setuid,    __NR_setgid,
-	                              __NR_setresuid, __NR_setresgid, __NR_setgroups};
+				      __NR_setresuid, __NR_setresgid, __NR_setgroups};
 	struct sock_filter f[4 + 2 * 6 + 1];
 	size_t n = 0;
 
@@ -120,10 +130,10 @@ static int unit_limits(void)
 	if (syscall(SYS_capset, &h, d) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-	                                      offsetof(struct seccomp_data, nr));
+					      offsetof(struct seccomp_data, nr));
 	for (size_t i = 0; i < 6; i++) {
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-		                                      (uint32_t)refused[i], 0, 1);
+						      (uint32_t)refused[i], 0, 1);
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
 	}
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
@@ -306,7 +316,7 @@ int main(void)
 				continue;
 			got = run_case(c, m, dir);
 			T_CHECK(got == want, "%s %s: %s", mode_name[m], c->name,
-			        result_name(got, buf, sizeof(buf)));
+				result_name(got, buf, sizeof(buf)));
 		}
 	}
 	if (lfd >= 0)

@@ -43,8 +43,8 @@ static void main_cf(const char *extra)
 {
 	char *p = path("main.cf");
 	char *text = pf_asprintf("compatibility_level = 3.6\nqueue_directory = %s/queue\n"
-	                         "data_directory = %s/data\nmyhostname = mx.example.test\n%s",
-	                         dir, dir, extra);
+				 "data_directory = %s/data\nmyhostname = mx.example.test\n%s",
+				 dir, dir, extra);
 	FILE *f = fopen(p, "w");
 
 	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
@@ -89,13 +89,13 @@ static void test_open(void)
 	pf_err e = {0};
 
 	T_CHECK(postfix_open(&pf, "/usr/sbin", "relative/dir", &e) == -EINVAL &&
-	            e.exit_code == PF_EXIT_USAGE,
-	        "open: a relative config dir is a usage error (%s)", e.msg);
+			e.exit_code == PF_EXIT_USAGE,
+		"open: a relative config dir is a usage error (%s)", e.msg);
 	T_CHECK(postfix_open(&pf, "/usr/sbin", "/nonexistent/pftls", &e) < 0 &&
-	            strstr(e.msg, "/nonexistent/pftls"),
-	        "open: a missing config dir is named (%s)", e.msg);
+			strstr(e.msg, "/nonexistent/pftls"),
+		"open: a missing config dir is named (%s)", e.msg);
 	T_CHECK(postfix_open(&pf, "/tmp", etc, &e) < 0 && strstr(e.msg, "postconf"),
-	        "open: a command dir without postconf is refused (%s)", e.msg);
+		"open: a command dir without postconf is refused (%s)", e.msg);
 }
 
 static void test_run(void)
@@ -108,19 +108,19 @@ static void test_run(void)
 		const char *out; /* expected stdout, NULL: not checked */
 		const char *err;
 	} cases[] = {
-	    {"exit status 0", {"/bin/true", NULL}, 5, 0, "", ""},
-	    {"exit status 1", {"/bin/false", NULL}, 5, 1, NULL, NULL},
-	    {"stdout and stderr apart",
-	     {"/bin/sh", "-c", "echo out; echo err >&2", NULL},
-	     5,
-	     0,
-	     "out\n",
-	     "err\n"},
-	    {"bare name found in PATH", {"echo", "hi", NULL}, 5, 0, "hi\n", ""},
-	    {"stdin is /dev/null", {"/bin/cat", NULL}, 5, 0, "", ""},
-	    {"missing program", {"/nonexistent/prog", NULL}, 5, -ENOENT, NULL, NULL},
-	    {"killed after its time", {"/bin/sleep", "10", NULL}, 1, -ETIMEDOUT, NULL, NULL},
-	    {"death by signal", {"/bin/sh", "-c", "kill -9 $$", NULL}, 5, -EINTR, NULL, NULL},
+		{"exit status 0", {"/bin/true", NULL}, 5, 0, "", ""},
+		{"exit status 1", {"/bin/false", NULL}, 5, 1, NULL, NULL},
+		{"stdout and stderr apart",
+		 {"/bin/sh", "-c", "echo out; echo err >&2", NULL},
+		 5,
+		 0,
+		 "out\n",
+		 "err\n"},
+		{"bare name found in PATH", {"echo", "hi", NULL}, 5, 0, "hi\n", ""},
+		{"stdin is /dev/null", {"/bin/cat", NULL}, 5, 0, "", ""},
+		{"missing program", {"/nonexistent/prog", NULL}, 5, -ENOENT, NULL, NULL},
+		{"killed after its time", {"/bin/sleep", "10", NULL}, 1, -ETIMEDOUT, NULL, NULL},
+		{"death by signal", {"/bin/sh", "-c", "kill -9 $$", NULL}, 5, -EINTR, NULL, NULL},
 	};
 
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
@@ -129,9 +129,9 @@ static void test_run(void)
 		int r = postfix_run(cases[i].argv, cases[i].timeout, &out, &err, &e);
 
 		T_CHECK(r == cases[i].want && (!cases[i].out || t_streq(out, cases[i].out)) &&
-		            (!cases[i].err || t_streq(err, cases[i].err)) &&
-		            (r >= 0 || strstr(e.msg, cases[i].argv[0])),
-		        "run: %s (got %d, %s)", cases[i].name, r, e.msg);
+				(!cases[i].err || t_streq(err, cases[i].err)) &&
+				(r >= 0 || strstr(e.msg, cases[i].argv[0])),
+			"run: %s (got %d, %s)", cases[i].name, r, e.msg);
 		free(out);
 		free(err);
 	}
@@ -140,16 +140,16 @@ static void test_run(void)
 static void test_get_set(pf_postfix *pf)
 {
 	static const char *const names[] = {"myhostname", "mydomain", "smtpd_tls_key_file",
-	                                    "no_such_parameter_x"};
+					    "no_such_parameter_x"};
 	static const struct {
 		int flags;
 		const char *want[4]; /* NULL: not set / unknown; "*": any value */
 	} cases[] = {
-	    {0, {"mx.example.test", "example.test", "$smtpd_tls_cert_file", NULL}},
-	    {PF_PC_EXPAND, {"mx.example.test", "example.test", "", NULL}},
-	    {PF_PC_EXPLICIT, {"mx.example.test", NULL, NULL, NULL}},
-	    /* -d's names come from this machine's name: only their presence. */
-	    {PF_PC_DEFAULT, {"*", "*", "$smtpd_tls_cert_file", NULL}},
+		{0, {"mx.example.test", "example.test", "$smtpd_tls_cert_file", NULL}},
+		{PF_PC_EXPAND, {"mx.example.test", "example.test", "", NULL}},
+		{PF_PC_EXPLICIT, {"mx.example.test", NULL, NULL, NULL}},
+		/* -d's names come from this machine's name: only their presence. */
+		{PF_PC_DEFAULT, {"*", "*", "$smtpd_tls_cert_file", NULL}},
 	};
 	pf_strv set = {0}, unset = {0};
 	char *v[4], *one = NULL;
@@ -195,12 +195,12 @@ static void test_get_set(pf_postfix *pf)
 	/* Errors name the command and quote postconf's complaint. */
 	pf_strv_push(&set, "no equals sign");
 	T_CHECK(postfix_set(pf, &set, &e) < 0 && strstr(e.msg, "postconf") &&
-	            strstr(e.msg, "missing '='"),
-	        "set: postconf's error is quoted (%s)", e.msg);
+			strstr(e.msg, "missing '='"),
+		"set: postconf's error is quoted (%s)", e.msg);
 	pf_strv_clear(&set);
 	pf_strv_push(&set, "myhostname = a\nb = c");
 	T_CHECK(postfix_set(pf, &set, &e) < 0 && e.exit_code == PF_EXIT_USAGE,
-	        "set: a value with a newline is refused (%s)", e.msg);
+		"set: a value with a newline is refused (%s)", e.msg);
 	pf_strv_clear(&set);
 }
 
@@ -214,8 +214,8 @@ static void test_missing_main_cf(void)
 	if (postfix_open(&pf, "/usr/sbin", empty, &e) < 0)
 		abort();
 	T_CHECK(postfix_get1(&pf, 0, "myhostname", &v, &e) < 0 && strstr(e.msg, "main.cf") &&
-	            strstr(e.msg, "postconf -c"),
-	        "get: a missing main.cf is reported with the command (%s)", e.msg);
+			strstr(e.msg, "postconf -c"),
+		"get: a missing main.cf is reported with the command (%s)", e.msg);
 	postfix_close(&pf);
 	free(empty);
 }
@@ -223,7 +223,7 @@ static void test_missing_main_cf(void)
 static void test_snapshot(pf_postfix *pf)
 {
 	static const char *const names[] = {"smtpd_tls_key_file", "smtpd_tls_cert_file",
-	                                    "tlsproxy_tls_cert_file", NULL};
+					    "tlsproxy_tls_cert_file", NULL};
 	pf_snapshot s = {0};
 	pf_strv change = {0}, gone = {0};
 	char *before = NULL, *after = NULL, *v[3] = {0};
@@ -235,7 +235,7 @@ static void test_snapshot(pf_postfix *pf)
 	for (int i = 0; i < 3; i++)
 		free(v[i]);
 	T_CHECK(postfix_snapshot(pf, names, &s, &e) == 0 && s.names.n == 3, "snapshot: taken (%s)",
-	        e.msg);
+		e.msg);
 	T_STREQ(s.values[1], "$config_directory/c.pem", "snapshot: raw, unexpanded value kept");
 	pf_strv_push(&change, "smtpd_tls_cert_file = /new/c.pem");
 	pf_strv_push(&change, "tlsproxy_tls_cert_file = /new/p.pem");
@@ -279,7 +279,7 @@ static void test_myhostname(pf_postfix *pf)
 	cf = pf_asprintf("myhostname = %s/none\n", dir);
 	main_cf(cf);
 	T_CHECK(postfix_myhostname(pf, &h, &e) < 0 && strstr(e.msg, "/none"),
-	        "myhostname: a missing file is named (%s)", e.msg);
+		"myhostname: a missing file is named (%s)", e.msg);
 	free(cf);
 	/* myhostname = /etc/shadow: the file is named, what it holds is not
 	 * repeated in the error. */
@@ -290,11 +290,11 @@ static void test_myhostname(pf_postfix *pf)
 	main_cf(cf);
 	h = NULL;
 	T_CHECK(postfix_myhostname(pf, &h, &e) < 0 && !h && strstr(e.msg, file) &&
-	            strstr(e.msg, "not a valid host name") && !strstr(e.msg, "SECRET") &&
-	            !strstr(e.msg, "root:"),
-	        "myhostname: a file whose first line is no host name is named, its line not quoted "
-	        "(%s)",
-	        e.msg);
+			strstr(e.msg, "not a valid host name") && !strstr(e.msg, "SECRET") &&
+			!strstr(e.msg, "root:"),
+		"myhostname: a file whose first line is no host name is named, its line not quoted "
+		"(%s)",
+		e.msg);
 	free(cf);
 	free(file);
 }
@@ -312,42 +312,42 @@ static void test_deployed(pf_postfix *pf)
 
 	/* Legacy: the key parameter defaults to the certificate file. */
 	cf = pf_asprintf("smtpd_tls_cert_file = %s/rsa.crt\nsmtpd_tls_eccert_file = %s/ec.pem\n"
-	                 "smtpd_tls_eckey_file = $smtpd_tls_eccert_file\n",
-	                 etc, etc);
+			 "smtpd_tls_eckey_file = $smtpd_tls_eccert_file\n",
+			 etc, etc);
 	main_cf(cf);
 	free(cf);
 	T_CHECK(postfix_deployed(pf, "smtpd", &f, &e) == 0 && !f.chain_files,
-	        "deployed: legacy parameters read (%s)", e.msg);
+		"deployed: legacy parameters read (%s)", e.msg);
 	T_CHECK(f.key_file[PF_ALG_RSA] && strstr(f.key_file[PF_ALG_RSA], "/rsa.crt") &&
-	            f.key_file[PF_ALG_ECDSA] && strstr(f.key_file[PF_ALG_ECDSA], "/ec.pem"),
-	        "deployed: key defaults to the cert file, $references expanded");
+			f.key_file[PF_ALG_ECDSA] && strstr(f.key_file[PF_ALG_ECDSA], "/ec.pem"),
+		"deployed: key defaults to the cert file, $references expanded");
 	pf_tls_files_free(&f);
 	T_CHECK(postfix_deployed(pf, "tlsproxy", &f, &e) == 0 && f.cert_file[PF_ALG_RSA] &&
-	            strstr(f.cert_file[PF_ALG_RSA], "/rsa.crt"),
-	        "deployed: tlsproxy inherits smtpd's files (%s)", e.msg);
+			strstr(f.cert_file[PF_ALG_RSA], "/rsa.crt"),
+		"deployed: tlsproxy inherits smtpd's files (%s)", e.msg);
 	pf_tls_files_free(&f);
 
 	/* Chain files: each algorithm found by reading the files. */
 	cf = pf_asprintf("smtpd_tls_chain_files = %s/ec.pem, %s/rsa.key %s/rsa.crt\n"
-	                 "smtpd_tls_cert_file = /ignored.pem\n",
-	                 etc, etc, etc);
+			 "smtpd_tls_cert_file = /ignored.pem\n",
+			 etc, etc, etc);
 	main_cf(cf);
 	free(cf);
 	T_CHECK(postfix_deployed(pf, "smtpd", &f, &e) == 0 && f.chain_files,
-	        "deployed: chain_files read (%s)", e.msg);
+		"deployed: chain_files read (%s)", e.msg);
 	T_CHECK(f.key_file[PF_ALG_RSA] && strstr(f.key_file[PF_ALG_RSA], "/rsa.key") &&
-	            f.cert_file[PF_ALG_RSA] && strstr(f.cert_file[PF_ALG_RSA], "/rsa.crt") &&
-	            f.key_file[PF_ALG_ECDSA] && strstr(f.key_file[PF_ALG_ECDSA], "/ec.pem") &&
-	            f.cert_file[PF_ALG_ECDSA] && strstr(f.cert_file[PF_ALG_ECDSA], "/ec.pem"),
-	        "deployed: chain_files pairs per algorithm, combined file too");
+			f.cert_file[PF_ALG_RSA] && strstr(f.cert_file[PF_ALG_RSA], "/rsa.crt") &&
+			f.key_file[PF_ALG_ECDSA] && strstr(f.key_file[PF_ALG_ECDSA], "/ec.pem") &&
+			f.cert_file[PF_ALG_ECDSA] && strstr(f.cert_file[PF_ALG_ECDSA], "/ec.pem"),
+		"deployed: chain_files pairs per algorithm, combined file too");
 	pf_tls_files_free(&f);
 
 	cf = pf_asprintf("smtpd_tls_chain_files = %s/rsa.crt, %s/rsa.key\n", etc, etc);
 	main_cf(cf);
 	free(cf);
 	T_CHECK(postfix_deployed(pf, "smtpd", &f, &e) < 0 && strstr(e.msg, "rsa.crt") &&
-	            strstr(e.msg, "smtpd_tls_chain_files"),
-	        "deployed: a certificate before any key is an error (%s)", e.msg);
+			strstr(e.msg, "smtpd_tls_chain_files"),
+		"deployed: a certificate before any key is an error (%s)", e.msg);
 	pf_tls_files_free(&f);
 }
 
@@ -361,39 +361,40 @@ static void test_deploy_settings(pf_postfix *pf)
 		const char *key, *cert;
 		const char *want; /* settings joined with "|" */
 	} cases[] = {
-	    {"legacy RSA: key then cert", "", PF_ALG_RSA, "rsa2.key", "rsa2.crt",
-	     "smtpd_tls_key_file = %1$s/rsa2.key|smtpd_tls_cert_file = %1$s/rsa2.crt"},
-	    {"legacy ECDSA", "", PF_ALG_ECDSA, "ec2.key", "ec2.crt",
-	     "smtpd_tls_eckey_file = %1$s/ec2.key|smtpd_tls_eccert_file = %1$s/ec2.crt"},
-	    {"chain_files: RSA pair replaced in place",
-	     "smtpd_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt, %1$s/ec.pem\n", PF_ALG_RSA,
-	     "rsa2.key", "rsa2.crt",
-	     "smtpd_tls_chain_files = %1$s/rsa2.key, %1$s/rsa2.crt, %1$s/ec.pem"},
-	    {"chain_files: combined ECDSA file replaced",
-	     "smtpd_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt, %1$s/ec.pem\n", PF_ALG_ECDSA,
-	     "ec2.key", "ec2.crt",
-	     "smtpd_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt, %1$s/ec2.key, %1$s/ec2.crt"},
-	    {"chain_files: a missing algorithm is appended",
-	     "smtpd_tls_chain_files = %1$s/rsa.key %1$s/rsa.crt\n", PF_ALG_ECDSA, "ec2.key",
-	     "ec2.crt",
-	     "smtpd_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt, %1$s/ec2.key, %1$s/ec2.crt"},
-	    {"tlsproxy: explicit files follow, $ref and ${ref} do not",
-	     "tlsproxy_tls_key_file = /old/k.pem\ntlsproxy_tls_cert_file = ${smtpd_tls_cert_file}\n"
-	     "tlsproxy_tls_eckey_file = $smtpd_tls_eckey_file\n",
-	     PF_ALG_RSA, "rsa2.key", "rsa2.crt",
-	     "smtpd_tls_key_file = %1$s/rsa2.key|smtpd_tls_cert_file = %1$s/rsa2.crt|"
-	     "tlsproxy_tls_key_file = %1$s/rsa2.key"},
-	    {"tlsproxy: its own chain_files list is updated too",
-	     "tlsproxy_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt\n"
-	     "tlsproxy_tls_key_file = /ignored/k.pem\n",
-	     PF_ALG_RSA, "rsa2.key", "rsa2.crt",
-	     "smtpd_tls_key_file = %1$s/rsa2.key|smtpd_tls_cert_file = %1$s/rsa2.crt|"
-	     "tlsproxy_tls_chain_files = %1$s/rsa2.key, %1$s/rsa2.crt"},
-	    {"tlsproxy: $(smtpd_tls_chain_files) inherits",
-	     "smtpd_tls_chain_files = %1$s/ec.pem\n"
-	     "tlsproxy_tls_chain_files = $(smtpd_tls_chain_files)\n",
-	     PF_ALG_ECDSA, "ec2.key", "ec2.crt",
-	     "smtpd_tls_chain_files = %1$s/ec2.key, %1$s/ec2.crt"},
+		{"legacy RSA: key then cert", "", PF_ALG_RSA, "rsa2.key", "rsa2.crt",
+		 "smtpd_tls_key_file = %1$s/rsa2.key|smtpd_tls_cert_file = %1$s/rsa2.crt"},
+		{"legacy ECDSA", "", PF_ALG_ECDSA, "ec2.key", "ec2.crt",
+		 "smtpd_tls_eckey_file = %1$s/ec2.key|smtpd_tls_eccert_file = %1$s/ec2.crt"},
+		{"chain_files: RSA pair replaced in place",
+		 "smtpd_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt, %1$s/ec.pem\n", PF_ALG_RSA,
+		 "rsa2.key", "rsa2.crt",
+		 "smtpd_tls_chain_files = %1$s/rsa2.key, %1$s/rsa2.crt, %1$s/ec.pem"},
+		{"chain_files: combined ECDSA file replaced",
+		 "smtpd_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt, %1$s/ec.pem\n", PF_ALG_ECDSA,
+		 "ec2.key", "ec2.crt",
+		 "smtpd_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt, %1$s/ec2.key, %1$s/ec2.crt"},
+		{"chain_files: a missing algorithm is appended",
+		 "smtpd_tls_chain_files = %1$s/rsa.key %1$s/rsa.crt\n", PF_ALG_ECDSA, "ec2.key",
+		 "ec2.crt",
+		 "smtpd_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt, %1$s/ec2.key, %1$s/ec2.crt"},
+		{"tlsproxy: explicit files follow, $ref and ${ref} do not",
+		 "tlsproxy_tls_key_file = /old/k.pem\ntlsproxy_tls_cert_file = "
+		 "${smtpd_tls_cert_file}\n"
+		 "tlsproxy_tls_eckey_file = $smtpd_tls_eckey_file\n",
+		 PF_ALG_RSA, "rsa2.key", "rsa2.crt",
+		 "smtpd_tls_key_file = %1$s/rsa2.key|smtpd_tls_cert_file = %1$s/rsa2.crt|"
+		 "tlsproxy_tls_key_file = %1$s/rsa2.key"},
+		{"tlsproxy: its own chain_files list is updated too",
+		 "tlsproxy_tls_chain_files = %1$s/rsa.key, %1$s/rsa.crt\n"
+		 "tlsproxy_tls_key_file = /ignored/k.pem\n",
+		 PF_ALG_RSA, "rsa2.key", "rsa2.crt",
+		 "smtpd_tls_key_file = %1$s/rsa2.key|smtpd_tls_cert_file = %1$s/rsa2.crt|"
+		 "tlsproxy_tls_chain_files = %1$s/rsa2.key, %1$s/rsa2.crt"},
+		{"tlsproxy: $(smtpd_tls_chain_files) inherits",
+		 "smtpd_tls_chain_files = %1$s/ec.pem\n"
+		 "tlsproxy_tls_chain_files = $(smtpd_tls_chain_files)\n",
+		 PF_ALG_ECDSA, "ec2.key", "ec2.crt",
+		 "smtpd_tls_chain_files = %1$s/ec2.key, %1$s/ec2.crt"},
 	};
 
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
@@ -408,7 +409,7 @@ static void test_deploy_settings(pf_postfix *pf)
 		r = postfix_deploy_settings(pf, cases[i].alg, key, cert, &out, &e);
 		got = pf_strv_join(&out, "|");
 		T_CHECK(r == 0 && t_streq(got, want), "deploy settings: %s (got \"%s\"; %s)",
-		        cases[i].name, got, e.msg);
+			cases[i].name, got, e.msg);
 		free(got);
 		free(cf);
 		free(want);
@@ -432,16 +433,16 @@ static void test_check_reload(pf_postfix *pf)
 	T_CHECK(postfix_check(pf, &e) == 0, "check: a sound instance passes (%s)", e.msg);
 	main_cf("this line has no equals sign\n");
 	T_CHECK(postfix_check(pf, &e) < 0 && strstr(e.msg, "postfix -c") && strstr(e.msg, "check"),
-	        "check: a broken main.cf fails, naming the command (%s)", e.msg);
+		"check: a broken main.cf fails, naming the command (%s)", e.msg);
 	main_cf("");
 	T_CHECK(postfix_reload(pf, "  /bin/true  reload ", &e) == 0, "reload: a command line runs");
 	T_CHECK(postfix_reload(pf, "/bin/echo\tdone;false", &e) == 0,
-	        "reload: no shell (\";false\" is just an argument of echo) (%s)", e.msg);
+		"reload: no shell (\";false\" is just an argument of echo) (%s)", e.msg);
 	T_CHECK(postfix_reload(pf, "/bin/false reload", &e) < 0 && strstr(e.msg, "/bin/false") &&
-	            strstr(e.msg, "exit status 1"),
-	        "reload: a failing command is named with its status (%s)", e.msg);
+			strstr(e.msg, "exit status 1"),
+		"reload: a failing command is named with its status (%s)", e.msg);
 	T_CHECK(postfix_reload(pf, " \t ", &e) < 0 && e.exit_code == PF_EXIT_USAGE,
-	        "reload: an empty command is a usage error (%s)", e.msg);
+		"reload: an empty command is a usage error (%s)", e.msg);
 }
 
 static void test_tlsproxy_overrides(pf_postfix *pf)
@@ -454,7 +455,7 @@ static void test_tlsproxy_overrides(pf_postfix *pf)
 	postfix_tlsproxy_overrides(pf, &out, &e);
 	got = pf_strv_join(&out, "|");
 	T_STREQ(got, "tlsproxy_tls_cert_file = /p/c.pem",
-	        "tlsproxy overrides: only the explicit non-inheriting ones (%s)", got);
+		"tlsproxy overrides: only the explicit non-inheriting ones (%s)", got);
 	free(got);
 	pf_strv_clear(&out);
 }

@@ -99,8 +99,8 @@ static void serve(int lfd, const server *s, enum behaviour b)
 		/* The start of a ServerHello record, one byte at a time: each
 		 * read the client makes gets a byte before any socket timeout. */
 		static const unsigned char hello[] = {0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00,
-		                                      0x00, 0x76, 0x03, 0x03, 0x11, 0x22, 0x33,
-		                                      0x44, 0x55, 0x66, 0x77, 0x88, 0x99};
+						      0x00, 0x76, 0x03, 0x03, 0x11, 0x22, 0x33,
+						      0x44, 0x55, 0x66, 0x77, 0x88, 0x99};
 
 		unsigned char client_hello[512];
 
@@ -197,49 +197,49 @@ int main(void)
 	pid = start(&s, GOOD, &ep.port);
 	memset(&e, 0, sizeof(e));
 	T_CHECK(smtp_probe(&ep, "mx.example.test", both, 2, PF_PROBE_RSA, 3000, &res, &e) == 0,
-	        "RSA probe completes: %s", e.msg);
+		"RSA probe completes: %s", e.msg);
 	T_STREQ(res.spki_sha256, rsa_pk.spki_sha256, "RSA key presented when RSA is asked for");
 	T_CHECK(res.dane_checked && res.dane_ok && res.dane_depth == 0, "RSA key DANE-validates");
 	finish(pid);
 
 	pid = start(&s, GOOD, &ep.port);
 	T_CHECK(smtp_probe(&ep, "mx.example.test", both, 2, PF_PROBE_ECDSA, 3000, &res, &e) == 0,
-	        "ECDSA probe completes: %s", e.msg);
+		"ECDSA probe completes: %s", e.msg);
 	T_STREQ(res.spki_sha256, ec_pk.spki_sha256, "ECDSA key presented when ECDSA is asked for");
 	T_CHECK(res.dane_ok, "ECDSA key DANE-validates");
 	finish(pid);
 
 	pid = start(&s, MULTILINE, &ep.port);
 	T_CHECK(smtp_probe(&ep, "mx.example.test", &other_rec, 1, PF_PROBE_RSA, 3000, &res, &e) ==
-	            0,
-	        "multi-line greeting handled: %s", e.msg);
+			0,
+		"multi-line greeting handled: %s", e.msg);
 	T_CHECK(res.dane_checked && !res.dane_ok && res.verify_error[0],
-	        "record of another key does not validate (%s)", res.verify_error);
+		"record of another key does not validate (%s)", res.verify_error);
 	T_STREQ(res.spki_sha256, rsa_pk.spki_sha256, "mismatch still reports the presented key");
 	finish(pid);
 
 	pid = start(&s, GOOD, &ep.port);
 	T_CHECK(smtp_probe(&ep, "mx.example.test", NULL, 0, PF_PROBE_ANY, 3000, &res, &e) == 0 &&
-	            !res.dane_checked && res.spki_sha256[0],
-	        "probe without records reports the key only");
+			!res.dane_checked && res.spki_sha256[0],
+		"probe without records reports the key only");
 	finish(pid);
 
 	static const struct {
 		enum behaviour b;
 		const char *want;
 	} bad[] = {
-	    {NO_STARTTLS, "STARTTLS is not offered"},
-	    {REFUSE, "greeting refused: \"554 go away\""},
-	    {SILENT, "greeting: timed out"},
-	    {GARBAGE, "malformed SMTP reply"},
+		{NO_STARTTLS, "STARTTLS is not offered"},
+		{REFUSE, "greeting refused: \"554 go away\""},
+		{SILENT, "greeting: timed out"},
+		{GARBAGE, "malformed SMTP reply"},
 	};
 	for (size_t i = 0; i < PF_ELEMENTSOF(bad); i++) {
 		memset(&e, 0, sizeof(e));
 		pid = start(&s, bad[i].b, &ep.port);
 		T_CHECK(smtp_probe(&ep, "mx.example.test", &rsa_rec, 1, PF_PROBE_ANY, 700, &res,
-		                   &e) < 0 &&
-		            strstr(e.msg, bad[i].want) && strstr(e.msg, "127.0.0.1:"),
-		        "misbehaving server reported: %s", e.msg);
+				   &e) < 0 &&
+				strstr(e.msg, bad[i].want) && strstr(e.msg, "127.0.0.1:"),
+			"misbehaving server reported: %s", e.msg);
 		finish(pid);
 	}
 	/* A server trickling bytes must not stretch the exchange past its
@@ -250,8 +250,8 @@ int main(void)
 		enum behaviour b;
 		const char *want;
 	} slow[] = {
-	    {TRICKLE_GREETING, "greeting: timed out"},
-	    {TRICKLE_TLS, "TLS handshake: timed out"},
+		{TRICKLE_GREETING, "greeting: timed out"},
+		{TRICKLE_TLS, "TLS handshake: timed out"},
 	};
 	for (size_t i = 0; i < PF_ELEMENTSOF(slow); i++) {
 		uint64_t t0, ms;
@@ -263,8 +263,8 @@ int main(void)
 		r = smtp_probe(&ep, "mx.example.test", &rsa_rec, 1, PF_PROBE_ANY, 2000, &res, &e);
 		ms = (pf_mono_usec() - t0) / 1000;
 		T_CHECK(r < 0 && strstr(e.msg, slow[i].want) && ms >= 1900 && ms < 3000,
-		        "trickling server given up on at the 2 s deadline (%llu ms): %s",
-		        (unsigned long long)ms, e.msg);
+			"trickling server given up on at the 2 s deadline (%llu ms): %s",
+			(unsigned long long)ms, e.msg);
 		finish(pid);
 	}
 	{
@@ -274,9 +274,9 @@ int main(void)
 		finish(pid);
 		pf_hostport closed = {"127.0.0.1", port};
 		T_CHECK(smtp_probe(&closed, "mx.example.test", NULL, 0, PF_PROBE_ANY, 700, &res,
-		                   &e) < 0 &&
-		            strstr(e.msg, "cannot connect"),
-		        "closed port reported: %s", e.msg);
+				   &e) < 0 &&
+				strstr(e.msg, "cannot connect"),
+			"closed port reported: %s", e.msg);
 	}
 	pf_pubkey_free(&rsa_pk);
 	pf_pubkey_free(&ec_pk);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "roll_fake.h"
+#include "../../daemon/macro.h"
 
 /* ---- the cases --------------------------------------------------------------- */
 
@@ -54,7 +55,8 @@ static void test_cycle(void)
 	T_CHECK(key_files(&c) == 2, "cycle: the next key file is written beside the old one");
 	w = drive(r, NULL, 0);
 	T_STREQ(roll_phase(r), "idle", "cycle: the rollover completes (%s)", roll_phase(r));
-	T_STREQ(W->phases, "generated,published,propagated,deployable,deployed,verified,retired,idle",
+	T_STREQ(W->phases,
+		"generated,published,propagated,deployable,deployed,verified,retired,idle",
 		"cycle: the phases in order (%s)", W->phases);
 	dep = expected_deploy(&c);
 	T_CHECK(W->stamp[PF_T_PUB] == T0 + 1, "cycle: T_pub is the update's time, rounded up");
@@ -94,7 +96,7 @@ static void test_deploy_time(void)
 		{"publish_safety 1 s", {300, false, 300, 0, 1, 3600, 3600, 0}},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		tcase c;
 		pf_roll *r;
 		pf_err e = {0};
@@ -228,7 +230,8 @@ static void test_guard_refuses_retire(void)
 	drive(r, NULL, 0);
 	T_CHECK(strcmp(roll_phase(r), "failed") == 0 && W->n_refused == 1 && W->n_deleted == 0 &&
 			served(OWNER, &old_rd, 0),
-		"withdrawal refused by the guard: failed, the old record stays (%s)", roll_phase(r));
+		"withdrawal refused by the guard: failed, the old record stays (%s)",
+		roll_phase(r));
 	roll_free(r);
 	world_free(&c);
 }
@@ -335,7 +338,7 @@ static void test_failures(void)
 		{"reload fails", 0, 1, false, 2},
 		{"verification fails (smtpd presents the old key)", 0, 0, true, 2},
 	};
-	for (size_t i = 0; i < sizeof(dep) / sizeof(dep[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(dep); i++) {
 		world_new(&c, &defaults);
 		snprintf(oldk, sizeof(oldk), "%s", mc_get("smtpd_tls_eckey_file"));
 		r = open_roll(&c);
@@ -426,8 +429,10 @@ static void test_check(void)
 
 	world_new(&c, &defaults);
 	r = open_roll(&c);
-	T_CHECK(roll_check(r, out, &e) == 0, "check: the deployed key's record is served and "
-					     "presented, DANE-valid (%s)", e.msg);
+	T_CHECK(roll_check(r, out, &e) == 0,
+		"check: the deployed key's record is served and "
+		"presented, DANE-valid (%s)",
+		e.msg);
 	pf_err_clear(&e);
 	W->log[W->n_log] = W->log[0]; /* the record withdrawn by someone else */
 	W->log[W->n_log].add = W->log[W->n_log].initial = false;
@@ -500,11 +505,11 @@ static void test_kill_sweep(void)
 			else if (strcmp(roll_phase(r), "idle") != 0)
 				snprintf(why, sizeof(why), "ended in %s", roll_phase(r));
 			else if (W->n_added != ref_added || W->n_deleted != ref_deleted)
-				snprintf(why, sizeof(why), "updates: %u adds, %u deletes", W->n_added,
-					 W->n_deleted);
+				snprintf(why, sizeof(why), "updates: %u adds, %u deletes",
+					 W->n_added, W->n_deleted);
 			else if (W->n_sets != ref_sets || W->n_reloads != ref_reloads)
-				snprintf(why, sizeof(why), "%u main.cf changes, %u reloads", W->n_sets,
-					 W->n_reloads);
+				snprintf(why, sizeof(why), "%u main.cf changes, %u reloads",
+					 W->n_sets, W->n_reloads);
 			else if (key_files(&c) != 2)
 				snprintf(why, sizeof(why), "%zu key files", key_files(&c));
 			else if (W->t_set < dep)

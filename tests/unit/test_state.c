@@ -17,6 +17,7 @@
 
 #include "../../daemon/state.h"
 #include "t.h"
+#include "../../daemon/macro.h"
 
 #define SPKI_A "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 #define SPKI_B "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -49,7 +50,8 @@ static void build(pf_state *st, enum pf_phase p)
 			     "/etc/postfix/cert-20240101-000000.pem", SPKI_A, NULL) < 0 ||
 	    pf_state_set_key(st, PF_ALG_RSA, PF_ROLE_OLD, "/etc/postfix/key-old.pem",
 			     "/etc/postfix/cert old.pem", SPKI_B, NULL) < 0 ||
-	    pf_state_set_key(st, PF_ALG_ECDSA, PF_ROLE_NEXT, "/etc/postfix/eckey-20240101-000000.pem",
+	    pf_state_set_key(st, PF_ALG_ECDSA, PF_ROLE_NEXT,
+			     "/etc/postfix/eckey-20240101-000000.pem",
 			     "/etc/postfix/eccert-20240101-000000.pem", SPKI_C, NULL) < 0)
 		abort();
 	st->t[PF_T_GENERATED] = 1700000001;
@@ -137,7 +139,8 @@ static void test_round_trips(void)
 		build(&st, (enum pf_phase)p);
 		a = fmt(&st);
 		r = pf_state_parse("t", a, strlen(a), &back, &e);
-		T_CHECK(r == 0, "round trip %s: parses (%s)", pf_phase_name((enum pf_phase)p), e.msg);
+		T_CHECK(r == 0, "round trip %s: parses (%s)", pf_phase_name((enum pf_phase)p),
+			e.msg);
 		if (r == 0) {
 			b = fmt(&back);
 			T_STREQ(a, b, "round trip %s: same text after parse and format",
@@ -177,7 +180,8 @@ static void test_fields_survive(void)
 	T_CHECK(!back.keys[PF_ALG_ECDSA].old_key, "absent old key stays absent");
 	T_CHECK(back.n_records == 4 && back.records[1].rdata.selector == 0 &&
 			back.records[1].rdata.mtype == 2 && back.records[1].rdata.len == 64 &&
-			back.records[1].rdata.data[63] == 0x5c && back.records[3].role == PF_ROLE_OLD,
+			back.records[1].rdata.data[63] == 0x5c &&
+			back.records[3].role == PF_ROLE_OLD,
 		"records kept with parameters and data");
 	T_STREQ(back.records[0].host, "mx.example.com", "record host stored without trailing dot");
 	T_CHECK(back.n_maincf == 5 && back.maincf[2].value && back.maincf[2].value[0] == '\0' &&
@@ -188,10 +192,11 @@ static void test_fields_survive(void)
 			!back.rrsets[1].existed,
 		"RRsets seen before kept");
 	T_CHECK(back.have_soa && back.soa_ttl == 86400 && back.soa_minimum == 300 &&
-			back.have_serial && back.update_serial == 4294967295u && back.tlsa_ttl == 3600,
+			back.have_serial && back.update_serial == 4294967295u &&
+			back.tlsa_ttl == 3600,
 		"SOA values, serial and tlsa_ttl kept");
-	T_CHECK(back.have_params && back.params.ttl_factor == 2 && back.params.publish_safety == 60 &&
-			back.params.retire_delay == 3600,
+	T_CHECK(back.have_params && back.params.ttl_factor == 2 &&
+			back.params.publish_safety == 60 && back.params.retire_delay == 3600,
 		"timing parameters kept");
 	T_CHECK(back.n_servers == 3 && strcmp(back.servers[1].name, "[::1]:5353") == 0 &&
 			back.servers[2].serial == 8 && back.alert_count == 3 &&
@@ -212,8 +217,8 @@ static void test_owners(void)
 	char *a, *b;
 
 	build(&st, PF_PHASE_PUBLISHED);
-	if (pf_state_add_record(&st, PF_ROLE_NEXT, PF_ALG_ECDSA, "MX2.Example.com.", 587, &r1,
-				&e) < 0 ||
+	if (pf_state_add_record(&st, PF_ROLE_NEXT, PF_ALG_ECDSA, "MX2.Example.com.", 587, &r1, &e) <
+		    0 ||
 	    pf_state_add_rrset_owner(&st, "_587._tcp.mx2.example.com.", true, 600, &e) < 0) {
 		T_CHECK(0, "records added: %s", e.msg);
 		return;
@@ -259,11 +264,13 @@ static void test_events(void)
 		char msg[64];
 
 		snprintf(msg, sizeof(msg), "event number %d\r\n", i);
-		pf_state_add_event(&st, 1700000100 + i, i == 3 ? "Bad Kind!" : "server-confirmed", msg);
+		pf_state_add_event(&st, 1700000100 + i, i == 3 ? "Bad Kind!" : "server-confirmed",
+				   msg);
 	}
 	pf_state_add_event(&st, 1700000200, "records-published", "");
 	T_CHECK(st.n_events == PF_STATE_MAX_EVENTS, "at most %d events kept", PF_STATE_MAX_EVENTS);
-	T_STREQ(st.events[0].msg, "event number 6??", "oldest events dropped first, text sanitised");
+	T_STREQ(st.events[0].msg, "event number 6??",
+		"oldest events dropped first, text sanitised");
 	a = fmt(&st);
 	if (pf_state_parse("t", a, strlen(a), &back, &e) == 0) {
 		T_CHECK(back.n_events == PF_STATE_MAX_EVENTS &&
@@ -341,8 +348,9 @@ static const struct bad {
 	 "t:3: last line is incomplete (file truncated?)"},
 	{"torn: checksum line lost", H "phase = idle\n", true,
 	 "t:2: no checksum line at the end (file truncated or damaged)"},
-	{"edited by hand", H "phase = idle\nchecksum = "
-			     "0000000000000000000000000000000000000000000000000000000000000000\n",
+	{"edited by hand",
+	 H "phase = idle\nchecksum = "
+	   "0000000000000000000000000000000000000000000000000000000000000000\n",
 	 true, "t:3: checksum mismatch (file damaged or edited by hand)"},
 	{"unknown key", H "phase = idle\ncolour = blue\n", false, "t:3: unknown key \"colour\""},
 	{"unknown algorithm key", H "phase = idle\ndsa.next_key = /k\n", false,
@@ -357,8 +365,9 @@ static const struct bad {
 	{"bad rollover id", H "rollover = 0011\nphase = idle\nt_started = 1\n", false,
 	 "t:2: bad rollover value \"0011\" (32 lowercase hex digits)"},
 	{"uppercase rollover id", H "rollover = 00112233445566778899AABBCCDDEEFF\nphase = idle\n",
-	 false, "t:2: bad rollover value \"00112233445566778899AABBCCDDEEFF\" (32 lowercase hex "
-		"digits)"},
+	 false,
+	 "t:2: bad rollover value \"00112233445566778899AABBCCDDEEFF\" (32 lowercase hex "
+	 "digits)"},
 	{"bad timestamp", H "phase = idle\nt_pub = 12x\n", false,
 	 "t:3: bad t_pub value \"12x\" (a number of seconds)"},
 	{"negative timestamp", H "phase = idle\nt_conf = -5\n", false,
@@ -387,17 +396,18 @@ static const struct bad {
 	{"record data length vs mtype",
 	 H "phase = idle\nrecord = next rsa a.example 25 3 1 2 " SPKI_A "\n", false,
 	 "t:3: bad record: TLSA data of 32 octets does not fit matching type 2"},
-	{"record host", H "phase = idle\nrecord = next rsa a_b.example 25 3 1 1 " SPKI_A "\n", false,
-	 "t:3: bad record: \"a_b.example\" is not a valid host name"},
+	{"record host", H "phase = idle\nrecord = next rsa a_b.example 25 3 1 1 " SPKI_A "\n",
+	 false, "t:3: bad record: \"a_b.example\" is not a valid host name"},
 	{"record port", H "phase = idle\nrecord = next rsa a.example 0 3 1 1 " SPKI_A "\n", false,
 	 "t:3: bad port \"0\" (1-65535)"},
-	{"record fields", H "phase = idle\nrecord = next rsa a.example  25 3 1 1 " SPKI_A "\n", false,
-	 "t:3: bad record: expected \"ROLE ALG HOST PORT USAGE SELECTOR MTYPE HEX\""},
-	{"record without its key", H "phase = idle\nrecord = next rsa a.example 25 3 1 1 " SPKI_A
-				       "\n",
-	 false, "t:2: record for a.example port 25: the next rsa key is not set"},
+	{"record fields", H "phase = idle\nrecord = next rsa a.example  25 3 1 1 " SPKI_A "\n",
+	 false, "t:3: bad record: expected \"ROLE ALG HOST PORT USAGE SELECTOR MTYPE HEX\""},
+	{"record without its key",
+	 H "phase = idle\nrecord = next rsa a.example 25 3 1 1 " SPKI_A "\n", false,
+	 "t:2: record for a.example port 25: the next rsa key is not set"},
 	{"duplicate record",
-	 H "rollover = " ID "\nphase = generated\nt_started = 1\nrsa.next_key = /k\nrsa.next_cert = "
+	 H "rollover = " ID
+	   "\nphase = generated\nt_started = 1\nrsa.next_key = /k\nrsa.next_cert = "
 	   "/c\nrsa.next_spki = " SPKI_A "\nrecord = next rsa a.example 25 3 1 1 " SPKI_A
 	   "\nrecord = next rsa A.example. 25 3 1 1 " SPKI_A "\n",
 	 false, "t:9: bad record: record for A.example port 25 listed twice"},
@@ -424,9 +434,9 @@ static const struct bad {
 	{"generated without keys", H "rollover = " ID "\nphase = generated\nt_started = 1\n", false,
 	 "t:3: phase generated requires the next keys (<alg>.next_key, next_cert, next_spki), "
 	 "which is missing"},
-	{"published without t_pub", H "rollover = " ID "\nphase = published\nt_started = 1\n"
-				      "rsa.next_key = /k\nrsa.next_cert = /c\nrsa.next_spki = " SPKI_A
-				      "\n",
+	{"published without t_pub",
+	 H "rollover = " ID "\nphase = published\nt_started = 1\n"
+	   "rsa.next_key = /k\nrsa.next_cert = /c\nrsa.next_spki = " SPKI_A "\n",
 	 false, "t:3: phase published requires t_pub, which is missing"},
 	{"published without SOA for an absent RRset",
 	 H "rollover = " ID "\nphase = published\nt_started = 1\nt_pub = 3\n"
@@ -436,29 +446,34 @@ static const struct bad {
 	   "update_serial = 5\nttl_factor = 2\npublish_safety = 1\npropagation_min_delay = 0\n"
 	   "retire_delay = 5\n",
 	 false, "t:3: phase published requires soa_ttl and soa_minimum, which is missing"},
-	{"propagated without t_conf", H "rollover = " ID "\nphase = propagated\nt_started = 1\n"
-				      "t_pub = 3\nrsa.next_key = /k.pem\nrsa.next_cert = /c.pem\n"
-				      "rsa.next_spki = " SPKI_A "\n"
-				      "record = next rsa mx.example.com 25 3 1 1 " SPKI_D "\n"
-				      "rrset_before = mx.example.com 25 none\ntlsa_ttl = 60\n"
-				      "soa_ttl = 60\nsoa_minimum = 30\nupdate_serial = 5\n"
-				      "ttl_factor = 2\npublish_safety = 1\n"
-				      "propagation_min_delay = 0\nretire_delay = 5\n",
+	{"propagated without t_conf",
+	 H "rollover = " ID "\nphase = propagated\nt_started = 1\n"
+	   "t_pub = 3\nrsa.next_key = /k.pem\nrsa.next_cert = /c.pem\n"
+	   "rsa.next_spki = " SPKI_A "\n"
+	   "record = next rsa mx.example.com 25 3 1 1 " SPKI_D "\n"
+	   "rrset_before = mx.example.com 25 none\ntlsa_ttl = 60\n"
+	   "soa_ttl = 60\nsoa_minimum = 30\nupdate_serial = 5\n"
+	   "ttl_factor = 2\npublish_safety = 1\n"
+	   "propagation_min_delay = 0\nretire_delay = 5\n",
 	 false, "t:3: phase propagated requires t_conf, which is missing"},
-	{"failed without reason", H "rollover = " ID "\nphase = failed\nfailed_from = idle\n"
-				    "t_started = 1\n",
+	{"failed without reason",
+	 H "rollover = " ID "\nphase = failed\nfailed_from = idle\n"
+	   "t_started = 1\n",
 	 false, "t:3: phase failed requires failed_reason, which is missing"},
-	{"failed without failed_from", H "rollover = " ID "\nphase = failed\nfailed_reason = x\n"
-					 "t_started = 1\n",
+	{"failed without failed_from",
+	 H "rollover = " ID "\nphase = failed\nfailed_reason = x\n"
+	   "t_started = 1\n",
 	 false, "t:3: phase failed requires failed_from, which is missing"},
-	{"failed from failed", H "rollover = " ID "\nphase = failed\nfailed_from = failed\n"
-				 "failed_reason = x\nt_started = 1\n",
+	{"failed from failed",
+	 H "rollover = " ID "\nphase = failed\nfailed_from = failed\n"
+	   "failed_reason = x\nt_started = 1\n",
 	 false, "t:3: failed_from must name the phase that failed"},
 	{"failed held to the rules of its phase",
 	 H "rollover = " ID "\nphase = failed\nfailed_from = published\nfailed_reason = x\n"
 	   "t_started = 1\n",
-	 false, "t:3: phase published requires the next keys (<alg>.next_key, next_cert, "
-		"next_spki), which is missing"},
+	 false,
+	 "t:3: phase published requires the next keys (<alg>.next_key, next_cert, "
+	 "next_spki), which is missing"},
 	{"failure reason outside failed", H "phase = idle\nfailed_reason = x\n", false,
 	 "t:2: failed_reason is set but the phase is idle, not failed"},
 	{"failed_from outside failed", H "phase = idle\nfailed_from = deployed\n", false,
@@ -469,7 +484,7 @@ static const struct bad {
 
 static void test_bad_files(void)
 {
-	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(bads); i++) {
 		const struct bad *c = &bads[i];
 		pf_state st;
 		pf_err e = {0};
@@ -518,8 +533,9 @@ static void test_bad_files(void)
 		pf_err e = {0};
 
 		T_CHECK(pf_state_parse("t", text, strlen(text), &st, &e) == -EINVAL &&
-				t_streq(e.msg, "t:4: no checksum line at the end (file truncated or "
-					       "damaged)"),
+				t_streq(e.msg,
+					"t:4: no checksum line at the end (file truncated or "
+					"damaged)"),
 			"text after the checksum line refused (%s)", e.msg);
 		free(good);
 		free(text);
@@ -543,7 +559,8 @@ static void test_bad_files(void)
 				pf_state_free(&out);
 			}
 		}
-		T_CHECK(accepted == 0, "none of the %zu truncations of a state file is accepted", len);
+		T_CHECK(accepted == 0, "none of the %zu truncations of a state file is accepted",
+			len);
 		/* And every single flipped bit. */
 		accepted = 0;
 		for (size_t n = 0; n < len; n++) {
@@ -559,8 +576,8 @@ static void test_bad_files(void)
 				text[n] ^= (char)(1 << bit);
 			}
 		}
-		T_CHECK(accepted == 0, "none of the %zu one-bit changes of a state file is accepted",
-			len * 8);
+		T_CHECK(accepted == 0,
+			"none of the %zu one-bit changes of a state file is accepted", len * 8);
 		free(text);
 	}
 	/* Size bound. */
@@ -659,7 +676,8 @@ static void test_files(void)
 	pf_err e = {0};
 	struct stat sb;
 
-	T_CHECK(pf_state_load(path, "/etc/postfix", &back, &e) == -ENOENT, "no state file: -ENOENT (%s)", e.msg);
+	T_CHECK(pf_state_load(path, "/etc/postfix", &back, &e) == -ENOENT,
+		"no state file: -ENOENT (%s)", e.msg);
 	build(&st, PF_PHASE_DEPLOYED);
 	T_CHECK(pf_state_save(path, &st, &e) == 0, "save (%s)", e.msg);
 	T_CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "state file mode 0600");
@@ -691,7 +709,8 @@ static void test_files(void)
 		want[30] = 'X';
 		memset(&back, 0, sizeof(back));
 		T_CHECK(pf_state_load(path, "/etc/postfix", &back, &e) == -EINVAL &&
-				strstr(e.msg, "checksum mismatch") && strncmp(e.msg, path, strlen(path)) == 0,
+				strstr(e.msg, "checksum mismatch") &&
+				strncmp(e.msg, path, strlen(path)) == 0,
 			"damaged file on disk refused with its path (%s)", e.msg);
 		text = slurp(path);
 		T_STREQ(text, want, "refused load leaves the file unchanged");
@@ -726,7 +745,10 @@ static void test_crash_safety(void)
 		const char *point;
 		bool new_visible; /* after a kill here, the new state is on disk */
 	} points[] = {
-		{"write", false}, {"fsync", false}, {"rename", false}, {"dirsync", true},
+		{"write", false},
+		{"fsync", false},
+		{"rename", false},
+		{"dirsync", true},
 	};
 	char *path = pf_state_path(dir);
 	pf_state old_st, new_st;
@@ -742,7 +764,7 @@ static void test_crash_safety(void)
 	old_text = fmt(&old_st);
 	new_text = fmt(&new_st);
 	for (int with_old = 1; with_old >= 0; with_old--) {
-		for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		for (size_t i = 0; i < PF_ELEMENTSOF(points); i++) {
 			const char *pt = points[i].point;
 			pf_state back;
 			pf_err e = {0};
@@ -751,8 +773,9 @@ static void test_crash_safety(void)
 			unlink(path);
 			if (with_old && pf_state_save(path, &old_st, NULL) < 0)
 				abort();
-			T_CHECK(save_killed_at(path, &new_st, pt), "%s old file: writer killed at %s",
-				with_old ? "with" : "without", pt);
+			T_CHECK(save_killed_at(path, &new_st, pt),
+				"%s old file: writer killed at %s", with_old ? "with" : "without",
+				pt);
 			r = pf_state_load(path, "/etc/postfix", &back, &e);
 			if (points[i].new_visible || with_old) {
 				const char *want = points[i].new_visible ? new_text : old_text;
@@ -766,11 +789,13 @@ static void test_crash_safety(void)
 				if (r == 0)
 					pf_state_free(&back);
 			} else {
-				T_CHECK(r == -ENOENT, "without old file, killed at %s: still no file", pt);
+				T_CHECK(r == -ENOENT,
+					"without old file, killed at %s: still no file", pt);
 			}
 			/* The next save succeeds and clears the dead writer's temporary. */
 			T_CHECK(pf_state_save(path, &new_st, &e) == 0 && count_entries() == 1,
-				"%s old file, killed at %s: next save works and leaves only the state "
+				"%s old file, killed at %s: next save works and leaves only the "
+				"state "
 				"file (%zu entries)",
 				with_old ? "with" : "without", pt, count_entries());
 		}
@@ -809,8 +834,8 @@ static void test_untrusted_files(void)
 		const char *want; /* NULL: accepted */
 		const char *field;
 	} cases[] = {
-		{"RSA pair", PF_ALG_RSA, "%s/key-20260101-120000.pem", "%s/cert-20260101-120000.pem",
-		 NULL, ""},
+		{"RSA pair", PF_ALG_RSA, "%s/key-20260101-120000.pem",
+		 "%s/cert-20260101-120000.pem", NULL, ""},
 		{"ECDSA pair", PF_ALG_ECDSA, "%s/eckey-20260101-120000.pem",
 		 "%s/eccert-20260101-120000.pem", NULL, ""},
 		{"repeated and trailing slashes", PF_ALG_RSA, "%s//key-20260101-120000.pem",
@@ -836,8 +861,8 @@ static void test_untrusted_files(void)
 		 "%s/eccert-20260101-120000.pem", "names RSA key files", "rsa.next_key"},
 		{"key and certificate swapped", PF_ALG_ECDSA, "%s/eccert-20260101-120000.pem",
 		 "%s/eckey-20260101-120000.pem", "names ECDSA key files", "ecdsa.next_key"},
-		{"short stamp", PF_ALG_RSA, "%s/key-2026010-120000.pem", "%s/cert-2026010-120000.pem",
-		 "is not named", "rsa.next_key"},
+		{"short stamp", PF_ALG_RSA, "%s/key-2026010-120000.pem",
+		 "%s/cert-2026010-120000.pem", "is not named", "rsa.next_key"},
 		{"suffix after .pem", PF_ALG_RSA, "%s/key-20260101-120000.pem.bak",
 		 "%s/cert-20260101-120000.pem", "is not named", "rsa.next_key"},
 		{"stamps of two rollovers", PF_ALG_RSA, "%s/key-20260101-120000.pem",
@@ -858,7 +883,7 @@ static void test_untrusted_files(void)
 	if (symlink("/etc/shadow", s) < 0)
 		abort();
 	free(s);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		char *paths[2];
 		char field[32] = "";
 		pf_state st;
@@ -869,7 +894,7 @@ static void test_untrusted_files(void)
 			const char *f = j ? cases[i].cert : cases[i].key;
 			const char *rest = f + 2, *base = strrchr(cfg, '/') + 1;
 
-			paths[j] = f[1] == 's'	 ? pf_asprintf("%s%s", cfg, rest)
+			paths[j] = f[1] == 's'   ? pf_asprintf("%s%s", cfg, rest)
 				   : f[1] == 'o' ? pf_asprintf("%s%s", out, rest)
 						 : pf_asprintf("%s%s", alias, rest);
 			if (strstr(paths[j], "%b")) { /* "%s/../%b/..." */
@@ -889,8 +914,8 @@ static void test_untrusted_files(void)
 			T_CHECK(r == -EINVAL && strstr(e.msg, cases[i].want) &&
 					strcmp(field, cases[i].field) == 0 &&
 					strstr(e.msg, cases[i].field),
-				"%s: untrusted, naming %s (%s: %s)", cases[i].name, cases[i].field, field,
-				e.msg);
+				"%s: untrusted, naming %s (%s: %s)", cases[i].name, cases[i].field,
+				field, e.msg);
 		pf_state_free(&st);
 		free(paths[0]);
 		free(paths[1]);
@@ -898,7 +923,8 @@ static void test_untrusted_files(void)
 	/* The configured directory may itself be written with a trailing
 	 * slash; its files are the same. */
 	{
-		char *slashed = pf_asprintf("%s/", cfg), *k = pf_asprintf("%s/key-20260101-120000.pem", cfg),
+		char *slashed = pf_asprintf("%s/", cfg),
+		     *k = pf_asprintf("%s/key-20260101-120000.pem", cfg),
 		     *c = pf_asprintf("%s/cert-20260101-120000.pem", cfg);
 		pf_state st;
 		pf_err e = {0};
@@ -916,7 +942,8 @@ static void test_untrusted_files(void)
 
 			one_key(&st, PF_ALG_RSA, dk, dc);
 			T_CHECK(pf_state_check_files(&st, dotted, NULL, &e) == 0,
-				"postfix_config_directory configured with \"..\": its files (%s)", e.msg);
+				"postfix_config_directory configured with \"..\": its files (%s)",
+				e.msg);
 			T_CHECK(pf_state_check_files(&st, cfg, NULL, &e) == -EINVAL &&
 					strstr(e.msg, "\"..\" component"),
 				"the same files against the plain name: untrusted (%s)", e.msg);
@@ -927,10 +954,11 @@ static void test_untrusted_files(void)
 		}
 		one_key(&st, PF_ALG_RSA, k, c);
 		/* A rollback may put back only the deploy's own parameters. */
-		T_CHECK(pf_state_add_setting(&st, "smtpd_tls_key_file", "/etc/ssl/private/x.key", &e) ==
-				0 &&
-			pf_state_check_files(&st, cfg, NULL, &e) == 0,
-			"a snapshot of smtpd_tls_key_file (the operator's own path) is trusted (%s)",
+		T_CHECK(pf_state_add_setting(&st, "smtpd_tls_key_file", "/etc/ssl/private/x.key",
+					     &e) == 0 &&
+				pf_state_check_files(&st, cfg, NULL, &e) == 0,
+			"a snapshot of smtpd_tls_key_file (the operator's own path) is trusted "
+			"(%s)",
 			e.msg);
 		T_CHECK(pf_state_add_setting(&st, "mailbox_command", "/tmp/x", &e) == 0 &&
 				pf_state_check_files(&st, cfg, NULL, &e) == -EINVAL &&
@@ -939,10 +967,12 @@ static void test_untrusted_files(void)
 		pf_state_free(&st);
 		/* The old key is the operator's: anywhere. */
 		one_key(&st, PF_ALG_RSA, k, c);
-		T_CHECK(pf_state_set_key(&st, PF_ALG_RSA, PF_ROLE_OLD, "/etc/ssl/private/snakeoil.key",
+		T_CHECK(pf_state_set_key(&st, PF_ALG_RSA, PF_ROLE_OLD,
+					 "/etc/ssl/private/snakeoil.key",
 					 "/etc/ssl/certs/snakeoil.pem", SPKI_B, &e) == 0 &&
 				pf_state_check_files(&st, cfg, NULL, &e) == 0,
-			"an old key outside the directory (main.cf's before) is trusted (%s)", e.msg);
+			"an old key outside the directory (main.cf's before) is trusted (%s)",
+			e.msg);
 		pf_state_free(&st);
 		free(slashed);
 		free(k);
@@ -950,24 +980,26 @@ static void test_untrusted_files(void)
 	}
 	/* Load: the file's path, the field's line, exit -EINVAL; no state. */
 	{
-		char *path = pf_state_path(dir), *victim = pf_asprintf("%s/cert-20260101-120000.pem", out);
+		char *path = pf_state_path(dir),
+		     *victim = pf_asprintf("%s/cert-20260101-120000.pem", out);
 		char *k = pf_asprintf("%s/key-20260101-120000.pem", cfg), *text, *want;
 		pf_state st, back;
 		pf_err e = {0};
 		unsigned line = 0;
 
 		one_key(&st, PF_ALG_RSA, k, victim);
-		T_CHECK(pf_state_save(path, &st, &e) == 0, "a state naming a file outside saves (%s)",
-			e.msg);
+		T_CHECK(pf_state_save(path, &st, &e) == 0,
+			"a state naming a file outside saves (%s)", e.msg);
 		text = slurp(path);
 		for (char *p = text; p && (p = strstr(p, "\n")) != NULL; p++) {
 			line++;
 			if (strncmp(p + 1, "rsa.next_cert = ", 16) == 0)
 				break;
 		}
-		want = pf_asprintf("%s:%u: untrusted state: rsa.next_cert \"%s\" is not directly in "
-				   "postfix_config_directory %s",
-				   path, line + 1, victim, cfg);
+		want = pf_asprintf(
+			"%s:%u: untrusted state: rsa.next_cert \"%s\" is not directly in "
+			"postfix_config_directory %s",
+			path, line + 1, victim, cfg);
 		memset(&back, 0x5a, sizeof(back));
 		T_CHECK(pf_state_load(path, cfg, &back, &e) == -EINVAL &&
 				strncmp(e.msg, want, strlen(want)) == 0 &&

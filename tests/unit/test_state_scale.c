@@ -35,24 +35,26 @@ static int fill(pf_state *st, pf_err *e)
 		for (int role = 0; role < 2 && r == 0; role++) {
 			memset(spki, 'a' + a * 2 + role, 64);
 			spki[64] = '\0';
-			r = pf_state_set_key(st, (enum pf_alg)a, (enum pf_role)role, keys[a][role][0],
-					     keys[a][role][1], spki, e);
+			r = pf_state_set_key(st, (enum pf_alg)a, (enum pf_role)role,
+					     keys[a][role][0], keys[a][role][1], spki, e);
 		}
 	for (int role = 0; role < 2; role++)
 		for (int a = 0; a < 2; a++)
 			for (int h = 0; h < NAMES; h++)
 				for (int p = 0; p < 2; p++)
 					for (int m = 1; m <= 2 && r == 0; m++) {
-						pf_tlsa_rdata rd = {.usage = 3, .selector = 1,
+						pf_tlsa_rdata rd = {.usage = 3,
+								    .selector = 1,
 								    .mtype = (uint8_t)m,
 								    .len = m == 1 ? 32 : 64};
 						char host[64];
 
 						memset(rd.data, 0x10 * (a + 1) + role, rd.len);
-						snprintf(host, sizeof(host), "mx%03d.example.test", h);
+						snprintf(host, sizeof(host), "mx%03d.example.test",
+							 h);
 						r = pf_state_add_record(st, (enum pf_role)role,
-									(enum pf_alg)a, host, ports[p],
-									&rd, e);
+									(enum pf_alg)a, host,
+									ports[p], &rd, e);
 					}
 	return r;
 }
@@ -70,8 +72,8 @@ int main(void)
 	T_CHECK(st.n_records == 16 * NAMES, "%zu records", st.n_records);
 	T_CHECK(pf_state_format(&st, &text, &len, &e) == 0, "the state is written (%zu bytes) (%s)",
 		len, e.msg);
-	T_CHECK(text && pf_state_parse("t", text, len, &back, &e) == 0,
-		"and read back (%s)", e.msg);
+	T_CHECK(text && pf_state_parse("t", text, len, &back, &e) == 0, "and read back (%s)",
+		e.msg);
 	if (text && back.n_records == st.n_records) {
 		for (size_t i = 0; i < st.n_records && same; i++)
 			same = pf_state_record_cmp(&st.records[i], &back.records[i]) == 0 &&
@@ -93,7 +95,8 @@ int main(void)
 		free(text);
 		text = NULL;
 		T_CHECK(pf_state_format(&dup, &text, &len, &e) == -EINVAL &&
-				t_streq(e.msg, "record for mx000.example.test port 25 listed twice"),
+				t_streq(e.msg,
+					"record for mx000.example.test port 25 listed twice"),
 			"a state with a record twice among 16,000 is not written (%s)", e.msg);
 		pf_state_free(&dup);
 	}

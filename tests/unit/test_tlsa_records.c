@@ -7,6 +7,7 @@
 
 #include "../../daemon/tlsa_records.h"
 #include "t.h"
+#include "../../daemon/macro.h"
 
 static void test_canon(void)
 {
@@ -22,7 +23,7 @@ static void test_canon(void)
 	};
 	char buf[TLSA_OWNER_SIZE], small[16];
 
-	for (size_t i = 0; i < sizeof(canon) / sizeof(canon[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(canon); i++) {
 		const char *got = tlsa_owner_canon(canon[i].host, canon[i].port, buf, sizeof(buf));
 
 		T_CHECK(canon[i].want ? t_streq(got, canon[i].want) : got == NULL,
@@ -59,13 +60,13 @@ static void test_parse(void)
 		{"_25._tcp..", -EINVAL, 0, NULL},
 	};
 
-	for (size_t i = 0; i < sizeof(parse) / sizeof(parse[0]); i++) {
+	for (size_t i = 0; i < PF_ELEMENTSOF(parse); i++) {
 		char host[256] = "";
 		uint16_t port = 0;
 		int rc = tlsa_owner_parse(parse[i].owner, &port, host, sizeof(host));
 
-		T_CHECK(rc == parse[i].rc && (rc < 0 || (port == parse[i].port &&
-							 t_streq(host, parse[i].host))),
+		T_CHECK(rc == parse[i].rc &&
+				(rc < 0 || (port == parse[i].port && t_streq(host, parse[i].host))),
 			"parse \"%s\"", parse[i].owner);
 	}
 	/* The round trip the engine makes for the RRsets it saw. */
@@ -96,26 +97,74 @@ static void test_sets(void)
 		size_t want_records, want_owners;
 		const char *owner0, *owner_last;
 	} sets[] = {
-		{"one host, one port, 3 1 1", {"mx.example.test"}, {25}, 1, 1, 1, 1,
-		 "_25._tcp.mx.example.test.", "_25._tcp.mx.example.test."},
-		{"hosts x ports x types", {"mx1.example.test", "mx2.example.test"}, {25, 465}, 2, 1,
-		 8, 4, "_25._tcp.mx1.example.test.", "_465._tcp.mx2.example.test."},
-		{"two keys share the owners", {"mx.example.test"}, {25, 587}, 1, 2, 4, 2,
-		 "_25._tcp.mx.example.test.", "_587._tcp.mx.example.test."},
-		{"hosts differing in case: one owner", {"mx.example.test", "MX.Example.Test"}, {25},
-		 2, 1, 2, 1, "_25._tcp.mx.example.test.", "_25._tcp.mx.example.test."},
+		{"one host, one port, 3 1 1",
+		 {"mx.example.test"},
+		 {25},
+		 1,
+		 1,
+		 1,
+		 1,
+		 "_25._tcp.mx.example.test.",
+		 "_25._tcp.mx.example.test."},
+		{"hosts x ports x types",
+		 {"mx1.example.test", "mx2.example.test"},
+		 {25, 465},
+		 2,
+		 1,
+		 8,
+		 4,
+		 "_25._tcp.mx1.example.test.",
+		 "_465._tcp.mx2.example.test."},
+		{"two keys share the owners",
+		 {"mx.example.test"},
+		 {25, 587},
+		 1,
+		 2,
+		 4,
+		 2,
+		 "_25._tcp.mx.example.test.",
+		 "_587._tcp.mx.example.test."},
+		{"hosts differing in case: one owner",
+		 {"mx.example.test", "MX.Example.Test"},
+		 {25},
+		 2,
+		 1,
+		 2,
+		 1,
+		 "_25._tcp.mx.example.test.",
+		 "_25._tcp.mx.example.test."},
 		{"host with and without the trailing dot: one owner",
-		 {"mx.example.test.", "mx.example.test"}, {25}, 1, 2, 2, 1,
-		 "_25._tcp.mx.example.test.", "_25._tcp.mx.example.test."},
-		{"the same port twice: one owner", {"mx.example.test"}, {25, 25}, 2, 1, 2, 1,
-		 "_25._tcp.mx.example.test.", "_25._tcp.mx.example.test."},
-		{"order: host, then port", {"b.example.test", "a.example.test"}, {465, 25}, 1, 1, 4,
-		 4, "_465._tcp.b.example.test.", "_25._tcp.a.example.test."},
+		 {"mx.example.test.", "mx.example.test"},
+		 {25},
+		 1,
+		 2,
+		 2,
+		 1,
+		 "_25._tcp.mx.example.test.",
+		 "_25._tcp.mx.example.test."},
+		{"the same port twice: one owner",
+		 {"mx.example.test"},
+		 {25, 25},
+		 2,
+		 1,
+		 2,
+		 1,
+		 "_25._tcp.mx.example.test.",
+		 "_25._tcp.mx.example.test."},
+		{"order: host, then port",
+		 {"b.example.test", "a.example.test"},
+		 {465, 25},
+		 1,
+		 1,
+		 4,
+		 4,
+		 "_465._tcp.b.example.test.",
+		 "_25._tcp.a.example.test."},
 	};
 	pf_tlsa_rdata rd[2][2] = {{rdata(1, 0x11), rdata(0, 0x22)},
 				  {rdata(1, 0x33), rdata(0, 0x44)}};
 
-	for (size_t c = 0; c < sizeof(sets) / sizeof(sets[0]); c++) {
+	for (size_t c = 0; c < PF_ELEMENTSOF(sets); c++) {
 		tlsa_record_set s = {0};
 		pf_strv hosts = {0};
 		size_t n_ports = 0;
@@ -134,7 +183,8 @@ static void test_sets(void)
 			"%s: %zu records (want %zu), %zu owners (want %zu)", sets[c].name, s.n,
 			sets[c].want_records, s.owners.n, sets[c].want_owners);
 		if (s.n) {
-			T_STREQ(s.owners.owners[0], sets[c].owner0, "%s: first owner", sets[c].name);
+			T_STREQ(s.owners.owners[0], sets[c].owner0, "%s: first owner",
+				sets[c].name);
 			T_STREQ(s.owners.owners[s.owners.n - 1], sets[c].owner_last,
 				"%s: last owner", sets[c].name);
 		}
@@ -143,8 +193,9 @@ static void test_sets(void)
 			consistent &= s.owners.of[i] < s.owners.n &&
 				      strcmp(s.owners.owners[s.owners.of[i]], s.v[i].owner) == 0 &&
 				      s.v[i].host[strlen(s.v[i].host) - 1] != '.';
-		T_CHECK(consistent, "%s: every record's owner index names its owner, hosts "
-				    "without the trailing dot",
+		T_CHECK(consistent,
+			"%s: every record's owner index names its owner, hosts "
+			"without the trailing dot",
 			sets[c].name);
 		tlsa_records_free(&s);
 		pf_strv_clear(&hosts);
@@ -172,8 +223,8 @@ static void test_sets(void)
 	pf_strv_push(&hosts, "mx.example.test");
 	tlsa_records_add(&s, &hosts, &port, 1, rd[0], 1, 0, &e);
 	pf_strv_push(&hosts, longhost);
-	T_CHECK(tlsa_records_add(&s, &hosts, &port, 1, rd[1], 1, 1, &e) == -EINVAL &&
-			s.n == 1 && strstr(e.msg, "is too long"),
+	T_CHECK(tlsa_records_add(&s, &hosts, &port, 1, rd[1], 1, 1, &e) == -EINVAL && s.n == 1 &&
+			strstr(e.msg, "is too long"),
 		"an owner name too long is refused, the set unchanged (%s)", e.msg);
 	tlsa_records_free(&s);
 	pf_strv_clear(&hosts);
@@ -185,7 +236,7 @@ static void test_index(void)
 		char owner[TLSA_OWNER_SIZE];
 		int other;
 	} items[] = {
-		{"_25._tcp.b.test.", 0}, {"_25._tcp.a.test.", 1}, {"_25._tcp.b.test.", 2},
+		{"_25._tcp.b.test.", 0},  {"_25._tcp.a.test.", 1}, {"_25._tcp.b.test.", 2},
 		{"_465._tcp.a.test.", 3}, {"_25._tcp.a.test.", 4},
 	};
 	static const size_t want_of[] = {0, 1, 0, 2, 1};

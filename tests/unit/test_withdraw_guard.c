@@ -57,50 +57,50 @@ static void test_decide(void)
 		ssize_t want;    /* index of the record refused, -1: withdrawn */
 		size_t want_key; /* which in-use key it hit */
 	} cases[] = {
-	    {"a key nobody uses may go", "/etc/x/c.pem", SPKI_C, 1, 1, 0xcc, -1, 0},
-	    {"a key main.cf names stays", "/etc/x/a.pem", SPKI_A, 1, 1, 0xaa, 0, 0},
-	    {"the same key under another file name stays", "/etc/x/copy.pem", SPKI_A, 1, 1, 0xaa, 0,
-	     0},
-	    {"its 3 0 1 record stays too (the key, not the record type, decides)",
-	     "/etc/x/copy.pem", SPKI_A, 0, 1, 0x01, 0, 0},
-	    {"its 3 1 2 record stays too", "/etc/x/copy.pem", SPKI_A, 1, 2, 0x02, 0, 0},
-	    {"a key an endpoint presents stays", "/etc/x/b.pem", SPKI_B, 1, 1, 0xbb, 0, 1},
-	    {"a file main.cf names but nobody can read stays", "/etc/x/unreadable.pem", SPKI_C, 1,
-	     1, 0xcc, 0, 2},
-	    {"a 3 1 1 record with an in-use digest stays whatever key it is filed under",
-	     "/etc/x/c.pem", SPKI_C, 1, 1, 0xbb, 0, 1},
-	    {"a record with no key known may go unless its data matches", NULL, NULL, 1, 1, 0xcc,
-	     -1, 0},
-	    {"... and stays when its data is an in-use digest", NULL, NULL, 1, 1, 0xaa, 0, 0},
-	    {"a 3 0 1 record with A's bytes but of key C may go (selector 0 is a certificate "
-	     "digest)",
-	     "/etc/x/c.pem", SPKI_C, 0, 1, 0xaa, -1, 0},
+		{"a key nobody uses may go", "/etc/x/c.pem", SPKI_C, 1, 1, 0xcc, -1, 0},
+		{"a key main.cf names stays", "/etc/x/a.pem", SPKI_A, 1, 1, 0xaa, 0, 0},
+		{"the same key under another file name stays", "/etc/x/copy.pem", SPKI_A, 1, 1,
+		 0xaa, 0, 0},
+		{"its 3 0 1 record stays too (the key, not the record type, decides)",
+		 "/etc/x/copy.pem", SPKI_A, 0, 1, 0x01, 0, 0},
+		{"its 3 1 2 record stays too", "/etc/x/copy.pem", SPKI_A, 1, 2, 0x02, 0, 0},
+		{"a key an endpoint presents stays", "/etc/x/b.pem", SPKI_B, 1, 1, 0xbb, 0, 1},
+		{"a file main.cf names but nobody can read stays", "/etc/x/unreadable.pem", SPKI_C,
+		 1, 1, 0xcc, 0, 2},
+		{"a 3 1 1 record with an in-use digest stays whatever key it is filed under",
+		 "/etc/x/c.pem", SPKI_C, 1, 1, 0xbb, 0, 1},
+		{"a record with no key known may go unless its data matches", NULL, NULL, 1, 1,
+		 0xcc, -1, 0},
+		{"... and stays when its data is an in-use digest", NULL, NULL, 1, 1, 0xaa, 0, 0},
+		{"a 3 0 1 record with A's bytes but of key C may go (selector 0 is a certificate "
+		 "digest)",
+		 "/etc/x/c.pem", SPKI_C, 0, 1, 0xaa, -1, 0},
 	};
 
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		pf_guard_record r = {cases[i].file, cases[i].spki, PF_ALG_RSA,
-		                     rec(cases[i].sel, cases[i].mtype, cases[i].byte)};
+				     rec(cases[i].sel, cases[i].mtype, cases[i].byte)};
 		size_t key = 99;
 		ssize_t got = withdraw_guard_decide(&u, &r, 1, &key);
 
 		T_CHECK(got == cases[i].want && (got < 0 || key == cases[i].want_key),
-		        "decide: %s (got %zd, key %zu)", cases[i].name, got, key);
+			"decide: %s (got %zd, key %zu)", cases[i].name, got, key);
 	}
 
 	/* Several records: the first one in use is the answer. */
 	pf_guard_record many[3] = {
-	    {"/etc/x/c.pem", SPKI_C, PF_ALG_RSA, rec(1, 1, 0xcc)},
-	    {"/etc/x/d.pem", SPKI_C, PF_ALG_ECDSA, rec(1, 1, 0xcd)},
-	    {"/etc/x/b.pem", SPKI_B, PF_ALG_ECDSA, rec(1, 1, 0xbb)},
+		{"/etc/x/c.pem", SPKI_C, PF_ALG_RSA, rec(1, 1, 0xcc)},
+		{"/etc/x/d.pem", SPKI_C, PF_ALG_ECDSA, rec(1, 1, 0xcd)},
+		{"/etc/x/b.pem", SPKI_B, PF_ALG_ECDSA, rec(1, 1, 0xbb)},
 	};
 	size_t key = 99;
 	T_CHECK(withdraw_guard_decide(&u, many, 3, &key) == 2 && key == 1,
-	        "decide: of three records the one an endpoint presents is refused");
+		"decide: of three records the one an endpoint presents is refused");
 	T_CHECK(withdraw_guard_decide(&u, many, 2, NULL) == -1,
-	        "decide: without it the other two may go");
+		"decide: without it the other two may go");
 	pf_guard_inuse none = {0};
 	T_CHECK(withdraw_guard_decide(&none, many, 3, NULL) == -1,
-	        "decide: nothing in use (main.cf names no key, no endpoint answered): all may go");
+		"decide: nothing in use (main.cf names no key, no endpoint answered): all may go");
 	withdraw_guard_inuse_free(&u);
 }
 
@@ -109,8 +109,8 @@ static void write_main_cf(const char *extra)
 {
 	char *p = pf_asprintf("%s/main.cf", etc);
 	char *text = pf_asprintf("compatibility_level = 3.6\nqueue_directory = %s/queue\n"
-	                         "data_directory = %s/data\nmyhostname = mx.example.test\n%s",
-	                         dir, dir, extra);
+				 "data_directory = %s/data\nmyhostname = mx.example.test\n%s",
+				 dir, dir, extra);
 	FILE *f = fopen(p, "w");
 	struct timespec ts[2];
 
@@ -182,49 +182,51 @@ static void test_maincf(pf_postfix *pf)
 		const char *param;
 		bool in_use;
 	} cases[] = {
-	    {"no key named: nothing in use", "", "rsa", "smtpd_tls_key_file", false},
-	    {"legacy RSA pair",
-	     "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n", "rsa",
-	     "smtpd_tls_key_file", true},
-	    {"legacy RSA pair: the certificate counts too",
-	     "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n", "rsa",
-	     "smtpd_tls_cert_file", true},
-	    {"tlsproxy inherits smtpd's key",
-	     "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n", "rsa",
-	     "tlsproxy_tls_key_file", true},
-	    {"ECDSA pair",
-	     "smtpd_tls_eckey_file = %1$s/ec.key\nsmtpd_tls_eccert_file = %1$s/ec.crt\n", "ec",
-	     "smtpd_tls_eckey_file", true},
-	    {"smtpd_tls_chain_files", "smtpd_tls_chain_files = %1$s/chain.pem\n", "chain",
-	     "smtpd_tls_chain_files", true},
-	    {"an explicit tlsproxy_tls_* key",
-	     "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n"
-	     "tlsproxy_tls_key_file = %1$s/proxy.key\ntlsproxy_tls_cert_file = %1$s/proxy.crt\n",
-	     "proxy", "tlsproxy_tls_key_file", true},
-	    {"the explicit tlsproxy key is not smtpd's",
-	     "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n"
-	     "tlsproxy_tls_key_file = %1$s/proxy.key\ntlsproxy_tls_cert_file = %1$s/proxy.crt\n",
-	     "proxy", "smtpd_tls_key_file", false},
-	    {"$name references are expanded",
-	     "keys = %1$s\nsmtpd_tls_key_file = $keys/ec.key\nsmtpd_tls_cert_file = "
-	     "$keys/ec.crt\n",
-	     "ec", "smtpd_tls_key_file", true},
+		{"no key named: nothing in use", "", "rsa", "smtpd_tls_key_file", false},
+		{"legacy RSA pair",
+		 "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n", "rsa",
+		 "smtpd_tls_key_file", true},
+		{"legacy RSA pair: the certificate counts too",
+		 "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n", "rsa",
+		 "smtpd_tls_cert_file", true},
+		{"tlsproxy inherits smtpd's key",
+		 "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n", "rsa",
+		 "tlsproxy_tls_key_file", true},
+		{"ECDSA pair",
+		 "smtpd_tls_eckey_file = %1$s/ec.key\nsmtpd_tls_eccert_file = %1$s/ec.crt\n", "ec",
+		 "smtpd_tls_eckey_file", true},
+		{"smtpd_tls_chain_files", "smtpd_tls_chain_files = %1$s/chain.pem\n", "chain",
+		 "smtpd_tls_chain_files", true},
+		{"an explicit tlsproxy_tls_* key",
+		 "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n"
+		 "tlsproxy_tls_key_file = %1$s/proxy.key\ntlsproxy_tls_cert_file = "
+		 "%1$s/proxy.crt\n",
+		 "proxy", "tlsproxy_tls_key_file", true},
+		{"the explicit tlsproxy key is not smtpd's",
+		 "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n"
+		 "tlsproxy_tls_key_file = %1$s/proxy.key\ntlsproxy_tls_cert_file = "
+		 "%1$s/proxy.crt\n",
+		 "proxy", "smtpd_tls_key_file", false},
+		{"$name references are expanded",
+		 "keys = %1$s\nsmtpd_tls_key_file = $keys/ec.key\nsmtpd_tls_cert_file = "
+		 "$keys/ec.crt\n",
+		 "ec", "smtpd_tls_key_file", true},
 	};
 
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
 		pf_guard_inuse u = {0};
 		char *text = pf_asprintf(cases[i].maincf, etc);
 		const char *spki = strcmp(cases[i].spki_of, "rsa") == 0     ? rsa
-		                   : strcmp(cases[i].spki_of, "ec") == 0    ? ec
-		                   : strcmp(cases[i].spki_of, "chain") == 0 ? chain
-		                                                            : proxy;
+				   : strcmp(cases[i].spki_of, "ec") == 0    ? ec
+				   : strcmp(cases[i].spki_of, "chain") == 0 ? chain
+									    : proxy;
 		int rc;
 
 		write_main_cf(text);
 		rc = withdraw_guard_maincf(pf, &u, &e);
 		T_CHECK(rc == 0 && has(&u, spki, cases[i].param) == cases[i].in_use,
-		        "main.cf: %s (%s in use by %s: %s)", cases[i].name, cases[i].spki_of,
-		        cases[i].param, cases[i].in_use ? "yes" : "no");
+			"main.cf: %s (%s in use by %s: %s)", cases[i].name, cases[i].spki_of,
+			cases[i].param, cases[i].in_use ? "yes" : "no");
 		withdraw_guard_inuse_free(&u);
 		free(text);
 	}
@@ -232,15 +234,15 @@ static void test_maincf(pf_postfix *pf)
 	/* A named file that is gone is kept by its path. */
 	pf_guard_inuse u = {0};
 	char *text = pf_asprintf("smtpd_tls_key_file = %s/gone.key\nsmtpd_tls_cert_file = "
-	                         "%s/gone.crt\n",
-	                         etc, etc);
+				 "%s/gone.crt\n",
+				 etc, etc);
 	char *gone = pf_asprintf("%s/gone.key", etc);
 	pf_guard_record r = {gone, SPKI_C, PF_ALG_RSA, rec(1, 1, 0xcc)};
 
 	write_main_cf(text);
 	T_CHECK(withdraw_guard_maincf(pf, &u, &e) == 0 &&
-	            withdraw_guard_decide(&u, &r, 1, NULL) == 0,
-	        "main.cf: a named file that cannot be read still keeps its key's records");
+			withdraw_guard_decide(&u, &r, 1, NULL) == 0,
+		"main.cf: a named file that cannot be read still keeps its key's records");
 	withdraw_guard_inuse_free(&u);
 	free(text);
 	free(gone);
@@ -253,46 +255,46 @@ static void test_maincf(pf_postfix *pf)
 	pf_guard_req q = {.pf = pf, .action = "retire"};
 
 	text = pf_asprintf(
-	    "smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n", etc);
+		"smtpd_tls_key_file = %1$s/rsa.key\nsmtpd_tls_cert_file = %1$s/rsa.crt\n", etc);
 	write_main_cf(text);
 	free(text);
 	pf_err_clear(&e);
 	int rc = withdraw_guard_check(&q, &rr, 1, &e);
 	T_CHECK(rc == -EPERM && e.exit_code == PF_EXIT_REFUSED && strstr(e.msg, rsakey) &&
-	            strstr(e.msg, "refusing to retire") &&
-	            strstr(e.msg, "Postfix uses this key (smtpd_tls_key_file);"),
-	        "check: the deployed key is refused with exit 3, naming it and the parameter (%s)",
-	        e.msg);
+			strstr(e.msg, "refusing to retire") &&
+			strstr(e.msg, "Postfix uses this key (smtpd_tls_key_file);"),
+		"check: the deployed key is refused with exit 3, naming it and the parameter (%s)",
+		e.msg);
 	char *cmd = pf_asprintf("cp -p %1$s/rsa.key %1$s/copy.key", etc);
 	char *copy = pf_asprintf("%s/copy.key", etc);
 
 	if (system(cmd) != 0)
 		abort();
 	text = pf_asprintf("smtpd_tls_key_file = %1$s/copy.key\nsmtpd_tls_cert_file = "
-	                   "%1$s/rsa.crt\n",
-	                   etc);
+			   "%1$s/rsa.crt\n",
+			   etc);
 	write_main_cf(text);
 	free(text);
 	pf_err_clear(&e);
 	rc = withdraw_guard_check(&q, &rr, 1, &e);
 	T_CHECK(rc == -EPERM && strstr(e.msg, "(smtpd_tls_key_file = ") && strstr(e.msg, copy),
-	        "check: the same key under another file name is refused, that file named (%s)",
-	        e.msg);
+		"check: the same key under another file name is refused, that file named (%s)",
+		e.msg);
 	free(cmd);
 	free(copy);
 	text = pf_asprintf("smtpd_tls_eckey_file = %1$s/ec.key\nsmtpd_tls_eccert_file = "
-	                   "%1$s/ec.crt\n",
-	                   etc);
+			   "%1$s/ec.crt\n",
+			   etc);
 	write_main_cf(text);
 	free(text);
 	pf_err_clear(&e);
 	T_CHECK(withdraw_guard_check(&q, &rr, 1, &e) == 0,
-	        "check: once main.cf names another key the records may go (%s)", e.msg);
+		"check: once main.cf names another key the records may go (%s)", e.msg);
 	pf_guard_record er = {eckey, ec, PF_ALG_ECDSA, rec(1, 1, 0x22)};
 	pf_guard_record both[2] = {rr, er};
 	pf_err_clear(&e);
 	T_CHECK(withdraw_guard_check(&q, both, 2, &e) == -EPERM && strstr(e.msg, eckey),
-	        "check: one deployed key among several refuses the whole withdrawal (%s)", e.msg);
+		"check: one deployed key among several refuses the whole withdrawal (%s)", e.msg);
 	free(rsakey);
 	free(eckey);
 }
@@ -312,14 +314,14 @@ static void test_endpoint_list(void)
 	pf_strv_push(&hosts, "MX1.example.test");
 	withdraw_guard_endpoint_list(&cfg, &hosts, &l);
 	T_CHECK(l.n == 2 && strcmp(l.v[0].host, "mx1.example.test") == 0 && l.v[0].port == 25 &&
-	            l.v[1].port == 465,
-	        "endpoints: hosts x ports, a host named twice asked once (%zu)", l.n);
+			l.v[1].port == 465,
+		"endpoints: hosts x ports, a host named twice asked once (%zu)", l.n);
 	free(l.v);
 	cfg.verify_endpoints.v = eps;
 	cfg.verify_endpoints.n = 3;
 	withdraw_guard_endpoint_list(&cfg, &hosts, &l);
 	T_CHECK(l.n == 2 && strcmp(l.v[1].host, "127.0.0.2") == 0,
-	        "endpoints: verify_endpoints when set, port 0 being 25 (%zu)", l.n);
+		"endpoints: verify_endpoints when set, port 0 being 25 (%zu)", l.n);
 	free(l.v);
 	pf_strv_clear(&hosts);
 }
