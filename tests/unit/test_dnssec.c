@@ -66,14 +66,15 @@ static ldns_rr_list *load_zone(const char *path)
 	return all;
 }
 
-static void make_zones(void)
+/* Sign from start to the ends of the table, or to pend / cend when given. */
+static void make_zones(const char *start, const char *pend, const char *cend)
 {
 	if (!mkdtemp(tmp))
 		abort();
 	for (int a = 0; a < NALG; a++) {
 		char *dir = pf_asprintf("%s/%s", tmp, alg_names[a]);
 		char *cmd = pf_asprintf("tests/lib/dnssec-zones.sh %s %s %s %s %s", dir, alg_names[a],
-					START, parent_end[a], child_end[a]);
+					start, pend ? pend : parent_end[a], cend ? cend : child_end[a]);
 		char *p;
 		FILE *fp;
 
@@ -505,9 +506,143 @@ static void test_anchors(void)
 		"anchors: a missing file fails (%s)", e.msg);
 }
 
+/* --- Seeds for tests/fuzz/fuzz_dnssec.c (tests/fuzz/gen-dnssec-seeds) ---
+ *
+ * With PFTLS_DNSSEC_SEED_DIR and PFTLS_DNSSEC_SEED_HEADER set, this program
+ * only writes the fuzz harness's seeds: ECDSA zones signed 2020-2080, and an
+ * input per file: a chain selector byte (0 the signed child, 1 the unsigned
+ * one) and the replies, each a 2-byte length and the message; the header
+ * gets the anchor and the records the harness compares a validating chain
+ * with. */
+
+/* One line of an RR's text, into a C string literal's body. */
+static void put_rr_literal(FILE *fp, const ldns_rr *rr)
+{
+	char *t = ldns_rr2str(rr);
+
+	fputc('"', fp);
+	for (char *c = t; *c && *c != '\n'; c++)
+		fputc(*c == '\t' ? ' ' : *c, fp);
+	fputc('"', fp);
+	free(t);
+}
+
+static void put_frame(FILE *fp, const uint8_t *w, size_t len)
+{
+	fputc((int)(len >> 8), fp);
+	fputc((int)(len & 0xff), fp);
+	fwrite(w, 1, len, fp);
+}
+
+struct seed {
+	const char *file;
+	bool unsigned_child;
+	enum spoil spoil;
+	bool twice; /* the TLSA reply a second time at the end */
+	bool reverse; /* the replies in the reverse order */
+};
+
+static const struct seed seeds[] = {
+	{"validates", false, SP_NONE, false, false},
+	{"validates-reversed", false, SP_NONE, false, true},
+	{"validates-noise", false, SP_NOISE, false, false},
+	{"validates-tlsa-twice", false, SP_NONE, true, false},
+	{"insecure-unsigned-child", true, SP_NONE, false, false},
+	{"bogus-tlsa-altered", false, SP_TLSA_RDATA, false, false},
+	{"bogus-no-tlsa-rrsig", false, SP_NO_TLSA_SIG, false, false},
+	{"bogus-no-ds-rrsig", false, SP_NO_DS_SIG, false, false},
+	{"bogus-dnskey-swapped", false, SP_SWAP_DNSKEY, false, false},
+	{"bogus-no-nsec", true, SP_NO_NSEC, false, false},
+	{"bogus-nsec-without-rrsig", true, SP_NO_NSEC_SIG, false, false},
+};
+
+static void put_seed(const char *dir, const struct zones *z, const struct seed *sd)
+{
+	const char *child = sd->unsigned_child ? "unsigned.test." : "child.test.";
+	const char *tname = sd->unsigned_child ? "_25._tcp.mx.unsigned.test." : TLSA_NAME;
+	ldns_rr_list *p = spoiled(z->parent, sd->spoil, NULL);
+	ldns_rr_list *c = spoiled(sd->unsigned_child ? z->unsigned_child : z->child, sd->spoil,
+				  z->spare_child_key);
+	bool noise = sd->spoil == SP_NOISE;
+	struct {
+		const ldns_rr_list *zone;
+		const char *q;
+		ldns_rr_type t;
+	} fr[] = {{c, tname, LDNS_RR_TYPE_TLSA},
+		  {c, child, LDNS_RR_TYPE_DNSKEY},
+		  {p, child, LDNS_RR_TYPE_DS},
+		  {p, "test.", LDNS_RR_TYPE_DNSKEY}};
+	char *path = pf_asprintf("%s/%s", dir, sd->file);
+	FILE *fp = fopen(path, "w");
+
+	if (!fp)
+		abort();
+	fputc(sd->unsigned_child ? 1 : 0, fp);
+	for (size_t k = 0; k < (sd->twice ? 5u : 4u); k++) {
+		size_t i = k == 4 ? 0 : sd->reverse ? 3 - k : k, len;
+		uint8_t *w = reply(fr[i].zone, fr[i].q, fr[i].t, sd->spoil == SP_NO_NSEC, noise, &len);
+
+		put_frame(fp, w, len);
+		free(w);
+	}
+	fclose(fp);
+	free(path);
+	ldns_rr_list_deep_free(p);
+	ldns_rr_list_deep_free(c);
+}
+
+/* Write every record of zone of type t owned by owner as literals. */
+static void put_rrs(FILE *fp, const char *var, const ldns_rr_list *zone, const char *owner,
+		    ldns_rr_type t)
+{
+	fprintf(fp, "static const char *const %s[] = {\n", var);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(zone); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(zone, i);
+
+		if (ldns_rr_get_type(rr) == t && owned(rr, owner)) {
+			fputc('\t', fp);
+			put_rr_literal(fp, rr);
+			fputs(",\n", fp);
+		}
+	}
+	fputs("\tNULL,\n};\n", fp);
+}
+
+static int write_seeds(const char *dir, const char *header)
+{
+	const struct zones *z = &zs[A_ECDSA];
+	FILE *fp;
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		put_seed(dir, z, &seeds[i]);
+	if (!(fp = fopen(header, "w")))
+		abort();
+	fputs("/*\n * dnssec_seed.h - written by tests/fuzz/gen-dnssec-seeds with the seeds of\n"
+	      " * tests/fuzz/corpus/dnssec/ (regenerate both together): the trust anchor of\n"
+	      " * the seeds' zones and the signed records a validating chain must hold.\n */\n",
+	      fp);
+	fprintf(fp, "#define SEED_ANCHOR \"%s\"\n", strtok(z->anchor, "\n"));
+	put_rrs(fp, "seed_tlsa", z->child, TLSA_NAME, LDNS_RR_TYPE_TLSA);
+	put_rrs(fp, "seed_child_dnskey", z->child, "child.test.", LDNS_RR_TYPE_DNSKEY);
+	put_rrs(fp, "seed_parent_dnskey", z->parent, "test.", LDNS_RR_TYPE_DNSKEY);
+	put_rrs(fp, "seed_child_ds", z->parent, "child.test.", LDNS_RR_TYPE_DS);
+	put_rrs(fp, "seed_unsigned_nsec", z->parent, "unsigned.test.", LDNS_RR_TYPE_NSEC);
+	fclose(fp);
+	return 0;
+}
+
 int main(void)
 {
-	make_zones();
+	const char *seed_dir = getenv("PFTLS_DNSSEC_SEED_DIR");
+	const char *seed_header = getenv("PFTLS_DNSSEC_SEED_HEADER");
+
+	if (seed_dir && seed_header) {
+		make_zones("20200101000000", "20800101000000", "20800101000000");
+		write_seeds(seed_dir, seed_header);
+		t_scratch_remove(tmp);
+		return 0;
+	}
+	make_zones(START, NULL, NULL);
 	for (size_t i = 0; i < sizeof(vcases) / sizeof(vcases[0]); i++)
 		run_case(&vcases[i]);
 	test_front_end();
