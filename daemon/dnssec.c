@@ -109,8 +109,6 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 {
 	const ldns_rr *first = ldns_rr_list_rr(rrset, 0);
 	ldns_rr_type type = ldns_rr_get_type(first);
-	size_t n = 0;
-
 	memset(out, 0, sizeof(*out));
 	out->reason = DNSSEC_R_MISSING_RRSIG;
 	snprintf(out->detail, sizeof(out->detail), "no RRSIG");
@@ -123,7 +121,6 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 		    ldns_rdf2native_int16(ldns_rr_rrsig_typecovered(sig)) != type ||
 		    ldns_dname_compare(ldns_rr_owner(sig), ldns_rr_owner(first)) != 0)
 			continue;
-		n++;
 		uint8_t alg = ldns_rdf2native_int8(ldns_rr_rrsig_algorithm(sig));
 		uint16_t tag = ldns_rdf2native_int16(ldns_rr_rrsig_keytag(sig));
 		int64_t inc = sig_time(ldns_rr_rrsig_inception(sig), now);
@@ -141,6 +138,12 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 		if (!algorithm_supported(alg)) {
 			r = DNSSEC_R_UNSUPPORTED_ALGORITHM;
 			snprintf(det, sizeof(det), "algorithm %u", alg);
+		} else if (ldns_rdf2native_int8(ldns_rr_rrsig_labels(sig)) !=
+			   ldns_dname_label_count(ldns_rr_owner(first))) {
+			/* A wildcard expansion would need the proof that no closer
+			 * name exists, which the chain does not carry. */
+			r = DNSSEC_R_BAD_SIGNATURE;
+			snprintf(det, sizeof(det), "wildcard expansion, not supported (key %u)", tag);
 		} else if (ldns_dname_compare(ldns_rr_rrsig_signame(sig), signer) != 0) {
 			r = DNSSEC_R_NO_KEY;
 			snprintf(det, sizeof(det), "signer is not the zone (key %u)", tag);
@@ -172,7 +175,6 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 			snprintf(out->detail, sizeof(out->detail), "%s", det);
 		}
 	}
-	(void)n;
 }
 
 /* Fill ret as bogus (or insecure, with reason NONE) at zone. */

@@ -111,6 +111,7 @@ enum spoil {
 	SP_NO_NSEC_SIG,  /* ... with the NSEC but without its RRSIG */
 	SP_NOISE,        /* every reply carries foreign records too */
 	SP_NO_DNSKEY,    /* the child's DNSKEY reply empty */
+	SP_TTL,          /* every TTL changed (TTLs are not signed) */
 };
 
 static bool covers(const ldns_rr *rr, ldns_rr_type t)
@@ -142,6 +143,8 @@ static ldns_rr_list *spoiled(const ldns_rr_list *zone, enum spoil sp, const ldns
 			ldns_rr_free(rr);
 			continue;
 		}
+		if (sp == SP_TTL)
+			ldns_rr_set_ttl(rr, 5);
 		if (sp == SP_TLSA_RDATA && ldns_rr_get_type(rr) == LDNS_RR_TYPE_TLSA) {
 			ldns_rdf *d = ldns_rr_rdf(rr, 3);
 
@@ -249,6 +252,8 @@ static const struct vcase {
 	 "", Y2029},
 	{"foreign records in every reply are ignored", A_ECDSA, false, AN_DS, SP_NOISE, NOW,
 	 DNSSEC_VALIDATES, DNSSEC_R_NONE, "", Y2029},
+	{"TTLs changed in transit", A_RSA, false, AN_DS, SP_TTL, NOW, DNSSEC_VALIDATES,
+	 DNSSEC_R_NONE, "", Y2029},
 	{"wrong trust anchor", A_RSA, false, AN_WRONG, SP_NONE, NOW, DNSSEC_BOGUS,
 	 DNSSEC_R_ANCHOR_MISMATCH, "test.", 0},
 	{"wrong trust anchor, ECDSA", A_ECDSA, false, AN_WRONG, SP_NONE, NOW, DNSSEC_BOGUS,
