@@ -228,28 +228,72 @@ static ldns_rr_list *entry_keys(const ldns_rr_list *set, const ldns_rr_list *ds,
 	return out;
 }
 
-/* An NSEC of the child's name in the parent proving that the name is a
- * delegation without DS: NS in its bitmap, neither DS nor SOA (RFC 4035
- * 5.2, RFC 6840 4.4).  Returns the NSEC or NULL. */
-static const ldns_rr *nsec_no_ds(const dnssec_zone *z)
+ldns_rdf *dnssec_nsec3_owner(const ldns_rr *nsec3, const ldns_rdf *name, const ldns_rdf *zone)
+{
+	ldns_rdf *label, *owner;
+	uint8_t *salt;
+
+	if (ldns_rr_get_type(nsec3) != LDNS_RR_TYPE_NSEC3 || ldns_rr_rd_count(nsec3) != 6 ||
+	    ldns_nsec3_algorithm(nsec3) != LDNS_SHA1 ||
+	    ldns_nsec3_iterations(nsec3) > DNSSEC_NSEC3_ITERATIONS_MAX)
+		return NULL;
+	salt = ldns_nsec3_salt_data(nsec3);
+	label = ldns_nsec3_hash_name(name, LDNS_SHA1, ldns_nsec3_iterations(nsec3),
+				     ldns_nsec3_salt_length(nsec3), salt);
+	free(salt);
+	if (!label)
+		return NULL;
+	owner = ldns_dname_cat_clone(label, zone);
+	ldns_rdf_deep_free(label);
+	if (owner)
+		ldns_dname2canonical(owner);
+	return owner;
+}
+
+/* A type bitmap of a delegation without DS. */
+static bool bitmap_no_ds(const ldns_rdf *bm)
+{
+	return ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_NS) &&
+	       !ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_DS) &&
+	       !ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_SOA);
+}
+
+/* Whether n is the NSEC (or NSEC3) of z's name in the parent, its bitmap
+ * (index bm) saying a delegation without DS. */
+static bool denies_ds(const ldns_rr *n, const dnssec_zone *z, const ldns_rdf *parent)
+{
+	ldns_rdf *want = NULL;
+	size_t bm_at;
+	bool match;
+
+	if (ldns_rr_get_type(n) == LDNS_RR_TYPE_NSEC && ldns_rr_rd_count(n) == 2) {
+		match = ldns_dname_compare(ldns_rr_owner(n), z->name) == 0;
+		bm_at = 1;
+	} else if ((want = dnssec_nsec3_owner(n, z->name, parent))) {
+		match = ldns_dname_compare(ldns_rr_owner(n), want) == 0;
+		ldns_rdf_deep_free(want);
+		bm_at = 5;
+	} else
+		return false;
+	return match && ldns_rdf_get_type(ldns_rr_rdf(n, bm_at)) == LDNS_RDF_TYPE_BITMAP &&
+	       bitmap_no_ds(ldns_rr_rdf(n, bm_at));
+}
+
+/* An NSEC of the child's name, or an NSEC3 of its hash, in the parent
+ * proving that the name is a delegation without DS: NS in its bitmap,
+ * neither DS nor SOA (RFC 4035 5.2, RFC 5155 8.6, RFC 6840 4.4).  Returns
+ * it or NULL. */
+static const ldns_rr *nsec_no_ds(const dnssec_zone *z, const ldns_rdf *parent)
 {
 	for (size_t i = 0; i < ldns_rr_list_rr_count(z->nods); i++) {
 		const ldns_rr *n = ldns_rr_list_rr(z->nods, i);
-		const ldns_rdf *bm;
 
-		if (ldns_rr_get_type(n) != LDNS_RR_TYPE_NSEC || ldns_rr_rd_count(n) != 2 ||
-		    ldns_dname_compare(ldns_rr_owner(n), z->name) != 0)
-			continue;
-		bm = ldns_rr_rdf(n, 1);
-		if (ldns_rdf_get_type(bm) != LDNS_RDF_TYPE_BITMAP)
-			continue;
-		if (ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_NS) &&
-		    !ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_DS) &&
-		    !ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_SOA))
+		if (denies_ds(n, z, parent))
 			return n;
 	}
 	return NULL;
 }
+
 
 /* Whether z's DNSKEY RRset is signed by one of its entry keys (matching ds):
  * returns true, else false with ret concluded bogus. */
@@ -331,10 +375,10 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 				return;
 			continue;
 		}
-		const ldns_rr *nsec = nsec_no_ds(z);
+		const ldns_rr *nsec = nsec_no_ds(z, parent->name);
 		if (!nsec) {
 			conclude(ret, DNSSEC_BOGUS, DNSSEC_R_NO_DS_PROOF, z->name,
-				 "%.100s has no DS in %.100s and no signed NSEC proves its absence",
+				 "%.100s has no DS in %.100s and no NSEC or NSEC3 proves its absence",
 				 zn, pn);
 			return;
 		}
@@ -344,7 +388,8 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 		ldns_rr_list_free(one);
 		if (ck.reason != DNSSEC_R_NONE) {
 			conclude(ret, DNSSEC_BOGUS, ck.reason, parent->name,
-				 "NSEC proving no DS for %.100s in %.100s: %s (%s)", zn, pn,
+				 "%s proving no DS for %.100s in %.100s: %s (%s)",
+				 ldns_rr_get_type(nsec) == LDNS_RR_TYPE_NSEC ? "NSEC" : "NSEC3", zn, pn,
 				 dnssec_reason_name(ck.reason), ck.detail);
 			return;
 		}

@@ -16,9 +16,11 @@
  * anchor's).  For each zone the caller asks its servers for the DNSKEY
  * RRset, and the parent's servers for the DS RRset (an unsigned delegation
  * answers with no DS and the parent's signed NSEC of the child's name), and
- * hands every reply to dnssec_chain_add_reply.  Only NSEC denial is
- * understood: an NSEC3-signed parent's proof of no DS is not (bogus, "no DS
- * and no proof of its absence").
+ * hands every reply to dnssec_chain_add_reply.  The proof of no DS is an
+ * NSEC of the child's name or an NSEC3 matching its hash (SHA-1, at most
+ * DNSSEC_NSEC3_ITERATIONS_MAX iterations, RFC 9276); an opt-out NSEC3
+ * covering the name (the closest-encloser proof) is not understood (bogus,
+ * "no DS and no proof of its absence"), nor is a wildcard-expanded answer.
  *
  * Times are unix seconds given by the caller (now); RRSIG times are 32-bit
  * and compared with RFC 4034 3.1.5 serial arithmetic around now.
@@ -40,6 +42,7 @@
 #define DNSSEC_ZONES_MAX 16                 /* zones of a chain */
 #define DNSSEC_RRSET_MAX 32                 /* records of one RRset kept */
 #define DNSSEC_SIGS_MAX 16                  /* RRSIGs over one RRset kept */
+#define DNSSEC_NSEC3_ITERATIONS_MAX 150     /* more: the NSEC3 is ignored */
 
 /* The trust anchors, all as DS records (a DNSKEY anchor is kept as its
  * SHA-256 DS). */
@@ -68,7 +71,7 @@ typedef struct dnssec_zone {
 	ldns_rr_list *dnskey_sigs; /* its RRSIGs */
 	ldns_rr_list *ds;          /* the DS RRset from the parent (zones[0..n-2]) */
 	ldns_rr_list *ds_sigs;
-	ldns_rr_list *nods;        /* the parent's NSEC of the name, when no DS */
+	ldns_rr_list *nods;        /* the parent's NSEC (or NSEC3) of the name, when no DS */
 	ldns_rr_list *nods_sigs;
 	bool have_dnskey, have_ds; /* a reply was taken for that question */
 } dnssec_zone;
@@ -142,6 +145,11 @@ typedef struct dnssec_result {
  */
 void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now,
 		     dnssec_result *ret);
+
+/* The owner an NSEC3 of zone matching name has, by the NSEC3's parameters
+ * (the caller frees it); NULL for another hash algorithm or more than
+ * DNSSEC_NSEC3_ITERATIONS_MAX iterations. */
+ldns_rdf *dnssec_nsec3_owner(const ldns_rr *nsec3, const ldns_rdf *name, const ldns_rdf *zone);
 
 /* "validates", "bogus", "insecure". */
 const char *dnssec_verdict_name(enum dnssec_verdict v);

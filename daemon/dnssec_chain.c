@@ -105,6 +105,7 @@ struct slot {
 	ldns_rr_list *rrs, *sigs;
 	ldns_rr_list *nods, *nods_sigs; /* DS questions only */
 	bool *have;
+	const ldns_rdf *parent; /* DS questions: the zone that answers */
 };
 
 /* The slot the question (qname, qtype) fills, or false when the chain does
@@ -113,7 +114,7 @@ static bool find_slot(dnssec_chain *c, const ldns_rdf *qname, ldns_rr_type qtype
 {
 	memset(s, 0, sizeof(*s));
 	if (qtype == LDNS_RR_TYPE_TLSA && ldns_dname_compare(qname, c->tlsa_name) == 0) {
-		*s = (struct slot){c->tlsa, c->tlsa_sigs, NULL, NULL, &c->have_tlsa};
+		*s = (struct slot){c->tlsa, c->tlsa_sigs, NULL, NULL, &c->have_tlsa, NULL};
 		return true;
 	}
 	for (size_t i = 0; i < c->nzones; i++) {
@@ -122,12 +123,13 @@ static bool find_slot(dnssec_chain *c, const ldns_rdf *qname, ldns_rr_type qtype
 		if (ldns_dname_compare(qname, z->name) != 0)
 			continue;
 		if (qtype == LDNS_RR_TYPE_DNSKEY) {
-			*s = (struct slot){z->dnskey, z->dnskey_sigs, NULL, NULL, &z->have_dnskey};
+			*s = (struct slot){z->dnskey, z->dnskey_sigs, NULL, NULL, &z->have_dnskey, NULL};
 			return true;
 		}
 		/* The anchor's zone needs no DS: its anchor stands for it. */
 		if (qtype == LDNS_RR_TYPE_DS && i + 1 < c->nzones) {
-			*s = (struct slot){z->ds, z->ds_sigs, z->nods, z->nods_sigs, &z->have_ds};
+			*s = (struct slot){z->ds, z->ds_sigs, z->nods, z->nods_sigs, &z->have_ds,
+					   c->zones[i + 1].name};
 			return true;
 		}
 	}
@@ -178,6 +180,34 @@ static int take(const ldns_rr_list *section, const ldns_rdf *qname, ldns_rr_type
 	return 0;
 }
 
+/* Keep the NSEC3 records of section whose owner is qname's hash in the
+ * parent zone (by their own parameters) and the RRSIGs over each.  Returns
+ * 0 or -EMSGSIZE. */
+static int take_nsec3(const ldns_rr_list *section, const ldns_rdf *qname, const ldns_rdf *parent,
+		      ldns_rr_list *rrs, ldns_rr_list *sigs, pf_err *e)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(section); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(section, i);
+		ldns_rdf *owner;
+		int r;
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_NSEC3 ||
+		    ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
+		    !(owner = dnssec_nsec3_owner(rr, qname, parent)))
+			continue;
+		if (ldns_dname_compare(owner, ldns_rr_owner(rr)) == 0 &&
+		    ldns_rr_list_rr_count(rrs) < DNSSEC_RRSET_MAX &&
+		    (r = take(section, owner, LDNS_RR_TYPE_NSEC3, rrs, sigs, e)) < 0) {
+			ldns_rdf_deep_free(owner);
+			return r;
+		}
+		ldns_rdf_deep_free(owner);
+		if (ldns_rr_list_rr_count(rrs) > 0)
+			break; /* one matching NSEC3 (and its RRSIGs) is all it takes */
+	}
+	return 0;
+}
+
 int dnssec_chain_add_reply(dnssec_chain *c, const uint8_t *wire, size_t len, pf_err *e)
 {
 	ldns_pkt *p = NULL;
@@ -221,6 +251,8 @@ int dnssec_chain_add_reply(dnssec_chain *c, const uint8_t *wire, size_t len, pf_
 	r = take(ldns_pkt_answer(p), qname, qtype, rrs, sigs, e);
 	if (r == 0 && s.nods && ldns_rr_list_rr_count(rrs) == 0)
 		r = take(ldns_pkt_authority(p), qname, LDNS_RR_TYPE_NSEC, nods, nods_sigs, e);
+	if (r == 0 && s.nods && ldns_rr_list_rr_count(rrs) == 0)
+		r = take_nsec3(ldns_pkt_authority(p), qname, s.parent, nods, nods_sigs, e);
 	if (r == 0) {
 		ldns_rr_list_cat(s.rrs, rrs);
 		ldns_rr_list_cat(s.sigs, sigs);

@@ -5,7 +5,8 @@
 # the parent's NSEC proves there is none), with BIND's dnssec-keygen and
 # dnssec-signzone, and two spare keys (test. and child.test.) signing
 # nothing.  Signatures from START to PARENT_END / CHILD_END (YYYYMMDDHHMMSS).
-# Writes DIR/test.signed, DIR/child.test.signed, DIR/unsigned.test.zone,
+# Writes DIR/test.signed (and DIR/test.nsec3.signed, the same with NSEC3,
+# salt AABBCCDD, 5 iterations, no opt-out), DIR/child.test.signed, DIR/unsigned.test.zone,
 # DIR/anchor (the parent's DS), DIR/anchor-dnskey (its KSK), DIR/wrong-anchor
 # (a DS of the spare test. key) and DIR/spare-child.key.  Used by
 # tests/unit/test_dnssec.c and tests/fuzz/gen-dnssec-seeds.
@@ -42,6 +43,8 @@ dnssec-signzone -q -o child.test. -s "$start" -e "$cend" -f child.test.signed \
   dnssec-dsfromkey -2 "keys/$cksk.key"
   cat "keys/$pksk.key" "keys/$pzsk.key"; } >test.zone
 dnssec-signzone -q -o test. -s "$start" -e "$pend" -f test.signed \
+	test.zone "keys/$pksk" "keys/$pzsk" >/dev/null
+dnssec-signzone -q -3 AABBCCDD -H 5 -o test. -s "$start" -e "$pend" -f test.nsec3.signed \
 	test.zone "keys/$pksk" "keys/$pzsk" >/dev/null
 
 dnssec-dsfromkey -2 "keys/$pksk.key" >anchor

@@ -33,7 +33,7 @@ static const char *const parent_end[NALG] = {"20300101000000", "20290101000000"}
 static const char *const child_end[NALG] = {"20290101000000", "20300101000000"};
 
 struct zones {
-	ldns_rr_list *parent, *child, *unsigned_child;
+	ldns_rr_list *parent, *parent3, *child, *unsigned_child; /* parent3: NSEC3 */
 	ldns_rr *spare_child_key;
 	char *anchor, *anchor_dnskey, *wrong_anchor; /* file texts */
 };
@@ -83,6 +83,7 @@ static void make_zones(const char *start, const char *pend, const char *cend)
 			exit(1);
 		}
 		p = pf_asprintf("%s/test.signed", dir), zs[a].parent = load_zone(p), free(p);
+		p = pf_asprintf("%s/test.nsec3.signed", dir), zs[a].parent3 = load_zone(p), free(p);
 		p = pf_asprintf("%s/child.test.signed", dir), zs[a].child = load_zone(p), free(p);
 		p = pf_asprintf("%s/unsigned.test.zone", dir), zs[a].unsigned_child = load_zone(p),
 		free(p);
@@ -112,6 +113,9 @@ enum spoil {
 	SP_NOISE,        /* every reply carries foreign records too */
 	SP_NO_DNSKEY,    /* the child's DNSKEY reply empty */
 	SP_TTL,          /* every TTL changed (TTLs are not signed) */
+	SP_NSEC3,        /* the parent signed with NSEC3 */
+	SP_NSEC3_NO_SIG, /* ... and the RRSIGs over its NSEC3 records removed */
+	SP_NSEC3_NO_NSEC3, /* ... and no NSEC3 in the DS reply */
 };
 
 static bool covers(const ldns_rr *rr, ldns_rr_type t)
@@ -139,7 +143,8 @@ static ldns_rr_list *spoiled(const ldns_rr_list *zone, enum spoil sp, const ldns
 
 		if ((sp == SP_NO_TLSA_SIG && covers(rr, LDNS_RR_TYPE_TLSA)) ||
 		    (sp == SP_NO_DS_SIG && covers(rr, LDNS_RR_TYPE_DS)) ||
-		    (sp == SP_NO_NSEC_SIG && covers(rr, LDNS_RR_TYPE_NSEC))) {
+		    (sp == SP_NO_NSEC_SIG && covers(rr, LDNS_RR_TYPE_NSEC)) ||
+		    (sp == SP_NSEC3_NO_SIG && covers(rr, LDNS_RR_TYPE_NSEC3))) {
 			ldns_rr_free(rr);
 			continue;
 		}
@@ -161,8 +166,9 @@ static ldns_rr_list *spoiled(const ldns_rr_list *zone, enum spoil sp, const ldns
 }
 
 /* A reply from zone to (qname, qtype), in wire format: the RRset and its
- * RRSIGs in the answer; for an empty answer the NSEC of qname and its RRSIGs
- * and the SOA in the authority section (unless no_nsec). */
+ * RRSIGs in the answer; for an empty answer the NSEC of qname, every NSEC3
+ * of the zone (the front end picks the one matching) and their RRSIGs, and
+ * the SOA in the authority section (unless no_nsec). */
 static uint8_t *reply(const ldns_rr_list *zone, const char *qname, ldns_rr_type qt, bool no_nsec,
 		      bool noise, size_t *len)
 {
@@ -185,7 +191,9 @@ static uint8_t *reply(const ldns_rr_list *zone, const char *qname, ldns_rr_type 
 
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA ||
 		    (!no_nsec && owned(rr, qname) &&
-		     (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC || covers(rr, LDNS_RR_TYPE_NSEC))))
+		     (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC || covers(rr, LDNS_RR_TYPE_NSEC))) ||
+		    (!no_nsec && (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC3 ||
+				  covers(rr, LDNS_RR_TYPE_NSEC3))))
 			ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, ldns_rr_clone(rr));
 	}
 	if (noise) {
@@ -292,6 +300,16 @@ static const struct vcase {
 	 DNSSEC_BOGUS, DNSSEC_R_MISSING_RRSIG, "test.", -1},
 	{"unsigned delegation, NSEC signature expired", A_RSA, true, AN_DS, SP_NONE, Y2030 + 10,
 	 DNSSEC_BOGUS, DNSSEC_R_EXPIRED, "test.", -1},
+	{"NSEC3 parent, signed child validates", A_ECDSA, false, AN_DS, SP_NSEC3, NOW,
+	 DNSSEC_VALIDATES, DNSSEC_R_NONE, "", Y2029},
+	{"unsigned delegation with signed NSEC3", A_RSA, true, AN_DS, SP_NSEC3, NOW,
+	 DNSSEC_INSECURE, DNSSEC_R_NONE, "unsigned.test.", Y2030},
+	{"unsigned delegation with signed NSEC3, ECDSA", A_ECDSA, true, AN_DS, SP_NSEC3, NOW,
+	 DNSSEC_INSECURE, DNSSEC_R_NONE, "unsigned.test.", Y2029},
+	{"unsigned delegation, NSEC3 without RRSIG", A_ECDSA, true, AN_DS, SP_NSEC3_NO_SIG, NOW,
+	 DNSSEC_BOGUS, DNSSEC_R_MISSING_RRSIG, "test.", -1},
+	{"unsigned delegation in an NSEC3 zone without NSEC3", A_RSA, true, AN_DS,
+	 SP_NSEC3_NO_NSEC3, NOW, DNSSEC_BOGUS, DNSSEC_R_NO_DS_PROOF, "unsigned.test.", -1},
 };
 
 static bool printable_line(const char *s)
@@ -310,7 +328,8 @@ static void run_case(const struct vcase *vc)
 	const char *child = vc->unsigned_child ? "unsigned.test." : "child.test.";
 	const char *tname = vc->unsigned_child ? "_25._tcp.mx.unsigned.test." : TLSA_NAME;
 	const char *names[] = {child, "test."};
-	ldns_rr_list *p = spoiled(z->parent, vc->spoil, NULL);
+	bool nsec3 = vc->spoil >= SP_NSEC3;
+	ldns_rr_list *p = spoiled(nsec3 ? z->parent3 : z->parent, vc->spoil, NULL);
 	ldns_rr_list *c = spoiled(vc->unsigned_child ? z->unsigned_child : z->child, vc->spoil,
 				  z->spare_child_key);
 	const char *atext = vc->anchor == AN_DS       ? z->anchor
@@ -337,7 +356,8 @@ static void run_case(const struct vcase *vc)
 		ldns_rr_list_free(none);
 	} else
 		fed |= feed(ch, c, child, LDNS_RR_TYPE_DNSKEY, false, noise);
-	fed |= feed(ch, p, child, LDNS_RR_TYPE_DS, vc->spoil == SP_NO_NSEC, noise);
+	fed |= feed(ch, p, child, LDNS_RR_TYPE_DS,
+		    vc->spoil == SP_NO_NSEC || vc->spoil == SP_NSEC3_NO_NSEC3, noise);
 	fed |= feed(ch, p, "test.", LDNS_RR_TYPE_DNSKEY, false, noise);
 	T_CHECK(fed == 0, "%s: every reply taken", vc->name);
 	dnssec_validate(ch, a, vc->now, &res);
@@ -654,6 +674,7 @@ int main(void)
 	test_anchors();
 	for (int a = 0; a < NALG; a++) {
 		ldns_rr_list_deep_free(zs[a].parent);
+		ldns_rr_list_deep_free(zs[a].parent3);
 		ldns_rr_list_deep_free(zs[a].child);
 		ldns_rr_list_deep_free(zs[a].unsigned_child);
 		ldns_rr_free(zs[a].spare_child_key);
