@@ -18,7 +18,8 @@
  *     (RDATA; TTLs are not signed), on the signed child's chain only - a
  *     fuzzer cannot forge a signature, so a changed TLSA or DNSKEY that
  *     validates is a validator that does not check;
- *   - insecure only for unsigned.test. with the seed parent's NSEC of it;
+ *   - insecure only for unsigned.test. with the seed parent's NSEC (or
+ *     NSEC3) of it;
  *   - a bogus verdict has a reason and names a zone; every verdict's and
  *     every refused reply's message is one line of printable characters;
  *   - a validating chain's earliest expiry is after the validation time.
@@ -36,7 +37,8 @@
 #define FRAMES_MAX 12
 
 static dnssec_anchors *anchors;
-static ldns_rr_list *want_tlsa, *want_child_dnskey, *want_parent_dnskey, *want_ds, *want_nsec;
+static ldns_rr_list *want_tlsa, *want_child_dnskey, *want_parent_dnskey, *want_ds, *want_nsec,
+	*want_nsec3;
 
 /* The records of a NULL-terminated list of texts (comments after ';' cut). */
 static ldns_rr_list *rrs_of(const char *const *texts)
@@ -70,6 +72,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	want_parent_dnskey = rrs_of(seed_parent_dnskey);
 	want_ds = rrs_of(seed_child_ds);
 	want_nsec = rrs_of(seed_unsigned_nsec);
+	want_nsec3 = rrs_of(seed_unsigned_nsec3);
 	return 0;
 }
 
@@ -170,8 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(unsig && strcmp(res.zone, "unsigned.test.") == 0,
 			   "insecure at \"%s\" on the %s chain", res.zone, unsig ? "unsigned" : "signed");
 		FUZZ_CHECK(res.reason == DNSSEC_R_NONE, "insecure with reason %d", res.reason);
-		FUZZ_CHECK(in(ldns_rr_list_rr(want_nsec, 0), c->zones[0].nods),
-			   "insecure without the seed's NSEC");
+		FUZZ_CHECK(in(ldns_rr_list_rr(want_nsec, 0), c->zones[0].nods) ||
+				   in(ldns_rr_list_rr(want_nsec3, 0), c->zones[0].nods),
+			   "insecure without the seed's NSEC or NSEC3");
 		break;
 	case DNSSEC_BOGUS:
 		FUZZ_CHECK(res.reason != DNSSEC_R_NONE, "bogus without a reason: %s", res.msg);

@@ -579,13 +579,16 @@ static const struct seed seeds[] = {
 	{"bogus-dnskey-swapped", false, SP_SWAP_DNSKEY, false, false},
 	{"bogus-no-nsec", true, SP_NO_NSEC, false, false},
 	{"bogus-nsec-without-rrsig", true, SP_NO_NSEC_SIG, false, false},
+	{"validates-nsec3-parent", false, SP_NSEC3, false, false},
+	{"insecure-nsec3", true, SP_NSEC3, false, false},
+	{"bogus-nsec3-without-rrsig", true, SP_NSEC3_NO_SIG, false, false},
 };
 
 static void put_seed(const char *dir, const struct zones *z, const struct seed *sd)
 {
 	const char *child = sd->unsigned_child ? "unsigned.test." : "child.test.";
 	const char *tname = sd->unsigned_child ? "_25._tcp.mx.unsigned.test." : TLSA_NAME;
-	ldns_rr_list *p = spoiled(z->parent, sd->spoil, NULL);
+	ldns_rr_list *p = spoiled(sd->spoil >= SP_NSEC3 ? z->parent3 : z->parent, sd->spoil, NULL);
 	ldns_rr_list *c = spoiled(sd->unsigned_child ? z->unsigned_child : z->child, sd->spoil,
 				  z->spare_child_key);
 	bool noise = sd->spoil == SP_NOISE;
@@ -652,6 +655,23 @@ static int write_seeds(const char *dir, const char *header)
 	put_rrs(fp, "seed_parent_dnskey", z->parent, "test.", LDNS_RR_TYPE_DNSKEY);
 	put_rrs(fp, "seed_child_ds", z->parent, "child.test.", LDNS_RR_TYPE_DS);
 	put_rrs(fp, "seed_unsigned_nsec", z->parent, "unsigned.test.", LDNS_RR_TYPE_NSEC);
+	/* The NSEC3 matching unsigned.test. */
+	ldns_rdf *u = ldns_dname_new_frm_str("unsigned.test."), *t = ldns_dname_new_frm_str("test.");
+	fputs("static const char *const seed_unsigned_nsec3[] = {\n", fp);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(z->parent3); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(z->parent3, i);
+		ldns_rdf *o = dnssec_nsec3_owner(rr, u, t);
+
+		if (o && ldns_dname_compare(o, ldns_rr_owner(rr)) == 0) {
+			fputc('\t', fp);
+			put_rr_literal(fp, rr);
+			fputs(",\n", fp);
+		}
+		ldns_rdf_deep_free(o);
+	}
+	fputs("\tNULL,\n};\n", fp);
+	ldns_rdf_deep_free(u);
+	ldns_rdf_deep_free(t);
 	fclose(fp);
 	return 0;
 }
