@@ -377,7 +377,7 @@ static enum pf_chain_verdict check_verify(const char *name, STACK_OF(X509) *cert
 			int err = X509_STORE_CTX_get_error(ctx);
 
 			pf_err_set(e, EINVAL,
-				   "%s: does not verify against %s: %s (at depth %d)", name,
+				   "%s: the chain does not verify against %s: %s (at depth %d)", name,
 				   p->ca_file, X509_verify_cert_error_string(err),
 				   X509_STORE_CTX_get_error_depth(ctx));
 			v = PF_CHAIN_UNTRUSTED;

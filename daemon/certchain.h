@@ -81,7 +81,9 @@ void certchain_free(pf_chain *c);
  * against policy, in this order: readable, no private key, PEM
  * certificates only (at most PF_CHAIN_MAX_CERTS, PF_CHAIN_MAX_BYTES),
  * order, our key, names, not yet valid, expired, CA file, verification
- * (OpenSSL's reason in the message), renewal due.  Host names are matched
+ * (OpenSSL's reason in the message; purpose TLS server, at now; only a
+ * self-signed certificate of the CA file is a trust anchor, as for a
+ * sender checking against its system's roots), renewal due.  Host names are matched
  * as RFC 6125 says: DNS subjectAltNames, the subject CN only when there is
  * none; a wildcard is accepted only as the whole leftmost label and covers
  * exactly one label ("*.example.com" covers a.example.com, neither
