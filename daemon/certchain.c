@@ -89,6 +89,25 @@ void certchain_free(pf_chain *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int certchain_write(const char *path, const pf_chain *c, pf_err *e)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem = NULL;
+	int n = c && c->certs ? sk_X509_num(c->certs) : 0, r;
+	bool ok = bio && n > 0;
+
+	for (int i = 0; ok && i < n; i++)
+		ok = PEM_write_bio_X509(bio, sk_X509_value(c->certs, i)) == 1;
+	if (!ok || BIO_get_mem_ptr(bio, &mem) <= 0 || !mem) {
+		ERR_clear_error();
+		BIO_free(bio);
+		return pf_err_set(e, EINVAL, "%s: no certificate chain to write", path);
+	}
+	r = pf_write_file_durable(path, mem->data, mem->length, 0644, PF_WRITE_NOREPLACE, e);
+	BIO_free(bio);
+	return r;
+}
+
 /* Read the whole regular file behind fd, at most PF_CHAIN_MAX_BYTES.
  * Returns 0 (the caller frees *ret with pf_free_secret) or -errno. */
 static int read_fd(int fd, const char *name, char **ret, size_t *ret_len, pf_err *e)

@@ -76,6 +76,12 @@ typedef struct pf_chain {
 
 void certchain_free(pf_chain *c);
 
+/* Write an accepted chain (leaf first) as PEM to path, mode 0644, durably
+ * and never replacing an existing file (a renewed certificate gets a new
+ * name), for smtpd_tls_cert_file deployments.  Returns 0 or -errno
+ * (-EEXIST when path exists). */
+int certchain_write(const char *path, const pf_chain *c, pf_err *e);
+
 /*
  * Read the chain file at path (never following a symlink) and check it
  * against policy, in this order: readable, no private key, PEM

@@ -256,6 +256,22 @@ static void test_chains(void)
 		if (certchain_parse_renew_before(c->renew_before, &p.renew_before, &e) < 0)
 			abort();
 		v = certchain_check(path, &p, &out, &e);
+		if (v == PF_CHAIN_OK && i < 2) {
+			/* Written back and read again: the same chain. */
+			char *copy = pf_asprintf("%s.copy", path);
+			pf_chain again = {0};
+
+			T_CHECK(certchain_write(copy, &out, &e) == 0 &&
+					certchain_write(copy, &out, &e) == -EEXIST &&
+					certchain_check(copy, &p, &again, &e) == PF_CHAIN_OK &&
+					strcmp(again.serial, out.serial) == 0 &&
+					sk_X509_num(again.certs) == (int)n,
+				"%s: certchain_write, never replacing, reads back (%s)", c->name,
+				e.msg);
+			certchain_free(&again);
+			pf_err_clear(&e);
+			free(copy);
+		}
 		T_CHECK(v == c->verdict, "%s: verdict %s (expected %s): %s", c->name,
 			certchain_verdict_name(v), certchain_verdict_name(c->verdict), e.msg);
 		if (c->verdict == PF_CHAIN_OK) {
