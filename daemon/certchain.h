@@ -22,17 +22,17 @@
 /* Why a chain was refused; PF_CHAIN_OK (0) when it may be deployed. */
 enum pf_chain_verdict {
 	PF_CHAIN_OK = 0,
-	PF_CHAIN_UNREADABLE,     /* missing, symlink, not a regular file, too large */
-	PF_CHAIN_HAS_KEY,        /* the file holds a private key */
-	PF_CHAIN_MALFORMED,      /* not PEM certificates, none, too many */
-	PF_CHAIN_ORDER,          /* not leaf first, each followed by its issuer */
-	PF_CHAIN_NOT_OUR_KEY,    /* the leaf's public key is not the key's */
-	PF_CHAIN_NAMES,          /* the leaf's names do not cover every host name */
-	PF_CHAIN_NOT_YET_VALID,  /* the leaf's notBefore is after now */
-	PF_CHAIN_EXPIRED,        /* the leaf's notAfter is before now */
-	PF_CHAIN_CA_FILE,        /* the CA file cannot be used */
-	PF_CHAIN_UNTRUSTED,      /* does not verify against the CA file */
-	PF_CHAIN_RENEW_DUE,      /* valid, but less than renew_before remains */
+	PF_CHAIN_UNREADABLE,    /* missing, symlink, not a regular file, too large */
+	PF_CHAIN_HAS_KEY,       /* the file holds a private key */
+	PF_CHAIN_MALFORMED,     /* not PEM certificates, none, too many */
+	PF_CHAIN_ORDER,         /* not leaf first, each followed by its issuer */
+	PF_CHAIN_NOT_OUR_KEY,   /* the leaf's public key is not the key's */
+	PF_CHAIN_NAMES,         /* the leaf's names do not cover every host name */
+	PF_CHAIN_NOT_YET_VALID, /* the leaf's notBefore is after now */
+	PF_CHAIN_EXPIRED,       /* the leaf's notAfter is before now */
+	PF_CHAIN_CA_FILE,       /* the CA file cannot be used */
+	PF_CHAIN_UNTRUSTED,     /* does not verify against the CA file */
+	PF_CHAIN_RENEW_DUE,     /* valid, but less than renew_before remains */
 };
 
 /* A stable word for each verdict ("not-our-key"), for metrics and status. */
@@ -58,17 +58,17 @@ int64_t certchain_renew_at(const pf_renew_before *rb, int64_t not_before, int64_
 
 /* What is checked: everything must hold for PF_CHAIN_OK. */
 typedef struct pf_chain_policy {
-	const pf_pubkey *key;        /* the leaf must carry this SPKI */
-	const pf_strv *hostnames;    /* each covered by the leaf's names */
-	const char *ca_file;         /* trust anchors (certificate_ca_file) */
+	const pf_pubkey *key;     /* the leaf must carry this SPKI */
+	const pf_strv *hostnames; /* each covered by the leaf's names */
+	const char *ca_file;      /* trust anchors (certificate_ca_file) */
 	pf_renew_before renew_before;
-	int64_t now;                 /* seconds since the epoch */
+	int64_t now; /* seconds since the epoch */
 } pf_chain_policy;
 
 /* An accepted chain.  Free with certchain_free. */
 typedef struct pf_chain {
-	STACK_OF(X509) *certs;   /* leaf first, as in the file */
-	int64_t not_before;      /* the leaf's validity */
+	STACK_OF(X509) *certs; /* leaf first, as in the file */
+	int64_t not_before;     /* the leaf's validity */
 	int64_t not_after;
 	int64_t renew_at;        /* certchain_renew_at of the policy */
 	char serial[2 * 20 + 1]; /* the leaf's serial number, lowercase hex */
@@ -103,10 +103,10 @@ int certchain_write(const char *path, const pf_chain *c, pf_err *e);
  * passes renew_before 0 seconds and compares ret->not_after itself.
  */
 enum pf_chain_verdict certchain_check(const char *path, const pf_chain_policy *policy,
-				      pf_chain *ret, pf_err *e);
+                                      pf_chain *ret, pf_err *e);
 
 /* The same for an open file (a regular file; name is for messages). */
 enum pf_chain_verdict certchain_check_fd(int fd, const char *name, const pf_chain_policy *policy,
-					 pf_chain *ret, pf_err *e);
+                                         pf_chain *ret, pf_err *e);
 
 #endif

@@ -15,9 +15,9 @@
 #include "util.h"
 
 #define PF_CMD_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
-#define PF_CMD_LINE_MAX 200      /* octets of stderr's last line kept */
+#define PF_CMD_LINE_MAX 200       /* octets of stderr's last line kept */
 #define PF_CMD_KILL_GRACE_MS 2000 /* SIGTERM to SIGKILL, at the deadline */
-#define PF_CMD_LINGER_MS 500     /* after the command exits, for stderr's EOF */
+#define PF_CMD_LINGER_MS 500      /* after the command exits, for stderr's EOF */
 
 enum pf_cmd_outcome {
 	PF_CMD_NOT_STARTED, /* empty command, or exec failed (status: errno) */
@@ -51,7 +51,7 @@ typedef struct pf_cmd_result {
  * The caller must not reap children with waitpid(-1) meanwhile; the
  * command's pid is waited for by pid.
  */
-int command_run(const char *what, const char *command, const char *const *env,
-		uint64_t timeout_ms, pf_cmd_result *ret, pf_err *e);
+int command_run(const char *what, const char *command, const char *const *env, uint64_t timeout_ms,
+                pf_cmd_result *ret, pf_err *e);
 
 #endif
