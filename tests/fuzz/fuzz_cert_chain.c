@@ -7,7 +7,11 @@
  * Python's cryptography package) stay meaningful for ever.
  *
  * Each input is written to one memfd (memory only) and checked through
- * its descriptor, named /proc/self/fd/N.  Besides no crash, leak or
+ * its descriptor, named /proc/self/fd/N.  An input whose first octet is
+ * 0x00 is DER instead: the rest is cut into DER objects (by their outer
+ * SEQUENCE length; what does not fit is the last piece) and each is
+ * written as a PEM CERTIFICATE block, so mutations reach the certificate
+ * checks rather than stopping at base64 (seeds der-*).  Besides no crash, leak or
  * out-of-bounds access, the properties checked are:
  *   - a refused chain gets a verdict other than ok, exit code 1, one line
  *     of printable ASCII naming the file, and nothing returned;
@@ -93,13 +97,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void put_input(const uint8_t *data, size_t size)
+static void put_bytes(const void *data, size_t size)
 {
 	const uint8_t *p = data;
 	size_t left = size;
 
-	if (ftruncate(memfd, 0) < 0 || lseek(memfd, 0, SEEK_SET) < 0)
-		abort();
 	while (left > 0) {
 		ssize_t n = write(memfd, p, left);
 
@@ -107,6 +109,51 @@ static void put_input(const uint8_t *data, size_t size)
 			abort();
 		p += n;
 		left -= (size_t)n;
+	}
+}
+
+/* The length of the DER object at p (at most left octets): its outer
+ * tag and length, or left when they do not fit. */
+static size_t der_length(const uint8_t *p, size_t left)
+{
+	size_t len, hdr = 2;
+
+	if (left < 2)
+		return left;
+	len = p[1];
+	if (len & 0x80) {
+		size_t n = len & 0x7f;
+
+		if (n == 0 || n > 3 || left < 2 + n)
+			return left;
+		len = 0;
+		for (size_t i = 0; i < n; i++)
+			len = len << 8 | p[2 + i];
+		hdr += n;
+	}
+	return hdr + len > left ? left : hdr + len;
+}
+
+static void put_input(const uint8_t *data, size_t size)
+{
+	if (ftruncate(memfd, 0) < 0 || lseek(memfd, 0, SEEK_SET) < 0)
+		abort();
+	if (size == 0 || data[0] != 0x00) {
+		put_bytes(data, size);
+		return;
+	}
+	for (size_t off = 1; off < size;) {
+		size_t n = der_length(data + off, size - off);
+		BIO *bio = BIO_new(BIO_s_mem());
+		char *pem;
+		long len;
+
+		if (!bio || !PEM_write_bio(bio, "CERTIFICATE", "", data + off, (long)n))
+			abort();
+		len = BIO_get_mem_data(bio, &pem);
+		put_bytes(pem, (size_t)len);
+		BIO_free(bio);
+		off += n;
 	}
 }
 
@@ -165,7 +212,7 @@ static bool model_covers(X509 *leaf, const char *host)
 	return covered;
 }
 
-static bool verifies(STACK_OF(X509) *certs)
+static bool verifies(STACK_OF(X509) * certs)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
