@@ -157,7 +157,7 @@ static bool holds_private_key(const char *text, size_t len)
 
 /* Parse the PEM certificates of text into *ret.  Returns the verdict. */
 static enum pf_chain_verdict parse_pem(const char *name, const char *text, size_t len,
-                                       STACK_OF(X509) **ret, pf_err *e)
+                                       STACK_OF(X509) * *ret, pf_err *e)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	BIO *bio = BIO_new_mem_buf(text, (int)len);
@@ -309,7 +309,7 @@ static void serial_hex(X509 *cert, char *buf, size_t len)
 	ERR_clear_error();
 }
 
-static enum pf_chain_verdict check_order(const char *name, STACK_OF(X509) *certs,
+static enum pf_chain_verdict check_order(const char *name, STACK_OF(X509) * certs,
                                          const pf_pubkey *key, pf_err *e)
 {
 	int n = sk_X509_num(certs);
@@ -349,7 +349,12 @@ static enum pf_chain_verdict check_names(const char *name, X509 *leaf, const pf_
 {
 	char names[240];
 
-	for (size_t i = 0; hostnames && i < hostnames->n; i++) {
+	/* Nothing to cover would accept any certificate. */
+	if (!hostnames || hostnames->n == 0) {
+		pf_err_set(e, EINVAL, "%s: no host names to check the certificate against", name);
+		return PF_CHAIN_NAMES;
+	}
+	for (size_t i = 0; i < hostnames->n; i++) {
 		const char *h = hostnames->v[i];
 		size_t len = strlen(h);
 
@@ -367,7 +372,7 @@ static enum pf_chain_verdict check_names(const char *name, X509 *leaf, const pf_
 	return PF_CHAIN_OK;
 }
 
-static enum pf_chain_verdict check_verify(const char *name, STACK_OF(X509) *certs,
+static enum pf_chain_verdict check_verify(const char *name, STACK_OF(X509) * certs,
                                           const pf_chain_policy *p, pf_err *e)
 {
 	X509_STORE *store = X509_STORE_new();
@@ -412,7 +417,7 @@ static enum pf_chain_verdict check_verify(const char *name, STACK_OF(X509) *cert
 }
 
 /* Every check after parsing, on the chain in certs (not consumed). */
-static enum pf_chain_verdict check_chain(const char *name, STACK_OF(X509) *certs,
+static enum pf_chain_verdict check_chain(const char *name, STACK_OF(X509) * certs,
                                          const pf_chain_policy *p, pf_chain *out, pf_err *e)
 {
 	X509 *leaf = sk_X509_value(certs, 0);

@@ -382,6 +382,15 @@ static void test_files(void)
 		pf_err e = {0};
 		enum pf_chain_verdict v;
 
+		pf_strv none = {0};
+
+		good_path = write_pem("good.pem", good, NULL);
+		p.hostnames = &none;
+		v = certchain_check(good_path, &p, &out, &e);
+		T_CHECK(v == PF_CHAIN_NAMES && strstr(e.msg, "no host names to check"),
+		        "no host names: refused (%s)", e.msg);
+		free(good_path);
+		p.hostnames = &hosts;
 		p.ca_file = "/nonexistent/ca.pem";
 		good_path = write_pem("good.pem", good, NULL);
 		v = certchain_check(good_path, &p, &out, &e);
