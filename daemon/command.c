@@ -165,6 +165,10 @@ static void supervise(pid_t pid, int errfd, uint64_t timeout_ms, pf_cmd_result *
 			term_at = now;
 			kill(-pid, SIGTERM);
 		}
+		/* A process SIGKILL cannot end (uninterruptible sleep) is left
+		 * behind rather than waited for without end. */
+		if (!reaped && killed && now >= term_at + 3 * PF_CMD_KILL_GRACE_MS)
+			break;
 		if (!reaped && timed_out && !killed && now >= term_at + PF_CMD_KILL_GRACE_MS) {
 			killed = true;
 			kill(-pid, SIGKILL);

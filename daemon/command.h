@@ -38,10 +38,11 @@ typedef struct pf_cmd_result {
  * PATH=PF_CMD_PATH plus env (a NULL-terminated list of "PFTLS_NAME=value";
  * another name is refused, -EINVAL, nothing run).  A bare program name is
  * looked up in PF_CMD_PATH.  At timeout_ms its process group gets SIGTERM,
- * PF_CMD_KILL_GRACE_MS later SIGKILL.  Once the command has exited, what is
- * left of its process group is killed (SIGKILL) and stderr is read for at
- * most PF_CMD_LINGER_MS more, so a grandchild holding the pipe cannot hold
- * us.  what names the command in messages ("certificate_command").
+ * PF_CMD_KILL_GRACE_MS later SIGKILL (one that even SIGKILL does not end
+ * within two more grace periods is left unreaped rather than waited for).
+ * Once the command has exited, what is left of its process group is
+ * killed (SIGKILL) and stderr is read for at most PF_CMD_LINGER_MS more, so
+ * a grandchild holding the pipe cannot hold us.  what names the command in messages ("certificate_command").
  *
  * *ret is always filled.  Returns 0 when the command exited with status 0;
  * otherwise -errno and one line in e: "WHAT (PROG) exited with status 3:
