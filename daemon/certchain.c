@@ -27,18 +27,18 @@
 const char *certchain_verdict_name(enum pf_chain_verdict v)
 {
 	static const char *const names[] = {
-	    [PF_CHAIN_OK] = "ok",
-	    [PF_CHAIN_UNREADABLE] = "unreadable",
-	    [PF_CHAIN_HAS_KEY] = "holds-private-key",
-	    [PF_CHAIN_MALFORMED] = "malformed",
-	    [PF_CHAIN_ORDER] = "chain-order",
-	    [PF_CHAIN_NOT_OUR_KEY] = "not-our-key",
-	    [PF_CHAIN_NAMES] = "names",
-	    [PF_CHAIN_NOT_YET_VALID] = "not-yet-valid",
-	    [PF_CHAIN_EXPIRED] = "expired",
-	    [PF_CHAIN_CA_FILE] = "ca-file",
-	    [PF_CHAIN_UNTRUSTED] = "untrusted",
-	    [PF_CHAIN_RENEW_DUE] = "renew-due",
+		[PF_CHAIN_OK] = "ok",
+		[PF_CHAIN_UNREADABLE] = "unreadable",
+		[PF_CHAIN_HAS_KEY] = "holds-private-key",
+		[PF_CHAIN_MALFORMED] = "malformed",
+		[PF_CHAIN_ORDER] = "chain-order",
+		[PF_CHAIN_NOT_OUR_KEY] = "not-our-key",
+		[PF_CHAIN_NAMES] = "names",
+		[PF_CHAIN_NOT_YET_VALID] = "not-yet-valid",
+		[PF_CHAIN_EXPIRED] = "expired",
+		[PF_CHAIN_CA_FILE] = "ca-file",
+		[PF_CHAIN_UNTRUSTED] = "untrusted",
+		[PF_CHAIN_RENEW_DUE] = "renew-due",
 	};
 
 	if ((unsigned)v >= sizeof(names) / sizeof(names[0]) || !names[v])
@@ -61,9 +61,9 @@ int certchain_parse_renew_before(const char *s, pf_renew_before *ret, pf_err *e)
 		rb.value = v;
 	} else if (!s || pf_parse_time(s, &rb.value) < 0) {
 		return pf_err_usage(e,
-		                    "\"%.50s\" is neither a percentage of the lifetime (\"33%%\") "
-		                    "nor a time (a number with an optional unit s, m, h, d or w)",
-		                    s ? s : "");
+				    "\"%.50s\" is neither a percentage of the lifetime (\"33%%\") "
+				    "nor a time (a number with an optional unit s, m, h, d or w)",
+				    s ? s : "");
 	}
 	*ret = rb;
 	return 0;
@@ -122,7 +122,7 @@ static int read_fd(int fd, const char *name, char **ret, size_t *ret_len, pf_err
 		return pf_err_set(e, EINVAL, "%s is not a regular file", name);
 	if (st.st_size > PF_CHAIN_MAX_BYTES)
 		return pf_err_set(e, EFBIG, "%s is too large (%lld bytes, at most %d)", name,
-		                  (long long)st.st_size, PF_CHAIN_MAX_BYTES);
+				  (long long)st.st_size, PF_CHAIN_MAX_BYTES);
 	buf = pf_malloc(PF_CHAIN_MAX_BYTES + 1);
 	for (;;) {
 		ssize_t n = pread(fd, buf + len, PF_CHAIN_MAX_BYTES + 1 - len, (off_t)len);
@@ -139,7 +139,7 @@ static int read_fd(int fd, const char *name, char **ret, size_t *ret_len, pf_err
 		if (len > PF_CHAIN_MAX_BYTES) {
 			pf_free_secret(buf, PF_CHAIN_MAX_BYTES + 1);
 			return pf_err_set(e, EFBIG, "%s is too large (more than %d bytes)", name,
-			                  PF_CHAIN_MAX_BYTES);
+					  PF_CHAIN_MAX_BYTES);
 		}
 	}
 	buf[len] = '\0';
@@ -157,7 +157,7 @@ static bool holds_private_key(const char *text, size_t len)
 
 /* Parse the PEM certificates of text into *ret.  Returns the verdict. */
 static enum pf_chain_verdict parse_pem(const char *name, const char *text, size_t len,
-                                       STACK_OF(X509) * *ret, pf_err *e)
+				       STACK_OF(X509) * *ret, pf_err *e)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	BIO *bio = BIO_new_mem_buf(text, (int)len);
@@ -178,7 +178,7 @@ static enum pf_chain_verdict parse_pem(const char *name, const char *text, size_
 
 			if (ERR_GET_REASON(err) != PEM_R_NO_START_LINE) {
 				pf_err_set(e, EINVAL, "%s: certificate %d is not a valid PEM block",
-				           name, sk_X509_num(certs) + 1);
+					   name, sk_X509_num(certs) + 1);
 				v = PF_CHAIN_MALFORMED;
 			}
 			ERR_clear_error();
@@ -189,13 +189,13 @@ static enum pf_chain_verdict parse_pem(const char *name, const char *text, size_
 		v = PF_CHAIN_MALFORMED;
 		if (strcmp(pem_name, "CERTIFICATE") != 0 || header[0] != '\0')
 			pf_err_set(e, EINVAL, "%s: block %d is not a PEM certificate", name,
-			           sk_X509_num(certs) + 1);
+				   sk_X509_num(certs) + 1);
 		else if (!(x = d2i_X509(NULL, &p, dlen)) || p != data + dlen)
 			pf_err_set(e, EINVAL, "%s: certificate %d cannot be parsed", name,
-			           sk_X509_num(certs) + 1);
+				   sk_X509_num(certs) + 1);
 		else if (sk_X509_num(certs) >= PF_CHAIN_MAX_CERTS)
 			pf_err_set(e, EINVAL, "%s: more than %d certificates", name,
-			           PF_CHAIN_MAX_CERTS);
+				   PF_CHAIN_MAX_CERTS);
 		else if (!sk_X509_push(certs, x))
 			abort();
 		else
@@ -269,8 +269,8 @@ static const char *dns_names_text(X509 *cert, char *buf, size_t len)
 		if (g->type != GEN_DNS)
 			continue;
 		n = snprintf(raw + used, sizeof(raw) - used, "%s%.*s", used ? ", " : "",
-		             ASN1_STRING_length(g->d.dNSName),
-		             (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+			     ASN1_STRING_length(g->d.dNSName),
+			     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
 		if (n < 0 || (size_t)n >= sizeof(raw) - used)
 			break;
 		used += (size_t)n;
@@ -310,7 +310,7 @@ static void serial_hex(X509 *cert, char *buf, size_t len)
 }
 
 static enum pf_chain_verdict check_order(const char *name, STACK_OF(X509) * certs,
-                                         const pf_pubkey *key, pf_err *e)
+					 const pf_pubkey *key, pf_err *e)
 {
 	int n = sk_X509_num(certs);
 	char subj[120];
@@ -319,14 +319,14 @@ static enum pf_chain_verdict check_order(const char *name, STACK_OF(X509) * cert
 		for (int i = 1; i < n; i++)
 			if (is_our_key(sk_X509_value(certs, i), key)) {
 				pf_err_set(e, EINVAL,
-				           "%s: the key's certificate is number %d, not first "
-				           "(the chain must be leaf first)",
-				           name, i + 1);
+					   "%s: the key's certificate is number %d, not first "
+					   "(the chain must be leaf first)",
+					   name, i + 1);
 				return PF_CHAIN_ORDER;
 			}
 		pf_err_set(e, EINVAL,
-		           "%s: the certificate's public key is not the key's (SPKI SHA-256 %s)",
-		           name, key->spki_sha256);
+			   "%s: the certificate's public key is not the key's (SPKI SHA-256 %s)",
+			   name, key->spki_sha256);
 		return PF_CHAIN_NOT_OUR_KEY;
 	}
 	for (int i = 0; i + 1 < n; i++) {
@@ -335,9 +335,9 @@ static enum pf_chain_verdict check_order(const char *name, STACK_OF(X509) * cert
 		if (X509_check_issued(next, cur) != X509_V_OK) {
 			ERR_clear_error();
 			pf_err_set(e, EINVAL,
-			           "%s: certificate %d (%s) is not the issuer of certificate %d: "
-			           "wrong order or an unrelated certificate",
-			           name, i + 2, subject_text(next, subj, sizeof(subj)), i + 1);
+				   "%s: certificate %d (%s) is not the issuer of certificate %d: "
+				   "wrong order or an unrelated certificate",
+				   name, i + 2, subject_text(next, subj, sizeof(subj)), i + 1);
 			return PF_CHAIN_ORDER;
 		}
 	}
@@ -345,7 +345,7 @@ static enum pf_chain_verdict check_order(const char *name, STACK_OF(X509) * cert
 }
 
 static enum pf_chain_verdict check_names(const char *name, X509 *leaf, const pf_strv *hostnames,
-                                         pf_err *e)
+					 pf_err *e)
 {
 	char names[240];
 
@@ -364,8 +364,8 @@ static enum pf_chain_verdict check_names(const char *name, X509 *leaf, const pf_
 		    1) {
 			ERR_clear_error();
 			pf_err_set(e, EINVAL,
-			           "%s: the certificate does not name %.*s (it names %s)", name,
-			           (int)len, h, dns_names_text(leaf, names, sizeof(names)));
+				   "%s: the certificate does not name %.*s (it names %s)", name,
+				   (int)len, h, dns_names_text(leaf, names, sizeof(names)));
 			return PF_CHAIN_NAMES;
 		}
 	}
@@ -373,7 +373,7 @@ static enum pf_chain_verdict check_names(const char *name, X509 *leaf, const pf_
 }
 
 static enum pf_chain_verdict check_verify(const char *name, STACK_OF(X509) * certs,
-                                          const pf_chain_policy *p, pf_err *e)
+					  const pf_chain_policy *p, pf_err *e)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -388,10 +388,10 @@ static enum pf_chain_verdict check_verify(const char *name, STACK_OF(X509) * cer
 	ERR_clear_error();
 	if (!p->ca_file || !X509_STORE_load_file(store, p->ca_file)) {
 		pf_err_set(e, EINVAL, "%s: cannot use the CA file %s: %s", name,
-		           p->ca_file ? p->ca_file : "(none)",
-		           p->ca_file && access(p->ca_file, R_OK) < 0
-		               ? strerror(errno)
-		               : "no certificate could be loaded from it");
+			   p->ca_file ? p->ca_file : "(none)",
+			   p->ca_file && access(p->ca_file, R_OK) < 0
+				   ? strerror(errno)
+				   : "no certificate could be loaded from it");
 		v = PF_CHAIN_CA_FILE;
 	} else if (!X509_STORE_CTX_init(ctx, store, sk_X509_value(certs, 0), untrusted)) {
 		pf_err_set(e, ENOMEM, "%s: cannot set up verification", name);
@@ -403,9 +403,9 @@ static enum pf_chain_verdict check_verify(const char *name, STACK_OF(X509) * cer
 			int err = X509_STORE_CTX_get_error(ctx);
 
 			pf_err_set(e, EINVAL,
-			           "%s: the chain does not verify against %s: %s (at depth %d)",
-			           name, p->ca_file, X509_verify_cert_error_string(err),
-			           X509_STORE_CTX_get_error_depth(ctx));
+				   "%s: the chain does not verify against %s: %s (at depth %d)",
+				   name, p->ca_file, X509_verify_cert_error_string(err),
+				   X509_STORE_CTX_get_error_depth(ctx));
 			v = PF_CHAIN_UNTRUSTED;
 		}
 	}
@@ -418,7 +418,7 @@ static enum pf_chain_verdict check_verify(const char *name, STACK_OF(X509) * cer
 
 /* Every check after parsing, on the chain in certs (not consumed). */
 static enum pf_chain_verdict check_chain(const char *name, STACK_OF(X509) * certs,
-                                         const pf_chain_policy *p, pf_chain *out, pf_err *e)
+					 const pf_chain_policy *p, pf_chain *out, pf_err *e)
 {
 	X509 *leaf = sk_X509_value(certs, 0);
 	int64_t nb, na, renew_at;
@@ -436,12 +436,12 @@ static enum pf_chain_verdict check_chain(const char *name, STACK_OF(X509) * cert
 	}
 	if (p->now < nb) {
 		pf_err_set(e, EINVAL, "%s: the certificate is not valid yet (notBefore in %s)",
-		           name, pf_fmt_duration(nb - p->now, buf[0], sizeof(buf[0])));
+			   name, pf_fmt_duration(nb - p->now, buf[0], sizeof(buf[0])));
 		return PF_CHAIN_NOT_YET_VALID;
 	}
 	if (p->now > na) {
 		pf_err_set(e, EINVAL, "%s: the certificate has expired (notAfter %s ago)", name,
-		           pf_fmt_duration(p->now - na, buf[0], sizeof(buf[0])));
+			   pf_fmt_duration(p->now - na, buf[0], sizeof(buf[0])));
 		return PF_CHAIN_EXPIRED;
 	}
 	if ((v = check_verify(name, certs, p, e)) != PF_CHAIN_OK)
@@ -449,11 +449,11 @@ static enum pf_chain_verdict check_chain(const char *name, STACK_OF(X509) * cert
 	renew_at = certchain_renew_at(&p->renew_before, nb, na);
 	if (p->now >= renew_at) {
 		pf_err_set(e, EINVAL,
-		           "%s: only %s of the certificate's %s lifetime left, renewal was due "
-		           "%s ago (certificate_renew_before)",
-		           name, pf_fmt_duration(na - p->now, buf[0], sizeof(buf[0])),
-		           pf_fmt_duration(na - nb, buf[1], sizeof(buf[1])),
-		           pf_fmt_duration(p->now - renew_at, buf[2], sizeof(buf[2])));
+			   "%s: only %s of the certificate's %s lifetime left, renewal was due "
+			   "%s ago (certificate_renew_before)",
+			   name, pf_fmt_duration(na - p->now, buf[0], sizeof(buf[0])),
+			   pf_fmt_duration(na - nb, buf[1], sizeof(buf[1])),
+			   pf_fmt_duration(p->now - renew_at, buf[2], sizeof(buf[2])));
 		return PF_CHAIN_RENEW_DUE;
 	}
 	out->not_before = nb;
@@ -464,7 +464,7 @@ static enum pf_chain_verdict check_chain(const char *name, STACK_OF(X509) * cert
 }
 
 enum pf_chain_verdict certchain_check_fd(int fd, const char *name, const pf_chain_policy *policy,
-                                         pf_chain *ret, pf_err *e)
+					 pf_chain *ret, pf_err *e)
 {
 	STACK_OF(X509) *certs = NULL;
 	pf_chain out = {0};
@@ -477,8 +477,8 @@ enum pf_chain_verdict certchain_check_fd(int fd, const char *name, const pf_chai
 	if (holds_private_key(text, len)) {
 		pf_free_secret(text, PF_CHAIN_MAX_BYTES + 1);
 		pf_err_set(e, EINVAL,
-		           "%s holds a private key: a chain file must hold certificates only",
-		           name);
+			   "%s holds a private key: a chain file must hold certificates only",
+			   name);
 		return PF_CHAIN_HAS_KEY;
 	}
 	v = parse_pem(name, text, len, &certs, e);
@@ -495,7 +495,7 @@ enum pf_chain_verdict certchain_check_fd(int fd, const char *name, const pf_chai
 }
 
 enum pf_chain_verdict certchain_check(const char *path, const pf_chain_policy *policy,
-                                      pf_chain *ret, pf_err *e)
+				      pf_chain *ret, pf_err *e)
 {
 	enum pf_chain_verdict v;
 	int fd;

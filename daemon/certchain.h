@@ -67,7 +67,7 @@ typedef struct pf_chain_policy {
 
 /* An accepted chain.  Free with certchain_free. */
 typedef struct pf_chain {
-	STACK_OF(X509) *certs; /* leaf first, as in the file */
+	STACK_OF(X509) * certs; /* leaf first, as in the file */
 	int64_t not_before;     /* the leaf's validity */
 	int64_t not_after;
 	int64_t renew_at;        /* certchain_renew_at of the policy */
@@ -103,10 +103,10 @@ int certchain_write(const char *path, const pf_chain *c, pf_err *e);
  * passes renew_before 0 seconds and compares ret->not_after itself.
  */
 enum pf_chain_verdict certchain_check(const char *path, const pf_chain_policy *policy,
-                                      pf_chain *ret, pf_err *e);
+				      pf_chain *ret, pf_err *e);
 
 /* The same for an open file (a regular file; name is for messages). */
 enum pf_chain_verdict certchain_check_fd(int fd, const char *name, const pf_chain_policy *policy,
-                                         pf_chain *ret, pf_err *e);
+					 pf_chain *ret, pf_err *e);
 
 #endif

@@ -59,7 +59,7 @@ static void line_feed(line_tracker *t, const char *p, size_t n)
 /* The child, between fork and exec: only async-signal-safe calls.  Never
  * returns; an exec failure's errno goes to the parent through errfd. */
 static void child(char *const *cands, char *const *argv, char *const *envp, int null_fd,
-                  int stderr_fd, int errfd)
+		  int stderr_fd, int errfd)
 {
 	struct sigaction sa;
 	sigset_t all;
@@ -199,34 +199,34 @@ static void supervise(pid_t pid, int errfd, uint64_t timeout_ms, pf_cmd_result *
 
 /* The message for a finished command that did not succeed. */
 static int outcome_error(const char *what, const char *prog, uint64_t timeout_ms,
-                         const pf_cmd_result *r, pf_err *e)
+			 const pf_cmd_result *r, pf_err *e)
 {
 	char tail[PF_CMD_LINE_MAX + 32];
 
 	snprintf(tail, sizeof(tail), "%s%s", r->last_line[0] ? ": " : " (nothing on stderr)",
-	         r->last_line);
+		 r->last_line);
 	switch (r->outcome) {
 	case PF_CMD_EXITED:
 		return pf_err_set(e, EIO, "%s (%.100s) exited with status %d%s", what, prog,
-		                  r->status, tail);
+				  r->status, tail);
 	case PF_CMD_SIGNALED:
 		return pf_err_set(e, EIO, "%s (%.100s) was killed by signal %d (%s)%s", what, prog,
-		                  r->status, strsignal(r->status), tail);
+				  r->status, strsignal(r->status), tail);
 	case PF_CMD_TIMED_OUT:
 		return pf_err_set(e, ETIMEDOUT,
-		                  "%s (%.100s) did not finish within %llu.%03llu s: "
-		                  "stopped%s",
-		                  what, prog, (unsigned long long)(timeout_ms / 1000),
-		                  (unsigned long long)(timeout_ms % 1000), tail);
+				  "%s (%.100s) did not finish within %llu.%03llu s: "
+				  "stopped%s",
+				  what, prog, (unsigned long long)(timeout_ms / 1000),
+				  (unsigned long long)(timeout_ms % 1000), tail);
 	case PF_CMD_NOT_STARTED:
 		break;
 	}
 	return pf_err_set(e, r->status, "%s: cannot run %.100s: %s", what, prog,
-	                  strerror(r->status));
+			  strerror(r->status));
 }
 
 int command_run(const char *what, const char *command, const char *const *env, uint64_t timeout_ms,
-                pf_cmd_result *ret, pf_err *e)
+		pf_cmd_result *ret, pf_err *e)
 {
 	pf_strv argv = {0}, envp = {0}, cands = {0};
 	int errp[2] = {-1, -1}, execp[2] = {-1, -1}, null_fd = -1, exec_errno = 0, r;
@@ -244,8 +244,8 @@ int command_run(const char *what, const char *command, const char *const *env, u
 		if (strncmp(env[i], "PFTLS_", 6) != 0 || !strchr(env[i], '=')) {
 			ret->status = EINVAL;
 			r = pf_err_set(e, EINVAL,
-			               "%s: refusing to pass \"%.40s\" in its environment", what,
-			               env[i]);
+				       "%s: refusing to pass \"%.40s\" in its environment", what,
+				       env[i]);
 			goto out;
 		}
 		pf_strv_push(&envp, env[i]);

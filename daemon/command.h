@@ -42,7 +42,8 @@ typedef struct pf_cmd_result {
  * within two more grace periods is left unreaped rather than waited for).
  * Once the command has exited, what is left of its process group is
  * killed (SIGKILL) and stderr is read for at most PF_CMD_LINGER_MS more, so
- * a grandchild holding the pipe cannot hold us.  what names the command in messages ("certificate_command").
+ * a grandchild holding the pipe cannot hold us.  what names the command in messages
+ * ("certificate_command").
  *
  * *ret is always filled.  Returns 0 when the command exited with status 0;
  * otherwise -errno and one line in e: "WHAT (PROG) exited with status 3:
@@ -53,6 +54,6 @@ typedef struct pf_cmd_result {
  * command's pid is waited for by pid.
  */
 int command_run(const char *what, const char *command, const char *const *env, uint64_t timeout_ms,
-                pf_cmd_result *ret, pf_err *e);
+		pf_cmd_result *ret, pf_err *e);
 
 #endif

@@ -143,7 +143,8 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 			/* A wildcard expansion would need the proof that no closer
 			 * name exists, which the chain does not carry. */
 			r = DNSSEC_R_BAD_SIGNATURE;
-			snprintf(det, sizeof(det), "wildcard expansion, not supported (key %u)", tag);
+			snprintf(det, sizeof(det), "wildcard expansion, not supported (key %u)",
+				 tag);
 		} else if (ldns_dname_compare(ldns_rr_rrsig_signame(sig), signer) != 0) {
 			r = DNSSEC_R_NO_KEY;
 			snprintf(det, sizeof(det), "signer is not the zone (key %u)", tag);
@@ -169,8 +170,8 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 				out->expiry = exp;
 			out->reason = DNSSEC_R_NONE;
 			out->detail[0] = '\0';
-		} else if (out->reason != DNSSEC_R_NONE &&
-			   (out->reason == DNSSEC_R_MISSING_RRSIG || weight(r) > weight(out->reason))) {
+		} else if (out->reason != DNSSEC_R_NONE && (out->reason == DNSSEC_R_MISSING_RRSIG ||
+							    weight(r) > weight(out->reason))) {
 			out->reason = r;
 			snprintf(out->detail, sizeof(out->detail), "%s", det);
 		}
@@ -294,7 +295,6 @@ static const ldns_rr *nsec_no_ds(const dnssec_zone *z, const ldns_rdf *parent)
 	return NULL;
 }
 
-
 /* Whether z's DNSKEY RRset is signed by one of its entry keys (matching ds):
  * returns true, else false with ret concluded bogus. */
 static bool zone_keys(const dnssec_zone *z, const ldns_rr_list *ds, bool anchored, int64_t now,
@@ -306,8 +306,8 @@ static bool zone_keys(const dnssec_zone *z, const ldns_rr_list *ds, bool anchore
 
 	name_text(z->name, zn, sizeof(zn));
 	if (ldns_rr_list_rr_count(z->dnskey) == 0) {
-		conclude(ret, DNSSEC_BOGUS, DNSSEC_R_INCOMPLETE, z->name, "no DNSKEY RRset for %.100s",
-			 zn);
+		conclude(ret, DNSSEC_BOGUS, DNSSEC_R_INCOMPLETE, z->name,
+			 "no DNSKEY RRset for %.100s", zn);
 		return false;
 	}
 	entry = entry_keys(z->dnskey, ds, z->name);
@@ -324,8 +324,8 @@ static bool zone_keys(const dnssec_zone *z, const ldns_rr_list *ds, bool anchore
 	verify_rrset(z->dnskey, z->dnskey_sigs, entry, z->name, now, &ck);
 	ldns_rr_list_free(entry);
 	if (ck.reason != DNSSEC_R_NONE) {
-		conclude(ret, DNSSEC_BOGUS, ck.reason, z->name, "DNSKEY RRset of %.100s: %s (%s)", zn,
-			 dnssec_reason_name(ck.reason), ck.detail);
+		conclude(ret, DNSSEC_BOGUS, ck.reason, z->name, "DNSKEY RRset of %.100s: %s (%s)",
+			 zn, dnssec_reason_name(ck.reason), ck.detail);
 		return false;
 	}
 	note_expiry(ret, ck.expiry);
@@ -378,7 +378,8 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 		const ldns_rr *nsec = nsec_no_ds(z, parent->name);
 		if (!nsec) {
 			conclude(ret, DNSSEC_BOGUS, DNSSEC_R_NO_DS_PROOF, z->name,
-				 "%.100s has no DS in %.100s and no NSEC or NSEC3 proves its absence",
+				 "%.100s has no DS in %.100s and no NSEC or NSEC3 proves its "
+				 "absence",
 				 zn, pn);
 			return;
 		}
@@ -389,8 +390,8 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 		if (ck.reason != DNSSEC_R_NONE) {
 			conclude(ret, DNSSEC_BOGUS, ck.reason, parent->name,
 				 "%s proving no DS for %.100s in %.100s: %s (%s)",
-				 ldns_rr_get_type(nsec) == LDNS_RR_TYPE_NSEC ? "NSEC" : "NSEC3", zn, pn,
-				 dnssec_reason_name(ck.reason), ck.detail);
+				 ldns_rr_get_type(nsec) == LDNS_RR_TYPE_NSEC ? "NSEC" : "NSEC3", zn,
+				 pn, dnssec_reason_name(ck.reason), ck.detail);
 			return;
 		}
 		note_expiry(ret, ck.expiry);

@@ -71,7 +71,7 @@ typedef struct dnssec_zone {
 	ldns_rr_list *dnskey_sigs; /* its RRSIGs */
 	ldns_rr_list *ds;          /* the DS RRset from the parent (zones[0..n-2]) */
 	ldns_rr_list *ds_sigs;
-	ldns_rr_list *nods;        /* the parent's NSEC (or NSEC3) of the name, when no DS */
+	ldns_rr_list *nods; /* the parent's NSEC (or NSEC3) of the name, when no DS */
 	ldns_rr_list *nods_sigs;
 	bool have_dnskey, have_ds; /* a reply was taken for that question */
 } dnssec_zone;

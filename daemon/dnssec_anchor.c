@@ -135,7 +135,8 @@ int dnssec_anchors_parse(const char *name, const char *text, size_t len, dnssec_
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);
 	if (r == 0 && ldns_rr_list_rr_count(ds) == 0)
-		r = pf_err_usage(e, "%s:%d: no trust anchor in the file", name, line > 1 ? line - 1 : 1);
+		r = pf_err_usage(e, "%s:%d: no trust anchor in the file", name,
+				 line > 1 ? line - 1 : 1);
 	if (r < 0) {
 		ldns_rr_list_deep_free(ds);
 		return r;

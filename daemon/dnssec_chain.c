@@ -41,8 +41,8 @@ int dnssec_chain_new(const char *tlsa_name, const char *const *zones, size_t nzo
 	dnssec_chain *c;
 
 	if (nzones == 0 || nzones > DNSSEC_ZONES_MAX)
-		return pf_err_usage(e, "a DNSSEC chain has 1 to %d zones, not %zu", DNSSEC_ZONES_MAX,
-				    nzones);
+		return pf_err_usage(e, "a DNSSEC chain has 1 to %d zones, not %zu",
+				    DNSSEC_ZONES_MAX, nzones);
 	c = pf_calloc(1, sizeof(*c));
 	if (!(c->tlsa_name = dname_of(tlsa_name))) {
 		dnssec_chain_free(c);
@@ -70,8 +70,9 @@ int dnssec_chain_new(const char *tlsa_name, const char *const *zones, size_t nzo
 				    : ldns_dname_is_subdomain(below, z->name);
 		if (!nests) {
 			dnssec_chain_free(c);
-			return pf_err_usage(e, "zone %.100s of the DNSSEC chain is not above the one before it",
-					    zones[i]);
+			return pf_err_usage(
+				e, "zone %.100s of the DNSSEC chain is not above the one before it",
+				zones[i]);
 		}
 	}
 	*ret = c;
@@ -123,13 +124,14 @@ static bool find_slot(dnssec_chain *c, const ldns_rdf *qname, ldns_rr_type qtype
 		if (ldns_dname_compare(qname, z->name) != 0)
 			continue;
 		if (qtype == LDNS_RR_TYPE_DNSKEY) {
-			*s = (struct slot){z->dnskey, z->dnskey_sigs, NULL, NULL, &z->have_dnskey, NULL};
+			*s = (struct slot){z->dnskey, z->dnskey_sigs,  NULL,
+					   NULL,      &z->have_dnskey, NULL};
 			return true;
 		}
 		/* The anchor's zone needs no DS: its anchor stands for it. */
 		if (qtype == LDNS_RR_TYPE_DS && i + 1 < c->nzones) {
-			*s = (struct slot){z->ds, z->ds_sigs, z->nods, z->nods_sigs, &z->have_ds,
-					   c->zones[i + 1].name};
+			*s = (struct slot){z->ds,        z->ds_sigs,  z->nods,
+					   z->nods_sigs, &z->have_ds, c->zones[i + 1].name};
 			return true;
 		}
 	}
@@ -226,7 +228,8 @@ int dnssec_chain_add_reply(dnssec_chain *c, const uint8_t *wire, size_t len, pf_
 	    ldns_rr_get_class(qrr = ldns_rr_list_rr(q, 0)) != LDNS_RR_CLASS_IN ||
 	    !ldns_rr_owner(qrr) || (rc != LDNS_RCODE_NOERROR && rc != LDNS_RCODE_NXDOMAIN)) {
 		ldns_pkt_free(p);
-		return pf_err_usage(e, "DNSSEC chain: not a NOERROR response to one question of class IN");
+		return pf_err_usage(
+			e, "DNSSEC chain: not a NOERROR response to one question of class IN");
 	}
 	if (ldns_pkt_tc(p)) {
 		ldns_pkt_free(p);
@@ -238,7 +241,8 @@ int dnssec_chain_add_reply(dnssec_chain *c, const uint8_t *wire, size_t len, pf_
 	if (!find_slot(c, qname, qtype, &s)) {
 		ldns_rdf_deep_free(qname);
 		ldns_pkt_free(p);
-		return pf_err_usage(e, "DNSSEC chain: a reply to a question the chain does not ask");
+		return pf_err_usage(e,
+				    "DNSSEC chain: a reply to a question the chain does not ask");
 	}
 	if (*s.have) {
 		ldns_rdf_deep_free(qname);

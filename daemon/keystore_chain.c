@@ -12,7 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-int keystore_write_key_chain(const char *path, EVP_PKEY *key, STACK_OF(X509) *chain, pf_err *e)
+int keystore_write_key_chain(const char *path, EVP_PKEY *key, STACK_OF(X509) * chain, pf_err *e)
 {
 	BIO *bio;
 	BUF_MEM *mem = NULL;
@@ -24,8 +24,9 @@ int keystore_write_key_chain(const char *path, EVP_PKEY *key, STACK_OF(X509) *ch
 	ERR_clear_error();
 	if (X509_check_private_key(sk_X509_value(chain, 0), key) != 1) {
 		ERR_clear_error();
-		return pf_err_set(
-		    e, EINVAL, "%s: not written: the certificate does not belong to the key", path);
+		return pf_err_set(e, EINVAL,
+				  "%s: not written: the certificate does not belong to the key",
+				  path);
 	}
 	bio = BIO_new(BIO_s_secmem());
 	if (!bio)

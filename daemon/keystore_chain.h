@@ -19,6 +19,6 @@
  * certificate.  Replaces an existing file.  Refuses, before writing, a
  * chain whose leaf does not belong to key.  Returns 0 or -errno.
  */
-int keystore_write_key_chain(const char *path, EVP_PKEY *key, STACK_OF(X509) *chain, pf_err *e);
+int keystore_write_key_chain(const char *path, EVP_PKEY *key, STACK_OF(X509) * chain, pf_err *e);
 
 #endif

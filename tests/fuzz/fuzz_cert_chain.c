@@ -42,21 +42,21 @@
 #define FUZZ_NOW ((int64_t)1800000000)
 
 static const char root_pem[] = "-----BEGIN CERTIFICATE-----\n"
-                               "MIIBXTCCAQKgAwIBAgICUAEwCgYIKoZIzj0EAwIwFDESMBAGA1UEAwwJRnV6eiBS\n"
-                               "b290MCAXDTI1MDEwMTAwMDAwMFoYDzIxMjUwMTAxMDAwMDAwWjAUMRIwEAYDVQQD\n"
-                               "DAlGdXp6IFJvb3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATxnX3951Zf6iWn\n"
-                               "YogNFPxOZUIzLC3K9x8CvfYlqUlMj5Ic403dvQ0kfPzEoSn03vOMIfU5UYBJSMKD\n"
-                               "p3croe08o0IwQDAdBgNVHQ4EFgQUEtRHU5h2jsUFkyVtE1q5TLNV4rQwDwYDVR0T\n"
-                               "AQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwCgYIKoZIzj0EAwIDSQAwRgIhANN5\n"
-                               "m1jnXCAs+7uwyvMh6vf5PMLerLesr0FZoHcGr+59AiEAqx6TrozrZX1n2kSQGEZJ\n"
-                               "j7IQBCCsBQ/Cgmws1i+q9+Y=\n"
-                               "-----END CERTIFICATE-----\n";
+			       "MIIBXTCCAQKgAwIBAgICUAEwCgYIKoZIzj0EAwIwFDESMBAGA1UEAwwJRnV6eiBS\n"
+			       "b290MCAXDTI1MDEwMTAwMDAwMFoYDzIxMjUwMTAxMDAwMDAwWjAUMRIwEAYDVQQD\n"
+			       "DAlGdXp6IFJvb3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATxnX3951Zf6iWn\n"
+			       "YogNFPxOZUIzLC3K9x8CvfYlqUlMj5Ic403dvQ0kfPzEoSn03vOMIfU5UYBJSMKD\n"
+			       "p3croe08o0IwQDAdBgNVHQ4EFgQUEtRHU5h2jsUFkyVtE1q5TLNV4rQwDwYDVR0T\n"
+			       "AQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwCgYIKoZIzj0EAwIDSQAwRgIhANN5\n"
+			       "m1jnXCAs+7uwyvMh6vf5PMLerLesr0FZoHcGr+59AiEAqx6TrozrZX1n2kSQGEZJ\n"
+			       "j7IQBCCsBQ/Cgmws1i+q9+Y=\n"
+			       "-----END CERTIFICATE-----\n";
 
 static const char key_pub_pem[] =
-    "-----BEGIN PUBLIC KEY-----\n"
-    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfrim1DCo1DNp4CiNziGCse1DOTLg\n"
-    "sDom1vjP1NYTGA0WIsFNDwHMW/dToLXy4rEHQhstF9JV/bjWefxcaDXARQ==\n"
-    "-----END PUBLIC KEY-----\n";
+	"-----BEGIN PUBLIC KEY-----\n"
+	"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfrim1DCo1DNp4CiNziGCse1DOTLg\n"
+	"sDom1vjP1NYTGA0WIsFNDwHMW/dToLXy4rEHQhstF9JV/bjWefxcaDXARQ==\n"
+	"-----END PUBLIC KEY-----\n";
 
 static int memfd = -1;
 static char path[64], ca_path[64];
@@ -196,14 +196,14 @@ static bool model_covers(X509 *leaf, const char *host)
 			continue;
 		any_dns = true;
 		covered = covered || model_match(ASN1_STRING_get0_data(g->d.dNSName),
-		                                 (size_t)ASN1_STRING_length(g->d.dNSName), host);
+						 (size_t)ASN1_STRING_length(g->d.dNSName), host);
 	}
 	GENERAL_NAMES_free(gens);
 	for (int i = -1; !any_dns && !covered &&
-	                 (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0;) {
+			 (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0;) {
 		unsigned char *utf8 = NULL;
 		int n = ASN1_STRING_to_UTF8(&utf8,
-		                            X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)));
+					    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)));
 
 		covered = n > 0 && model_match(utf8, (size_t)n, host);
 		OPENSSL_free(utf8);
@@ -243,24 +243,24 @@ static void check_accepted(const pf_chain *c)
 		return;
 	leaf = sk_X509_value(c->certs, 0);
 	FUZZ_CHECK(keystore_pubkey_of_cert(leaf, &pk, NULL) == 0 && pk.spki_len == key.spki_len &&
-	               memcmp(pk.spki, key.spki, key.spki_len) == 0,
-	           "accepted a leaf that does not carry our key");
+			   memcmp(pk.spki, key.spki, key.spki_len) == 0,
+		   "accepted a leaf that does not carry our key");
 	pf_pubkey_free(&pk);
 	for (size_t i = 0; i < hosts.n; i++)
 		FUZZ_CHECK(model_covers(leaf, hosts.v[i]),
-		           "accepted, but the names do not cover %s", hosts.v[i]);
+			   "accepted, but the names do not cover %s", hosts.v[i]);
 	for (int i = 0; i + 1 < n; i++)
 		FUZZ_CHECK(X509_check_issued(sk_X509_value(c->certs, i + 1),
-		                             sk_X509_value(c->certs, i)) == X509_V_OK,
-		           "accepted, but certificate %d does not issue certificate %d", i + 2,
-		           i + 1);
+					     sk_X509_value(c->certs, i)) == X509_V_OK,
+			   "accepted, but certificate %d does not issue certificate %d", i + 2,
+			   i + 1);
 	ERR_clear_error();
 	FUZZ_CHECK(verifies(c->certs), "accepted a chain that does not verify against the root");
 	FUZZ_CHECK(c->not_before <= FUZZ_NOW && FUZZ_NOW < c->renew_at &&
-	               c->renew_at <= c->not_after,
-	           "accepted with notBefore %lld, renewal %lld, notAfter %lld at %lld",
-	           (long long)c->not_before, (long long)c->renew_at, (long long)c->not_after,
-	           (long long)FUZZ_NOW);
+			   c->renew_at <= c->not_after,
+		   "accepted with notBefore %lld, renewal %lld, notAfter %lld at %lld",
+		   (long long)c->not_before, (long long)c->renew_at, (long long)c->not_after,
+		   (long long)FUZZ_NOW);
 	FUZZ_CHECK(c->serial[0] != '\0', "accepted without a serial number");
 }
 
@@ -268,10 +268,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const pf_chain zero;
 	pf_chain_policy policy = {.key = &key,
-	                          .hostnames = &hosts,
-	                          .ca_file = ca_path,
-	                          .renew_before = {true, 33},
-	                          .now = FUZZ_NOW};
+				  .hostnames = &hosts,
+				  .ca_file = ca_path,
+				  .renew_before = {true, 33},
+				  .now = FUZZ_NOW};
 	pf_chain out = {0};
 	pf_err e = {0};
 	enum pf_chain_verdict v;
@@ -283,16 +283,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (v != PF_CHAIN_OK) {
 		FUZZ_CHECK(strcmp(certchain_verdict_name(v), "unknown") != 0, "verdict %d", (int)v);
 		FUZZ_CHECK(memcmp(&out, &zero, sizeof(out)) == 0,
-		           "a refused chain returned something");
+			   "a refused chain returned something");
 		FUZZ_CHECK(e.code != 0 && e.exit_code == PF_EXIT_FAIL,
-		           "refused (%s) with code %d "
-		           "exit %d: %s",
-		           certchain_verdict_name(v), e.code, e.exit_code, e.msg);
+			   "refused (%s) with code %d "
+			   "exit %d: %s",
+			   certchain_verdict_name(v), e.code, e.exit_code, e.msg);
 		FUZZ_CHECK(strstr(e.msg, path) != NULL, "message does not name the file: %s",
-		           e.msg);
+			   e.msg);
 		for (const char *c = e.msg; *c; c++)
 			FUZZ_CHECK((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f,
-			           "message holds octet 0x%02x: %.200s", (unsigned char)*c, e.msg);
+				   "message holds octet 0x%02x: %.200s", (unsigned char)*c, e.msg);
 		certchain_free(&out);
 		return 0;
 	}

@@ -79,7 +79,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* Same type and RDATA (names in it compared without case). */
 static bool same_rr(const ldns_rr *a, const ldns_rr *b)
 {
-	if (ldns_rr_get_type(a) != ldns_rr_get_type(b) || ldns_rr_rd_count(a) != ldns_rr_rd_count(b))
+	if (ldns_rr_get_type(a) != ldns_rr_get_type(b) ||
+	    ldns_rr_rd_count(a) != ldns_rr_rd_count(b))
 		return false;
 	for (size_t i = 0; i < ldns_rr_rd_count(a); i++) {
 		const ldns_rdf *x = ldns_rr_rdf(a, i), *y = ldns_rr_rdf(b, i);
@@ -150,7 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - pos;
 		pf_err_clear(&e);
 		if (dnssec_chain_add_reply(c, data + pos, len, &e) < 0)
-			FUZZ_CHECK(one_printable_line(e.msg), "refused reply's message: \"%s\"", e.msg);
+			FUZZ_CHECK(one_printable_line(e.msg), "refused reply's message: \"%s\"",
+				   e.msg);
 		pos += len;
 	}
 	dnssec_validate(c, anchors, NOW, &res);
@@ -171,7 +173,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case DNSSEC_INSECURE:
 		FUZZ_CHECK(unsig && strcmp(res.zone, "unsigned.test.") == 0,
-			   "insecure at \"%s\" on the %s chain", res.zone, unsig ? "unsigned" : "signed");
+			   "insecure at \"%s\" on the %s chain", res.zone,
+			   unsig ? "unsigned" : "signed");
 		FUZZ_CHECK(res.reason == DNSSEC_R_NONE, "insecure with reason %d", res.reason);
 		FUZZ_CHECK(in(ldns_rr_list_rr(want_nsec, 0), c->zones[0].nods) ||
 				   in(ldns_rr_list_rr(want_nsec3, 0), c->zones[0].nods),

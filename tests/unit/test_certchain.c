@@ -51,7 +51,7 @@ static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 /* A certificate for key named cn (SANs san, or none), issued by issuer
  * with issuer_key (NULL: self-signed), valid nb to na. */
 static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san, X509 *issuer,
-                       EVP_PKEY *issuer_key, bool ca, int64_t nb, int64_t na)
+		       EVP_PKEY *issuer_key, bool ca, int64_t nb, int64_t na)
 {
 	static long serial = 0x1000;
 	X509 *x = X509_new();
@@ -115,15 +115,15 @@ static void make_pki(void)
 	pki.other_key = gen(PF_ALG_ECDSA);
 	pki.rsa_key = gen(PF_ALG_RSA);
 	pki.root = make_cert(pki.root_key, "Test Root", NULL, NULL, NULL, true, NOW - 3650 * DAY,
-	                     NOW + 3650 * DAY);
+			     NOW + 3650 * DAY);
 	pki.inter = make_cert(pki.inter_key, "Test Intermediate", NULL, pki.root, pki.root_key,
-	                      true, NOW - 365 * DAY, NOW + 365 * DAY);
+			      true, NOW - 365 * DAY, NOW + 365 * DAY);
 	pki.old_inter = make_cert(pki.inter_key, "Test Intermediate", NULL, pki.root, pki.root_key,
-	                          true, NOW - 365 * DAY, NOW - 2 * DAY);
+				  true, NOW - 365 * DAY, NOW - 2 * DAY);
 	pki.other_root = make_cert(pki.other_root_key, "Other Root", NULL, NULL, NULL, true,
-	                           NOW - 3650 * DAY, NOW + 3650 * DAY);
+				   NOW - 3650 * DAY, NOW + 3650 * DAY);
 	pki.other_inter = make_cert(pki.inter_key, "Test Intermediate", NULL, pki.other_root,
-	                            pki.other_root_key, true, NOW - 365 * DAY, NOW + 365 * DAY);
+				    pki.other_root_key, true, NOW - 365 * DAY, NOW + 365 * DAY);
 	if (keystore_pubkey_of_key(pki.key, &pki.pub, NULL) < 0 ||
 	    keystore_pubkey_of_key(pki.rsa_key, &pki.rsa_pub, NULL) < 0)
 		abort();
@@ -148,75 +148,77 @@ typedef struct chain_case {
 } chain_case;
 
 static const chain_case chain_cases[] = {
-    {"leaf + intermediate", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_OK, NULL},
-    {"leaf + intermediate + root", K_OURS, "mx.example.com",
-     "DNS:mx.example.com,DNS:mx2.example.com", -DAY, 89 * DAY, BY_INTER, "LIR",
-     "mx.example.com mx2.example.com", "30d", PF_CHAIN_OK, NULL},
-    {"RSA leaf", K_RSA, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY, BY_INTER, "LI",
-     "mx.example.com", "33%", PF_CHAIN_OK, NULL},
-    {"host name case and trailing dot", K_OURS, "mx", "DNS:MX.Example.COM", -DAY, 89 * DAY,
-     BY_INTER, "LI", "mx.example.com.", "33%", PF_CHAIN_OK, NULL},
-    {"other key", K_OTHER, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY, BY_INTER, "LI",
-     "mx.example.com", "33%", PF_CHAIN_NOT_OUR_KEY,
-     "the certificate's public key is not the key's (SPKI SHA-256 "},
-    {"other names", K_OURS, "mx.example.com", "DNS:other.example.com", -DAY, 89 * DAY, BY_INTER,
-     "LI", "mx.example.com", "33%", PF_CHAIN_NAMES,
-     "does not name mx.example.com (it names other.example.com)"},
-    {"one name of two missing", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_INTER, "LI", "mx.example.com mx2.example.com", "33%", PF_CHAIN_NAMES,
-     "does not name mx2.example.com"},
-    {"CN ignored beside a SAN", K_OURS, "mx.example.com", "DNS:other.example.com", -DAY, 89 * DAY,
-     BY_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_NAMES, "does not name"},
-    {"CN only, no SAN", K_OURS, "mx.example.com", NULL, -DAY, 89 * DAY, BY_INTER, "LI",
-     "mx.example.com", "33%", PF_CHAIN_OK, NULL},
-    {"CN only, other name", K_OURS, "other.example.com", NULL, -DAY, 89 * DAY, BY_INTER, "LI",
-     "mx.example.com", "33%", PF_CHAIN_NAMES, "(it names no DNS subjectAltName)"},
-    {"wildcard covers one label", K_OURS, "x", "DNS:*.example.com", -DAY, 89 * DAY, BY_INTER, "LI",
-     "mx.example.com mx2.example.com", "33%", PF_CHAIN_OK, NULL},
-    {"wildcard not the parent", K_OURS, "x", "DNS:*.example.com", -DAY, 89 * DAY, BY_INTER, "LI",
-     "example.com", "33%", PF_CHAIN_NAMES, "does not name example.com"},
-    {"wildcard not two labels", K_OURS, "x", "DNS:*.example.com", -DAY, 89 * DAY, BY_INTER, "LI",
-     "a.mx.example.com", "33%", PF_CHAIN_NAMES, "does not name a.mx.example.com"},
-    {"partial wildcard refused", K_OURS, "x", "DNS:m*.example.com", -DAY, 89 * DAY, BY_INTER, "LI",
-     "mx.example.com", "33%", PF_CHAIN_NAMES, "does not name mx.example.com"},
-    {"not yet valid", K_OURS, "mx.example.com", "DNS:mx.example.com", DAY, 90 * DAY, BY_INTER, "LI",
-     "mx.example.com", "33%", PF_CHAIN_NOT_YET_VALID,
-     "the certificate is not valid yet (notBefore in 1d"},
-    {"expired", K_OURS, "mx.example.com", "DNS:mx.example.com", -90 * DAY, -2 * DAY, BY_INTER, "LI",
-     "mx.example.com", "33%", PF_CHAIN_EXPIRED, "the certificate has expired (notAfter 2d"},
-    {"less than 33% left", K_OURS, "mx.example.com", "DNS:mx.example.com", -80 * DAY, 20 * DAY,
-     BY_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_RENEW_DUE,
-     "only 20d of the certificate's 100d lifetime left, renewal was due 13d"},
-    {"more than 10% left", K_OURS, "mx.example.com", "DNS:mx.example.com", -80 * DAY, 20 * DAY,
-     BY_INTER, "LI", "mx.example.com", "10%", PF_CHAIN_OK, NULL},
-    {"less than 30d left", K_OURS, "mx.example.com", "DNS:mx.example.com", -80 * DAY, 20 * DAY,
-     BY_INTER, "LI", "mx.example.com", "30d", PF_CHAIN_RENEW_DUE, "renewal was due 10d"},
-    {"more than 2w left", K_OURS, "mx.example.com", "DNS:mx.example.com", -80 * DAY, 20 * DAY,
-     BY_INTER, "LI", "mx.example.com", "2w", PF_CHAIN_OK, NULL},
-    {"unrelated root", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_OTHER_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_UNTRUSTED,
-     ": unable to get local issuer certificate (at depth 1)"},
-    {"unrelated root in the file", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_OTHER_INTER, "LIX", "mx.example.com", "33%", PF_CHAIN_UNTRUSTED,
-     "self-signed certificate in certificate chain"},
-    {"intermediate missing", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_INTER, "L", "mx.example.com", "33%", PF_CHAIN_UNTRUSTED,
-     "unable to get local issuer certificate (at depth 0)"},
-    {"intermediate expired", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_OLD_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_UNTRUSTED,
-     "certificate has expired (at depth 1)"},
-    {"wrong order", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY, BY_INTER, "IL",
-     "mx.example.com", "33%", PF_CHAIN_ORDER, "the key's certificate is number 2, not first"},
-    {"root before intermediate", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_INTER, "LRI", "mx.example.com", "33%", PF_CHAIN_ORDER,
-     "certificate 2 (CN = Test Root) is not the issuer of certificate 1"},
-    {"unrelated extra certificate", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_INTER, "LIX", "mx.example.com", "33%", PF_CHAIN_ORDER,
-     "certificate 3 (CN = Other Root) is not the issuer of certificate 2"},
-    {"another leaf appended", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
-     BY_INTER, "LIO", "mx.example.com", "33%", PF_CHAIN_ORDER,
-     "certificate 3 (CN = mx.example.com) is not the issuer of certificate 2"},
+	{"leaf + intermediate", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
+	 BY_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_OK, NULL},
+	{"leaf + intermediate + root", K_OURS, "mx.example.com",
+	 "DNS:mx.example.com,DNS:mx2.example.com", -DAY, 89 * DAY, BY_INTER, "LIR",
+	 "mx.example.com mx2.example.com", "30d", PF_CHAIN_OK, NULL},
+	{"RSA leaf", K_RSA, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY, BY_INTER, "LI",
+	 "mx.example.com", "33%", PF_CHAIN_OK, NULL},
+	{"host name case and trailing dot", K_OURS, "mx", "DNS:MX.Example.COM", -DAY, 89 * DAY,
+	 BY_INTER, "LI", "mx.example.com.", "33%", PF_CHAIN_OK, NULL},
+	{"other key", K_OTHER, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY, BY_INTER,
+	 "LI", "mx.example.com", "33%", PF_CHAIN_NOT_OUR_KEY,
+	 "the certificate's public key is not the key's (SPKI SHA-256 "},
+	{"other names", K_OURS, "mx.example.com", "DNS:other.example.com", -DAY, 89 * DAY, BY_INTER,
+	 "LI", "mx.example.com", "33%", PF_CHAIN_NAMES,
+	 "does not name mx.example.com (it names other.example.com)"},
+	{"one name of two missing", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
+	 BY_INTER, "LI", "mx.example.com mx2.example.com", "33%", PF_CHAIN_NAMES,
+	 "does not name mx2.example.com"},
+	{"CN ignored beside a SAN", K_OURS, "mx.example.com", "DNS:other.example.com", -DAY,
+	 89 * DAY, BY_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_NAMES, "does not name"},
+	{"CN only, no SAN", K_OURS, "mx.example.com", NULL, -DAY, 89 * DAY, BY_INTER, "LI",
+	 "mx.example.com", "33%", PF_CHAIN_OK, NULL},
+	{"CN only, other name", K_OURS, "other.example.com", NULL, -DAY, 89 * DAY, BY_INTER, "LI",
+	 "mx.example.com", "33%", PF_CHAIN_NAMES, "(it names no DNS subjectAltName)"},
+	{"wildcard covers one label", K_OURS, "x", "DNS:*.example.com", -DAY, 89 * DAY, BY_INTER,
+	 "LI", "mx.example.com mx2.example.com", "33%", PF_CHAIN_OK, NULL},
+	{"wildcard not the parent", K_OURS, "x", "DNS:*.example.com", -DAY, 89 * DAY, BY_INTER,
+	 "LI", "example.com", "33%", PF_CHAIN_NAMES, "does not name example.com"},
+	{"wildcard not two labels", K_OURS, "x", "DNS:*.example.com", -DAY, 89 * DAY, BY_INTER,
+	 "LI", "a.mx.example.com", "33%", PF_CHAIN_NAMES, "does not name a.mx.example.com"},
+	{"partial wildcard refused", K_OURS, "x", "DNS:m*.example.com", -DAY, 89 * DAY, BY_INTER,
+	 "LI", "mx.example.com", "33%", PF_CHAIN_NAMES, "does not name mx.example.com"},
+	{"not yet valid", K_OURS, "mx.example.com", "DNS:mx.example.com", DAY, 90 * DAY, BY_INTER,
+	 "LI", "mx.example.com", "33%", PF_CHAIN_NOT_YET_VALID,
+	 "the certificate is not valid yet (notBefore in 1d"},
+	{"expired", K_OURS, "mx.example.com", "DNS:mx.example.com", -90 * DAY, -2 * DAY, BY_INTER,
+	 "LI", "mx.example.com", "33%", PF_CHAIN_EXPIRED,
+	 "the certificate has expired (notAfter 2d"},
+	{"less than 33% left", K_OURS, "mx.example.com", "DNS:mx.example.com", -80 * DAY, 20 * DAY,
+	 BY_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_RENEW_DUE,
+	 "only 20d of the certificate's 100d lifetime left, renewal was due 13d"},
+	{"more than 10% left", K_OURS, "mx.example.com", "DNS:mx.example.com", -80 * DAY, 20 * DAY,
+	 BY_INTER, "LI", "mx.example.com", "10%", PF_CHAIN_OK, NULL},
+	{"less than 30d left", K_OURS, "mx.example.com", "DNS:mx.example.com", -80 * DAY, 20 * DAY,
+	 BY_INTER, "LI", "mx.example.com", "30d", PF_CHAIN_RENEW_DUE, "renewal was due 10d"},
+	{"more than 2w left", K_OURS, "mx.example.com", "DNS:mx.example.com", -80 * DAY, 20 * DAY,
+	 BY_INTER, "LI", "mx.example.com", "2w", PF_CHAIN_OK, NULL},
+	{"unrelated root", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
+	 BY_OTHER_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_UNTRUSTED,
+	 ": unable to get local issuer certificate (at depth 1)"},
+	{"unrelated root in the file", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY,
+	 89 * DAY, BY_OTHER_INTER, "LIX", "mx.example.com", "33%", PF_CHAIN_UNTRUSTED,
+	 "self-signed certificate in certificate chain"},
+	{"intermediate missing", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
+	 BY_INTER, "L", "mx.example.com", "33%", PF_CHAIN_UNTRUSTED,
+	 "unable to get local issuer certificate (at depth 0)"},
+	{"intermediate expired", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
+	 BY_OLD_INTER, "LI", "mx.example.com", "33%", PF_CHAIN_UNTRUSTED,
+	 "certificate has expired (at depth 1)"},
+	{"wrong order", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY, BY_INTER,
+	 "IL", "mx.example.com", "33%", PF_CHAIN_ORDER,
+	 "the key's certificate is number 2, not first"},
+	{"root before intermediate", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
+	 BY_INTER, "LRI", "mx.example.com", "33%", PF_CHAIN_ORDER,
+	 "certificate 2 (CN = Test Root) is not the issuer of certificate 1"},
+	{"unrelated extra certificate", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY,
+	 89 * DAY, BY_INTER, "LIX", "mx.example.com", "33%", PF_CHAIN_ORDER,
+	 "certificate 3 (CN = Other Root) is not the issuer of certificate 2"},
+	{"another leaf appended", K_OURS, "mx.example.com", "DNS:mx.example.com", -DAY, 89 * DAY,
+	 BY_INTER, "LIO", "mx.example.com", "33%", PF_CHAIN_ORDER,
+	 "certificate 3 (CN = mx.example.com) is not the issuer of certificate 2"},
 };
 
 static void test_chains(void)
@@ -224,21 +226,21 @@ static void test_chains(void)
 	for (size_t i = 0; i < sizeof(chain_cases) / sizeof(chain_cases[0]); i++) {
 		const chain_case *c = &chain_cases[i];
 		EVP_PKEY *k = c->key == K_OURS  ? pki.key
-		              : c->key == K_RSA ? pki.rsa_key
-		                                : pki.other_key;
+			      : c->key == K_RSA ? pki.rsa_key
+						: pki.other_key;
 		X509 *issuer = c->issuer == BY_INTER       ? pki.inter
-		               : c->issuer == BY_OLD_INTER ? pki.old_inter
-		                                           : pki.other_inter;
+			       : c->issuer == BY_OLD_INTER ? pki.old_inter
+							   : pki.other_inter;
 		X509 *leaf = make_cert(k, c->cn, c->san, issuer, pki.inter_key, false, NOW + c->nb,
-		                       NOW + c->na);
+				       NOW + c->na);
 		X509 *other = make_cert(pki.other_key, "mx.example.com", "DNS:mx.example.com",
-		                        issuer, pki.inter_key, false, NOW - DAY, NOW + DAY);
+					issuer, pki.inter_key, false, NOW - DAY, NOW + DAY);
 		X509 *list[8] = {NULL};
 		pf_strv hosts = {0};
 		pf_chain_policy p = {.key = c->key == K_RSA ? &pki.rsa_pub : &pki.pub,
-		                     .hostnames = &hosts,
-		                     .ca_file = pki.ca_file,
-		                     .now = NOW};
+				     .hostnames = &hosts,
+				     .ca_file = pki.ca_file,
+				     .now = NOW};
 		pf_chain out = {0};
 		pf_err e = {0};
 		char fname[32], *path;
@@ -247,10 +249,10 @@ static void test_chains(void)
 
 		for (const char *l = c->layout; *l; l++)
 			list[n++] = *l == 'L'   ? leaf
-			            : *l == 'I' ? issuer
-			            : *l == 'R' ? pki.root
-			            : *l == 'X' ? pki.other_root
-			                        : other;
+				    : *l == 'I' ? issuer
+				    : *l == 'R' ? pki.root
+				    : *l == 'X' ? pki.other_root
+						: other;
 		snprintf(fname, sizeof(fname), "chain-%zu.pem", i);
 		path = write_pem(fname, list, NULL);
 		pf_split_list(c->hosts, &hosts);
@@ -263,31 +265,33 @@ static void test_chains(void)
 			pf_chain again = {0};
 
 			T_CHECK(certchain_write(copy, &out, &e) == 0 &&
-			            certchain_write(copy, &out, &e) == -EEXIST &&
-			            certchain_check(copy, &p, &again, &e) == PF_CHAIN_OK &&
-			            strcmp(again.serial, out.serial) == 0 &&
-			            sk_X509_num(again.certs) == (int)n,
-			        "%s: certchain_write, never replacing, reads back (%s)", c->name,
-			        e.msg);
+					certchain_write(copy, &out, &e) == -EEXIST &&
+					certchain_check(copy, &p, &again, &e) == PF_CHAIN_OK &&
+					strcmp(again.serial, out.serial) == 0 &&
+					sk_X509_num(again.certs) == (int)n,
+				"%s: certchain_write, never replacing, reads back (%s)", c->name,
+				e.msg);
 			certchain_free(&again);
 			pf_err_clear(&e);
 			free(copy);
 		}
 		T_CHECK(v == c->verdict, "%s: verdict %s (expected %s): %s", c->name,
-		        certchain_verdict_name(v), certchain_verdict_name(c->verdict), e.msg);
+			certchain_verdict_name(v), certchain_verdict_name(c->verdict), e.msg);
 		if (c->verdict == PF_CHAIN_OK) {
 			T_CHECK(out.certs && sk_X509_num(out.certs) == (int)n &&
-			            out.not_before == NOW + c->nb && out.not_after == NOW + c->na &&
-			            out.renew_at == certchain_renew_at(&p.renew_before, NOW + c->nb,
-			                                               NOW + c->na) &&
-			            out.renew_at > NOW && out.serial[0] && e.code == 0,
-			        "%s: chain of %zu, dates, renewal at +%llds, serial %s", c->name, n,
-			        (long long)(out.renew_at - NOW), out.serial);
+					out.not_before == NOW + c->nb &&
+					out.not_after == NOW + c->na &&
+					out.renew_at == certchain_renew_at(&p.renew_before,
+									   NOW + c->nb,
+									   NOW + c->na) &&
+					out.renew_at > NOW && out.serial[0] && e.code == 0,
+				"%s: chain of %zu, dates, renewal at +%llds, serial %s", c->name, n,
+				(long long)(out.renew_at - NOW), out.serial);
 		} else {
 			T_CHECK(!out.certs && e.msg[0] && strncmp(e.msg, path, strlen(path)) == 0 &&
-			            strstr(e.msg, c->msg_part) && !strchr(e.msg, '\n') &&
-			            e.exit_code == PF_EXIT_FAIL,
-			        "%s: refused naming the file: %s", c->name, e.msg);
+					strstr(e.msg, c->msg_part) && !strchr(e.msg, '\n') &&
+					e.exit_code == PF_EXIT_FAIL,
+				"%s: refused naming the file: %s", c->name, e.msg);
 		}
 		certchain_free(&out);
 		pf_strv_clear(&hosts);
@@ -301,10 +305,10 @@ static void test_chains(void)
 static void test_files(void)
 {
 	X509 *leaf = make_cert(pki.key, "mx.example.com", "DNS:mx.example.com", pki.inter,
-	                       pki.inter_key, false, NOW - DAY, NOW + 89 * DAY);
+			       pki.inter_key, false, NOW - DAY, NOW + 89 * DAY);
 	X509 *good[] = {leaf, pki.inter, NULL};
 	X509 *nine[] = {leaf,     pki.inter, pki.root, pki.root, pki.root,
-	                pki.root, pki.root,  pki.root, pki.root, NULL};
+			pki.root, pki.root,  pki.root, pki.root, NULL};
 	char *good_path = write_pem("good.pem", good, NULL);
 	char *link = pf_asprintf("%s/link.pem", dir), *fifo = pf_asprintf("%s/fifo.pem", dir);
 	char *big = pf_asprintf("%s/big.pem", dir);
@@ -317,40 +321,41 @@ static void test_files(void)
 		enum pf_chain_verdict verdict;
 		const char *msg_part;
 	} cases[] = {
-	    {"good", good_path, PF_CHAIN_OK, NULL},
-	    {"symlink", link, PF_CHAIN_UNREADABLE, "is a symbolic link"},
-	    {"FIFO", fifo, PF_CHAIN_UNREADABLE, "is not a regular file"},
-	    {"missing", pf_asprintf("%s/missing.pem", dir), PF_CHAIN_UNREADABLE, "No such file"},
-	    {"directory", pf_strdup(dir), PF_CHAIN_UNREADABLE, "is not a regular file"},
-	    {"too large", big, PF_CHAIN_UNREADABLE, "is too large"},
-	    {"private key", keyfile, PF_CHAIN_HAS_KEY, "holds a private key"},
-	    {"nine certificates", write_pem("nine.pem", nine, NULL), PF_CHAIN_MALFORMED,
-	     "more than 8 certificates"},
-	    {"empty", write_pem("empty.pem", (X509 *[]){NULL}, NULL), PF_CHAIN_MALFORMED,
-	     "no PEM certificate in the file"},
-	    {"text only", write_pem("text.pem", (X509 *[]){NULL}, "issued!\n"), PF_CHAIN_MALFORMED,
-	     "no PEM certificate in the file"},
-	    {"a CRL block",
-	     write_pem("crl.pem", good,
-	               "-----BEGIN X509 CRL-----\nMIIB\n"
-	               "-----END X509 CRL-----\n"),
-	     PF_CHAIN_MALFORMED, "block 3 is not a PEM certificate"},
-	    {"bad base64",
-	     write_pem("b64.pem", good,
-	               "-----BEGIN CERTIFICATE-----\n!!!!\n"
-	               "-----END CERTIFICATE-----\n"),
-	     PF_CHAIN_MALFORMED, "certificate 3 is not a valid PEM block"},
-	    {"not DER",
-	     write_pem("der.pem", good,
-	               "-----BEGIN CERTIFICATE-----\nMIIB\n"
-	               "-----END CERTIFICATE-----\n"),
-	     PF_CHAIN_MALFORMED, "certificate 3 cannot be parsed"},
-	    {"text around blocks", write_pem("around.pem", good, "\n# comment\n"), PF_CHAIN_OK,
-	     NULL},
+		{"good", good_path, PF_CHAIN_OK, NULL},
+		{"symlink", link, PF_CHAIN_UNREADABLE, "is a symbolic link"},
+		{"FIFO", fifo, PF_CHAIN_UNREADABLE, "is not a regular file"},
+		{"missing", pf_asprintf("%s/missing.pem", dir), PF_CHAIN_UNREADABLE,
+		 "No such file"},
+		{"directory", pf_strdup(dir), PF_CHAIN_UNREADABLE, "is not a regular file"},
+		{"too large", big, PF_CHAIN_UNREADABLE, "is too large"},
+		{"private key", keyfile, PF_CHAIN_HAS_KEY, "holds a private key"},
+		{"nine certificates", write_pem("nine.pem", nine, NULL), PF_CHAIN_MALFORMED,
+		 "more than 8 certificates"},
+		{"empty", write_pem("empty.pem", (X509 *[]){NULL}, NULL), PF_CHAIN_MALFORMED,
+		 "no PEM certificate in the file"},
+		{"text only", write_pem("text.pem", (X509 *[]){NULL}, "issued!\n"),
+		 PF_CHAIN_MALFORMED, "no PEM certificate in the file"},
+		{"a CRL block",
+		 write_pem("crl.pem", good,
+			   "-----BEGIN X509 CRL-----\nMIIB\n"
+			   "-----END X509 CRL-----\n"),
+		 PF_CHAIN_MALFORMED, "block 3 is not a PEM certificate"},
+		{"bad base64",
+		 write_pem("b64.pem", good,
+			   "-----BEGIN CERTIFICATE-----\n!!!!\n"
+			   "-----END CERTIFICATE-----\n"),
+		 PF_CHAIN_MALFORMED, "certificate 3 is not a valid PEM block"},
+		{"not DER",
+		 write_pem("der.pem", good,
+			   "-----BEGIN CERTIFICATE-----\nMIIB\n"
+			   "-----END CERTIFICATE-----\n"),
+		 PF_CHAIN_MALFORMED, "certificate 3 cannot be parsed"},
+		{"text around blocks", write_pem("around.pem", good, "\n# comment\n"), PF_CHAIN_OK,
+		 NULL},
 	};
 	pf_strv hosts = {0};
 	pf_chain_policy p = {
-	    .key = &pki.pub, .hostnames = &hosts, .ca_file = pki.ca_file, .now = NOW};
+		.key = &pki.pub, .hostnames = &hosts, .ca_file = pki.ca_file, .now = NOW};
 
 	pf_strv_push(&hosts, "mx.example.com");
 	(void)!symlink(good_path, link);
@@ -369,11 +374,11 @@ static void test_files(void)
 		enum pf_chain_verdict v = certchain_check(cases[i].path, &p, &out, &e);
 
 		T_CHECK(v == cases[i].verdict, "file %s: verdict %s: %s", cases[i].name,
-		        certchain_verdict_name(v), e.msg);
+			certchain_verdict_name(v), e.msg);
 		if (cases[i].msg_part)
 			T_CHECK(strstr(e.msg, cases[i].path) && strstr(e.msg, cases[i].msg_part) &&
-			            !out.certs && !strchr(e.msg, '\n'),
-			        "file %s: message: %s", cases[i].name, e.msg);
+					!out.certs && !strchr(e.msg, '\n'),
+				"file %s: message: %s", cases[i].name, e.msg);
 		certchain_free(&out);
 		free(cases[i].path);
 	}
@@ -388,23 +393,23 @@ static void test_files(void)
 		p.hostnames = &none;
 		v = certchain_check(good_path, &p, &out, &e);
 		T_CHECK(v == PF_CHAIN_NAMES && strstr(e.msg, "no host names to check"),
-		        "no host names: refused (%s)", e.msg);
+			"no host names: refused (%s)", e.msg);
 		free(good_path);
 		p.hostnames = &hosts;
 		p.ca_file = "/nonexistent/ca.pem";
 		good_path = write_pem("good.pem", good, NULL);
 		v = certchain_check(good_path, &p, &out, &e);
 		T_CHECK(v == PF_CHAIN_CA_FILE && strstr(e.msg, "cannot use the CA file "
-		                                               "/nonexistent/ca.pem: No such file"),
-		        "CA file missing: %s", e.msg);
+							       "/nonexistent/ca.pem: No such file"),
+			"CA file missing: %s", e.msg);
 		/* An intermediate in the CA file is no trust anchor: only a
 		 * self-signed root ends a chain (no X509_V_FLAG_PARTIAL_CHAIN), as
 		 * for a sender checking against its system's roots. */
 		p.ca_file = good_path;
 		v = certchain_check(good_path, &p, &out, &e);
 		T_CHECK(v == PF_CHAIN_UNTRUSTED &&
-		            strstr(e.msg, "unable to get issuer certificate"),
-		        "intermediate as the CA file: not a trust anchor (%s)", e.msg);
+				strstr(e.msg, "unable to get issuer certificate"),
+			"intermediate as the CA file: not a trust anchor (%s)", e.msg);
 		certchain_free(&out);
 		free(good_path);
 	}
@@ -421,12 +426,12 @@ static void test_renew_before(void)
 		bool percent;
 		int64_t value;
 	} cases[] = {
-	    {"33%", 0, true, 33},        {"1%", 0, true, 1},         {"99%", 0, true, 99},
-	    {"30d", 0, false, 30 * DAY}, {"2w", 0, false, 14 * DAY}, {"3600", 0, false, 3600},
-	    {"0", 0, false, 0},          {"0%", -EINVAL, 0, 0},      {"100%", -EINVAL, 0, 0},
-	    {"%", -EINVAL, 0, 0},        {"x%", -EINVAL, 0, 0},      {"33 %", -EINVAL, 0, 0},
-	    {"-1", -EINVAL, 0, 0},       {"", -EINVAL, 0, 0},        {"3.5%", -EINVAL, 0, 0},
-	    {"30y", -EINVAL, 0, 0},      {"+5%", -EINVAL, 0, 0},
+		{"33%", 0, true, 33},        {"1%", 0, true, 1},         {"99%", 0, true, 99},
+		{"30d", 0, false, 30 * DAY}, {"2w", 0, false, 14 * DAY}, {"3600", 0, false, 3600},
+		{"0", 0, false, 0},          {"0%", -EINVAL, 0, 0},      {"100%", -EINVAL, 0, 0},
+		{"%", -EINVAL, 0, 0},        {"x%", -EINVAL, 0, 0},      {"33 %", -EINVAL, 0, 0},
+		{"-1", -EINVAL, 0, 0},       {"", -EINVAL, 0, 0},        {"3.5%", -EINVAL, 0, 0},
+		{"30y", -EINVAL, 0, 0},      {"+5%", -EINVAL, 0, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -436,34 +441,34 @@ static void test_renew_before(void)
 
 		if (cases[i].r == 0)
 			T_CHECK(r == 0 && rb.percent == cases[i].percent &&
-			            rb.value == cases[i].value,
-			        "renew_before \"%s\" parsed (%d %lld)", cases[i].s, rb.percent,
-			        (long long)rb.value);
+					rb.value == cases[i].value,
+				"renew_before \"%s\" parsed (%d %lld)", cases[i].s, rb.percent,
+				(long long)rb.value);
 		else
 			T_CHECK(r == cases[i].r && rb.value == 12345 &&
-			            e.exit_code == PF_EXIT_USAGE && strstr(e.msg, "percentage"),
-			        "renew_before \"%s\" refused, nothing changed: %s", cases[i].s,
-			        e.msg);
+					e.exit_code == PF_EXIT_USAGE && strstr(e.msg, "percentage"),
+				"renew_before \"%s\" refused, nothing changed: %s", cases[i].s,
+				e.msg);
 	}
 
 	static const struct {
 		pf_renew_before rb;
 		int64_t nb, na, due;
 	} at[] = {
-	    {{true, 33}, 0, 90 * DAY, 90 * DAY - 2566080}, {{true, 50}, 1000, 3000, 2000},
-	    {{false, 30 * DAY}, 0, 90 * DAY, 60 * DAY},    {{false, 100 * DAY}, 0, 90 * DAY, 0},
-	    {{false, 0}, 0, 90 * DAY, 90 * DAY},           {{true, 33}, 500, 500, 500},
+		{{true, 33}, 0, 90 * DAY, 90 * DAY - 2566080}, {{true, 50}, 1000, 3000, 2000},
+		{{false, 30 * DAY}, 0, 90 * DAY, 60 * DAY},    {{false, 100 * DAY}, 0, 90 * DAY, 0},
+		{{false, 0}, 0, 90 * DAY, 90 * DAY},           {{true, 33}, 500, 500, 500},
 	};
 	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		T_CHECK(certchain_renew_at(&at[i].rb, at[i].nb, at[i].na) == at[i].due,
-		        "renew_at %zu: %lld", i,
-		        (long long)certchain_renew_at(&at[i].rb, at[i].nb, at[i].na));
+			"renew_at %zu: %lld", i,
+			(long long)certchain_renew_at(&at[i].rb, at[i].nb, at[i].na));
 }
 
 static void test_key_chain_file(void)
 {
 	X509 *leaf = make_cert(pki.key, "mx.example.com", "DNS:mx.example.com", pki.inter,
-	                       pki.inter_key, false, NOW - DAY, NOW + 89 * DAY);
+			       pki.inter_key, false, NOW - DAY, NOW + 89 * DAY);
 	STACK_OF(X509) *chain = sk_X509_new_null();
 	char *path = pf_asprintf("%s/chain-files/eckey-chain.pem", dir);
 	char *sub = pf_asprintf("%s/chain-files", dir);
@@ -480,22 +485,22 @@ static void test_key_chain_file(void)
 	for (int round = 0; round < 2; round++) {
 		r = keystore_write_key_chain(path, pki.key, chain, &e);
 		T_CHECK(r == 0 && stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
-		        "key + chain written, mode 0600 (round %d: %s)", round, e.msg);
+			"key + chain written, mode 0600 (round %d: %s)", round, e.msg);
 	}
 	T_CHECK(keystore_probe(path, &info, &e) == 0 && info.has_key &&
-	            info.key_alg == PF_ALG_ECDSA && info.n_certs == 2,
-	        "key + chain file: a key and 2 certificates (%s)", e.msg);
+			info.key_alg == PF_ALG_ECDSA && info.n_certs == 2,
+		"key + chain file: a key and 2 certificates (%s)", e.msg);
 	T_CHECK(keystore_load_key(path, &back, &e) == 0 &&
-	            keystore_pubkey_of_key(back, &pk, &e) == 0 &&
-	            strcmp(pk.spki_sha256, pki.pub.spki_sha256) == 0,
-	        "key + chain file: the key reads back");
+			keystore_pubkey_of_key(back, &pk, &e) == 0 &&
+			strcmp(pk.spki_sha256, pki.pub.spki_sha256) == 0,
+		"key + chain file: the key reads back");
 	pf_pubkey_free(&pk);
 	EVP_PKEY_free(back);
 	r = keystore_write_key_chain(path, pki.other_key, chain, &e);
 	T_CHECK(r == -EINVAL && strstr(e.msg, "the certificate does not belong to the key"),
-	        "another key's chain refused: %s", e.msg);
+		"another key's chain refused: %s", e.msg);
 	T_CHECK(keystore_probe(path, &info, &e) == 0 && info.n_certs == 2,
-	        "refused write left the file alone");
+		"refused write left the file alone");
 	sk_X509_free(chain);
 	X509_free(leaf);
 	free(path);

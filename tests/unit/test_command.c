@@ -115,44 +115,44 @@ static void test_outcomes(void)
 		const char *msg_part;
 		uint64_t max_ms;
 	} cases[] = {
-	    {"exit 0", "ok", 5000, PF_CMD_EXITED, 0, "", NULL, 2000},
-	    {"exit 3", "exit3", 5000, PF_CMD_EXITED, 3, "acme: order ?[31mfailed?[0m (urn:x)",
-	     "exited with status 3: acme: order ?[31mfailed?[0m (urn:x)", 2000},
-	    {"long line cut", "long", 5000, PF_CMD_EXITED, 1, NULL, "exited with status 1: 0123",
-	     2000},
-	    {"signal", "signal", 5000, PF_CMD_SIGNALED, SIGTERM, "about to fall",
-	     "was killed by signal 15 (Terminated): about to fall", 2000},
-	    {"deadline, SIGTERM ignored", "hang", 1000, PF_CMD_TIMED_OUT, SIGKILL,
-	     "waiting for the CA", "did not finish within 1.000 s: stopped: waiting for the CA",
-	     1000 + PF_CMD_KILL_GRACE_MS + 1000},
+		{"exit 0", "ok", 5000, PF_CMD_EXITED, 0, "", NULL, 2000},
+		{"exit 3", "exit3", 5000, PF_CMD_EXITED, 3, "acme: order ?[31mfailed?[0m (urn:x)",
+		 "exited with status 3: acme: order ?[31mfailed?[0m (urn:x)", 2000},
+		{"long line cut", "long", 5000, PF_CMD_EXITED, 1, NULL,
+		 "exited with status 1: 0123", 2000},
+		{"signal", "signal", 5000, PF_CMD_SIGNALED, SIGTERM, "about to fall",
+		 "was killed by signal 15 (Terminated): about to fall", 2000},
+		{"deadline, SIGTERM ignored", "hang", 1000, PF_CMD_TIMED_OUT, SIGKILL,
+		 "waiting for the CA", "did not finish within 1.000 s: stopped: waiting for the CA",
+		 1000 + PF_CMD_KILL_GRACE_MS + 1000},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *cmd = pf_asprintf("%s --child %s", self, cases[i].args);
 		pf_cmd_result res;
 		pf_err e = {0};
-		int r =
-		    command_run("certificate_command", cmd, NULL, cases[i].timeout_ms, &res, &e);
+		int r = command_run("certificate_command", cmd, NULL, cases[i].timeout_ms, &res,
+				    &e);
 
 		T_CHECK(res.outcome == cases[i].outcome && res.status == cases[i].status,
-		        "%s: outcome %d status %d", cases[i].name, res.outcome, res.status);
+			"%s: outcome %d status %d", cases[i].name, res.outcome, res.status);
 		T_CHECK((r == 0) == (cases[i].outcome == PF_CMD_EXITED && cases[i].status == 0),
-		        "%s: returns %d", cases[i].name, r);
+			"%s: returns %d", cases[i].name, r);
 		if (cases[i].last_line)
 			T_STREQ(res.last_line, cases[i].last_line, "%s: last line \"%s\"",
-			        cases[i].name, res.last_line);
+				cases[i].name, res.last_line);
 		else
 			T_CHECK(strlen(res.last_line) == PF_CMD_LINE_MAX,
-			        "%s: last line cut to %d (%zu)", cases[i].name, PF_CMD_LINE_MAX,
-			        strlen(res.last_line));
+				"%s: last line cut to %d (%zu)", cases[i].name, PF_CMD_LINE_MAX,
+				strlen(res.last_line));
 		if (cases[i].msg_part)
 			T_CHECK(strstr(e.msg, cases[i].msg_part) &&
-			            strstr(e.msg, "certificate_command (") == e.msg &&
-			            !strchr(e.msg, '\n'),
-			        "%s: message \"%s\"", cases[i].name, e.msg);
+					strstr(e.msg, "certificate_command (") == e.msg &&
+					!strchr(e.msg, '\n'),
+				"%s: message \"%s\"", cases[i].name, e.msg);
 		T_CHECK(res.elapsed_ms <= cases[i].max_ms, "%s: took %llu ms (at most %llu)",
-		        cases[i].name, (unsigned long long)res.elapsed_ms,
-		        (unsigned long long)cases[i].max_ms);
+			cases[i].name, (unsigned long long)res.elapsed_ms,
+			(unsigned long long)cases[i].max_ms);
 		free(cmd);
 	}
 }
@@ -164,10 +164,10 @@ static void test_sleep_deadline(void)
 	int r = command_run("certificate_command", "sleep 30", NULL, 1000, &res, &e);
 
 	T_CHECK(r == -ETIMEDOUT && res.outcome == PF_CMD_TIMED_OUT && res.status == SIGTERM,
-	        "sleep 30 with a 1 s deadline: timed out, ended by SIGTERM (%d, %d: %s)", r,
-	        res.status, e.msg);
+		"sleep 30 with a 1 s deadline: timed out, ended by SIGTERM (%d, %d: %s)", r,
+		res.status, e.msg);
 	T_CHECK(res.elapsed_ms >= 1000 && res.elapsed_ms < 1800,
-	        "sleep 30 stopped soon after 1 s (%llu ms)", (unsigned long long)res.elapsed_ms);
+		"sleep 30 stopped soon after 1 s (%llu ms)", (unsigned long long)res.elapsed_ms);
 	T_CHECK(strstr(e.msg, "(nothing on stderr)") != NULL, "no stderr said so: %s", e.msg);
 }
 
@@ -183,10 +183,10 @@ static void test_grandchild(const char *dir)
 	bool gone = false;
 
 	T_CHECK(r == 0 && res.outcome == PF_CMD_EXITED && res.status == 0,
-	        "grandchild holding stderr: the command's exit 0 counts (%d: %s)", r, e.msg);
+		"grandchild holding stderr: the command's exit 0 counts (%d: %s)", r, e.msg);
 	T_CHECK(res.elapsed_ms < PF_CMD_LINGER_MS + 1500,
-	        "grandchild holding stderr: not waited for (%llu ms)",
-	        (unsigned long long)res.elapsed_ms);
+		"grandchild holding stderr: not waited for (%llu ms)",
+		(unsigned long long)res.elapsed_ms);
 	T_STREQ(res.last_line, "issued", "grandchild: last line \"%s\"", res.last_line);
 	/* Reparented to init (or a subreaper), which reaps it once killed. */
 	for (int i = 0; gpid > 0 && i < 100 && !gone; i++) {
@@ -201,7 +201,7 @@ static void test_grandchild(const char *dir)
 			usleep(20000);
 	}
 	T_CHECK(gpid > 0 && gone, "grandchild %d killed with the command's process group",
-	        (int)gpid);
+		(int)gpid);
 	if (!gone && gpid > 0)
 		kill(gpid, SIGKILL);
 	free(text);
@@ -214,19 +214,19 @@ static void test_env_and_fds(const char *dir)
 	char *out = pf_asprintf("%s/env.out", dir);
 	char *cmd = pf_asprintf("%s,--child, env %s", self, out);
 	const char *env[] = {"PFTLS_CSR=/run/x/csr.pem",
-	                     "PFTLS_CHAIN=/run/x/chain.pem",
-	                     "PFTLS_HOSTNAMES=mx.example.com mx2.example.com",
-	                     "PFTLS_ALGORITHM=ecdsa",
-	                     "PFTLS_KEY_SPKI=00ff",
-	                     NULL};
+			     "PFTLS_CHAIN=/run/x/chain.pem",
+			     "PFTLS_HOSTNAMES=mx.example.com mx2.example.com",
+			     "PFTLS_ALGORITHM=ecdsa",
+			     "PFTLS_KEY_SPKI=00ff",
+			     NULL};
 	const char *expect = "env PATH=" PF_CMD_PATH "\n"
-	                     "env PFTLS_CSR=/run/x/csr.pem\n"
-	                     "env PFTLS_CHAIN=/run/x/chain.pem\n"
-	                     "env PFTLS_HOSTNAMES=mx.example.com mx2.example.com\n"
-	                     "env PFTLS_ALGORITHM=ecdsa\n"
-	                     "env PFTLS_KEY_SPKI=00ff\n"
-	                     "fd 0\nfd 1\nfd 2\n"
-	                     "stdin-read 0\n";
+			     "env PFTLS_CSR=/run/x/csr.pem\n"
+			     "env PFTLS_CHAIN=/run/x/chain.pem\n"
+			     "env PFTLS_HOSTNAMES=mx.example.com mx2.example.com\n"
+			     "env PFTLS_ALGORITHM=ecdsa\n"
+			     "env PFTLS_KEY_SPKI=00ff\n"
+			     "fd 0\nfd 1\nfd 2\n"
+			     "stdin-read 0\n";
 	pf_cmd_result res;
 	pf_err e = {0};
 	char *text;
@@ -242,9 +242,9 @@ static void test_env_and_fds(const char *dir)
 	text = slurp(out);
 	T_CHECK(r == 0, "env: ran (%s)", e.msg);
 	T_STREQ(text, expect,
-	        "env: exactly PATH and the five PFTLS_ variables, fds 0-2 only, "
-	        "stdin /dev/null:\n%s",
-	        text);
+		"env: exactly PATH and the five PFTLS_ variables, fds 0-2 only, "
+		"stdin /dev/null:\n%s",
+		text);
 	free(text);
 
 	static const char *const bad[] = {"LD_PRELOAD=/tmp/x.so", "PFTLS_NOEQUALS", "PATH=/tmp"};
@@ -255,7 +255,7 @@ static void test_env_and_fds(const char *dir)
 		pf_err_clear(&e);
 		r = command_run("certificate_command", cmd, benv, 5000, &res, &e);
 		T_CHECK(r == -EINVAL && res.outcome == PF_CMD_NOT_STARTED && access(out, F_OK) < 0,
-		        "env %s refused, nothing run (%s)", bad[i], e.msg);
+			"env %s refused, nothing run (%s)", bad[i], e.msg);
 	}
 	free(cmd);
 	free(out);
@@ -267,10 +267,10 @@ static void test_argv(const char *dir)
 		const char *words;
 		const char *expect;
 	} cases[] = {
-	    {"a b c", "[a]\n[b]\n[c]\n"},
-	    {"a,b,,c", "[a]\n[b]\n[c]\n"},
-	    {"  issue \t --csr ,  x  ", "[issue]\n[--csr]\n[x]\n"},
-	    {"'quoted words' $HOME;rm", "['quoted]\n[words']\n[$HOME;rm]\n"},
+		{"a b c", "[a]\n[b]\n[c]\n"},
+		{"a,b,,c", "[a]\n[b]\n[c]\n"},
+		{"  issue \t --csr ,  x  ", "[issue]\n[--csr]\n[x]\n"},
+		{"'quoted words' $HOME;rm", "['quoted]\n[words']\n[$HOME;rm]\n"},
 	};
 	char *out = pf_asprintf("%s/argv.out", dir);
 
@@ -284,7 +284,7 @@ static void test_argv(const char *dir)
 		command_run("certificate_command", cmd, NULL, 5000, &res, &e);
 		text = slurp(out);
 		T_STREQ(text, cases[i].expect, "argv \"%s\": words as a Postfix list, no shell",
-		        cases[i].words);
+			cases[i].words);
 		free(text);
 		free(cmd);
 	}
@@ -298,11 +298,11 @@ static void test_not_started(void)
 		int r;
 		const char *msg_part;
 	} cases[] = {
-	    {"/nonexistent/acme-client issue", -ENOENT,
-	     "certificate_command: cannot run /nonexistent/acme-client: No such file"},
-	    {"no-such-program-pftls", -ENOENT, "cannot run no-such-program-pftls"},
-	    {"/etc/passwd", -EACCES, "cannot run /etc/passwd: Permission denied"},
-	    {" , ", -EINVAL, "certificate_command is empty"},
+		{"/nonexistent/acme-client issue", -ENOENT,
+		 "certificate_command: cannot run /nonexistent/acme-client: No such file"},
+		{"no-such-program-pftls", -ENOENT, "cannot run no-such-program-pftls"},
+		{"/etc/passwd", -EACCES, "cannot run /etc/passwd: Permission denied"},
+		{" , ", -EINVAL, "certificate_command is empty"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -311,8 +311,8 @@ static void test_not_started(void)
 		int r = command_run("certificate_command", cases[i].cmd, NULL, 5000, &res, &e);
 
 		T_CHECK(r == cases[i].r && res.outcome == PF_CMD_NOT_STARTED &&
-		            strstr(e.msg, cases[i].msg_part),
-		        "\"%s\" not started: %d %s", cases[i].cmd, r, e.msg);
+				strstr(e.msg, cases[i].msg_part),
+			"\"%s\" not started: %d %s", cases[i].cmd, r, e.msg);
 	}
 }
 

@@ -73,8 +73,9 @@ static void make_zones(const char *start, const char *pend, const char *cend)
 		abort();
 	for (int a = 0; a < NALG; a++) {
 		char *dir = pf_asprintf("%s/%s", tmp, alg_names[a]);
-		char *cmd = pf_asprintf("tests/lib/dnssec-zones.sh %s %s %s %s %s", dir, alg_names[a],
-					start, pend ? pend : parent_end[a], cend ? cend : child_end[a]);
+		char *cmd =
+			pf_asprintf("tests/lib/dnssec-zones.sh %s %s %s %s %s", dir, alg_names[a],
+				    start, pend ? pend : parent_end[a], cend ? cend : child_end[a]);
 		char *p;
 		FILE *fp;
 
@@ -91,8 +92,8 @@ static void make_zones(const char *start, const char *pend, const char *cend)
 		p = pf_asprintf("%s/anchor-dnskey", dir), zs[a].anchor_dnskey = slurp(p), free(p);
 		p = pf_asprintf("%s/wrong-anchor", dir), zs[a].wrong_anchor = slurp(p), free(p);
 		p = pf_asprintf("%s/spare-child.key", dir);
-		if (!(fp = fopen(p, "r")) ||
-		    ldns_rr_new_frm_fp(&zs[a].spare_child_key, fp, NULL, NULL, NULL) != LDNS_STATUS_OK)
+		if (!(fp = fopen(p, "r")) || ldns_rr_new_frm_fp(&zs[a].spare_child_key, fp, NULL,
+								NULL, NULL) != LDNS_STATUS_OK)
 			abort();
 		fclose(fp);
 		free(p);
@@ -104,17 +105,17 @@ static void make_zones(const char *start, const char *pend, const char *cend)
 /* What a case does to the zones or the replies. */
 enum spoil {
 	SP_NONE,
-	SP_TLSA_RDATA,   /* the TLSA's last octet changed after signing */
-	SP_NO_TLSA_SIG,  /* the RRSIG over the TLSA RRset removed */
-	SP_NO_DS_SIG,    /* the RRSIG over the child's DS removed */
-	SP_SWAP_DNSKEY,  /* the child's KSK replaced by a spare key */
-	SP_NO_NSEC,      /* the DS reply for the unsigned child without NSEC */
-	SP_NO_NSEC_SIG,  /* ... with the NSEC but without its RRSIG */
-	SP_NOISE,        /* every reply carries foreign records too */
-	SP_NO_DNSKEY,    /* the child's DNSKEY reply empty */
-	SP_TTL,          /* every TTL changed (TTLs are not signed) */
-	SP_NSEC3,        /* the parent signed with NSEC3 */
-	SP_NSEC3_NO_SIG, /* ... and the RRSIGs over its NSEC3 records removed */
+	SP_TLSA_RDATA,     /* the TLSA's last octet changed after signing */
+	SP_NO_TLSA_SIG,    /* the RRSIG over the TLSA RRset removed */
+	SP_NO_DS_SIG,      /* the RRSIG over the child's DS removed */
+	SP_SWAP_DNSKEY,    /* the child's KSK replaced by a spare key */
+	SP_NO_NSEC,        /* the DS reply for the unsigned child without NSEC */
+	SP_NO_NSEC_SIG,    /* ... with the NSEC but without its RRSIG */
+	SP_NOISE,          /* every reply carries foreign records too */
+	SP_NO_DNSKEY,      /* the child's DNSKEY reply empty */
+	SP_TTL,            /* every TTL changed (TTLs are not signed) */
+	SP_NSEC3,          /* the parent signed with NSEC3 */
+	SP_NSEC3_NO_SIG,   /* ... and the RRSIGs over its NSEC3 records removed */
 	SP_NSEC3_NO_NSEC3, /* ... and no NSEC3 in the DS reply */
 };
 
@@ -191,7 +192,8 @@ static uint8_t *reply(const ldns_rr_list *zone, const char *qname, ldns_rr_type 
 
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA ||
 		    (!no_nsec && owned(rr, qname) &&
-		     (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC || covers(rr, LDNS_RR_TYPE_NSEC))) ||
+		     (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC ||
+		      covers(rr, LDNS_RR_TYPE_NSEC))) ||
 		    (!no_nsec && (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC3 ||
 				  covers(rr, LDNS_RR_TYPE_NSEC3))))
 			ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, ldns_rr_clone(rr));
@@ -254,10 +256,10 @@ static const struct vcase {
 } vcases[] = {
 	{"RSASHA256 zones validate (child expires first)", A_RSA, false, AN_DS, SP_NONE, NOW,
 	 DNSSEC_VALIDATES, DNSSEC_R_NONE, "", Y2029},
-	{"ECDSAP256SHA256 zones validate (parent expires first)", A_ECDSA, false, AN_DS, SP_NONE, NOW,
-	 DNSSEC_VALIDATES, DNSSEC_R_NONE, "", Y2029},
-	{"DNSKEY trust anchor", A_RSA, false, AN_DNSKEY, SP_NONE, NOW, DNSSEC_VALIDATES, DNSSEC_R_NONE,
-	 "", Y2029},
+	{"ECDSAP256SHA256 zones validate (parent expires first)", A_ECDSA, false, AN_DS, SP_NONE,
+	 NOW, DNSSEC_VALIDATES, DNSSEC_R_NONE, "", Y2029},
+	{"DNSKEY trust anchor", A_RSA, false, AN_DNSKEY, SP_NONE, NOW, DNSSEC_VALIDATES,
+	 DNSSEC_R_NONE, "", Y2029},
 	{"foreign records in every reply are ignored", A_ECDSA, false, AN_DS, SP_NOISE, NOW,
 	 DNSSEC_VALIDATES, DNSSEC_R_NONE, "", Y2029},
 	{"TTLs changed in transit", A_RSA, false, AN_DS, SP_TTL, NOW, DNSSEC_VALIDATES,
@@ -284,8 +286,8 @@ static const struct vcase {
 	 DNSSEC_R_MISSING_RRSIG, "child.test.", -1},
 	{"DS RRSIG removed", A_ECDSA, false, AN_DS, SP_NO_DS_SIG, NOW, DNSSEC_BOGUS,
 	 DNSSEC_R_MISSING_RRSIG, "test.", -1},
-	{"child's KSK swapped for another key", A_RSA, false, AN_DS, SP_SWAP_DNSKEY, NOW, DNSSEC_BOGUS,
-	 DNSSEC_R_NO_DS_MATCH, "child.test.", -1},
+	{"child's KSK swapped for another key", A_RSA, false, AN_DS, SP_SWAP_DNSKEY, NOW,
+	 DNSSEC_BOGUS, DNSSEC_R_NO_DS_MATCH, "child.test.", -1},
 	{"child's KSK swapped, ECDSA", A_ECDSA, false, AN_DS, SP_SWAP_DNSKEY, NOW, DNSSEC_BOGUS,
 	 DNSSEC_R_NO_DS_MATCH, "child.test.", -1},
 	{"child's DNSKEY reply empty", A_RSA, false, AN_DS, SP_NO_DNSKEY, NOW, DNSSEC_BOGUS,
@@ -332,10 +334,13 @@ static void run_case(const struct vcase *vc)
 	ldns_rr_list *p = spoiled(nsec3 ? z->parent3 : z->parent, vc->spoil, NULL);
 	ldns_rr_list *c = spoiled(vc->unsigned_child ? z->unsigned_child : z->child, vc->spoil,
 				  z->spare_child_key);
-	const char *atext = vc->anchor == AN_DS       ? z->anchor
-			    : vc->anchor == AN_DNSKEY ? z->anchor_dnskey
-			    : vc->anchor == AN_WRONG  ? z->wrong_anchor
-						      : ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n";
+	const char *atext =
+		vc->anchor == AN_DS       ? z->anchor
+		: vc->anchor == AN_DNSKEY ? z->anchor_dnskey
+		: vc->anchor == AN_WRONG
+			? z->wrong_anchor
+			: ". IN DS 20326 8 2 "
+			  "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n";
 	dnssec_anchors *a = NULL;
 	dnssec_chain *ch = NULL;
 	dnssec_result res;
@@ -364,7 +369,8 @@ static void run_case(const struct vcase *vc)
 	T_CHECK(res.verdict == vc->want && res.reason == vc->reason && t_streq(res.zone, vc->zone),
 		"%s: %s, %s, at \"%s\" (got %s, %s, at \"%s\": %s)", vc->name,
 		dnssec_verdict_name(vc->want), dnssec_reason_name(vc->reason), vc->zone,
-		dnssec_verdict_name(res.verdict), dnssec_reason_name(res.reason), res.zone, res.msg);
+		dnssec_verdict_name(res.verdict), dnssec_reason_name(res.reason), res.zone,
+		res.msg);
 	T_CHECK(printable_line(res.msg), "%s: one printable line: %s", vc->name, res.msg);
 	if (vc->expiry >= 0)
 		T_CHECK(res.earliest_expiry == vc->expiry, "%s: earliest expiry %lld (got %lld)",
@@ -389,7 +395,8 @@ static void test_front_end(void)
 	T_CHECK(dnssec_chain_new(TLSA_NAME, names, 2, &ch, &e) == 0, "chain made");
 	w = reply(zs[A_RSA].child, TLSA_NAME, LDNS_RR_TYPE_TLSA, false, false, &len);
 	T_CHECK(dnssec_chain_add_reply(ch, w, len, &e) == 0, "TLSA reply taken");
-	T_CHECK(dnssec_chain_add_reply(ch, w, len, &e) == -EEXIST, "the same question twice: -EEXIST");
+	T_CHECK(dnssec_chain_add_reply(ch, w, len, &e) == -EEXIST,
+		"the same question twice: -EEXIST");
 	w[2] &= 0x7f;
 	T_CHECK(dnssec_chain_add_reply(ch, w, len, &e) == -EINVAL, "QR clear: -EINVAL (%s)", e.msg);
 	w[2] |= 0x80 | 0x02;
@@ -432,7 +439,8 @@ static void test_front_end(void)
 				{"child.test.", "not a name.."}};
 	for (size_t i = 0; i < 4; i++) {
 		T_CHECK(dnssec_chain_new(TLSA_NAME, bad[i], 2, &ch, &e) == -EINVAL && !ch,
-			"zones that do not nest (%s, %s): -EINVAL (%s)", bad[i][0], bad[i][1], e.msg);
+			"zones that do not nest (%s, %s): -EINVAL (%s)", bad[i][0], bad[i][1],
+			e.msg);
 		ch = dnssec_chain_free(ch);
 	}
 }
@@ -440,18 +448,29 @@ static void test_front_end(void)
 static const struct acase {
 	const char *name;
 	const char *text;
-	int want;      /* 0 or -EINVAL */
-	size_t count;  /* anchors for the zone */
+	int want;     /* 0 or -EINVAL */
+	size_t count; /* anchors for the zone */
 	const char *zone;
 	const char *msg; /* the start of the error */
 } acases[] = {
-	{"one DS", "test. 3600 IN DS 24707 8 2 618A1E3751BB772727D41CB3571B48BEC7C522739DA2D0C75650A45AEB5F4C1D\n",
+	{"one DS",
+	 "test. 3600 IN DS 24707 8 2 "
+	 "618A1E3751BB772727D41CB3571B48BEC7C522739DA2D0C75650A45AEB5F4C1D\n",
 	 0, 1, "test.", NULL},
 	{"directives, comments, parentheses",
-	 "$TTL 100\n$ORIGIN test.\n; a comment\n\n@ IN DS 24707 8 2 (\n  618A1E3751BB772727D41CB3571B48BE\n"
-	 "  C7C522739DA2D0C75650A45AEB5F4C1D ) ; tag\nchild IN DS 1 8 2 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+	 "$TTL 100\n$ORIGIN test.\n; a comment\n\n@ IN DS 24707 8 2 (\n  "
+	 "618A1E3751BB772727D41CB3571B48BE\n"
+	 "  C7C522739DA2D0C75650A45AEB5F4C1D ) ; tag\nchild IN DS 1 8 2 "
+	 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
 	 0, 1, "child.test.", NULL},
-	{"DNSKEY", ". IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU= ; keytag 20326\n",
+	{"DNSKEY",
+	 ". IN DNSKEY 257 3 8 "
+	 "AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3+/"
+	 "4RgWOq7HrxRixHlFlExOLAJr5emLvN7SWXgnLh4+"
+	 "B5xQlNVz8Og8kvArMtNROxVQuCaSnIDdD5LKyWbRd2n9WGe2R8PzgCmr3EgVLrjyBxWezF0jLHwVN8efS3rCj/"
+	 "EWgvIWgb9tarpVUDK/b58Da+sqqls3eNbuv7pr+eoZG+SrDK6nWeL3c6H5Apxz7LjVc1uTIdsIXxuOLYA4/"
+	 "ilBmSVIzuDWfdRUfhHdY6+cn8HFRm+2hM8AnXGXws9555KrUB5qihylGa8subX2Nn6UwNR1AkUTV74bU= ; "
+	 "keytag 20326\n",
 	 0, 1, ".", NULL},
 	{"empty", "", -EINVAL, 0, NULL, "f:1: no trust anchor"},
 	{"comments only", "; nothing\n\n", -EINVAL, 0, NULL, "f:"},
@@ -460,10 +479,12 @@ static const struct acase {
 	 "test. IN A 192.0.2.1\n",
 	 -EINVAL, 0, NULL, "f:2: a trust anchor is a DS or DNSKEY record"},
 	{"garbage on line 3", "; c\n\nthis is not a record at all\n", -EINVAL, 0, NULL, "f:3: "},
-	{"class CH", "test. CH DS 24707 8 2 618A1E3751BB772727D41CB3571B48BEC7C522739DA2D0C75650A45AEB5F4C1D\n",
+	{"class CH",
+	 "test. CH DS 24707 8 2 618A1E3751BB772727D41CB3571B48BEC7C522739DA2D0C75650A45AEB5F4C1D\n",
 	 -EINVAL, 0, NULL, "f:1: a trust anchor must be of class IN"},
-	{"DNSKEY not a zone key", ". IN DNSKEY 0 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3\n",
-	 -EINVAL, 0, NULL, "f:1: a DNSKEY trust anchor must be a zone key"},
+	{"DNSKEY not a zone key",
+	 ". IN DNSKEY 0 3 8 AwEAAaz/tAm8yTn4Mfeh5eyI96WSVexTBAvkMgJzkKTOiW1vkIbzxeF3\n", -EINVAL, 0,
+	 NULL, "f:1: a DNSKEY trust anchor must be a zone key"},
 	{"NUL byte", "test. IN DS 1 8 2 00\0\n", -EINVAL, 0, NULL, "f:1: NUL byte"},
 };
 
@@ -483,12 +504,15 @@ static void test_anchors(void)
 			ldns_rdf *z = ldns_dname_new_frm_str(ac->zone);
 
 			T_CHECK(r == 0 && a && dnssec_anchors_count_for(a, z) == ac->count,
-				"anchors: %s: %zu for %s (%s)", ac->name, ac->count, ac->zone, e.msg);
+				"anchors: %s: %zu for %s (%s)", ac->name, ac->count, ac->zone,
+				e.msg);
 			ldns_rdf_deep_free(z);
 		} else
-			T_CHECK(r == ac->want && !a && strncmp(e.msg, ac->msg, strlen(ac->msg)) == 0 &&
+			T_CHECK(r == ac->want && !a &&
+					strncmp(e.msg, ac->msg, strlen(ac->msg)) == 0 &&
 					printable_line(e.msg),
-				"anchors: %s: \"%s...\" (got %d \"%s\")", ac->name, ac->msg, r, e.msg);
+				"anchors: %s: \"%s...\" (got %d \"%s\")", ac->name, ac->msg, r,
+				e.msg);
 		dnssec_anchors_free(a);
 	}
 
@@ -563,7 +587,7 @@ struct seed {
 	const char *file;
 	bool unsigned_child;
 	enum spoil spoil;
-	bool twice; /* the TLSA reply a second time at the end */
+	bool twice;   /* the TLSA reply a second time at the end */
 	bool reverse; /* the replies in the reverse order */
 };
 
@@ -608,7 +632,8 @@ static void put_seed(const char *dir, const struct zones *z, const struct seed *
 	fputc(sd->unsigned_child ? 1 : 0, fp);
 	for (size_t k = 0; k < (sd->twice ? 5u : 4u); k++) {
 		size_t i = k == 4 ? 0 : sd->reverse ? 3 - k : k, len;
-		uint8_t *w = reply(fr[i].zone, fr[i].q, fr[i].t, sd->spoil == SP_NO_NSEC, noise, &len);
+		uint8_t *w =
+			reply(fr[i].zone, fr[i].q, fr[i].t, sd->spoil == SP_NO_NSEC, noise, &len);
 
 		put_frame(fp, w, len);
 		free(w);
@@ -656,7 +681,8 @@ static int write_seeds(const char *dir, const char *header)
 	put_rrs(fp, "seed_child_ds", z->parent, "child.test.", LDNS_RR_TYPE_DS);
 	put_rrs(fp, "seed_unsigned_nsec", z->parent, "unsigned.test.", LDNS_RR_TYPE_NSEC);
 	/* The NSEC3 matching unsigned.test. */
-	ldns_rdf *u = ldns_dname_new_frm_str("unsigned.test."), *t = ldns_dname_new_frm_str("test.");
+	ldns_rdf *u = ldns_dname_new_frm_str("unsigned.test."),
+		 *t = ldns_dname_new_frm_str("test.");
 	fputs("static const char *const seed_unsigned_nsec3[] = {\n", fp);
 	for (size_t i = 0; i < ldns_rr_list_rr_count(z->parent3); i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(z->parent3, i);
