@@ -89,6 +89,7 @@ deps:
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 check: deps
 	$(MAKE) all
+	$(MAKE) format-check
 	tests/run -j $(TEST_JOBS)
 
 unit: all
