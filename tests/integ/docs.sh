@@ -394,3 +394,17 @@ else
 	[ -z "$bad" ] && pass "every MESSAGE_ID in $OPS has a catalog entry" ||
 		fail "$OPS MESSAGE_IDs" "not in docs/pftls-roll.catalog:$bad"
 fi
+
+# The README's layout lists every source file of daemon/ and tools/ (a row
+# of its own or a name in a row), and names no file that is gone.
+missing="" gone=""
+for f in daemon/*.c tools/*.c; do
+	grep -q "\`$(basename "$f")\`" README.md || missing="$missing $f"
+done
+for f in $(sed -n '/^## Layout/,/^## /p' README.md | grep -oE '`[a-z_-]+\.[ch]`' | tr -d '`' | sort -u); do
+	[ -e "daemon/$f" ] || [ -e "tools/$f" ] || [ -e "tests/unit/$f" ] || gone="$gone $f"
+done
+[ -z "$missing" ] && pass "README's layout names every file of daemon/ and tools/" ||
+	fail "README layout" "not listed:$missing"
+[ -z "$gone" ] && pass "README's layout names only files that exist" ||
+	fail "README layout" "no such file:$gone"
