@@ -478,6 +478,8 @@ int net_dec_update_req(const net_buf *b, net_update_req *ret, pf_err *e)
 
 void net_update_req_free(net_update_req *r)
 {
+	if (!r)
+		return;
 	free(r->zone.checks);
 	dns_tsig_key_free(r->tsig);
 	free(r->ch);

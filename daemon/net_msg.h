@@ -160,6 +160,7 @@ typedef struct net_update_req {
 int net_enc_update_req(net_buf *b, const dns_update_opts *o, const dns_change *ch, size_t n,
 		       pf_err *e);
 int net_dec_update_req(const net_buf *b, net_update_req *ret, pf_err *e);
+/* Empties r in place (NULL: nothing). */
 void net_update_req_free(net_update_req *r);
 /* The reply carries each change's outputs (result, TTLs, others), the
  * result, and what dns_update_apply printed (dry_run and verbose). */
@@ -205,6 +206,7 @@ typedef struct net_prop_req {
 int net_enc_prop_req(net_buf *b, const dns_zone_info *z, const dns_prop_want *want, size_t n,
 		     const dns_net_opts *o, pf_err *e);
 int net_dec_prop_req(const net_buf *b, net_prop_req *ret, pf_err *e);
+/* Empties r in place (NULL: nothing). */
 void net_prop_req_free(net_prop_req *r);
 /* The round without its want pointer (the parent has the wants). */
 int net_enc_prop_rep(net_buf *b, const net_status *st, const dns_prop_round *rd, pf_err *e);
@@ -228,6 +230,7 @@ int net_enc_probe_req(net_buf *b, const pf_hostport *ep, const char *tlsa_host,
 		      const pf_tlsa_rdata *records, size_t n, enum pf_probe_want want,
 		      int timeout_ms, pf_err *e);
 int net_dec_probe_req(const net_buf *b, net_probe_req *ret, pf_err *e);
+/* Empties r in place (NULL: nothing). */
 void net_probe_req_free(net_probe_req *r);
 void net_enc_probe_rep(net_buf *b, const net_status *st, const pf_probe_result *res);
 int net_dec_probe_rep(const net_buf *b, net_status *st, pf_probe_result *ret, pf_err *e);

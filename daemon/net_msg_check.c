@@ -56,6 +56,8 @@ int net_dec_prop_req(const net_buf *b, net_prop_req *ret, pf_err *e)
 
 void net_prop_req_free(net_prop_req *r)
 {
+	if (!r)
+		return;
 	free(r->zone.checks);
 	free(r->want);
 	memset(r, 0, sizeof(*r));
@@ -247,6 +249,8 @@ int net_dec_probe_req(const net_buf *b, net_probe_req *ret, pf_err *e)
 
 void net_probe_req_free(net_probe_req *r)
 {
+	if (!r)
+		return;
 	free(r->records);
 	memset(r, 0, sizeof(*r));
 }

@@ -124,6 +124,8 @@ int net_signer_init(net_signer *s, const dns_tsig_key *key, const char *zone, co
 
 void net_signer_free(net_signer *s)
 {
+	if (!s)
+		return;
 	free(s->owners);
 	free(s->records);
 	memset(s, 0, sizeof(*s));

@@ -48,6 +48,7 @@ typedef struct net_signer {
 int net_signer_init(net_signer *s, const dns_tsig_key *key, const char *zone, const dns_change *ch,
 		    size_t n, pf_err *e);
 
+/* Empties s in place (NULL: nothing). */
 void net_signer_free(net_signer *s);
 
 /*

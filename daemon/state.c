@@ -122,6 +122,8 @@ static void clear_rollover(pf_state *st)
 
 void pf_state_free(pf_state *st)
 {
+	if (!st)
+		return;
 	clear_rollover(st);
 	pf_state_init(st);
 }

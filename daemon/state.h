@@ -195,7 +195,8 @@ bool pf_state_key_has_old(const pf_state_key *k);
 
 /* An empty, idle state.  Never fails. */
 void pf_state_init(pf_state *st);
-/* Release everything st owns; st is then as after pf_state_init. */
+/* Release everything st owns; st is then as after pf_state_init (NULL:
+ * nothing). */
 void pf_state_free(pf_state *st);
 
 /* Begin a rollover in st: a fresh random id, every field of the previous
