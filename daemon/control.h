@@ -12,6 +12,7 @@
 #define PF_CONTROL_H
 
 #include <stdio.h>
+#include <sys/un.h>
 
 #include <systemd/sd-event.h>
 
@@ -53,6 +54,10 @@ int control_server_new(sd_event *event, int lfd, pf_control_handler handler, pf_
 
 /* Drop every client and stop watching the socket; returns NULL. */
 pf_control *control_server_free(pf_control *srv);
+
+/* Fill *ret with the address of the socket at path.  Returns 0, or -errno
+ * with e set when path does not fit. */
+int control_sockaddr(const char *path, struct sockaddr_un *ret, pf_err *e);
 
 /*
  * Client: send request to the daemon at path.  On a reply, *ret_exit is the
