@@ -16,9 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
-
-#include <systemd/sd-id128.h>
 
 #include "postfix.h"
 #include "macro.h"
@@ -128,16 +127,38 @@ void pf_state_free(pf_state *st)
 	pf_state_init(st);
 }
 
+/* A new rollover id in hex[PF_ROLLOVER_ID_LEN + 1]: 128 random bits as a
+ * version 4 UUID in 32 lower-case hex digits, the form sd_id128_randomize
+ * and sd_id128_to_string gave, without linking libsystemd for it.
+ * getrandom() fails only without a kernel random source, where nothing
+ * else would work either: then it aborts. */
+static void rollover_id_new(char *hex)
+{
+	unsigned char b[PF_ROLLOVER_ID_LEN / 2];
+	size_t have = 0;
+
+	while (have < sizeof(b)) {
+		ssize_t n = getrandom(b + have, sizeof(b) - have, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			abort();
+		have += (size_t)n;
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	for (size_t i = 0; i < sizeof(b); i++) {
+		hex[2 * i] = "0123456789abcdef"[b[i] >> 4];
+		hex[2 * i + 1] = "0123456789abcdef"[b[i] & 0x0f];
+	}
+	hex[PF_ROLLOVER_ID_LEN] = '\0';
+}
+
 void pf_state_begin(pf_state *st, int64_t now)
 {
-	sd_id128_t id;
-
 	clear_rollover(st);
-	/* sd_id128_randomize reads getrandom(); it fails only without a
-	 * kernel random source, where nothing else would work either. */
-	if (sd_id128_randomize(&id) < 0)
-		abort();
-	sd_id128_to_string(id, st->rollover);
+	rollover_id_new(st->rollover);
 	st->phase = PF_PHASE_IDLE;
 	st->t[PF_T_STARTED] = now;
 }
