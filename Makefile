@@ -40,7 +40,14 @@ CFLAGS   ?= -O2 -g
 FAULT_INJECTION ?= yes
 FAULT_CFLAGS := $(if $(filter yes,$(FAULT_INJECTION)),-DPFTLS_FAULT_INJECTION)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) $(FAULT_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS   := $(PKG_LIBS)
+# --as-needed: a binary records (NEEDED) only the libraries it calls.
+# pftls-roll does not link libsystemd: its journal events and D-Bus reloads
+# load it on first use (daemon/sd_lazy.c), so a subcommand that needs
+# neither does not load it and what it pulls in (libgcrypt, liblzma,
+# libzstd, liblz4, libcap).  pftls-rolld and the tests link it for sd-event
+# and sd_notify.  tests/integ/startup.sh checks the NEEDED lists.
+LDLIBS   := -Wl,--as-needed $(PKG_LIBS)
+CLI_LDLIBS := -Wl,--as-needed $(shell pkg-config --libs openssl ldns 2>/dev/null)
 
 B := build
 DAEMON_MAIN := daemon/pftls-rolld.c
@@ -69,7 +76,7 @@ $(B)/libpftls.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(B)/pftls-roll: $(TOOL_OBJS) $(B)/libpftls.a
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libpftls.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(B)/libpftls.a $(CLI_LDLIBS)
 
 $(B)/pftls-rolld: $(B)/daemon/pftls-rolld.o $(B)/libpftls.a
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libpftls.a $(LDLIBS)

@@ -18,7 +18,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <systemd/sd-journal.h>
+#include "macro.h"
+#include "sd_lazy.h"
 
 static const pf_event_kind kinds[PF_EV_COUNT] = {
 	[PF_EV_ROLLOVER_STARTED] = {"rollover-started", "1577beee49f5495cb24385171cadae15",
@@ -190,6 +191,7 @@ static int log_text(enum pf_event ev, const pf_event_ctx *ctx, const char *raw)
 	char f_msg[PF_JOURNAL_MAX_MESSAGE + 16], f_id[64], f_prio[16], f_event[64], f_phase[64];
 	char f_roll[64], f_keys[PF_EVENT_MAX_KEYS][96], f_server[340];
 	struct iovec iov[8 + PF_EVENT_MAX_KEYS];
+	const pf_sd_api *sd;
 	pf_event_ctx c;
 	int n = 0, r;
 	bool ok;
@@ -226,7 +228,13 @@ static int log_text(enum pf_event ev, const pf_event_ctx *ctx, const char *raw)
 	if (c.server)
 		FIELD(f_server, "PFTLS_SERVER=%s", c.server);
 #undef FIELD
-	r = sd_journal_sendv(iov, n);
+	/* libsystemd loaded only now (sd_lazy.h), with the CODE_* fields its
+	 * sd_journal_sendv macro adds. */
+	sd = pf_sd_api_get(NULL);
+	r = sd ? sd->journal_sendv_with_location("CODE_FILE=" __FILE__,
+						 "CODE_LINE=" PF_STRINGIFY(__LINE__), __func__, iov,
+						 n)
+	       : -ENOENT;
 	if (r < 0) {
 		/* Never lose an event: a journal that refuses it gets the line
 		 * on stderr, which systemd usually routes to the journal too. */

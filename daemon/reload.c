@@ -14,10 +14,9 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
-#include <systemd/sd-bus.h>
-
 #include "macro.h"
 #include "sandbox.h"
+#include "sd_lazy.h"
 
 bool reload_privileged(char *why, size_t len)
 {
@@ -67,6 +66,7 @@ int reload_preflight(const pf_config *cfg, const char *config_path, bool *ret_ch
 
 /* What the JobRemoved handler fills in for the job it waits for. */
 typedef struct job_wait {
+	const pf_sd_api *sd;
 	char *path;   /* the job's object path, from ReloadUnit's reply */
 	char *result; /* "done", "failed", ...: set once the job is removed */
 } job_wait;
@@ -82,7 +82,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 	(void)ret_error;
 	if (!w->path || w->result)
 		return 0;
-	if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+	if (w->sd->bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
 		return 0;
 	if (strcmp(path, w->path) == 0)
 		w->result = pf_strdup(result);
@@ -96,11 +96,16 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 	sd_bus_message *reply = NULL;
 	sd_bus_error berr = SD_BUS_ERROR_NULL;
 	job_wait w = {0};
+	pf_err why = {0};
 	uint64_t deadline;
 	const char *path;
 	int r;
 
-	if ((r = sd_bus_open_system(&bus)) < 0) {
+	/* libsystemd loaded only now (sd_lazy.h): most pftls-roll runs reload
+	 * nothing. */
+	if (!(w.sd = pf_sd_api_get(&why)))
+		return pf_err_set(e, ENOENT, "reload of %s over D-Bus: %s", unit, why.msg);
+	if ((r = w.sd->bus_open_system(&bus)) < 0) {
 		r = pf_err_set(e, -r,
 			       "reload of %s over D-Bus: cannot connect to the system bus: %s",
 			       unit, strerror(-r));
@@ -108,23 +113,23 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 	}
 	/* Listen before asking, as systemctl does: a quick job may be gone
 	 * before the reply to ReloadUnit is read. */
-	r = sd_bus_match_signal(bus, &slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-				"org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed,
-				&w);
+	r = w.sd->bus_match_signal(bus, &slot, "org.freedesktop.systemd1",
+				   "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+				   "JobRemoved", on_job_removed, &w);
 	if (r < 0) {
 		r = pf_err_set(e, -r, "reload of %s over D-Bus: cannot subscribe to JobRemoved: %s",
 			       unit, strerror(-r));
 		goto out;
 	}
-	r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-			       "org.freedesktop.systemd1.Manager", "ReloadUnit", &berr, &reply,
-			       "ss", unit, "replace");
+	r = w.sd->bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+				  "org.freedesktop.systemd1.Manager", "ReloadUnit", &berr, &reply,
+				  "ss", unit, "replace");
 	if (r < 0) {
 		r = pf_err_set(e, -r, "reload of %s over D-Bus failed: %.300s", unit,
 			       berr.message ? berr.message : strerror(-r));
 		goto out;
 	}
-	if ((r = sd_bus_message_read(reply, "o", &path)) < 0) {
+	if ((r = w.sd->bus_message_read(reply, "o", &path)) < 0) {
 		r = pf_err_set(e, EPROTO, "reload of %s over D-Bus: no job in systemd's reply",
 			       unit);
 		goto out;
@@ -134,7 +139,7 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 	while (!w.result) {
 		uint64_t now;
 
-		r = sd_bus_process(bus, NULL);
+		r = w.sd->bus_process(bus, NULL);
 		if (r < 0) {
 			r = pf_err_set(e, -r,
 				       "reload of %s over D-Bus: lost the bus while waiting for "
@@ -151,7 +156,7 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 				       unit, w.path, timeout_sec);
 			goto out;
 		}
-		r = sd_bus_wait(bus, deadline - now);
+		r = w.sd->bus_wait(bus, deadline - now);
 		if (r < 0 && r != -EINTR) {
 			r = pf_err_set(e, -r, "reload of %s over D-Bus: %s", unit, strerror(-r));
 			goto out;
@@ -165,9 +170,9 @@ int reload_unit_wait(const char *unit, unsigned timeout_sec, pf_err *e)
 out:
 	free(w.path);
 	free(w.result);
-	sd_bus_error_free(&berr);
-	sd_bus_message_unref(reply);
-	sd_bus_slot_unref(slot);
-	sd_bus_flush_close_unref(bus);
+	w.sd->bus_error_free(&berr);
+	w.sd->bus_message_unref(reply);
+	w.sd->bus_slot_unref(slot);
+	w.sd->bus_flush_close_unref(bus);
 	return r;
 }
