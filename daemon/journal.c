@@ -191,7 +191,9 @@ static int log_text(enum pf_event ev, const pf_event_ctx *ctx, const char *raw)
 	char f_msg[PF_JOURNAL_MAX_MESSAGE + 16], f_id[64], f_prio[16], f_event[64], f_phase[64];
 	char f_roll[64], f_keys[PF_EVENT_MAX_KEYS][96], f_server[340];
 	struct iovec iov[8 + PF_EVENT_MAX_KEYS];
+	static bool said;
 	const pf_sd_api *sd;
+	pf_err why = {0};
 	pf_event_ctx c;
 	int n = 0, r;
 	bool ok;
@@ -229,8 +231,13 @@ static int log_text(enum pf_event ev, const pf_event_ctx *ctx, const char *raw)
 		FIELD(f_server, "PFTLS_SERVER=%s", c.server);
 #undef FIELD
 	/* libsystemd loaded only now (sd_lazy.h), with the CODE_* fields its
-	 * sd_journal_sendv macro adds. */
-	sd = pf_sd_api_get(NULL);
+	 * sd_journal_sendv macro adds.  Without it (a broken install: the
+	 * package depends on it) events go to stderr, said once. */
+	if (!(sd = pf_sd_api_get(&why)) && !said) {
+		fprintf(stderr, "%s: %s; journal entries go to stderr\n",
+			program_invocation_short_name, why.msg);
+		said = true;
+	}
 	r = sd ? sd->journal_sendv_with_location("CODE_FILE=" __FILE__,
 						 "CODE_LINE=" PF_STRINGIFY(__LINE__), __func__, iov,
 						 n)
