@@ -183,6 +183,7 @@ static int handle(void *userdata, const char *verb, const char *arg, FILE *out, 
 		if ((rc = roll_cancel(m->roll, e)) < 0)
 			return rc;
 		notify_status(m);
+		write_metrics(m);
 		fprintf(out, "rollover cancelled\n");
 		return 0;
 	}

@@ -314,10 +314,11 @@ enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, F
 	size_t *idx = NULL, n = 0, n_keys = 0;
 	pf_err e = {0};
 
+	if (!quiet)
+		return roll_plugin_unknown(out, "cannot open /dev/null");
 	if (audit_begin(r, quiet, &dep, &e) < 0) {
 		audit_end(r, &saved, saved_progress, &dep);
-		if (quiet)
-			fclose(quiet);
+		fclose(quiet);
 		return roll_plugin_unknown(out, e.msg);
 	}
 	idx = pf_calloc(r->st.n_records + 1, sizeof(size_t));
@@ -373,8 +374,7 @@ enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, F
 	fputc('\n', out);
 	free(idx);
 	audit_end(r, &saved, saved_progress, &dep);
-	if (quiet)
-		fclose(quiet);
+	fclose(quiet);
 	return rep.state;
 }
 
