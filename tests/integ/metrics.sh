@@ -97,6 +97,7 @@ S=$(scrape)
 check_eq "after it: no textfile parse error" 0 "$(sval node_textfile_scrape_error)"
 check_eq "after it: phase idle 1, the completed counter 1" "1 1" \
 	"$(sval pftls_phase 'phase="idle"') $(sval pftls_rollovers_completed_total)"
+sed 's/^/# /' "$PROM" # the file after the rollover, for the log
 AGE1=$(sval pftls_key_age_seconds 'algorithm="rsa"')
 OLD_AGE=$(($(date +%s) - $(stat -c %Y "$OLD_RSA")))
 check "after it: the key age is the new RSA key's ($AGE1 s), younger than the old one ($OLD_AGE s)" \
