@@ -66,6 +66,7 @@ static const struct param {
 	[PF_P_RELOAD_COMMAND] = {"reload_command", "", T_COMMAND_OPT},
 	[PF_P_RELOAD_UNIT] = {"reload_unit", "", T_UNIT_OPT},
 	[PF_P_VERIFY_ENDPOINTS] = {"verify_endpoints", "", T_HOSTPORTS},
+	[PF_P_METRICS_FILE] = {"metrics_file", "", T_PATH_OPT},
 	[PF_P_STATE_DIRECTORY] = {"state_directory", "/var/lib/pftls-roll", T_PATH},
 	[PF_P_CONTROL_SOCKET] = {"control_socket", "/run/pftls-roll/control", T_PATH},
 };
@@ -496,6 +497,8 @@ static int apply(pf_config *cfg, unsigned id, const char *value, pf_err *e)
 		return set_opt_string(&cfg->reload_unit, value);
 	case PF_P_VERIFY_ENDPOINTS:
 		return parse_hostports(value, false, 256, &cfg->verify_endpoints, e);
+	case PF_P_METRICS_FILE:
+		return set_path(&cfg->metrics_file, value, true, e);
 	case PF_P_STATE_DIRECTORY:
 		return set_path(&cfg->state_directory, value, false, e);
 	case PF_P_CONTROL_SOCKET:
@@ -535,6 +538,7 @@ void pf_config_free(pf_config *cfg)
 	free(cfg->reload_command);
 	free(cfg->reload_unit);
 	free(cfg->verify_endpoints.v);
+	free(cfg->metrics_file);
 	free(cfg->state_directory);
 	free(cfg->control_socket);
 	for (unsigned i = 0; i < PF_P_COUNT; i++)
@@ -882,6 +886,10 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 	case PF_P_RELOAD_UNIT:
 		if (cfg->reload_unit)
 			fprintf(out, " %s", cfg->reload_unit);
+		break;
+	case PF_P_METRICS_FILE:
+		if (cfg->metrics_file)
+			fprintf(out, " %s", cfg->metrics_file);
 		break;
 	case PF_P_STATE_DIRECTORY:
 		fprintf(out, " %s", cfg->state_directory);

@@ -67,6 +67,7 @@ enum pf_param_id {
 	PF_P_RELOAD_COMMAND,
 	PF_P_RELOAD_UNIT,
 	PF_P_VERIFY_ENDPOINTS,
+	PF_P_METRICS_FILE,
 	PF_P_STATE_DIRECTORY,
 	PF_P_CONTROL_SOCKET,
 	PF_P_COUNT
@@ -102,6 +103,7 @@ typedef struct pf_config {
 	char *reload_command;              /* NULL: "postfix -c DIR reload" */
 	char *reload_unit;                 /* NULL: use reload_command */
 	pf_hostport_list verify_endpoints; /* empty: tlsa_hostnames x ports */
+	char *metrics_file;                /* NULL: no metrics written */
 	char *state_directory;
 	char *control_socket;
 

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "control.h"
 #include "journal.h"
+#include "metrics.h"
 #include "net.h"
 #include "reload.h"
 #include "rollover.h"
@@ -44,6 +45,12 @@ typedef struct manager {
 	int control_fd;
 	int instance_fd;
 	int verbose;
+	/* What the metrics_file last showed, to write it again when a
+	 * command line moved the rollover; and whether its last write
+	 * failed (logged once until one succeeds). */
+	enum pf_phase metrics_phase;
+	uint64_t metrics_completed, metrics_failed;
+	bool metrics_error;
 } manager;
 
 static void log_event(enum pf_event ev, const char *fmt, ...) PF_PRINTF(2, 3);
@@ -64,10 +71,35 @@ static void notify_status(manager *m)
 	sd_notifyf(0, "STATUS=%s", roll_status_line(m->roll));
 }
 
+/* Write the metrics_file (when set) from the state as it is now. */
+static void write_metrics(manager *m)
+{
+	pf_metrics mx;
+	pf_err e = {0};
+
+	if (!m->cfg.metrics_file)
+		return;
+	/* Without main.cf's keys the state's facts are still worth writing. */
+	roll_metrics(m->roll, &mx, &e);
+	pf_err_clear(&e);
+	if (metrics_write(m->cfg.metrics_file, &mx, &e) < 0) {
+		if (!m->metrics_error)
+			log_event(PF_EV_SERVER_ERROR, "metrics_file not written: %s", e.msg);
+		m->metrics_error = true;
+	} else {
+		m->metrics_error = false;
+	}
+	m->metrics_phase = mx.phase;
+	m->metrics_completed = mx.rollovers_completed;
+	m->metrics_failed = mx.rollovers_failed;
+	metrics_clear(&mx);
+}
+
 /* The engine entered a phase: say so at once, even mid-run. */
 static void on_phase(void *userdata)
 {
 	notify_status(userdata);
+	write_metrics(userdata);
 }
 
 /* Arm the timer for epoch second t (0: disarm; past: at once). */
@@ -112,6 +144,16 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		wakeup = pf_now() + 60;
 	}
 	notify_status(m);
+	/* A change the phase hook did not see: back to idle, or a step a
+	 * command line made. */
+	{
+		uint64_t done, failed;
+
+		roll_counters(m->roll, &done, &failed);
+		if (strcmp(pf_phase_name(m->metrics_phase), roll_phase(m->roll)) != 0 ||
+		    done != m->metrics_completed || failed != m->metrics_failed)
+			write_metrics(m);
+	}
 	arm(m, wakeup);
 	return 0;
 }
@@ -141,6 +183,7 @@ static int handle(void *userdata, const char *verb, const char *arg, FILE *out, 
 		if ((rc = roll_cancel(m->roll, e)) < 0)
 			return rc;
 		notify_status(m);
+		write_metrics(m);
 		fprintf(out, "rollover cancelled\n");
 		return 0;
 	}
@@ -229,6 +272,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	}
 	sd_notify(0, "READY=1");
 	notify_status(m);
+	write_metrics(m);
 	return 0;
 }
 
@@ -402,6 +446,7 @@ int main(int argc, char **argv)
 	arm_now(&m);
 	log_event(PF_EV_DAEMON_STARTED, "pftls-rolld %s started (configuration %s, phase %s)",
 		  PF_VERSION, m.config_path, roll_phase(m.roll));
+	write_metrics(&m);
 	sd_notify(0, "READY=1");
 	notify_status(&m);
 	rc = sd_event_loop(m.event);

@@ -1,50 +1,57 @@
 /*
  * roll_check.c - what the rollover reports without moving it: the "check"
  * audit of the keys in service (a verification pass over a scratch state
- * whose next keys are the deployed ones), the status report, and the
- * one-line sd_notify STATUS=.
+ * whose next keys are the deployed ones), its Monitoring Plugins form
+ * ("check --plugin", which counts every server and endpoint and weighs
+ * certificate expiry), the facts of the metrics_file, the status report,
+ * and the one-line sd_notify STATUS=.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/x509.h>
 
 #include "keystore.h"
+#include "macro.h"
 #include "roll_int.h"
 #include "status.h"
+#include "tlsa.h"
 
-int roll_check(pf_roll *r, FILE *out, pf_err *e)
+/* The audit's scratch state: its "next" keys are the keys main.cf deploys,
+ * with their records; one line per key to out.  Returns 0 or -errno. */
+static int audit_begin(pf_roll *r, FILE *out, pf_tls_files *dep, pf_err *e)
 {
-	pf_tls_files dep = {0};
 	pf_strv hosts = {0};
-	pf_state saved = r->st;
-	FILE *saved_progress = r->progress;
 	size_t n_keys = 0;
 	int rc;
 
-	/* The audit reuses the verification of a rollover on a scratch state
-	 * whose "next" keys are the ones deployed now. */
 	pf_state_init(&r->st);
 	r->audit = true;
 	r->progress = out;
 	if ((rc = roll_open_postfix(r, e)) < 0 || (rc = roll_tlsa_hosts(r, &hosts, e)) < 0 ||
-	    (rc = r->ops->deployed(r->ops_data, "smtpd", &dep, e)) < 0)
+	    (rc = r->ops->deployed(r->ops_data, "smtpd", dep, e)) < 0)
 		goto out;
 	pf_state_begin(&r->st, roll_now(r));
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
 		pf_pubkey pk = {0};
 
-		if (!dep.key_file[a] || !dep.cert_file[a])
+		if (!dep->key_file[a] || !dep->cert_file[a])
 			continue;
-		rc = keystore_load_pubkey(dep.key_file[a], &pk, e);
+		rc = keystore_load_pubkey(dep->key_file[a], &pk, e);
 		if (rc == 0)
-			rc = pf_state_set_key(&r->st, (enum pf_alg)a, PF_ROLE_NEXT, dep.key_file[a],
-					      dep.cert_file[a], pk.spki_sha256, e);
+			rc = pf_state_set_key(&r->st, (enum pf_alg)a, PF_ROLE_NEXT,
+					      dep->key_file[a], dep->cert_file[a], pk.spki_sha256,
+					      e);
 		if (rc == 0)
-			rc = roll_add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, dep.key_file[a],
-					      dep.cert_file[a], &hosts, e);
+			rc = roll_add_records(r, PF_ROLE_NEXT, (enum pf_alg)a, dep->key_file[a],
+					      dep->cert_file[a], &hosts, e);
 		if (rc == 0) {
 			fprintf(out, "deployed %s key %s (spki %s)\n", pf_alg_name((enum pf_alg)a),
-				dep.key_file[a], pk.spki_sha256);
+				dep->key_file[a], pk.spki_sha256);
 			n_keys++;
 		}
 		pf_pubkey_free(&pk);
@@ -56,6 +63,36 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 		dns_zones_free(r->zones, r->n_zones);
 		r->zones = NULL;
 		r->n_zones = 0;
+	}
+out:
+	pf_strv_clear(&hosts);
+	return rc;
+}
+
+/* Put the engine back as it was before audit_begin (saved). */
+static void audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_files *dep)
+{
+	pf_tls_files_free(dep);
+	pf_state_free(&r->st);
+	r->st = *saved;
+	r->audit = false;
+	r->progress = saved_progress;
+	dns_zones_free(r->zones, r->n_zones);
+	r->zones = NULL;
+	r->n_zones = 0;
+}
+
+int roll_check(pf_roll *r, FILE *out, pf_err *e)
+{
+	pf_tls_files dep = {0};
+	pf_state saved = r->st;
+	FILE *saved_progress = r->progress;
+	int rc;
+
+	/* The audit reuses the verification of a rollover on a scratch state
+	 * whose "next" keys are the ones deployed now. */
+	rc = audit_begin(r, out, &dep, e);
+	if (rc == 0) {
 		rc = roll_verify_once(r, e);
 		if (rc == 0)
 			fprintf(out,
@@ -64,17 +101,354 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 		else if (rc == -EPROTO || rc == -ECONNREFUSED || rc == -ETIMEDOUT)
 			rc = -EPROTO;
 	}
-out:
-	pf_tls_files_free(&dep);
-	pf_strv_clear(&hosts);
-	pf_state_free(&r->st);
-	r->st = saved;
-	r->audit = false;
-	r->progress = saved_progress;
-	dns_zones_free(r->zones, r->n_zones);
-	r->zones = NULL;
-	r->n_zones = 0;
+	audit_end(r, &saved, saved_progress, &dep);
 	return rc;
+}
+
+/* ---- check --plugin ---- */
+
+/* What the plugin pass found. */
+typedef struct plugin_report {
+	size_t servers, servers_ok, servers_answered;
+	size_t endpoints, endpoints_ok;
+	pf_metrics_key keys[PF_ALG_COUNT];
+	enum pf_plugin_state state; /* OK, CRITICAL or UNKNOWN so far */
+	char why[400];              /* the first problem */
+} plugin_report;
+
+const char *roll_plugin_state_name(enum pf_plugin_state s)
+{
+	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+	return (unsigned)s < PF_ELEMENTSOF(names) ? names[s] : "UNKNOWN";
+}
+
+/* Note a problem of state s; the first of the worst state is kept. */
+PF_PRINTF(3, 4)
+static void problem(plugin_report *rep, enum pf_plugin_state s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rep->state != PF_PLUGIN_OK && s <= rep->state)
+		return;
+	rep->state = s;
+	va_start(ap, fmt);
+	vsnprintf(rep->why, sizeof(rep->why), fmt, ap);
+	va_end(ap);
+}
+
+/* A message fit for the one plugin line: no control characters, and no
+ * '|', which would start the performance data. */
+static void plugin_text(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc(*s == '|' ? '/' : ((unsigned char)*s < 0x20 ? ' ' : *s), out);
+}
+
+/* Every check server of every zone: does it serve every deployed key's
+ * record, signed when the zone is? */
+static void plugin_servers(pf_roll *r, const size_t *idx, size_t n, plugin_report *rep)
+{
+	dns_prop_want *want = pf_calloc(n + 1, sizeof(*want));
+	dns_net_opts no;
+	pf_err e = {0};
+
+	dns_net_opts_default(&no);
+	if (roll_zones(r, &e) < 0) {
+		problem(rep, PF_PLUGIN_UNKNOWN, "%s", e.msg);
+		free(want);
+		return;
+	}
+	for (size_t z = 0; z < r->n_zones; z++) {
+		dns_prop_round rd = {0};
+		size_t m = roll_wants_in_zone(r, idx, n, &r->zones[z], true, want);
+
+		if (m == 0)
+			continue;
+		if (r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, &e) < 0) {
+			problem(rep, PF_PLUGIN_UNKNOWN, "%s", e.msg);
+			continue;
+		}
+		if (!rd.zone_signed)
+			problem(rep, PF_PLUGIN_CRITICAL,
+				"zone %s is not DNSSEC-signed: DANE protects nothing", rd.zone);
+		for (size_t i = 0; i < rd.n_servers; i++) {
+			const dns_prop_server *sv = &rd.servers[i];
+
+			rep->servers++;
+			rep->servers_answered += sv->state != DNS_PROP_NO_ANSWER;
+			if (sv->complete && (!rd.zone_signed || sv->all_signed))
+				rep->servers_ok++;
+			else
+				problem(rep, PF_PLUGIN_CRITICAL,
+					"%s does not serve every deployed key's record%s%s%s",
+					sv->target.addr.label, rd.zone_signed ? ", signed" : "",
+					sv->note[0] ? ": " : "", sv->note);
+		}
+		dns_prop_round_free(&rd);
+	}
+	if (rep->servers && !rep->servers_answered)
+		problem(rep, PF_PLUGIN_UNKNOWN, "no check server answered (%zu asked)",
+			rep->servers);
+	free(want);
+}
+
+/* Every endpoint x algorithm: does it present the deployed key, and does
+ * that DANE-validate against the deployed key's records? */
+static void plugin_endpoints(pf_roll *r, const size_t *idx, size_t n, plugin_report *rep)
+{
+	pf_hostport_list eps = {0};
+
+	roll_endpoints(r, &eps);
+	for (size_t i = 0; i < eps.n && n; i++) {
+		char label[PF_ENDPOINT_BUF];
+
+		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
+			 eps.v[i].port ? eps.v[i].port : 25);
+		for (int a = 0; a < PF_ALG_COUNT; a++) {
+			const pf_state_key *k = &r->st.keys[a];
+			pf_tlsa_rdata *rds;
+			pf_probe_result res;
+			pf_err e = {0};
+			size_t m = 0;
+
+			if (!k->present || !pf_state_key_has_next(k))
+				continue;
+			rds = pf_calloc(n + 1, sizeof(*rds));
+			for (size_t j = 0; j < n; j++) {
+				const pf_tlsa_rdata *rd = &r->st.records[idx[j]].rdata;
+				bool seen = false;
+
+				if (r->st.records[idx[j]].alg != (enum pf_alg)a)
+					continue;
+				for (size_t q = 0; q < m && !seen; q++)
+					seen = tlsa_equal(&rds[q], rd);
+				if (!seen)
+					rds[m++] = *rd;
+			}
+			rep->endpoints++;
+			if (r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds,
+					  m, (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, &e) < 0)
+				problem(rep, PF_PLUGIN_CRITICAL, "%s", e.msg);
+			else if (strcmp(res.spki_sha256, k->next_spki) != 0)
+				problem(rep, PF_PLUGIN_CRITICAL,
+					"%s presents an %s key %.16s... that is not the deployed "
+					"%.16s...",
+					label, pf_alg_name((enum pf_alg)a), res.spki_sha256,
+					k->next_spki);
+			else if (!res.dane_ok)
+				problem(rep, PF_PLUGIN_CRITICAL,
+					"%s: the deployed %s key does not DANE-validate: %s", label,
+					pf_alg_name((enum pf_alg)a), res.verify_error);
+			else
+				rep->endpoints_ok++;
+			free(rds);
+		}
+	}
+	free(eps.v);
+}
+
+/* Age of the key file (seconds, -1 unknown) and notAfter of the
+ * certificate file (0 unknown). */
+static void key_facts(const char *keyfile, const char *certfile, int64_t now, pf_metrics_key *ret)
+{
+	struct stat st;
+	X509 *cert = NULL;
+	pf_err e = {0};
+	struct tm tm;
+
+	ret->present = true;
+	ret->age = keyfile && stat(keyfile, &st) == 0 ? now - st.st_mtime : -1;
+	ret->cert_not_after = 0;
+	if (certfile && keystore_load_cert(certfile, &cert, &e) == 0 &&
+	    ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+		ret->cert_not_after = (int64_t)timegm(&tm);
+	X509_free(cert);
+}
+
+static void fmt_days(char *buf, size_t len, int64_t secs)
+{
+	if (secs >= 86400 || secs <= -86400)
+		snprintf(buf, len, "%lldd", (long long)(secs / 86400));
+	else
+		snprintf(buf, len, "%lldh", (long long)(secs / 3600));
+}
+
+/* The perfdata: 'label'=value[UOM];[warn];[crit];[min];[max]. */
+static void plugin_perfdata(FILE *out, const plugin_report *rep, const pf_check_limits *lim,
+			    int64_t now)
+{
+	fprintf(out, " | servers_ok=%zu;;;0;%zu endpoints_ok=%zu;;;0;%zu", rep->servers_ok,
+		rep->servers, rep->endpoints_ok, rep->endpoints);
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_metrics_key *k = &rep->keys[a];
+
+		/* A range "N:" alerts below N: a certificate too close to expiry. */
+		if (k->present && k->cert_not_after)
+			fprintf(out, " cert_expiry_%s=%llds;%lld:;%lld:;;",
+				pf_alg_name((enum pf_alg)a), (long long)(k->cert_not_after - now),
+				(long long)lim->cert_warning, (long long)lim->cert_critical);
+	}
+	for (int a = 0; a < PF_ALG_COUNT; a++)
+		if (rep->keys[a].present && rep->keys[a].age >= 0)
+			fprintf(out, " key_age_%s=%llds;;;0;", pf_alg_name((enum pf_alg)a),
+				(long long)rep->keys[a].age);
+}
+
+enum pf_plugin_state roll_plugin_unknown(FILE *out, const char *msg)
+{
+	fputs("PFTLS UNKNOWN - ", out);
+	plugin_text(out, msg);
+	fputc('\n', out);
+	return PF_PLUGIN_UNKNOWN;
+}
+
+enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, FILE *out)
+{
+	plugin_report rep = {.state = PF_PLUGIN_OK};
+	pf_tls_files dep = {0};
+	pf_state saved = r->st;
+	FILE *saved_progress = r->progress, *quiet = fopen("/dev/null", "w");
+	int64_t now = roll_now(r), soonest = INT64_MAX;
+	const char *soonest_alg = "";
+	size_t *idx = NULL, n = 0, n_keys = 0;
+	pf_err e = {0};
+
+	if (!quiet)
+		return roll_plugin_unknown(out, "cannot open /dev/null");
+	if (audit_begin(r, quiet, &dep, &e) < 0) {
+		audit_end(r, &saved, saved_progress, &dep);
+		fclose(quiet);
+		return roll_plugin_unknown(out, e.msg);
+	}
+	idx = pf_calloc(r->st.n_records + 1, sizeof(size_t));
+	n = roll_select_records(&r->st, PF_ROLE_NEXT, idx);
+	plugin_servers(r, idx, n, &rep);
+	plugin_endpoints(r, idx, n, &rep);
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		if (!dep.key_file[a] || !dep.cert_file[a])
+			continue;
+		n_keys++;
+		key_facts(dep.key_file[a], dep.cert_file[a], now, &rep.keys[a]);
+		if (rep.keys[a].cert_not_after && rep.keys[a].cert_not_after - now < soonest) {
+			soonest = rep.keys[a].cert_not_after - now;
+			soonest_alg = pf_alg_name((enum pf_alg)a);
+		}
+	}
+	if (soonest != INT64_MAX) {
+		char left[32], limit[32];
+
+		fmt_days(left, sizeof(left), soonest);
+		if (soonest <= 0)
+			problem(&rep, PF_PLUGIN_CRITICAL, "the deployed %s certificate has expired",
+				soonest_alg);
+		else if (soonest <= lim->cert_critical) {
+			fmt_days(limit, sizeof(limit), lim->cert_critical);
+			problem(&rep, PF_PLUGIN_CRITICAL,
+				"the deployed %s certificate expires in %s (critical within %s)",
+				soonest_alg, left, limit);
+		} else if (soonest <= lim->cert_warning && rep.state == PF_PLUGIN_OK) {
+			fmt_days(limit, sizeof(limit), lim->cert_warning);
+			problem(&rep, PF_PLUGIN_WARNING,
+				"the deployed %s certificate expires in %s (warning within %s)",
+				soonest_alg, left, limit);
+		}
+	}
+	fprintf(out, "PFTLS %s - ", roll_plugin_state_name(rep.state));
+	if (rep.state != PF_PLUGIN_OK) {
+		plugin_text(out, rep.why);
+	} else {
+		char left[32];
+
+		fmt_days(left, sizeof(left), soonest == INT64_MAX ? 0 : soonest);
+		fprintf(out,
+			"%zu deployed key%s served by %zu of %zu check servers, %zu of %zu "
+			"endpoint "
+			"checks DANE-valid",
+			n_keys, n_keys == 1 ? "" : "s", rep.servers_ok, rep.servers,
+			rep.endpoints_ok, rep.endpoints);
+		if (soonest != INT64_MAX)
+			fprintf(out, ", certificates valid for %s more", left);
+	}
+	plugin_perfdata(out, &rep, lim, now);
+	fputc('\n', out);
+	free(idx);
+	audit_end(r, &saved, saved_progress, &dep);
+	fclose(quiet);
+	return rep.state;
+}
+
+/* ---- metrics ---- */
+
+int roll_metrics(pf_roll *r, pf_metrics *ret, pf_err *e)
+{
+	pf_tls_files dep = {0};
+	pf_timing t;
+	int64_t oldest = -1;
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->now = roll_now(r);
+	ret->phase = r->st.phase;
+	ret->rollovers_completed = r->st.rollovers_completed;
+	ret->rollovers_failed = r->st.rollovers_failed;
+	for (int i = 0; i < PF_T_COUNT; i++)
+		if (r->st.t[i] > ret->last_phase_change)
+			ret->last_phase_change = r->st.t[i];
+	/* Back in idle the rollover's times are gone; its last event stays. */
+	for (size_t i = r->st.n_events; !ret->last_phase_change && i-- > 0;) {
+		const char *k = r->st.events[i].kind;
+
+		if (strcmp(k, "rollover-completed") == 0 || strcmp(k, "cancelled") == 0)
+			ret->last_phase_change = r->st.events[i].t;
+	}
+	pf_timing_compute(&r->st, &r->tparams, &t);
+	if ((r->st.phase == PF_PHASE_PROPAGATED || r->st.phase == PF_PHASE_DEPLOYABLE) &&
+	    t.deploy_known)
+		ret->next_step_at = t.deploy_at;
+	else if (r->st.phase == PF_PHASE_VERIFIED && t.retire_known)
+		ret->next_step_at = t.retire_at;
+	if (r->st.phase >= PF_PHASE_PUBLISHED && r->st.phase <= PF_PHASE_VERIFIED) {
+		for (size_t z = 0; z < r->n_zones; z++)
+			for (size_t c = 0; c < r->zones[z].n_checks; c++) {
+				const char *name = r->zones[z].checks[c].addr.label;
+				bool served = false;
+
+				for (size_t k = 0; k < r->st.n_servers && !served; k++)
+					served = strcmp(r->st.servers[k].name, name) == 0;
+				metrics_add_server(ret, name, served);
+			}
+		/* Confirmed before a restart, zones not asked again yet. */
+		for (size_t k = 0; k < r->st.n_servers; k++) {
+			bool listed = false;
+
+			for (size_t i = 0; i < ret->n_servers && !listed; i++)
+				listed = strcmp(ret->servers[i].name, r->st.servers[k].name) == 0;
+			if (!listed)
+				metrics_add_server(ret, r->st.servers[k].name, true);
+		}
+	}
+	if ((rc = roll_open_postfix(r, e)) < 0 ||
+	    (rc = r->ops->deployed(r->ops_data, "smtpd", &dep, e)) < 0)
+		return rc;
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		if (!dep.key_file[a])
+			continue;
+		key_facts(dep.key_file[a], dep.cert_file[a], ret->now, &ret->keys[a]);
+		if (ret->keys[a].age > oldest)
+			oldest = ret->keys[a].age;
+	}
+	pf_tls_files_free(&dep);
+	/* Idle: the next scheduled rollover, when the oldest key is due. */
+	if (r->st.phase == PF_PHASE_IDLE && r->cfg->rollover_interval > 0 && oldest >= 0)
+		ret->next_step_at = ret->now - oldest + r->cfg->rollover_interval;
+	return 0;
+}
+
+void roll_counters(pf_roll *r, uint64_t *ret_completed, uint64_t *ret_failed)
+{
+	*ret_completed = r->st.rollovers_completed;
+	*ret_failed = r->st.rollovers_failed;
 }
 
 int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e)

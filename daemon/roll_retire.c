@@ -108,6 +108,8 @@ static void reset_idle(pf_state *st)
 	pf_state_init(&next);
 	memcpy(next.events, st->events, sizeof(next.events));
 	next.n_events = st->n_events;
+	next.rollovers_completed = st->rollovers_completed;
+	next.rollovers_failed = st->rollovers_failed;
 	pf_state_free(st);
 	*st = next;
 }
@@ -121,6 +123,7 @@ int roll_finish(pf_roll *r, pf_err *e)
 
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_COMPLETED, NULL,
 			       "rollover complete");
+	r->st.rollovers_completed++;
 	reset_idle(&r->st);
 	roll_progress(r, "idle: rollover complete");
 	if ((rc = roll_save(r, e)) == 0)

@@ -246,6 +246,7 @@ int roll_fail(pf_roll *r, const char *reason)
 	int64_t now = roll_now(r);
 
 	pf_state_fail(&r->st, now, reason);
+	r->st.rollovers_failed++;
 	pf_journal_state_event(&r->st, now, PF_EV_ROLLOVER_FAILED, NULL, "%s", reason);
 	roll_progress(r, "failed: %s", reason);
 	if (roll_save(r, &e2) < 0)
@@ -310,6 +311,7 @@ int roll_start(pf_roll *r, pf_err *e)
 			snprintf(why, sizeof(why), "key generation failed: %.300s", e->msg);
 			pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_FAILED, NULL,
 					       "%s", why);
+			r->st.rollovers_failed++;
 			roll_save(r, &e2);
 		}
 	}

@@ -19,6 +19,7 @@
 #include "dns_discover.h"
 #include "dns_propagation.h"
 #include "dns_update.h"
+#include "metrics.h"
 #include "net.h"
 #include "postfix.h"
 #include "smtp_probe.h"
@@ -166,6 +167,52 @@ int roll_reload(pf_roll *r, pf_err *e);
  * another -errno.
  */
 int roll_check(pf_roll *r, FILE *out, pf_err *e);
+
+/* "check --plugin": the Monitoring Plugins states, which are its exit
+ * codes, and the certificate expiry thresholds (seconds left). */
+enum pf_plugin_state {
+	PF_PLUGIN_OK = 0,
+	PF_PLUGIN_WARNING = 1,
+	PF_PLUGIN_CRITICAL = 2,
+	PF_PLUGIN_UNKNOWN = 3,
+};
+
+typedef struct pf_check_limits {
+	int64_t cert_warning;  /* WARNING when a certificate expires within this */
+	int64_t cert_critical; /* CRITICAL within this (or expired) */
+} pf_check_limits;
+
+/* "OK", "WARNING", "CRITICAL", "UNKNOWN". */
+const char *roll_plugin_state_name(enum pf_plugin_state s);
+
+/*
+ * The audit of roll_check for a monitoring system: every check server and
+ * every endpoint is asked (it goes on past a problem, to count), and one
+ * line "PFTLS STATE - summary | perfdata" is written to out, nothing else.
+ * Records missing or unsigned, an endpoint presenting another key, or one
+ * that does not DANE-validate: CRITICAL; a certificate within the limits:
+ * WARNING or CRITICAL; no answer from any check server, or an audit that
+ * cannot run: UNKNOWN.  Returns the state.
+ */
+enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, FILE *out);
+
+/* The one plugin line for a check that could not even start (e.g. a
+ * configuration error): "PFTLS UNKNOWN - msg".  Returns PF_PLUGIN_UNKNOWN. */
+enum pf_plugin_state roll_plugin_unknown(FILE *out, const char *msg);
+
+/*
+ * What the metrics_file shows (metrics.h), from the state as last read
+ * (roll_refresh) and the keys main.cf deploys: the phase, when the next
+ * step becomes allowed, the last phase change, each deployed key's age and
+ * certificate notAfter, the check servers confirmed so far (published to
+ * verified), the rollover counters.  *ret is filled even on failure (the
+ * state's facts); the caller frees it with metrics_clear.  Returns 0, or
+ * -errno when main.cf's keys could not be read.
+ */
+int roll_metrics(pf_roll *r, pf_metrics *ret, pf_err *e);
+
+/* The rollover counters of the state as last read. */
+void roll_counters(pf_roll *r, uint64_t *ret_completed, uint64_t *ret_failed);
 
 /* The status report, as text or as JSON (schema in pftls-roll(8)). */
 int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e);

@@ -172,6 +172,12 @@ typedef struct pf_state {
 	unsigned alert_count; /* propagation alerts logged so far */
 	int64_t alert_last;   /* when the last one was logged */
 
+	/* Kept across rollovers, as the events are (pftls_rollovers_*_total
+	 * in the metrics): rollovers completed, and times one stopped failed
+	 * (entered phase failed, or its key generation failed). */
+	uint64_t rollovers_completed;
+	uint64_t rollovers_failed;
+
 	pf_state_event events[PF_STATE_MAX_EVENTS]; /* oldest first */
 	size_t n_events;
 } pf_state;

@@ -23,6 +23,8 @@
  *   ttl_factor, publish_safety, propagation_min_delay, retire_delay = <number>
  *   server = <host[:port]> <serial> <seconds>
  *   alert_count, alert_last = <number>
+ *   rollovers_completed, rollovers_failed = <number>  (kept across rollovers;
+ *                                  absent in files older than the counters)
  *   event = <seconds> <kind> <phase> <message>
  *   checksum = <SHA-256 in hex of all the bytes before this line>
  * Scalar keys may appear once; record, maincf, rrset_before, server and
@@ -75,6 +77,8 @@ enum skey {
 	K_RETIRE_DELAY,
 	K_ALERT_COUNT,
 	K_ALERT_LAST,
+	K_ROLLOVERS_COMPLETED,
+	K_ROLLOVERS_FAILED,
 	K_KEY0,
 	K_COUNT = K_KEY0 + PF_ALG_COUNT * KF_COUNT
 };
@@ -94,6 +98,8 @@ static const char *const skey_names[K_KEY0] = {
 	[K_RETIRE_DELAY] = "retire_delay",
 	[K_ALERT_COUNT] = "alert_count",
 	[K_ALERT_LAST] = "alert_last",
+	[K_ROLLOVERS_COMPLETED] = "rollovers_completed",
+	[K_ROLLOVERS_FAILED] = "rollovers_failed",
 };
 
 /* Largest timestamp or duration accepted: far beyond any real clock, small
@@ -201,6 +207,11 @@ int pf_state_format(const pf_state *st, char **ret, size_t *ret_len, pf_err *e)
 		fprintf(f, "alert_count = %u\n", st->alert_count);
 	if (st->alert_last)
 		fprintf(f, "alert_last = %lld\n", (long long)st->alert_last);
+	if (st->rollovers_completed)
+		fprintf(f, "rollovers_completed = %llu\n",
+			(unsigned long long)st->rollovers_completed);
+	if (st->rollovers_failed)
+		fprintf(f, "rollovers_failed = %llu\n", (unsigned long long)st->rollovers_failed);
 	for (size_t i = 0; i < st->n_events; i++) {
 		const pf_state_event *ev = &st->events[i];
 
@@ -597,6 +608,13 @@ static int parse_scalar(parser *ps, int slot, const char *key, const char *v)
 		return 0;
 	case K_ALERT_LAST:
 		return parse_secs(ps, key, v, &st->alert_last);
+	case K_ROLLOVERS_COMPLETED:
+	case K_ROLLOVERS_FAILED:
+		if (parse_num(v, UINT32_MAX, &n) < 0)
+			return perr(ps, "bad %s value \"%.60s\"", key, v);
+		*(slot == K_ROLLOVERS_COMPLETED ? &st->rollovers_completed
+						: &st->rollovers_failed) = n;
+		return 0;
 	}
 	return perr(ps, "internal error: unhandled key %s", key);
 }

@@ -330,15 +330,93 @@ int cmd_status(pf_cli *cli, int argc, char **argv)
 	return rc < 0 ? cli_fail(&e) : PF_EXIT_OK;
 }
 
+#define CHECK_USAGE "check [--plugin] [--cert-warning time] [--cert-critical time]"
+
+/* "check --plugin": stderr goes to a scratch file for the whole run, so
+ * that a monitoring system sees one line on stdout and nothing else; an
+ * error printed on the way (a configuration error) becomes that line. */
+static int check_plugin(pf_cli *cli, const pf_check_limits *lim)
+{
+	FILE *cap = tmpfile();
+	int saved = dup(STDERR_FILENO), rc;
+	pf_roll *r = NULL;
+
+	if (cap && saved >= 0)
+		dup2(fileno(cap), STDERR_FILENO);
+	rc = open_engine(cli, &r);
+	if (rc == 0) {
+		rc = (int)roll_check_plugin(r, lim, stdout);
+		roll_free(r);
+	} else {
+		char line[600] = "";
+		const char *msg = line;
+
+		fflush(stderr);
+		if (cap) {
+			rewind(cap);
+			if (!fgets(line, sizeof(line), cap))
+				line[0] = '\0';
+		}
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(msg, "pftls-roll: ", 12) == 0)
+			msg += 12;
+		rc = (int)roll_plugin_unknown(stdout, msg[0] ? msg : "the check cannot run");
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
+	if (cap)
+		fclose(cap);
+	return rc;
+}
+
+/* A threshold: a time as in pftls-roll.cf ("21d"; a bare number is
+ * seconds).  Returns 0 or -EINVAL. */
+static int parse_limit(const char *s, int64_t *ret)
+{
+	return pf_parse_time(s, ret) < 0 ? -EINVAL : 0;
+}
+
 int cmd_check(pf_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {{"plugin", no_argument, NULL, 'p'},
+					     {"cert-warning", required_argument, NULL, 'w'},
+					     {"cert-critical", required_argument, NULL, 'c'},
+					     {NULL, 0, NULL, 0}};
+	/* Three weeks and one: what certificate checks commonly default to,
+	 * and ahead of a 30-day renewal window. */
+	pf_check_limits lim = {.cert_warning = 21 * 86400, .cert_critical = 7 * 86400};
+	bool plugin = false, bad = false, limits = false;
 	pf_roll *r = NULL;
 	pf_err e = {0};
-	int rc;
+	int c, rc;
 
-	(void)argv;
-	if (argc != 1)
-		return cli_usage("check");
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 'p')
+			plugin = true;
+		else if (c == 'w' || c == 'c') {
+			limits = true;
+			bad |= parse_limit(optarg,
+					   c == 'w' ? &lim.cert_warning : &lim.cert_critical) < 0;
+		} else
+			bad = true;
+	}
+	opterr = 1;
+	if (optind != argc || (limits && !plugin) || lim.cert_critical > lim.cert_warning)
+		bad = true;
+	if (bad && plugin)
+		return (int)roll_plugin_unknown(stdout,
+						"usage: pftls-roll " CHECK_USAGE
+						" (--cert-critical at most --cert-warning)");
+	if (bad)
+		return cli_usage(CHECK_USAGE);
+	if (plugin)
+		return check_plugin(cli, &lim);
 	if ((rc = open_engine(cli, &r)) != 0)
 		return rc;
 	rc = roll_check(r, stdout, &e);

@@ -107,6 +107,7 @@ retire_delay = 2h
 reload_command = /bin/true
 reload_unit = postfix@-.service
 verify_endpoints = mx.example.test:25, 127.63.0.25:465
+metrics_file = $T/metrics/pftls-roll.prom
 state_directory = $T/state
 control_socket = $T/control
 CF

@@ -75,6 +75,34 @@ static void test_cycle(void)
 		"cycle: one add, one delete, one main.cf change, one reload");
 	T_CHECK(!served(OWNER, &old_rd, 0) && w == 0, "cycle: the old record is gone, no wakeup");
 	T_CHECK(!roll_was_cancelled(r), "cycle: completed, not cancelled");
+	{
+		uint64_t done = 0, failed = 0;
+
+		roll_counters(r, &done, &failed);
+		T_CHECK(done == 1 && failed == 0, "cycle: counters: 1 completed, 0 failed");
+		T_CHECK(roll_refresh(r, &e) == 0 && (roll_counters(r, &done, &failed), done == 1),
+			"cycle: the completed counter is in the state file");
+		T_CHECK(roll_start(r, &e) == 0 && drive(r, NULL, 0) == 0 &&
+				strcmp(roll_phase(r), "idle") == 0 &&
+				(roll_counters(r, &done, &failed), done == 2 && failed == 0),
+			"cycle: a second rollover: 2 completed (%s)", e.msg);
+	}
+	{
+		pf_metrics m;
+		char *text;
+
+		T_CHECK(roll_metrics(r, &m, &e) == 0 && m.phase == PF_PHASE_IDLE &&
+				m.rollovers_completed == 2 && m.rollovers_failed == 0 &&
+				m.last_phase_change > 0 && m.n_servers == 0,
+			"metrics: idle, 2 completed, the last change known, no servers (%s)",
+			e.msg);
+		text = metrics_render(&m);
+		T_CHECK(strstr(text, "pftls_phase{phase=\"idle\"} 1\n") &&
+				strstr(text, "pftls_rollovers_completed_total 2\n"),
+			"metrics: the rendering of the engine's facts");
+		free(text);
+		metrics_clear(&m);
+	}
 	roll_free(r);
 	world_free(&c);
 }
@@ -252,6 +280,12 @@ static void test_cancel(void)
 			roll_was_cancelled(r) && W->n_sets == 0,
 		"cancel before deploy: next record withdrawn, next key removed, old kept (%s)",
 		e.msg);
+	{
+		uint64_t done = 9, failed = 9;
+
+		roll_counters(r, &done, &failed);
+		T_CHECK(done == 0 && failed == 0, "cancel: counted neither completed nor failed");
+	}
 	roll_free(r);
 	world_free(&c);
 }
@@ -273,6 +307,13 @@ static void test_failures(void)
 	drive(r, NULL, 0);
 	T_CHECK(strcmp(roll_phase(r), "failed") == 0 && W->n_added == 0,
 		"publish refused: the rollover stops in phase failed, nothing added");
+	{
+		uint64_t done = 9, failed = 0;
+
+		roll_counters(r, &done, &failed);
+		T_CHECK(done == 0 && failed == 1,
+			"publish refused: counters: 0 completed, 1 failed");
+	}
 	W->update_rc = 0;
 	T_CHECK(roll_start(r, &e) == 0 && strcmp(roll_phase(r), "generated") == 0,
 		"publish refused: roll_start resumes in generated (%s)", e.msg);

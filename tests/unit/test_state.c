@@ -1047,6 +1047,40 @@ static void test_dir_create(void)
 	free(file);
 }
 
+/* The rollover counters (metrics): new optional keys, kept across
+ * rollovers; a file without them (every file before them) loads as 0. */
+static void test_counters(void)
+{
+	pf_state st, back;
+	pf_err e = {0};
+	char *a = NULL;
+	size_t len = 0;
+
+	pf_state_init(&st);
+	T_CHECK(pf_state_format(&st, &a, &len, &e) == 0 && !strstr(a, "rollovers_"),
+		"counters: no counter line while both are 0 (the format before them)");
+	T_CHECK(pf_state_parse("old", a, len, &back, &e) == 0 && back.rollovers_completed == 0 &&
+			back.rollovers_failed == 0,
+		"counters: a file without them loads with both 0");
+	free(a);
+	pf_state_free(&back);
+	st.rollovers_completed = 5;
+	st.rollovers_failed = 2;
+	pf_state_begin(&st, 1700000000);
+	T_CHECK(st.rollovers_completed == 5 && st.rollovers_failed == 2,
+		"counters: pf_state_begin keeps them");
+	T_CHECK(pf_state_format(&st, &a, &len, &e) == 0 &&
+			strstr(a, "\nrollovers_completed = 5\n") &&
+			strstr(a, "\nrollovers_failed = 2\n"),
+		"counters: written as rollovers_completed / rollovers_failed");
+	T_CHECK(pf_state_parse("new", a, len, &back, &e) == 0 && back.rollovers_completed == 5 &&
+			back.rollovers_failed == 2,
+		"counters: read back (%s)", e.msg);
+	free(a);
+	pf_state_free(&back);
+	pf_state_free(&st);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -1056,6 +1090,7 @@ int main(void)
 	test_owners();
 	test_events();
 	test_begin();
+	test_counters();
 	test_bad_files();
 	test_writer_refuses();
 	test_files();
