@@ -55,17 +55,19 @@ static void check_rejected(const pf_state *st, const pf_state *before, int r, co
 }
 
 /* True when path is dir, "/", then a file name of ours for alg; repeated
- * slashes count as one, as they do for the kernel and for
- * pf_state_check_files. */
+ * slashes count as one and trailing ones in dir are not part of it, as for
+ * the kernel and for pf_state_check_files. */
 static bool ours(const char *path, const char *dir, enum pf_alg alg, bool cert)
 {
-	const char *p = path, *d = dir;
+	const char *p = path, *d = dir, *end = dir + strlen(dir);
 
-	while (*d) {
+	while (end > dir + 1 && end[-1] == '/')
+		end--;
+	while (d < end) {
 		if (*d == '/') {
 			if (*p != '/')
 				return false;
-			while (*d == '/')
+			while (d < end && *d == '/')
 				d++;
 			while (*p == '/')
 				p++;
@@ -74,7 +76,7 @@ static bool ours(const char *path, const char *dir, enum pf_alg alg, bool cert)
 		if (*p++ != *d++)
 			return false;
 	}
-	if (*p != '/')
+	if (*p != '/' && !(end == dir + 1 && *dir == '/'))
 		return false;
 	while (*p == '/')
 		p++;
