@@ -215,17 +215,7 @@ static void plugin_endpoints(pf_roll *r, const size_t *idx, size_t n, plugin_rep
 			if (!k->present || !pf_state_key_has_next(k))
 				continue;
 			rds = pf_calloc(n + 1, sizeof(*rds));
-			for (size_t j = 0; j < n; j++) {
-				const pf_tlsa_rdata *rd = &r->st.records[idx[j]].rdata;
-				bool seen = false;
-
-				if (r->st.records[idx[j]].alg != (enum pf_alg)a)
-					continue;
-				for (size_t q = 0; q < m && !seen; q++)
-					seen = tlsa_equal(&rds[q], rd);
-				if (!seen)
-					rds[m++] = *rd;
-			}
+			m = roll_distinct_rdata(&r->st, idx, n, (enum pf_alg)a, rds);
 			rep->endpoints++;
 			if (r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds,
 					  m, (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, &e) < 0)

@@ -138,6 +138,8 @@ int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *fo
 int roll_check_hand_deploy(pf_roll *r, pf_err *e);
 int roll_step_deploy(pf_roll *r, pf_err *e);
 void roll_endpoints(pf_roll *r, pf_hostport_list *ret);
+size_t roll_distinct_rdata(const pf_state *st, const size_t *idx, size_t n, enum pf_alg alg,
+			   pf_tlsa_rdata *ret);
 int roll_verify_once(pf_roll *r, pf_err *e);
 int roll_step_verify(pf_roll *r, pf_err *e);
 int roll_finish(pf_roll *r, pf_err *e);

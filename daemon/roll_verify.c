@@ -28,6 +28,29 @@ void roll_endpoints(pf_roll *r, pf_hostport_list *ret)
 	pf_strv_clear(&hosts);
 }
 
+/* Every name carries the same records of a key: a probe gets each distinct
+ * one once (500 names would otherwise be 500 copies, past what one probe
+ * request holds).  The distinct rdata of alg among st->records[idx[0..n)]
+ * into ret (room for n); returns how many. */
+size_t roll_distinct_rdata(const pf_state *st, const size_t *idx, size_t n, enum pf_alg alg,
+			   pf_tlsa_rdata *ret)
+{
+	size_t m = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		const pf_tlsa_rdata *rd = &st->records[idx[j]].rdata;
+		bool seen = false;
+
+		if (st->records[idx[j]].alg != alg)
+			continue;
+		for (size_t q = 0; q < m && !seen; q++)
+			seen = tlsa_equal(&ret[q], rd);
+		if (!seen)
+			ret[m++] = *rd;
+	}
+	return m;
+}
+
 /*
  * Does every endpoint present the next key of every algorithm, and does it
  * DANE-validate against the next records, which every check server must
@@ -65,20 +88,7 @@ int roll_verify_once(pf_roll *r, pf_err *e)
 				free(rds);
 				continue;
 			}
-			/* Every name carries the same records of a key: the probe
-			 * gets each distinct one once (500 names would otherwise
-			 * be 500 copies, past what one probe request holds). */
-			for (size_t j = 0; j < n; j++) {
-				const pf_tlsa_rdata *rd = &r->st.records[idx[j]].rdata;
-				bool seen = false;
-
-				if (r->st.records[idx[j]].alg != (enum pf_alg)a)
-					continue;
-				for (size_t q = 0; q < m && !seen; q++)
-					seen = tlsa_equal(&rds[q], rd);
-				if (!seen)
-					rds[m++] = *rd;
-			}
+			m = roll_distinct_rdata(&r->st, idx, n, (enum pf_alg)a, rds);
 			rc = r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds,
 					   m, (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, e);
 			free(rds);
