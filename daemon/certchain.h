@@ -13,6 +13,7 @@
 
 #include <openssl/x509.h>
 
+#include "config.h"
 #include "keystore.h"
 #include "util.h"
 
@@ -37,12 +38,6 @@ enum pf_chain_verdict {
 
 /* A stable word for each verdict ("not-our-key"), for metrics and status. */
 const char *certchain_verdict_name(enum pf_chain_verdict v);
-
-/* certificate_renew_before: seconds, or a percentage of the lifetime. */
-typedef struct pf_renew_before {
-	bool percent;  /* value is 1-99 percent of notAfter - notBefore */
-	int64_t value; /* seconds when !percent */
-} pf_renew_before;
 
 /*
  * Parse "33%" (1% to 99%) or a time in the configuration's syntax ("30d",

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "certchain.h"
 #include "journal.h"
 #include "macro.h"
 
@@ -35,6 +36,8 @@ enum ptype {
 	T_FACTOR,       /* integer 1 .. 100 */
 	T_COMMAND_OPT,  /* command line or empty */
 	T_UNIT_OPT,     /* systemd unit name or empty */
+	T_SCHEME,       /* prepublish | on-demand */
+	T_RENEW,        /* a time, or 1% .. 99% */
 };
 
 static const struct param {
@@ -66,7 +69,15 @@ static const struct param {
 	[PF_P_RELOAD_COMMAND] = {"reload_command", "", T_COMMAND_OPT},
 	[PF_P_RELOAD_UNIT] = {"reload_unit", "", T_UNIT_OPT},
 	[PF_P_VERIFY_ENDPOINTS] = {"verify_endpoints", "", T_HOSTPORTS},
+	[PF_P_ROLLOVER_SCHEME] = {"rollover_scheme", "prepublish", T_SCHEME},
+	[PF_P_CERTIFICATE_COMMAND] = {"certificate_command", "", T_COMMAND_OPT},
+	[PF_P_CERTIFICATE_CA_FILE] = {"certificate_ca_file", "/etc/ssl/certs/ca-certificates.crt",
+				      T_PATH},
+	[PF_P_CERTIFICATE_RENEW_BEFORE] = {"certificate_renew_before", "33%", T_RENEW},
+	[PF_P_AUDIT_INTERVAL] = {"audit_interval", "1h", T_TIME},
 	[PF_P_METRICS_FILE] = {"metrics_file", "", T_PATH_OPT},
+	[PF_P_DNSSEC_TRUST_ANCHOR_FILE] = {"dnssec_trust_anchor_file", "/usr/share/dns/root.key",
+					   T_PATH},
 	[PF_P_STATE_DIRECTORY] = {"state_directory", "/var/lib/pftls-roll", T_PATH},
 	[PF_P_CONTROL_SOCKET] = {"control_socket", "/run/pftls-roll/control", T_PATH},
 };
@@ -497,8 +508,29 @@ static int apply(pf_config *cfg, unsigned id, const char *value, pf_err *e)
 		return set_opt_string(&cfg->reload_unit, value);
 	case PF_P_VERIFY_ENDPOINTS:
 		return parse_hostports(value, false, 256, &cfg->verify_endpoints, e);
+	case PF_P_ROLLOVER_SCHEME:
+		if (strcmp(value, "prepublish") == 0)
+			cfg->rollover_scheme = PF_SCHEME_PREPUBLISH;
+		else if (strcmp(value, "on-demand") == 0)
+			cfg->rollover_scheme = PF_SCHEME_ON_DEMAND;
+		else
+			return pf_err_usage(e,
+					    "\"%.50s\": rollover_scheme must be prepublish or "
+					    "on-demand",
+					    value);
+		return 0;
+	case PF_P_CERTIFICATE_COMMAND:
+		return set_opt_string(&cfg->certificate_command, value);
+	case PF_P_CERTIFICATE_CA_FILE:
+		return set_path(&cfg->certificate_ca_file, value, false, e);
+	case PF_P_CERTIFICATE_RENEW_BEFORE:
+		return certchain_parse_renew_before(value, &cfg->certificate_renew_before, e);
+	case PF_P_AUDIT_INTERVAL:
+		return parse_time_field(&cfg->audit_interval, value, 0, INT64_MAX, e);
 	case PF_P_METRICS_FILE:
 		return set_path(&cfg->metrics_file, value, true, e);
+	case PF_P_DNSSEC_TRUST_ANCHOR_FILE:
+		return set_path(&cfg->dnssec_trust_anchor_file, value, false, e);
 	case PF_P_STATE_DIRECTORY:
 		return set_path(&cfg->state_directory, value, false, e);
 	case PF_P_CONTROL_SOCKET:
@@ -538,7 +570,10 @@ void pf_config_free(pf_config *cfg)
 	free(cfg->reload_command);
 	free(cfg->reload_unit);
 	free(cfg->verify_endpoints.v);
+	free(cfg->certificate_command);
+	free(cfg->certificate_ca_file);
 	free(cfg->metrics_file);
+	free(cfg->dnssec_trust_anchor_file);
 	free(cfg->state_directory);
 	free(cfg->control_socket);
 	for (unsigned i = 0; i < PF_P_COUNT; i++)
@@ -866,11 +901,13 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 	case PF_P_PUBLISH_SAFETY:
 	case PF_P_PROPAGATION_MIN_DELAY:
 	case PF_P_PROPAGATION_ALERT:
-	case PF_P_RETIRE_DELAY: {
+	case PF_P_RETIRE_DELAY:
+	case PF_P_AUDIT_INTERVAL: {
 		int64_t v = id == PF_P_ROLLOVER_INTERVAL       ? cfg->rollover_interval
 			    : id == PF_P_PUBLISH_SAFETY        ? cfg->publish_safety
 			    : id == PF_P_PROPAGATION_MIN_DELAY ? cfg->propagation_min_delay
 			    : id == PF_P_PROPAGATION_ALERT     ? cfg->propagation_alert
+			    : id == PF_P_AUDIT_INTERVAL        ? cfg->audit_interval
 							       : cfg->retire_delay;
 		fprintf(out, " %llds", (long long)v);
 		break;
@@ -887,9 +924,28 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 		if (cfg->reload_unit)
 			fprintf(out, " %s", cfg->reload_unit);
 		break;
+	case PF_P_ROLLOVER_SCHEME:
+		fputs(cfg->rollover_scheme == PF_SCHEME_ON_DEMAND ? " on-demand" : " prepublish", out);
+		break;
+	case PF_P_CERTIFICATE_COMMAND:
+		if (cfg->certificate_command)
+			fprintf(out, " %s", cfg->certificate_command);
+		break;
+	case PF_P_CERTIFICATE_CA_FILE:
+		fprintf(out, " %s", cfg->certificate_ca_file);
+		break;
+	case PF_P_CERTIFICATE_RENEW_BEFORE:
+		if (cfg->certificate_renew_before.percent)
+			fprintf(out, " %lld%%", (long long)cfg->certificate_renew_before.value);
+		else
+			fprintf(out, " %llds", (long long)cfg->certificate_renew_before.value);
+		break;
 	case PF_P_METRICS_FILE:
 		if (cfg->metrics_file)
 			fprintf(out, " %s", cfg->metrics_file);
+		break;
+	case PF_P_DNSSEC_TRUST_ANCHOR_FILE:
+		fprintf(out, " %s", cfg->dnssec_trust_anchor_file);
 		break;
 	case PF_P_STATE_DIRECTORY:
 		fprintf(out, " %s", cfg->state_directory);

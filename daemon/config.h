@@ -23,6 +23,16 @@
 
 enum pf_alg { PF_ALG_RSA = 0, PF_ALG_ECDSA = 1, PF_ALG_COUNT };
 
+/* rollover_scheme (SPEC.md 4): a next key staged at all times, or made
+ * when a rollover starts. */
+enum pf_scheme { PF_SCHEME_PREPUBLISH = 0, PF_SCHEME_ON_DEMAND = 1 };
+
+/* certificate_renew_before: seconds, or a percentage of the lifetime. */
+typedef struct pf_renew_before {
+	bool percent;  /* value is 1-99 percent of notAfter - notBefore */
+	int64_t value; /* seconds when !percent */
+} pf_renew_before;
+
 /* One "usage selector mtype" triple from tlsa_records. */
 typedef struct pf_tlsa_param {
 	uint8_t usage;
@@ -67,7 +77,13 @@ enum pf_param_id {
 	PF_P_RELOAD_COMMAND,
 	PF_P_RELOAD_UNIT,
 	PF_P_VERIFY_ENDPOINTS,
+	PF_P_ROLLOVER_SCHEME,
+	PF_P_CERTIFICATE_COMMAND,
+	PF_P_CERTIFICATE_CA_FILE,
+	PF_P_CERTIFICATE_RENEW_BEFORE,
+	PF_P_AUDIT_INTERVAL,
 	PF_P_METRICS_FILE,
+	PF_P_DNSSEC_TRUST_ANCHOR_FILE,
 	PF_P_STATE_DIRECTORY,
 	PF_P_CONTROL_SOCKET,
 	PF_P_COUNT
@@ -103,7 +119,13 @@ typedef struct pf_config {
 	char *reload_command;              /* NULL: "postfix -c DIR reload" */
 	char *reload_unit;                 /* NULL: use reload_command */
 	pf_hostport_list verify_endpoints; /* empty: tlsa_hostnames x ports */
-	char *metrics_file;                /* NULL: no metrics written */
+	enum pf_scheme rollover_scheme;
+	char *certificate_command; /* NULL: self-signed certificates */
+	char *certificate_ca_file;
+	pf_renew_before certificate_renew_before;
+	int64_t audit_interval;         /* seconds; 0: no periodic audit */
+	char *metrics_file;             /* NULL: no metrics written */
+	char *dnssec_trust_anchor_file;
 	char *state_directory;
 	char *control_socket;
 

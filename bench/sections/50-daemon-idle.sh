@@ -24,6 +24,7 @@ cat >"$D/roll.cf" <<EOT
 postfix_config_directory = $D/etc
 rollover_interval = 30d
 state_directory = $D/state
+rollover_scheme = on-demand
 control_socket = $D/control
 EOT
 ticks=$(getconf CLK_TCK)

@@ -44,6 +44,7 @@ dns_check_servers = $MOCK
 dns_tsig_key_file = $T/mock.key
 tlsa_ttl = 5
 state_directory = $T/state
+rollover_scheme = on-demand
 control_socket = $T/control
 EOF
 # Short deadlines keep the retries of each case under two seconds.

@@ -109,6 +109,7 @@ reload_unit = postfix@-.service
 verify_endpoints = mx.example.test:25, 127.63.0.25:465
 metrics_file = $T/metrics/pftls-roll.prom
 state_directory = $T/state
+rollover_scheme = on-demand
 control_socket = $T/control
 CF
 golden config-a-every "$PFTLS" -c "$T/etc/every.cf" config -a

@@ -49,6 +49,7 @@ dns_update_server = 127.0.0.1:1
 dns_resolver = 127.0.0.1:1
 dns_check_servers = 127.0.0.1:1
 state_directory = $T/state
+rollover_scheme = on-demand
 control_socket = $T/run/control
 EOF
 

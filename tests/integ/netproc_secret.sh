@@ -82,6 +82,7 @@ publish_safety = 1s
 retire_delay = 3s
 verify_endpoints = $NET.9:25
 state_directory = $2
+rollover_scheme = on-demand
 control_socket = $2/control
 EOF
 	} >"$1"

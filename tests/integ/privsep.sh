@@ -88,6 +88,7 @@ publish_safety = 1s
 retire_delay = 3s
 verify_endpoints = $NET.9:25
 state_directory = $D/state
+rollover_scheme = on-demand
 control_socket = $D/control
 EOF
 "$PFTLS" -c "$D/pftls-roll.cf" publish "$key" >"$D/publish.out" 2>&1

@@ -60,6 +60,7 @@ dns_conf() {
 		echo "tlsa_records = 3 1 1, 3 1 2"
 		# Never the host's /var/lib/pftls-roll.
 		echo "state_directory = $T/state"
+		echo "rollover_scheme = on-demand"
 		echo "control_socket = $T/control"
 	} | awk -v over="$(printf '%s\n' "$@" | sed 's/ *=.*//')" '
 		BEGIN { n = split(over, o, "\n"); for (i = 1; i <= n; i++) skip[o[i]] = 1 }

@@ -118,6 +118,7 @@ tlsa_hostnames = $ROLL_HOST
 publish_safety = 1s
 retire_delay = 3s
 state_directory = $ROLL_STATE
+rollover_scheme = on-demand
 control_socket = $ROLL_WORK/control
 verify_endpoints = $ROLL_ADDR:25
 CF

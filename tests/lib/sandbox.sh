@@ -85,6 +85,7 @@ publish_safety = 2s
 retire_delay = 5s
 verify_endpoints = $SB_MX:25
 state_directory = $dir/state
+rollover_scheme = on-demand
 control_socket = $dir/control
 EOF
 	"$SB_PFTLS" -c "$SB_CF" publish "$SB_KEY_rsa" "$SB_KEY_ecdsa" >"$dir/publish.log" 2>&1 ||
