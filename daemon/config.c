@@ -925,7 +925,8 @@ void pf_config_print_param(const pf_config *cfg, unsigned id, FILE *out)
 			fprintf(out, " %s", cfg->reload_unit);
 		break;
 	case PF_P_ROLLOVER_SCHEME:
-		fputs(cfg->rollover_scheme == PF_SCHEME_ON_DEMAND ? " on-demand" : " prepublish", out);
+		fputs(cfg->rollover_scheme == PF_SCHEME_ON_DEMAND ? " on-demand" : " prepublish",
+		      out);
 		break;
 	case PF_P_CERTIFICATE_COMMAND:
 		if (cfg->certificate_command)

@@ -123,8 +123,8 @@ typedef struct pf_config {
 	char *certificate_command; /* NULL: self-signed certificates */
 	char *certificate_ca_file;
 	pf_renew_before certificate_renew_before;
-	int64_t audit_interval;         /* seconds; 0: no periodic audit */
-	char *metrics_file;             /* NULL: no metrics written */
+	int64_t audit_interval; /* seconds; 0: no periodic audit */
+	char *metrics_file;     /* NULL: no metrics written */
 	char *dnssec_trust_anchor_file;
 	char *state_directory;
 	char *control_socket;
