@@ -60,6 +60,13 @@ static const pf_event_kind kinds[PF_EV_COUNT] = {
 				      LOG_WARNING},
 	[PF_EV_MANUAL_DEPLOY] = {"manual-deploy-detected", "c39a69eed6a0482fbe5f7715f968c068",
 				 LOG_WARNING},
+	[PF_EV_STAGING_STARTED] = {"staging-started", "091da97d067843ada8b92c8cce758dad",
+				   LOG_NOTICE},
+	[PF_EV_STAGED] = {"staged", "118060ce695543b9bf890f3d7e747a74", LOG_NOTICE},
+	[PF_EV_ROLLOVER_REQUESTED] = {"rollover-requested", "b2255c6848d34a3286aadcb3fc2af61c",
+				      LOG_NOTICE},
+	[PF_EV_STAGED_CHANGED] = {"staged-records-changed", "4db86ef3621b48d098de776fa4613024",
+				  LOG_WARNING},
 };
 
 static const enum pf_event phase_events[PF_PHASE_COUNT] = {
@@ -67,6 +74,7 @@ static const enum pf_event phase_events[PF_PHASE_COUNT] = {
 	[PF_PHASE_GENERATED] = PF_EV_KEYS_GENERATED,
 	[PF_PHASE_PUBLISHED] = PF_EV_RECORDS_PUBLISHED,
 	[PF_PHASE_PROPAGATED] = PF_EV_PROPAGATION_COMPLETE,
+	[PF_PHASE_STAGED] = PF_EV_STAGED,
 	[PF_PHASE_DEPLOYABLE] = PF_EV_DEPLOYABLE,
 	[PF_PHASE_DEPLOYED] = PF_EV_DEPLOYED,
 	[PF_PHASE_VERIFIED] = PF_EV_VERIFIED,

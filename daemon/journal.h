@@ -55,6 +55,10 @@ enum pf_event {
 	PF_EV_CONFIG_INSECURE,    /* someone else could change the configuration or TSIG key */
 	PF_EV_WITHDRAWAL_REFUSED, /* a withdrawal would remove the records of a key in use */
 	PF_EV_MANUAL_DEPLOY,      /* the next keys were found deployed by hand */
+	PF_EV_STAGING_STARTED,    /* prepublish: a cycle to stage a next key began */
+	PF_EV_STAGED,             /* phase staged */
+	PF_EV_ROLLOVER_REQUESTED, /* a rollover was asked of the staged key (the emergency path) */
+	PF_EV_STAGED_CHANGED,     /* the staged records were missing or their TTL grew */
 	PF_EV_COUNT
 };
 

@@ -182,6 +182,7 @@ static int handle(void *userdata, const char *verb, const char *arg, FILE *out, 
 	if (strcmp(verb, "cancel") == 0) {
 		if ((rc = roll_cancel(m->roll, e)) < 0)
 			return rc;
+		arm_now(m); /* prepublish: a new next key is staged */
 		notify_status(m);
 		write_metrics(m);
 		fprintf(out, "rollover cancelled\n");

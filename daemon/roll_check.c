@@ -483,6 +483,13 @@ const char *roll_status_line(pf_roll *r)
 			 pf_timing_fmt_time(t.deploy_at, when, sizeof(when)),
 			 pf_fmt_duration(t.deploy_at - now, (char[32]){0}, 32));
 		break;
+	case PF_PHASE_STAGED: {
+		char line[240];
+
+		pf_status_emergency(&r->st, &t, now, line, sizeof(line));
+		snprintf(r->status, sizeof(r->status), "staged, %s", line);
+		break;
+	}
 	case PF_PHASE_VERIFIED:
 		snprintf(r->status, sizeof(r->status), "verified: old records withdrawn at %s",
 			 pf_timing_fmt_time(t.retire_at, when, sizeof(when)));
@@ -494,6 +501,13 @@ const char *roll_status_line(pf_roll *r)
 		break;
 	default:
 		snprintf(r->status, sizeof(r->status), "%s", pf_phase_name(r->st.phase));
+	}
+	if (r->st.staging && r->st.phase != PF_PHASE_STAGED) {
+		/* "staging a next key: published: 1 of 3 check servers ..." */
+		char tail[sizeof(r->status)];
+
+		snprintf(tail, sizeof(tail), "%s", r->status);
+		snprintf(r->status, sizeof(r->status), "staging a next key: %.270s", tail);
 	}
 	return r->status;
 }

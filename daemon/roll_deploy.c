@@ -171,6 +171,8 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 			       pf_timing_may_deploy(&r->st, &t, roll_now(r), NULL) < 0
 				       ? ", before the safety time"
 				       : "");
+	/* A staged key deployed by hand is a rollover asked for. */
+	pf_state_request(&r->st, roll_now(r));
 	if ((rc = snapshot_now(r, e)) < 0)
 		return rc;
 	if (!r->st.t[PF_T_DEPLOYED])
@@ -262,6 +264,8 @@ int roll_deploy(pf_roll *r, bool force, pf_err *e)
 				"(phase %s)",
 				pf_phase_name(r->st.phase));
 		if (r->st.phase != PF_PHASE_DEPLOYABLE) {
+			/* "deploy" of a staged key asks for its rollover. */
+			pf_state_request(&r->st, roll_now(r));
 			if (!r->st.t[PF_T_CONF])
 				r->st.t[PF_T_CONF] = roll_now_up(r);
 			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now(r), e,

@@ -14,6 +14,8 @@
  *   roll_verify.c       deployed -> verified: the live endpoints
  *   roll_retire.c       verified -> retired -> idle, and cancel: every
  *                       withdrawal, through withdraw_guard
+ *   roll_stage.c        prepublish: the staging cycle, the request, the
+ *                       watch of the staged records, staged -> deployable
  *   roll_check.c        the audit of what is in service, and status
  *   roll_ops.c          the real dependencies (pf_roll_ops, rollover.h)
  *
@@ -69,6 +71,11 @@ struct pf_roll {
 	dns_zone_info *zones;
 	size_t n_zones;
 	int64_t zones_at;
+	/* The last propagation round's largest TLSA TTL, and how many check
+	 * servers did not answer it (roll_stage.c's watch). */
+	uint32_t round_max_ttl;
+	size_t round_unanswered;
+	int64_t watch_at; /* prepublish: when the staged records are asked again */
 	char status[300];
 	bool audit;    /* roll_check: report, do not log rollover events */
 	int lock_wait; /* seconds to wait for the lock; 0: fail at once */
@@ -107,6 +114,8 @@ int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf
 	       const char *fmt, ...) PF_PRINTF(6, 7);
 /* Stop in phase failed with reason.  Returns 0. */
 int roll_fail(pf_roll *r, const char *reason);
+/* Age of the oldest deployed key, by its file; -1 when none is. */
+int64_t roll_deployed_key_age(pf_roll *r);
 /* True for failures worth retrying later rather than stopping for. */
 bool roll_transient(int rc);
 
@@ -144,5 +153,17 @@ int roll_verify_once(pf_roll *r, pf_err *e);
 int roll_step_verify(pf_roll *r, pf_err *e);
 int roll_finish(pf_roll *r, pf_err *e);
 int roll_step_retire(pf_roll *r, int64_t *wakeup, pf_err *e);
+
+/* ---- prepublish (roll_stage.c) ---- */
+
+/* Begin a staging cycle (a new id, staging set, t_in_service as given)
+ * and save.  Returns 0 or -errno. */
+int roll_stage_begin(pf_roll *r, int64_t in_service, pf_err *e);
+/* Ask a staging cycle for its rollover (pf_state_request), log why and
+ * what follows, save.  0 (nothing done) for any other cycle. */
+int roll_request(pf_roll *r, const char *why, pf_err *e);
+/* Phase staged: held (watch every audit_interval, rollover_interval), or
+ * requested (watch, then deployable once the wait has passed). */
+int roll_step_staged(pf_roll *r, bool auto_start, int64_t *wakeup, pf_err *e);
 
 #endif

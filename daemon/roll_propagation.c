@@ -28,6 +28,8 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 	int rc;
 
 	*ret_done = false;
+	r->round_max_ttl = 0;
+	r->round_unanswered = 0;
 	if ((rc = roll_zones(r, e)) < 0)
 		return rc;
 	dns_net_opts_default(&no);
@@ -56,9 +58,14 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 					pf_asprintf("zone %s is not DNSSEC-signed", rd.zone));
 			}
 		}
+		if (rd.max_tlsa_ttl > r->round_max_ttl)
+			r->round_max_ttl = rd.max_tlsa_ttl;
 		for (size_t s = 0; s < rd.n_servers; s++) {
 			const dns_prop_server *sv = &rd.servers[s];
 			bool ok = sv->complete && (!present || !rd.zone_signed || sv->all_signed);
+
+			if (sv->state != DNS_PROP_OK)
+				r->round_unanswered++;
 
 			if (ok && present && r->st.have_serial && r->n_zones == 1)
 				ok = sv->have_soa &&

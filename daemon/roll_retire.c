@@ -100,7 +100,9 @@ static int withdraw(pf_roll *r, const size_t *idx, size_t n, const char *action,
 	return roll_apply_changes(r, idx, n, DNS_OP_DELETE, res, e);
 }
 
-/* Back to idle after a rollover ended; its events stay for "status". */
+/* Back to idle after a rollover ended; its events stay for "status", and
+ * so does t_in_service (prepublish: when the keys in service went live,
+ * for rollover_interval). */
 static void reset_idle(pf_state *st)
 {
 	pf_state next;
@@ -110,6 +112,7 @@ static void reset_idle(pf_state *st)
 	next.n_events = st->n_events;
 	next.rollovers_completed = st->rollovers_completed;
 	next.rollovers_failed = st->rollovers_failed;
+	next.t[PF_T_IN_SERVICE] = st->t[PF_T_IN_SERVICE];
 	pf_state_free(st);
 	*st = next;
 }
@@ -119,6 +122,7 @@ static void reset_idle(pf_state *st)
  * -errno. */
 int roll_finish(pf_roll *r, pf_err *e)
 {
+	int64_t live = r->st.t[PF_T_RELOAD];
 	int rc;
 
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_COMPLETED, NULL,
@@ -126,7 +130,13 @@ int roll_finish(pf_roll *r, pf_err *e)
 	r->st.rollovers_completed++;
 	reset_idle(&r->st);
 	roll_progress(r, "idle: rollover complete");
-	if ((rc = roll_save(r, e)) == 0)
+	/* prepublish: the following key's staging begins in the same save,
+	 * so no restart can find idle and lose when these keys went live. */
+	if (r->cfg->rollover_scheme == PF_SCHEME_PREPUBLISH)
+		rc = roll_stage_begin(r, live, e);
+	else
+		rc = roll_save(r, e);
+	if (rc == 0)
 		roll_phase_fault_point(PF_PHASE_IDLE);
 	return rc;
 }

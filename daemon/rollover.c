@@ -16,6 +16,7 @@
 
 #include "journal.h"
 #include "roll_int.h"
+#include "status.h"
 
 int64_t roll_now(const pf_roll *r)
 {
@@ -55,6 +56,14 @@ void roll_progress(pf_roll *r, const char *fmt, ...)
 const char *roll_phase(pf_roll *r)
 {
 	return pf_phase_name(r->st.phase);
+}
+
+bool roll_settled(pf_roll *r)
+{
+	const pf_state *st = &r->st;
+
+	return (st->phase == PF_PHASE_IDLE && !st->rollover[0]) || st->phase == PF_PHASE_FAILED ||
+	       (st->phase == PF_PHASE_STAGED && st->staging);
 }
 
 bool roll_was_cancelled(pf_roll *r)
@@ -261,9 +270,9 @@ bool roll_transient(int rc)
 	       rc == -ENETUNREACH || rc == -ECONNRESET || rc == -EBUSY;
 }
 
-/* Age of the deployed key of the first configured algorithm, seconds; -1
- * when none is deployed. */
-static int64_t deployed_key_age(pf_roll *r)
+/* Age of the oldest deployed key of the configured algorithms, seconds,
+ * by its file; -1 when none is deployed. */
+int64_t roll_deployed_key_age(pf_roll *r)
 {
 	pf_tls_files dep = {0};
 	pf_err e = {0};
@@ -286,7 +295,9 @@ static int64_t deployed_key_age(pf_roll *r)
 	return age;
 }
 
-int roll_start(pf_roll *r, pf_err *e)
+/* Resume a failed rollover, or make the next keys; with request (a "now"),
+ * also ask a staging cycle for its rollover. */
+static int start(pf_roll *r, bool request, pf_err *e)
 {
 	int rc;
 
@@ -295,12 +306,24 @@ int roll_start(pf_roll *r, pf_err *e)
 	if (r->st.phase == PF_PHASE_FAILED) {
 		enum pf_phase from = r->st.failed_from;
 
+		/* Asked to roll: a staging cycle that failed goes on to deploy. */
+		if (request && pf_state_request(&r->st, roll_now(r)))
+			pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_REQUESTED, NULL,
+					       "rollover requested while staging had failed in "
+					       "phase %s: resuming it",
+					       pf_phase_name(from));
+
 		free(r->st.failed_reason);
 		r->st.failed_reason = NULL;
 		r->st.phase = from;
 		r->st.t[PF_T_FAILED] = 0;
 		r->retry_delay = 0;
 		rc = roll_enter(r, from, PF_T_COUNT, roll_now(r), e, "resuming after a failure");
+	} else if (r->st.staging && request) {
+		/* The staged key (or the one being staged) is the next one. */
+		rc = roll_request(r, "rollover requested", e);
+		if (rc == 0 && r->st.phase == PF_PHASE_IDLE)
+			rc = roll_step_generate(r, e);
 	} else if (r->st.phase == PF_PHASE_IDLE) {
 		rc = roll_step_generate(r, e);
 		if (rc < 0 && r->st.phase == PF_PHASE_IDLE && r->st.rollover[0]) {
@@ -319,14 +342,20 @@ int roll_start(pf_roll *r, pf_err *e)
 	return rc;
 }
 
-/* From a step holding the lock: release it, roll_start (which takes it
- * itself), and hold it again with the state re-read.  Returns 0/-errno. */
+int roll_start(pf_roll *r, pf_err *e)
+{
+	return start(r, true, e);
+}
+
+/* From a step holding the lock: release it, start (which takes it itself)
+ * without a request, and hold it again with the state re-read.  Returns
+ * 0/-errno. */
 static int start_locked(pf_roll *r, pf_err *e)
 {
 	int rc;
 
 	roll_end(r);
-	if ((rc = roll_start(r, e)) < 0)
+	if ((rc = start(r, false, e)) < 0)
 		return rc;
 	return roll_begin(r, e);
 }
@@ -336,23 +365,35 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 	int64_t wakeup = 0;
 	int rc;
 
+	bool generated = false;
+
 	if ((rc = roll_begin(r, e)) < 0)
 		return rc;
-	for (int guard = 0; guard < 16 && rc == 0 && wakeup == 0; guard++) {
+	for (int guard = 0; guard < 24 && rc == 0 && wakeup == 0; guard++) {
 		enum pf_phase before = r->st.phase;
 		pf_timing t;
 
 		pf_timing_compute(&r->st, &r->tparams, &t);
 		switch (r->st.phase) {
 		case PF_PHASE_IDLE:
-			if (r->st.rollover[0] && guard == 0) {
-				/* Killed while generating the keys: finish that. */
+			if (r->st.rollover[0] && !generated) {
+				/* Killed while generating the keys, or a staging
+				 * cycle begun: (finish) making them, once a run. */
+				generated = true;
 				if ((rc = start_locked(r, e)) < 0)
 					return rc;
 				continue;
 			}
+			if (auto_start && !r->st.rollover[0] &&
+			    r->cfg->rollover_scheme == PF_SCHEME_PREPUBLISH) {
+				/* No next key (a first start, an upgrade from
+				 * on-demand, a cancel): stage one; deploy nothing. */
+				if ((rc = roll_stage_begin(r, r->st.t[PF_T_IN_SERVICE], e)) < 0)
+					break;
+				continue;
+			}
 			if (auto_start && r->cfg->rollover_interval > 0) {
-				int64_t age = deployed_key_age(r);
+				int64_t age = roll_deployed_key_age(r);
 
 				if (age >= r->cfg->rollover_interval) {
 					if ((rc = start_locked(r, e)) < 0)
@@ -372,6 +413,17 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 		case PF_PHASE_PROPAGATED:
 			if ((rc = roll_check_hand_deploy(r, e)) < 0 || r->st.phase != before)
 				break;
+			if (r->st.staging) {
+				char line[300];
+
+				pf_timing_compute(&r->st, &r->tparams, &t);
+				r->st.t[PF_T_STAGED] = r->st.t[PF_T_CONF];
+				r->watch_at = roll_now(r) + r->cfg->audit_interval;
+				pf_status_emergency(&r->st, &t, roll_now(r), line, sizeof(line));
+				rc = roll_enter(r, PF_PHASE_STAGED, PF_T_COUNT, roll_now(r), e,
+						"next key staged: %s", line);
+				break;
+			}
 			if (pf_timing_may_deploy(&r->st, &t, roll_now(r), e) < 0) {
 				pf_err_clear(e);
 				wakeup = t.deploy_known ? t.deploy_at : roll_now(r) + POLL_MAX_SEC;
@@ -379,6 +431,12 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 			}
 			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now(r), e,
 					"the safety time has passed");
+			break;
+		case PF_PHASE_STAGED:
+			rc = roll_step_staged(r, auto_start, &wakeup, e);
+			if (rc == 0 && r->st.phase == PF_PHASE_STAGED && r->st.staging &&
+			    wakeup == 0)
+				goto done; /* held until a request */
 			break;
 		case PF_PHASE_DEPLOYABLE:
 			rc = roll_step_deploy(r, e);
@@ -402,6 +460,8 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 			break;
 		case PF_PHASE_RETIRED:
 			rc = roll_finish(r, e);
+			if (rc == 0 && r->st.rollover[0])
+				break; /* prepublish: the following key is staged */
 			goto done;
 		case PF_PHASE_FAILED:
 		default:

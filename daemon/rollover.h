@@ -224,6 +224,15 @@ int roll_refresh(pf_roll *r, pf_err *e);
 /* One line for sd_notify STATUS=: the phase and what it waits for. */
 const char *roll_status_line(pf_roll *r);
 
+/* pf_status_emergency for the state as it is: what a rollover asked for
+ * now would do; true when it would deploy at once. */
+bool roll_emergency(pf_roll *r, char *buf, size_t len);
+
+/* True when nothing is left to do until the next request: idle with no
+ * rollover, failed, or (prepublish) a next key staged and held.  What a
+ * "now" in the foreground, or following the daemon, runs until. */
+bool roll_settled(pf_roll *r);
+
 /* The current phase name ("idle", "published", ..., "failed"). */
 const char *roll_phase(pf_roll *r);
 

@@ -23,15 +23,11 @@
 #include "macro.h"
 
 static const char *const phase_names[PF_PHASE_COUNT] = {
-	[PF_PHASE_IDLE] = "idle",
-	[PF_PHASE_GENERATED] = "generated",
-	[PF_PHASE_PUBLISHED] = "published",
-	[PF_PHASE_PROPAGATED] = "propagated",
-	[PF_PHASE_DEPLOYABLE] = "deployable",
-	[PF_PHASE_DEPLOYED] = "deployed",
-	[PF_PHASE_VERIFIED] = "verified",
-	[PF_PHASE_RETIRED] = "retired",
-	[PF_PHASE_FAILED] = "failed",
+	[PF_PHASE_IDLE] = "idle",           [PF_PHASE_GENERATED] = "generated",
+	[PF_PHASE_PUBLISHED] = "published", [PF_PHASE_PROPAGATED] = "propagated",
+	[PF_PHASE_STAGED] = "staged",       [PF_PHASE_DEPLOYABLE] = "deployable",
+	[PF_PHASE_DEPLOYED] = "deployed",   [PF_PHASE_VERIFIED] = "verified",
+	[PF_PHASE_RETIRED] = "retired",     [PF_PHASE_FAILED] = "failed",
 };
 
 static const char *const stamp_names[PF_T_COUNT] = {
@@ -45,6 +41,9 @@ static const char *const stamp_names[PF_T_COUNT] = {
 	[PF_T_VERIFIED] = "t_verified",
 	[PF_T_RETIRED] = "t_retired",
 	[PF_T_FAILED] = "t_failed",
+	[PF_T_STAGED] = "t_staged",
+	[PF_T_REQUESTED] = "t_requested",
+	[PF_T_IN_SERVICE] = "t_in_service",
 };
 
 #define PF_STATE_MAX_SECONDS ((int64_t)1 << 40)
@@ -116,6 +115,7 @@ static void clear_rollover(pf_state *st)
 	memset(&st->params, 0, sizeof(st->params));
 	st->alert_count = 0;
 	st->alert_last = 0;
+	st->staging = false;
 	st->rollover[0] = '\0';
 }
 
@@ -161,6 +161,36 @@ void pf_state_begin(pf_state *st, int64_t now)
 	rollover_id_new(st->rollover);
 	st->phase = PF_PHASE_IDLE;
 	st->t[PF_T_STARTED] = now;
+}
+
+void pf_state_clear_publication(pf_state *st)
+{
+	free(st->rrsets);
+	st->rrsets = NULL;
+	st->n_rrsets = 0;
+	free(st->servers);
+	st->servers = NULL;
+	st->n_servers = 0;
+	st->t[PF_T_PUB] = st->t[PF_T_CONF] = st->t[PF_T_STAGED] = 0;
+	st->tlsa_ttl = 0;
+	st->have_soa = false;
+	st->soa_ttl = st->soa_minimum = 0;
+	st->have_serial = false;
+	st->update_serial = 0;
+	st->have_params = false;
+	memset(&st->params, 0, sizeof(st->params));
+	st->alert_count = 0;
+	st->alert_last = 0;
+	st->phase = PF_PHASE_GENERATED;
+}
+
+bool pf_state_request(pf_state *st, int64_t now)
+{
+	if (!st->staging)
+		return false;
+	st->staging = false;
+	st->t[PF_T_REQUESTED] = now;
+	return true;
 }
 
 /* Copy text into a line-safe, bounded string: control characters become
@@ -663,6 +693,13 @@ int pf_state_validate(const pf_state *st, pf_err *e)
 			return pf_err_set(e, EINVAL, "phase %s requires %s, which is missing",     \
 					  pf_phase_name(p), what);                                 \
 	} while (0)
+	if (st->staging && p > PF_PHASE_STAGED)
+		return pf_err_set(e, EINVAL, "staging is set, but phase %s is past staged",
+				  pf_phase_name(p));
+	if (p == PF_PHASE_STAGED && !st->staging && !st->t[PF_T_REQUESTED])
+		return pf_err_set(
+			e, EINVAL,
+			"phase staged requires staging or t_requested, which are missing");
 	if (p >= PF_PHASE_GENERATED)
 		NEED(n_next_keys > 0, "the next keys (<alg>.next_key, next_cert, next_spki)");
 	if (p >= PF_PHASE_PUBLISHED) {

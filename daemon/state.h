@@ -48,6 +48,7 @@ enum pf_phase {
 	PF_PHASE_GENERATED,
 	PF_PHASE_PUBLISHED,
 	PF_PHASE_PROPAGATED,
+	PF_PHASE_STAGED, /* prepublish: a next key served everywhere, held */
 	PF_PHASE_DEPLOYABLE,
 	PF_PHASE_DEPLOYED,
 	PF_PHASE_VERIFIED,
@@ -68,6 +69,11 @@ enum pf_stamp {
 	PF_T_VERIFIED,   /* [t_verified] every endpoint presented the new keys */
 	PF_T_RETIRED,    /* [t_retired] old records confirmed gone everywhere */
 	PF_T_FAILED,     /* [t_failed] the rollover stopped in phase failed */
+	/* Of prepublish (rollover_scheme, SPEC.md 4), after the others so that
+	 * files written before them keep their meaning: */
+	PF_T_STAGED,     /* [t_staged] the staged key was last found served everywhere */
+	PF_T_REQUESTED,  /* [t_requested] a rollover was asked of the staged key */
+	PF_T_IN_SERVICE, /* [t_in_service] the key main.cf deploys went live (0: unknown) */
 	PF_T_COUNT
 };
 
@@ -178,6 +184,12 @@ typedef struct pf_state {
 	uint64_t rollovers_completed;
 	uint64_t rollovers_failed;
 
+	/* [staging = yes] (prepublish) this cycle makes and publishes a next
+	 * key and holds in phase staged until a rollover is requested
+	 * (pf_state_request); absent in files of the on-demand scheme and of
+	 * earlier versions, whose rollovers go on to deploy as they did. */
+	bool staging;
+
 	pf_state_event events[PF_STATE_MAX_EVENTS]; /* oldest first */
 	size_t n_events;
 } pf_state;
@@ -209,6 +221,18 @@ void pf_state_free(pf_state *st);
  * rollover cleared, phase idle, t_started = now; the events are kept.
  * Callers check first that no rollover is in progress. */
 void pf_state_begin(pf_state *st, int64_t now);
+
+/* Forget what the publication of the next keys established - T_pub,
+ * T_conf, t_staged, the RRsets and SOA values seen before, the serial,
+ * the timing parameters, the servers confirmed, the alerts - so that
+ * the records are published and confirmed again from phase generated
+ * (their keys, files and records stay).  The phase is set to generated. */
+void pf_state_clear_publication(pf_state *st);
+
+/* Ask the staged cycle for a rollover at now: staging ends (the cycle goes
+ * on to deploy once its wait has passed), t_requested = now.  False when
+ * st is not a staging cycle (nothing changed). */
+bool pf_state_request(pf_state *st, int64_t now);
 
 /* Enter phase failed from the current phase, with a one-line reason
  * (control characters replaced, cut at PF_STATE_MAX_TEXT). */
@@ -254,8 +278,8 @@ int pf_state_confirm_server(pf_state *st, const char *server, uint32_t serial, i
  * the records, tlsa_ttl, the RRsets seen before, the SOA values when one of
  * them did not exist, the timing parameters; from propagated: t_conf; from
  * deployed: t_reload and the main.cf snapshot; from verified: t_verified;
- * retired: t_retired).  A failed state is held to the rules of the phase it
- * failed in.  Returns 0 or -EINVAL with e naming the problem.
+ * retired: t_retired; a staging cycle only up to phase staged).  A failed state is held to the
+ * rules of the phase it failed in.  Returns 0 or -EINVAL with e naming the problem.
  */
 int pf_state_validate(const pf_state *st, pf_err *e);
 

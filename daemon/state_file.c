@@ -25,6 +25,8 @@
  *   alert_count, alert_last = <number>
  *   rollovers_completed, rollovers_failed = <number>  (kept across rollovers;
  *                                  absent in files older than the counters)
+ *   staging = yes                  (prepublish: the cycle holds in phase
+ *                                  staged; absent otherwise and in older files)
  *   event = <seconds> <kind> <phase> <message>
  *   checksum = <SHA-256 in hex of all the bytes before this line>
  * Scalar keys may appear once; record, maincf, rrset_before, server and
@@ -79,6 +81,7 @@ enum skey {
 	K_ALERT_LAST,
 	K_ROLLOVERS_COMPLETED,
 	K_ROLLOVERS_FAILED,
+	K_STAGING,
 	K_KEY0,
 	K_COUNT = K_KEY0 + PF_ALG_COUNT * KF_COUNT
 };
@@ -100,6 +103,7 @@ static const char *const skey_names[K_KEY0] = {
 	[K_ALERT_LAST] = "alert_last",
 	[K_ROLLOVERS_COMPLETED] = "rollovers_completed",
 	[K_ROLLOVERS_FAILED] = "rollovers_failed",
+	[K_STAGING] = "staging",
 };
 
 /* Largest timestamp or duration accepted: far beyond any real clock, small
@@ -212,6 +216,8 @@ int pf_state_format(const pf_state *st, char **ret, size_t *ret_len, pf_err *e)
 			(unsigned long long)st->rollovers_completed);
 	if (st->rollovers_failed)
 		fprintf(f, "rollovers_failed = %llu\n", (unsigned long long)st->rollovers_failed);
+	if (st->staging)
+		fputs("staging = yes\n", f);
 	for (size_t i = 0; i < st->n_events; i++) {
 		const pf_state_event *ev = &st->events[i];
 
@@ -562,7 +568,8 @@ static int parse_scalar(parser *ps, int slot, const char *key, const char *v)
 			return perr(
 				ps,
 				"bad %s value \"%.60s\" (a phase: idle, generated, published, "
-				"propagated, deployable, deployed, verified, retired or failed)",
+				"propagated, staged, deployable, deployed, verified, retired or "
+				"failed)",
 				key, v);
 		if (slot == K_PHASE) {
 			st->phase = (enum pf_phase)p;
@@ -614,6 +621,11 @@ static int parse_scalar(parser *ps, int slot, const char *key, const char *v)
 			return perr(ps, "bad %s value \"%.60s\"", key, v);
 		*(slot == K_ROLLOVERS_COMPLETED ? &st->rollovers_completed
 						: &st->rollovers_failed) = n;
+		return 0;
+	case K_STAGING:
+		if (strcmp(v, "yes") != 0)
+			return perr(ps, "bad staging value \"%.60s\" (yes, or no line at all)", v);
+		st->staging = true;
 		return 0;
 	}
 	return perr(ps, "internal error: unhandled key %s", key);

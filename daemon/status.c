@@ -42,6 +42,94 @@ static const char *fmt_age(const char *path, int64_t now, char *buf, size_t len)
 	return pf_fmt_duration(now - st.st_mtime, buf, len);
 }
 
+bool pf_status_emergency(const pf_state *st, const pf_timing *t, int64_t now, char *buf, size_t len)
+{
+	char when[40], left[32];
+
+	if (st->phase == PF_PHASE_STAGED && t->deploy_known) {
+		if (now >= t->deploy_at) {
+			snprintf(buf, len, "%s",
+				 st->staging ? "an emergency rollover would deploy at once"
+					     : "rollover requested: deploying now");
+			return true;
+		}
+		snprintf(buf, len, "%s from %s (in %s)",
+			 st->staging ? "an emergency rollover could deploy"
+				     : "rollover requested: deploying",
+			 pf_timing_fmt_time(t->deploy_at, when, sizeof(when)),
+			 pf_fmt_duration(t->deploy_at - now, left, sizeof(left)));
+		return false;
+	}
+	if (st->staging)
+		snprintf(buf, len,
+			 "a next key is being staged (phase %s): an emergency rollover would "
+			 "wait for its records to be served everywhere and their TTLs",
+			 pf_phase_name(st->phase));
+	else if (st->phase == PF_PHASE_IDLE && !st->rollover[0])
+		snprintf(buf, len,
+			 "no next key is staged: an emergency rollover would publish one and "
+			 "wait out its TTLs before deploying it");
+	else
+		snprintf(buf, len, "a rollover is under way (phase %s)",
+			 pf_phase_name(st->phase == PF_PHASE_FAILED ? st->failed_from : st->phase));
+	return false;
+}
+
+static int64_t file_age(const char *path, int64_t now)
+{
+	struct stat st;
+
+	return path && stat(path, &st) == 0 ? now - st.st_mtime : -1;
+}
+
+static void json_time(FILE *out, const char *name, int64_t t, bool known)
+{
+	fprintf(out, ",\"%s\":", name);
+	if (known)
+		fprintf(out, "%lld", (long long)t);
+	else
+		fputs("null", out);
+}
+
+/* The members prepublish added: "staging", "staged", "emergency". */
+static void print_json_staged(const pf_state *st, const pf_timing *t, int64_t now, FILE *out)
+{
+	char line[300];
+	bool ready = pf_status_emergency(st, t, now, line, sizeof(line));
+
+	fprintf(out, ",\"staging\":%s,\"staged\":", st->staging ? "true" : "false");
+	if (st->phase == PF_PHASE_STAGED) {
+		fputs("{\"keys\":[", out);
+		for (int a = 0, first = 1; a < PF_ALG_COUNT; a++) {
+			const pf_state_key *k = &st->keys[a];
+
+			if (!k->present || !pf_state_key_has_next(k))
+				continue;
+			fprintf(out, "%s{\"algorithm\":\"%s\",\"key\":", first ? "" : ",",
+				pf_alg_name((enum pf_alg)a));
+			first = 0;
+			jstr(out, k->next_key);
+			fputs(",\"cert\":", out);
+			jstr(out, k->next_cert);
+			fprintf(out, ",\"spki_sha256\":\"%s\"", k->next_spki);
+			json_time(out, "age", file_age(k->next_key, now),
+				  file_age(k->next_key, now) >= 0);
+			fputc('}', out);
+		}
+		fputc(']', out);
+		json_time(out, "served_since", st->t[PF_T_CONF], st->t[PF_T_CONF] != 0);
+		json_time(out, "deployable_from", t->deploy_at, t->deploy_known);
+		json_time(out, "requested", st->t[PF_T_REQUESTED], st->t[PF_T_REQUESTED] != 0);
+		fputc('}', out);
+	} else {
+		fputs("null", out);
+	}
+	fprintf(out,
+		",\"emergency\":{\"deploys_at_once\":%s,\"message\":", ready ? "true" : "false");
+	jstr(out, line);
+	fputc('}', out);
+}
+
 static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE *out)
 {
 	fprintf(out, "{\"schema\":1,\"now\":%lld,\"phase\":", (long long)now);
@@ -139,7 +227,9 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 			fputs("null", out);
 		fprintf(out, ",\"remaining\":%lld}", (long long)pf_wait_remaining(w, now));
 	}
-	fputs("],\"events\":[", out);
+	fputc(']', out);
+	print_json_staged(st, t, now, out);
+	fputs(",\"events\":[", out);
 	for (size_t i = 0; i < st->n_events; i++) {
 		fprintf(out, "%s{\"time\":%lld,\"event\":", i ? "," : "",
 			(long long)st->events[i].t);
@@ -213,6 +303,21 @@ void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool j
 		fprintf(out, "deploy:    not before %s\n", fmt_time(t->deploy_at, b1, sizeof(b1)));
 	if (t->retire_known && st->phase == PF_PHASE_VERIFIED)
 		fprintf(out, "retire:    not before %s\n", fmt_time(t->retire_at, b1, sizeof(b1)));
+	if (st->phase == PF_PHASE_STAGED) {
+		fprintf(out, "staged:    served by every check server since %s\n",
+			fmt_time(st->t[PF_T_CONF], b1, sizeof(b1)));
+		fprintf(out, "           may be deployed from %s\n",
+			t->deploy_known ? fmt_time(t->deploy_at, b1, sizeof(b1)) : "-");
+		if (st->t[PF_T_REQUESTED])
+			fprintf(out, "           rollover requested at %s\n",
+				fmt_time(st->t[PF_T_REQUESTED], b1, sizeof(b1)));
+	}
+	if (st->staging || st->phase == PF_PHASE_STAGED) {
+		char line[300];
+
+		pf_status_emergency(st, t, now, line, sizeof(line));
+		fprintf(out, "emergency: %s\n", line);
+	}
 	if (st->n_events) {
 		fprintf(out, "recent events:\n");
 		for (size_t i = 0; i < st->n_events; i++)

@@ -12,6 +12,14 @@
 #include "state.h"
 #include "timing.h"
 
+/*
+ * One line on what a rollover asked for now (an emergency, after a key
+ * compromise) would do: deploy at once (returns true), deploy from a time,
+ * or wait for a next key to be staged or published first.
+ */
+bool pf_status_emergency(const pf_state *st, const pf_timing *t, int64_t now, char *buf,
+			 size_t len);
+
 void pf_status_print(const pf_state *st, const pf_timing *t, int64_t now, bool json, FILE *out);
 
 #endif

@@ -73,8 +73,8 @@ static void sleep_until(int64_t t, int max)
 }
 
 /* Follow a rollover the daemon runs, by its state file, until it is idle
- * or failed.  On a terminal the line is redrawn; otherwise one line per
- * change. */
+ * or failed (or, prepublish, the following key is staged).  On a terminal the line is redrawn;
+ * otherwise one line per change. */
 static int follow(pf_cli *cli, pf_roll *r)
 {
 	bool tty = isatty(STDOUT_FILENO);
@@ -97,8 +97,7 @@ static int follow(pf_cli *cli, pf_roll *r)
 			fflush(stdout);
 			snprintf(last, sizeof(last), "%s", status);
 		}
-		if (strcmp(roll_phase(r), "idle") == 0 || strcmp(roll_phase(r), "failed") == 0 ||
-		    interrupted)
+		if (roll_settled(r) || interrupted)
 			break;
 		sleep(1);
 	}
@@ -191,7 +190,6 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 
 	while (!interrupted) {
 		int64_t wakeup = 0;
-		const char *phase;
 
 		if (roll_run(r, false, &wakeup, &e) < 0) {
 			if (e.code == EBUSY) {
@@ -203,8 +201,7 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 			roll_free(r);
 			return cli_fail(&e);
 		}
-		phase = roll_phase(r);
-		if (strcmp(phase, "idle") == 0 || strcmp(phase, "failed") == 0)
+		if (roll_settled(r))
 			break;
 		if (wakeup) {
 			char when[40];

@@ -83,7 +83,9 @@ typedef struct fworld {
 	bool in_child;
 	int64_t stamp[PF_T_COUNT];
 	unsigned stamp_changed[PF_T_COUNT];
-	char phases[512]; /* the phases saved, in order, comma-separated */
+	char phases[2048];                     /* the phases saved, in order, comma-separated */
+	char rollover[PF_ROLLOVER_ID_LEN + 1]; /* the id the stamps are of */
+	int64_t dep_pub, dep_conf;             /* T_pub and T_conf when deployable was saved */
 	enum pf_phase last_phase;
 } fworld;
 
@@ -272,6 +274,8 @@ static int f_prop(void *ud, const dns_zone_info *z, const dns_prop_want *want, s
 			rs->n_rr = served_at(rd.owners[k], lag);
 			rs->ttl = rs->n_rr ? W->ttl : 0;
 			rs->orig_ttl = rs->ttl;
+			if (rs->ttl > rd.max_tlsa_ttl)
+				rd.max_tlsa_ttl = rs->ttl;
 			rs->rrsig = rs->n_rr > 0;
 		}
 		sv->complete = true;
@@ -488,6 +492,12 @@ static int f_save(void *ud, const char *path, const pf_state *st, pf_err *e)
 	if (rc < 0)
 		return rc;
 	W->n_saves++;
+	if (st->rollover[0] && strcmp(st->rollover, W->rollover) != 0) {
+		/* A new rollover (prepublish: the following staging cycle). */
+		snprintf(W->rollover, sizeof(W->rollover), "%s", st->rollover);
+		memset(W->stamp, 0, sizeof(W->stamp));
+		memset(W->stamp_changed, 0, sizeof(W->stamp_changed));
+	}
 	for (int k = 0; k < PF_T_COUNT; k++) {
 		if (!st->t[k] || k == PF_T_FAILED)
 			continue;
@@ -495,6 +505,10 @@ static int f_save(void *ud, const char *path, const pf_state *st, pf_err *e)
 			W->stamp[k] = st->t[k];
 		else if (W->stamp[k] != st->t[k])
 			W->stamp_changed[k]++;
+	}
+	if (st->phase == PF_PHASE_DEPLOYABLE) {
+		W->dep_pub = st->t[PF_T_PUB];
+		W->dep_conf = st->t[PF_T_CONF];
 	}
 	if (st->phase != W->last_phase) {
 		size_t l = strlen(W->phases);
@@ -572,10 +586,12 @@ typedef struct world_opts {
 	bool no_old_record; /* the TLSA RRset does not exist before */
 	uint32_t tlsa_ttl;
 	int64_t min_delay, safety, retire_delay, alert;
-	int64_t lag2; /* ns2's lag */
+	int64_t lag2;    /* ns2's lag */
+	bool prepublish; /* rollover_scheme = prepublish (else on-demand) */
+	int64_t audit_interval;
 } world_opts;
 
-static const world_opts defaults = {300, false, 300, 0, 60, 3600, 3600, 0};
+static const world_opts defaults = {300, false, 300, 0, 60, 3600, 3600, 0, false, 0};
 
 typedef struct tcase {
 	pf_config cfg;
@@ -611,9 +627,13 @@ static void world_new(tcase *c, const world_opts *o)
 			   "propagation_alert = %llds\n"
 			   "retire_delay = %llds\n"
 			   "verify_endpoints = 127.0.0.1:25\n"
+			   "rollover_scheme = %s\n"
+			   "audit_interval = %llds\n"
 			   "state_directory = %s/state\n",
 			   c->pfdir, o->tlsa_ttl, (long long)o->safety, (long long)o->min_delay,
-			   (long long)o->alert, (long long)o->retire_delay, c->dir);
+			   (long long)o->alert, (long long)o->retire_delay,
+			   o->prepublish ? "prepublish" : "on-demand", (long long)o->audit_interval,
+			   c->dir);
 	pf_config_init(&c->cfg);
 	if (pf_config_parse(&c->cfg, "test.cf", text, &e) < 0) {
 		printf("FAIL: configuration: %s\n", e.msg);
@@ -663,6 +683,8 @@ static pf_roll *open_roll(tcase *c)
  * rollover is in until_phase (when not NULL), has nothing scheduled (idle,
  * failed), or would wake after stop (when not 0).  Returns the last
  * wakeup. */
+static bool drive_auto; /* roll_run as the daemon runs it (auto_start) */
+
 static int64_t drive(pf_roll *r, const char *until_phase, int64_t stop)
 {
 	int64_t wakeup = 0;
@@ -671,7 +693,7 @@ static int64_t drive(pf_roll *r, const char *until_phase, int64_t stop)
 		pf_err e = {0};
 
 		wakeup = 0;
-		roll_run(r, false, &wakeup, &e);
+		roll_run(r, drive_auto, &wakeup, &e);
 		if (until_phase && strcmp(roll_phase(r), until_phase) == 0)
 			break;
 		if (wakeup == 0)
@@ -686,7 +708,7 @@ static int64_t drive(pf_roll *r, const char *until_phase, int64_t stop)
 
 /* What the test expects the deploy time to be: SPEC.md 4, from the
  * persisted T_pub and T_conf and the world's TTLs, not from timing.c. */
-static int64_t expected_deploy(const tcase *c)
+static inline int64_t expected_deploy(const tcase *c)
 {
 	int64_t base = W->stamp[PF_T_CONF];
 	uint32_t ttl = c->o.tlsa_ttl;
@@ -714,6 +736,57 @@ static size_t key_files(const tcase *c)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* ---- the program around the cases -------------------------------------- */
+
+static char fake_log[PATH_MAX];
+
+/* The shared world, the scratch directory, the engine's journal lines in
+ * a file there (not the test's output), and the old key main.cf deploys
+ * at the start of every case. */
+static void fake_init(void)
+{
+	pf_keyspec spec = {PF_ALG_ECDSA, 256, "secp256r1"};
+	EVP_PKEY *k = NULL;
+	X509 *cert = NULL;
+	pf_strv hosts = {0};
+	pf_tlsa_param p311 = {3, 1, 1};
+	pf_tlsa_rdata *rd = NULL;
+	pf_err e = {0};
+
+	W = mmap(NULL, sizeof(*W), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (W == MAP_FAILED || !mkdtemp(top))
+		abort();
+	snprintf(fake_log, sizeof(fake_log), "%s/journal.log", top);
+	if (!freopen(fake_log, "w", stderr))
+		abort();
+	snprintf(old_key, sizeof(old_key), "%s/eckey-old.pem", top);
+	snprintf(old_cert, sizeof(old_cert), "%s/eccert-old.pem", top);
+	pf_strv_push(&hosts, "mx.example.test");
+	if (keystore_generate(&spec, &k, &e) < 0 || keystore_write_key(old_key, k, &e) < 0 ||
+	    keystore_self_signed(k, &hosts, &cert, &e) < 0 ||
+	    keystore_write_cert(old_cert, cert, &e) < 0 ||
+	    tlsa_for_files(old_key, old_cert, &p311, 1, &rd, &e) < 0) {
+		printf("FAIL: the old key: %s\n", e.msg);
+		exit(1);
+	}
+	old_rd = rd[0];
+	free(rd);
+	EVP_PKEY_free(k);
+	X509_free(cert);
+	pf_strv_clear(&hosts);
+}
+
+/* The summary line and exit status; the scratch directory goes unless a
+ * check failed. */
+static int fake_done(void)
+{
+	if (t_failed)
+		printf("the engine's journal lines are kept in %s\n", fake_log);
+	else
+		t_scratch_remove(top);
+	T_DONE();
 }
 
 #endif

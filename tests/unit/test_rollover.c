@@ -115,13 +115,16 @@ static void test_deploy_time(void)
 		const char *name;
 		world_opts o;
 	} cases[] = {
-		{"TTL 300 = tlsa_ttl", {300, false, 300, 0, 60, 3600, 3600, 0}},
-		{"old RRset TTL 3600 above tlsa_ttl", {3600, false, 300, 0, 60, 3600, 3600, 0}},
+		{"TTL 300 = tlsa_ttl", {300, false, 300, 0, 60, 3600, 3600, 0, false, 0}},
+		{"old RRset TTL 3600 above tlsa_ttl",
+		 {3600, false, 300, 0, 60, 3600, 3600, 0, false, 0}},
 		{"no RRset before: the negative TTL min(SOA TTL, MINIMUM) counts",
-		 {300, true, 300, 0, 60, 3600, 3600, 0}},
-		{"propagation_min_delay past T_conf", {300, false, 300, 7200, 60, 3600, 3600, 0}},
-		{"ns2 lags 50 s: T_conf after T_pub", {300, false, 300, 0, 60, 3600, 3600, 50}},
-		{"publish_safety 1 s", {300, false, 300, 0, 1, 3600, 3600, 0}},
+		 {300, true, 300, 0, 60, 3600, 3600, 0, false, 0}},
+		{"propagation_min_delay past T_conf",
+		 {300, false, 300, 7200, 60, 3600, 3600, 0, false, 0}},
+		{"ns2 lags 50 s: T_conf after T_pub",
+		 {300, false, 300, 0, 60, 3600, 3600, 50, false, 0}},
+		{"publish_safety 1 s", {300, false, 300, 0, 1, 3600, 3600, 0, false, 0}},
 	};
 
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
@@ -572,42 +575,7 @@ static void test_kill_sweep(void)
 
 int main(void)
 {
-	pf_keyspec spec = {PF_ALG_ECDSA, 2048, NULL};
-	EVP_PKEY *k = NULL;
-	X509 *cert = NULL;
-	pf_strv hosts = {0};
-	pf_tlsa_param p311 = {3, 1, 1};
-	pf_tlsa_rdata *rd = NULL;
-	pf_err e = {0};
-	char log[PATH_MAX];
-	pf_config dflt;
-
-	W = mmap(NULL, sizeof(*W), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (W == MAP_FAILED || !mkdtemp(top))
-		abort();
-	/* The engine's journal lines go to a file, not the test's output
-	 * (kept when a check fails). */
-	snprintf(log, sizeof(log), "%s/journal.log", top);
-	if (!freopen(log, "w", stderr))
-		abort();
-	pf_config_init(&dflt);
-	spec.curve = dflt.ecdsa_curve;
-	snprintf(old_key, sizeof(old_key), "%s/eckey-old.pem", top);
-	snprintf(old_cert, sizeof(old_cert), "%s/eccert-old.pem", top);
-	pf_strv_push(&hosts, "mx.example.test");
-	if (keystore_generate(&spec, &k, &e) < 0 || keystore_write_key(old_key, k, &e) < 0 ||
-	    keystore_self_signed(k, &hosts, &cert, &e) < 0 ||
-	    keystore_write_cert(old_cert, cert, &e) < 0 ||
-	    tlsa_for_files(old_key, old_cert, &p311, 1, &rd, &e) < 0) {
-		printf("FAIL: the old key: %s\n", e.msg);
-		return 1;
-	}
-	old_rd = rd[0];
-	free(rd);
-	EVP_PKEY_free(k);
-	X509_free(cert);
-	pf_strv_clear(&hosts);
-
+	fake_init();
 	test_cycle();
 	test_deploy_time();
 	test_refusals();
@@ -619,10 +587,5 @@ int main(void)
 	test_check();
 	test_kill_sweep();
 
-	pf_config_free(&dflt);
-	if (t_failed)
-		printf("the engine's journal lines are kept in %s\n", log);
-	else
-		t_scratch_remove(top);
-	T_DONE();
+	return fake_done();
 }

@@ -87,6 +87,13 @@ static void build(pf_state *st, enum pf_phase p)
 	st->phase = PF_PHASE_PROPAGATED;
 	if (p == PF_PHASE_PROPAGATED)
 		return;
+	if (p == PF_PHASE_STAGED) {
+		st->staging = true;
+		st->t[PF_T_STAGED] = st->t[PF_T_CONF];
+		st->t[PF_T_IN_SERVICE] = 1690000000;
+		st->phase = PF_PHASE_STAGED;
+		return;
+	}
 	st->t[PF_T_DEPLOYABLE] = 1700014473;
 	st->phase = PF_PHASE_DEPLOYABLE;
 	if (p == PF_PHASE_DEPLOYABLE)
@@ -359,6 +366,7 @@ static const struct bad {
 	 "t:3: duplicate phase (first at line 2)"},
 	{"bad phase", H "phase = halfway\n", false,
 	 "t:2: bad phase value \"halfway\" (a phase: idle, generated, published, propagated, "
+	 "staged, "
 	 "deployable, deployed, verified, retired or failed)"},
 	{"missing phase", H "t_started = 5\n", false, "t:3: phase is missing"},
 	{"missing ' = '", H "phase=idle\n", false, "t:2: expected \"key = value\""},
