@@ -393,7 +393,8 @@ int roll_metrics(pf_roll *r, pf_metrics *ret, pf_err *e)
 			ret->last_phase_change = r->st.events[i].t;
 	}
 	pf_timing_compute(&r->st, &r->tparams, &t);
-	if ((r->st.phase == PF_PHASE_PROPAGATED || r->st.phase == PF_PHASE_DEPLOYABLE) &&
+	if ((r->st.phase == PF_PHASE_PROPAGATED || r->st.phase == PF_PHASE_STAGED ||
+	     r->st.phase == PF_PHASE_DEPLOYABLE) &&
 	    t.deploy_known)
 		ret->next_step_at = t.deploy_at;
 	else if (r->st.phase == PF_PHASE_VERIFIED && t.retire_known)
