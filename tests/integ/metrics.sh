@@ -55,7 +55,7 @@ S=$(scrape)
 check_eq "node_textfile_scrape_error 0: the exporter parsed our file" 0 "$(sval node_textfile_scrape_error)"
 check_eq "phase idle is 1, generated 0" "1 0" \
 	"$(sval pftls_phase 'phase="idle"') $(sval pftls_phase 'phase="generated"')"
-check_eq "one pftls_phase series per phase (9)" 9 "$(grep -c '^pftls_phase{' <<<"$S")"
+check_eq "one pftls_phase series per phase (10, staged included)" 10 "$(grep -c '^pftls_phase{' <<<"$S")"
 check_eq "rollovers completed 0, failed 0" "0 0" \
 	"$(sval pftls_rollovers_completed_total) $(sval pftls_rollovers_failed_total)"
 check "HELP and TYPE come through: counter and gauge" \
