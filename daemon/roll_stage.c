@@ -63,14 +63,27 @@ bool roll_emergency(pf_roll *r, char *buf, size_t len)
 
 int roll_request(pf_roll *r, const char *why, pf_err *e)
 {
-	char line[300];
+	char line[300], when[40], left[32];
+	pf_timing t;
 
 	if (!pf_state_request(&r->st, roll_now(r)))
 		return 0;
-	roll_emergency(r, line, sizeof(line));
+	pf_timing_compute(&r->st, &r->tparams, &t);
+	if (r->st.phase != PF_PHASE_STAGED || !t.deploy_known)
+		snprintf(line, sizeof(line),
+			 "the next key is still being staged (phase %s): it is deployed once "
+			 "its records are served everywhere and their wait has passed",
+			 pf_phase_name(r->st.phase));
+	else if (roll_now(r) >= t.deploy_at)
+		snprintf(line, sizeof(line), "the staged key is deployed at once");
+	else
+		snprintf(line, sizeof(line),
+			 "the staged key is deployed at %s (in %s), when its wait ends",
+			 pf_timing_fmt_time(t.deploy_at, when, sizeof(when)),
+			 pf_fmt_duration(t.deploy_at - roll_now(r), left, sizeof(left)));
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLOVER_REQUESTED, NULL, "%s: %s", why,
 			       line);
-	roll_progress(r, "rollover requested (%s): %s", why, line);
+	roll_progress(r, "%s: %s", why, line);
 	return roll_save(r, e);
 }
 
