@@ -589,9 +589,10 @@ typedef struct world_opts {
 	int64_t lag2;    /* ns2's lag */
 	bool prepublish; /* rollover_scheme = prepublish (else on-demand) */
 	int64_t audit_interval;
+	int64_t rollover_interval;
 } world_opts;
 
-static const world_opts defaults = {300, false, 300, 0, 60, 3600, 3600, 0, false, 0};
+static const world_opts defaults = {300, false, 300, 0, 60, 3600, 3600, 0, false, 0, 0};
 
 typedef struct tcase {
 	pf_config cfg;
@@ -629,11 +630,12 @@ static void world_new(tcase *c, const world_opts *o)
 			   "verify_endpoints = 127.0.0.1:25\n"
 			   "rollover_scheme = %s\n"
 			   "audit_interval = %llds\n"
+			   "rollover_interval = %llds\n"
 			   "state_directory = %s/state\n",
 			   c->pfdir, o->tlsa_ttl, (long long)o->safety, (long long)o->min_delay,
 			   (long long)o->alert, (long long)o->retire_delay,
 			   o->prepublish ? "prepublish" : "on-demand", (long long)o->audit_interval,
-			   c->dir);
+			   (long long)o->rollover_interval, c->dir);
 	pf_config_init(&c->cfg);
 	if (pf_config_parse(&c->cfg, "test.cf", text, &e) < 0) {
 		printf("FAIL: configuration: %s\n", e.msg);

@@ -26,7 +26,7 @@
 
 #include "roll_fake.h"
 
-static const world_opts pre = {300, false, 300, 0, 60, 3600, 3600, 0, true, 3600};
+static const world_opts pre = {300, false, 300, 0, 60, 3600, 3600, 0, true, 3600, 0};
 
 static void load(const tcase *c, pf_state *st)
 {
@@ -289,6 +289,68 @@ static int64_t early(const tcase *c)
 	return base + 2 * (int64_t)c->o.tlsa_ttl + c->o.safety;
 }
 
+/* One run of the sweep's scenario: a daemon stages, a rollover is asked
+ * right after (its wait not passed), it deploys, retires, stages the
+ * following key.  After a restart (killed), the request is repeated only
+ * while nothing has been deployed, as an operator would. */
+static void sweep_run(pf_roll *r, bool restarted)
+{
+	pf_err e = {0};
+
+	settle(r);
+	if (restarted && W->n_sets)
+		return;
+	roll_start(r, &e);
+	settle(r);
+}
+
+/* The deploy time of the deploy that happened, from the T_pub and T_conf
+ * it was decided on. */
+static int64_t early(const tcase *c)
+{
+	int64_t base = W->dep_conf;
+
+	if (W->dep_pub + c->o.min_delay > base)
+		base = W->dep_pub + c->o.min_delay;
+	return base + 2 * (int64_t)c->o.tlsa_ttl + c->o.safety;
+}
+
+/* rollover_interval with prepublish: counted from when the key in service
+ * went live (t_in_service), not from its file, made when it was staged. */
+static void test_interval(void)
+{
+	world_opts o = pre;
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	int64_t live;
+
+	o.rollover_interval = 30 * 86400;
+	o.audit_interval = 0;
+	r = staged_world(&c, &o);
+	/* The old key's file is years older than the fake clock's now: the
+	 * first rollover is due as soon as the staged key's wait has passed. */
+	T_CHECK(W->n_sets == 1 && W->t_set == early(&c) && strcmp(roll_phase(r), "staged") == 0,
+		"interval: an old key's file past the interval: rolled when the staged key's "
+		"wait passed, then the next staged (%u, %s)",
+		W->n_sets, roll_phase(r));
+	live = W->t_set;
+	/* The deployed key's file is 40 days old now, its service just begun. */
+	settle(r);
+	T_CHECK(W->n_sets == 1, "interval: not again at once: the new key has been live 0 days");
+	W->now = live + 30 * 86400 - 10;
+	settle(r);
+	T_CHECK(W->n_sets == 1, "interval: not 10 s before 30 days of service");
+	W->now = live + 30 * 86400 + 5;
+	settle(r);
+	T_CHECK(W->n_sets == 2 && W->t_set >= live + 30 * 86400,
+		"interval: rolled once 30 days of service have passed (%lld s after)",
+		(long long)(W->t_set - live - 30 * 86400));
+	(void)e;
+	roll_free(r);
+	world_free(&c);
+}
+
 static void test_kill_sweep(void)
 {
 	tcase c;
@@ -369,6 +431,7 @@ int main(void)
 	changed_case("record deleted", true, 300);
 	changed_case("TTL raised", false, 1800);
 	test_cancel_staged();
+	test_interval();
 	test_kill_sweep();
 	return fake_done();
 }

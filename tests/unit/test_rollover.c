@@ -115,16 +115,16 @@ static void test_deploy_time(void)
 		const char *name;
 		world_opts o;
 	} cases[] = {
-		{"TTL 300 = tlsa_ttl", {300, false, 300, 0, 60, 3600, 3600, 0, false, 0}},
+		{"TTL 300 = tlsa_ttl", {300, false, 300, 0, 60, 3600, 3600, 0, false, 0, 0}},
 		{"old RRset TTL 3600 above tlsa_ttl",
-		 {3600, false, 300, 0, 60, 3600, 3600, 0, false, 0}},
+		 {3600, false, 300, 0, 60, 3600, 3600, 0, false, 0, 0}},
 		{"no RRset before: the negative TTL min(SOA TTL, MINIMUM) counts",
-		 {300, true, 300, 0, 60, 3600, 3600, 0, false, 0}},
+		 {300, true, 300, 0, 60, 3600, 3600, 0, false, 0, 0}},
 		{"propagation_min_delay past T_conf",
-		 {300, false, 300, 7200, 60, 3600, 3600, 0, false, 0}},
+		 {300, false, 300, 7200, 60, 3600, 3600, 0, false, 0, 0}},
 		{"ns2 lags 50 s: T_conf after T_pub",
-		 {300, false, 300, 0, 60, 3600, 3600, 50, false, 0}},
-		{"publish_safety 1 s", {300, false, 300, 0, 1, 3600, 3600, 0, false, 0}},
+		 {300, false, 300, 0, 60, 3600, 3600, 50, false, 0, 0}},
+		{"publish_safety 1 s", {300, false, 300, 0, 1, 3600, 3600, 0, false, 0, 0}},
 	};
 
 	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
