@@ -289,32 +289,6 @@ static int64_t early(const tcase *c)
 	return base + 2 * (int64_t)c->o.tlsa_ttl + c->o.safety;
 }
 
-/* One run of the sweep's scenario: a daemon stages, a rollover is asked
- * right after (its wait not passed), it deploys, retires, stages the
- * following key.  After a restart (killed), the request is repeated only
- * while nothing has been deployed, as an operator would. */
-static void sweep_run(pf_roll *r, bool restarted)
-{
-	pf_err e = {0};
-
-	settle(r);
-	if (restarted && W->n_sets)
-		return;
-	roll_start(r, &e);
-	settle(r);
-}
-
-/* The deploy time of the deploy that happened, from the T_pub and T_conf
- * it was decided on. */
-static int64_t early(const tcase *c)
-{
-	int64_t base = W->dep_conf;
-
-	if (W->dep_pub + c->o.min_delay > base)
-		base = W->dep_pub + c->o.min_delay;
-	return base + 2 * (int64_t)c->o.tlsa_ttl + c->o.safety;
-}
-
 /* rollover_interval with prepublish: counted from when the key in service
  * went live (t_in_service), not from its file, made when it was staged. */
 static void test_interval(void)
