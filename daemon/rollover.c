@@ -68,11 +68,22 @@ bool roll_settled(pf_roll *r)
 
 bool roll_was_cancelled(pf_roll *r)
 {
+	const char *cancelled = pf_event_kind_get(PF_EV_CANCELLED)->name;
+	const char *completed = pf_event_kind_get(PF_EV_ROLLOVER_COMPLETED)->name;
 	const pf_state *st = &r->st;
 
-	return st->phase == PF_PHASE_IDLE && !st->rollover[0] && st->n_events > 0 &&
-	       strcmp(st->events[st->n_events - 1].kind,
-		      pf_event_kind_get(PF_EV_CANCELLED)->name) == 0;
+	/* Settled, and the last rollover ended in a cancel rather than a
+	 * completion (with prepublish a staging cycle may have begun since). */
+	if (st->phase == PF_PHASE_FAILED ||
+	    (!roll_settled(r) && !(st->phase == PF_PHASE_IDLE && st->staging)))
+		return false;
+	for (size_t i = st->n_events; i-- > 0;) {
+		if (strcmp(st->events[i].kind, cancelled) == 0)
+			return true;
+		if (strcmp(st->events[i].kind, completed) == 0)
+			return false;
+	}
+	return false;
 }
 
 int roll_load_state(pf_roll *r, pf_err *e)

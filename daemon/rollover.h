@@ -236,9 +236,10 @@ bool roll_settled(pf_roll *r);
 /* The current phase name ("idle", "published", ..., "failed"). */
 const char *roll_phase(pf_roll *r);
 
-/* True when the engine is idle because the rollover was cancelled (the
- * last event is "cancelled"), not because it completed: a "now" that was
- * following it must not report success. */
+/* True when the engine is settled (roll_settled) because the rollover was
+ * cancelled (of "cancelled" and "rollover-completed", the later event is
+ * the cancel; a staging cycle may have begun since), not because it
+ * completed: a "now" that was following it must not report success. */
 bool roll_was_cancelled(pf_roll *r);
 
 #endif
