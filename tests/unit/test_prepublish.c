@@ -191,6 +191,7 @@ static void test_emergency(void)
 			served_at(OWNER, 0) == 2,
 		"emergency: old record gone; current + the new next served everywhere");
 	T_CHECK(has_event(&c, "rollover-requested"), "emergency: a rollover-requested event");
+	T_CHECK(!roll_was_cancelled(r), "emergency: completed, not cancelled");
 	T_CHECK(key_files(&c) == 3, "emergency: one key made per cycle (%zu files)", key_files(&c));
 	roll_free(r);
 	world_free(&c);
@@ -259,6 +260,8 @@ static void test_cancel_staged(void)
 	T_CHECK(strcmp(roll_phase(r), "staged") == 0 && !tlsa_equal(&rd, &rd2) &&
 			served_everywhere(&rd2) && key_files(&c) == 2,
 		"cancel in staged: the daemon stages a new key");
+	T_CHECK(roll_was_cancelled(r),
+		"cancel in staged: a \"now --wait\" following it still sees the cancel");
 	roll_free(r);
 	world_free(&c);
 }
