@@ -103,6 +103,11 @@ static int read_line(conn *c, char *line, size_t size)
 		if (nl) {
 			size_t len = (size_t)(nl - c->buf);
 
+			/* The limit counts the line's octets with its CRLF, as
+			 * below where it is still incomplete: the verdict must
+			 * not depend on how the peer's bytes were split. */
+			if (len + 1 > LINE_MAX_BYTES)
+				return -EMSGSIZE;
 			if (len > 0 && c->buf[len - 1] == '\r')
 				len--;
 			if (len >= size)

@@ -27,6 +27,7 @@ enum behaviour {
 	REFUSE,
 	SILENT,
 	GARBAGE,
+	LONG_GREETING,
 	MULTILINE,
 	TRICKLE_GREETING,
 	TRICKLE_TLS
@@ -77,6 +78,19 @@ static void serve(int lfd, const server *s, enum behaviour b)
 	case REFUSE:
 		say(fd, "554 go away\r\n");
 		_exit(0);
+	case LONG_GREETING: {
+		/* 1,002 octets with its CRLF, in one write: over RFC 5321's 1,000
+		 * whether the probe reads it at once or in pieces (fuzz_smtp_reply
+		 * found the whole line accepted, the same in pieces refused). */
+		char line[1003];
+
+		memcpy(line, "220 ", 4);
+		memset(line + 4, 'x', 996);
+		memcpy(line + 1000, "\r\n", 3);
+		say(fd, line);
+		expect_line(fd);
+		_exit(0);
+	}
 	case MULTILINE:
 		say(fd, "220-first line\r\n220-second line\r\n220 ready\r\n");
 		break;
@@ -232,6 +246,7 @@ int main(void)
 		{REFUSE, "greeting refused: \"554 go away\""},
 		{SILENT, "greeting: timed out"},
 		{GARBAGE, "malformed SMTP reply"},
+		{LONG_GREETING, "greeting: Message too long"},
 	};
 	for (size_t i = 0; i < PF_ELEMENTSOF(bad); i++) {
 		memset(&e, 0, sizeof(e));
