@@ -419,7 +419,11 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				pf_timing_compute(&r->st, &r->tparams, &t);
 				r->st.t[PF_T_STAGED] = r->st.t[PF_T_CONF];
 				r->watch_at = roll_now(r) + r->cfg->audit_interval;
+				/* The line as status shows it once staged (not "being
+				 * staged (phase propagated)"). */
+				r->st.phase = PF_PHASE_STAGED;
 				pf_status_emergency(&r->st, &t, roll_now(r), line, sizeof(line));
+				r->st.phase = PF_PHASE_PROPAGATED;
 				rc = roll_enter(r, PF_PHASE_STAGED, PF_T_COUNT, roll_now(r), e,
 						"next key staged: %s", line);
 				break;
