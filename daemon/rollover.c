@@ -321,7 +321,7 @@ static int start(pf_roll *r, bool request, pf_err *e)
 		rc = roll_enter(r, from, PF_T_COUNT, roll_now(r), e, "resuming after a failure");
 	} else if (r->st.staging && request) {
 		/* The staged key (or the one being staged) is the next one. */
-		rc = roll_request(r, "rollover requested", e);
+		rc = roll_request(r, "pftls-roll now", e);
 		if (rc == 0 && r->st.phase == PF_PHASE_IDLE)
 			rc = roll_step_generate(r, e);
 	} else if (r->st.phase == PF_PHASE_IDLE) {
