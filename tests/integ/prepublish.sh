@@ -44,6 +44,11 @@ if ! observer_start 2>"$W/observer.err"; then
 fi
 roll_notify_start "$W/notify.log" || { fail "the notify listener starts"; exit 1; }
 
+# A deploy "at once" changes main.cf this many seconds after it may: one
+# propagation round and a few postconf runs: 0.7 s seen at a load average
+# of 5 on 2 cores, 1.7 s at 16.
+LATE=3
+
 # ---- helpers ---------------------------------------------------------------------------
 # The SPKIs "RSA ECDSA" of the keys main.cf deploys.
 keyspkis() { echo "$(roll_key_spki "$(roll_deployed rsa)") $(roll_key_spki "$(roll_deployed ecdsa)")"; }
@@ -136,8 +141,8 @@ check_eq "3: status: still staged, staging false, staged.requested set" "staged 
 wait_until 300 changed_after "$t_now"
 tch=$(pp_change_after "$W/maincf.log" "$t_now")
 echo "# 3: now at $t_now, deployable_from $DFROM, main.cf changed at ${tch:-never}"
-check "3: main.cf changed at deployable_from, not before, within 2 s after ($(secs "${tch:-0}" "$DFROM") s after it)" \
-	eval '[ -n "$tch" ] && flt "$tch" ">=" "$DFROM" && flt "$tch" "<=" "$((DFROM + 2))"'
+check "3: main.cf changed at deployable_from, not before, within $LATE s after ($(secs "${tch:-0}" "$DFROM") s after it)" \
+	eval '[ -n "$tch" ] && flt "$tch" ">=" "$DFROM" && flt "$tch" "<=" "$((DFROM + LATE))"'
 NEXT=$(pp_wait_staged "$ROLL_CF" "$STAGED" 60)
 check_eq "3: the rollover completed and staged the following key; the former staged keys deployed" \
 	"$STAGED yes" "$(keyspkis) $([ -n "$NEXT" ] && [ "$NEXT" != "$STAGED" ] && echo yes)"
@@ -156,6 +161,8 @@ check_eq "2: the staged key's wait has passed: emergency.deploys_at_once" true "
 run -c "$ROLL_CF" status
 check "2: status text: \"emergency: an emergency rollover would deploy at once\"" \
 	grep -q '^emergency: an emergency rollover would deploy at once$' <<<"$OUT"
+check "2: sd_notify STATUS says so too, once the wait has passed (not at the next audit)" \
+	wait_until 30 grep -q '^STATUS=staged, an emergency rollover would deploy at once$' "$W/notify.log"
 reloads1=$(roll_reloads)
 t_now=$EPOCHREALTIME
 roll_bg nowwait now --wait
@@ -170,8 +177,8 @@ tch=$(pp_change_after "$W/maincf.log" "$t_now")
 DT=$(secs "${tch:-0}" "$t_now")
 echo "now -> main.cf: $DT s (rollover from staged, wait passed; pftls-roll now --wait to pftls-rolld, main.cf watched every 50 ms)"
 [ -n "$tlive" ] && echo "now -> new key live on port 25: $(secs "$tlive" "$t_now") s (openssl s_client polled every ~0.1 s)"
-check "2: now with the wait passed: main.cf changed $DT s after now (<= 2 s)" \
-	eval '[ -n "$tch" ] && flt "$DT" "<=" 2 && flt "$DT" ">" 0'
+check "2: now with the wait passed: main.cf changed $DT s after now (<= $LATE s)" \
+	eval '[ -n "$tch" ] && flt "$DT" "<=" "$LATE" && flt "$DT" ">" 0'
 check "2: now --wait exit 0, its last line says staged" \
 	eval '[ "$ROLL_EXIT" = 0 ] && tail -1 "$W/nowwait.out" | grep -q "^staged, "'
 NEXT=$(pp_wait_staged "$ROLL_CF" "$STAGED" 5)
