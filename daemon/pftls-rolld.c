@@ -435,7 +435,10 @@ int main(int argc, char **argv)
 	    (rc = sd_event_add_signal(m.event, NULL, SIGHUP, on_sighup, &m)) < 0 ||
 	    (rc = control_server_new(m.event, m.control_fd, handle, control_log, &m, &m.control,
 				     &e)) < 0 ||
-	    (rc = sd_event_add_time(m.event, &m.timer, CLOCK_REALTIME, 0, 1000000, on_timer, &m)) <
+	    /* 1 ms accuracy: sd-event may fire a timer as late as its
+	     * accuracy allows, and "now" (arm_now) or a deploy time must not
+	     * wait up to a second more. */
+	    (rc = sd_event_add_time(m.event, &m.timer, CLOCK_REALTIME, 0, 1000, on_timer, &m)) <
 		    0 ||
 	    (rc = sd_event_set_watchdog(m.event, true)) < 0) {
 		fprintf(stderr, "pftls-rolld: cannot set up the event loop: %s\n", strerror(-rc));

@@ -179,6 +179,11 @@ int roll_step_staged(pf_roll *r, bool auto_start, int64_t *wakeup, pf_err *e)
 		}
 		if (r->cfg->audit_interval > 0 && (!at || r->watch_at < at))
 			at = r->watch_at;
+		/* Wake when the staged key's wait ends, so that STATUS= says
+		 * "would deploy at once" then, not at the next watch. */
+		pf_timing_compute(&r->st, &r->tparams, &t);
+		if (t.deploy_known && t.deploy_at > now && (!at || t.deploy_at < at))
+			at = t.deploy_at;
 		/* 0 stays 0: nothing to wait for but a request. */
 		*wakeup = at;
 		return 0;

@@ -332,7 +332,7 @@ static int start(pf_roll *r, bool request, pf_err *e)
 		rc = roll_enter(r, from, PF_T_COUNT, roll_now(r), e, "resuming after a failure");
 	} else if (r->st.staging && request) {
 		/* The staged key (or the one being staged) is the next one. */
-		rc = roll_request(r, "rollover asked for (pftls-roll now)", e);
+		rc = roll_request(r, "pftls-roll now", e);
 		if (rc == 0 && r->st.phase == PF_PHASE_IDLE)
 			rc = roll_step_generate(r, e);
 	} else if (r->st.phase == PF_PHASE_IDLE) {
@@ -430,8 +430,11 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				pf_timing_compute(&r->st, &r->tparams, &t);
 				r->st.t[PF_T_STAGED] = r->st.t[PF_T_CONF];
 				r->watch_at = roll_now(r) + r->cfg->audit_interval;
-				r->st.phase = PF_PHASE_STAGED; /* what the line is about */
+				/* The line as status shows it once staged (not "being
+				 * staged (phase propagated)"). */
+				r->st.phase = PF_PHASE_STAGED;
 				pf_status_emergency(&r->st, &t, roll_now(r), line, sizeof(line));
+				r->st.phase = PF_PHASE_PROPAGATED;
 				rc = roll_enter(r, PF_PHASE_STAGED, PF_T_COUNT, roll_now(r), e,
 						"next key staged: %s", line);
 				break;
