@@ -55,6 +55,10 @@ enum pf_event {
 	PF_EV_CONFIG_INSECURE,    /* someone else could change the configuration or TSIG key */
 	PF_EV_WITHDRAWAL_REFUSED, /* a withdrawal would remove the records of a key in use */
 	PF_EV_MANUAL_DEPLOY,      /* the next keys were found deployed by hand */
+	PF_EV_CERT_REFUSED,       /* certificate_command failed or its chain was refused */
+	PF_EV_CERT_OBTAINED,      /* a CA-issued chain for one of our keys was accepted */
+	PF_EV_CERT_RENEWED,       /* a renewed certificate (same key) is deployed */
+	PF_EV_CERT_EXPIRING,      /* a deployed CA certificate is due and renewal fails */
 	PF_EV_COUNT
 };
 

@@ -145,4 +145,26 @@ int roll_step_verify(pf_roll *r, pf_err *e);
 int roll_finish(pf_roll *r, pf_err *e);
 int roll_step_retire(pf_roll *r, int64_t *wakeup, pf_err *e);
 
+/* ---- CA-issued certificates (roll_cert.c, SPEC.md 8) ---- */
+
+#define CERT_COMMAND_TIMEOUT_MS 120000 /* one certificate_command run */
+
+/* What a deploy puts into main.cf per algorithm instead of the next key
+ * and its self-signed certificate; NULL: those. */
+typedef struct roll_cert_files {
+	char *key[PF_ALG_COUNT];
+	char *cert[PF_ALG_COUNT];
+} roll_cert_files;
+
+void roll_cert_files_free(roll_cert_files *f);
+/* With certificate_command set, obtain, check and write a CA-issued
+ * certificate for each next key (nothing when it is not set).  Every
+ * failure is a journal error and -EAGAIN (roll_transient): nothing is
+ * deployed and the deploy is retried with back-off.  Returns 0/-errno. */
+int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e);
+/* In phase idle: renew each deployed CA certificate of ours that has
+ * reached certificate_renew_before; lower *wakeup (0: none yet) to the next
+ * renewal moment, or to the back-off after a failure. */
+void roll_cert_idle(pf_roll *r, int64_t *wakeup);
+
 #endif

@@ -362,6 +362,8 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				if (age >= 0)
 					wakeup = roll_now(r) + (r->cfg->rollover_interval - age);
 			}
+			if (auto_start)
+				roll_cert_idle(r, &wakeup);
 			goto done;
 		case PF_PHASE_GENERATED:
 			rc = roll_step_publish(r, e);
