@@ -330,7 +330,7 @@ int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e)
  * certificate we may renew: *ret_key (the key or combined file),
  * *ret_pub (the chain-alone file to read the dates from; NULL for our
  * self-signed certificate, which certificate_command replaces at once),
- * *ret_combined.  Returns 1 when found, 0 when not ours or none, -errno.
+ * *ret_combined (main.cf uses smtpd_tls_chain_files: deploy key+chain).  Returns 1 when found, 0 when not ours or none, -errno.
  */
 static int deployed_ours(pf_roll *r, enum pf_alg alg, char **ret_key, char **ret_pub,
 			 bool *ret_combined, pf_err *e)
@@ -338,6 +338,7 @@ static int deployed_ours(pf_roll *r, enum pf_alg alg, char **ret_key, char **ret
 	pf_tls_files dep = {0};
 	char kstamp[16];
 	const char *s;
+	bool combined_in;
 	int rc;
 
 	*ret_key = *ret_pub = NULL;
@@ -346,10 +347,11 @@ static int deployed_ours(pf_roll *r, enum pf_alg alg, char **ret_key, char **ret
 	if ((rc = r->ops->deployed(r->ops_data, "smtpd", &dep, e)) < 0)
 		return rc;
 	rc = 0;
-	if (dep.key_file[alg] && key_stamp_of(r, dep.key_file[alg], alg, ret_combined, kstamp)) {
+	*ret_combined = dep.chain_files;
+	if (dep.key_file[alg] && key_stamp_of(r, dep.key_file[alg], alg, &combined_in, kstamp)) {
 		const char *cert = dep.cert_file[alg] ? dep.cert_file[alg] : dep.key_file[alg];
 
-		if (*ret_combined) {
+		if (combined_in) {
 			*ret_key = pf_strdup(dep.key_file[alg]);
 			*ret_pub = twin_of_combined(dep.key_file[alg]);
 			rc = 1;
