@@ -24,7 +24,9 @@
  * are named from the key file's stamp, and after a deploy main.cf says
  * which certificate is in service.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,16 +112,22 @@ static char *twin_of_combined(const char *path)
 	return pf_asprintf("%.*s%.*scert%s", (int)dl, path, (int)pl, b, b + pl + strlen("chain"));
 }
 
+/* Remove the attempt's directory: the CSR, the chain, and whatever the
+ * command left beside them (uacme writes CSRBASE-cert.pem there); one
+ * level, no symbolic link followed. */
 static void remove_work_dir(const char *dir)
 {
-	static const char *const files[] = {"csr.pem", "chain.pem"};
+	DIR *d = opendir(dir);
+	struct dirent *de;
 
-	for (size_t i = 0; i < PF_ELEMENTSOF(files); i++) {
-		char *p = pf_asprintf("%s/%s", dir, files[i]);
-
-		unlink(p);
-		free(p);
+	while (d && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR)
+			continue;
 	}
+	if (d)
+		closedir(d);
 	rmdir(dir);
 }
 
@@ -187,6 +195,9 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 	}
 	if (rc < 0)
 		goto out;
+	/* Checked at the moment the command has finished: a CA that sets
+	 * notBefore to the moment it signed is valid from then. */
+	now = roll_now(r);
 	{
 		pf_chain_policy pol = {.key = &pk,
 				       .hostnames = &hosts,
