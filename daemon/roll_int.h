@@ -14,6 +14,8 @@
  *   roll_verify.c       deployed -> verified: the live endpoints
  *   roll_retire.c       verified -> retired -> idle, and cancel: every
  *                       withdrawal, through withdraw_guard
+ *   roll_cert.c         CA-issued certificates: obtained before deploy,
+ *                       renewed on the same key (idle, "renew")
  *   roll_check.c        the audit of what is in service, and status
  *   roll_ops.c          the real dependencies (pf_roll_ops, rollover.h)
  *
