@@ -341,7 +341,8 @@ int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e)
  * certificate we may renew: *ret_key (the key or combined file),
  * *ret_pub (the chain-alone file to read the dates from; NULL for our
  * self-signed certificate, which certificate_command replaces at once),
- * *ret_combined (main.cf uses smtpd_tls_chain_files: deploy key+chain).  Returns 1 when found, 0 when not ours or none, -errno.
+ * *ret_combined (main.cf uses smtpd_tls_chain_files: deploy key+chain).  Returns 1 when found, 0
+ * when not ours or none, -errno.
  */
 static int deployed_ours(pf_roll *r, enum pf_alg alg, char **ret_key, char **ret_pub,
 			 bool *ret_combined, pf_err *e)
