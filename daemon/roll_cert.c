@@ -112,6 +112,12 @@ static char *twin_of_combined(const char *path)
 	return pf_asprintf("%.*s%.*scert%s", (int)dl, path, (int)pl, b, b + pl + strlen("chain"));
 }
 
+/* One "NAME=value" of the command's environment (command.h). */
+static char *env_var(const char *name, const char *value)
+{
+	return pf_asprintf("%s=%s", name, value);
+}
+
 /* Remove the attempt's directory: the CSR, the chain, and whatever the
  * command left beside them (uacme writes CSRBASE-cert.pem there); one
  * level, no symbolic link followed. */
@@ -181,11 +187,11 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 	    0)
 		goto out;
 	hostlist = pf_strv_join(&hosts, " ");
-	env_csr = pf_asprintf("PFTLS_CSR=%s", csr_path);
-	env_chain = pf_asprintf("PFTLS_CHAIN=%s", chain_path);
-	env_hosts = pf_asprintf("PFTLS_HOSTNAMES=%s", hostlist);
-	env_alg = pf_asprintf("PFTLS_ALGORITHM=%s", pf_alg_name(alg));
-	env_spki = pf_asprintf("PFTLS_KEY_SPKI=%s", pk.spki_sha256);
+	env_csr = env_var("PFTLS_CSR", csr_path);
+	env_chain = env_var("PFTLS_CHAIN", chain_path);
+	env_hosts = env_var("PFTLS_HOSTNAMES", hostlist);
+	env_alg = env_var("PFTLS_ALGORITHM", pf_alg_name(alg));
+	env_spki = env_var("PFTLS_KEY_SPKI", pk.spki_sha256);
 	{
 		const char *env[] = {env_csr, env_chain, env_hosts, env_alg, env_spki, NULL};
 
