@@ -39,6 +39,7 @@
 #include "keystore.h"
 #include "keystore_chain.h"
 #include "roll_int.h"
+#include "tlsa.h"
 
 /* The directory part of path equals dir (trailing slashes aside). */
 static bool in_dir(const char *path, const char *dir)
@@ -304,6 +305,22 @@ static int uses_chain_files(pf_roll *r, bool *ret, pf_err *e)
 	return rc;
 }
 
+/* A CA certificate changes at every renewal; only records of the key
+ * (selector 1) stay right.  Returns 0 or -EINVAL (exit 2). */
+static int spki_records_only(const pf_roll *r, pf_err *e)
+{
+	for (size_t i = 0; i < r->cfg->n_tlsa_records; i++)
+		if (r->cfg->tlsa_records[i].selector != 1)
+			return pf_err_usage(
+				e,
+				"certificate_command needs TLSA records of the key "
+				"(selector 1, as 3 1 1): tlsa_records has %u %u %u, which "
+				"a CA-issued certificate would not match",
+				r->cfg->tlsa_records[i].usage, r->cfg->tlsa_records[i].selector,
+				r->cfg->tlsa_records[i].mtype);
+	return 0;
+}
+
 void roll_cert_files_free(roll_cert_files *f)
 {
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
@@ -321,7 +338,7 @@ int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e)
 	memset(ret, 0, sizeof(*ret));
 	if (!r->cfg->certificate_command)
 		return 0;
-	if ((rc = uses_chain_files(r, &combined, e)) < 0)
+	if ((rc = spki_records_only(r, e)) < 0 || (rc = uses_chain_files(r, &combined, e)) < 0)
 		return rc;
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
 		const pf_state_key *k = &r->st.keys[a];
@@ -487,12 +504,76 @@ out:
 	return rc;
 }
 
+/*
+ * After a renewal of alg: every endpoint presents the key, DANE-valid
+ * against the key's records (which did not change), with the CA-issued
+ * chain main.cf now deploys (roll_cert_check_live).  A few attempts a
+ * second apart, as Postfix's processes pick up the reload.  Returns 0 or
+ * -errno.
+ */
+static int verify_renewed(pf_roll *r, enum pf_alg alg, pf_err *e)
+{
+	char *keyfile = NULL, *pub = NULL;
+	pf_hostport_list eps = {0};
+	pf_tlsa_rdata *rds = NULL;
+	pf_pubkey pk = {0};
+	bool combined;
+	int rc;
+
+	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0)
+		goto out;
+	if ((rc = keystore_load_pubkey(keyfile, &pk, e)) < 0 ||
+	    (rc = tlsa_for_files(keyfile, NULL, r->cfg->tlsa_records, r->cfg->n_tlsa_records, &rds,
+				 e)) < 0)
+		goto out;
+	roll_endpoints(r, &eps);
+	for (size_t i = 0; rc == 0 && i < eps.n; i++) {
+		char label[PF_ENDPOINT_BUF];
+
+		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
+			 eps.v[i].port ? eps.v[i].port : 25);
+		for (int attempt = 0;; attempt++) {
+			pf_probe_result res;
+			const char *host = r->cfg->tlsa_hostnames.n ? r->cfg->tlsa_hostnames.v[0]
+								    : eps.v[i].host;
+
+			pf_err_clear(e);
+			rc = r->ops->probe(r->ops_data, &eps.v[i], host, rds,
+					   r->cfg->n_tlsa_records, (enum pf_probe_want)alg,
+					   PROBE_TIMEOUT_MS, &res, e);
+			if (rc == 0 && strcmp(res.spki_sha256, pk.spki_sha256) != 0)
+				rc = pf_err_set(
+					e, EPROTO, "%s presents an %s key %.16s..., not %.16s...",
+					label, pf_alg_name(alg), res.spki_sha256, pk.spki_sha256);
+			else if (rc == 0 && !res.dane_ok)
+				rc = pf_err_set(e, EPROTO,
+						"%s: the %s key does not DANE-validate: %s", label,
+						pf_alg_name(alg), res.verify_error);
+			else if (rc == 0)
+				rc = roll_cert_check_live(r, alg, &res, label, e);
+			if (rc == 0 || attempt + 1 >= VERIFY_ATTEMPTS)
+				break;
+			roll_sleep_ms(r, 1000);
+		}
+		if (rc == 0)
+			roll_progress(r, "ok: %s presents the renewed %s certificate, DANE-valid",
+				      label, pf_alg_name(alg));
+	}
+out:
+	free(eps.v);
+	free(rds);
+	pf_pubkey_free(&pk);
+	free(keyfile);
+	free(pub);
+	return rc < 0 ? rc : 0;
+}
+
 void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 {
 	pf_err e = {0};
 	bool any_failed = false, done;
 
-	if (!r->cfg->certificate_command)
+	if (!r->cfg->certificate_command || spki_records_only(r, &e) < 0)
 		return;
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
 		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &e) < 0)
@@ -522,8 +603,14 @@ int roll_renew(pf_roll *r, pf_err *e)
 				       "are self-signed, there is nothing to renew");
 	if ((rc = roll_begin(r, e)) < 0)
 		return rc;
+	if ((rc = spki_records_only(r, e)) < 0) {
+		roll_end(r);
+		return rc;
+	}
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
 		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, e);
+		if (rc == 0 && done)
+			rc = verify_renewed(r, (enum pf_alg)a, e);
 		n += done;
 	}
 	if (rc == 0 && n == 0)
@@ -537,4 +624,66 @@ int roll_renew(pf_roll *r, pf_err *e)
 	}
 	roll_end(r);
 	return rc;
+}
+
+int roll_cert_check_live(pf_roll *r, enum pf_alg alg, const pf_probe_result *res, const char *label,
+			 pf_err *e)
+{
+	char *keyfile = NULL, *pub = NULL, hex[PF_SHA256_HEX_BUF] = "";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	enum pf_chain_verdict v;
+	pf_strv hosts = {0};
+	pf_pubkey pk = {0};
+	pf_chain c = {0};
+	bool combined;
+	int rc;
+
+	if (!r->cfg->certificate_command)
+		return 0;
+	/* Only a CA-issued certificate of ours is checked: an operator's own
+	 * or our self-signed one has no chain to hold to the CA file. */
+	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0 || !pub)
+		goto out;
+	if ((rc = roll_tlsa_hosts(r, &hosts, e)) < 0 ||
+	    (rc = keystore_load_pubkey(keyfile, &pk, e)) < 0)
+		goto out;
+	{
+		pf_chain_policy pol = {.key = &pk,
+				       .hostnames = &hosts,
+				       .ca_file = r->cfg->certificate_ca_file,
+				       .renew_before = {.percent = false, .value = 0},
+				       .now = roll_now(r)};
+
+		v = certchain_check(pub, &pol, &c, e);
+	}
+	if (v != PF_CHAIN_OK) {
+		pf_err_prefix(e, "%s: the deployed %s chain (%s)", label, pf_alg_name(alg),
+			      certchain_verdict_name(v));
+		rc = -EPROTO;
+		goto out;
+	}
+	if (X509_digest(sk_X509_value(c.certs, 0), EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
+		for (unsigned int i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (strcmp(hex, res->leaf_sha256) != 0)
+		rc = pf_err_set(e, EPROTO,
+				"%s presents an %s certificate that is not the CA-issued one "
+				"main.cf deploys (%s, serial %s)",
+				label, pf_alg_name(alg), pub, c.serial);
+	else if (res->chain_len != sk_X509_num(c.certs))
+		rc = pf_err_set(e, EPROTO,
+				"%s presents %d certificates for %s, not the chain of %d that "
+				"verifies against %s",
+				label, res->chain_len, pf_alg_name(alg), sk_X509_num(c.certs),
+				r->cfg->certificate_ca_file);
+	else
+		rc = 0;
+	certchain_free(&c);
+out:
+	pf_pubkey_free(&pk);
+	pf_strv_clear(&hosts);
+	free(keyfile);
+	free(pub);
+	return rc < 0 ? rc : 0;
 }

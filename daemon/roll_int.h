@@ -168,5 +168,13 @@ int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e);
  * reached certificate_renew_before; lower *wakeup (0: none yet) to the next
  * renewal moment, or to the back-off after a failure. */
 void roll_cert_idle(pf_roll *r, int64_t *wakeup);
+/* With certificate_command set and a CA-issued certificate of ours in
+ * main.cf for alg: does the endpoint (label) present exactly that chain
+ * (res: leaf digest, length), and does it verify against
+ * certificate_ca_file and name every tlsa_hostnames name, now?  Returns 0
+ * (also when there is nothing to check), -EPROTO with e saying what does
+ * not hold, or another -errno.  For verify and the audit. */
+int roll_cert_check_live(pf_roll *r, enum pf_alg alg, const pf_probe_result *res, const char *label,
+			 pf_err *e);
 
 #endif

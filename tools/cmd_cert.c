@@ -14,7 +14,7 @@
 int cmd_renew(pf_cli *cli, int argc, char **argv)
 {
 	pf_roll *r = NULL;
-	pf_err e = {0};
+	pf_err e = {0}, e2 = {0};
 	char *body = NULL;
 	int rc, code;
 
@@ -35,8 +35,9 @@ int cmd_renew(pf_cli *cli, int argc, char **argv)
 	roll_set_progress(r, stdout);
 	rc = roll_renew(r, &e);
 	roll_free(r);
-	/* The daemon recomputes its next renewal moment. */
-	if (control_request(cli->cfg.control_socket, "wake", 2000, &code, &body, &e) == 0)
+	/* The daemon recomputes its next renewal moment (silent when none
+	 * runs). */
+	if (control_request(cli->cfg.control_socket, "wake", 2000, &code, &body, &e2) == 0)
 		free(body);
 	return rc < 0 ? cli_fail(&e) : PF_EXIT_OK;
 }

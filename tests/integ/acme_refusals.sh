@@ -150,6 +150,8 @@ sleep 1 # new file names have one-second resolution
 "$PFTLS" -c "$ROLL_CF" renew >"$W/renew.out" 2>"$W/renew.err"
 rc=$?
 check "3: renew exits 0" test "$rc" -eq 0
+check "3: renew verified the live endpoint: both algorithms' renewed chains presented, DANE-valid" \
+	test "$(grep -c "^ok: $ROLL_ADDR:25 presents the renewed .* certificate, DANE-valid" "$W/renew.out")" -eq 2
 CERT_RSA2=$(postconf -c "$ROLL_PF" -h smtpd_tls_cert_file)
 CERT_EC2=$(postconf -c "$ROLL_PF" -h smtpd_tls_eccert_file)
 check "3: main.cf names new certificate files, the same key files" \
@@ -172,6 +174,14 @@ sed -i '/^certificate_command/d' "$W/nocmd.cf"
 rc=$?
 check "3: renew without certificate_command: exit 2, one line saying so" \
 	test "$rc" -eq 2 -a "$(wc -l <"$W/renew2.err")" -eq 1 -a -n "$(grep certificate_command "$W/renew2.err")"
+
+cp "$ROLL_CF" "$W/sel0.cf"
+echo "tlsa_records = 3 1 1, 3 0 1" >>"$W/sel0.cf"
+"$PFTLS" -c "$W/sel0.cf" renew >"$W/renew5.out" 2>"$W/renew5.err"
+rc=$?
+check "3: renew with a 3 0 1 record configured: exit 2, one line naming it, nothing changed" \
+	test "$rc" -eq 2 -a "$(wc -l <"$W/renew5.err")" -eq 1 -a -n "$(grep '3 0 1' "$W/renew5.err")" -a \
+	"$(postconf -c "$ROLL_PF" -h smtpd_tls_cert_file)" = "$CERT_RSA2"
 
 # ---- 4. smtpd_tls_chain_files -----------------------------------------------
 postconf -c "$ROLL_PF" -e "smtpd_tls_chain_files = $NEW_RSA, $CERT_RSA2, $NEW_EC, $CERT_EC2" &&
