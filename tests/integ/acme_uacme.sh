@@ -123,8 +123,12 @@ check "1: the new keys' 3 1 1 records served on all three servers" \
 check "1: the old keys' records gone from all three servers" \
 	roll_none_serve "$OLD_RSA_REC" "$OLD_EC_REC"
 check "1: no _acme-challenge record left behind" no_challenge
-check "1: certificate-obtained for each algorithm, no certificate-refused" \
-	test "$(events certificate-obtained | grep -c .) $(events certificate-refused | grep -c .)" = "2 0"
+# (The daemon may first replace the self-signed certificates deployed before
+# the rollover with CA-issued ones for the same keys: 2 more.)
+nob=$(events certificate-obtained | grep -c .) nref=$(events certificate-refused | grep -c .)
+echo "# certificate-obtained $nob, certificate-refused $nref"
+check "1: certificate-obtained for each algorithm (2, or 4 with the daemon's first renewal), no certificate-refused" \
+	test "$nref" = 0 -a \( "$nob" = 2 -o "$nob" = 4 \)
 events certificate-refused | jq -r .MESSAGE | sed 's/^/#   refused: /' | cut -c1-400
 check "1: pebble validated the challenges (its log)" grep -qi 'validat' "$PEB/pebble.log" ||
 	tail -5 "$PEB/pebble.log" | sed 's/^/#   pebble: /'
