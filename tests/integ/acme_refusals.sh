@@ -18,6 +18,7 @@
 #      new files; renew without certificate_command: exit 2, one line;
 #   4. smtpd_tls_chain_files: renew writes one key+chain file per algorithm
 #      (mode 0600), main.cf's list names them, the server presents them;
+#      then a rollover deploys its next keys that way;
 #   5. renewal timing: certificates valid 40 s, certificate_renew_before
 #      50%: the daemon renews each on its own 20 s after notBefore, not
 #      before; a renewal failing when due is an error (certificate-expiring).
@@ -201,12 +202,31 @@ check "4: the same keys are live" \
 	test "$(roll_live_spki rsa) $(roll_live_spki ecdsa)" = \
 	"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")"
 
+# A rollover with smtpd_tls_chain_files: the next keys deployed as one
+# key+chain file each.
+"$PFTLS" -c "$ROLL_CF" now >"$W/now2.out" 2>"$W/now2.err"
+rc=$?
+CHAIN=$(postconf -c "$ROLL_PF" -h smtpd_tls_chain_files)
+f1=${CHAIN%%,*} f2=${CHAIN##*, }
+check "4: a rollover with smtpd_tls_chain_files completes, deploying one new key+chain file per algorithm" \
+	bash -c "[ $rc -eq 0 ] && [ '$f1' != '$NEW_RSA' ] &&
+		[[ '$CHAIN' =~ ^$ROLL_PF/chain-[0-9-]+-ca-[0-9-]+\.pem,\ $ROLL_PF/ecchain-[0-9-]+-ca-[0-9-]+\.pem$ ]]"
+echo "# now: exit $rc, smtpd_tls_chain_files = $CHAIN"
+[ "$rc" -eq 0 ] || tail -3 "$W/now2.err" | sed 's/^/#   /'
+NEW_RSA=$f1 NEW_EC=$f2
+check "4: the live keys are those of the new files, their chains verify against the root" \
+	test "$(roll_live_spki rsa) $(roll_live_spki ecdsa) $(live_verify rsa) $(live_verify ecdsa)" = \
+	"$(roll_key_spki "$f1") $(roll_key_spki "$f2") OK OK"
+check "4: the new keys' 3 1 1 records served on all three servers" \
+	roll_all_serve "$(roll_rec "$f1")" "$(roll_rec "$f2")"
+
 # ---- 5. renewal timing with the daemon --------------------------------------
 echo 40 >"$CA/valid"
 roll_conf "$CERTCMD" "certificate_ca_file = $CA/root.pem" "certificate_renew_before = 50%"
 sleep 1
 "$PFTLS" -c "$ROLL_CF" renew >"$W/renew4.out" 2>"$W/renew4.err" ||
 	fail "5: renew for 40 s certificates: $(tail -1 "$W/renew4.err")"
+echo "# smtpd_tls_chain_files = $(postconf -c "$ROLL_PF" -h smtpd_tls_chain_files)"
 CHAIN=$(postconf -c "$ROLL_PF" -h smtpd_tls_chain_files)
 pub=$(dirname "${CHAIN%%,*}")/$(basename "${CHAIN%%,*}" | sed 's/^chain-/cert-/')
 nb=$(date -d "$(openssl x509 -in "$pub" -noout -startdate | cut -d= -f2)" +%s)
