@@ -185,7 +185,11 @@ check "3: renew with a 3 0 1 record configured: exit 2, one line naming it, noth
 	"$(postconf -c "$ROLL_PF" -h smtpd_tls_cert_file)" = "$CERT_RSA2"
 
 # ---- 4. smtpd_tls_chain_files -----------------------------------------------
+# (The legacy parameters go: Postfix ignores them beside the list, and the
+# withdrawal guard would still count the keys they name as in use.)
 postconf -c "$ROLL_PF" -e "smtpd_tls_chain_files = $NEW_RSA, $CERT_RSA2, $NEW_EC, $CERT_EC2" &&
+	postconf -c "$ROLL_PF" -X smtpd_tls_key_file smtpd_tls_cert_file smtpd_tls_eckey_file \
+		smtpd_tls_eccert_file &&
 	postfix -c "$ROLL_PF" reload >/dev/null 2>&1
 sleep 1
 "$PFTLS" -c "$ROLL_CF" renew >"$W/renew3.out" 2>"$W/renew3.err"
