@@ -447,7 +447,7 @@ out:
  * reload.  Returns 0 (nothing of ours deployed: 0 too, *ret_done false)
  * or -errno. */
 static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup, bool *ret_done,
-		     pf_err *e)
+		     bool *ret_attempted, pf_err *e)
 {
 	char *keyfile = NULL, *pub = NULL, *nk = NULL, *nc = NULL;
 	pf_strv settings = {0};
@@ -464,17 +464,21 @@ static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup
 			*wakeup = at;
 		goto out;
 	}
+	*ret_attempted = true;
 	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
 		goto out;
 	rc = obtain(r, alg, keyfile, combined, &nk, &nc, &na, e);
 	if (rc < 0) {
-		if (only_due)
+		/* A CA-issued one of ours nearing its end (a self-signed one
+		 * being replaced expires in a century: certificate-refused
+		 * says enough). */
+		if (only_due && pub)
 			pf_journal_state_event(
 				&r->st, now, PF_EV_CERT_EXPIRING, NULL,
-				"the deployed %s certificate%s%s is due for renewal%s and renewal "
+				"the deployed %s certificate %s is due for renewal%s and renewal "
 				"fails: %.200s",
-				pf_alg_name(alg), pub ? " " : "", pub ? pub : "",
-				na_old ? "" : " (self-signed, or no longer valid)", e->msg);
+				pf_alg_name(alg), pub, na_old ? "" : " (it no longer verifies)",
+				e->msg);
 		goto out;
 	}
 	rc = r->ops->deploy_settings(r->ops_data, alg, nk, nc, &settings, e);
@@ -571,15 +575,18 @@ out:
 void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 {
 	pf_err e = {0};
-	bool any_failed = false, done;
+	bool any_failed = false, attempted = false, done;
 
 	if (!r->cfg->certificate_command || spki_records_only(r, &e) < 0)
 		return;
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
-		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &e) < 0)
+		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &attempted, &e) < 0)
 			any_failed = true;
 		pf_err_clear(&e);
 	}
+	/* Nothing was due: nothing to save. */
+	if (!attempted && !any_failed)
+		return;
 	if (any_failed) {
 		/* Bounded back-off, as roll_run's for a transient failure. */
 		r->retry_delay = r->retry_delay ? r->retry_delay * 2 : POLL_MIN_SEC * 2;
@@ -596,7 +603,7 @@ void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 int roll_renew(pf_roll *r, pf_err *e)
 {
 	int rc, n = 0;
-	bool done;
+	bool done, attempted = false;
 
 	if (!r->cfg->certificate_command)
 		return pf_err_usage(e, "renew: certificate_command is not set: the certificates "
@@ -608,7 +615,7 @@ int roll_renew(pf_roll *r, pf_err *e)
 		return rc;
 	}
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
-		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, e);
+		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, &attempted, e);
 		if (rc == 0 && done)
 			rc = verify_renewed(r, (enum pf_alg)a, e);
 		n += done;
