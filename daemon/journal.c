@@ -67,6 +67,13 @@ static const pf_event_kind kinds[PF_EV_COUNT] = {
 				      LOG_NOTICE},
 	[PF_EV_STAGED_CHANGED] = {"staged-records-changed", "4db86ef3621b48d098de776fa4613024",
 				  LOG_WARNING},
+	[PF_EV_CERT_REFUSED] = {"certificate-refused", "ee183e0251594209a857179ddaec63f7", LOG_ERR},
+	[PF_EV_CERT_OBTAINED] = {"certificate-obtained", "9d01f44d0e1b49d19cfce61f94f1a334",
+				 LOG_INFO},
+	[PF_EV_CERT_RENEWED] = {"certificate-renewed", "02987b735f9e4787be07cee50f086d2d",
+				LOG_NOTICE},
+	[PF_EV_CERT_EXPIRING] = {"certificate-expiring", "c30c158bd90a44d194c000b84b8fb59d",
+				 LOG_ERR},
 };
 
 static const enum pf_event phase_events[PF_PHASE_COUNT] = {

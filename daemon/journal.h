@@ -59,6 +59,10 @@ enum pf_event {
 	PF_EV_STAGED,             /* phase staged */
 	PF_EV_ROLLOVER_REQUESTED, /* a rollover was asked of the staged key (the emergency path) */
 	PF_EV_STAGED_CHANGED,     /* the staged records were missing or their TTL grew */
+	PF_EV_CERT_REFUSED,       /* certificate_command failed or its chain was refused */
+	PF_EV_CERT_OBTAINED,      /* a CA-issued chain for one of our keys was accepted */
+	PF_EV_CERT_RENEWED,       /* a renewed certificate (same key) is deployed */
+	PF_EV_CERT_EXPIRING,      /* a deployed CA certificate is due and renewal fails */
 	PF_EV_COUNT
 };
 

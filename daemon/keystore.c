@@ -431,7 +431,7 @@ fail:
 	return r;
 }
 
-int keystore_csr_pem(EVP_PKEY *key, const pf_strv *hostnames, char **ret, pf_err *e)
+static int csr_pem(EVP_PKEY *key, const pf_strv *hostnames, bool cn, char **ret, pf_err *e)
 {
 	X509_REQ *req;
 	X509V3_CTX ctx;
@@ -445,6 +445,12 @@ int keystore_csr_pem(EVP_PKEY *key, const pf_strv *hostnames, char **ret, pf_err
 	exts = sk_X509_EXTENSION_new_null();
 	if (!req || !exts || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
 	    !X509_REQ_set_pubkey(req, key))
+		goto ssl_fail;
+	/* A CN is at most 64 octets (RFC 5280 ub-common-name); longer names
+	 * are in the subjectAltNames only. */
+	if (cn && strlen(hostnames->v[0]) <= 64 &&
+	    !X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_ASC,
+					(const unsigned char *)hostnames->v[0], -1, -1, 0))
 		goto ssl_fail;
 	X509V3_set_ctx(&ctx, NULL, NULL, req, NULL, 0);
 	if ((r = add_extensions(&ctx, NULL, exts, hostnames, e)) < 0)
@@ -460,4 +466,14 @@ out:
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_REQ_free(req);
 	return r;
+}
+
+int keystore_csr_pem(EVP_PKEY *key, const pf_strv *hostnames, char **ret, pf_err *e)
+{
+	return csr_pem(key, hostnames, false, ret, e);
+}
+
+int keystore_csr_pem_cn(EVP_PKEY *key, const pf_strv *hostnames, char **ret, pf_err *e)
+{
+	return csr_pem(key, hostnames, true, ret, e);
 }

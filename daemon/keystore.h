@@ -118,4 +118,9 @@ int keystore_write_cert(const char *path, X509 *cert, pf_err *e);
  * Returns 0 or -errno. */
 int keystore_csr_pem(EVP_PKEY *key, const pf_strv *hostnames, char **ret, pf_err *e);
 
+/* The same with the first host name as the subject's CN (when it fits in
+ * 64 octets), for certificate_command (SPEC.md 8): ACME clients and CAs
+ * take the CN as the certificate's first name. */
+int keystore_csr_pem_cn(EVP_PKEY *key, const pf_strv *hostnames, char **ret, pf_err *e);
+
 #endif

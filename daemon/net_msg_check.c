@@ -269,6 +269,8 @@ static const nc_field probe_rep_f[] = {
 	{NC_B(probe_rep_msg, res.dane_ok, "DANE valid")},
 	{NC_UX(probe_rep_msg, res.dane_depth, 1, 1, 1, 0, UINT8_MAX, "DANE depth")},
 	{NC_S(probe_rep_msg, res.verify_error, 0, NC_CL_LINE, "verify error")},
+	{NC_S(probe_rep_msg, res.leaf_sha256, 0, NC_CL_NAME, "leaf digest")},
+	{NC_UX(probe_rep_msg, res.chain_len, 1, 1, 0, 0, UINT8_MAX, "chain length")},
 };
 static const nc_desc probe_rep_d = NC_DESC(probe_rep_msg, probe_rep_f);
 
@@ -278,8 +280,12 @@ static void probe_rep_check(nc_reader *r, void *s, const void *ctx)
 	size_t hl = strlen(res->spki_sha256);
 
 	(void)ctx;
+	size_t ll = strlen(res->leaf_sha256);
+
 	if ((hl != 0 && hl != 64) || strspn(res->spki_sha256, "0123456789abcdef") != hl)
 		nc_bad(r, "SPKI digest is not 64 lowercase hex digits");
+	else if ((ll != 0 && ll != 64) || strspn(res->leaf_sha256, "0123456789abcdef") != ll)
+		nc_bad(r, "leaf digest is not 64 lowercase hex digits");
 	else if (res->dane_ok && !res->dane_checked)
 		nc_bad(r, "DANE valid without a check");
 }

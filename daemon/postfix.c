@@ -749,6 +749,20 @@ int postfix_tlsproxy_overrides(pf_postfix *pf, pf_strv *ret, pf_err *e)
 	return 0;
 }
 
+/* The value of the last "name = value" in settings, or NULL: a chain list
+ * an earlier algorithm's deploy already rewrote. */
+static const char *pending_value(const pf_strv *settings, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *v = NULL;
+
+	for (size_t i = 0; i < settings->n; i++)
+		if (strncmp(settings->v[i], name, nl) == 0 &&
+		    strncmp(settings->v[i] + nl, " = ", 3) == 0)
+			v = settings->v[i] + nl + 3;
+	return v;
+}
+
 int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile,
 			    const char *certfile, pf_strv *ret, pf_err *e)
 {
@@ -765,6 +779,17 @@ int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile
 		return r;
 	if ((r = postfix_get(pf, PF_PC_EXPLICIT | PF_PC_EXPAND, chain_names, 2, chain_x, e)) < 0)
 		goto out;
+	/* Both algorithms deployed in one postconf -e: the second starts from
+	 * the list the first one made, or it would put the first one's old
+	 * chain back. */
+	for (int i = 0; i < 2; i++) {
+		const char *v = pending_value(ret, chain_names[i]);
+
+		if (v) {
+			free(chain_x[i]);
+			chain_x[i] = pf_strdup(v);
+		}
+	}
 
 	/* smtpd: Postfix ignores the legacy parameters once chain_files is set. */
 	if (!empty_or_none(chain_x[0])) {

@@ -185,6 +185,7 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 /* deployable -> deployed: snapshot, change main.cf, check, reload. */
 int roll_step_deploy(pf_roll *r, pf_err *e)
 {
+	roll_cert_files ca = {0};
 	pf_strv settings = {0};
 	char why[600];
 	bool full_check;
@@ -198,6 +199,10 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 	 * this process, or must reload_unit stand in (reload.h)? */
 	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
 		return rc;
+	/* CA-issued certificates (certificate_command): obtained now, before
+	 * main.cf changes; a failure deploys nothing (roll_cert.c). */
+	if ((rc = roll_cert_obtain_next(r, &ca, e)) < 0)
+		return rc;
 	if (r->st.n_maincf == 0) {
 		pf_snapshot s = {0};
 
@@ -207,16 +212,20 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 		pf_snapshot_free(&s);
 		if (rc == 0)
 			rc = roll_save(r, e);
-		if (rc < 0)
+		if (rc < 0) {
+			roll_cert_files_free(&ca);
 			return rc;
+		}
 	}
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
 		const pf_state_key *k = &r->st.keys[a];
 
 		if (k->present && pf_state_key_has_next(k))
-			rc = r->ops->deploy_settings(r->ops_data, (enum pf_alg)a, k->next_key,
-						     k->next_cert, &settings, e);
+			rc = r->ops->deploy_settings(
+				r->ops_data, (enum pf_alg)a, ca.key[a] ? ca.key[a] : k->next_key,
+				ca.cert[a] ? ca.cert[a] : k->next_cert, &settings, e);
 	}
+	roll_cert_files_free(&ca);
 	if (rc == 0)
 		rc = r->ops->set(r->ops_data, &settings, e);
 	/* t_deployed is when main.cf changed; "postfix check" after it can

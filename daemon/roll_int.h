@@ -16,6 +16,8 @@
  *                       withdrawal, through withdraw_guard
  *   roll_stage.c        prepublish: the staging cycle, the request, the
  *                       watch of the staged records, staged -> deployable
+ *   roll_cert.c         CA-issued certificates: obtained before deploy,
+ *                       renewed on the same key (idle, "renew")
  *   roll_check.c        the audit of what is in service, and status
  *   roll_ops.c          the real dependencies (pf_roll_ops, rollover.h)
  *
@@ -165,5 +167,34 @@ int roll_request(pf_roll *r, const char *why, pf_err *e);
 /* Phase staged: held (watch every audit_interval, rollover_interval), or
  * requested (watch, then deployable once the wait has passed). */
 int roll_step_staged(pf_roll *r, bool auto_start, int64_t *wakeup, pf_err *e);
+/* ---- CA-issued certificates (roll_cert.c, SPEC.md 8) ---- */
+
+#define CERT_COMMAND_TIMEOUT_MS 120000 /* one certificate_command run */
+
+/* What a deploy puts into main.cf per algorithm instead of the next key
+ * and its self-signed certificate; NULL: those. */
+typedef struct roll_cert_files {
+	char *key[PF_ALG_COUNT];
+	char *cert[PF_ALG_COUNT];
+} roll_cert_files;
+
+void roll_cert_files_free(roll_cert_files *f);
+/* With certificate_command set, obtain, check and write a CA-issued
+ * certificate for each next key (nothing when it is not set).  Every
+ * failure is a journal error and -EAGAIN (roll_transient): nothing is
+ * deployed and the deploy is retried with back-off.  Returns 0/-errno. */
+int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e);
+/* In phase idle: renew each deployed CA certificate of ours that has
+ * reached certificate_renew_before; lower *wakeup (0: none yet) to the next
+ * renewal moment, or to the back-off after a failure. */
+void roll_cert_idle(pf_roll *r, int64_t *wakeup);
+/* With certificate_command set and a CA-issued certificate of ours in
+ * main.cf for alg: does the endpoint (label) present exactly that chain
+ * (res: leaf digest, length), and does it verify against
+ * certificate_ca_file and name every tlsa_hostnames name, now?  Returns 0
+ * (also when there is nothing to check), -EPROTO with e saying what does
+ * not hold, or another -errno.  For verify and the audit. */
+int roll_cert_check_live(pf_roll *r, enum pf_alg alg, const pf_probe_result *res, const char *label,
+			 pf_err *e);
 
 #endif

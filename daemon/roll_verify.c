@@ -116,6 +116,8 @@ int roll_verify_once(pf_roll *r, pf_err *e)
 				rc = pf_err_set(e, EPROTO,
 						"%s: the new %s key does not DANE-validate: %s",
 						label, alg, res.verify_error);
+			else if ((rc = roll_cert_check_live(r, (enum pf_alg)a, &res, label, e)) < 0)
+				; /* CA-issued: not the chain deployed, or it does not verify */
 			else if (r->audit)
 				roll_progress(r, "ok: %s presents the deployed %s key, DANE-valid",
 					      label, alg);

@@ -414,6 +414,8 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				if (age >= 0)
 					wakeup = roll_now(r) + (r->cfg->rollover_interval - age);
 			}
+			if (auto_start)
+				roll_cert_idle(r, &wakeup);
 			goto done;
 		case PF_PHASE_GENERATED:
 			rc = roll_step_publish(r, e);
@@ -449,9 +451,14 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 			break;
 		case PF_PHASE_STAGED:
 			rc = roll_step_staged(r, auto_start, &wakeup, e);
-			if (rc == 0 && r->st.phase == PF_PHASE_STAGED && r->st.staging &&
-			    wakeup == 0)
-				goto done; /* held until a request */
+			if (rc == 0 && r->st.phase == PF_PHASE_STAGED && r->st.staging) {
+				/* Held until a request: where prepublish spends the
+				 * year, so the certificates in service renew here. */
+				if (auto_start)
+					roll_cert_idle(r, &wakeup);
+				if (wakeup == 0)
+					goto done;
+			}
 			break;
 		case PF_PHASE_DEPLOYABLE:
 			rc = roll_step_deploy(r, e);
@@ -479,6 +486,12 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				break; /* prepublish: the following key is staged */
 			goto done;
 		case PF_PHASE_FAILED:
+			/* Stopped before anything was deployed, it may wait long
+			 * for the operator: the certificates in service still
+			 * renew.  After a deploy began, main.cf is the rollover's. */
+			if (auto_start && r->st.failed_from <= PF_PHASE_STAGED)
+				roll_cert_idle(r, &wakeup);
+			goto done;
 		default:
 			goto done;
 		}

@@ -129,6 +129,11 @@ int roll_start(pf_roll *r, pf_err *e);
  */
 int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e);
 
+/* "pftls-roll renew" (roll_cert.c): a new CA-issued certificate for each
+ * deployed key of ours, now; one postconf -e, reload; no DNS change.
+ * Refuses (exit 2) without certificate_command.  Returns 0 or -errno. */
+int roll_renew(pf_roll *r, pf_err *e);
+
 /* Deploy now when the deploy time has passed, or at once with force
  * (logged at warning priority); refused with exit code 3 before the time or
  * before the records were published.  Returns 0 or -errno. */

@@ -315,6 +315,20 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 	}
 	memcpy(res->spki_sha256, pk.spki_sha256, sizeof(res->spki_sha256));
 	res->alg = (int)pk.alg;
+	{
+		/* Which certificate chain it presents, for the CA-issued check
+		 * the privileged side makes (roll_cert_check_live). */
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int mdlen = 0;
+		STACK_OF(X509) *sk = SSL_get_peer_cert_chain(ssl);
+
+		if (X509_digest(leaf, EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
+			for (unsigned int i = 0; i < mdlen; i++)
+				snprintf(res->leaf_sha256 + 2 * i, 3, "%02x", md[i]);
+		res->chain_len = sk ? sk_X509_num(sk) : 1;
+		if (res->chain_len > UINT8_MAX)
+			res->chain_len = UINT8_MAX;
+	}
 	if (n) {
 		long v = SSL_get_verify_result(ssl);
 

@@ -19,6 +19,8 @@ typedef struct pf_probe_result {
 	bool dane_ok;                        /* the chain matched one of the records */
 	int dane_depth;                      /* depth of the matching certificate, -1 if none */
 	char verify_error[128];              /* X509 verification error text when !dane_ok */
+	char leaf_sha256[PF_SHA256_HEX_BUF]; /* SHA-256 of the presented leaf (DER), hex */
+	int chain_len;                       /* certificates presented, leaf included */
 } pf_probe_result;
 
 /* Which signature algorithms the client offers, to make the server choose a

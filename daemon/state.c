@@ -747,6 +747,34 @@ bool pf_key_file_name_ours(const char *base, enum pf_alg alg, bool cert, const c
 	return true;
 }
 
+/* True when p starts with a stamp YYYYMMDD-HHMMSS. */
+static bool is_stamp(const char *p)
+{
+	for (size_t i = 0; i < 15; i++)
+		if (i == 8 ? p[i] != '-' : !isdigit((unsigned char)p[i]))
+			return false;
+	return true;
+}
+
+bool pf_ca_file_name_ours(const char *base, enum pf_alg alg, bool combined,
+			  const char **ret_key_stamp)
+{
+	const char *prefix = alg == PF_ALG_ECDSA ? (combined ? "ecchain-" : "eccert-")
+						 : (combined ? "chain-" : "cert-");
+	const char *p = base;
+
+	if ((unsigned)alg >= PF_ALG_COUNT || strncmp(p, prefix, strlen(prefix)) != 0)
+		return false;
+	p += strlen(prefix);
+	/* KEYSTAMP "-ca-" ISSUESTAMP ".pem", and nothing after it. */
+	if (!is_stamp(p) || strncmp(p + 15, "-ca-", 4) != 0 || !is_stamp(p + 19) ||
+	    strcmp(p + 34, ".pem") != 0)
+		return false;
+	if (ret_key_stamp)
+		*ret_key_stamp = p;
+	return true;
+}
+
 /* Length of dir without trailing slashes ("/" stays "/"). */
 static size_t dir_len(const char *dir, size_t n)
 {

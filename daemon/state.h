@@ -294,6 +294,19 @@ int pf_state_validate(const pf_state *st, pf_err *e);
 bool pf_key_file_name_ours(const char *base, enum pf_alg alg, bool cert, const char **ret_stamp);
 
 /*
+ * The same for the files a CA-issued certificate of one of our keys is
+ * deployed in (SPEC.md 8, roll_cert.c): "cert-" / "eccert-" (the chain
+ * alone, beside the key file) or, when combined, "chain-" / "ecchain-" (key
+ * and chain in one file, for smtpd_tls_chain_files), then the key's stamp,
+ * "-ca-", the stamp of the moment the chain was obtained (a renewal of the
+ * same key gets a new name), ".pem".  *ret_key_stamp (when not NULL) is
+ * then set to the key's stamp inside base (its first 15 characters), so
+ * the file can be paired with the key file of that stamp.
+ */
+bool pf_ca_file_name_ours(const char *base, enum pf_alg alg, bool combined,
+			  const char **ret_key_stamp);
+
+/*
  * Rule 8 (SPEC.md 5): the files a state can make the program create,
  * deploy or delete - each algorithm's next key and certificate - must be
  * files of its own, whatever the state file says, because its checksum

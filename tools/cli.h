@@ -45,6 +45,7 @@ int cmd_check(pf_cli *cli, int argc, char **argv);
 int cmd_publish(pf_cli *cli, int argc, char **argv);
 int cmd_propagation(pf_cli *cli, int argc, char **argv);
 int cmd_retire(pf_cli *cli, int argc, char **argv);
+int cmd_renew(pf_cli *cli, int argc, char **argv);
 
 /* The "postfix tls" subcommands (cmd_tls.c). */
 int cmd_enable_client(pf_cli *cli, int argc, char **argv);

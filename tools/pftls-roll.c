@@ -136,6 +136,12 @@ static const struct command {
 	 "2 CRITICAL, 3 UNKNOWN; a certificate expiring within --cert-warning\n"
 	 "(21d) or --cert-critical (7d) is WARNING or CRITICAL.",
 	 true},
+	{"renew", cmd_renew, "renew",
+	 "With certificate_command set: obtain a new CA-issued certificate for each\n"
+	 "deployed key now (the same key, a new file), deploy it with one\n"
+	 "postconf -e and reload.  No DNS change: the TLSA records stay the same.\n"
+	 "Refused (exit 2) when certificate_command is not set.",
+	 true},
 	{"config", cmd_config, "config [-a | -d] [name...]",
 	 "Print settings as \"name = value\": those the file sets; with -a every\n"
 	 "parameter as the programs would use it; with -d the built-in defaults.\n"

@@ -65,7 +65,7 @@ all=$(cut -d' ' -f1 "$work/usages" | sort | tr '\n' ' ' | sed 's/ $//')
 expect "pftls-roll " "$all"
 expect "pftls-roll ou" "output-server-csr output-server-tlsa"
 expect "pftls-roll all-default-s" "all-default-server"
-expect "pftls-roll re" "reload retire"
+expect "pftls-roll re" "reload renew retire"
 expect "pftls-roll -c /etc/pftls-roll/out.cf -v st" "status"
 expect "pftls-roll -C /etc/postfix-out p" "propagation publish"
 expect "pftls-roll -" "--help --version -C -c -v"

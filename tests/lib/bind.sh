@@ -23,7 +23,8 @@
 # 5 s, notify and refresh settings lowered as TEST-SERVERS.md describes.
 # TSIG keys: pftls-key (may change any TLSA record of the zone),
 # limited-key (only TLSA at limited.example.test and at
-# _25._tcp.limited.example.test), and one key per other
+# _25._tcp.limited.example.test), acme-key (only TXT at
+# _acme-challenge.mx.example.test: an ACME client's dns-01), and one key per other
 # algorithm (alg-sha1, alg-sha224, alg-sha384, alg-sha512).  The caller
 # sets a trap that runs bind_stop.
 
@@ -85,6 +86,7 @@ bind_start() {
 	done
 	tsig-keygen -a hmac-sha256 pftls-key >"$dir/keys/pftls.key"
 	tsig-keygen -a hmac-sha256 limited-key >"$dir/keys/limited.key"
+	tsig-keygen -a hmac-sha256 acme-key >"$dir/keys/acme.key"
 	for a in sha1 sha224 sha384 sha512; do
 		tsig-keygen -a hmac-$a alg-$a >"$dir/keys/$a.key"
 	done
@@ -120,6 +122,7 @@ zone "$BIND_ZONE" {
 		grant pftls-key zonesub TLSA;
 		grant limited-key name limited.$BIND_ZONE TLSA;
 		grant limited-key name _25._tcp.limited.$BIND_ZONE TLSA;
+		grant acme-key name _acme-challenge.mx.$BIND_ZONE TXT;
 		grant alg-sha1 zonesub TLSA;
 		grant alg-sha224 zonesub TLSA;
 		grant alg-sha384 zonesub TLSA;

@@ -851,6 +851,8 @@ static void body_probe_rep(net_buf *b, enum mutation m)
 	w8(b, 0);                       /* dane_ok */
 	w8(b, 0);                       /* depth + 1 */
 	wstr(b, "");
+	wstr(b, ""); /* leaf digest */
+	w8(b, 2);    /* chain length */
 }
 
 static void body_probe_req(net_buf *b, enum mutation m)

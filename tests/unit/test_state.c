@@ -1089,10 +1089,51 @@ static void test_counters(void)
 	pf_state_free(&st);
 }
 
+/* The CA-issued files' names (roll_cert.c): the key's stamp, "-ca-", the
+ * moment obtained; chain-alone or key+chain; nothing else. */
+static void test_ca_file_names(void)
+{
+	static const struct {
+		const char *base;
+		enum pf_alg alg;
+		bool combined, want;
+	} cases[] = {
+		{"cert-20260101-000000-ca-20260301-120000.pem", PF_ALG_RSA, false, true},
+		{"eccert-20260101-000000-ca-20260301-120000.pem", PF_ALG_ECDSA, false, true},
+		{"chain-20260101-000000-ca-20260301-120000.pem", PF_ALG_RSA, true, true},
+		{"ecchain-20260101-000000-ca-20260301-120000.pem", PF_ALG_ECDSA, true, true},
+		{"eccert-20260101-000000-ca-20260301-120000.pem", PF_ALG_RSA, false, false},
+		{"chain-20260101-000000-ca-20260301-120000.pem", PF_ALG_RSA, false, false},
+		{"cert-20260101-000000-ca-20260301-120000.pem", PF_ALG_RSA, true, false},
+		{"cert-20260101-000000.pem", PF_ALG_RSA, false, false},
+		{"cert-20260101-000000-ca-20260301-12000.pem", PF_ALG_RSA, false, false},
+		{"cert-20260101-000000-ca-20260301-120000.pem.bak", PF_ALG_RSA, false, false},
+		{"cert-20260101-000000-cb-20260301-120000.pem", PF_ALG_RSA, false, false},
+		{"cert-2026010a-000000-ca-20260301-120000.pem", PF_ALG_RSA, false, false},
+		{"../cert-20260101-000000-ca-20260301-120000.pem", PF_ALG_RSA, false, false},
+		{"", PF_ALG_RSA, false, false},
+	};
+	const char *st = NULL;
+
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++)
+		T_CHECK(pf_ca_file_name_ours(cases[i].base, cases[i].alg, cases[i].combined,
+					     NULL) == cases[i].want,
+			"CA file name \"%s\" (%s%s): %s", cases[i].base, pf_alg_name(cases[i].alg),
+			cases[i].combined ? ", key+chain" : "",
+			cases[i].want ? "ours" : "not ours");
+	T_CHECK(pf_ca_file_name_ours(cases[0].base, PF_ALG_RSA, false, &st) &&
+			strncmp(st, "20260101-000000", 15) == 0 && st[15] == '-',
+		"CA file name: the key's stamp is returned");
+	T_CHECK(!pf_key_file_name_ours(cases[0].base, PF_ALG_RSA, true, NULL),
+		"a CA file name is not a self-signed certificate's name (state files keep "
+		"those)");
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
 		return 1;
+	test_ca_file_names();
 	test_round_trips();
 	test_fields_survive();
 	test_owners();

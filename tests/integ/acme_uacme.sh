@@ -1,0 +1,183 @@
+#!/bin/bash
+# tests/integ/acme_uacme.sh - CA-issued certificates from a real ACME CA:
+# Debian's pebble (tests/lib/pebble.sh) validating dns-01 against the test
+# BIND, through the example wrappers (examples/acme/) and three real
+# clients, with a running daemon, Postfix, journald, checked from outside
+# (postconf, openssl s_client, dig, journalctl):
+#   1. a full rollover (RSA + ECDSA) with the daemon running, certificates
+#      through uacme (dns-01 with nsupdate and acme-key, a TSIG key that
+#      may change only _acme-challenge.mx TXT): both live certificates
+#      chain to pebble's root and name the MX, their keys' 3 1 1 records
+#      served on every server, the old keys' records gone, no challenge
+#      record left;
+#   2. renew through uacme: a new serial, the same keys, the TLSA RRset
+#      byte-for-byte the same on every server, main.cf names the new files;
+#   3. renew through certbot (certonly --csr) and through lego (--csr, its
+#      rfc2136 provider): each a new pebble certificate for the same keys;
+#   4. neither the command's argv nor its environment holds a private key
+#      or a TSIG secret (our key's or the ACME key's).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/journald.sh
+journald_enter_ns "$0" "$@"
+. tests/lib/rollover.sh
+. tests/lib/pebble.sh
+
+for p in pebble uacme certbot lego; do
+	command -v "$p" >/dev/null || { fail "$p is installed (tools/install-deps)"; exit 1; }
+done
+roll_begin acme_uacme 8 journal
+trap 'pebble_stop; roll_end' EXIT
+PEB=$W/pebble
+bind_addr_add 127.57.8.100 || { fail "pebble's address is added"; exit 1; }
+pebble_start "$PEB" 127.57.8.100 "$ROLL_NET.1:53" ||
+	{ fail "pebble starts: $(tail -3 "$PEB/pebble.log" 2>/dev/null)"; exit 1; }
+pass "pebble starts, its root fetched from the management port"
+
+# The wrappers' configuration (examples/acme/acme.conf's names).
+ACME=$W/acme
+mkdir -p "$ACME"
+sed -n 's/.*secret "\(.*\)".*/\1/p' "$W/bind/keys/acme.key" >"$ACME/acme.secret"
+chmod 600 "$ACME/acme.secret"
+cat >"$ACME/acme.conf" <<CONF
+ACME_URL=$PEBBLE_URL
+ACME_EMAIL=hostmaster@example.test
+ACME_STATE_DIR=$ACME/state
+ACME_NSUPDATE_SERVER=$ROLL_NET.1
+ACME_NSUPDATE_KEY=$W/bind/keys/acme.key
+ACME_TSIG_SECRET_FILE=$ACME/acme.secret
+ACME_DNS_WAIT="$ROLL_NET.1"
+ACME_DNS_TTL=5
+ACME_LEGO_NO_NS_CHECK=yes # ns2/ns3 do not resolve in the test's namespace
+CONF
+# A spy in front of the wrapper: what the command is given (as exec'ed).
+cat >"$ACME/spy" <<'SPY'
+#!/bin/sh
+{ echo "argv=$*"; tr '\0' '\n' </proc/$$/environ; echo --; } >>"$(dirname "$0")/env.log"
+exec "$@"
+SPY
+chmod 755 "$ACME/spy"
+EX=$PWD/examples/acme
+client_conf() { # CLIENT [extra lines]
+	local c=$1
+	shift
+	roll_conf "certificate_command = $ACME/spy $EX/acme-$c $ACME/acme.conf" \
+		"certificate_ca_file = $PEB/root.pem" "$@"
+}
+
+events() {
+	journald_sync
+	journald_read -o json SYSLOG_IDENTIFIER=pftls-rolld PFTLS_EVENT="$1"
+}
+live_verify() {
+	local sig
+	[ "$1" = rsa ] && sig=RSA-PSS+SHA256:RSA+SHA256 || sig=ECDSA+SHA256
+	timeout 10 openssl s_client -connect "$ROLL_ADDR:25" -starttls smtp -servername "$ROLL_HOST" \
+		-tls1_2 -sigalgs "$sig" -CAfile "$PEB/root.pem" -no-CApath -no-CAstore \
+		-verify_hostname "$ROLL_HOST" -verify_return_error </dev/null 2>&1 |
+		sed -n 's/^Verification: //p; s/^Verify return code: \([1-9].*\)/\1/p' | head -1
+}
+live_serial() {
+	local sig
+	[ "$1" = rsa ] && sig=RSA-PSS+SHA256:RSA+SHA256 || sig=ECDSA+SHA256
+	timeout 10 openssl s_client -connect "$ROLL_ADDR:25" -starttls smtp -servername "$ROLL_HOST" \
+		-tls1_2 -sigalgs "$sig" -no-CAfile -no-CApath -no-CAstore </dev/null 2>/dev/null |
+		openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
+}
+# The TLSA RRset each server serves, as dig prints the answer (owner, TTL,
+# class, type, data); the zone's serial moves (the dns-01 TXT records).
+served_all() {
+	local a
+	for a in 1 2 3; do
+		echo "ns$a"
+		dig +norec +noall +answer +nosplit +time=1 +tries=1 @"$ROLL_NET.$a" "$ROLL_NAME" TLSA | sort
+	done
+}
+no_challenge() { [ -z "$(dig +short +norec @"$ROLL_NET.1" "_acme-challenge.$ROLL_HOST" TXT)" ]; }
+
+roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
+OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)
+OLD_RSA_REC=$(roll_rec "$OLD_RSA") OLD_EC_REC=$(roll_rec "$OLD_EC")
+
+# ---- 1. a rollover through uacme with the daemon ----------------------------
+client_conf uacme
+roll_notify_start "$W/notify.log" && roll_daemon_start || { fail "pftls-rolld starts"; exit 1; }
+t0=$(date +%s)
+"$PFTLS" -c "$ROLL_CF" now >"$W/now.out" 2>"$W/now.err"
+p=$(roll_wait_phase idle failed -t 180)
+echo "# rollover with uacme + pebble: $(($(date +%s) - t0)) s, phase $p"
+check "1: the daemon's rollover through uacme completes (phase idle)" test "$p" = idle
+NEW_RSA=$(roll_deployed rsa) NEW_EC=$(roll_deployed ecdsa)
+CERT_RSA=$(postconf -c "$ROLL_PF" -h smtpd_tls_cert_file)
+CERT_EC=$(postconf -c "$ROLL_PF" -h smtpd_tls_eccert_file)
+check "1: main.cf deploys new keys with CA files of ours" \
+	bash -c "[ '$NEW_RSA' != '$OLD_RSA' ] && [ '$NEW_EC' != '$OLD_EC' ] &&
+		[[ \$(basename '$CERT_RSA') == cert-*-ca-*.pem ]] && [[ \$(basename '$CERT_EC') == eccert-*-ca-*.pem ]]"
+check_eq "1: the live RSA certificate chains to pebble's root and names the MX" OK "$(live_verify rsa)"
+check_eq "1: the live ECDSA certificate chains to pebble's root and names the MX" OK "$(live_verify ecdsa)"
+check "1: the live keys are the new ones" \
+	test "$(roll_live_spki rsa) $(roll_live_spki ecdsa)" = \
+	"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")"
+check "1: the new keys' 3 1 1 records served on all three servers" \
+	roll_all_serve "$(roll_rec "$NEW_RSA")" "$(roll_rec "$NEW_EC")"
+check "1: the old keys' records gone from all three servers" \
+	roll_none_serve "$OLD_RSA_REC" "$OLD_EC_REC"
+check "1: no _acme-challenge record left behind" no_challenge
+# (The daemon may first replace the self-signed certificates deployed before
+# the rollover with CA-issued ones for the same keys: 2 more.)
+nob=$(events certificate-obtained | grep -c .) nref=$(events certificate-refused | grep -c .)
+echo "# certificate-obtained $nob, certificate-refused $nref"
+check "1: certificate-obtained for each algorithm (2, or 4 with the daemon's first renewal), no certificate-refused" \
+	test "$nref" = 0 -a \( "$nob" = 2 -o "$nob" = 4 \)
+events certificate-refused | jq -r .MESSAGE | sed 's/^/#   refused: /' | cut -c1-400
+check "1: pebble validated the challenges (its log)" grep -qi 'validat' "$PEB/pebble.log" ||
+	tail -5 "$PEB/pebble.log" | sed 's/^/#   pebble: /'
+
+# ---- 2. renew through uacme -------------------------------------------------
+renew_check() { # CLIENT N
+	local c=$1 n=$2 s_rsa s_ec dns0 rc c_rsa c_ec
+	s_rsa=$(live_serial rsa) s_ec=$(live_serial ecdsa)
+	dns0=$(served_all)
+	c_rsa=$(postconf -c "$ROLL_PF" -h smtpd_tls_cert_file)
+	c_ec=$(postconf -c "$ROLL_PF" -h smtpd_tls_eccert_file)
+	sleep 1 # new file names have one-second resolution
+	t0=$(date +%s)
+	"$PFTLS" -c "$ROLL_CF" renew >"$W/renew-$c.out" 2>"$W/renew-$c.err"
+	rc=$?
+	echo "# renew through $c: $(($(date +%s) - t0)) s"
+	check "$n: renew through $c exits 0" test "$rc" -eq 0
+	[ "$rc" -eq 0 ] || sed 's/^/#   /' "$W/renew-$c.err"
+	check "$n: $c: main.cf names new certificate files, the same key files" \
+		test "$(postconf -c "$ROLL_PF" -h smtpd_tls_cert_file)" != "$c_rsa" -a \
+		"$(postconf -c "$ROLL_PF" -h smtpd_tls_eccert_file)" != "$c_ec" -a \
+		"$(roll_deployed rsa) $(roll_deployed ecdsa)" = "$NEW_RSA $NEW_EC"
+	check "$n: $c: a new serial is live on both algorithms, the same keys" \
+		test -n "$s_rsa" -a "$(live_serial rsa)" != "$s_rsa" -a "$(live_serial ecdsa)" != "$s_ec" -a \
+		"$(roll_live_spki rsa) $(roll_live_spki ecdsa)" = \
+		"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")"
+	check_eq "$n: $c: the renewed RSA certificate chains to pebble's root" OK "$(live_verify rsa)"
+	check_eq "$n: $c: the renewed ECDSA certificate chains to pebble's root" OK "$(live_verify ecdsa)"
+	check "$n: $c: the TLSA RRset on every server byte-for-byte the same (answer section)" \
+		test "$(served_all)" = "$dns0" -a "$(grep -c TLSA <<<"$dns0")" -eq 6
+}
+renew_check uacme 2
+
+# ---- 3. certbot and lego ----------------------------------------------------
+client_conf certbot
+renew_check certbot 3
+check "3: certbot: no _acme-challenge record left behind" no_challenge
+client_conf lego
+renew_check lego 3
+
+# ---- 4. the command's argv and environment ----------------------------------
+s1=$(sed -n 's/.*secret "\(.*\)".*/\1/p' "$W/bind/keys/pftls.key")
+s2=$(cat "$ACME/acme.secret")
+check "4: the command was run (spy log) with PATH and the five PFTLS_* variables only" \
+	test "$(grep -v -e '^argv=' -e '^--$' "$ACME/env.log" | cut -d= -f1 | sort -u | tr '\n' ' ')" = \
+	"PATH PFTLS_ALGORITHM PFTLS_CHAIN PFTLS_CSR PFTLS_HOSTNAMES PFTLS_KEY_SPKI "
+check "4: no private key, no TSIG secret (ours or the ACME key's) in its argv or environment" \
+	bash -c '! grep -q -e "PRIVATE KEY" -e "$0" -e "$1" "$2"' "$s1" "$s2" "$ACME/env.log"
+journald_sync
+journald_read -o json >"$W/journal.json" 2>/dev/null
+check "4: no private key or TSIG secret in the journal" \
+	bash -c '! grep -q -e "PRIVATE KEY" -e "$0" -e "$1" "$2"' "$s1" "$s2" "$W/journal.json"
