@@ -199,7 +199,7 @@ for p in generated published propagated deployable deployed verified retired; do
 		read -r min _ < <(roll_formula "$tc" "$(field published tlsa_ttl)" "$(field published ttl_factor)" \
 			"$(field published publish_safety)" "$(field published propagation_min_delay)")
 		mt=$(stat -c %Y "$ROLL_PF/main.cf")
-		check "$p: main.cf changed ($((mt - t_start)) s after the start) no earlier than the SPEC.md 4 formula from the file's t_pub/t_conf ($((min - t_start)) s)" \
+		check "$p: main.cf changed ($((mt - t_start)) s after the start) no earlier than the SPEC.md 4 formula from the first recorded t_pub/t_conf, the file's own or, where it had none yet, the new daemon's ($((min - t_start)) s)" \
 			test -n "$tc" -a -n "$min" -a "$mt" -ge "${min:-0}"
 		;;
 	*)
