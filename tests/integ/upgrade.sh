@@ -21,7 +21,7 @@
 #  3. idle after a rollover: the new daemon stages a next key and deploys
 #     nothing; failed: it stays failed, makes no key, until `now` resumes
 #     the rollover, which then completes and stages a next key.
-# Budget: ~4 min (nine rollovers or stagings on one sandbox).
+# Budget: ~3 min alone (150-170 s: nine rollovers or stagings on one sandbox).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/rollover.sh
