@@ -97,6 +97,13 @@ int dnssec_walk(dnssec_discover_fn discover, void *ud, const pf_config *cfg, con
 					pn);
 			goto out;
 		}
+		if (!dns_name_in_zone(cur, zi[oz].zone) || strcmp(cur, zi[oz].zone) == 0) {
+			rc = pf_err_set(e, EPROTO,
+					"DNSSEC chain of %s: %s is in zone %s, not above %s",
+					z->zone, pn, zi[oz].zone, cur);
+			dns_zones_free(zi, nz);
+			goto out;
+		}
 		d.above[d.n_above++] = zi[oz];
 		zi[oz].checks = NULL;
 		snprintf(cur, sizeof(cur), "%s", zi[oz].zone);

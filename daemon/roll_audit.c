@@ -61,7 +61,8 @@ void roll_report_dnssec(pf_roll *r, const dns_prop_round *rd, const dns_prop_ser
 bool roll_dnssec_secure(const dns_prop_round *rd, const dns_prop_server *sv)
 {
 	for (size_t k = 0; k < rd->n_owners; k++)
-		if (sv->rrsets[k].n_rr && sv->rrsets[k].dnssec != DNS_PROP_VALIDATES)
+		if (sv->rrsets[k].n_rr && (sv->rrsets[k].dnssec == DNS_PROP_BOGUS ||
+					   sv->rrsets[k].dnssec == DNS_PROP_INSECURE))
 			return false;
 	return true;
 }

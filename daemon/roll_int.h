@@ -139,7 +139,7 @@ int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e);
  * chain could not be built, or NULL). */
 void roll_report_dnssec(pf_roll *r, const dns_prop_round *rd, const dns_prop_server *sv,
 			const char *chain_err);
-/* True when every RRset sv serves validates (an unsigned zone: false). */
+/* False when an RRset sv serves is bogus or insecure. */
 bool roll_dnssec_secure(const dns_prop_round *rd, const dns_prop_server *sv);
 int roll_rollback(pf_roll *r, const char *why, pf_err *e);
 int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign, size_t flen,

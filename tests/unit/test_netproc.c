@@ -995,6 +995,11 @@ static void body_prop_rep(net_buf *b, enum mutation m)
 		w32(b, 5);
 		w8(b, 1);
 		w8(b, 0);
+		w8(b, 1);           /* verdict: validates */
+		w8(b, 0);           /* reason */
+		w32(b, 0);          /* signature expiry, */
+		w32(b, 1700086400); /* 64 bits */
+		wstr(b, "TLSA RRset of x. validates");
 		w8(b, 1);                                   /* match */
 		w32(b, m == M_LIE_COUNT && s == 2 ? 0 : 1); /* n_match */
 		w8(b, 1);
