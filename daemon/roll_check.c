@@ -17,13 +17,14 @@
 
 #include "keystore.h"
 #include "macro.h"
+#include "roll_audit.h"
 #include "roll_int.h"
 #include "status.h"
 #include "tlsa.h"
 
 /* The audit's scratch state: its "next" keys are the keys main.cf deploys,
  * with their records; one line per key to out.  Returns 0 or -errno. */
-static int audit_begin(pf_roll *r, FILE *out, pf_tls_files *dep, pf_err *e)
+int roll_audit_begin(pf_roll *r, FILE *out, pf_tls_files *dep, pf_err *e)
 {
 	pf_strv hosts = {0};
 	size_t n_keys = 0;
@@ -70,7 +71,7 @@ out:
 }
 
 /* Put the engine back as it was before audit_begin (saved). */
-static void audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_files *dep)
+void roll_audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_files *dep)
 {
 	pf_tls_files_free(dep);
 	pf_state_free(&r->st);
@@ -91,7 +92,7 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 
 	/* The audit reuses the verification of a rollover on a scratch state
 	 * whose "next" keys are the ones deployed now. */
-	rc = audit_begin(r, out, &dep, e);
+	rc = roll_audit_begin(r, out, &dep, e);
 	if (rc == 0) {
 		rc = roll_verify_once(r, e);
 		if (rc == 0)
@@ -101,7 +102,7 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 		else if (rc == -EPROTO || rc == -ECONNREFUSED || rc == -ETIMEDOUT)
 			rc = -EPROTO;
 	}
-	audit_end(r, &saved, saved_progress, &dep);
+	roll_audit_end(r, &saved, saved_progress, &dep);
 	return rc;
 }
 
@@ -306,8 +307,8 @@ enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, F
 
 	if (!quiet)
 		return roll_plugin_unknown(out, "cannot open /dev/null");
-	if (audit_begin(r, quiet, &dep, &e) < 0) {
-		audit_end(r, &saved, saved_progress, &dep);
+	if (roll_audit_begin(r, quiet, &dep, &e) < 0) {
+		roll_audit_end(r, &saved, saved_progress, &dep);
 		fclose(quiet);
 		return roll_plugin_unknown(out, e.msg);
 	}
@@ -363,7 +364,7 @@ enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, F
 	plugin_perfdata(out, &rep, lim, now);
 	fputc('\n', out);
 	free(idx);
-	audit_end(r, &saved, saved_progress, &dep);
+	roll_audit_end(r, &saved, saved_progress, &dep);
 	fclose(quiet);
 	return rep.state;
 }
@@ -451,7 +452,28 @@ int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e)
 	if ((rc = roll_load_state(r, e)) < 0)
 		return rc;
 	pf_timing_compute(&r->st, &r->tparams, &t);
-	pf_status_print(&r->st, &t, roll_now(r), json, out);
+	if (!json) {
+		pf_status_print(&r->st, &t, roll_now(r), json, out);
+		pf_audit_print(r->cfg->state_directory, false, out);
+		return 0;
+	}
+	/* JSON grows by one member: the daemon's audit (null without one). */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	if (!mem)
+		return pf_err_set(e, ENOMEM, "out of memory");
+	pf_status_print(&r->st, &t, roll_now(r), json, mem);
+	fclose(mem);
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '}'))
+		if (text[--len] == '}')
+			break;
+	fwrite(text, 1, len, out);
+	fputs(",\"audit\":", out);
+	pf_audit_print(r->cfg->state_directory, true, out);
+	fputs("}\n", out);
+	free(text);
 	return 0;
 }
 

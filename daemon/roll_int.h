@@ -139,6 +139,11 @@ int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e);
  * chain could not be built, or NULL). */
 void roll_report_dnssec(pf_roll *r, const dns_prop_round *rd, const dns_prop_server *sv,
 			const char *chain_err);
+/* The audit's scratch state (roll_check.c): r->st becomes a state whose
+ * "next" keys are the ones main.cf deploys, with their records, one line
+ * per key to out; roll_audit_end puts saved back.  Returns 0 or -errno. */
+int roll_audit_begin(pf_roll *r, FILE *out, pf_tls_files *dep, pf_err *e);
+void roll_audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_files *dep);
 /* False when an RRset sv serves is bogus or insecure. */
 bool roll_dnssec_secure(const dns_prop_round *rd, const dns_prop_server *sv);
 int roll_rollback(pf_roll *r, const char *why, pf_err *e);
