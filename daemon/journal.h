@@ -51,15 +51,15 @@ enum pf_event {
 	PF_EV_CONFIG_RELOADED,
 	PF_EV_DAEMON_STARTED,
 	PF_EV_DAEMON_STOPPING,
-	PF_EV_STATE_INVALID,         /* the state file cannot be trusted; nothing is done */
-	PF_EV_CONFIG_INSECURE,       /* someone else could change the configuration or TSIG key */
-	PF_EV_WITHDRAWAL_REFUSED,    /* a withdrawal would remove the records of a key in use */
-	PF_EV_MANUAL_DEPLOY,         /* the next keys were found deployed by hand */
-	PF_EV_AUDIT_RECORDS_MISSING, /* a check server does not serve a deployed key's record */
-	PF_EV_AUDIT_NEXT_RECORDS_MISSING, /* a check server does not serve a published next key's
-					     record */
-	PF_EV_AUDIT_DNSSEC_BOGUS,         /* a TLSA RRset does not validate */
-	PF_EV_AUDIT_DNSSEC_INSECURE,      /* a TLSA RRset is not signed or not securely delegated */
+	PF_EV_STATE_INVALID,      /* the state file cannot be trusted; nothing is done */
+	PF_EV_CONFIG_INSECURE,    /* someone else could change the configuration or TSIG key */
+	PF_EV_WITHDRAWAL_REFUSED, /* a withdrawal would remove the records of a key in use */
+	PF_EV_MANUAL_DEPLOY,      /* the next keys were found deployed by hand */
+	PF_EV_AUDIT_MISSING,      /* a check server does not serve a deployed key's record */
+	PF_EV_AUDIT_NEXT,         /* a check server does not serve a published next key's
+						     record */
+	PF_EV_AUDIT_BOGUS,        /* a TLSA RRset does not validate */
+	PF_EV_AUDIT_INSECURE,     /* a TLSA RRset is not signed or not securely delegated */
 	PF_EV_AUDIT_ENDPOINT, /* an endpoint does not present a deployed key that DANE-validates */
 	PF_EV_AUDIT_MAINCF,   /* main.cf deploys a key the state does not know */
 	PF_EV_AUDIT_INCOMPLETE, /* the audit could not run */

@@ -129,8 +129,7 @@ static void note_server(pf_audit_result *a, const char *name, unsigned served, u
 static void audit_servers(pf_roll *r, const size_t *idx, size_t n, bool next, pf_audit_result *a)
 {
 	dns_prop_want *want = pf_calloc(n + 1, sizeof(*want));
-	enum pf_event missing =
-		next ? PF_EV_AUDIT_NEXT_RECORDS_MISSING : PF_EV_AUDIT_RECORDS_MISSING;
+	enum pf_event missing = next ? PF_EV_AUDIT_NEXT : PF_EV_AUDIT_MISSING;
 	const char *whose = next ? "next" : "deployed";
 	dns_net_opts no;
 	pf_err e = {0};
@@ -163,10 +162,10 @@ static void audit_servers(pf_roll *r, const size_t *idx, size_t n, bool next, pf
 			continue;
 		}
 		if (!next && !rd.zone_signed)
-			add(a, PF_EV_AUDIT_DNSSEC_INSECURE, rd.zone, NULL,
+			add(a, PF_EV_AUDIT_INSECURE, rd.zone, NULL,
 			    "zone %s is not DNSSEC-signed: DANE protects nothing", rd.zone);
 		else if (!next && !chain)
-			add(a, PF_EV_AUDIT_DNSSEC_BOGUS, rd.zone, NULL, "%s", we.msg);
+			add(a, PF_EV_AUDIT_BOGUS, rd.zone, NULL, "%s", we.msg);
 		for (size_t s = 0; s < rd.n_servers; s++) {
 			const dns_prop_server *sv = &rd.servers[s];
 			const char *label = sv->target.addr.label;
@@ -186,11 +185,11 @@ static void audit_servers(pf_roll *r, const size_t *idx, size_t n, bool next, pf
 				if (!rs->n_rr)
 					continue;
 				if (rs->dnssec == DNS_PROP_BOGUS)
-					add(a, PF_EV_AUDIT_DNSSEC_BOGUS, subj, label,
+					add(a, PF_EV_AUDIT_BOGUS, subj, label,
 					    "%s: %s TLSA bogus: %s", label, rd.owners[k],
 					    rs->dnssec_msg);
 				else if (rs->dnssec == DNS_PROP_INSECURE)
-					add(a, PF_EV_AUDIT_DNSSEC_INSECURE, subj, label,
+					add(a, PF_EV_AUDIT_INSECURE, subj, label,
 					    "%s: %s TLSA insecure: %s", label, rd.owners[k],
 					    rs->dnssec_msg);
 				else if (rs->dnssec == DNS_PROP_VALIDATES && rs->sig_expiry &&
