@@ -15,10 +15,21 @@
 #   - the same parent delegating WITHOUT a DS: insecure ("unsigned
 #     delegation"), loudly, and check exits 1;
 #   - a publish under the bogus anchor never counts a server as serving:
-#     `propagation` exits 1 with the verdict in its table.
+#     `propagation` exits 1 with the verdict in its table;
+#   - check --plugin: sig_expiry perfdata with its thresholds, WARNING and
+#     CRITICAL by --sig-warning / --sig-critical, CRITICAL when bogus;
+#   - signatures that expire (the parent re-signed with dnssec-signzone -e
+#     +25 s): check says bogus ("signature expired") no later than a
+#     validating unbound (tests/lib/unbound.sh) with the same anchor, its
+#     tolerance of expired signatures (val-sig-skew-min, 1 h by default)
+#     set to 0 and its caches emptied each second (a resolver that keeps
+#     example.test.'s validated DNSKEY set trusts it for that set's TTL,
+#     later still), answers SERVFAIL.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/rollover.sh
+. tests/lib/unbound.sh
+UNBOUND_PIDS=
 
 roll_begin dnssec 13
 roll_publish_old 6 || { fail "old records published with nsupdate"; exit 1; }
@@ -33,6 +44,20 @@ check_eq "zone DS as anchor: all three servers validate, with the signature expi
 check "zone DS as anchor: check's last line is ok" \
 	bash -c 'tail -1 <<<"$0" | grep -q "^ok: "' "$OUT"
 
+# plugin ARGS: check --plugin; PRC and LINE.
+plugin() { LINE=$("$PFTLS" -c "$ROLL_CF" check --plugin "$@" 2>&1); PRC=$?; }
+plugin
+check "plugin: OK with sig_expiry perfdata, thresholds 5d/2d as N: ranges" \
+	bash -c '[ "$0" = 0 ] && [[ $1 =~ \ sig_expiry=[0-9]+s\;432000:\;172800:\;\;( |$) ]]' "$PRC" "$LINE"
+plugin --sig-warning 30d
+check "plugin --sig-warning 30d: WARNING, the signatures expire within it" \
+	bash -c '[ "$0" = 1 ] && grep -qE "^PFTLS WARNING - the TLSA records. DNSSEC signatures expire in [0-9]+d \(warning within 30d\) \|" <<<"$1"' "$PRC" "$LINE"
+plugin --sig-warning 40d --sig-critical 30d
+check "plugin --sig-critical 30d: CRITICAL" \
+	bash -c '[ "$0" = 2 ] && grep -qE "^PFTLS CRITICAL - the TLSA records. DNSSEC signatures expire in [0-9]+d \(critical within 30d\)" <<<"$1"' "$PRC" "$LINE"
+plugin --sig-warning 1d --sig-critical 2d
+check "plugin: --sig-critical above --sig-warning is UNKNOWN" test "$PRC" = 3
+
 # ---- a trust anchor that does not match ----------------------------------------
 dnssec-keygen -q -K "$W" -a ECDSAP256SHA256 -f KSK -n ZONE example.test. >"$W/wrong.name"
 dnssec-dsfromkey -2 "$W/$(cat "$W/wrong.name").key" >"$W/wrong-anchor"
@@ -43,6 +68,10 @@ n=$(grep -cE "^$ROLL_NET\.[123]:53: $ROLL_NAME\. TLSA bogus: no DNSKEY of exampl
 check_eq "wrong anchor: all three servers bogus, naming the trust anchor" 3 "$n"
 check "wrong anchor: check's verdict names DNSSEC bogus" \
 	grep -q "DNSSEC bogus" <<<"$OUT$ERR"
+
+plugin
+check "wrong anchor: plugin CRITICAL naming the bogus TLSA RRset" \
+	bash -c '[ "$0" = 2 ] && grep -q "^PFTLS CRITICAL - .* TLSA bogus: no DNSKEY of example.test. matches the trust anchor" <<<"$1"' "$PRC" "$LINE"
 
 # A round of propagation under that anchor: no server counts as serving.
 run -c "$ROLL_CF" propagation "$(roll_deployed rsa)"
@@ -69,7 +98,7 @@ parent() {
 		[ -n "$1" ] && printf '%s\n' "$1"
 		cat "$P/keys/$pksk.key" "$P/keys/$pzsk.key"
 	} >"$P/test.zone"
-	dnssec-signzone -q -o test. -f "$P/test.signed" "$P/test.zone" \
+	dnssec-signzone -q -o test. ${2:+-e "$2"} -f "$P/test.signed" "$P/test.zone" \
 		"$P/keys/$pksk" "$P/keys/$pzsk" >/dev/null || return 1
 	cat >"$P/named.conf" <<CONF
 options {
@@ -105,6 +134,8 @@ parent_conf() {
 }
 
 check "parent test. with the DS of example.test. starts" parent "$(cat "$ANCHOR")"
+# Ask the parent's server directly for the anchor zone's SOA again after
+# each restart (the resolver of discovery is that server).
 parent_conf
 run -c "$ROLL_CF" check
 check_eq "parent with DS, its DS as anchor: check exits 0" 0 "$RC"
@@ -127,3 +158,46 @@ check "chain not found: check exits 1 naming the zone above" \
 	"$RC" "$OUT$ERR"
 
 
+
+# ---- signatures that expire ----------------------------------------------------
+# The parent re-signed to end in 25 s, a validating unbound with the
+# parent's DS as its anchor: each second, check's verdict and unbound's.
+check "parent test. re-signed to expire in 25 s starts" parent "$(cat "$ANCHOR")" now+25
+SIGEND=$(($(date +%s) + 25))
+parent_conf
+UB=$ROLL_NET.20
+check "a validating unbound with the parent's DS starts" \
+	unbound_start "$W/ub" "$UB" "$PARENT" test "$(cat "$P/anchor")"
+# Unbound accepts signatures up to val-sig-skew-min (1 h) past their end by
+# default; the strictest resolver allows none.
+check "unbound: val-sig-skew-min and -max set to 0 (configuration reloaded)" \
+	bash -c 'sed -i "s/^server:$/server:\n\tval-sig-skew-min: 0\n\tval-sig-skew-max: 0/" "$0/unbound.conf" &&
+		unbound-checkconf "$0/unbound.conf" >/dev/null &&
+		unbound-control -c "$0/unbound.conf" reload >/dev/null' "$W/ub"
+check "before the end: unbound validates the TLSA RRset (ad)" \
+	bash -c 'dig +time=2 +tries=1 +dnssec @"$0" "$1" TLSA | grep -q "flags:.* ad[ ;]"' "$UB" "$ROLL_NAME"
+run -c "$ROLL_CF" check
+check_eq "before the end: check exits 0" 0 "$RC"
+OURS= THEIRS=
+for ((i = 0; i < 60; i++)); do
+	[ -n "$OURS" ] && [ -n "$THEIRS" ] && break
+	now=$(date +%s)
+	if [ -z "$OURS" ]; then
+		run -c "$ROLL_CF" check
+		grep -qE "TLSA bogus: .*signature expired" <<<"$OUT$ERR" && OURS=$now
+	fi
+	if [ -z "$THEIRS" ]; then
+		# A resolver with nothing cached (a reload empties every cache)
+		# sees the end first: one that holds example.test.'s validated
+		# DNSKEY set trusts it up to that set's TTL.
+		unbound-control -c "$W/ub/unbound.conf" reload >/dev/null
+		dig +time=2 +tries=1 +dnssec @"$UB" "$ROLL_NAME" TLSA 2>/dev/null |
+			grep -q "status: SERVFAIL" && THEIRS=$now
+	fi
+	sleep 1
+done
+check "expired: check says bogus (signature expired) (at +$((${OURS:-0} - SIGEND)) s)" test -n "$OURS"
+[ -n "$THEIRS" ] || dig +time=2 +tries=1 +dnssec @"$UB" "$ROLL_NAME" TLSA | grep -E "status|flags|RRSIG"
+check "expired: unbound answers SERVFAIL (at +$((${THEIRS:-0} - SIGEND)) s)" test -n "$THEIRS"
+check "expired: check no later than unbound" test "${OURS:-999999999999}" -le "${THEIRS:-0}"
+for p in $UNBOUND_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
