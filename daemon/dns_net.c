@@ -130,6 +130,7 @@ void dns_net_opts_default(dns_net_opts *o)
 	o->timeout_ms = (t >= 100 && t <= 60000) ? (unsigned)t : 2000;
 	o->retransmit_ms = o->timeout_ms * 7 / 20;
 	o->window = 32;
+	o->dnssec = NULL;
 }
 
 void dns_xfer_clear(dns_xfer *x)

@@ -64,6 +64,9 @@ typedef struct dns_net_opts {
 	unsigned timeout_ms;    /* each question's deadline, from its first sending */
 	unsigned retransmit_ms; /* UDP resend interval */
 	unsigned window;        /* UDP queries in flight per server, at most 64 */
+	/* dns_prop_run only: validate each TLSA RRset with these (NULL: do
+	 * not; dns_propagation.h).  dns_net_opts_default sets NULL. */
+	const struct dns_prop_dnssec *dnssec;
 } dns_net_opts;
 
 /*

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dns_msg.h"
+#include "dnssec.h"
 
 /* Is rr (TLSA) the wanted record? */
 static bool rr_is(const ldns_rr *rr, const pf_tlsa_rdata *rd)
@@ -100,6 +101,223 @@ static void take_tlsa(dns_prop_round *rd, dns_prop_server *s, size_t k, ldns_pkt
 		}
 	}
 	ldns_rdf_deep_free(owner);
+}
+
+const char *dns_prop_verdict_name(enum dns_prop_verdict v)
+{
+	switch (v) {
+	case DNS_PROP_VALIDATES:
+		return "validates";
+	case DNS_PROP_BOGUS:
+		return "bogus";
+	case DNS_PROP_INSECURE:
+		return "insecure";
+	default:
+		return "not validated";
+	}
+}
+
+/* An accepted authoritative NOERROR or NXDOMAIN reply of x as wire (the
+ * caller frees it), or NULL. */
+static uint8_t *auth_wire(const dns_xfer *x, size_t *len)
+{
+	uint8_t *w = NULL;
+
+	if (!x->replied || (x->status != DNS_NOERROR && x->status != DNS_NXDOMAIN) ||
+	    !ldns_pkt_aa(x->reply.pkt))
+		return NULL;
+	if (ldns_pkt2wire(&w, x->reply.pkt, len) != LDNS_STATUS_OK) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void rrset_verdict(dns_prop_rrset *rs, enum dns_prop_verdict v, enum dnssec_reason why,
+			  uint64_t expiry, const char *msg)
+{
+	rs->dnssec = (uint8_t)v;
+	rs->reason = (uint8_t)why;
+	rs->sig_expiry = expiry;
+	pf_printable_copy(rs->dnssec_msg, sizeof(rs->dnssec_msg), msg);
+}
+
+/* The parts of a validating round: one DNSKEY question per check server of
+ * the round's zone, and a DNSKEY and a DS question per server of each zone
+ * above (the DS being the one of the zone below it). */
+typedef struct dnssec_asks {
+	size_t n;
+	dns_request *rqs;
+	dns_xfer *xs;
+} dnssec_asks;
+
+static int ask(dnssec_asks *a, const dns_server *srv, const char *name, ldns_rr_type t, pf_err *e)
+{
+	ldns_pkt *p = dns_query_pkt(name, t, false, true);
+	int r;
+
+	if (!p)
+		return pf_err_set(e, EINVAL, "bad name %s in a DNSSEC question", name);
+	if ((r = dns_request_init(&a->rqs[a->n], p, NULL, e)) < 0)
+		return r;
+	a->xs[a->n].server = srv;
+	a->xs[a->n].req = &a->rqs[a->n];
+	a->n++;
+	return 0;
+}
+
+/* The first usable reply among xs[from, to). */
+static uint8_t *first_wire(const dnssec_asks *a, size_t from, size_t to, size_t *len)
+{
+	for (size_t i = from; i < to; i++) {
+		uint8_t *w = auth_wire(&a->xs[i], len);
+
+		if (w)
+			return w;
+	}
+	return NULL;
+}
+
+/*
+ * Validate every TLSA RRset the round found records in, each server's with
+ * that server's DNSKEY RRset: the xs of the round (per questions a server,
+ * the SOA first) hold its TLSA replies.
+ */
+static void validate_round(dns_prop_round *rd, const dns_zone_info *z, const dns_xfer *xs,
+			   size_t per, const dns_net_opts *o)
+{
+	const dns_prop_dnssec *d = o->dnssec;
+	const char *zs[DNSSEC_ZONES_MAX];
+	size_t nz = 0, total, len;
+	dnssec_anchors *an = NULL;
+	dnssec_asks a = {0};
+	uint8_t **above_wire = NULL;
+	size_t *above_len = NULL, *above_at = NULL;
+	pf_err e = {0}, ae = {0};
+	char *text = NULL;
+	int arc;
+
+	/* The anchors, parsed here again: the privileged side's file as text. */
+	len = 0;
+	text = pf_calloc(d->n_anchors * sizeof(d->anchors[0].rr) + 1, 1);
+	for (size_t i = 0; i < d->n_anchors; i++)
+		len += (size_t)sprintf(text + len, "%s\n", d->anchors[i].rr);
+	arc = dnssec_anchors_parse("trust anchors", text, len, &an, &ae);
+	free(text);
+
+	zs[nz++] = z->zone;
+	for (size_t i = 0; i < d->n_above && nz < DNSSEC_ZONES_MAX; i++)
+		zs[nz++] = d->above[i].zone;
+	total = rd->n_servers;
+	for (size_t i = 0; i + 1 < nz; i++)
+		total += 2 * d->above[i].n_checks;
+	a.rqs = pf_calloc(total ? total : 1, sizeof(*a.rqs));
+	a.xs = pf_calloc(total ? total : 1, sizeof(*a.xs));
+	above_at = pf_calloc(nz + 1, sizeof(*above_at));
+	for (size_t s = 0; s < rd->n_servers; s++)
+		if (ask(&a, &rd->servers[s].target.addr, z->zone, LDNS_RR_TYPE_DNSKEY, &e) < 0)
+			goto out;
+	for (size_t i = 0; i + 1 < nz; i++) {
+		const dns_zone_info *up = &d->above[i];
+
+		above_at[i] = a.n;
+		for (size_t j = 0; j < up->n_checks; j++)
+			if (ask(&a, &up->checks[j].addr, up->zone, LDNS_RR_TYPE_DNSKEY, &e) < 0)
+				goto out;
+		for (size_t j = 0; j < up->n_checks; j++)
+			if (ask(&a, &up->checks[j].addr, zs[i], LDNS_RR_TYPE_DS, &e) < 0)
+				goto out;
+	}
+	if (a.n && dns_net_run(a.xs, a.n, o) < 0) {
+		pf_err_set(&e, EIO, "cannot send the DNSSEC questions");
+		goto out;
+	}
+	/* Each zone above: its DNSKEY RRset and the DS of the one below. */
+	above_wire = pf_calloc(2 * nz + 1, sizeof(*above_wire));
+	above_len = pf_calloc(2 * nz + 1, sizeof(*above_len));
+	for (size_t i = 0; i + 1 < nz; i++) {
+		size_t m = d->above[i].n_checks, b = above_at[i];
+
+		above_wire[2 * i] = first_wire(&a, b, b + m, &above_len[2 * i]);
+		above_wire[2 * i + 1] = first_wire(&a, b + m, b + 2 * m, &above_len[2 * i + 1]);
+	}
+out:
+	for (size_t s = 0; s < rd->n_servers; s++) {
+		dns_prop_server *ps = &rd->servers[s];
+		size_t klen = 0;
+		uint8_t *key = e.code || s >= a.n ? NULL : auth_wire(&a.xs[s], &klen);
+
+		for (size_t k = 0; k < rd->n_owners; k++) {
+			dns_prop_rrset *rs = &ps->rrsets[k];
+			dnssec_chain *c = NULL;
+			dnssec_result res;
+			pf_err ce = {0};
+			size_t tlen = 0;
+			uint8_t *tw;
+
+			if (!rs->n_rr)
+				continue;
+			if (arc < 0 || e.code) {
+				rrset_verdict(rs, DNS_PROP_BOGUS, DNSSEC_R_INCOMPLETE, 0,
+					      arc < 0 ? ae.msg : e.msg);
+				continue;
+			}
+			if (dnssec_chain_new(rd->owners[k], zs, nz, &c, &ce) < 0) {
+				rrset_verdict(rs, DNS_PROP_BOGUS, DNSSEC_R_INCOMPLETE, 0, ce.msg);
+				continue;
+			}
+			tw = auth_wire(&xs[s * per + 1 + k], &tlen);
+			if (tw)
+				dnssec_chain_add_reply(c, tw, tlen, &ce);
+			free(tw);
+			if (key)
+				dnssec_chain_add_reply(c, key, klen, &ce);
+			for (size_t i = 0; above_wire && i + 1 < nz; i++)
+				for (size_t q = 0; q < 2; q++)
+					if (above_wire[2 * i + q])
+						dnssec_chain_add_reply(c, above_wire[2 * i + q],
+								       above_len[2 * i + q], &ce);
+			dnssec_validate(c, an, rd->time, &res);
+			dnssec_chain_free(c);
+			rrset_verdict(rs,
+				      res.verdict == DNSSEC_VALIDATES  ? DNS_PROP_VALIDATES
+				      : res.verdict == DNSSEC_INSECURE ? DNS_PROP_INSECURE
+								       : DNS_PROP_BOGUS,
+				      res.reason,
+				      res.earliest_expiry > 0 ? (uint64_t)res.earliest_expiry : 0,
+				      res.msg);
+		}
+		free(key);
+	}
+	for (size_t i = 0; above_wire && i < 2 * nz; i++)
+		free(above_wire[i]);
+	free(above_wire);
+	free(above_len);
+	free(above_at);
+	for (size_t i = 0; i < a.n; i++) {
+		dns_xfer_clear(&a.xs[i]);
+		dns_request_free(&a.rqs[i]);
+	}
+	free(a.xs);
+	free(a.rqs);
+	dnssec_anchors_free(an);
+}
+
+/* With validation, "signed" means no wanted RRset is bogus; the first
+ * bogus one is the server's note when it has none. */
+static void judge_signed(dns_prop_round *rd, dns_prop_server *ps, const dns_prop_want *want,
+			 size_t n)
+{
+	ps->all_signed = true;
+	for (size_t w = 0; w < n; w++) {
+		const dns_prop_rrset *rs = &ps->rrsets[rd->want_owner[w]];
+
+		if (!want[w].present || !rs->n_rr || rs->dnssec != DNS_PROP_BOGUS)
+			continue;
+		if (ps->all_signed && !ps->note[0])
+			snprintf(ps->note, sizeof(ps->note), "DNSSEC bogus: %s", rs->dnssec_msg);
+		ps->all_signed = false;
+	}
 }
 
 void dns_prop_round_owners(dns_prop_round *rd, const dns_prop_want *want, size_t n)
@@ -218,6 +436,11 @@ int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n, co
 		if (ps->soa_minimum > rd.soa_minimum)
 			rd.soa_minimum = ps->soa_minimum;
 		ps->complete = ps->state == DNS_PROP_OK && ps->n_match == n;
+	}
+	if (o->dnssec) {
+		validate_round(&rd, z, xs, per, o);
+		for (size_t s = 0; s < rd.n_servers; s++)
+			judge_signed(&rd, &rd.servers[s], want, n);
 	}
 	rd.all_complete = rd.n_servers > 0;
 	for (size_t s = 0; s < rd.n_servers; s++)

@@ -28,13 +28,45 @@ typedef struct dns_prop_want {
 
 /* What one server serves at one owner name. */
 typedef struct dns_prop_rrset {
-	bool answered;      /* an authoritative NOERROR/NXDOMAIN answer came */
-	unsigned n_rr;      /* TLSA records served */
-	uint32_t ttl;       /* their TTL as served */
-	uint32_t orig_ttl;  /* the RRSIG's original TTL (0: no RRSIG) */
-	bool rrsig;         /* an RRSIG covering TLSA, inside its validity period */
-	bool rrsig_expired; /* an RRSIG was served, but outside its validity */
+	bool answered;       /* an authoritative NOERROR/NXDOMAIN answer came */
+	unsigned n_rr;       /* TLSA records served */
+	uint32_t ttl;        /* their TTL as served */
+	uint32_t orig_ttl;   /* the RRSIG's original TTL (0: no RRSIG) */
+	bool rrsig;          /* an RRSIG covering TLSA, inside its validity period */
+	bool rrsig_expired;  /* an RRSIG was served, but outside its validity */
+	uint8_t dnssec;      /* enum dns_prop_verdict */
+	uint8_t reason;      /* enum dnssec_reason when bogus */
+	uint64_t sig_expiry; /* earliest signature expiry of the chain (0: none) */
+	char dnssec_msg[256];
 } dns_prop_rrset;
+
+/* A TLSA RRset's validation (o->dnssec), as dnssec.h's verdicts. */
+enum dns_prop_verdict {
+	DNS_PROP_UNVALIDATED, /* no validation asked, or no record served */
+	DNS_PROP_VALIDATES,
+	DNS_PROP_BOGUS,
+	DNS_PROP_INSECURE,
+};
+
+#define DNS_PROP_ANCHORS_MAX 64 /* DNSSEC_ANCHORS_MAX */
+#define DNS_PROP_ABOVE_MAX 15   /* DNSSEC_ZONES_MAX - 1 */
+
+/* One trust anchor, a DS record in presentation format. */
+typedef struct dns_prop_anchor {
+	char rr[512];
+} dns_prop_anchor;
+
+/* What a validating round needs besides the zone. */
+typedef struct dns_prop_dnssec {
+	dns_prop_anchor *anchors;
+	size_t n_anchors;
+	dns_zone_info *above; /* the zones above the round's, nearest first, up
+				 to the one an anchor names; each with its servers */
+	size_t n_above;
+} dns_prop_dnssec;
+
+/* "validates", "bogus", "insecure", "not validated". */
+const char *dns_prop_verdict_name(enum dns_prop_verdict v);
 
 enum dns_prop_state {
 	DNS_PROP_OK,        /* every question got an authoritative answer */
@@ -52,7 +84,8 @@ typedef struct dns_prop_server {
 	dns_prop_rrset *rrsets; /* one per owner of the round */
 	bool *match;            /* per want: served (present) / not served (absent) */
 	size_t n_match;
-	bool all_signed;   /* every non-empty RRset wanted is covered by an RRSIG */
+	bool all_signed;   /* every non-empty RRset wanted is covered by an RRSIG
+			      (validating: none of them is bogus) */
 	bool complete;     /* OK, and every want matched */
 	uint64_t rtt_usec; /* slowest answer */
 } dns_prop_server;

@@ -74,6 +74,21 @@ static const pf_event_kind kinds[PF_EV_COUNT] = {
 				LOG_NOTICE},
 	[PF_EV_CERT_EXPIRING] = {"certificate-expiring", "c30c158bd90a44d194c000b84b8fb59d",
 				 LOG_ERR},
+	[PF_EV_AUDIT_MISSING] = {"audit-records-missing", "2885bd22fcc442648bde7206f8bda2c3",
+				 LOG_ERR},
+	[PF_EV_AUDIT_NEXT] = {"audit-next-records-missing", "23f43619e25849af9546ce4411a8a6d2",
+			      LOG_WARNING},
+	[PF_EV_AUDIT_BOGUS] = {"audit-dnssec-bogus", "13600662363b48bf8f26653de7452bce", LOG_ERR},
+	[PF_EV_AUDIT_INSECURE] = {"audit-dnssec-insecure", "e85c49ccc2c642edb08eba5a0e434c3b",
+				  LOG_WARNING},
+	[PF_EV_AUDIT_ENDPOINT] = {"audit-endpoint-problem", "fa024568336646b99a3199e0881eb45b",
+				  LOG_ERR},
+	[PF_EV_AUDIT_MAINCF] = {"audit-maincf-unknown-key", "ef154b8930a9483ba0d271807b808a59",
+				LOG_WARNING},
+	[PF_EV_AUDIT_INCOMPLETE] = {"audit-incomplete", "772b9821d58645d791a7db19936557d8",
+				    LOG_WARNING},
+	[PF_EV_AUDIT_RESOLVED] = {"audit-finding-resolved", "d498168bca3d4e138fbabc4990d12199",
+				  LOG_NOTICE},
 };
 
 static const enum pf_event phase_events[PF_PHASE_COUNT] = {

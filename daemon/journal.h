@@ -63,6 +63,15 @@ enum pf_event {
 	PF_EV_CERT_OBTAINED,      /* a CA-issued chain for one of our keys was accepted */
 	PF_EV_CERT_RENEWED,       /* a renewed certificate (same key) is deployed */
 	PF_EV_CERT_EXPIRING,      /* a deployed CA certificate is due and renewal fails */
+	PF_EV_AUDIT_MISSING,      /* a check server does not serve a deployed key's record */
+	PF_EV_AUDIT_NEXT,         /* a check server does not serve a published next key's
+						     record */
+	PF_EV_AUDIT_BOGUS,        /* a TLSA RRset does not validate */
+	PF_EV_AUDIT_INSECURE,     /* a TLSA RRset is not signed or not securely delegated */
+	PF_EV_AUDIT_ENDPOINT, /* an endpoint does not present a deployed key that DANE-validates */
+	PF_EV_AUDIT_MAINCF,   /* main.cf deploys a key the state does not know */
+	PF_EV_AUDIT_INCOMPLETE, /* the audit could not run */
+	PF_EV_AUDIT_RESOLVED,   /* a finding of the audit ended */
 	PF_EV_COUNT
 };
 

@@ -123,6 +123,36 @@ char *metrics_render(const pf_metrics *m)
 			sample(f, "pftls_records_served", "server", m->servers[i].name,
 			       m->servers[i].served);
 	}
+	if (m->last_audit) {
+		family(f, "pftls_audit_last_timestamp_seconds", "gauge",
+		       "When the daemon's last audit (audit_interval) ran, seconds since the "
+		       "epoch.");
+		sample(f, "pftls_audit_last_timestamp_seconds", NULL, NULL, m->last_audit);
+		family(f, "pftls_audit_ok", "gauge",
+		       "1 when the last audit found nothing wrong, 0 when it left findings open.");
+		sample(f, "pftls_audit_ok", NULL, NULL, m->audit_findings == 0);
+		family(f, "pftls_audit_findings", "gauge", "Findings the last audit left open.");
+		sample(f, "pftls_audit_findings", NULL, NULL, (int64_t)m->audit_findings);
+	}
+	if (m->sig_expiry) {
+		family(f, "pftls_dnssec_signature_expiry_timestamp_seconds", "gauge",
+		       "Earliest expiry of the signatures validating the deployed keys' TLSA "
+		       "RRsets (the whole chain to the trust anchor), seconds since the epoch.");
+		sample(f, "pftls_dnssec_signature_expiry_timestamp_seconds", NULL, NULL,
+		       m->sig_expiry);
+	}
+	if (m->n_audit_served) {
+		family(f, "pftls_audit_records_served", "gauge",
+		       "Records of the deployed keys the check server served at the last audit.");
+		for (size_t i = 0; i < m->n_audit_served; i++)
+			sample(f, "pftls_audit_records_served", "server", m->audit_served[i].name,
+			       m->audit_served[i].served);
+		family(f, "pftls_audit_records_wanted", "gauge",
+		       "Records of the deployed keys the check server should serve.");
+		for (size_t i = 0; i < m->n_audit_served; i++)
+			sample(f, "pftls_audit_records_wanted", "server", m->audit_served[i].name,
+			       m->audit_served[i].wanted);
+	}
 	family(f, "pftls_rollovers_completed_total", "counter", "Rollovers completed.");
 	sample(f, "pftls_rollovers_completed_total", NULL, NULL, (int64_t)m->rollovers_completed);
 	family(f, "pftls_rollovers_failed_total", "counter",

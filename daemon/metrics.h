@@ -28,6 +28,13 @@ typedef struct pf_metrics_server {
 	bool served;
 } pf_metrics_server;
 
+/* What the last audit saw one check server serve: of the deployed keys'
+ * records, how many. */
+typedef struct pf_metrics_served {
+	char name[64]; /* host:port */
+	unsigned served, wanted;
+} pf_metrics_served;
+
 typedef struct pf_metrics {
 	int64_t now; /* the write time */
 	enum pf_phase phase;
@@ -38,6 +45,12 @@ typedef struct pf_metrics {
 	size_t n_servers;
 	uint64_t rollovers_completed;
 	uint64_t rollovers_failed;
+	/* The daemon's last audit (roll_audit.h); last_audit 0: none yet. */
+	int64_t last_audit;
+	size_t audit_findings;
+	int64_t sig_expiry; /* earliest TLSA chain signature expiry; 0: unknown */
+	const pf_metrics_served *audit_served; /* borrowed */
+	size_t n_audit_served;
 } pf_metrics;
 
 /* Release what m owns; m is then empty. */

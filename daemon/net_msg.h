@@ -200,7 +200,9 @@ typedef struct net_prop_req {
 	dns_zone_info zone;
 	dns_prop_want *want;
 	size_t n;
-	dns_net_opts opts;
+	dns_net_opts opts; /* decoded: opts.dnssec points at dnssec when have_dnssec */
+	uint8_t have_dnssec;
+	dns_prop_dnssec dnssec; /* the anchors and the zones above, with their servers */
 } net_prop_req;
 
 int net_enc_prop_req(net_buf *b, const dns_zone_info *z, const dns_prop_want *want, size_t n,

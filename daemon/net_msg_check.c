@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "net_codec.h"
+#include "dnssec.h"
 #include "net_msg_int.h"
 #include "util.h"
 
@@ -30,20 +31,37 @@ static const nc_field want_f[] = {
 };
 static const nc_desc want_d = NC_DESC(dns_prop_want, want_f);
 
+static const nc_field anchor_f[] = {
+	{NC_S(dns_prop_anchor, rr, 1, NC_CL_LINE, "trust anchor")},
+};
+static const nc_desc anchor_d = NC_DESC(dns_prop_anchor, anchor_f);
+
+#define PROP_DNSSEC NC_WHEN_SET(net_prop_req, have_dnssec)
 static const nc_field prop_req_f[] = {
 	{NC_SUB(net_prop_req, zone, net_zone_d, "zone")},
 	{NC_U(net_prop_req, opts.timeout_ms, 4, 1, MAX_TIMEOUT_MS, "timeout")},
 	{NC_U(net_prop_req, opts.retransmit_ms, 4, 1, MAX_TIMEOUT_MS, "retransmit interval")},
 	{NC_U(net_prop_req, opts.window, 4, 1, 64, "window")},
 	{NC_ARR(net_prop_req, want, n, NET_MAX_ITEMS, want_d, "wanted records")},
+	{NC_U(net_prop_req, have_dnssec, 1, 0, 1, "validation flag")},
+	{NC_ARR(net_prop_req, dnssec.anchors, dnssec.n_anchors, DNS_PROP_ANCHORS_MAX, anchor_d,
+		"trust anchors"),
+	 PROP_DNSSEC},
+	{NC_ARR(net_prop_req, dnssec.above, dnssec.n_above, DNS_PROP_ABOVE_MAX, net_zone_d,
+		"zones above"),
+	 PROP_DNSSEC},
 };
 static const nc_desc prop_req_d = NC_DESC(net_prop_req, prop_req_f);
 
 int net_enc_prop_req(net_buf *b, const dns_zone_info *z, const dns_prop_want *want, size_t n,
 		     const dns_net_opts *o, pf_err *e)
 {
-	net_prop_req m = {*z, (dns_prop_want *)(uintptr_t)want, n, *o};
+	net_prop_req m = {*z, (dns_prop_want *)(uintptr_t)want, n, *o, 0, {0}};
 
+	if (o->dnssec) {
+		m.have_dnssec = 1;
+		m.dnssec = *o->dnssec;
+	}
 	if (!check_opts(o))
 		return pf_err_set(e, EINVAL, "DNS timeouts out of range");
 	return nc_encode(b, NET_PROP_REQ, &prop_req_d, &m, e);
@@ -51,7 +69,11 @@ int net_enc_prop_req(net_buf *b, const dns_zone_info *z, const dns_prop_want *wa
 
 int net_dec_prop_req(const net_buf *b, net_prop_req *ret, pf_err *e)
 {
-	return nc_decode(b, NET_PROP_REQ, &prop_req_d, ret, NULL, NULL, e);
+	int rc = nc_decode(b, NET_PROP_REQ, &prop_req_d, ret, NULL, NULL, e);
+
+	if (rc == 0)
+		ret->opts.dnssec = ret->have_dnssec ? &ret->dnssec : NULL;
+	return rc;
 }
 
 void net_prop_req_free(net_prop_req *r)
@@ -60,6 +82,8 @@ void net_prop_req_free(net_prop_req *r)
 		return;
 	free(r->zone.checks);
 	free(r->want);
+	free(r->dnssec.anchors);
+	dns_zones_free(r->dnssec.above, r->dnssec.n_above);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -83,6 +107,10 @@ static const nc_field rrset_f[] = {
 	{NC_U32(dns_prop_rrset, orig_ttl, "original TTL")},
 	{NC_B(dns_prop_rrset, rrsig, "RRSIG")},
 	{NC_B(dns_prop_rrset, rrsig_expired, "RRSIG expired")},
+	{NC_U(dns_prop_rrset, dnssec, 1, DNS_PROP_UNVALIDATED, DNS_PROP_INSECURE, "verdict")},
+	{NC_U(dns_prop_rrset, reason, 1, DNSSEC_R_NONE, DNSSEC_R_NO_ANCHOR, "bogus reason")},
+	{NC_U64(dns_prop_rrset, sig_expiry, "signature expiry")},
+	{NC_S(dns_prop_rrset, dnssec_msg, 0, NC_CL_LINE, "verdict message")},
 };
 static const nc_desc rrset_d = NC_DESC(dns_prop_rrset, rrset_f);
 
@@ -164,6 +192,14 @@ static void prop_check(nc_reader *r, void *s, const void *ctx)
 
 		for (size_t w = 0; w < m->n_want; w++)
 			matched += ps->match[w];
+		for (size_t k = 0; k < m->n_owners && nc_ok(r); k++) {
+			const dns_prop_rrset *rs = &ps->rrsets[k];
+
+			if (rs->dnssec != DNS_PROP_UNVALIDATED && !rs->n_rr)
+				nc_bad(r, "server %zu: a verdict on an empty RRset", i);
+			else if (rs->dnssec != DNS_PROP_BOGUS && rs->reason != DNSSEC_R_NONE)
+				nc_bad(r, "server %zu: a reason without a bogus verdict", i);
+		}
 		if (ps->n_match != matched)
 			nc_bad(r, "server %zu: %zu matches counted as %zu", i, matched,
 			       ps->n_match);

@@ -27,6 +27,7 @@
 #include "control.h"
 #include "journal.h"
 #include "metrics.h"
+#include "roll_audit.h"
 #include "net.h"
 #include "reload.h"
 #include "rollover.h"
@@ -51,6 +52,11 @@ typedef struct manager {
 	enum pf_phase metrics_phase;
 	uint64_t metrics_completed, metrics_failed;
 	bool metrics_error;
+	/* The periodic audit (roll_audit.h): its timer, off when
+	 * audit_interval is 0, and the findings it keeps open. */
+	sd_event_source *audit_timer;
+	pf_audit_book audit;
+	char status[400];
 } manager;
 
 static void log_event(enum pf_event ev, const char *fmt, ...) PF_PRINTF(2, 3);
@@ -68,7 +74,13 @@ static void log_event(enum pf_event ev, const char *fmt, ...)
 
 static void notify_status(manager *m)
 {
-	sd_notifyf(0, "STATUS=%s", roll_status_line(m->roll));
+	if (m->audit.n)
+		snprintf(m->status, sizeof(m->status), "%s; audit: %zu open finding%s (%.120s)",
+			 roll_status_line(m->roll), m->audit.n, m->audit.n == 1 ? "" : "s",
+			 m->audit.f[0].msg);
+	else
+		snprintf(m->status, sizeof(m->status), "%s", roll_status_line(m->roll));
+	sd_notifyf(0, "STATUS=%s", m->status);
 }
 
 /* Write the metrics_file (when set) from the state as it is now. */
@@ -82,6 +94,7 @@ static void write_metrics(manager *m)
 	/* Without main.cf's keys the state's facts are still worth writing. */
 	roll_metrics(m->roll, &mx, &e);
 	pf_err_clear(&e);
+	pf_audit_metrics(&m->audit, &mx);
 	if (metrics_write(m->cfg.metrics_file, &mx, &e) < 0) {
 		if (!m->metrics_error)
 			log_event(PF_EV_SERVER_ERROR, "metrics_file not written: %s", e.msg);
@@ -120,6 +133,42 @@ static void arm_now(manager *m)
 	sd_event_now(m->event, CLOCK_REALTIME, &now);
 	sd_event_source_set_time(m->timer, now);
 	sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+}
+
+/* Arm the audit timer audit_interval from now (off when it is 0). */
+static void arm_audit(manager *m)
+{
+	uint64_t now;
+
+	if (!m->audit_timer)
+		return;
+	if (m->cfg.audit_interval <= 0) {
+		sd_event_source_set_enabled(m->audit_timer, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+	sd_event_source_set_time(m->audit_timer,
+				 now + (uint64_t)m->cfg.audit_interval * 1000000ULL);
+	sd_event_source_set_enabled(m->audit_timer, SD_EVENT_ONESHOT);
+}
+
+/* The periodic audit: every exchange through the network process with its
+ * deadline (a DNS round, a bounded probe per endpoint), then the next
+ * one audit_interval after this one ended. */
+static int on_audit(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	manager *m = userdata;
+	pf_audit_result res;
+
+	(void)s;
+	(void)usec;
+	roll_audit_run(m->roll, &res);
+	pf_audit_book_update(&m->audit, &res, pf_now(), m->cfg.state_directory);
+	pf_audit_result_free(&res);
+	notify_status(m);
+	write_metrics(m);
+	arm_audit(m);
+	return 0;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -269,6 +318,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 			log_event(PF_EV_CONFIG_RELOADED, "configuration reloaded from %s",
 				  m->config_path);
 			arm_now(m);
+			arm_audit(m);
 		}
 	}
 	sd_notify(0, "READY=1");
@@ -446,6 +496,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sd_event_source_set_description(m.timer, "rollover-timer");
+	if ((rc = sd_event_add_time(m.event, &m.audit_timer, CLOCK_MONOTONIC, UINT64_MAX, 1000000,
+				    on_audit, &m)) < 0) {
+		fprintf(stderr, "pftls-rolld: cannot set up the audit timer: %s\n", strerror(-rc));
+		rc = PF_EXIT_FAIL;
+		goto out;
+	}
+	sd_event_source_set_description(m.audit_timer, "audit-timer");
+	arm_audit(&m);
 	/* Resume whatever the state file says, at once. */
 	arm_now(&m);
 	log_event(PF_EV_DAEMON_STARTED, "pftls-rolld %s started (configuration %s, phase %s)",
@@ -457,6 +515,8 @@ int main(int argc, char **argv)
 	rc = rc < 0 ? PF_EXIT_FAIL : PF_EXIT_OK;
 out:
 	sd_event_source_unref(m.timer);
+	sd_event_source_unref(m.audit_timer);
+	pf_audit_book_free(&m.audit);
 	m.control = control_server_free(m.control);
 	sd_event_unref(m.event);
 	if (m.control_fd >= 0) {

@@ -15,15 +15,17 @@
 
 #include <openssl/x509.h>
 
+#include "dnssec_walk.h"
 #include "keystore.h"
 #include "macro.h"
+#include "roll_audit.h"
 #include "roll_int.h"
 #include "status.h"
 #include "tlsa.h"
 
 /* The audit's scratch state: its "next" keys are the keys main.cf deploys,
  * with their records; one line per key to out.  Returns 0 or -errno. */
-static int audit_begin(pf_roll *r, FILE *out, pf_tls_files *dep, pf_err *e)
+int roll_audit_begin(pf_roll *r, FILE *out, pf_tls_files *dep, pf_err *e)
 {
 	pf_strv hosts = {0};
 	size_t n_keys = 0;
@@ -70,7 +72,7 @@ out:
 }
 
 /* Put the engine back as it was before audit_begin (saved). */
-static void audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_files *dep)
+void roll_audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_files *dep)
 {
 	pf_tls_files_free(dep);
 	pf_state_free(&r->st);
@@ -91,7 +93,7 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 
 	/* The audit reuses the verification of a rollover on a scratch state
 	 * whose "next" keys are the ones deployed now. */
-	rc = audit_begin(r, out, &dep, e);
+	rc = roll_audit_begin(r, out, &dep, e);
 	if (rc == 0) {
 		rc = roll_verify_once(r, e);
 		if (rc == 0)
@@ -101,7 +103,7 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 		else if (rc == -EPROTO || rc == -ECONNREFUSED || rc == -ETIMEDOUT)
 			rc = -EPROTO;
 	}
-	audit_end(r, &saved, saved_progress, &dep);
+	roll_audit_end(r, &saved, saved_progress, &dep);
 	return rc;
 }
 
@@ -112,6 +114,7 @@ typedef struct plugin_report {
 	size_t servers, servers_ok, servers_answered;
 	size_t endpoints, endpoints_ok;
 	pf_metrics_key keys[PF_ALG_COUNT];
+	int64_t sig_expiry;         /* earliest validated TLSA chain signature; 0: none */
 	enum pf_plugin_state state; /* OK, CRITICAL or UNKNOWN so far */
 	char why[400];              /* the first problem */
 } plugin_report;
@@ -165,13 +168,42 @@ static void plugin_servers(pf_roll *r, const size_t *idx, size_t n, plugin_repor
 
 		if (m == 0)
 			continue;
-		if (r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, &e) < 0) {
+		dns_prop_dnssec sec = {0};
+		pf_err we = {0};
+		bool chain = dnssec_walk(r->ops->discover, r->ops_data, r->cfg, &r->zones[z], &sec,
+					 &we) == 0;
+		int rc;
+
+		no.dnssec = chain ? &sec : NULL;
+		rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, &e);
+		no.dnssec = NULL;
+		dnssec_walk_free(&sec);
+		if (rc < 0) {
 			problem(rep, PF_PLUGIN_UNKNOWN, "%s", e.msg);
 			continue;
 		}
 		if (!rd.zone_signed)
 			problem(rep, PF_PLUGIN_CRITICAL,
 				"zone %s is not DNSSEC-signed: DANE protects nothing", rd.zone);
+		else if (!chain)
+			problem(rep, PF_PLUGIN_CRITICAL, "%s", we.msg);
+		/* The verdicts: bogus and insecure are critical; the earliest
+		 * signature expiry of what validates is weighed later. */
+		for (size_t i = 0; i < rd.n_servers; i++)
+			for (size_t k = 0; k < rd.n_owners; k++) {
+				const dns_prop_rrset *rs = &rd.servers[i].rrsets[k];
+
+				if (!rs->n_rr)
+					continue;
+				if (rs->dnssec == DNS_PROP_BOGUS || rs->dnssec == DNS_PROP_INSECURE)
+					problem(rep, PF_PLUGIN_CRITICAL, "%s: %s TLSA %s: %s",
+						rd.servers[i].target.addr.label, rd.owners[k],
+						dns_prop_verdict_name(rs->dnssec), rs->dnssec_msg);
+				else if (rs->dnssec == DNS_PROP_VALIDATES && rs->sig_expiry &&
+					 (!rep->sig_expiry ||
+					  (int64_t)rs->sig_expiry < rep->sig_expiry))
+					rep->sig_expiry = (int64_t)rs->sig_expiry;
+			}
 		for (size_t i = 0; i < rd.n_servers; i++) {
 			const dns_prop_server *sv = &rd.servers[i];
 
@@ -279,6 +311,9 @@ static void plugin_perfdata(FILE *out, const plugin_report *rep, const pf_check_
 				pf_alg_name((enum pf_alg)a), (long long)(k->cert_not_after - now),
 				(long long)lim->cert_warning, (long long)lim->cert_critical);
 	}
+	if (rep->sig_expiry)
+		fprintf(out, " sig_expiry=%llds;%lld:;%lld:;;", (long long)(rep->sig_expiry - now),
+			(long long)lim->sig_warning, (long long)lim->sig_critical);
 	for (int a = 0; a < PF_ALG_COUNT; a++)
 		if (rep->keys[a].present && rep->keys[a].age >= 0)
 			fprintf(out, " key_age_%s=%llds;;;0;", pf_alg_name((enum pf_alg)a),
@@ -306,8 +341,8 @@ enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, F
 
 	if (!quiet)
 		return roll_plugin_unknown(out, "cannot open /dev/null");
-	if (audit_begin(r, quiet, &dep, &e) < 0) {
-		audit_end(r, &saved, saved_progress, &dep);
+	if (roll_audit_begin(r, quiet, &dep, &e) < 0) {
+		roll_audit_end(r, &saved, saved_progress, &dep);
 		fclose(quiet);
 		return roll_plugin_unknown(out, e.msg);
 	}
@@ -344,6 +379,25 @@ enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, F
 				soonest_alg, left, limit);
 		}
 	}
+	if (rep.sig_expiry) {
+		int64_t left_s = rep.sig_expiry - now;
+		char left[32], limit[32];
+
+		fmt_days(left, sizeof(left), left_s);
+		if (left_s <= lim->sig_critical) {
+			fmt_days(limit, sizeof(limit), lim->sig_critical);
+			problem(&rep, PF_PLUGIN_CRITICAL,
+				"the TLSA records' DNSSEC signatures expire in %s (critical within "
+				"%s)",
+				left, limit);
+		} else if (left_s <= lim->sig_warning && rep.state == PF_PLUGIN_OK) {
+			fmt_days(limit, sizeof(limit), lim->sig_warning);
+			problem(&rep, PF_PLUGIN_WARNING,
+				"the TLSA records' DNSSEC signatures expire in %s (warning within "
+				"%s)",
+				left, limit);
+		}
+	}
 	fprintf(out, "PFTLS %s - ", roll_plugin_state_name(rep.state));
 	if (rep.state != PF_PLUGIN_OK) {
 		plugin_text(out, rep.why);
@@ -363,7 +417,7 @@ enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, F
 	plugin_perfdata(out, &rep, lim, now);
 	fputc('\n', out);
 	free(idx);
-	audit_end(r, &saved, saved_progress, &dep);
+	roll_audit_end(r, &saved, saved_progress, &dep);
 	fclose(quiet);
 	return rep.state;
 }
@@ -452,7 +506,28 @@ int roll_status(pf_roll *r, FILE *out, bool json, pf_err *e)
 	if ((rc = roll_load_state(r, e)) < 0)
 		return rc;
 	pf_timing_compute(&r->st, &r->tparams, &t);
-	pf_status_print(&r->st, &t, roll_now(r), json, out);
+	if (!json) {
+		pf_status_print(&r->st, &t, roll_now(r), json, out);
+		pf_audit_print(r->cfg->state_directory, false, out);
+		return 0;
+	}
+	/* JSON grows by one member: the daemon's audit (null without one). */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	if (!mem)
+		return pf_err_set(e, ENOMEM, "out of memory");
+	pf_status_print(&r->st, &t, roll_now(r), json, mem);
+	fclose(mem);
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '}'))
+		if (text[--len] == '}')
+			break;
+	fwrite(text, 1, len, out);
+	fputs(",\"audit\":", out);
+	pf_audit_print(r->cfg->state_directory, true, out);
+	fputs("}\n", out);
+	free(text);
 	return 0;
 }
 

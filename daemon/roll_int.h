@@ -143,6 +143,20 @@ int roll_step_publish(pf_roll *r, pf_err *e);
 int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present, bool *ret_done,
 			   pf_strv *ret_missing, pf_err *e);
 int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e);
+
+/* ---- DNSSEC verdicts and the periodic audit (roll_audit.c) ---- */
+
+/* One progress line per validated RRset of server sv (chain_err: why the
+ * chain could not be built, or NULL). */
+void roll_report_dnssec(pf_roll *r, const dns_prop_round *rd, const dns_prop_server *sv,
+			const char *chain_err);
+/* The audit's scratch state (roll_check.c): r->st becomes a state whose
+ * "next" keys are the ones main.cf deploys, with their records, one line
+ * per key to out; roll_audit_end puts saved back.  Returns 0 or -errno. */
+int roll_audit_begin(pf_roll *r, FILE *out, pf_tls_files *dep, pf_err *e);
+void roll_audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_files *dep);
+/* False when an RRset sv serves is bogus or insecure. */
+bool roll_dnssec_secure(const dns_prop_round *rd, const dns_prop_server *sv);
 int roll_rollback(pf_roll *r, const char *why, pf_err *e);
 int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *foreign, size_t flen,
 		     pf_err *e);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnssec_walk.h"
 #include "journal.h"
 #include "roll_int.h"
 
@@ -37,10 +38,20 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 	for (size_t z = 0; rc == 0 && z < r->n_zones; z++) {
 		dns_prop_round rd = {0};
 		size_t m = roll_wants_in_zone(r, idx, n, &r->zones[z], present, want);
+		dns_prop_dnssec sec = {0};
+		pf_err we = {0};
+		bool chain;
 
 		if (m == 0)
 			continue;
-		if ((rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, e)) < 0)
+		/* Served records must validate (SPEC.md 6); withdrawn ones need not. */
+		chain = present && dnssec_walk(r->ops->discover, r->ops_data, r->cfg, &r->zones[z],
+					       &sec, &we) == 0;
+		no.dnssec = chain ? &sec : NULL;
+		rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, e);
+		no.dnssec = NULL;
+		dnssec_walk_free(&sec);
+		if (rc < 0)
 			break;
 		if (!rd.zone_signed && present && !unsigned_warned) {
 			unsigned_warned = true;
@@ -63,6 +74,13 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 		for (size_t s = 0; s < rd.n_servers; s++) {
 			const dns_prop_server *sv = &rd.servers[s];
 			bool ok = sv->complete && (!present || !rd.zone_signed || sv->all_signed);
+			const char *note = sv->note;
+
+			/* A signed zone whose chain cannot be checked counts nothing. */
+			if (ok && present && rd.zone_signed && !chain) {
+				ok = false;
+				note = we.msg;
+			}
 
 			if (sv->state != DNS_PROP_OK)
 				r->round_unanswered++;
@@ -87,11 +105,18 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 						sv->target.addr.label, sv->serial);
 				}
 			}
+			if (r->audit && present)
+				roll_report_dnssec(r, &rd, sv, chain ? NULL : we.msg);
+			if (ok && present && r->audit && !roll_dnssec_secure(&rd, sv)) {
+				/* check: an insecure answer is served, but reported. */
+				ok = false;
+				note = "DNSSEC insecure: DANE protects nothing";
+			}
 			if (!ok) {
 				done = false;
 				pf_strv_push_owned(ret_missing,
 						   pf_asprintf("%s%s%s", sv->target.addr.label,
-							       sv->note[0] ? ": " : "", sv->note));
+							       note[0] ? ": " : "", note));
 			}
 		}
 		dns_prop_round_free(&rd);

@@ -185,6 +185,8 @@ enum pf_plugin_state {
 typedef struct pf_check_limits {
 	int64_t cert_warning;  /* WARNING when a certificate expires within this */
 	int64_t cert_critical; /* CRITICAL within this (or expired) */
+	int64_t sig_warning;   /* WARNING when the TLSA chain's signatures expire within this */
+	int64_t sig_critical;  /* CRITICAL within this */
 } pf_check_limits;
 
 /* "OK", "WARNING", "CRITICAL", "UNKNOWN". */

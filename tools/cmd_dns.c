@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "../daemon/dns_discover.h"
 #include "../daemon/dns_propagation.h"
+#include "../daemon/dnssec_walk.h"
 #include "../daemon/dns_tsig.h"
 #include "../daemon/dns_update.h"
 #include "../daemon/keystore.h"
@@ -405,8 +406,8 @@ static void print_round(const dns_prop_round *rd, const dns_prop_want *want, boo
 
 	printf("zone %s  %zu check server%s  %zu record%s\n", rd->zone, rd->n_servers,
 	       rd->n_servers == 1 ? "" : "s", rd->n_want, rd->n_want == 1 ? "" : "s");
-	printf("  %-30s %-22s %-10s %-11s %-6s %-6s %s\n", "SERVER", "ADDRESS", "SERIAL", "RECORDS",
-	       "RRSIG", "TTL", "STATUS");
+	printf("  %-30s %-22s %-10s %-11s %-6s %-6s %-10s %s\n", "SERVER", "ADDRESS", "SERIAL",
+	       "RECORDS", "RRSIG", "TTL", "DNSSEC", "STATUS");
 	for (size_t s = 0; s < rd->n_servers; s++) {
 		const dns_prop_server *ps = &rd->servers[s];
 		uint32_t t = 0;
@@ -420,20 +421,35 @@ static void print_round(const dns_prop_round *rd, const dns_prop_want *want, boo
 			any |= rs->n_rr > 0;
 			expired |= rs->rrsig_expired;
 		}
+		/* The worst verdict over the RRsets served: bogus, insecure, validates. */
+		enum dns_prop_verdict v = DNS_PROP_UNVALIDATED;
+		const char *vmsg = "";
+		for (size_t k = 0; k < rd->n_owners; k++) {
+			const dns_prop_rrset *rs = &ps->rrsets[k];
+			if (!rs->n_rr || rs->dnssec == DNS_PROP_UNVALIDATED)
+				continue;
+			if (v == DNS_PROP_UNVALIDATED || rs->dnssec == DNS_PROP_BOGUS ||
+			    (rs->dnssec == DNS_PROP_INSECURE && v == DNS_PROP_VALIDATES)) {
+				v = (enum dns_prop_verdict)rs->dnssec;
+				vmsg = rs->dnssec_msg;
+			}
+		}
 		snprintf(ser, sizeof(ser), "%u", ps->serial);
 		snprintf(recs, sizeof(recs), "%zu/%zu", ps->n_match, rd->n_want);
 		snprintf(ttl, sizeof(ttl), "%u", t);
-		printf("  %-30s %-22s %-10s %-11s %-6s %-6s %s\n",
+		printf("  %-30s %-22s %-10s %-11s %-6s %-6s %-10s %s\n",
 		       target_label(&ps->target, lb, sizeof(lb)), ps->target.addr.label,
 		       ps->have_soa ? ser : "-", ps->state == DNS_PROP_NO_ANSWER ? "-" : recs,
 		       !any             ? "-"
 		       : ps->all_signed ? "yes"
 		       : expired        ? "EXPIRED"
 					: "NO",
-		       any ? ttl : "-",
+		       any ? ttl : "-", v == DNS_PROP_UNVALIDATED ? "-" : dns_prop_verdict_name(v),
 		       ps->state != DNS_PROP_OK ? ps->note
 		       : ps->complete           ? "ok"
 						: "missing records");
+		if (v == DNS_PROP_BOGUS || v == DNS_PROP_INSECURE)
+			printf("      DNSSEC %s: %s\n", dns_prop_verdict_name(v), vmsg);
 		if (!verbose && ps->state == DNS_PROP_OK)
 			continue;
 		for (size_t w = 0; w < rd->n_want && ps->state == DNS_PROP_OK; w++) {
@@ -448,6 +464,13 @@ static void print_round(const dns_prop_round *rd, const dns_prop_want *want, boo
 	}
 	printf("  TTLs: TLSA %u s (original TTL), SOA %u s, SOA MINIMUM %u s\n", rd->max_tlsa_ttl,
 	       rd->soa_ttl, rd->soa_minimum);
+}
+
+/* net_discover for dnssec_walk, with the manager as its userdata. */
+static int cli_discover(void *ud, const pf_config *cfg, char *const *owners, size_t n_owners,
+			dns_zone_info **ret, size_t *n_zones, size_t *owner_zone, pf_err *e)
+{
+	return net_discover(ud, cfg, owners, n_owners, ret, n_zones, owner_zone, e);
 }
 
 static void sleep_ms(unsigned ms)
@@ -503,6 +526,17 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		}
 		nw[z] = m - first[z];
 	}
+	/* Each zone's DNSSEC chain, asked once: "signed" means it validates. */
+	dns_prop_dnssec *sec = pf_calloc(rs.n_zones + 1, sizeof(*sec));
+	bool *chain = pf_calloc(rs.n_zones + 1, sizeof(*chain));
+	char **chain_err = pf_calloc(rs.n_zones + 1, sizeof(*chain_err));
+	for (size_t z = 0; z < rs.n_zones; z++) {
+		pf_err we = {0};
+		chain[z] = dnssec_walk(cli_discover, cli->net, &cli->cfg, &rs.zones[z], &sec[z],
+				       &we) == 0;
+		if (!chain[z])
+			chain_err[z] = pf_strdup(we.msg);
+	}
 	unsigned pause = 200, round = 0;
 	char last_missing[1024] = "";
 	int64_t t_conf = 0;
@@ -515,12 +549,18 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		round++;
 		for (size_t z = 0; z < rs.n_zones; z++) {
 			dns_prop_round_free(&rounds[z]);
+			o.dnssec = chain[z] ? &sec[z] : NULL;
 			if (net_prop_run(cli->net, &rs.zones[z], want + first[z], nw[z], &o,
 					 &rounds[z], &e) < 0) {
 				r = cli_fail(&e);
 				goto out;
 			}
+			o.dnssec = NULL;
 			all &= rounds[z].all_complete;
+			/* A signed zone: a bogus answer, or a chain not checked, counts
+			 * for nothing. */
+			for (size_t s = 0; rounds[z].zone_signed && s < rounds[z].n_servers; s++)
+				all &= chain[z] && rounds[z].servers[s].all_signed;
 			for (size_t s = 0; s < rounds[z].n_servers; s++) {
 				const dns_prop_server *ps = &rounds[z].servers[s];
 				if (!ps->complete && ml + 100 < sizeof(missing))
@@ -544,6 +584,8 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 	t_conf = pf_now();
 	for (size_t z = 0; z < rs.n_zones; z++) {
 		print_round(&rounds[z], want + first[z], cli->verbose > 0);
+		if (chain_err[z] && rounds[z].zone_signed)
+			printf("  DNSSEC not checked: %s\n", chain_err[z]);
 		if (!rounds[z].zone_signed)
 			warn_unsigned(rounds[z].zone);
 	}
@@ -585,8 +627,14 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 	}
 	r = PF_EXIT_OK;
 out:
-	for (size_t z = 0; z < rs.n_zones; z++)
+	for (size_t z = 0; z < rs.n_zones; z++) {
 		dns_prop_round_free(&rounds[z]);
+		dnssec_walk_free(&sec[z]);
+		free(chain_err[z]);
+	}
+	free(sec);
+	free(chain);
+	free(chain_err);
 	free(rounds);
 	free(want);
 	free(nw);

@@ -327,7 +327,9 @@ int cmd_status(pf_cli *cli, int argc, char **argv)
 	return rc < 0 ? cli_fail(&e) : PF_EXIT_OK;
 }
 
-#define CHECK_USAGE "check [--plugin] [--cert-warning time] [--cert-critical time]"
+#define CHECK_USAGE                                                                                \
+	"check [--plugin] [--cert-warning time] [--cert-critical time] [--sig-warning time] "      \
+	"[--sig-critical time]"
 
 /* "check --plugin": stderr goes to a scratch file for the whole run, so
  * that a monitoring system sees one line on stdout and nothing else; an
@@ -382,10 +384,17 @@ int cmd_check(pf_cli *cli, int argc, char **argv)
 	static const struct option opts[] = {{"plugin", no_argument, NULL, 'p'},
 					     {"cert-warning", required_argument, NULL, 'w'},
 					     {"cert-critical", required_argument, NULL, 'c'},
+					     {"sig-warning", required_argument, NULL, 'W'},
+					     {"sig-critical", required_argument, NULL, 'C'},
 					     {NULL, 0, NULL, 0}};
 	/* Three weeks and one: what certificate checks commonly default to,
 	 * and ahead of a 30-day renewal window. */
 	pf_check_limits lim = {.cert_warning = 21 * 86400, .cert_critical = 7 * 86400};
+	/* Signers refresh their signatures a week or more before they end
+	 * (BIND's 5 of 14 days, Knot's 7 of 14): less than 5 days left means
+	 * the signer has stopped. */
+	lim.sig_warning = 5 * 86400;
+	lim.sig_critical = 2 * 86400;
 	bool plugin = false, bad = false, limits = false;
 	pf_roll *r = NULL;
 	pf_err e = {0};
@@ -400,16 +409,21 @@ int cmd_check(pf_cli *cli, int argc, char **argv)
 			limits = true;
 			bad |= parse_limit(optarg,
 					   c == 'w' ? &lim.cert_warning : &lim.cert_critical) < 0;
+		} else if (c == 'W' || c == 'C') {
+			limits = true;
+			bad |= parse_limit(optarg,
+					   c == 'W' ? &lim.sig_warning : &lim.sig_critical) < 0;
 		} else
 			bad = true;
 	}
 	opterr = 1;
-	if (optind != argc || (limits && !plugin) || lim.cert_critical > lim.cert_warning)
+	if (optind != argc || (limits && !plugin) || lim.cert_critical > lim.cert_warning ||
+	    lim.sig_critical > lim.sig_warning)
 		bad = true;
 	if (bad && plugin)
-		return (int)roll_plugin_unknown(stdout,
-						"usage: pftls-roll " CHECK_USAGE
-						" (--cert-critical at most --cert-warning)");
+		return (int)roll_plugin_unknown(stdout, "usage: pftls-roll " CHECK_USAGE
+							" (--cert-critical at most --cert-warning, "
+							"--sig-critical at most --sig-warning)");
 	if (bad)
 		return cli_usage(CHECK_USAGE);
 	if (plugin)

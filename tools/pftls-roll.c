@@ -128,13 +128,16 @@ static const struct command {
 	 "SHA-256, age), each check server's propagation, when the next steps\n"
 	 "become allowed and the last events; --json as one JSON object.",
 	 false},
-	{"check", cmd_check, "check [--plugin] [--cert-warning time] [--cert-critical time]",
+	{"check", cmd_check,
+	 "check [--plugin] [--cert-warning time] [--cert-critical time] [--sig-warning time] "
+	 "[--sig-critical time]",
 	 "Audit what is live: every deployed key's TLSA records on every check\n"
 	 "server, signed; every verify endpoint presents a deployed key that\n"
 	 "DANE-validates.  Exit 0 when all of that holds; one line per problem.\n"
 	 "--plugin: one Monitoring Plugins line instead, exit 0 OK, 1 WARNING,\n"
 	 "2 CRITICAL, 3 UNKNOWN; a certificate expiring within --cert-warning\n"
-	 "(21d) or --cert-critical (7d) is WARNING or CRITICAL.",
+	 "(21d) or --cert-critical (7d), TLSA signatures within --sig-warning\n"
+	 "(5d) or --sig-critical (2d), is WARNING or CRITICAL.",
 	 true},
 	{"renew", cmd_renew, "renew",
 	 "With certificate_command set: obtain a new CA-issued certificate for each\n"

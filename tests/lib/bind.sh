@@ -164,9 +164,14 @@ CONF
 		bind_wait_serial "$net.$i" "$serial" ||
 			{ echo "bind: secondary $net.$i did not load the zone (see $dir/s$i/named.log)" >&2; return 1; }
 	done
+	# The zone's DS as the trust anchor its TLSA records validate to.
+	dig +norec +time=2 +tries=2 @"$net.1" "$BIND_ZONE" DNSKEY 2>/dev/null |
+		awk '$4 == "DNSKEY" && $5 == 257' | dnssec-dsfromkey -2 -f - "$BIND_ZONE" >"$dir/anchor"
+	[ -s "$dir/anchor" ] || { echo "bind: no DS for the zone's key 257" >&2; return 1; }
 	cat >"$dir/pftls-roll.cf.part" <<CF
 dns_resolver = $net.1
 dns_tsig_key_file = $dir/keys/pftls.key
+dnssec_trust_anchor_file = $dir/anchor
 tlsa_ttl = 5
 CF
 }

@@ -631,11 +631,26 @@ static void world_new(tcase *c, const world_opts *o)
 			   "rollover_scheme = %s\n"
 			   "audit_interval = %llds\n"
 			   "rollover_interval = %llds\n"
-			   "state_directory = %s/state\n",
+			   "state_directory = %s/state\n"
+			   "dnssec_trust_anchor_file = %s/anchor\n",
 			   c->pfdir, o->tlsa_ttl, (long long)o->safety, (long long)o->min_delay,
 			   (long long)o->alert, (long long)o->retire_delay,
 			   o->prepublish ? "prepublish" : "on-demand", (long long)o->audit_interval,
-			   (long long)o->rollover_interval, c->dir);
+			   (long long)o->rollover_interval, c->dir, c->dir);
+	/* The fake zone's own anchor: no zone above to discover (the fakes do
+	 * not validate; dnssec_walk.h). */
+	{
+		char *an = pf_asprintf("%s/anchor", c->dir);
+		FILE *af = fopen(an, "w");
+
+		if (!af)
+			abort();
+		fputs("example.test. IN DS 12345 13 2 "
+		      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+		      af);
+		fclose(af);
+		free(an);
+	}
 	pf_config_init(&c->cfg);
 	if (pf_config_parse(&c->cfg, "test.cf", text, &e) < 0) {
 		printf("FAIL: configuration: %s\n", e.msg);

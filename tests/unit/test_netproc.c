@@ -838,7 +838,10 @@ enum mutation {
 	M_RDATA_LEN,
 	M_FAMILY,
 	M_PORT0,
-	M_TSIG_CASE
+	M_TSIG_CASE,
+	M_VERDICT_EMPTY,  /* a DNSSEC verdict on an RRset with no record */
+	M_VERDICT_REASON, /* a bogus reason with a verdict that is not bogus */
+	M_VERDICT_RANGE
 };
 
 static void body_probe_rep(net_buf *b, enum mutation m)
@@ -992,11 +995,16 @@ static void body_prop_rep(net_buf *b, enum mutation m)
 		w32(b, 30);
 		w8(b, 1);
 		w8(b, 1); /* rrset */
-		w32(b, 1);
+		w32(b, m == M_VERDICT_EMPTY && s == 1 ? 0 : 1);
 		w32(b, 5);
 		w32(b, 5);
 		w8(b, 1);
 		w8(b, 0);
+		w8(b, m == M_VERDICT_RANGE && s == 2 ? 9 : 1);  /* verdict: validates */
+		w8(b, m == M_VERDICT_REASON && s == 0 ? 1 : 0); /* reason */
+		w32(b, 0);                                      /* signature expiry, */
+		w32(b, 1700086400);                             /* 64 bits */
+		wstr(b, "TLSA RRset of x. validates");
 		w8(b, 1);                                   /* match */
 		w32(b, m == M_LIE_COUNT && s == 2 ? 0 : 1); /* n_match */
 		w8(b, 1);
@@ -1061,6 +1069,11 @@ static const body_case body_cases[] = {
 	{"propagation reply, two servers for a zone of three", B_PROP_REP, body_prop_rep,
 	 M_CONTRADICT, "a round of"},
 	{"propagation reply, server state 7", B_PROP_REP, body_prop_rep, M_RANGE, "server state"},
+	{"propagation reply, a verdict on an empty RRset", B_PROP_REP, body_prop_rep,
+	 M_VERDICT_EMPTY, "a verdict on an empty RRset"},
+	{"propagation reply, a bogus reason on a validated RRset", B_PROP_REP, body_prop_rep,
+	 M_VERDICT_REASON, "a reason without a bogus verdict"},
+	{"propagation reply, verdict 9", B_PROP_REP, body_prop_rep, M_VERDICT_RANGE, "verdict"},
 	{"propagation reply, match count that lies", B_PROP_REP, body_prop_rep, M_LIE_COUNT,
 	 "matches counted"},
 	{"propagation reply, all_complete that lies", B_PROP_REP, body_prop_rep, M_BOOL2,
