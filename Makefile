@@ -59,6 +59,8 @@ TOOL_OBJS := $(TOOL_SRCS:%.c=$(B)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(B)/tests/%)
 PROGS     := $(B)/pftls-roll $(if $(wildcard $(DAEMON_MAIN)),$(B)/pftls-rolld)
 MAN8 := $(wildcard docs/*.8)
+# examples/ holds files and the ACME client wrappers' directory acme/.
+EXAMPLE_FILES := $(filter-out examples/acme,$(wildcard examples/*))
 MAN5 := $(wildcard docs/*.5)
 
 .PHONY: all deps check demo bench crash-sweep operator-sweep install uninstall clean unit lint \
@@ -160,7 +162,9 @@ install: all
 	ln -sf pftls-roll $(DESTDIR)$(bashcompdir)/pftls-rolld
 	install -d $(DESTDIR)$(docdir)/examples
 	install -m 0644 docs/OPERATIONS.md $(DESTDIR)$(docdir)/
-	install -m 0644 $(wildcard examples/*) $(DESTDIR)$(docdir)/examples/
+	install -m 0644 $(EXAMPLE_FILES) $(DESTDIR)$(docdir)/examples/
+	install -d $(DESTDIR)$(docdir)/examples/acme
+	install -m 0644 $(wildcard examples/acme/*) $(DESTDIR)$(docdir)/examples/acme/
 	install -d $(DESTDIR)$(sysconfdir)/pftls-roll
 	install -d -m 0700 $(DESTDIR)$(localstatedir)/lib/pftls-roll
 
@@ -172,8 +176,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(unitdir)/,$(notdir $(UNITS)))
 	rm -f $(DESTDIR)$(catalogdir)/pftls-roll.catalog $(DESTDIR)$(bashcompdir)/pftls-roll $(DESTDIR)$(bashcompdir)/pftls-rolld
-	rm -f $(DESTDIR)$(docdir)/OPERATIONS.md $(addprefix $(DESTDIR)$(docdir)/,$(wildcard examples/*))
-	rmdir $(DESTDIR)$(docdir)/examples $(DESTDIR)$(docdir) 2>/dev/null || true
+	rm -f $(DESTDIR)$(docdir)/OPERATIONS.md $(addprefix $(DESTDIR)$(docdir)/,$(EXAMPLE_FILES) $(wildcard examples/acme/*))
+	rmdir $(DESTDIR)$(docdir)/examples/acme $(DESTDIR)$(docdir)/examples $(DESTDIR)$(docdir) 2>/dev/null || true
 
 clean:
 	rm -rf $(B) tests/out
