@@ -190,7 +190,10 @@ done <<EOF
 /usr/share/doc/pftls-roll/examples d 755
 /etc/pftls-roll d 755
 /var/lib/pftls-roll d 700
-$(for f in examples/*; do echo "/usr/share/doc/pftls-roll/examples/${f#examples/} f 644"; done)
+$(for f in examples/* examples/*/*; do
+	[ -d "$f" ] && t="d 755" || t="f 644"
+	echo "/usr/share/doc/pftls-roll/examples/${f#examples/} $t"
+done)
 EOF
 if [ -z "$bad" ]; then
 	pass "the $n installed files and directories have the right type, mode and owner"
