@@ -83,6 +83,7 @@ publish_safety = 0
 retire_delay = 0
 state_directory = $W/state
 rollover_scheme = on-demand
+dnssec_trust_anchor_file = $W/dns/anchor
 control_socket = $W/control"
 mkdir -m 700 "$W/state"
 good="dns_tsig_key_file = $W/dns/keys/pftls.key"
