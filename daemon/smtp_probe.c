@@ -162,7 +162,11 @@ static int read_reply(conn *c, const char *keyword, bool *found, char *first, si
 			return pf_err_set(e, EPROTO, "%s: %s: reply code changed within a reply",
 					  c->name, step);
 		}
-		if (keyword && strncasecmp(line + 4, keyword, strlen(keyword)) == 0 &&
+		/* A bare "250" has no text: past its end lies whatever the
+		 * buffer held before (fuzz_smtp_reply: an earlier line's
+		 * STARTTLS was taken for this reply's). */
+		if (keyword && line[3] != '\0' &&
+		    strncasecmp(line + 4, keyword, strlen(keyword)) == 0 &&
 		    (line[4 + strlen(keyword)] == '\0' || line[4 + strlen(keyword)] == ' '))
 			*found = true;
 		if (line[3] != '-')
