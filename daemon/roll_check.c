@@ -84,6 +84,43 @@ void roll_audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_fi
 	r->n_zones = 0;
 }
 
+/* A rollover's next keys confirmed and not yet deployed - with
+ * prepublish, the staged key, there all year - must be served by every
+ * check server too: "check" asks for them as the rollover would, changing
+ * nothing.  Returns 0, -EPROTO (a finding, on out) or -errno. */
+static int check_next(pf_roll *r, FILE *out, pf_err *e)
+{
+	enum pf_phase p = r->st.phase;
+	pf_strv missing = {0};
+	bool done = false;
+	size_t *idx, n;
+	int rc;
+
+	/* From propagated on they were seen everywhere: missing is a finding.
+	 * While still being published they may well be, and are not yet. */
+	if (p < PF_PHASE_PROPAGATED || p > PF_PHASE_DEPLOYABLE)
+		return 0;
+	idx = pf_calloc(r->st.n_records + 1, sizeof(size_t));
+	n = roll_select_records(&r->st, PF_ROLE_NEXT, idx);
+	r->audit = true; /* no confirmation recorded, no event */
+	rc = roll_propagation_round(r, idx, n, true, &done, &missing, e);
+	r->audit = false;
+	free(idx);
+	if (rc == 0 && done) {
+		fprintf(out, "ok: the %s key's records are on every check server\n",
+			p == PF_PHASE_STAGED ? "staged" : "next");
+	} else if (rc == 0) {
+		for (size_t i = 0; i < missing.n; i++)
+			fprintf(out, "problem: the %s key's records: %s\n",
+				p == PF_PHASE_STAGED ? "staged" : "next", missing.v[i]);
+		rc = pf_err_set(e, EPROTO, "the %s key's records are not served everywhere: %.200s",
+				p == PF_PHASE_STAGED ? "staged" : "next",
+				missing.n ? missing.v[0] : "?");
+	}
+	pf_strv_clear(&missing);
+	return rc;
+}
+
 int roll_check(pf_roll *r, FILE *out, pf_err *e)
 {
 	pf_tls_files dep = {0};
@@ -104,6 +141,8 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 			rc = -EPROTO;
 	}
 	roll_audit_end(r, &saved, saved_progress, &dep);
+	if (rc == 0)
+		rc = check_next(r, out, e);
 	return rc;
 }
 

@@ -245,6 +245,31 @@ static void changed_case(const char *name, bool deleted, uint32_t ttl)
 	world_free(&c);
 }
 
+/* check: the staged key's records are audited too (SPEC.md 2.2). */
+static void test_check_staged(void)
+{
+	tcase c;
+	pf_roll *r = staged_world(&c, &pre);
+	pf_tlsa_rdata rd = staged_rd(&c, NULL, 0);
+	char *path = pf_asprintf("%s/check-staged.out", top);
+	FILE *out = fopen(path, "w+");
+	pf_err e = {0};
+	unsigned updates = W->n_updates;
+
+	T_CHECK(roll_check(r, out, &e) == 0,
+		"check in staged: deployed and staged records served (%s)", e.msg);
+	pf_err_clear(&e);
+	delete_by_hand(&rd);
+	T_CHECK(roll_check(r, out, &e) == -EPROTO && strstr(e.msg, "staged") &&
+			W->n_updates == updates,
+		"check in staged: the staged record missing is a finding, nothing changed (%s)",
+		e.msg);
+	fclose(out);
+	free(path);
+	roll_free(r);
+	world_free(&c);
+}
+
 static void test_cancel_staged(void)
 {
 	tcase c;
@@ -407,6 +432,7 @@ int main(void)
 	test_early_request();
 	changed_case("record deleted", true, 300);
 	changed_case("TTL raised", false, 1800);
+	test_check_staged();
 	test_cancel_staged();
 	test_interval();
 	test_kill_sweep();
