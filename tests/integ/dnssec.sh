@@ -98,7 +98,7 @@ parent() {
 		[ -n "$1" ] && printf '%s\n' "$1"
 		cat "$P/keys/$pksk.key" "$P/keys/$pzsk.key"
 	} >"$P/test.zone"
-	dnssec-signzone -q -o test. ${2:+-e "$2"} -f "$P/test.signed" "$P/test.zone" \
+	dnssec-signzone -q -d "$P" -o test. ${2:+-e "$2"} -f "$P/test.signed" "$P/test.zone" \
 		"$P/keys/$pksk" "$P/keys/$pzsk" >/dev/null || return 1
 	cat >"$P/named.conf" <<CONF
 options {
