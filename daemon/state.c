@@ -81,6 +81,28 @@ static void key_clear(pf_state_key *k)
 	memset(k, 0, sizeof(*k));
 }
 
+/* Free and reset what the publication of the next keys established: the
+ * RRsets and servers, the TTL, SOA and serial inputs, the timing
+ * parameters, the alerts (the stamps are the callers'). */
+static void clear_publication_fields(pf_state *st)
+{
+	free(st->rrsets);
+	st->rrsets = NULL;
+	st->n_rrsets = 0;
+	free(st->servers);
+	st->servers = NULL;
+	st->n_servers = 0;
+	st->tlsa_ttl = 0;
+	st->have_soa = false;
+	st->soa_ttl = st->soa_minimum = 0;
+	st->have_serial = false;
+	st->update_serial = 0;
+	st->have_params = false;
+	memset(&st->params, 0, sizeof(st->params));
+	st->alert_count = 0;
+	st->alert_last = 0;
+}
+
 /* Drop everything that belongs to one rollover; keep the event history. */
 static void clear_rollover(pf_state *st)
 {
@@ -92,29 +114,15 @@ static void clear_rollover(pf_state *st)
 		free(st->maincf[i].value);
 	}
 	free(st->maincf);
-	free(st->rrsets);
-	free(st->servers);
 	free(st->failed_reason);
 	st->records = NULL;
 	st->n_records = 0;
 	st->maincf = NULL;
 	st->n_maincf = 0;
-	st->rrsets = NULL;
-	st->n_rrsets = 0;
-	st->servers = NULL;
-	st->n_servers = 0;
+	clear_publication_fields(st);
 	st->failed_reason = NULL;
 	st->failed_from = PF_PHASE_IDLE;
 	memset(st->t, 0, sizeof(st->t));
-	st->tlsa_ttl = 0;
-	st->have_soa = false;
-	st->soa_ttl = st->soa_minimum = 0;
-	st->have_serial = false;
-	st->update_serial = 0;
-	st->have_params = false;
-	memset(&st->params, 0, sizeof(st->params));
-	st->alert_count = 0;
-	st->alert_last = 0;
 	st->staging = false;
 	st->rollover[0] = '\0';
 }
@@ -165,22 +173,8 @@ void pf_state_begin(pf_state *st, int64_t now)
 
 void pf_state_clear_publication(pf_state *st)
 {
-	free(st->rrsets);
-	st->rrsets = NULL;
-	st->n_rrsets = 0;
-	free(st->servers);
-	st->servers = NULL;
-	st->n_servers = 0;
+	clear_publication_fields(st);
 	st->t[PF_T_PUB] = st->t[PF_T_CONF] = st->t[PF_T_STAGED] = 0;
-	st->tlsa_ttl = 0;
-	st->have_soa = false;
-	st->soa_ttl = st->soa_minimum = 0;
-	st->have_serial = false;
-	st->update_serial = 0;
-	st->have_params = false;
-	memset(&st->params, 0, sizeof(st->params));
-	st->alert_count = 0;
-	st->alert_last = 0;
 	st->phase = PF_PHASE_GENERATED;
 }
 
