@@ -15,21 +15,7 @@
 #include "dnssec_walk.h"
 #include "roll_audit.h"
 #include "roll_int.h"
-
-/* A JSON string, escaped. */
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(out, "\\u%04x", *p);
-		else
-			fputc(*p, out);
-	}
-	fputc('"', out);
-}
+#include "status.h"
 
 static const char *fmt_utc(uint64_t t, char *buf, size_t len)
 {
@@ -475,11 +461,11 @@ size_t pf_audit_print(const char *dir, bool json, FILE *out)
 		*since++ = *subj++ = *msg++ = '\0';
 		if (json) {
 			fprintf(out, "%s{\"event\":", shown ? "," : "");
-			json_string(out, kind);
+			pf_json_string(out, kind);
 			fprintf(out, ",\"since\":%lld,\"subject\":", atoll(since));
-			json_string(out, subj);
+			pf_json_string(out, subj);
 			fputs(",\"message\":", out);
-			json_string(out, msg);
+			pf_json_string(out, msg);
 			fputc('}', out);
 		} else {
 			fprintf(out, "  %s since %s: %s\n", kind,

@@ -9,8 +9,7 @@
 
 #include "macro.h"
 
-/* A JSON string, escaped; NULL prints null. */
-static void jstr(FILE *out, const char *s)
+void pf_json_string(FILE *out, const char *s)
 {
 	if (!s) {
 		fputs("null", out);
@@ -108,9 +107,9 @@ static void print_json_staged(const pf_state *st, const pf_timing *t, int64_t no
 			fprintf(out, "%s{\"algorithm\":\"%s\",\"key\":", first ? "" : ",",
 				pf_alg_name((enum pf_alg)a));
 			first = 0;
-			jstr(out, k->next_key);
+			pf_json_string(out, k->next_key);
 			fputs(",\"cert\":", out);
-			jstr(out, k->next_cert);
+			pf_json_string(out, k->next_cert);
 			fprintf(out, ",\"spki_sha256\":\"%s\"", k->next_spki);
 			json_time(out, "age", file_age(k->next_key, now),
 				  file_age(k->next_key, now) >= 0);
@@ -126,20 +125,20 @@ static void print_json_staged(const pf_state *st, const pf_timing *t, int64_t no
 	}
 	fprintf(out,
 		",\"emergency\":{\"deploys_at_once\":%s,\"message\":", ready ? "true" : "false");
-	jstr(out, line);
+	pf_json_string(out, line);
 	fputc('}', out);
 }
 
 static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE *out)
 {
 	fprintf(out, "{\"schema\":1,\"now\":%lld,\"phase\":", (long long)now);
-	jstr(out, pf_phase_name(st->phase));
+	pf_json_string(out, pf_phase_name(st->phase));
 	fputs(",\"rollover\":", out);
-	jstr(out, st->rollover[0] ? st->rollover : NULL);
+	pf_json_string(out, st->rollover[0] ? st->rollover : NULL);
 	fputs(",\"failed_from\":", out);
-	jstr(out, st->phase == PF_PHASE_FAILED ? pf_phase_name(st->failed_from) : NULL);
+	pf_json_string(out, st->phase == PF_PHASE_FAILED ? pf_phase_name(st->failed_from) : NULL);
 	fputs(",\"failed_reason\":", out);
-	jstr(out, st->failed_reason);
+	pf_json_string(out, st->failed_reason);
 	fputs(",\"times\":{", out);
 	for (int i = 0, first = 1; i < PF_T_COUNT; i++) {
 		if (!st->t[i])
@@ -159,9 +158,9 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 		first = 0;
 		if (pf_state_key_has_next(k)) {
 			fputs("{\"key\":", out);
-			jstr(out, k->next_key);
+			pf_json_string(out, k->next_key);
 			fputs(",\"cert\":", out);
-			jstr(out, k->next_cert);
+			pf_json_string(out, k->next_cert);
 			fprintf(out, ",\"spki_sha256\":\"%s\"}", k->next_spki);
 		} else {
 			fputs("null", out);
@@ -169,9 +168,9 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 		fputs(",\"old\":", out);
 		if (pf_state_key_has_old(k)) {
 			fputs("{\"key\":", out);
-			jstr(out, k->old_key);
+			pf_json_string(out, k->old_key);
 			fputs(",\"cert\":", out);
-			jstr(out, k->old_cert);
+			pf_json_string(out, k->old_cert);
 			fprintf(out, ",\"spki_sha256\":\"%s\"}", k->old_spki);
 		} else {
 			fputs("null", out);
@@ -187,13 +186,13 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 		fprintf(out, "%s{\"role\":\"%s\",\"algorithm\":\"%s\",\"owner\":", i ? "," : "",
 			rec->role == PF_ROLE_NEXT ? "next" : "old",
 			rec->alg == PF_ALG_ECDSA ? "ecdsa" : "rsa");
-		jstr(out, owner);
+		pf_json_string(out, owner);
 		fprintf(out, ",\"tlsa\":\"%s\"}", tlsa_format(&rec->rdata, rd, sizeof(rd)));
 	}
 	fputs("],\"servers_confirmed\":[", out);
 	for (size_t i = 0; i < st->n_servers; i++) {
 		fprintf(out, "%s{\"server\":", i ? "," : "");
-		jstr(out, st->servers[i].name);
+		pf_json_string(out, st->servers[i].name);
 		fprintf(out, ",\"serial\":%u,\"confirmed\":%lld}", st->servers[i].serial,
 			(long long)st->servers[i].confirmed);
 	}
@@ -219,7 +218,7 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 			continue;
 		fprintf(out, "%s{\"name\":", first ? "" : ",");
 		first = 0;
-		jstr(out, w->name);
+		pf_json_string(out, w->name);
 		fprintf(out, ",\"start\":%lld,\"end\":", (long long)w->start);
 		if (w->known)
 			fprintf(out, "%lld", (long long)w->end);
@@ -233,11 +232,11 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 	for (size_t i = 0; i < st->n_events; i++) {
 		fprintf(out, "%s{\"time\":%lld,\"event\":", i ? "," : "",
 			(long long)st->events[i].t);
-		jstr(out, st->events[i].kind);
+		pf_json_string(out, st->events[i].kind);
 		fputs(",\"phase\":", out);
-		jstr(out, pf_phase_name(st->events[i].phase));
+		pf_json_string(out, pf_phase_name(st->events[i].phase));
 		fputs(",\"message\":", out);
-		jstr(out, st->events[i].msg);
+		pf_json_string(out, st->events[i].msg);
 		fputc('}', out);
 	}
 	fputs("]}\n", out);

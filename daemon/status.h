@@ -12,6 +12,10 @@
 #include "state.h"
 #include "timing.h"
 
+/* s as a JSON string, escaped (quotes, backslash, control characters);
+ * NULL prints null.  The status JSON's, and the audit file's. */
+void pf_json_string(FILE *out, const char *s);
+
 /*
  * One line on what a rollover asked for now (an emergency, after a key
  * compromise) would do: deploy at once (returns true), deploy from a time,
