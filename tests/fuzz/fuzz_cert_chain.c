@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -134,27 +135,56 @@ static size_t der_length(const uint8_t *p, size_t left)
 	return hdr + len > left ? left : hdr + len;
 }
 
+/* Append the PEM CERTIFICATE block of der[0..n) to out at *used, exactly
+ * as PEM_write_bio(bio, "CERTIFICATE", "", der, n) writes it: 64 base64
+ * characters (48 octets) a line.  Here, not through a memory BIO, because
+ * the BIO's allocations were a tenth of the harness's time. */
+static void append_pem(char *out, size_t *used, const uint8_t *der, size_t n)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----\n",
+			  end[] = "-----END CERTIFICATE-----\n";
+	size_t o = *used;
+
+	memcpy(out + o, begin, sizeof(begin) - 1);
+	o += sizeof(begin) - 1;
+	for (size_t i = 0; i < n; i += 48) {
+		size_t k = n - i < 48 ? n - i : 48;
+
+		o += (size_t)EVP_EncodeBlock((unsigned char *)out + o, der + i, (int)k);
+		out[o++] = '\n';
+	}
+	memcpy(out + o, end, sizeof(end) - 1);
+	*used = o + sizeof(end) - 1;
+}
+
 static void put_input(const uint8_t *data, size_t size)
 {
+	/* Each object of n >= 1 octets takes at most 64 + 4 * (n + 2) / 3 +
+	 * n / 48 + 1 characters: 69 per input octet at worst.  Grown, never
+	 * shrunk, so one allocation for the whole run. */
+	static char *out;
+	static size_t cap;
+	size_t used = 0;
+
 	if (ftruncate(memfd, 0) < 0 || lseek(memfd, 0, SEEK_SET) < 0)
 		abort();
 	if (size == 0 || data[0] != 0x00) {
 		put_bytes(data, size);
 		return;
 	}
+	if (cap < 69 * size + 64) {
+		cap = 69 * size + 64;
+		free(out);
+		if (!(out = malloc(cap)))
+			abort();
+	}
 	for (size_t off = 1; off < size;) {
 		size_t n = der_length(data + off, size - off);
-		BIO *bio = BIO_new(BIO_s_mem());
-		char *pem;
-		long len;
 
-		if (!bio || !PEM_write_bio(bio, "CERTIFICATE", "", data + off, (long)n))
-			abort();
-		len = BIO_get_mem_data(bio, &pem);
-		put_bytes(pem, (size_t)len);
-		BIO_free(bio);
+		append_pem(out, &used, data + off, n);
 		off += n;
 	}
+	put_bytes(out, used);
 }
 
 /* Whether pattern (a certificate's name, len octets) covers host, by the
