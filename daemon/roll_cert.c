@@ -443,71 +443,6 @@ out:
 	return at;
 }
 
-/* Renew alg's deployed certificate now: obtain, one postconf -e, check,
- * reload.  Returns 0 (nothing of ours deployed: 0 too, *ret_done false)
- * or -errno. */
-static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup, bool *ret_done,
-		     bool *ret_attempted, pf_err *e)
-{
-	char *keyfile = NULL, *pub = NULL, *nk = NULL, *nc = NULL;
-	pf_strv settings = {0};
-	bool combined, full_check;
-	int64_t at, na_old, na = 0, now = roll_now(r);
-	int rc;
-
-	*ret_done = false;
-	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0)
-		return rc;
-	at = renew_moment(r, keyfile, pub, &na_old);
-	if (only_due && at > now) {
-		if (wakeup && (*wakeup == 0 || at < *wakeup))
-			*wakeup = at;
-		goto out;
-	}
-	*ret_attempted = true;
-	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
-		goto out;
-	rc = obtain(r, alg, keyfile, combined, &nk, &nc, &na, e);
-	if (rc < 0) {
-		/* A CA-issued one of ours nearing its end (a self-signed one
-		 * being replaced expires in a century: certificate-refused
-		 * says enough). */
-		if (only_due && pub)
-			pf_journal_state_event(
-				&r->st, now, PF_EV_CERT_EXPIRING, NULL,
-				"the deployed %s certificate %s is due for renewal%s and renewal "
-				"fails: %.200s",
-				pf_alg_name(alg), pub, na_old ? "" : " (it no longer verifies)",
-				e->msg);
-		goto out;
-	}
-	rc = r->ops->deploy_settings(r->ops_data, alg, nk, nc, &settings, e);
-	if (rc == 0)
-		rc = r->ops->set(r->ops_data, &settings, e);
-	if (rc == 0)
-		rc = r->ops->check(r->ops_data, full_check, &settings, e);
-	if (rc == 0)
-		rc = r->ops->reload(r->ops_data, e);
-	if (rc == 0) {
-		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CERT_RENEWED, NULL,
-				       "the %s certificate was renewed on the same key: %s in "
-				       "main.cf, Postfix reloaded, no DNS change",
-				       pf_alg_name(alg), nc);
-		roll_progress(r, "renewed: %s certificate %s", pf_alg_name(alg), nc);
-		*ret_done = true;
-		at = certchain_renew_at(&r->cfg->certificate_renew_before, now, na);
-		if (wakeup && (*wakeup == 0 || at < *wakeup))
-			*wakeup = at;
-	}
-out:
-	pf_strv_clear(&settings);
-	free(keyfile);
-	free(pub);
-	free(nk);
-	free(nc);
-	return rc;
-}
-
 /*
  * After a renewal of alg: every endpoint presents the key, DANE-valid
  * against the key's records (which did not change), with the CA-issued
@@ -572,6 +507,113 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * The renewed certificate of alg failed its verification (e says why):
+ * a verification-failed entry, main.cf's TLS settings back as snap holds
+ * them, Postfix reloaded, the new files removed.  Returns -EPROTO with e
+ * saying what failed and what was restored.
+ */
+static int renew_rollback(pf_roll *r, enum pf_alg alg, const pf_snapshot *snap, const char *nc,
+			  bool combined, pf_err *e)
+{
+	char why[PF_STATE_MAX_TEXT];
+	pf_err e2 = {0};
+	int rc;
+
+	snprintf(why, sizeof(why), "the renewed %s certificate %s: %.300s", pf_alg_name(alg), nc,
+		 e->msg);
+	pf_journal_state_event(&r->st, roll_now(r), PF_EV_VERIFICATION_FAILED, NULL, "%s", why);
+	rc = r->ops->restore(r->ops_data, snap, &e2);
+	if (rc == 0)
+		rc = r->ops->reload(r->ops_data, &e2);
+	if (rc < 0)
+		return pf_err_set(e, EPROTO, "%s; ROLLBACK FAILED TOO: %.200s", why, e2.msg);
+	pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLBACK_DONE, NULL,
+			       "previous main.cf settings restored and Postfix reloaded after: %s",
+			       why);
+	roll_progress(r, "rolled back: %s", why);
+	/* Written by obtain a moment ago, under names never used before. */
+	if (combined) {
+		char *twin = twin_of_combined(nc);
+
+		unlink(twin);
+		free(twin);
+	}
+	unlink(nc);
+	return pf_err_set(e, EPROTO, "%s; main.cf restored, the previous certificate is live", why);
+}
+
+/* Renew alg's deployed certificate now: obtain, one postconf -e, check,
+ * reload, verify (verify_renewed; a failure puts main.cf back).  Returns 0
+ * (nothing of ours deployed: 0 too, *ret_done false) or -errno. */
+static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup, bool *ret_done,
+		     bool *ret_attempted, pf_err *e)
+{
+	char *keyfile = NULL, *pub = NULL, *nk = NULL, *nc = NULL;
+	pf_snapshot snap = {0};
+	pf_strv settings = {0};
+	bool combined, full_check;
+	int64_t at, na_old, na = 0, now = roll_now(r);
+	int rc;
+
+	*ret_done = false;
+	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0)
+		return rc;
+	at = renew_moment(r, keyfile, pub, &na_old);
+	if (only_due && at > now) {
+		if (wakeup && (*wakeup == 0 || at < *wakeup))
+			*wakeup = at;
+		goto out;
+	}
+	*ret_attempted = true;
+	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
+		goto out;
+	rc = obtain(r, alg, keyfile, combined, &nk, &nc, &na, e);
+	if (rc < 0) {
+		/* A CA-issued one of ours nearing its end (a self-signed one
+		 * being replaced expires in a century: certificate-refused
+		 * says enough). */
+		if (only_due && pub)
+			pf_journal_state_event(
+				&r->st, now, PF_EV_CERT_EXPIRING, NULL,
+				"the deployed %s certificate %s is due for renewal%s and renewal "
+				"fails: %.200s",
+				pf_alg_name(alg), pub, na_old ? "" : " (it no longer verifies)",
+				e->msg);
+		goto out;
+	}
+	rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &snap, e);
+	if (rc == 0)
+		rc = r->ops->deploy_settings(r->ops_data, alg, nk, nc, &settings, e);
+	if (rc == 0)
+		rc = r->ops->set(r->ops_data, &settings, e);
+	if (rc == 0)
+		rc = r->ops->check(r->ops_data, full_check, &settings, e);
+	if (rc == 0)
+		rc = r->ops->reload(r->ops_data, e);
+	if (rc == 0 && (rc = verify_renewed(r, alg, e)) < 0)
+		rc = renew_rollback(r, alg, &snap, nc, combined, e);
+	if (rc == 0) {
+		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CERT_RENEWED, NULL,
+				       "the %s certificate was renewed on the same key: %s in "
+				       "main.cf, Postfix reloaded, no DNS change",
+				       pf_alg_name(alg), nc);
+		roll_progress(r, "renewed: %s certificate %s", pf_alg_name(alg), nc);
+		*ret_done = true;
+		at = certchain_renew_at(&r->cfg->certificate_renew_before, now, na);
+		if (wakeup && (*wakeup == 0 || at < *wakeup))
+			*wakeup = at;
+	}
+out:
+	pf_snapshot_free(&snap);
+	pf_strv_clear(&settings);
+	free(keyfile);
+	free(pub);
+	free(nk);
+	free(nc);
+	return rc;
+}
+
 void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 {
 	pf_err e = {0};
@@ -616,8 +658,6 @@ int roll_renew(pf_roll *r, pf_err *e)
 	}
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
 		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, &attempted, e);
-		if (rc == 0 && done)
-			rc = verify_renewed(r, (enum pf_alg)a, e);
 		n += done;
 	}
 	if (rc == 0 && n == 0)
@@ -669,6 +709,41 @@ int roll_cert_check_live(pf_roll *r, enum pf_alg alg, const pf_probe_result *res
 			      certchain_verdict_name(v));
 		rc = -EPROTO;
 		goto out;
+	}
+	/* What an MTA-STS sender checks (RFC 8461 4.2): the chain the server
+	 * presents verifies against the trust anchors and names the MX.  Not
+	 * implied by the deployed file verifying: another listener's
+	 * certificate, a process not reloaded, or a chain file without its
+	 * intermediate all present something else. */
+	if (res->chain_der_len == 0) {
+		rc = pf_err_set(e, EPROTO,
+				"%s presents an %s chain of %d certificates larger than %d octets: "
+				"not verified against %s",
+				label, pf_alg_name(alg), res->chain_len, PF_PROBE_CHAIN_MAX,
+				r->cfg->certificate_ca_file);
+		certchain_free(&c);
+		goto out;
+	}
+	{
+		pf_chain_policy pol = {.key = &pk,
+				       .hostnames = &hosts,
+				       .ca_file = r->cfg->certificate_ca_file,
+				       .renew_before = {.percent = false, .value = 0},
+				       .now = roll_now(r)};
+		pf_chain live = {0};
+
+		v = certchain_check_der(res->chain_der, res->chain_der_len, "presented chain", &pol,
+					&live, e);
+		if (v != PF_CHAIN_OK) {
+			pf_err_prefix(e,
+				      "%s: the %s certificate it presents fails what an MTA-STS "
+				      "sender checks (%s)",
+				      label, pf_alg_name(alg), certchain_verdict_name(v));
+			rc = -EPROTO;
+			certchain_free(&c);
+			goto out;
+		}
+		certchain_free(&live);
 	}
 	if (X509_digest(sk_X509_value(c.certs, 0), EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
 		for (unsigned int i = 0; i < mdlen; i++)

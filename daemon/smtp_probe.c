@@ -332,6 +332,18 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 		res->chain_len = sk ? sk_X509_num(sk) : 1;
 		if (res->chain_len > UINT8_MAX)
 			res->chain_len = UINT8_MAX;
+		/* The chain itself, whole or not at all. */
+		for (int i = 0; sk && i < sk_X509_num(sk); i++) {
+			int len = i2d_X509(sk_X509_value(sk, i), NULL);
+			unsigned char *p = res->chain_der + res->chain_der_len;
+
+			if (len <= 0 || (size_t)len > sizeof(res->chain_der) - res->chain_der_len) {
+				res->chain_der_len = 0;
+				break;
+			}
+			res->chain_der_len += (size_t)i2d_X509(sk_X509_value(sk, i), &p);
+		}
+		ERR_clear_error();
 	}
 	if (n) {
 		long v = SSL_get_verify_result(ssl);
