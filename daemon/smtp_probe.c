@@ -281,6 +281,12 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 			r = pf_err_set(e, EIO, "%s: cannot enable DANE: %s", c->name, ssl_reason());
 			goto out;
 		}
+		/* RFC 7672 3.1.1: a DANE-EE match is the whole check for SMTP,
+		 * the certificate's names are not looked at (OpenSSL checks
+		 * them by default; Postfix sets this flag too).  The names a
+		 * CA-issued certificate must carry are checked on the
+		 * privileged side (roll_cert_check_live). */
+		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
 		for (size_t i = 0; i < n; i++)
 			if (SSL_dane_tlsa_add(ssl, records[i].usage, records[i].selector,
 					      records[i].mtype, records[i].data,
