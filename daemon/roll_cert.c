@@ -508,13 +508,15 @@ out:
 }
 
 /*
- * The renewed certificate of alg failed its verification (e says why):
- * a verification-failed entry, main.cf's TLS settings back as snap holds
- * them, Postfix reloaded, the new files removed.  Returns -EPROTO with e
- * saying what failed and what was restored.
+ * The renewed certificate of alg failed its verification, or main.cf's
+ * check or the reload failed after main.cf changed (verified says which; e
+ * says why): a verification-failed (or server-error) entry, main.cf's TLS
+ * settings back as snap holds them, Postfix reloaded, the new files
+ * removed.  Returns -EPROTO with e saying what failed and what was
+ * restored.
  */
 static int renew_rollback(pf_roll *r, enum pf_alg alg, const pf_snapshot *snap, const char *nc,
-			  bool combined, pf_err *e)
+			  bool combined, bool verified, pf_err *e)
 {
 	char why[PF_STATE_MAX_TEXT];
 	pf_err e2 = {0};
@@ -522,7 +524,9 @@ static int renew_rollback(pf_roll *r, enum pf_alg alg, const pf_snapshot *snap, 
 
 	snprintf(why, sizeof(why), "the renewed %s certificate %s: %.300s", pf_alg_name(alg), nc,
 		 e->msg);
-	pf_journal_state_event(&r->st, roll_now(r), PF_EV_VERIFICATION_FAILED, NULL, "%s", why);
+	pf_journal_state_event(&r->st, roll_now(r),
+			       verified ? PF_EV_VERIFICATION_FAILED : PF_EV_SERVER_ERROR, NULL,
+			       "%s", why);
 	rc = r->ops->restore(r->ops_data, snap, &e2);
 	if (rc == 0)
 		rc = r->ops->reload(r->ops_data, &e2);
@@ -544,19 +548,20 @@ static int renew_rollback(pf_roll *r, enum pf_alg alg, const pf_snapshot *snap, 
 }
 
 /* Renew alg's deployed certificate now: obtain, one postconf -e, check,
- * reload, verify (verify_renewed; a failure puts main.cf back).  Returns 0
- * (nothing of ours deployed: 0 too, *ret_done false) or -errno. */
+ * reload, verify (verify_renewed; a failure after main.cf changed puts it
+ * back).  Returns 0 (nothing of ours deployed: 0 too, *ret_done false) or
+ * -errno; *ret_logged tells whether the failure is in the journal. */
 static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup, bool *ret_done,
-		     bool *ret_attempted, pf_err *e)
+		     bool *ret_attempted, bool *ret_logged, pf_err *e)
 {
 	char *keyfile = NULL, *pub = NULL, *nk = NULL, *nc = NULL;
 	pf_snapshot snap = {0};
 	pf_strv settings = {0};
-	bool combined, full_check;
+	bool combined, full_check, changed = false;
 	int64_t at, na_old, na = 0, now = roll_now(r);
 	int rc;
 
-	*ret_done = false;
+	*ret_done = *ret_logged = false;
 	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0)
 		return rc;
 	at = renew_moment(r, keyfile, pub, &na_old);
@@ -570,6 +575,7 @@ static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup
 		goto out;
 	rc = obtain(r, alg, keyfile, combined, &nk, &nc, &na, e);
 	if (rc < 0) {
+		*ret_logged = true; /* certificate-refused */
 		/* A CA-issued one of ours nearing its end (a self-signed one
 		 * being replaced expires in a century: certificate-refused
 		 * says enough). */
@@ -585,14 +591,19 @@ static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup
 	rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &snap, e);
 	if (rc == 0)
 		rc = r->ops->deploy_settings(r->ops_data, alg, nk, nc, &settings, e);
-	if (rc == 0)
-		rc = r->ops->set(r->ops_data, &settings, e);
+	if (rc == 0 && (rc = r->ops->set(r->ops_data, &settings, e)) == 0)
+		changed = true;
 	if (rc == 0)
 		rc = r->ops->check(r->ops_data, full_check, &settings, e);
 	if (rc == 0)
 		rc = r->ops->reload(r->ops_data, e);
-	if (rc == 0 && (rc = verify_renewed(r, alg, e)) < 0)
-		rc = renew_rollback(r, alg, &snap, nc, combined, e);
+	if (rc == 0 && (rc = verify_renewed(r, alg, e)) < 0) {
+		rc = renew_rollback(r, alg, &snap, nc, combined, true, e);
+		*ret_logged = true;
+	} else if (rc < 0 && changed) {
+		rc = renew_rollback(r, alg, &snap, nc, combined, false, e);
+		*ret_logged = true;
+	}
 	if (rc == 0) {
 		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CERT_RENEWED, NULL,
 				       "the %s certificate was renewed on the same key: %s in "
@@ -617,13 +628,23 @@ out:
 void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 {
 	pf_err e = {0};
-	bool any_failed = false, attempted = false, done;
+	bool any_failed = false, attempted = false, done, logged;
 
 	if (!r->cfg->certificate_command || spki_records_only(r, &e) < 0)
 		return;
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
-		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &attempted, &e) < 0)
+		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &attempted, &logged, &e) <
+		    0) {
 			any_failed = true;
+			/* Never silent: main.cf unreadable, the reload unit
+			 * unreachable, ... (the command's own failures are
+			 * certificate-refused already). */
+			if (!logged)
+				pf_journal_state_event(
+					&r->st, roll_now(r), PF_EV_SERVER_ERROR, NULL,
+					"renewal of the %s certificate failed: %.300s",
+					pf_alg_name((enum pf_alg)a), e.msg);
+		}
 		pf_err_clear(&e);
 	}
 	/* Nothing was due: nothing to save. */
@@ -645,7 +666,7 @@ void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 int roll_renew(pf_roll *r, pf_err *e)
 {
 	int rc, n = 0;
-	bool done, attempted = false;
+	bool done, attempted = false, logged;
 
 	if (!r->cfg->certificate_command)
 		return pf_err_usage(e, "renew: certificate_command is not set: the certificates "
@@ -657,7 +678,7 @@ int roll_renew(pf_roll *r, pf_err *e)
 		return rc;
 	}
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
-		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, &attempted, e);
+		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, &attempted, &logged, e);
 		n += done;
 	}
 	if (rc == 0 && n == 0)
