@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
 journald_enter_ns "$0" "$@"
 . tests/lib/rollover.sh
+. tests/lib/acme.sh
 
 roll_begin acme_timeout 9 journal
 CA=$W/ca
@@ -20,10 +21,7 @@ CA=$W/ca
 chmod 755 "$CA"
 roll_conf "certificate_command = $PWD/tests/lib/test_ca.py sign $CA" \
 	"certificate_ca_file = $CA/root.pem"
-events() {
-	journald_sync
-	journald_read -o json SYSLOG_IDENTIFIER=pftls-rolld PFTLS_EVENT="$1"
-}
+events() { acme_events "$1"; }
 roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
 OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)
 MAINCF0=$(md5sum <"$ROLL_PF/main.cf")

@@ -32,6 +32,7 @@ cd "$(dirname "$0")/../.."
 journald_enter_ns "$0" "$@"
 . tests/lib/rollover.sh
 . tests/lib/pebble.sh
+. tests/lib/acme.sh
 . tests/lib/observer.sh
 
 for p in pebble uacme certbot lego; do
@@ -76,25 +77,9 @@ client_conf() { # CLIENT [extra lines]
 		"certificate_ca_file = $PEB/root.pem" "$@"
 }
 
-events() {
-	journald_sync
-	journald_read -o json SYSLOG_IDENTIFIER=pftls-rolld PFTLS_EVENT="$1"
-}
-live_verify() {
-	local sig
-	[ "$1" = rsa ] && sig=RSA-PSS+SHA256:RSA+SHA256 || sig=ECDSA+SHA256
-	timeout 10 openssl s_client -connect "$ROLL_ADDR:25" -starttls smtp -servername "$ROLL_HOST" \
-		-tls1_2 -sigalgs "$sig" -CAfile "$PEB/root.pem" -no-CApath -no-CAstore \
-		-verify_hostname "$ROLL_HOST" -verify_return_error </dev/null 2>&1 |
-		sed -n 's/^Verification: //p; s/^Verify return code: \([1-9].*\)/\1/p' | head -1
-}
-live_serial() {
-	local sig
-	[ "$1" = rsa ] && sig=RSA-PSS+SHA256:RSA+SHA256 || sig=ECDSA+SHA256
-	timeout 10 openssl s_client -connect "$ROLL_ADDR:25" -starttls smtp -servername "$ROLL_HOST" \
-		-tls1_2 -sigalgs "$sig" -no-CAfile -no-CApath -no-CAstore </dev/null 2>/dev/null |
-		openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
-}
+events() { acme_events "$1"; }
+live_verify() { acme_live_verify "$1" "$PEB/root.pem"; }
+live_serial() { acme_live_serial "$1"; }
 # The TLSA RRset each server serves, as dig prints the answer (owner, TTL,
 # class, type, data); the zone's serial moves (the dns-01 TXT records).
 served_all() {

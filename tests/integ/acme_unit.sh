@@ -32,6 +32,7 @@ ROOT=$PWD
 journald_enter_ns "$0" "$@"
 . tests/lib/rollover.sh
 . tests/lib/pebble.sh
+. tests/lib/acme.sh
 ROLLD=${PFTLS_DAEMON:-$ROOT/build/pftls-rolld}
 
 for p in pebble uacme dbus-daemon busctl; do
@@ -153,7 +154,7 @@ owned || { fail "systemd runs as a user manager: $(tail -3 "$W/systemd.log")"; e
 systemctl --user start pfr-postfix.service ||
 	{ fail "the Postfix reload unit starts"; exit 1; }
 
-certs() { postconf -c "$ROLL_PF" -h smtpd_tls_cert_file smtpd_tls_eccert_file | paste -sd' '; }
+certs() { acme_certs; }
 wait_for() { # TENTHS CMD...
 	local n=$1 i
 	shift
@@ -163,14 +164,7 @@ wait_for() { # TENTHS CMD...
 	done
 	return 1
 }
-live_verify() {
-	local sig
-	[ "$1" = rsa ] && sig=RSA-PSS+SHA256:RSA+SHA256 || sig=ECDSA+SHA256
-	timeout 10 openssl s_client -connect "$ROLL_ADDR:25" -starttls smtp -servername "$ROLL_HOST" \
-		-tls1_2 -sigalgs "$sig" -CAfile "$PEB/root.pem" -no-CApath -no-CAstore \
-		-verify_hostname "$ROLL_HOST" -verify_return_error </dev/null 2>&1 |
-		sed -n 's/^Verification: //p; s/^Verify return code: \([1-9].*\)/\1/p' | head -1
-}
+live_verify() { acme_live_verify "$1" "$PEB/root.pem"; }
 
 # ---- 1. no drop-in: the client's state directory is read-only ---------------------
 CERTS0=$(certs)
