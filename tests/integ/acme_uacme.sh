@@ -20,7 +20,7 @@
 #      would (against certificate_ca_file, for the MX's name), not only the
 #      deployed file: a second smtpd listener (master.cf -o) presenting the
 #      leaf without its intermediate, then a leaf of our key for other
-#      names, is caught by "check" and by "renew" (which puts main.cf back
+#      names, is caught by "check" (and --plugin) and by "renew" (which puts main.cf back
 #      and reloads), each with its own message; without the listener's
 #      override "check" passes again.
 # Section 1 runs with the observer (tests/lib/observer.sh): three
@@ -232,6 +232,12 @@ check "5: check exits 1 on a live chain without its intermediate" test "$rc" = 1
 check "5: check's message: the certificate $L2 presents fails what an MTA-STS sender checks (untrusted, pebble's root)" \
 	grep -q "$L2: the rsa certificate it presents fails what an MTA-STS sender checks (untrusted): presented chain: the chain does not verify against $PEB/root.pem: unable to get local issuer certificate" "$W/check5.err"
 sed 's/^/#   /' "$W/check5.err" | cut -c1-300
+"$PFTLS" -c "$ROLL_CF" check --plugin >"$W/plugin5.out" 2>&1
+rc=$?
+check "5: check --plugin: CRITICAL (exit 2), naming the listener and the refusal" \
+	bash -c '[ "$0" = 2 ] && grep -q "CRITICAL.*$1: the rsa certificate it presents fails what an MTA-STS sender checks (untrusted)" "$2"' \
+	"$rc" "$L2" "$W/plugin5.out"
+head -c 300 "$W/plugin5.out" | sed 's/^/#   /'
 pre=$(postconf -c "$ROLL_PF" -h smtpd_tls_cert_file smtpd_tls_eccert_file | paste -sd' ')
 s_rsa=$(live_serial rsa) dns0=$(served_all)
 sleep 1
