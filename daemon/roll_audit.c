@@ -228,6 +228,10 @@ static void audit_endpoints(pf_roll *r, const size_t *idx, size_t n, pf_audit_re
 				add(a, PF_EV_AUDIT_ENDPOINT, subj, label,
 				    "%s: the deployed %s key does not DANE-validate: %s", label, an,
 				    res.verify_error);
+			else if (roll_cert_check_live(r, (enum pf_alg)al, &res, label, &e) < 0)
+				/* CA-issued: the chain presented verifies against
+				 * certificate_ca_file for the MX (SPEC.md 2.2) */
+				add(a, PF_EV_AUDIT_ENDPOINT, subj, label, "%s", e.msg);
 			free(rds);
 		}
 	}

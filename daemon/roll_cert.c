@@ -113,6 +113,22 @@ static char *twin_of_combined(const char *path)
 	return pf_asprintf("%.*s%.*scert%s", (int)dl, path, (int)pl, b, b + pl + strlen("chain"));
 }
 
+/* The command's deadline: CERT_COMMAND_TIMEOUT_MS.  The tree's build (with
+ * the fault-injection points, never the Debian package's) takes a shorter
+ * one from PFTLS_CERT_COMMAND_TIMEOUT_MS, 1000 to 120000, so that
+ * tests/integ/acme_timeout.sh need not wait two minutes. */
+static int cert_command_timeout_ms(void)
+{
+#ifdef PFTLS_FAULT_INJECTION
+	const char *env = getenv("PFTLS_CERT_COMMAND_TIMEOUT_MS");
+	long t = env ? strtol(env, NULL, 10) : 0;
+
+	if (t >= 1000 && t <= CERT_COMMAND_TIMEOUT_MS)
+		return (int)t;
+#endif
+	return CERT_COMMAND_TIMEOUT_MS;
+}
+
 /* One "NAME=value" of the command's environment (command.h). */
 static char *env_var(const char *name, const char *value)
 {
@@ -198,7 +214,7 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 
 		roll_progress(r, "running certificate_command for the %s key", pf_alg_name(alg));
 		rc = command_run("certificate_command", cfg->certificate_command, env,
-				 CERT_COMMAND_TIMEOUT_MS, &res, e);
+				 cert_command_timeout_ms(), &res, e);
 	}
 	if (rc < 0)
 		goto out;
@@ -443,71 +459,6 @@ out:
 	return at;
 }
 
-/* Renew alg's deployed certificate now: obtain, one postconf -e, check,
- * reload.  Returns 0 (nothing of ours deployed: 0 too, *ret_done false)
- * or -errno. */
-static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup, bool *ret_done,
-		     bool *ret_attempted, pf_err *e)
-{
-	char *keyfile = NULL, *pub = NULL, *nk = NULL, *nc = NULL;
-	pf_strv settings = {0};
-	bool combined, full_check;
-	int64_t at, na_old, na = 0, now = roll_now(r);
-	int rc;
-
-	*ret_done = false;
-	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0)
-		return rc;
-	at = renew_moment(r, keyfile, pub, &na_old);
-	if (only_due && at > now) {
-		if (wakeup && (*wakeup == 0 || at < *wakeup))
-			*wakeup = at;
-		goto out;
-	}
-	*ret_attempted = true;
-	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
-		goto out;
-	rc = obtain(r, alg, keyfile, combined, &nk, &nc, &na, e);
-	if (rc < 0) {
-		/* A CA-issued one of ours nearing its end (a self-signed one
-		 * being replaced expires in a century: certificate-refused
-		 * says enough). */
-		if (only_due && pub)
-			pf_journal_state_event(
-				&r->st, now, PF_EV_CERT_EXPIRING, NULL,
-				"the deployed %s certificate %s is due for renewal%s and renewal "
-				"fails: %.200s",
-				pf_alg_name(alg), pub, na_old ? "" : " (it no longer verifies)",
-				e->msg);
-		goto out;
-	}
-	rc = r->ops->deploy_settings(r->ops_data, alg, nk, nc, &settings, e);
-	if (rc == 0)
-		rc = r->ops->set(r->ops_data, &settings, e);
-	if (rc == 0)
-		rc = r->ops->check(r->ops_data, full_check, &settings, e);
-	if (rc == 0)
-		rc = r->ops->reload(r->ops_data, e);
-	if (rc == 0) {
-		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CERT_RENEWED, NULL,
-				       "the %s certificate was renewed on the same key: %s in "
-				       "main.cf, Postfix reloaded, no DNS change",
-				       pf_alg_name(alg), nc);
-		roll_progress(r, "renewed: %s certificate %s", pf_alg_name(alg), nc);
-		*ret_done = true;
-		at = certchain_renew_at(&r->cfg->certificate_renew_before, now, na);
-		if (wakeup && (*wakeup == 0 || at < *wakeup))
-			*wakeup = at;
-	}
-out:
-	pf_strv_clear(&settings);
-	free(keyfile);
-	free(pub);
-	free(nk);
-	free(nc);
-	return rc;
-}
-
 /*
  * After a renewal of alg: every endpoint presents the key, DANE-valid
  * against the key's records (which did not change), with the CA-issued
@@ -572,16 +523,144 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * The renewed certificate of alg failed its verification, or main.cf's
+ * check or the reload failed after main.cf changed (verified says which; e
+ * says why): a verification-failed (or server-error) entry, main.cf's TLS
+ * settings back as snap holds them, Postfix reloaded, the new files
+ * removed.  Returns -EPROTO with e saying what failed and what was
+ * restored.
+ */
+static int renew_rollback(pf_roll *r, enum pf_alg alg, const pf_snapshot *snap, const char *nc,
+			  bool combined, bool verified, pf_err *e)
+{
+	char why[PF_STATE_MAX_TEXT];
+	pf_err e2 = {0};
+	int rc;
+
+	snprintf(why, sizeof(why), "the renewed %s certificate %s: %.300s", pf_alg_name(alg), nc,
+		 e->msg);
+	pf_journal_state_event(&r->st, roll_now(r),
+			       verified ? PF_EV_VERIFICATION_FAILED : PF_EV_SERVER_ERROR, NULL,
+			       "%s", why);
+	rc = r->ops->restore(r->ops_data, snap, &e2);
+	if (rc == 0)
+		rc = r->ops->reload(r->ops_data, &e2);
+	if (rc < 0)
+		return pf_err_set(e, EPROTO, "%s; ROLLBACK FAILED TOO: %.200s", why, e2.msg);
+	pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLBACK_DONE, NULL,
+			       "previous main.cf settings restored and Postfix reloaded after: %s",
+			       why);
+	roll_progress(r, "rolled back: %s", why);
+	/* Written by obtain a moment ago, under names never used before. */
+	if (combined) {
+		char *twin = twin_of_combined(nc);
+
+		unlink(twin);
+		free(twin);
+	}
+	unlink(nc);
+	return pf_err_set(e, EPROTO, "%s; main.cf restored, the previous certificate is live", why);
+}
+
+/* Renew alg's deployed certificate now: obtain, one postconf -e, check,
+ * reload, verify (verify_renewed; a failure after main.cf changed puts it
+ * back).  Returns 0 (nothing of ours deployed: 0 too, *ret_done false) or
+ * -errno; *ret_logged tells whether the failure is in the journal. */
+static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup, bool *ret_done,
+		     bool *ret_attempted, bool *ret_logged, pf_err *e)
+{
+	char *keyfile = NULL, *pub = NULL, *nk = NULL, *nc = NULL;
+	pf_snapshot snap = {0};
+	pf_strv settings = {0};
+	bool combined, full_check, changed = false;
+	int64_t at, na_old, na = 0, now = roll_now(r);
+	int rc;
+
+	*ret_done = *ret_logged = false;
+	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0)
+		return rc;
+	at = renew_moment(r, keyfile, pub, &na_old);
+	if (only_due && at > now) {
+		if (wakeup && (*wakeup == 0 || at < *wakeup))
+			*wakeup = at;
+		goto out;
+	}
+	*ret_attempted = true;
+	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
+		goto out;
+	rc = obtain(r, alg, keyfile, combined, &nk, &nc, &na, e);
+	if (rc < 0) {
+		*ret_logged = true; /* certificate-refused */
+		/* A CA-issued one of ours nearing its end (a self-signed one
+		 * being replaced expires in a century: certificate-refused
+		 * says enough). */
+		if (only_due && pub)
+			pf_journal_state_event(
+				&r->st, now, PF_EV_CERT_EXPIRING, NULL,
+				"the deployed %s certificate %s is due for renewal%s and renewal "
+				"fails: %.200s",
+				pf_alg_name(alg), pub, na_old ? "" : " (it no longer verifies)",
+				e->msg);
+		goto out;
+	}
+	rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &snap, e);
+	if (rc == 0)
+		rc = r->ops->deploy_settings(r->ops_data, alg, nk, nc, &settings, e);
+	if (rc == 0 && (rc = r->ops->set(r->ops_data, &settings, e)) == 0)
+		changed = true;
+	if (rc == 0)
+		rc = r->ops->check(r->ops_data, full_check, &settings, e);
+	if (rc == 0)
+		rc = r->ops->reload(r->ops_data, e);
+	if (rc == 0 && (rc = verify_renewed(r, alg, e)) < 0) {
+		rc = renew_rollback(r, alg, &snap, nc, combined, true, e);
+		*ret_logged = true;
+	} else if (rc < 0 && changed) {
+		rc = renew_rollback(r, alg, &snap, nc, combined, false, e);
+		*ret_logged = true;
+	}
+	if (rc == 0) {
+		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CERT_RENEWED, NULL,
+				       "the %s certificate was renewed on the same key: %s in "
+				       "main.cf, Postfix reloaded, no DNS change",
+				       pf_alg_name(alg), nc);
+		roll_progress(r, "renewed: %s certificate %s", pf_alg_name(alg), nc);
+		*ret_done = true;
+		at = certchain_renew_at(&r->cfg->certificate_renew_before, now, na);
+		if (wakeup && (*wakeup == 0 || at < *wakeup))
+			*wakeup = at;
+	}
+out:
+	pf_snapshot_free(&snap);
+	pf_strv_clear(&settings);
+	free(keyfile);
+	free(pub);
+	free(nk);
+	free(nc);
+	return rc;
+}
+
 void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 {
 	pf_err e = {0};
-	bool any_failed = false, attempted = false, done;
+	bool any_failed = false, attempted = false, done, logged;
 
 	if (!r->cfg->certificate_command || spki_records_only(r, &e) < 0)
 		return;
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
-		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &attempted, &e) < 0)
+		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &attempted, &logged, &e) <
+		    0) {
 			any_failed = true;
+			/* Never silent: main.cf unreadable, the reload unit
+			 * unreachable, ... (the command's own failures are
+			 * certificate-refused already). */
+			if (!logged)
+				pf_journal_state_event(
+					&r->st, roll_now(r), PF_EV_SERVER_ERROR, NULL,
+					"renewal of the %s certificate failed: %.300s",
+					pf_alg_name((enum pf_alg)a), e.msg);
+		}
 		pf_err_clear(&e);
 	}
 	/* Nothing was due: nothing to save. */
@@ -603,7 +682,7 @@ void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 int roll_renew(pf_roll *r, pf_err *e)
 {
 	int rc, n = 0;
-	bool done, attempted = false;
+	bool done, attempted = false, logged;
 
 	if (!r->cfg->certificate_command)
 		return pf_err_usage(e, "renew: certificate_command is not set: the certificates "
@@ -615,9 +694,7 @@ int roll_renew(pf_roll *r, pf_err *e)
 		return rc;
 	}
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
-		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, &attempted, e);
-		if (rc == 0 && done)
-			rc = verify_renewed(r, (enum pf_alg)a, e);
+		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, &attempted, &logged, e);
 		n += done;
 	}
 	if (rc == 0 && n == 0)
@@ -669,6 +746,41 @@ int roll_cert_check_live(pf_roll *r, enum pf_alg alg, const pf_probe_result *res
 			      certchain_verdict_name(v));
 		rc = -EPROTO;
 		goto out;
+	}
+	/* What an MTA-STS sender checks (RFC 8461 4.2): the chain the server
+	 * presents verifies against the trust anchors and names the MX.  Not
+	 * implied by the deployed file verifying: another listener's
+	 * certificate, a process not reloaded, or a chain file without its
+	 * intermediate all present something else. */
+	if (res->chain_der_len == 0) {
+		rc = pf_err_set(e, EPROTO,
+				"%s presents an %s chain of %d certificates larger than %d octets: "
+				"not verified against %s",
+				label, pf_alg_name(alg), res->chain_len, PF_PROBE_CHAIN_MAX,
+				r->cfg->certificate_ca_file);
+		certchain_free(&c);
+		goto out;
+	}
+	{
+		pf_chain_policy pol = {.key = &pk,
+				       .hostnames = &hosts,
+				       .ca_file = r->cfg->certificate_ca_file,
+				       .renew_before = {.percent = false, .value = 0},
+				       .now = roll_now(r)};
+		pf_chain live = {0};
+
+		v = certchain_check_der(res->chain_der, res->chain_der_len, "presented chain", &pol,
+					&live, e);
+		if (v != PF_CHAIN_OK) {
+			pf_err_prefix(e,
+				      "%s: the %s certificate it presents fails what an MTA-STS "
+				      "sender checks (%s)",
+				      label, pf_alg_name(alg), certchain_verdict_name(v));
+			rc = -EPROTO;
+			certchain_free(&c);
+			goto out;
+		}
+		certchain_free(&live);
 	}
 	if (X509_digest(sk_X509_value(c.certs, 0), EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
 		for (unsigned int i = 0; i < mdlen; i++)

@@ -301,6 +301,9 @@ static void plugin_endpoints(pf_roll *r, const size_t *idx, size_t n, plugin_rep
 				problem(rep, PF_PLUGIN_CRITICAL,
 					"%s: the deployed %s key does not DANE-validate: %s", label,
 					pf_alg_name((enum pf_alg)a), res.verify_error);
+			else if (roll_cert_check_live(r, (enum pf_alg)a, &res, label, &e) < 0)
+				/* CA-issued: what an MTA-STS sender checks (SPEC.md 2.2) */
+				problem(rep, PF_PLUGIN_CRITICAL, "%s", e.msg);
 			else
 				rep->endpoints_ok++;
 			free(rds);

@@ -281,6 +281,12 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 			r = pf_err_set(e, EIO, "%s: cannot enable DANE: %s", c->name, ssl_reason());
 			goto out;
 		}
+		/* RFC 7672 3.1.1: a DANE-EE match is the whole check for SMTP,
+		 * the certificate's names are not looked at (OpenSSL checks
+		 * them by default; Postfix sets this flag too).  The names a
+		 * CA-issued certificate must carry are checked on the
+		 * privileged side (roll_cert_check_live). */
+		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
 		for (size_t i = 0; i < n; i++)
 			if (SSL_dane_tlsa_add(ssl, records[i].usage, records[i].selector,
 					      records[i].mtype, records[i].data,
@@ -332,6 +338,18 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 		res->chain_len = sk ? sk_X509_num(sk) : 1;
 		if (res->chain_len > UINT8_MAX)
 			res->chain_len = UINT8_MAX;
+		/* The chain itself, whole or not at all. */
+		for (int i = 0; sk && i < sk_X509_num(sk); i++) {
+			int len = i2d_X509(sk_X509_value(sk, i), NULL);
+			unsigned char *p = res->chain_der + res->chain_der_len;
+
+			if (len <= 0 || (size_t)len > sizeof(res->chain_der) - res->chain_der_len) {
+				res->chain_der_len = 0;
+				break;
+			}
+			res->chain_der_len += (size_t)i2d_X509(sk_X509_value(sk, i), &p);
+		}
+		ERR_clear_error();
 	}
 	if (n) {
 		long v = SSL_get_verify_result(ssl);
