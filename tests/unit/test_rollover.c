@@ -35,7 +35,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include "roll_fake.h"
+#include "../../daemon/journal.h"
+#include "../../daemon/roll_audit.h"
 #include "../../daemon/macro.h"
 
 /* ---- the cases --------------------------------------------------------------- */
@@ -493,6 +497,129 @@ static void test_check(void)
 	world_free(&c);
 }
 
+/* Lines of the captured stderr naming event kind name, with "still" (a
+ * reminder) or without. */
+static unsigned count_lines(const char *path, const char *name, bool reminder)
+{
+	char line[2048], tag[96];
+	unsigned n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	snprintf(tag, sizeof(tag), ": %s: ", name);
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, tag);
+
+		if (p && (strncmp(p + strlen(tag), "still, since ", 13) == 0) == reminder)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* One audit at the fake clock, folded into the book, its journal lines
+ * (stderr: no journald here) appended to path. */
+static void audit_once(pf_roll *r, pf_audit_book *b, const char *dir, const char *path)
+{
+	pf_audit_result res;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600), saved;
+
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	roll_audit_run(r, &res);
+	pf_audit_book_update(b, &res, W->now, dir);
+	pf_audit_result_free(&res);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+/* An open finding of the periodic audit on the fake clock: logged once when
+ * it opens, not again within the hour however many audits run, a reminder
+ * once the hour is up (and not twice), and audit-finding-resolved when it
+ * ends (SPEC.md 6). */
+static void test_audit_reminder(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_audit_book b = {0};
+	char *path = pf_asprintf("%s/audit.log", top), *dir = pf_asprintf("%s/audit.d", top);
+	const char *miss = "audit-records-missing", *res = "audit-finding-resolved";
+	unsigned opened, reminded;
+	struct stat sb;
+
+	if (stat(PF_JOURNAL_SOCKET, &sb) == 0) {
+		printf("SKIP: audit reminder: a journald socket is here, entries do not reach "
+		       "stderr\n");
+		free(path);
+		free(dir);
+		return;
+	}
+	mkdir(dir, 0700);
+	unlink(path);
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	audit_once(r, &b, dir, path);
+	T_CHECK(b.n == 0 && count_lines(path, miss, false) == 0,
+		"audit reminder: all in order, no finding (%zu open)", b.n);
+	W->log[W->n_log] = W->log[0]; /* the deployed key's record deleted by someone else */
+	W->log[W->n_log].add = W->log[W->n_log].initial = false;
+	W->log[W->n_log++].t = W->now;
+	W->now += 60;
+	audit_once(r, &b, dir, path);
+	opened = count_lines(path, miss, false);
+	T_CHECK(b.n >= 1 && opened >= 1,
+		"audit reminder: the record missing opens a finding, logged "
+		"(%u %s entries, %zu open)",
+		opened, miss, b.n);
+	/* Audits every 30 s (fake) for 59 minutes: nothing more logged. */
+	for (int i = 0; i < 118; i++) {
+		W->now += 30;
+		audit_once(r, &b, dir, path);
+	}
+	T_CHECK(count_lines(path, miss, false) == opened && count_lines(path, miss, true) == 0,
+		"audit reminder: 118 audits within the hour log neither the finding again nor a "
+		"reminder (%u, %u)",
+		count_lines(path, miss, false), count_lines(path, miss, true));
+	W->now += 61; /* an hour and a second after it opened */
+	audit_once(r, &b, dir, path);
+	reminded = count_lines(path, miss, true);
+	T_CHECK(reminded == opened && count_lines(path, miss, false) == opened,
+		"audit reminder: one reminder per open finding once the hour is up (%u for %u)",
+		reminded, opened);
+	for (int i = 0; i < 10; i++) {
+		W->now += 30;
+		audit_once(r, &b, dir, path);
+	}
+	T_CHECK(count_lines(path, miss, true) == reminded,
+		"audit reminder: no second reminder within the next hour (%u)",
+		count_lines(path, miss, true));
+	T_CHECK(count_lines(path, res, false) == 0,
+		"audit reminder: nothing resolved while it is open");
+	W->log[W->n_log] = W->log[0]; /* put back */
+	W->log[W->n_log].add = true;
+	W->log[W->n_log].initial = false;
+	W->log[W->n_log++].t = W->now;
+	W->now += 30;
+	audit_once(r, &b, dir, path);
+	T_CHECK(b.n == 0 && count_lines(path, res, false) == opened,
+		"audit reminder: the record put back: %u %s entr%s, nothing open (%zu)",
+		count_lines(path, res, false), res, opened == 1 ? "y" : "ies", b.n);
+	W->now += 3600;
+	audit_once(r, &b, dir, path);
+	T_CHECK(count_lines(path, miss, true) == reminded &&
+			count_lines(path, res, false) == opened,
+		"audit reminder: closed, it is neither reminded nor resolved again");
+	pf_audit_book_free(&b);
+	roll_free(r);
+	world_free(&c);
+	free(path);
+	free(dir);
+}
+
 /* Killed right after save N, for every N of a cycle, then restarted in
  * the same world: no persisted timestamp taken again, no visible step
  * repeated, the deploy not before its time. */
@@ -585,6 +712,7 @@ int main(void)
 	test_failures();
 	test_hand();
 	test_check();
+	test_audit_reminder();
 	test_kill_sweep();
 
 	return fake_done();
