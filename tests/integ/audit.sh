@@ -27,7 +27,6 @@ NODE_EXPORTER=/usr/bin/prometheus-node-exporter
 RM_ID=2885bd22fcc442648bde7206f8bda2c3  # audit-records-missing
 EP_ID=fa024568336646b99a3199e0881eb45b  # audit-endpoint-problem
 RES_ID=d498168bca3d4e138fbabc4990d12199 # audit-finding-resolved
-MC_ID=ef154b8930a9483ba0d271807b808a59  # audit-maincf-unknown-key
 INTERVAL=2
 
 roll_begin audit 14 journal
@@ -137,10 +136,11 @@ check "hand deploy: audit-records-missing for the new key" wait_entries $RM_ID 4
 check "hand deploy: the endpoint entry names the foreign key" \
 	bash -c 'journald_read() { journalctl -D "$1" --no-pager "${@:2}"; }; journald_read "$0" -o cat MESSAGE_ID=$1 | grep -q "presents an rsa key .* that is not the deployed"' \
 	"$JOURNALD_DIR" "$EP_ID"
-check "hand deploy: audit-maincf-unknown-key (MESSAGE_ID $MC_ID)" wait_entries $MC_ID 1 15
+# (No audit-maincf-unknown-key here: this daemon has not rolled, its state
+# knows no key to compare main.cf with; tests/integ/ipv6.sh checks that
+# finding after a rollover.)
 run -c "$ROLL_CF" status
-check "hand deploy: status shows the main.cf and endpoint findings" \
-	bash -c 'grep -q "^  audit-maincf-unknown-key since " <<<"$0" && grep -q "^  audit-endpoint-problem since " <<<"$0"' "$OUT"
+check "hand deploy: status shows the endpoint finding" grep -q "^  audit-endpoint-problem since " <<<"$OUT"
 run -c "$ROLL_CF" check
 check_eq "hand deploy: check exits 1" 1 "$RC"
 "$PFTLS" -c "$ROLL_CF" check --plugin >"$W/plugin.out" 2>&1
@@ -154,9 +154,9 @@ res_names() {
 	journald_read -o cat SYSLOG_IDENTIFIER=pftls-rolld MESSAGE_ID=$RES_ID 2>/dev/null | grep -c "$1"
 }
 for ((i = 0; i < 75; i++)); do
-	[ "$(res_names audit-maincf-unknown-key)" -ge 1 ] && [ "$(res_names audit-endpoint-problem)" -ge 1 ] && break
+	[ "$(res_names audit-endpoint-problem)" -ge 1 ] && break
 	sleep 0.2
 done
-check "main.cf put back: recovery entries for the main.cf and the endpoint findings" \
-	test "$(res_names audit-maincf-unknown-key)" -ge 1 -a "$(res_names audit-endpoint-problem)" -ge 1
+check "main.cf put back: a recovery entry for the endpoint finding" \
+	test "$(res_names audit-endpoint-problem)" -ge 1
 check "main.cf put back: pftls_audit_ok 1" wait_metric pftls_audit_ok 1 10

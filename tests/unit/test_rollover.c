@@ -620,6 +620,73 @@ static void test_audit_reminder(void)
 	free(dir);
 }
 
+/* A key in main.cf that the state knows of neither as the next nor as the
+ * old one (deployed by hand while a rollover waits for its deploy) is an
+ * audit-maincf-unknown-key finding; the old or the next key there is not. */
+static bool has_finding(const pf_audit_result *a, enum pf_event ev)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->f[i].ev == ev)
+			return true;
+	return false;
+}
+
+static void test_audit_maincf(void)
+{
+	pf_keyspec spec = {PF_ALG_ECDSA, 256, "secp256r1"};
+	char *hk = pf_asprintf("%s/eckey-hand.pem", top),
+	     *hc = pf_asprintf("%s/eccert-hand.pem", top);
+	char saved_k[PATH_MAX], saved_c[PATH_MAX];
+	pf_strv hosts = {0};
+	EVP_PKEY *k = NULL;
+	X509 *cert = NULL;
+	pf_audit_result res;
+	pf_err e = {0};
+	tcase c;
+	pf_roll *r;
+
+	pf_strv_push(&hosts, "mx.example.test");
+	if (keystore_generate(&spec, &k, &e) < 0 || keystore_write_key(hk, k, &e) < 0 ||
+	    keystore_self_signed(k, &hosts, &cert, &e) < 0 ||
+	    keystore_write_cert(hc, cert, &e) < 0) {
+		T_CHECK(false, "audit main.cf: a hand key written (%s)", e.msg);
+		goto out;
+	}
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, "propagated", 0);
+	T_STREQ(roll_phase(r), "propagated", "audit main.cf: the rollover waits in propagated");
+	roll_audit_run(r, &res);
+	T_CHECK(!has_finding(&res, PF_EV_AUDIT_MAINCF),
+		"audit main.cf: the old key in main.cf is one the state knows: no finding");
+	pf_audit_result_free(&res);
+	snprintf(saved_k, sizeof(saved_k), "%s", mc_get("smtpd_tls_eckey_file"));
+	snprintf(saved_c, sizeof(saved_c), "%s", mc_get("smtpd_tls_eccert_file"));
+	mc_set("smtpd_tls_eckey_file", hk);
+	mc_set("smtpd_tls_eccert_file", hc);
+	roll_audit_run(r, &res);
+	T_CHECK(has_finding(&res, PF_EV_AUDIT_MAINCF),
+		"audit main.cf: a key deployed by hand is audit-maincf-unknown-key");
+	T_STREQ(roll_phase(r), "propagated",
+		"audit main.cf: the audit leaves the rollover as it was");
+	pf_audit_result_free(&res);
+	mc_set("smtpd_tls_eckey_file", saved_k);
+	mc_set("smtpd_tls_eccert_file", saved_c);
+	roll_audit_run(r, &res);
+	T_CHECK(!has_finding(&res, PF_EV_AUDIT_MAINCF),
+		"audit main.cf: put back, the finding is gone");
+	pf_audit_result_free(&res);
+	roll_free(r);
+	world_free(&c);
+out:
+	EVP_PKEY_free(k);
+	X509_free(cert);
+	pf_strv_clear(&hosts);
+	free(hk);
+	free(hc);
+}
+
 /* Killed right after save N, for every N of a cycle, then restarted in
  * the same world: no persisted timestamp taken again, no visible step
  * repeated, the deploy not before its time. */
@@ -713,6 +780,7 @@ int main(void)
 	test_hand();
 	test_check();
 	test_audit_reminder();
+	test_audit_maincf();
 	test_kill_sweep();
 
 	return fake_done();
