@@ -199,14 +199,13 @@ static void audit_endpoints(pf_roll *r, const size_t *idx, size_t n, pf_audit_re
 	for (size_t i = 0; i < eps.n && n; i++) {
 		char label[PF_ENDPOINT_BUF];
 
-		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
-			 eps.v[i].port ? eps.v[i].port : 25);
+		pf_hostport_label(&eps.v[i], 25, label, sizeof(label));
 		for (int al = 0; al < PF_ALG_COUNT; al++) {
 			const pf_state_key *k = &r->st.keys[al];
 			const char *an = pf_alg_name((enum pf_alg)al);
 			pf_tlsa_rdata *rds;
 			pf_probe_result res;
-			char subj[160];
+			char subj[160], where[2 * PF_ENDPOINT_BUF];
 			pf_err e = {0};
 			size_t m;
 
@@ -223,10 +222,12 @@ static void audit_endpoints(pf_roll *r, const size_t *idx, size_t n, pf_audit_re
 				add(a, PF_EV_AUDIT_ENDPOINT, subj, label,
 				    "%s presents an %s key %.16s... that is not the deployed "
 				    "%.16s...",
-				    label, an, res.spki_sha256, k->next_spki);
+				    roll_probe_label(&eps.v[i], &res, where, sizeof(where)), an,
+				    res.spki_sha256, k->next_spki);
 			else if (!res.dane_ok)
 				add(a, PF_EV_AUDIT_ENDPOINT, subj, label,
-				    "%s: the deployed %s key does not DANE-validate: %s", label, an,
+				    "%s: the deployed %s key does not DANE-validate: %s",
+				    roll_probe_label(&eps.v[i], &res, where, sizeof(where)), an,
 				    res.verify_error);
 			else if (roll_cert_check_live(r, (enum pf_alg)al, &res, label, &e) < 0)
 				/* CA-issued: the chain presented verifies against

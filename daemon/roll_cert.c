@@ -485,8 +485,7 @@ static int verify_renewed(pf_roll *r, enum pf_alg alg, pf_err *e)
 	for (size_t i = 0; rc == 0 && i < eps.n; i++) {
 		char label[PF_ENDPOINT_BUF];
 
-		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
-			 eps.v[i].port ? eps.v[i].port : 25);
+		pf_hostport_label(&eps.v[i], 25, label, sizeof(label));
 		for (int attempt = 0;; attempt++) {
 			pf_probe_result res;
 			const char *host = r->cfg->tlsa_hostnames.n ? r->cfg->tlsa_hostnames.v[0]

@@ -274,12 +274,12 @@ static void plugin_endpoints(pf_roll *r, const size_t *idx, size_t n, plugin_rep
 	for (size_t i = 0; i < eps.n && n; i++) {
 		char label[PF_ENDPOINT_BUF];
 
-		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
-			 eps.v[i].port ? eps.v[i].port : 25);
+		pf_hostport_label(&eps.v[i], 25, label, sizeof(label));
 		for (int a = 0; a < PF_ALG_COUNT; a++) {
 			const pf_state_key *k = &r->st.keys[a];
 			pf_tlsa_rdata *rds;
 			pf_probe_result res;
+			char where[2 * PF_ENDPOINT_BUF];
 			pf_err e = {0};
 			size_t m = 0;
 
@@ -295,11 +295,12 @@ static void plugin_endpoints(pf_roll *r, const size_t *idx, size_t n, plugin_rep
 				problem(rep, PF_PLUGIN_CRITICAL,
 					"%s presents an %s key %.16s... that is not the deployed "
 					"%.16s...",
-					label, pf_alg_name((enum pf_alg)a), res.spki_sha256,
-					k->next_spki);
+					roll_probe_label(&eps.v[i], &res, where, sizeof(where)),
+					pf_alg_name((enum pf_alg)a), res.spki_sha256, k->next_spki);
 			else if (!res.dane_ok)
 				problem(rep, PF_PLUGIN_CRITICAL,
-					"%s: the deployed %s key does not DANE-validate: %s", label,
+					"%s: the deployed %s key does not DANE-validate: %s",
+					roll_probe_label(&eps.v[i], &res, where, sizeof(where)),
 					pf_alg_name((enum pf_alg)a), res.verify_error);
 			else if (roll_cert_check_live(r, (enum pf_alg)a, &res, label, &e) < 0)
 				/* CA-issued: what an MTA-STS sender checks (SPEC.md 2.2) */

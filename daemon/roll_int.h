@@ -163,6 +163,10 @@ int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *fo
 int roll_check_hand_deploy(pf_roll *r, pf_err *e);
 int roll_step_deploy(pf_roll *r, pf_err *e);
 void roll_endpoints(pf_roll *r, pf_hostport_list *ret);
+/* The endpoint a probe result came from: "host:port", with the address
+ * probed when ep is a name ("mx.example.test:25 ([fd00::25]:25)"). */
+const char *roll_probe_label(const pf_hostport *ep, const pf_probe_result *res, char *buf,
+			     size_t len);
 size_t roll_distinct_rdata(const pf_state *st, const size_t *idx, size_t n, enum pf_alg alg,
 			   pf_tlsa_rdata *ret);
 int roll_verify_once(pf_roll *r, pf_err *e);
