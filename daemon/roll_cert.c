@@ -20,7 +20,17 @@
  * Any failure is a certificate-refused journal error with the command's
  * message or the chain's verdict, nothing is deployed, and -EAGAIN is
  * returned: roll_run's transient path retries with its bounded back-off,
- * the current key staying live.  The state file gains nothing: the files
+ * the current key staying live.
+ *
+ * Every chain the command gives and the checks accept is also kept, public
+ * and alone, in state_directory/ca-retry-ALG.pem (reuse_path).  When a
+ * later step fails (the reload, the verification of the live server) the
+ * retry takes that chain instead of asking the CA again, as long as it
+ * still passes every check (our key, the names, valid for longer than
+ * certificate_renew_before, certificate_ca_file) and is not the one
+ * deployed now: a local fault that persists must not spend the CA's rate
+ * limits (Let's Encrypt's 5 duplicate certificates a week) on identical
+ * certificates.  The state file gains nothing: the files
  * are named from the key file's stamp, and after a deploy main.cf says
  * which certificate is in service.
  */
@@ -154,16 +164,105 @@ static void remove_work_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* Where the last chain the command gave for alg is kept for a retry. */
+static char *reuse_path(const pf_roll *r, enum pf_alg alg)
+{
+	return pf_asprintf("%s/ca-retry-%s.pem", r->cfg->state_directory, pf_alg_name(alg));
+}
+
+/*
+ * The kept chain of alg, checked now as a new one is (pol: our key, the
+ * names, more than certificate_renew_before left, certificate_ca_file),
+ * into *ret, unless its serial is skip_serial (the certificate deployed
+ * now: "renew" wants another).  Returns true when it may be deployed; a
+ * kept chain that no longer passes is removed, with the reason as
+ * progress.
+ */
+static bool reuse_kept(pf_roll *r, enum pf_alg alg, const pf_chain_policy *pol,
+		       const char *skip_serial, pf_chain *ret)
+{
+	char *path = reuse_path(r, alg);
+	enum pf_chain_verdict v;
+	pf_err e = {0};
+	struct stat sb;
+	bool ok = false;
+
+	if (lstat(path, &sb) < 0)
+		goto out;
+	v = certchain_check(path, pol, ret, &e);
+	if (v == PF_CHAIN_OK && skip_serial && strcmp(ret->serial, skip_serial) == 0) {
+		certchain_free(ret);
+		memset(ret, 0, sizeof(*ret));
+	} else if (v == PF_CHAIN_OK) {
+		ok = true;
+	} else {
+		roll_progress(r, "the %s certificate obtained earlier is not reused (%s): %s",
+			      pf_alg_name(alg), certchain_verdict_name(v), e.msg);
+		unlink(path);
+	}
+out:
+	free(path);
+	return ok;
+}
+
+/* Keep an accepted chain for a retry (reuse_kept); best effort. */
+static void keep_for_retry(pf_roll *r, enum pf_alg alg, const pf_chain *c)
+{
+	char *path = reuse_path(r, alg);
+	pf_err e = {0};
+
+	unlink(path);
+	if (certchain_write(path, c, &e) < 0)
+		roll_progress(r, "the %s certificate is not kept for a retry: %s", pf_alg_name(alg),
+			      e.msg);
+	free(path);
+}
+
+/* The serial of the CA-issued chain in pub, when it reads as one (no
+ * check of its dates or trust: only to tell it from a kept one). */
+static bool serial_of(pf_roll *r, const char *pub, const char *keyfile, char serial[41])
+{
+	pf_strv hosts = {0};
+	pf_pubkey pk = {0};
+	pf_chain c = {0};
+	pf_err e = {0};
+	bool ok = false;
+
+	if (!pub || roll_tlsa_hosts(r, &hosts, &e) < 0 ||
+	    keystore_load_pubkey(keyfile, &pk, &e) < 0)
+		goto out;
+	{
+		pf_chain_policy pol = {.key = &pk,
+				       .hostnames = &hosts,
+				       .ca_file = r->cfg->certificate_ca_file,
+				       .renew_before = {.percent = false, .value = 0},
+				       .now = roll_now(r)};
+
+		if (certchain_check(pub, &pol, &c, &e) == PF_CHAIN_OK) {
+			snprintf(serial, 41, "%s", c.serial);
+			ok = true;
+			certchain_free(&c);
+		}
+	}
+out:
+	pf_pubkey_free(&pk);
+	pf_strv_clear(&hosts);
+	return ok;
+}
+
 /*
  * Obtain and write a CA-issued certificate for the key in keyfile (one of
- * ours, key_stamp_of): CSR, command, check, files.  *ret_key and *ret_cert
+ * ours, key_stamp_of): CSR, command, check, files; or the chain kept from
+ * an earlier attempt for the same key (reuse_kept), unless it is the one
+ * in deployed_pub (NULL: none to tell apart).  *ret_key and *ret_cert
  * (the caller frees them) are what a deploy puts into main.cf: the key
  * file and the chain-alone file, or the combined file twice.  *ret_not_after
  * is the new leaf's notAfter.  Every failure is logged (certificate-refused)
  * and returned as -EAGAIN with e saying why.
  */
-static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combined_out,
-		  char **ret_key, char **ret_cert, int64_t *ret_not_after, pf_err *e)
+static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, const char *deployed_pub,
+		  bool combined_out, char **ret_key, char **ret_cert, int64_t *ret_not_after,
+		  pf_err *e)
 {
 	const pf_config *cfg = r->cfg;
 	char kstamp[16], *dir = NULL, *csr = NULL, *csr_path = NULL, *chain_path = NULL;
@@ -175,7 +274,8 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 	pf_strv hosts = {0};
 	pf_chain chain = {0};
 	pf_cmd_result res;
-	bool combined_in, have_chain = false;
+	bool combined_in, have_chain = false, reused = false;
+	char skip[41] = "";
 	struct stat sb;
 	int64_t now = roll_now(r);
 	int rc;
@@ -190,6 +290,19 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 	    (rc = keystore_pubkey_of_key(key, &pk, e)) < 0 ||
 	    (rc = keystore_csr_pem_cn(key, &hosts, &csr, e)) < 0)
 		goto out;
+	{
+		pf_chain_policy pol = {.key = &pk,
+				       .hostnames = &hosts,
+				       .ca_file = cfg->certificate_ca_file,
+				       .renew_before = cfg->certificate_renew_before,
+				       .now = now};
+		bool has_skip = serial_of(r, deployed_pub, keyfile, skip);
+
+		if (reuse_kept(r, alg, &pol, has_skip ? skip : NULL, &chain)) {
+			have_chain = reused = true;
+			goto write;
+		}
+	}
 	dir = pf_asprintf("%s/cert.XXXXXX", cfg->state_directory);
 	if (!mkdtemp(dir)) {
 		rc = pf_err_set(e, errno, "cannot make a directory for the CSR in %s: %s",
@@ -234,7 +347,9 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 			goto out;
 		}
 		have_chain = true;
+		keep_for_retry(r, alg, &chain);
 	}
+write:
 	out_cert = ca_file_name(r, alg, false, kstamp, now);
 	if ((rc = certchain_write(out_cert, &chain, e)) < 0)
 		goto out;
@@ -249,14 +364,25 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 			goto out;
 		}
 	}
-	pf_journal_state_event(&r->st, now, PF_EV_CERT_OBTAINED, NULL,
-			       "CA-issued certificate for the %s key %s obtained (serial %s, valid "
-			       "until %lld, renewal due at %lld): %s",
-			       pf_alg_name(alg), pk.spki_sha256, chain.serial,
-			       (long long)chain.not_after, (long long)chain.renew_at,
-			       combined_out ? out_chain : out_cert);
-	roll_progress(r, "certificate: %s key, serial %s, %s", pf_alg_name(alg), chain.serial,
-		      combined_out ? out_chain : out_cert);
+	if (reused)
+		pf_journal_state_event(
+			&r->st, now, PF_EV_CERT_OBTAINED, NULL,
+			"reusing the CA-issued certificate for the %s key %s obtained by an "
+			"earlier "
+			"attempt (serial %s, valid until %lld, renewal due at %lld): it passes "
+			"every check again, the CA is not asked for another: %s",
+			pf_alg_name(alg), pk.spki_sha256, chain.serial, (long long)chain.not_after,
+			(long long)chain.renew_at, combined_out ? out_chain : out_cert);
+	else
+		pf_journal_state_event(&r->st, now, PF_EV_CERT_OBTAINED, NULL,
+				       "CA-issued certificate for the %s key %s obtained (serial "
+				       "%s, valid until %lld, renewal due at %lld): %s",
+				       pf_alg_name(alg), pk.spki_sha256, chain.serial,
+				       (long long)chain.not_after, (long long)chain.renew_at,
+				       combined_out ? out_chain : out_cert);
+	roll_progress(r, "certificate: %s key, serial %s, %s%s", pf_alg_name(alg), chain.serial,
+		      combined_out ? out_chain : out_cert,
+		      reused ? " (reused from an earlier attempt, not asked of the CA again)" : "");
 	*ret_not_after = chain.not_after;
 	if (combined_out) {
 		*ret_key = pf_strdup(out_chain);
@@ -362,8 +488,8 @@ int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e)
 
 		if (!k->present || !pf_state_key_has_next(k))
 			continue;
-		rc = obtain(r, (enum pf_alg)a, k->next_key, combined, &ret->key[a], &ret->cert[a],
-			    &na, e);
+		rc = obtain(r, (enum pf_alg)a, k->next_key, NULL, combined, &ret->key[a],
+			    &ret->cert[a], &na, e);
 		if (rc < 0) {
 			roll_cert_files_free(ret);
 			/* The events are in the state, for status. */
@@ -589,7 +715,7 @@ static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup
 	*ret_attempted = true;
 	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
 		goto out;
-	rc = obtain(r, alg, keyfile, combined, &nk, &nc, &na, e);
+	rc = obtain(r, alg, keyfile, pub, combined, &nk, &nc, &na, e);
 	if (rc < 0) {
 		*ret_logged = true; /* certificate-refused */
 		/* A CA-issued one of ours nearing its end (a self-signed one
