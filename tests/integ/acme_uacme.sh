@@ -12,10 +12,11 @@
 #      record left;
 #   2. renew through uacme: a new serial, the same keys, the TLSA RRset
 #      byte-for-byte the same on every server, main.cf names the new files;
-#   3. renew through certbot (certonly --csr): a new pebble certificate for
-#      the same keys; a whole rollover by the daemon through lego (--csr,
-#      its rfc2136 provider): new keys, pebble's chains live, their records
-#      served everywhere, the previous keys' gone;
+#   3. a whole rollover by the daemon through certbot (certonly --csr, its
+#      manual hooks), then one through lego (--csr, its rfc2136 provider):
+#      new keys, pebble's chains live, their records served everywhere, the
+#      previous keys' gone, both certificates through that client (the
+#      spy's argv; certbot's own logs);
 #   4. neither the command's argv nor its environment holds a private key
 #      or a TSIG secret (our key's or the ACME key's);
 #   5. the chain the live server presents is checked as an MTA-STS sender
@@ -184,36 +185,52 @@ renew_check() { # CLIENT N
 renew_check uacme 2
 
 # ---- 3. certbot and lego ----------------------------------------------------
-client_conf certbot
-renew_check certbot 3
-check "3: certbot: no _acme-challenge record left behind" no_challenge
-# A whole rollover through lego, by the daemon (its configuration re-read).
-client_conf lego
-ready=$(grep -c '^READY=1$' "$ROLL_NOTIFY_LOG")
-kill -HUP "$ROLL_DAEMON_PID"
-for ((i = 0; i < 100; i++)); do
-	[ "$(grep -c '^READY=1$' "$ROLL_NOTIFY_LOG")" -gt "$ready" ] && break
-	sleep 0.1
-done
-PREV_RSA_REC=$(roll_rec "$NEW_RSA") PREV_EC_REC=$(roll_rec "$NEW_EC")
-PREV_RSA=$NEW_RSA PREV_EC=$NEW_EC
-t0=$(date +%s)
-"$PFTLS" -c "$ROLL_CF" now >"$W/now-lego.out" 2>"$W/now-lego.err"
-p=$(roll_wait_phase idle failed -t 180)
-echo "# rollover with lego + pebble: $(($(date +%s) - t0)) s, phase $p"
-check "3: lego: the daemon's rollover through lego completes (phase idle)" test "$p" = idle
-NEW_RSA=$(roll_deployed rsa) NEW_EC=$(roll_deployed ecdsa)
-check "3: lego: main.cf deploys new keys with CA files of ours" \
-	bash -c "[ '$NEW_RSA' != '$PREV_RSA' ] && [ '$NEW_EC' != '$PREV_EC' ] &&
-		[[ \$(basename \"\$(postconf -c '$ROLL_PF' -h smtpd_tls_cert_file)\") == cert-*-ca-*.pem ]]"
-check_eq "3: lego: the live RSA certificate chains to pebble's root and names the MX" OK "$(live_verify rsa)"
-check_eq "3: lego: the live ECDSA certificate chains to pebble's root and names the MX" OK "$(live_verify ecdsa)"
-check "3: lego: the new keys' 3 1 1 records served on all three servers" \
-	roll_all_serve "$(roll_rec "$NEW_RSA")" "$(roll_rec "$NEW_EC")"
-check "3: lego: the previous keys' records gone from all three servers" \
-	roll_none_serve "$PREV_RSA_REC" "$PREV_EC_REC"
-check "3: lego: the rollover's two certificates came through acme-lego (the spy's last two runs)" \
-	test "$(grep '^argv=' "$ACME/env.log" | tail -2 | grep -c '/acme-lego ')" = 2
+# A whole rollover by the daemon through each (its configuration re-read on
+# SIGHUP); the renew on the same key is section 2's (uacme).
+daemon_rollover() { # CLIENT
+	local c=$1 ready i p
+	client_conf "$c"
+	ready=$(grep -c '^READY=1$' "$ROLL_NOTIFY_LOG")
+	kill -HUP "$ROLL_DAEMON_PID"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c '^READY=1$' "$ROLL_NOTIFY_LOG")" -gt "$ready" ] && break
+		sleep 0.1
+	done
+	PREV_RSA_REC=$(roll_rec "$NEW_RSA") PREV_EC_REC=$(roll_rec "$NEW_EC")
+	PREV_RSA=$NEW_RSA PREV_EC=$NEW_EC
+	t0=$(date +%s)
+	"$PFTLS" -c "$ROLL_CF" now >"$W/now-$c.out" 2>"$W/now-$c.err"
+	p=$(roll_wait_phase idle failed -t 180)
+	echo "# rollover with $c + pebble: $(($(date +%s) - t0)) s, phase $p"
+	check "3: $c: the daemon's rollover through $c completes (phase idle)" test "$p" = idle
+	NEW_RSA=$(roll_deployed rsa) NEW_EC=$(roll_deployed ecdsa)
+	check "3: $c: main.cf deploys new keys with CA files of ours" \
+		bash -c "[ '$NEW_RSA' != '$PREV_RSA' ] && [ '$NEW_EC' != '$PREV_EC' ] &&
+			[[ \$(basename \"\$(postconf -c '$ROLL_PF' -h smtpd_tls_cert_file)\") == cert-*-ca-*.pem ]] &&
+			[[ \$(basename \"\$(postconf -c '$ROLL_PF' -h smtpd_tls_eccert_file)\") == eccert-*-ca-*.pem ]]"
+	check_eq "3: $c: the live RSA certificate chains to pebble's root and names the MX" OK "$(live_verify rsa)"
+	check_eq "3: $c: the live ECDSA certificate chains to pebble's root and names the MX" OK "$(live_verify ecdsa)"
+	check "3: $c: the live keys are the new ones" \
+		test "$(roll_live_spki rsa) $(roll_live_spki ecdsa)" = \
+		"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")"
+	check "3: $c: the new keys' 3 1 1 records served on all three servers" \
+		roll_all_serve "$(roll_rec "$NEW_RSA")" "$(roll_rec "$NEW_EC")"
+	check "3: $c: the previous keys' records gone from all three servers" \
+		roll_none_serve "$PREV_RSA_REC" "$PREV_EC_REC"
+	check "3: $c: the rollover's two certificates came through acme-$c (the spy's last two runs)" \
+		test "$(grep '^argv=' "$ACME/env.log" | tail -2 | grep -c "/acme-$c ")" = 2
+	check "3: $c: no _acme-challenge record left behind" no_challenge
+}
+CB_LOGS=$ACME/state/certbot/logs
+daemon_rollover certbot
+# certbot's own record: one log file per run (letsencrypt.log, .1, ...),
+# each a run with --csr (its logged arguments) that finalized an order at
+# pebble (its logged POST to the order's finalize URL).
+ncb=$(grep -l -- "--csr" "$CB_LOGS"/letsencrypt.log* 2>/dev/null | xargs -r grep -l "finalize" | wc -l)
+echo "# certbot log files: $(ls "$CB_LOGS" 2>/dev/null | paste -sd' '), $ncb runs with --csr that finalized"
+check "3: certbot: its own logs record two --csr runs that finalized an order at pebble ($ncb)" \
+	test "$ncb" = 2
+daemon_rollover lego
 
 # ---- 4. the command's argv and environment ----------------------------------
 s1=$(sed -n 's/.*secret "\(.*\)".*/\1/p' "$W/bind/keys/pftls.key")

@@ -33,6 +33,7 @@ journald_enter_ns "$0" "$@"
 . tests/lib/rollover.sh
 . tests/lib/pebble.sh
 . tests/lib/acme.sh
+. tests/lib/user_manager.sh
 ROLLD=${PFTLS_DAEMON:-$ROOT/build/pftls-rolld}
 
 for p in pebble uacme dbus-daemon busctl; do
@@ -45,16 +46,14 @@ chmod 755 "$W"
 CG=pftls-acme-unit.$$
 SD_PID= DBUS_PID=
 cleanup() {
-	local h p
+	local p
 	[ -n "$SD_PID" ] && systemctl --user stop pftls-rolld.service >/dev/null 2>&1
 	for p in $SD_PID $DBUS_PID; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 	pebble_stop
 	roll_cleanup
-	for h in /sys/fs/cgroup/*/; do
-		[ -d "$h$CG" ] && find "$h$CG" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
+	um_cgroup_remove "$CG"
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -102,11 +101,8 @@ roll_conf "certificate_command = $ACME/spy $ROOT/examples/acme/acme-uacme $ACME/
 	"control_socket = $W/rt/pftls-roll/control"
 
 # ---- a real systemd: a user manager on a private bus ----------------------------
-mount -t tmpfs -o mode=0755 tmpfs /run/systemd && mkdir -p /run/systemd/system ||
-	{ fail "tmpfs on /run/systemd in the test's mount namespace"; exit 1; }
-export XDG_RUNTIME_DIR=$W/rt XDG_CONFIG_HOME=$W/cfg
-BUS=unix:path=$W/rt/bus
-U=$XDG_CONFIG_HOME/systemd/user
+um_prepare "$W" || { fail "tmpfs on /run/systemd in the test's mount namespace"; exit 1; }
+U=$UM_UNITS
 mkdir -p -m 0700 "$XDG_RUNTIME_DIR" && mkdir -p "$U/pftls-rolld.service.d"
 cat >"$U/pfr-postfix.service" <<EOF
 [Service]
@@ -129,28 +125,8 @@ ReadWritePaths=$ROLL_PF $ROLL_STATE
 StandardError=append:$W/rolld.err
 ProtectHome=tmpfs
 EOF
-dbus-daemon --session --address="$BUS" --nofork >/dev/null 2>"$W/dbus.err" &
-DBUS_PID=$!
-for _ in $(seq 50); do [ -S "$W/rt/bus" ] && break; sleep 0.1; done
-(
-	for h in /sys/fs/cgroup/*/; do
-		[ -e "${h}cgroup.procs" ] && mkdir -p "$h$CG" && echo "$BASHPID" >"$h$CG/cgroup.procs"
-	done
-	# The user manager takes over the cgroup it starts in: only this one.
-	! grep -E '^(0::|[0-9]+:name=systemd:)' /proc/self/cgroup | grep -qv "/$CG\$" || {
-		echo "not moved into a cgroup of its own ($CG): $(paste -sd' ' /proc/self/cgroup)"
-		exit 1
-	}
-	DBUS_SESSION_BUS_ADDRESS=$BUS exec /lib/systemd/systemd --user
-) >"$W/systemd.log" 2>&1 &
-SD_PID=$!
-export DBUS_SESSION_BUS_ADDRESS=$BUS
-owned() {
-	busctl --address="$BUS" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-		NameHasOwner s org.freedesktop.systemd1 2>/dev/null | grep -q true
-}
-for _ in $(seq 100); do owned && break; sleep 0.1; done
-owned || { fail "systemd runs as a user manager: $(tail -3 "$W/systemd.log")"; exit 1; }
+um_start "$W" "$CG" ||
+	{ fail "systemd runs as a user manager: $(tail -3 "$W/systemd.log")"; exit 1; }
 systemctl --user start pfr-postfix.service ||
 	{ fail "the Postfix reload unit starts"; exit 1; }
 
