@@ -146,11 +146,12 @@ check "1: the old keys' records gone from all three servers" \
 	roll_none_serve "$OLD_RSA_REC" "$OLD_EC_REC"
 check "1: no _acme-challenge record left behind" no_challenge
 # (The daemon may first replace the self-signed certificates deployed before
-# the rollover with CA-issued ones for the same keys: 2 more.)
+# the rollover with CA-issued ones for the same keys: up to 2 more; 3 in
+# all was seen once.)
 nob=$(events certificate-obtained | grep -c .) nref=$(events certificate-refused | grep -c .)
 echo "# certificate-obtained $nob, certificate-refused $nref"
-check "1: certificate-obtained for each algorithm (2, or 4 with the daemon's first renewal), no certificate-refused" \
-	test "$nref" = 0 -a \( "$nob" = 2 -o "$nob" = 4 \)
+check "1: certificate-obtained for each algorithm (2, up to 4 with the daemon's first renewal), no certificate-refused" \
+	test "$nref" = 0 -a "$nob" -ge 2 -a "$nob" -le 4
 events certificate-refused | jq -r .MESSAGE | sed 's/^/#   refused: /' | cut -c1-400
 check "1: pebble validated the challenges (its log)" grep -qi 'validat' "$PEB/pebble.log" ||
 	tail -5 "$PEB/pebble.log" | sed 's/^/#   pebble: /'
@@ -223,13 +224,14 @@ daemon_rollover() { # CLIENT
 }
 CB_LOGS=$ACME/state/certbot/logs
 daemon_rollover certbot
-# certbot's own record: one log file per run (letsencrypt.log, .1, ...),
-# each a run with --csr (its logged arguments) that finalized an order at
-# pebble (its logged POST to the order's finalize URL).
-ncb=$(grep -l -- "--csr" "$CB_LOGS"/letsencrypt.log* 2>/dev/null | xargs -r grep -l "finalize" | wc -l)
-echo "# certbot log files: $(ls "$CB_LOGS" 2>/dev/null | paste -sd' '), $ncb runs with --csr that finalized"
-check "3: certbot: its own logs record two --csr runs that finalized an order at pebble ($ncb)" \
-	test "$ncb" = 2
+# certbot's own record, in its logs (all runs, rotated or not): two runs
+# with --csr (its logged arguments), each finalizing an order at pebble
+# (its logged POST to the order's finalize URL).
+ncb=$(cat "$CB_LOGS"/letsencrypt.log* 2>/dev/null | grep -c "Arguments: .*'--csr'")
+nfin=$(cat "$CB_LOGS"/letsencrypt.log* 2>/dev/null | grep -c "Sending POST request to .*finalize")
+echo "# certbot logs: $(ls "$CB_LOGS" 2>/dev/null | paste -sd' '): $ncb runs with --csr, $nfin finalize requests"
+check "3: certbot: its own logs record two --csr runs ($ncb) that finalized orders at pebble ($nfin)" \
+	test "$ncb" = 2 -a "$nfin" -ge 2
 daemon_rollover lego
 
 # ---- 4. the command's argv and environment ----------------------------------
