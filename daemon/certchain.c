@@ -494,6 +494,48 @@ enum pf_chain_verdict certchain_check_fd(int fd, const char *name, const pf_chai
 	return PF_CHAIN_OK;
 }
 
+enum pf_chain_verdict certchain_check_der(const uint8_t *der, size_t len, const char *name,
+					  const pf_chain_policy *policy, pf_chain *ret, pf_err *e)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	const unsigned char *p = der, *end = der + len;
+	enum pf_chain_verdict v = PF_CHAIN_OK;
+	pf_chain out = {0};
+
+	if (!certs)
+		abort();
+	ERR_clear_error();
+	while (v == PF_CHAIN_OK && p < end) {
+		X509 *x = NULL;
+
+		if (sk_X509_num(certs) >= PF_CHAIN_MAX_CERTS) {
+			pf_err_set(e, EINVAL, "%s: more than %d certificates", name,
+				   PF_CHAIN_MAX_CERTS);
+			v = PF_CHAIN_MALFORMED;
+		} else if (!(x = d2i_X509(NULL, &p, (long)(end - p)))) {
+			pf_err_set(e, EINVAL, "%s: certificate %d cannot be parsed", name,
+				   sk_X509_num(certs) + 1);
+			v = PF_CHAIN_MALFORMED;
+		} else if (!sk_X509_push(certs, x)) {
+			abort();
+		}
+	}
+	ERR_clear_error();
+	if (v == PF_CHAIN_OK && sk_X509_num(certs) == 0) {
+		pf_err_set(e, EINVAL, "%s: no certificate", name);
+		v = PF_CHAIN_MALFORMED;
+	}
+	if (v == PF_CHAIN_OK)
+		v = check_chain(name, certs, policy, &out, e);
+	if (v != PF_CHAIN_OK) {
+		sk_X509_pop_free(certs, X509_free);
+		return v;
+	}
+	out.certs = certs;
+	*ret = out;
+	return PF_CHAIN_OK;
+}
+
 enum pf_chain_verdict certchain_check(const char *path, const pf_chain_policy *policy,
 				      pf_chain *ret, pf_err *e)
 {

@@ -104,4 +104,13 @@ enum pf_chain_verdict certchain_check(const char *path, const pf_chain_policy *p
 enum pf_chain_verdict certchain_check_fd(int fd, const char *name, const pf_chain_policy *policy,
 					 pf_chain *ret, pf_err *e);
 
+/*
+ * The same checks, from order on, for the chain a live server presented
+ * (smtp_probe's chain_der: DER certificates back to back, leaf first, at
+ * most PF_CHAIN_MAX_CERTS): what a sender that checks the WebPKI (MTA-STS)
+ * would accept.  name is for messages ("127.0.0.1:25's chain").
+ */
+enum pf_chain_verdict certchain_check_der(const uint8_t *der, size_t len, const char *name,
+					  const pf_chain_policy *policy, pf_chain *ret, pf_err *e);
+
 #endif

@@ -223,6 +223,13 @@ int pf_parse_hostport(const char *s, bool addr_only, pf_hostport *ret, pf_err *e
 	return 0;
 }
 
+const char *pf_hostport_label(const pf_hostport *hp, uint16_t default_port, char *buf, size_t len)
+{
+	snprintf(buf, len, strchr(hp->host, ':') ? "[%s]:%u" : "%s:%u", hp->host,
+		 hp->port ? hp->port : default_port);
+	return buf;
+}
+
 static int parse_hostports(const char *value, bool addr_only, size_t max, pf_hostport_list *ret,
 			   pf_err *e)
 {

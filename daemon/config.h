@@ -180,6 +180,9 @@ int pf_parse_time(const char *s, int64_t *ret);
  * addr_only the host must be an IP address literal.  Returns 0 or -EINVAL
  * with e naming the problem. */
 int pf_parse_hostport(const char *s, bool addr_only, pf_hostport *ret, pf_err *e);
+/* "host:port", or "[addr]:port" for an IPv6 address, into buf; port
+ * default_port when hp's is 0.  Returns buf. */
+const char *pf_hostport_label(const pf_hostport *hp, uint16_t default_port, char *buf, size_t len);
 
 /* Canonical curve name for an accepted curve name or alias, else NULL. */
 const char *pf_canonical_curve(const char *name);

@@ -41,7 +41,7 @@ static const struct {
 	[NET_PROP_REQ] = {"propagation request", 16 * 1024 * 1024},
 	[NET_PROP_REP] = {"propagation reply", 16 * 1024 * 1024},
 	[NET_PROBE_REQ] = {"probe request", 128 * 1024},
-	[NET_PROBE_REP] = {"probe reply", 4096},
+	[NET_PROBE_REP] = {"probe reply", 4096 + PF_PROBE_CHAIN_MAX},
 	[NET_SIGN_REQ] = {"sign request", 4 + NET_DNS_MAX},
 	[NET_SIGN_REP] = {"sign reply", 1024 + 4 + NET_DNS_MAX + 4 + DNS_TSIG_MAC_MAX},
 	[NET_MAC_REQ] = {"MAC check request", 4 + NET_MAC_INPUT_MAX + 4 + DNS_TSIG_MAC_MAX},

@@ -291,9 +291,13 @@ void net_probe_req_free(net_probe_req *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The presented chain travels as an octet string (chain, chain_n) and is
+ * copied into res.chain_der once decoded. */
 typedef struct probe_rep_msg {
 	net_status st;
 	pf_probe_result res;
+	const uint8_t *chain;
+	size_t chain_n;
 } probe_rep_msg;
 
 static const nc_field probe_rep_f[] = {
@@ -307,6 +311,7 @@ static const nc_field probe_rep_f[] = {
 	{NC_S(probe_rep_msg, res.verify_error, 0, NC_CL_LINE, "verify error")},
 	{NC_S(probe_rep_msg, res.leaf_sha256, 0, NC_CL_NAME, "leaf digest")},
 	{NC_UX(probe_rep_msg, res.chain_len, 1, 1, 0, 0, UINT8_MAX, "chain length")},
+	{NC_BL(probe_rep_msg, chain, chain_n, 0, PF_PROBE_CHAIN_MAX, "presented chain")},
 };
 static const nc_desc probe_rep_d = NC_DESC(probe_rep_msg, probe_rep_f);
 
@@ -324,11 +329,13 @@ static void probe_rep_check(nc_reader *r, void *s, const void *ctx)
 		nc_bad(r, "leaf digest is not 64 lowercase hex digits");
 	else if (res->dane_ok && !res->dane_checked)
 		nc_bad(r, "DANE valid without a check");
+	else if (((const probe_rep_msg *)s)->chain_n && (res->chain_len == 0 || ll == 0))
+		nc_bad(r, "a presented chain without its leaf");
 }
 
 void net_enc_probe_rep(net_buf *b, const net_status *st, const pf_probe_result *res)
 {
-	probe_rep_msg m = {net_status_norm(st), *res};
+	probe_rep_msg m = {net_status_norm(st), *res, res->chain_der, res->chain_der_len};
 
 	/* No array: nothing to refuse. */
 	(void)nc_encode(b, NET_PROBE_REP, &probe_rep_d, &m, NULL);
@@ -342,6 +349,8 @@ int net_dec_probe_rep(const net_buf *b, net_status *ret_st, pf_probe_result *ret
 	if ((rc = nc_decode(b, NET_PROBE_REP, &probe_rep_d, &m, probe_rep_check, NULL, e)) < 0)
 		return rc;
 	*ret_st = m.st;
+	memcpy(m.res.chain_der, m.chain, m.chain_n);
+	m.res.chain_der_len = m.chain_n;
 	*ret = m.res;
 	return 0;
 }

@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "dnssec.h"
-#include "dnssec_walk.h"
 #include "roll_audit.h"
 #include "roll_int.h"
 #include "status.h"
@@ -110,128 +109,68 @@ static void note_server(pf_audit_result *a, const char *name, unsigned served, u
 	a->servers[a->n_servers++].wanted = wanted;
 }
 
+/* An audit of the next keys' records (next) or the deployed ones', as the
+ * walks report to it. */
+typedef struct audit_walk {
+	pf_audit_result *a;
+	bool next;
+} audit_walk;
+
+/* What a walk saw on the check servers, as findings. */
+static void audit_seen(void *userdata, const roll_seen_item *it)
+{
+	audit_walk *w = userdata;
+	const char *whose = w->next ? "next" : "deployed";
+	const char *label = it->sv ? it->sv->target.addr.label : NULL;
+	char subj[160];
+
+	switch (it->what) {
+	case ROLL_SEEN_NO_DNS:
+		add(w->a, PF_EV_AUDIT_INCOMPLETE, it->zone ? it->zone : "dns", NULL, "%s", it->msg);
+		break;
+	case ROLL_SEEN_UNSIGNED:
+		add(w->a, PF_EV_AUDIT_INSECURE, it->zone, NULL, "%s", it->msg);
+		break;
+	case ROLL_SEEN_NO_CHAIN:
+		add(w->a, PF_EV_AUDIT_BOGUS, it->zone, NULL, "%s", it->msg);
+		break;
+	case ROLL_SEEN_SERVER:
+		if (!w->next)
+			note_server(w->a, label, (unsigned)it->sv->n_match, (unsigned)it->wanted);
+		snprintf(subj, sizeof(subj), "%.10s %.64s", whose, label);
+		if (!it->sv->complete)
+			add(w->a, w->next ? PF_EV_AUDIT_NEXT : PF_EV_AUDIT_MISSING, subj, label,
+			    "%s serves %zu of the %zu %s keys' records%s%s", label, it->sv->n_match,
+			    it->wanted, whose, it->sv->note[0] ? ": " : "", it->sv->note);
+		break;
+	case ROLL_SEEN_RRSET:
+		snprintf(subj, sizeof(subj), "%s %s", label, it->owner);
+		add(w->a, it->verdict == DNS_PROP_BOGUS ? PF_EV_AUDIT_BOGUS : PF_EV_AUDIT_INSECURE,
+		    subj, label, "%s", it->msg);
+		break;
+	case ROLL_SEEN_ZONE_DONE:
+		break;
+	}
+}
+
+/* What the endpoint walk saw, as findings. */
+static void audit_endpoint(void *userdata, const roll_endpoint_seen *s)
+{
+	char subj[160];
+
+	if (s->ok)
+		return;
+	snprintf(subj, sizeof(subj), "%.100s %.10s", s->label, pf_alg_name(s->alg));
+	add(userdata, PF_EV_AUDIT_ENDPOINT, subj, s->label, "%s", s->msg);
+}
+
 /* The records idx[0..n) of r->st on every check server of every zone:
  * served, and (for the deployed keys) validated. */
 static void audit_servers(pf_roll *r, const size_t *idx, size_t n, bool next, pf_audit_result *a)
 {
-	dns_prop_want *want = pf_calloc(n + 1, sizeof(*want));
-	enum pf_event missing = next ? PF_EV_AUDIT_NEXT : PF_EV_AUDIT_MISSING;
-	const char *whose = next ? "next" : "deployed";
-	dns_net_opts no;
-	pf_err e = {0};
+	audit_walk w = {.a = a, .next = next};
 
-	dns_net_opts_default(&no);
-	if (roll_zones(r, &e) < 0) {
-		add(a, PF_EV_AUDIT_INCOMPLETE, "dns", NULL, "%s", e.msg);
-		free(want);
-		return;
-	}
-	for (size_t z = 0; z < r->n_zones; z++) {
-		size_t m = roll_wants_in_zone(r, idx, n, &r->zones[z], true, want);
-		dns_prop_dnssec sec = {0};
-		dns_prop_round rd = {0};
-		pf_err we = {0};
-		bool chain;
-		int rc;
-
-		if (m == 0)
-			continue;
-		chain = !next && dnssec_walk(r->ops->discover, r->ops_data, r->cfg, &r->zones[z],
-					     &sec, &we) == 0;
-		no.dnssec = chain ? &sec : NULL;
-		rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, &e);
-		no.dnssec = NULL;
-		dnssec_walk_free(&sec);
-		if (rc < 0) {
-			add(a, PF_EV_AUDIT_INCOMPLETE, r->zones[z].zone, NULL, "%s", e.msg);
-			pf_err_clear(&e);
-			continue;
-		}
-		if (!next && !rd.zone_signed)
-			add(a, PF_EV_AUDIT_INSECURE, rd.zone, NULL,
-			    "zone %s is not DNSSEC-signed: DANE protects nothing", rd.zone);
-		else if (!next && !chain)
-			add(a, PF_EV_AUDIT_BOGUS, rd.zone, NULL, "%s", we.msg);
-		for (size_t s = 0; s < rd.n_servers; s++) {
-			const dns_prop_server *sv = &rd.servers[s];
-			const char *label = sv->target.addr.label;
-			char subj[160];
-
-			if (!next)
-				note_server(a, label, (unsigned)sv->n_match, (unsigned)m);
-			snprintf(subj, sizeof(subj), "%.10s %.64s", whose, label);
-			if (!sv->complete)
-				add(a, missing, subj, label,
-				    "%s serves %zu of the %zu %s keys' records%s%s", label,
-				    sv->n_match, m, whose, sv->note[0] ? ": " : "", sv->note);
-			for (size_t k = 0; !next && k < rd.n_owners; k++) {
-				const dns_prop_rrset *rs = &sv->rrsets[k];
-
-				snprintf(subj, sizeof(subj), "%s %s", label, rd.owners[k]);
-				if (!rs->n_rr)
-					continue;
-				if (rs->dnssec == DNS_PROP_BOGUS)
-					add(a, PF_EV_AUDIT_BOGUS, subj, label,
-					    "%s: %s TLSA bogus: %s", label, rd.owners[k],
-					    rs->dnssec_msg);
-				else if (rs->dnssec == DNS_PROP_INSECURE)
-					add(a, PF_EV_AUDIT_INSECURE, subj, label,
-					    "%s: %s TLSA insecure: %s", label, rd.owners[k],
-					    rs->dnssec_msg);
-				else if (rs->dnssec == DNS_PROP_VALIDATES && rs->sig_expiry &&
-					 (!a->sig_expiry ||
-					  (int64_t)rs->sig_expiry < a->sig_expiry))
-					a->sig_expiry = (int64_t)rs->sig_expiry;
-			}
-		}
-		dns_prop_round_free(&rd);
-	}
-	free(want);
-}
-
-/* Every verify endpoint x deployed algorithm: the deployed key presented,
- * DANE-valid against its records. */
-static void audit_endpoints(pf_roll *r, const size_t *idx, size_t n, pf_audit_result *a)
-{
-	pf_hostport_list eps = {0};
-
-	roll_endpoints(r, &eps);
-	for (size_t i = 0; i < eps.n && n; i++) {
-		char label[PF_ENDPOINT_BUF];
-
-		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
-			 eps.v[i].port ? eps.v[i].port : 25);
-		for (int al = 0; al < PF_ALG_COUNT; al++) {
-			const pf_state_key *k = &r->st.keys[al];
-			const char *an = pf_alg_name((enum pf_alg)al);
-			pf_tlsa_rdata *rds;
-			pf_probe_result res;
-			char subj[160];
-			pf_err e = {0};
-			size_t m;
-
-			if (!k->present || !pf_state_key_has_next(k))
-				continue;
-			snprintf(subj, sizeof(subj), "%.100s %.10s", label, an);
-			rds = pf_calloc(n + 1, sizeof(*rds));
-			m = roll_distinct_rdata(&r->st, idx, n, (enum pf_alg)al, rds);
-			if (r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds,
-					  m, (enum pf_probe_want)al, PROBE_TIMEOUT_MS, &res,
-					  &e) < 0)
-				add(a, PF_EV_AUDIT_ENDPOINT, subj, label, "%s", e.msg);
-			else if (strcmp(res.spki_sha256, k->next_spki) != 0)
-				add(a, PF_EV_AUDIT_ENDPOINT, subj, label,
-				    "%s presents an %s key %.16s... that is not the deployed "
-				    "%.16s...",
-				    label, an, res.spki_sha256, k->next_spki);
-			else if (!res.dane_ok)
-				add(a, PF_EV_AUDIT_ENDPOINT, subj, label,
-				    "%s: the deployed %s key does not DANE-validate: %s", label, an,
-				    res.verify_error);
-			free(rds);
-		}
-	}
-	free(eps.v);
+	roll_walk_servers(r, idx, n, !next, &a->sig_expiry, audit_seen, &w);
 }
 
 /* A phase with next keys published and not yet deployed; a phase this
@@ -290,7 +229,9 @@ void roll_audit_run(pf_roll *r, pf_audit_result *ret)
 	idx = pf_calloc(r->st.n_records + 1, sizeof(size_t));
 	n = roll_select_records(&r->st, PF_ROLE_NEXT, idx);
 	audit_servers(r, idx, n, false, ret);
-	audit_endpoints(r, idx, n, ret);
+	/* Every verify endpoint x deployed algorithm: the deployed key
+	 * presented, DANE-valid against its records. */
+	roll_walk_endpoints(r, idx, n, audit_endpoint, ret);
 	/* main.cf against the state: a deployed key it knows of neither as
 	 * the next nor as the old one was put there by hand. */
 	for (int al = 0; al < PF_ALG_COUNT; al++) {

@@ -20,7 +20,17 @@
  * Any failure is a certificate-refused journal error with the command's
  * message or the chain's verdict, nothing is deployed, and -EAGAIN is
  * returned: roll_run's transient path retries with its bounded back-off,
- * the current key staying live.  The state file gains nothing: the files
+ * the current key staying live.
+ *
+ * Every chain the command gives and the checks accept is also kept, public
+ * and alone, in state_directory/ca-retry-ALG.pem (reuse_path).  When a
+ * later step fails (the reload, the verification of the live server) the
+ * retry takes that chain instead of asking the CA again, as long as it
+ * still passes every check (our key, the names, valid for longer than
+ * certificate_renew_before, certificate_ca_file) and is not the one
+ * deployed now: a local fault that persists must not spend the CA's rate
+ * limits (Let's Encrypt's 5 duplicate certificates a week) on identical
+ * certificates.  The state file gains nothing: the files
  * are named from the key file's stamp, and after a deploy main.cf says
  * which certificate is in service.
  */
@@ -113,6 +123,22 @@ static char *twin_of_combined(const char *path)
 	return pf_asprintf("%.*s%.*scert%s", (int)dl, path, (int)pl, b, b + pl + strlen("chain"));
 }
 
+/* The command's deadline: CERT_COMMAND_TIMEOUT_MS.  The tree's build (with
+ * the fault-injection points, never the Debian package's) takes a shorter
+ * one from PFTLS_CERT_COMMAND_TIMEOUT_MS, 1000 to 120000, so that
+ * tests/integ/acme_timeout.sh need not wait two minutes. */
+static int cert_command_timeout_ms(void)
+{
+#ifdef PFTLS_FAULT_INJECTION
+	const char *env = getenv("PFTLS_CERT_COMMAND_TIMEOUT_MS");
+	long t = env ? strtol(env, NULL, 10) : 0;
+
+	if (t >= 1000 && t <= CERT_COMMAND_TIMEOUT_MS)
+		return (int)t;
+#endif
+	return CERT_COMMAND_TIMEOUT_MS;
+}
+
 /* One "NAME=value" of the command's environment (command.h). */
 static char *env_var(const char *name, const char *value)
 {
@@ -138,16 +164,105 @@ static void remove_work_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* Where the last chain the command gave for alg is kept for a retry. */
+static char *reuse_path(const pf_roll *r, enum pf_alg alg)
+{
+	return pf_asprintf("%s/ca-retry-%s.pem", r->cfg->state_directory, pf_alg_name(alg));
+}
+
+/*
+ * The kept chain of alg, checked now as a new one is (pol: our key, the
+ * names, more than certificate_renew_before left, certificate_ca_file),
+ * into *ret, unless its serial is skip_serial (the certificate deployed
+ * now: "renew" wants another).  Returns true when it may be deployed; a
+ * kept chain that no longer passes is removed, with the reason as
+ * progress.
+ */
+static bool reuse_kept(pf_roll *r, enum pf_alg alg, const pf_chain_policy *pol,
+		       const char *skip_serial, pf_chain *ret)
+{
+	char *path = reuse_path(r, alg);
+	enum pf_chain_verdict v;
+	pf_err e = {0};
+	struct stat sb;
+	bool ok = false;
+
+	if (lstat(path, &sb) < 0)
+		goto out;
+	v = certchain_check(path, pol, ret, &e);
+	if (v == PF_CHAIN_OK && skip_serial && strcmp(ret->serial, skip_serial) == 0) {
+		certchain_free(ret);
+		memset(ret, 0, sizeof(*ret));
+	} else if (v == PF_CHAIN_OK) {
+		ok = true;
+	} else {
+		roll_progress(r, "the %s certificate obtained earlier is not reused (%s): %s",
+			      pf_alg_name(alg), certchain_verdict_name(v), e.msg);
+		unlink(path);
+	}
+out:
+	free(path);
+	return ok;
+}
+
+/* Keep an accepted chain for a retry (reuse_kept); best effort. */
+static void keep_for_retry(pf_roll *r, enum pf_alg alg, const pf_chain *c)
+{
+	char *path = reuse_path(r, alg);
+	pf_err e = {0};
+
+	unlink(path);
+	if (certchain_write(path, c, &e) < 0)
+		roll_progress(r, "the %s certificate is not kept for a retry: %s", pf_alg_name(alg),
+			      e.msg);
+	free(path);
+}
+
+/* The serial of the CA-issued chain in pub, when it reads as one (no
+ * check of its dates or trust: only to tell it from a kept one). */
+static bool serial_of(pf_roll *r, const char *pub, const char *keyfile, char serial[41])
+{
+	pf_strv hosts = {0};
+	pf_pubkey pk = {0};
+	pf_chain c = {0};
+	pf_err e = {0};
+	bool ok = false;
+
+	if (!pub || roll_tlsa_hosts(r, &hosts, &e) < 0 ||
+	    keystore_load_pubkey(keyfile, &pk, &e) < 0)
+		goto out;
+	{
+		pf_chain_policy pol = {.key = &pk,
+				       .hostnames = &hosts,
+				       .ca_file = r->cfg->certificate_ca_file,
+				       .renew_before = {.percent = false, .value = 0},
+				       .now = roll_now(r)};
+
+		if (certchain_check(pub, &pol, &c, &e) == PF_CHAIN_OK) {
+			snprintf(serial, 41, "%s", c.serial);
+			ok = true;
+			certchain_free(&c);
+		}
+	}
+out:
+	pf_pubkey_free(&pk);
+	pf_strv_clear(&hosts);
+	return ok;
+}
+
 /*
  * Obtain and write a CA-issued certificate for the key in keyfile (one of
- * ours, key_stamp_of): CSR, command, check, files.  *ret_key and *ret_cert
+ * ours, key_stamp_of): CSR, command, check, files; or the chain kept from
+ * an earlier attempt for the same key (reuse_kept), unless it is the one
+ * in deployed_pub (NULL: none to tell apart).  *ret_key and *ret_cert
  * (the caller frees them) are what a deploy puts into main.cf: the key
  * file and the chain-alone file, or the combined file twice.  *ret_not_after
  * is the new leaf's notAfter.  Every failure is logged (certificate-refused)
  * and returned as -EAGAIN with e saying why.
  */
-static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combined_out,
-		  char **ret_key, char **ret_cert, int64_t *ret_not_after, pf_err *e)
+static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, const char *deployed_pub,
+		  bool combined_out, char **ret_key, char **ret_cert, int64_t *ret_not_after,
+		  pf_err *e)
 {
 	const pf_config *cfg = r->cfg;
 	char kstamp[16], *dir = NULL, *csr = NULL, *csr_path = NULL, *chain_path = NULL;
@@ -159,7 +274,8 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 	pf_strv hosts = {0};
 	pf_chain chain = {0};
 	pf_cmd_result res;
-	bool combined_in, have_chain = false;
+	bool combined_in, have_chain = false, reused = false;
+	char skip[41] = "";
 	struct stat sb;
 	int64_t now = roll_now(r);
 	int rc;
@@ -174,6 +290,19 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 	    (rc = keystore_pubkey_of_key(key, &pk, e)) < 0 ||
 	    (rc = keystore_csr_pem_cn(key, &hosts, &csr, e)) < 0)
 		goto out;
+	{
+		pf_chain_policy pol = {.key = &pk,
+				       .hostnames = &hosts,
+				       .ca_file = cfg->certificate_ca_file,
+				       .renew_before = cfg->certificate_renew_before,
+				       .now = now};
+		bool has_skip = serial_of(r, deployed_pub, keyfile, skip);
+
+		if (reuse_kept(r, alg, &pol, has_skip ? skip : NULL, &chain)) {
+			have_chain = reused = true;
+			goto write;
+		}
+	}
 	dir = pf_asprintf("%s/cert.XXXXXX", cfg->state_directory);
 	if (!mkdtemp(dir)) {
 		rc = pf_err_set(e, errno, "cannot make a directory for the CSR in %s: %s",
@@ -198,7 +327,7 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 
 		roll_progress(r, "running certificate_command for the %s key", pf_alg_name(alg));
 		rc = command_run("certificate_command", cfg->certificate_command, env,
-				 CERT_COMMAND_TIMEOUT_MS, &res, e);
+				 cert_command_timeout_ms(), &res, e);
 	}
 	if (rc < 0)
 		goto out;
@@ -218,7 +347,9 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 			goto out;
 		}
 		have_chain = true;
+		keep_for_retry(r, alg, &chain);
 	}
+write:
 	out_cert = ca_file_name(r, alg, false, kstamp, now);
 	if ((rc = certchain_write(out_cert, &chain, e)) < 0)
 		goto out;
@@ -233,14 +364,25 @@ static int obtain(pf_roll *r, enum pf_alg alg, const char *keyfile, bool combine
 			goto out;
 		}
 	}
-	pf_journal_state_event(&r->st, now, PF_EV_CERT_OBTAINED, NULL,
-			       "CA-issued certificate for the %s key %s obtained (serial %s, valid "
-			       "until %lld, renewal due at %lld): %s",
-			       pf_alg_name(alg), pk.spki_sha256, chain.serial,
-			       (long long)chain.not_after, (long long)chain.renew_at,
-			       combined_out ? out_chain : out_cert);
-	roll_progress(r, "certificate: %s key, serial %s, %s", pf_alg_name(alg), chain.serial,
-		      combined_out ? out_chain : out_cert);
+	if (reused)
+		pf_journal_state_event(
+			&r->st, now, PF_EV_CERT_OBTAINED, NULL,
+			"reusing the CA-issued certificate for the %s key %s obtained by an "
+			"earlier "
+			"attempt (serial %s, valid until %lld, renewal due at %lld): it passes "
+			"every check again, the CA is not asked for another: %s",
+			pf_alg_name(alg), pk.spki_sha256, chain.serial, (long long)chain.not_after,
+			(long long)chain.renew_at, combined_out ? out_chain : out_cert);
+	else
+		pf_journal_state_event(&r->st, now, PF_EV_CERT_OBTAINED, NULL,
+				       "CA-issued certificate for the %s key %s obtained (serial "
+				       "%s, valid until %lld, renewal due at %lld): %s",
+				       pf_alg_name(alg), pk.spki_sha256, chain.serial,
+				       (long long)chain.not_after, (long long)chain.renew_at,
+				       combined_out ? out_chain : out_cert);
+	roll_progress(r, "certificate: %s key, serial %s, %s%s", pf_alg_name(alg), chain.serial,
+		      combined_out ? out_chain : out_cert,
+		      reused ? " (reused from an earlier attempt, not asked of the CA again)" : "");
 	*ret_not_after = chain.not_after;
 	if (combined_out) {
 		*ret_key = pf_strdup(out_chain);
@@ -346,8 +488,8 @@ int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e)
 
 		if (!k->present || !pf_state_key_has_next(k))
 			continue;
-		rc = obtain(r, (enum pf_alg)a, k->next_key, combined, &ret->key[a], &ret->cert[a],
-			    &na, e);
+		rc = obtain(r, (enum pf_alg)a, k->next_key, NULL, combined, &ret->key[a],
+			    &ret->cert[a], &na, e);
 		if (rc < 0) {
 			roll_cert_files_free(ret);
 			/* The events are in the state, for status. */
@@ -443,71 +585,6 @@ out:
 	return at;
 }
 
-/* Renew alg's deployed certificate now: obtain, one postconf -e, check,
- * reload.  Returns 0 (nothing of ours deployed: 0 too, *ret_done false)
- * or -errno. */
-static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup, bool *ret_done,
-		     bool *ret_attempted, pf_err *e)
-{
-	char *keyfile = NULL, *pub = NULL, *nk = NULL, *nc = NULL;
-	pf_strv settings = {0};
-	bool combined, full_check;
-	int64_t at, na_old, na = 0, now = roll_now(r);
-	int rc;
-
-	*ret_done = false;
-	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0)
-		return rc;
-	at = renew_moment(r, keyfile, pub, &na_old);
-	if (only_due && at > now) {
-		if (wakeup && (*wakeup == 0 || at < *wakeup))
-			*wakeup = at;
-		goto out;
-	}
-	*ret_attempted = true;
-	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
-		goto out;
-	rc = obtain(r, alg, keyfile, combined, &nk, &nc, &na, e);
-	if (rc < 0) {
-		/* A CA-issued one of ours nearing its end (a self-signed one
-		 * being replaced expires in a century: certificate-refused
-		 * says enough). */
-		if (only_due && pub)
-			pf_journal_state_event(
-				&r->st, now, PF_EV_CERT_EXPIRING, NULL,
-				"the deployed %s certificate %s is due for renewal%s and renewal "
-				"fails: %.200s",
-				pf_alg_name(alg), pub, na_old ? "" : " (it no longer verifies)",
-				e->msg);
-		goto out;
-	}
-	rc = r->ops->deploy_settings(r->ops_data, alg, nk, nc, &settings, e);
-	if (rc == 0)
-		rc = r->ops->set(r->ops_data, &settings, e);
-	if (rc == 0)
-		rc = r->ops->check(r->ops_data, full_check, &settings, e);
-	if (rc == 0)
-		rc = r->ops->reload(r->ops_data, e);
-	if (rc == 0) {
-		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CERT_RENEWED, NULL,
-				       "the %s certificate was renewed on the same key: %s in "
-				       "main.cf, Postfix reloaded, no DNS change",
-				       pf_alg_name(alg), nc);
-		roll_progress(r, "renewed: %s certificate %s", pf_alg_name(alg), nc);
-		*ret_done = true;
-		at = certchain_renew_at(&r->cfg->certificate_renew_before, now, na);
-		if (wakeup && (*wakeup == 0 || at < *wakeup))
-			*wakeup = at;
-	}
-out:
-	pf_strv_clear(&settings);
-	free(keyfile);
-	free(pub);
-	free(nk);
-	free(nc);
-	return rc;
-}
-
 /*
  * After a renewal of alg: every endpoint presents the key, DANE-valid
  * against the key's records (which did not change), with the CA-issued
@@ -534,8 +611,7 @@ static int verify_renewed(pf_roll *r, enum pf_alg alg, pf_err *e)
 	for (size_t i = 0; rc == 0 && i < eps.n; i++) {
 		char label[PF_ENDPOINT_BUF];
 
-		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
-			 eps.v[i].port ? eps.v[i].port : 25);
+		pf_hostport_label(&eps.v[i], 25, label, sizeof(label));
 		for (int attempt = 0;; attempt++) {
 			pf_probe_result res;
 			const char *host = r->cfg->tlsa_hostnames.n ? r->cfg->tlsa_hostnames.v[0]
@@ -572,16 +648,144 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * The renewed certificate of alg failed its verification, or main.cf's
+ * check or the reload failed after main.cf changed (verified says which; e
+ * says why): a verification-failed (or server-error) entry, main.cf's TLS
+ * settings back as snap holds them, Postfix reloaded, the new files
+ * removed.  Returns -EPROTO with e saying what failed and what was
+ * restored.
+ */
+static int renew_rollback(pf_roll *r, enum pf_alg alg, const pf_snapshot *snap, const char *nc,
+			  bool combined, bool verified, pf_err *e)
+{
+	char why[PF_STATE_MAX_TEXT];
+	pf_err e2 = {0};
+	int rc;
+
+	snprintf(why, sizeof(why), "the renewed %s certificate %s: %.300s", pf_alg_name(alg), nc,
+		 e->msg);
+	pf_journal_state_event(&r->st, roll_now(r),
+			       verified ? PF_EV_VERIFICATION_FAILED : PF_EV_SERVER_ERROR, NULL,
+			       "%s", why);
+	rc = r->ops->restore(r->ops_data, snap, &e2);
+	if (rc == 0)
+		rc = r->ops->reload(r->ops_data, &e2);
+	if (rc < 0)
+		return pf_err_set(e, EPROTO, "%s; ROLLBACK FAILED TOO: %.200s", why, e2.msg);
+	pf_journal_state_event(&r->st, roll_now(r), PF_EV_ROLLBACK_DONE, NULL,
+			       "previous main.cf settings restored and Postfix reloaded after: %s",
+			       why);
+	roll_progress(r, "rolled back: %s", why);
+	/* Written by obtain a moment ago, under names never used before. */
+	if (combined) {
+		char *twin = twin_of_combined(nc);
+
+		unlink(twin);
+		free(twin);
+	}
+	unlink(nc);
+	return pf_err_set(e, EPROTO, "%s; main.cf restored, the previous certificate is live", why);
+}
+
+/* Renew alg's deployed certificate now: obtain, one postconf -e, check,
+ * reload, verify (verify_renewed; a failure after main.cf changed puts it
+ * back).  Returns 0 (nothing of ours deployed: 0 too, *ret_done false) or
+ * -errno; *ret_logged tells whether the failure is in the journal. */
+static int renew_one(pf_roll *r, enum pf_alg alg, bool only_due, int64_t *wakeup, bool *ret_done,
+		     bool *ret_attempted, bool *ret_logged, pf_err *e)
+{
+	char *keyfile = NULL, *pub = NULL, *nk = NULL, *nc = NULL;
+	pf_snapshot snap = {0};
+	pf_strv settings = {0};
+	bool combined, full_check, changed = false;
+	int64_t at, na_old, na = 0, now = roll_now(r);
+	int rc;
+
+	*ret_done = *ret_logged = false;
+	if ((rc = deployed_ours(r, alg, &keyfile, &pub, &combined, e)) <= 0)
+		return rc;
+	at = renew_moment(r, keyfile, pub, &na_old);
+	if (only_due && at > now) {
+		if (wakeup && (*wakeup == 0 || at < *wakeup))
+			*wakeup = at;
+		goto out;
+	}
+	*ret_attempted = true;
+	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
+		goto out;
+	rc = obtain(r, alg, keyfile, pub, combined, &nk, &nc, &na, e);
+	if (rc < 0) {
+		*ret_logged = true; /* certificate-refused */
+		/* A CA-issued one of ours nearing its end (a self-signed one
+		 * being replaced expires in a century: certificate-refused
+		 * says enough). */
+		if (only_due && pub)
+			pf_journal_state_event(
+				&r->st, now, PF_EV_CERT_EXPIRING, NULL,
+				"the deployed %s certificate %s is due for renewal%s and renewal "
+				"fails: %.200s",
+				pf_alg_name(alg), pub, na_old ? "" : " (it no longer verifies)",
+				e->msg);
+		goto out;
+	}
+	rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &snap, e);
+	if (rc == 0)
+		rc = r->ops->deploy_settings(r->ops_data, alg, nk, nc, &settings, e);
+	if (rc == 0 && (rc = r->ops->set(r->ops_data, &settings, e)) == 0)
+		changed = true;
+	if (rc == 0)
+		rc = r->ops->check(r->ops_data, full_check, &settings, e);
+	if (rc == 0)
+		rc = r->ops->reload(r->ops_data, e);
+	if (rc == 0 && (rc = verify_renewed(r, alg, e)) < 0) {
+		rc = renew_rollback(r, alg, &snap, nc, combined, true, e);
+		*ret_logged = true;
+	} else if (rc < 0 && changed) {
+		rc = renew_rollback(r, alg, &snap, nc, combined, false, e);
+		*ret_logged = true;
+	}
+	if (rc == 0) {
+		pf_journal_state_event(&r->st, roll_now(r), PF_EV_CERT_RENEWED, NULL,
+				       "the %s certificate was renewed on the same key: %s in "
+				       "main.cf, Postfix reloaded, no DNS change",
+				       pf_alg_name(alg), nc);
+		roll_progress(r, "renewed: %s certificate %s", pf_alg_name(alg), nc);
+		*ret_done = true;
+		at = certchain_renew_at(&r->cfg->certificate_renew_before, now, na);
+		if (wakeup && (*wakeup == 0 || at < *wakeup))
+			*wakeup = at;
+	}
+out:
+	pf_snapshot_free(&snap);
+	pf_strv_clear(&settings);
+	free(keyfile);
+	free(pub);
+	free(nk);
+	free(nc);
+	return rc;
+}
+
 void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 {
 	pf_err e = {0};
-	bool any_failed = false, attempted = false, done;
+	bool any_failed = false, attempted = false, done, logged;
 
 	if (!r->cfg->certificate_command || spki_records_only(r, &e) < 0)
 		return;
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
-		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &attempted, &e) < 0)
+		if (renew_one(r, (enum pf_alg)a, true, wakeup, &done, &attempted, &logged, &e) <
+		    0) {
 			any_failed = true;
+			/* Never silent: main.cf unreadable, the reload unit
+			 * unreachable, ... (the command's own failures are
+			 * certificate-refused already). */
+			if (!logged)
+				pf_journal_state_event(
+					&r->st, roll_now(r), PF_EV_SERVER_ERROR, NULL,
+					"renewal of the %s certificate failed: %.300s",
+					pf_alg_name((enum pf_alg)a), e.msg);
+		}
 		pf_err_clear(&e);
 	}
 	/* Nothing was due: nothing to save. */
@@ -603,7 +807,7 @@ void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 int roll_renew(pf_roll *r, pf_err *e)
 {
 	int rc, n = 0;
-	bool done, attempted = false;
+	bool done, attempted = false, logged;
 
 	if (!r->cfg->certificate_command)
 		return pf_err_usage(e, "renew: certificate_command is not set: the certificates "
@@ -615,9 +819,7 @@ int roll_renew(pf_roll *r, pf_err *e)
 		return rc;
 	}
 	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
-		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, &attempted, e);
-		if (rc == 0 && done)
-			rc = verify_renewed(r, (enum pf_alg)a, e);
+		rc = renew_one(r, (enum pf_alg)a, false, NULL, &done, &attempted, &logged, e);
 		n += done;
 	}
 	if (rc == 0 && n == 0)
@@ -669,6 +871,41 @@ int roll_cert_check_live(pf_roll *r, enum pf_alg alg, const pf_probe_result *res
 			      certchain_verdict_name(v));
 		rc = -EPROTO;
 		goto out;
+	}
+	/* What an MTA-STS sender checks (RFC 8461 4.2): the chain the server
+	 * presents verifies against the trust anchors and names the MX.  Not
+	 * implied by the deployed file verifying: another listener's
+	 * certificate, a process not reloaded, or a chain file without its
+	 * intermediate all present something else. */
+	if (res->chain_der_len == 0) {
+		rc = pf_err_set(e, EPROTO,
+				"%s presents an %s chain of %d certificates larger than %d octets: "
+				"not verified against %s",
+				label, pf_alg_name(alg), res->chain_len, PF_PROBE_CHAIN_MAX,
+				r->cfg->certificate_ca_file);
+		certchain_free(&c);
+		goto out;
+	}
+	{
+		pf_chain_policy pol = {.key = &pk,
+				       .hostnames = &hosts,
+				       .ca_file = r->cfg->certificate_ca_file,
+				       .renew_before = {.percent = false, .value = 0},
+				       .now = roll_now(r)};
+		pf_chain live = {0};
+
+		v = certchain_check_der(res->chain_der, res->chain_der_len, "presented chain", &pol,
+					&live, e);
+		if (v != PF_CHAIN_OK) {
+			pf_err_prefix(e,
+				      "%s: the %s certificate it presents fails what an MTA-STS "
+				      "sender checks (%s)",
+				      label, pf_alg_name(alg), certchain_verdict_name(v));
+			rc = -EPROTO;
+			certchain_free(&c);
+			goto out;
+		}
+		certchain_free(&live);
 	}
 	if (X509_digest(sk_X509_value(c.certs, 0), EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
 		for (unsigned int i = 0; i < mdlen; i++)

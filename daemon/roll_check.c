@@ -146,6 +146,146 @@ int roll_check(pf_roll *r, FILE *out, pf_err *e)
 	return rc;
 }
 
+/* ---- what is in service, walked for the audit and check --plugin ---- */
+
+void roll_walk_servers(pf_roll *r, const size_t *idx, size_t n, bool dnssec, int64_t *sig_expiry,
+		       roll_seen_fn *fn, void *userdata)
+{
+	dns_prop_want *want = pf_calloc(n + 1, sizeof(*want));
+	dns_net_opts no;
+	pf_err e = {0};
+
+	dns_net_opts_default(&no);
+	if (roll_zones(r, &e) < 0) {
+		fn(userdata, &(roll_seen_item){.what = ROLL_SEEN_NO_DNS, .msg = e.msg});
+		free(want);
+		return;
+	}
+	for (size_t z = 0; z < r->n_zones; z++) {
+		size_t m = roll_wants_in_zone(r, idx, n, &r->zones[z], true, want);
+		dns_prop_dnssec sec = {0};
+		dns_prop_round rd = {0};
+		char why[sizeof(e.msg)];
+		pf_err we = {0};
+		bool chain;
+		int rc;
+
+		if (m == 0)
+			continue;
+		chain = dnssec && dnssec_walk(r->ops->discover, r->ops_data, r->cfg, &r->zones[z],
+					      &sec, &we) == 0;
+		no.dnssec = chain ? &sec : NULL;
+		rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, &e);
+		no.dnssec = NULL;
+		dnssec_walk_free(&sec);
+		if (rc < 0) {
+			fn(userdata, &(roll_seen_item){.what = ROLL_SEEN_NO_DNS,
+						       .zone = r->zones[z].zone,
+						       .msg = e.msg});
+			pf_err_clear(&e);
+			continue;
+		}
+		if (dnssec && !rd.zone_signed) {
+			snprintf(why, sizeof(why),
+				 "zone %s is not DNSSEC-signed: DANE protects nothing", rd.zone);
+			fn(userdata, &(roll_seen_item){.what = ROLL_SEEN_UNSIGNED,
+						       .zone = rd.zone,
+						       .msg = why});
+		} else if (dnssec && !chain) {
+			fn(userdata, &(roll_seen_item){.what = ROLL_SEEN_NO_CHAIN,
+						       .zone = rd.zone,
+						       .msg = we.msg});
+		}
+		for (size_t s = 0; s < rd.n_servers; s++) {
+			const dns_prop_server *sv = &rd.servers[s];
+
+			fn(userdata, &(roll_seen_item){.what = ROLL_SEEN_SERVER,
+						       .zone = rd.zone,
+						       .sv = sv,
+						       .wanted = m,
+						       .zone_signed = rd.zone_signed});
+			for (size_t k = 0; dnssec && k < rd.n_owners; k++) {
+				const dns_prop_rrset *rs = &sv->rrsets[k];
+
+				if (!rs->n_rr)
+					continue;
+				if (rs->dnssec == DNS_PROP_BOGUS ||
+				    rs->dnssec == DNS_PROP_INSECURE) {
+					snprintf(why, sizeof(why), "%s: %s TLSA %s: %s",
+						 sv->target.addr.label, rd.owners[k],
+						 dns_prop_verdict_name(rs->dnssec), rs->dnssec_msg);
+					fn(userdata, &(roll_seen_item){.what = ROLL_SEEN_RRSET,
+								       .zone = rd.zone,
+								       .sv = sv,
+								       .verdict = rs->dnssec,
+								       .owner = rd.owners[k],
+								       .msg = why});
+				} else if (rs->dnssec == DNS_PROP_VALIDATES && rs->sig_expiry &&
+					   (!*sig_expiry ||
+					    (int64_t)rs->sig_expiry < *sig_expiry)) {
+					*sig_expiry = (int64_t)rs->sig_expiry;
+				}
+			}
+		}
+		fn(userdata, &(roll_seen_item){.what = ROLL_SEEN_ZONE_DONE, .zone = rd.zone});
+		dns_prop_round_free(&rd);
+	}
+	free(want);
+}
+
+void roll_walk_endpoints(pf_roll *r, const size_t *idx, size_t n, roll_endpoint_fn *fn,
+			 void *userdata)
+{
+	pf_hostport_list eps = {0};
+
+	roll_endpoints(r, &eps);
+	for (size_t i = 0; i < eps.n && n; i++) {
+		char label[PF_ENDPOINT_BUF];
+
+		pf_hostport_label(&eps.v[i], 25, label, sizeof(label));
+		for (int a = 0; a < PF_ALG_COUNT; a++) {
+			const pf_state_key *k = &r->st.keys[a];
+			const char *an = pf_alg_name((enum pf_alg)a);
+			roll_endpoint_seen s = {.label = label, .alg = (enum pf_alg)a};
+			pf_tlsa_rdata *rds;
+			pf_probe_result res;
+			char where[2 * PF_ENDPOINT_BUF];
+			pf_err e = {0};
+			size_t m;
+
+			if (!k->present || !pf_state_key_has_next(k))
+				continue;
+			rds = pf_calloc(n + 1, sizeof(*rds));
+			m = roll_distinct_rdata(&r->st, idx, n, (enum pf_alg)a, rds);
+			if (r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds,
+					  m, (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, &e) < 0)
+				; /* e says why */
+			else if (strcmp(res.spki_sha256, k->next_spki) != 0)
+				pf_err_set(
+					&e, EPROTO,
+					"%s presents an %s key %.16s... that is not the deployed "
+					"%.16s...",
+					roll_probe_label(&eps.v[i], &res, where, sizeof(where)), an,
+					res.spki_sha256, k->next_spki);
+			else if (!res.dane_ok)
+				pf_err_set(&e, EPROTO,
+					   "%s: the deployed %s key does not DANE-validate: %s",
+					   roll_probe_label(&eps.v[i], &res, where, sizeof(where)),
+					   an, res.verify_error);
+			else if (roll_cert_check_live(r, (enum pf_alg)a, &res, label, &e) < 0)
+				; /* CA-issued: the chain presented verifies against
+				   * certificate_ca_file for the MX (SPEC.md 2.2), as an
+				   * MTA-STS sender checks */
+			else
+				s.ok = true;
+			free(rds);
+			s.msg = e.msg;
+			fn(userdata, &s);
+		}
+	}
+	free(eps.v);
+}
+
 /* ---- check --plugin ---- */
 
 /* What the plugin pass found. */
@@ -156,6 +296,7 @@ typedef struct plugin_report {
 	int64_t sig_expiry;         /* earliest validated TLSA chain signature; 0: none */
 	enum pf_plugin_state state; /* OK, CRITICAL or UNKNOWN so far */
 	char why[400];              /* the first problem */
+	char gap[768];              /* a zone's first server missing records */
 } plugin_report;
 
 const char *roll_plugin_state_name(enum pf_plugin_state s)
@@ -187,126 +328,52 @@ static void plugin_text(FILE *out, const char *s)
 		fputc(*s == '|' ? '/' : ((unsigned char)*s < 0x20 ? ' ' : *s), out);
 }
 
-/* Every check server of every zone: does it serve every deployed key's
- * record, signed when the zone is? */
-static void plugin_servers(pf_roll *r, const size_t *idx, size_t n, plugin_report *rep)
+/* What the walks saw, as the plugin weighs it: a DNS failure is unknown,
+ * every other problem critical. */
+static void plugin_seen(void *userdata, const roll_seen_item *it)
 {
-	dns_prop_want *want = pf_calloc(n + 1, sizeof(*want));
-	dns_net_opts no;
-	pf_err e = {0};
+	plugin_report *rep = userdata;
+	const dns_prop_server *sv = it->sv;
 
-	dns_net_opts_default(&no);
-	if (roll_zones(r, &e) < 0) {
-		problem(rep, PF_PLUGIN_UNKNOWN, "%s", e.msg);
-		free(want);
-		return;
+	switch (it->what) {
+	case ROLL_SEEN_NO_DNS:
+		problem(rep, PF_PLUGIN_UNKNOWN, "%s", it->msg);
+		break;
+	case ROLL_SEEN_UNSIGNED:
+	case ROLL_SEEN_NO_CHAIN:
+	case ROLL_SEEN_RRSET:
+		problem(rep, PF_PLUGIN_CRITICAL, "%s", it->msg);
+		break;
+	case ROLL_SEEN_SERVER:
+		rep->servers++;
+		rep->servers_answered += sv->state != DNS_PROP_NO_ANSWER;
+		if (sv->complete && (!it->zone_signed || sv->all_signed))
+			rep->servers_ok++;
+		else if (!rep->gap[0])
+			snprintf(rep->gap, sizeof(rep->gap),
+				 "%s does not serve every deployed key's record%s%s%s",
+				 sv->target.addr.label, it->zone_signed ? ", signed" : "",
+				 sv->note[0] ? ": " : "", sv->note);
+		break;
+	case ROLL_SEEN_ZONE_DONE:
+		/* A zone's bogus and insecure verdicts come first, then the
+		 * first server that misses records. */
+		if (rep->gap[0])
+			problem(rep, PF_PLUGIN_CRITICAL, "%s", rep->gap);
+		rep->gap[0] = '\0';
+		break;
 	}
-	for (size_t z = 0; z < r->n_zones; z++) {
-		dns_prop_round rd = {0};
-		size_t m = roll_wants_in_zone(r, idx, n, &r->zones[z], true, want);
-
-		if (m == 0)
-			continue;
-		dns_prop_dnssec sec = {0};
-		pf_err we = {0};
-		bool chain = dnssec_walk(r->ops->discover, r->ops_data, r->cfg, &r->zones[z], &sec,
-					 &we) == 0;
-		int rc;
-
-		no.dnssec = chain ? &sec : NULL;
-		rc = r->ops->prop_run(r->ops_data, &r->zones[z], want, m, &no, &rd, &e);
-		no.dnssec = NULL;
-		dnssec_walk_free(&sec);
-		if (rc < 0) {
-			problem(rep, PF_PLUGIN_UNKNOWN, "%s", e.msg);
-			continue;
-		}
-		if (!rd.zone_signed)
-			problem(rep, PF_PLUGIN_CRITICAL,
-				"zone %s is not DNSSEC-signed: DANE protects nothing", rd.zone);
-		else if (!chain)
-			problem(rep, PF_PLUGIN_CRITICAL, "%s", we.msg);
-		/* The verdicts: bogus and insecure are critical; the earliest
-		 * signature expiry of what validates is weighed later. */
-		for (size_t i = 0; i < rd.n_servers; i++)
-			for (size_t k = 0; k < rd.n_owners; k++) {
-				const dns_prop_rrset *rs = &rd.servers[i].rrsets[k];
-
-				if (!rs->n_rr)
-					continue;
-				if (rs->dnssec == DNS_PROP_BOGUS || rs->dnssec == DNS_PROP_INSECURE)
-					problem(rep, PF_PLUGIN_CRITICAL, "%s: %s TLSA %s: %s",
-						rd.servers[i].target.addr.label, rd.owners[k],
-						dns_prop_verdict_name(rs->dnssec), rs->dnssec_msg);
-				else if (rs->dnssec == DNS_PROP_VALIDATES && rs->sig_expiry &&
-					 (!rep->sig_expiry ||
-					  (int64_t)rs->sig_expiry < rep->sig_expiry))
-					rep->sig_expiry = (int64_t)rs->sig_expiry;
-			}
-		for (size_t i = 0; i < rd.n_servers; i++) {
-			const dns_prop_server *sv = &rd.servers[i];
-
-			rep->servers++;
-			rep->servers_answered += sv->state != DNS_PROP_NO_ANSWER;
-			if (sv->complete && (!rd.zone_signed || sv->all_signed))
-				rep->servers_ok++;
-			else
-				problem(rep, PF_PLUGIN_CRITICAL,
-					"%s does not serve every deployed key's record%s%s%s",
-					sv->target.addr.label, rd.zone_signed ? ", signed" : "",
-					sv->note[0] ? ": " : "", sv->note);
-		}
-		dns_prop_round_free(&rd);
-	}
-	if (rep->servers && !rep->servers_answered)
-		problem(rep, PF_PLUGIN_UNKNOWN, "no check server answered (%zu asked)",
-			rep->servers);
-	free(want);
 }
 
-/* Every endpoint x algorithm: does it present the deployed key, and does
- * that DANE-validate against the deployed key's records? */
-static void plugin_endpoints(pf_roll *r, const size_t *idx, size_t n, plugin_report *rep)
+static void plugin_endpoint(void *userdata, const roll_endpoint_seen *s)
 {
-	pf_hostport_list eps = {0};
+	plugin_report *rep = userdata;
 
-	roll_endpoints(r, &eps);
-	for (size_t i = 0; i < eps.n && n; i++) {
-		char label[PF_ENDPOINT_BUF];
-
-		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
-			 eps.v[i].port ? eps.v[i].port : 25);
-		for (int a = 0; a < PF_ALG_COUNT; a++) {
-			const pf_state_key *k = &r->st.keys[a];
-			pf_tlsa_rdata *rds;
-			pf_probe_result res;
-			pf_err e = {0};
-			size_t m = 0;
-
-			if (!k->present || !pf_state_key_has_next(k))
-				continue;
-			rds = pf_calloc(n + 1, sizeof(*rds));
-			m = roll_distinct_rdata(&r->st, idx, n, (enum pf_alg)a, rds);
-			rep->endpoints++;
-			if (r->ops->probe(r->ops_data, &eps.v[i], r->st.records[idx[0]].host, rds,
-					  m, (enum pf_probe_want)a, PROBE_TIMEOUT_MS, &res, &e) < 0)
-				problem(rep, PF_PLUGIN_CRITICAL, "%s", e.msg);
-			else if (strcmp(res.spki_sha256, k->next_spki) != 0)
-				problem(rep, PF_PLUGIN_CRITICAL,
-					"%s presents an %s key %.16s... that is not the deployed "
-					"%.16s...",
-					label, pf_alg_name((enum pf_alg)a), res.spki_sha256,
-					k->next_spki);
-			else if (!res.dane_ok)
-				problem(rep, PF_PLUGIN_CRITICAL,
-					"%s: the deployed %s key does not DANE-validate: %s", label,
-					pf_alg_name((enum pf_alg)a), res.verify_error);
-			else
-				rep->endpoints_ok++;
-			free(rds);
-		}
-	}
-	free(eps.v);
+	rep->endpoints++;
+	if (s->ok)
+		rep->endpoints_ok++;
+	else
+		problem(rep, PF_PLUGIN_CRITICAL, "%s", s->msg);
 }
 
 /* Age of the key file (seconds, -1 unknown) and notAfter of the
@@ -387,8 +454,11 @@ enum pf_plugin_state roll_check_plugin(pf_roll *r, const pf_check_limits *lim, F
 	}
 	idx = pf_calloc(r->st.n_records + 1, sizeof(size_t));
 	n = roll_select_records(&r->st, PF_ROLE_NEXT, idx);
-	plugin_servers(r, idx, n, &rep);
-	plugin_endpoints(r, idx, n, &rep);
+	roll_walk_servers(r, idx, n, true, &rep.sig_expiry, plugin_seen, &rep);
+	if (rep.servers && !rep.servers_answered)
+		problem(&rep, PF_PLUGIN_UNKNOWN, "no check server answered (%zu asked)",
+			rep.servers);
+	roll_walk_endpoints(r, idx, n, plugin_endpoint, &rep);
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
 		if (!dep.key_file[a] || !dep.cert_file[a])
 			continue;

@@ -155,6 +155,54 @@ void roll_report_dnssec(pf_roll *r, const dns_prop_round *rd, const dns_prop_ser
  * per key to out; roll_audit_end puts saved back.  Returns 0 or -errno. */
 int roll_audit_begin(pf_roll *r, FILE *out, pf_tls_files *dep, pf_err *e);
 void roll_audit_end(pf_roll *r, pf_state *saved, FILE *saved_progress, pf_tls_files *dep);
+/* What roll_walk_servers saw, in this order per zone: the zone's own
+ * problem (NO_DNS, UNSIGNED, NO_CHAIN), then each check server's answer
+ * (SERVER) followed by the RRsets it serves bogus or insecure (RRSET), then
+ * ZONE_DONE.  NO_DNS with zone NULL: no zone could be found at all. */
+enum roll_seen {
+	ROLL_SEEN_NO_DNS,    /* the zones, or one zone's round, could not be had */
+	ROLL_SEEN_UNSIGNED,  /* the zone is not DNSSEC-signed */
+	ROLL_SEEN_NO_CHAIN,  /* its chain of trust could not be built */
+	ROLL_SEEN_SERVER,    /* one check server's answer to the round */
+	ROLL_SEEN_RRSET,     /* an RRset that server serves is bogus or insecure */
+	ROLL_SEEN_ZONE_DONE, /* the zone's last word */
+};
+
+typedef struct roll_seen_item {
+	enum roll_seen what;
+	const char *zone;              /* the zone (NO_DNS: NULL for all of them) */
+	const dns_prop_server *sv;     /* SERVER, RRSET */
+	size_t wanted;                 /* SERVER: how many records it was asked for */
+	bool zone_signed;              /* SERVER */
+	enum dns_prop_verdict verdict; /* RRSET: bogus or insecure */
+	const char *owner;             /* RRSET */
+	const char *msg;               /* all but SERVER and ZONE_DONE: what is wrong */
+} roll_seen_item;
+
+typedef void roll_seen_fn(void *userdata, const roll_seen_item *it);
+
+/* The records idx[0..n) of r->st asked of every check server of every zone
+ * (with dnssec, validated, *sig_expiry lowered to the earliest signature
+ * expiry of what validates; 0: none yet), each outcome to fn.  For the
+ * periodic audit and check --plugin (roll_check.c). */
+void roll_walk_servers(pf_roll *r, const size_t *idx, size_t n, bool dnssec, int64_t *sig_expiry,
+		       roll_seen_fn *fn, void *userdata);
+
+/* One verify endpoint x deployed algorithm, as roll_walk_endpoints found it. */
+typedef struct roll_endpoint_seen {
+	const char *label; /* the endpoint, host:port */
+	enum pf_alg alg;
+	bool ok;         /* the deployed key, DANE-valid against its records */
+	const char *msg; /* !ok: what is wrong */
+} roll_endpoint_seen;
+
+typedef void roll_endpoint_fn(void *userdata, const roll_endpoint_seen *s);
+
+/* Every verify endpoint x algorithm with a key in r->st: probed against
+ * that key's records among idx[0..n), each outcome to fn (none when n is
+ * 0).  For the periodic audit and check --plugin (roll_check.c). */
+void roll_walk_endpoints(pf_roll *r, const size_t *idx, size_t n, roll_endpoint_fn *fn,
+			 void *userdata);
 /* False when an RRset sv serves is bogus or insecure. */
 bool roll_dnssec_secure(const dns_prop_round *rd, const dns_prop_server *sv);
 int roll_rollback(pf_roll *r, const char *why, pf_err *e);
@@ -163,6 +211,10 @@ int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *fo
 int roll_check_hand_deploy(pf_roll *r, pf_err *e);
 int roll_step_deploy(pf_roll *r, pf_err *e);
 void roll_endpoints(pf_roll *r, pf_hostport_list *ret);
+/* The endpoint a probe result came from: "host:port", with the address
+ * probed when ep is a name ("mx.example.test:25 ([fd00::25]:25)"). */
+const char *roll_probe_label(const pf_hostport *ep, const pf_probe_result *res, char *buf,
+			     size_t len);
 size_t roll_distinct_rdata(const pf_state *st, const size_t *idx, size_t n, enum pf_alg alg,
 			   pf_tlsa_rdata *ret);
 int roll_verify_once(pf_roll *r, pf_err *e);

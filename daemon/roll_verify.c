@@ -28,6 +28,22 @@ void roll_endpoints(pf_roll *r, pf_hostport_list *ret)
 	pf_strv_clear(&hosts);
 }
 
+const char *roll_probe_label(const pf_hostport *ep, const pf_probe_result *res, char *buf,
+			     size_t len)
+{
+	pf_hostport a = {.port = ep->port};
+	char l1[PF_ENDPOINT_BUF], l2[PF_ENDPOINT_BUF];
+
+	pf_hostport_label(ep, 25, l1, sizeof(l1));
+	if (!res->address[0] || strcmp(res->address, ep->host) == 0) {
+		snprintf(buf, len, "%s", l1);
+		return buf;
+	}
+	snprintf(a.host, sizeof(a.host), "%s", res->address);
+	snprintf(buf, len, "%s (%s)", l1, pf_hostport_label(&a, 25, l2, sizeof(l2)));
+	return buf;
+}
+
 /* Every name carries the same records of a key: a probe gets each distinct
  * one once (500 names would otherwise be 500 copies, past what one probe
  * request holds).  The distinct rdata of alg among st->records[idx[0..n)]
@@ -74,8 +90,7 @@ int roll_verify_once(pf_roll *r, pf_err *e)
 	for (size_t i = 0; rc == 0 && i < eps.n; i++) {
 		char label[PF_ENDPOINT_BUF];
 
-		snprintf(label, sizeof(label), "%s:%u", eps.v[i].host,
-			 eps.v[i].port ? eps.v[i].port : 25);
+		pf_hostport_label(&eps.v[i], 25, label, sizeof(label));
 		for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
 			const pf_state_key *k = &r->st.keys[a];
 			const char *alg = pf_alg_name((enum pf_alg)a);
@@ -94,6 +109,7 @@ int roll_verify_once(pf_roll *r, pf_err *e)
 			free(rds);
 			if (rc < 0)
 				break;
+			roll_probe_label(&eps.v[i], &res, label, sizeof(label));
 			is_new = strcmp(res.spki_sha256, k->next_spki) == 0;
 			if (!is_new && strcmp(res.spki_sha256, k->old_spki) == 0)
 				rc = pf_err_set(

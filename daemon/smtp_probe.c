@@ -281,6 +281,12 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 			r = pf_err_set(e, EIO, "%s: cannot enable DANE: %s", c->name, ssl_reason());
 			goto out;
 		}
+		/* RFC 7672 3.1.1: a DANE-EE match is the whole check for SMTP,
+		 * the certificate's names are not looked at (OpenSSL checks
+		 * them by default; Postfix sets this flag too).  The names a
+		 * CA-issued certificate must carry are checked on the
+		 * privileged side (roll_cert_check_live). */
+		SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
 		for (size_t i = 0; i < n; i++)
 			if (SSL_dane_tlsa_add(ssl, records[i].usage, records[i].selector,
 					      records[i].mtype, records[i].data,
@@ -332,6 +338,18 @@ static int tls_handshake(conn *c, const char *tlsa_host, const pf_tlsa_rdata *re
 		res->chain_len = sk ? sk_X509_num(sk) : 1;
 		if (res->chain_len > UINT8_MAX)
 			res->chain_len = UINT8_MAX;
+		/* The chain itself, whole or not at all. */
+		for (int i = 0; sk && i < sk_X509_num(sk); i++) {
+			int len = i2d_X509(sk_X509_value(sk, i), NULL);
+			unsigned char *p = res->chain_der + res->chain_der_len;
+
+			if (len <= 0 || (size_t)len > sizeof(res->chain_der) - res->chain_der_len) {
+				res->chain_der_len = 0;
+				break;
+			}
+			res->chain_der_len += (size_t)i2d_X509(sk_X509_value(sk, i), &p);
+		}
+		ERR_clear_error();
 	}
 	if (n) {
 		long v = SSL_get_verify_result(ssl);
@@ -354,41 +372,83 @@ out:
 	return r;
 }
 
+/* One address of an endpoint: connect, STARTTLS, handshake; res->address
+ * names it. */
+static int probe_addr(const struct addrinfo *a, const char *port, const char *tlsa_host,
+		      const pf_tlsa_rdata *records, size_t n, enum pf_probe_want want,
+		      uint64_t deadline, pf_probe_result *res, pf_err *e)
+{
+	char host[INET6_ADDRSTRLEN] = "?", name[PF_ENDPOINT_BUF];
+	conn c = {.fd = -1, .deadline = deadline, .name = name};
+	int r;
+
+	getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+	snprintf(name, sizeof(name), a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	*res = (pf_probe_result){.alg = -1, .dane_depth = -1};
+	snprintf(res->address, sizeof(res->address), "%s", host);
+	r = connect_deadline(a->ai_addr, a->ai_addrlen, &c);
+	if (r < 0)
+		return pf_err_set(e, -r, "%s: cannot connect: %s", name,
+				  r == -ETIMEDOUT ? "timed out" : strerror(-r));
+	c.fd = r;
+	r = smtp_starttls(&c, e);
+	if (r == 0)
+		r = tls_handshake(&c, tlsa_host, records, n, want, res, e);
+	close(c.fd);
+	return r;
+}
+
+/* Is this address one already probed (getaddrinfo lists an address once per
+ * protocol or from both /etc/hosts lines)? */
+static bool addr_seen(const struct addrinfo *ai, const struct addrinfo *a)
+{
+	for (const struct addrinfo *b = ai; b != a; b = b->ai_next)
+		if (b->ai_addrlen == a->ai_addrlen &&
+		    memcmp(b->ai_addr, a->ai_addr, a->ai_addrlen) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Every address of the endpoint (each A and AAAA of a name, as a sending
+ * MTA may pick any of them) must be reachable and is probed in turn; the
+ * result is the first address that fails DANE validation or presents another
+ * key than the first address did, or else the first address's.
+ */
 int smtp_probe(const pf_hostport *ep, const char *tlsa_host, const pf_tlsa_rdata *records, size_t n,
 	       enum pf_probe_want want, int timeout_ms, pf_probe_result *ret, pf_err *e)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 	char port[8], name[PF_ENDPOINT_BUF];
-	conn c = {.fd = -1};
-	pf_probe_result res = {.alg = -1, .dane_depth = -1};
-	int r;
+	uint64_t deadline = pf_mono_usec() + (uint64_t)timeout_ms * 1000u;
+	pf_probe_result first = {.alg = -1, .dane_depth = -1}, res;
+	bool have = false, odd = false;
+	int r, tried = 0;
 
 	snprintf(port, sizeof(port), "%u", ep->port ? ep->port : 25);
 	snprintf(name, sizeof(name), strchr(ep->host, ':') ? "[%s]:%s" : "%s:%s", ep->host, port);
-	c.name = name;
-	c.deadline = pf_mono_usec() + (uint64_t)timeout_ms * 1000u;
 	r = getaddrinfo(ep->host, port, &hints, &ai);
 	if (r != 0)
 		return pf_err_set(e, EHOSTUNREACH, "%s: cannot resolve: %s", name, gai_strerror(r));
 	r = -EHOSTUNREACH;
-	for (struct addrinfo *a = ai; a && c.fd < 0; a = a->ai_next) {
-		r = connect_deadline(a->ai_addr, a->ai_addrlen, &c);
-		if (r >= 0) {
-			c.fd = r;
-			getnameinfo(a->ai_addr, a->ai_addrlen, res.address, sizeof(res.address),
-				    NULL, 0, NI_NUMERICHOST);
-		}
+	for (struct addrinfo *a = ai; a && !odd; a = a->ai_next) {
+		if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) || addr_seen(ai, a))
+			continue;
+		tried++;
+		if ((r = probe_addr(a, port, tlsa_host, records, n, want, deadline, &res, e)) < 0)
+			break;
+		if (!have)
+			first = res;
+		else if ((n && !res.dane_ok) || strcmp(res.spki_sha256, first.spki_sha256) != 0)
+			odd = true;
+		have = true;
 	}
 	freeaddrinfo(ai);
-	if (c.fd < 0)
-		return pf_err_set(e, -r, "%s: cannot connect: %s", name,
-				  r == -ETIMEDOUT ? "timed out" : strerror(-r));
-	r = smtp_starttls(&c, e);
-	if (r == 0)
-		r = tls_handshake(&c, tlsa_host, records, n, want, &res, e);
-	close(c.fd);
-	if (r == 0)
-		*ret = res;
-	return r;
+	if (!tried)
+		return pf_err_set(e, EHOSTUNREACH, "%s: no IPv4 or IPv6 address", name);
+	if (r < 0)
+		return r;
+	*ret = odd ? res : first;
+	return 0;
 }

@@ -11,6 +11,10 @@
 #include "macro.h"
 #include "util.h"
 
+/* The most DER octets of a presented chain a probe carries (a chain file
+ * of PF_CHAIN_MAX_BYTES PEM holds fewer). */
+#define PF_PROBE_CHAIN_MAX (48 * 1024)
+
 typedef struct pf_probe_result {
 	char address[64];                    /* the address connected to */
 	char spki_sha256[PF_SHA256_HEX_BUF]; /* SHA-256 of the presented leaf's SPKI, hex */
@@ -21,6 +25,11 @@ typedef struct pf_probe_result {
 	char verify_error[128];              /* X509 verification error text when !dane_ok */
 	char leaf_sha256[PF_SHA256_HEX_BUF]; /* SHA-256 of the presented leaf (DER), hex */
 	int chain_len;                       /* certificates presented, leaf included */
+	/* The presented chain, DER certificates back to back, leaf first, for
+	 * the privileged side to verify as a WebPKI sender would
+	 * (roll_cert_check_live); length 0 when it is larger than the buffer. */
+	size_t chain_der_len;
+	uint8_t chain_der[PF_PROBE_CHAIN_MAX];
 } pf_probe_result;
 
 /* Which signature algorithms the client offers, to make the server choose a

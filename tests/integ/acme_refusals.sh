@@ -27,6 +27,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/journald.sh
 journald_enter_ns "$0" "$@"
 . tests/lib/rollover.sh
+. tests/lib/acme.sh
 
 roll_begin acme_refusals 7 journal
 CA=$W/ca
@@ -36,30 +37,13 @@ ca_mode() { echo "$1" >"$CA/mode"; }
 CERTCMD="certificate_command = $PWD/tests/lib/test_ca.py sign $CA"
 roll_conf "$CERTCMD" "certificate_ca_file = $CA/root.pem"
 
-events() {
-	journald_sync
-	journald_read -o json SYSLOG_IDENTIFIER=pftls-rolld PFTLS_EVENT="$1"
-}
+events() { acme_events "$1"; }
 nevents() { events "$1" | grep -c .; }
 # The CA files of ours in the Postfix directory.
 ca_files() { find "$ROLL_PF" -maxdepth 1 -name '*-ca-*.pem' | sort; }
-# live_chain ALG: the chain the live server presents, checked by openssl
-# against the root with the MX's name: prints "OK" or the error.
-live_verify() {
-	local sig
-	[ "$1" = rsa ] && sig=RSA-PSS+SHA256:RSA+SHA256 || sig=ECDSA+SHA256
-	timeout 10 openssl s_client -connect "$ROLL_ADDR:25" -starttls smtp -servername "$ROLL_HOST" \
-		-tls1_2 -sigalgs "$sig" -CAfile "$CA/root.pem" -no-CApath -no-CAstore \
-		-verify_hostname "$ROLL_HOST" -verify_return_error </dev/null 2>&1 |
-		sed -n 's/^Verification: //p; s/^Verify return code: \([1-9].*\)/\1/p' | head -1
-}
-live_serial() {
-	local sig
-	[ "$1" = rsa ] && sig=RSA-PSS+SHA256:RSA+SHA256 || sig=ECDSA+SHA256
-	timeout 10 openssl s_client -connect "$ROLL_ADDR:25" -starttls smtp -servername "$ROLL_HOST" \
-		-tls1_2 -sigalgs "$sig" -no-CAfile -no-CApath -no-CAstore </dev/null 2>/dev/null |
-		openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
-}
+# live_verify ALG: the live chain against the test root: "OK" or the error.
+live_verify() { acme_live_verify "$1" "$CA/root.pem"; }
+live_serial() { acme_live_serial "$1"; }
 served_all() { local a; for a in 1 2 3; do echo "ns$a"; roll_served "$ROLL_NET.$a"; done; }
 
 roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }

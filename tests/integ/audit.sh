@@ -136,7 +136,27 @@ check "hand deploy: audit-records-missing for the new key" wait_entries $RM_ID 4
 check "hand deploy: the endpoint entry names the foreign key" \
 	bash -c 'journald_read() { journalctl -D "$1" --no-pager "${@:2}"; }; journald_read "$0" -o cat MESSAGE_ID=$1 | grep -q "presents an rsa key .* that is not the deployed"' \
 	"$JOURNALD_DIR" "$EP_ID"
+# (No audit-maincf-unknown-key here: this daemon has not rolled, its state
+# knows no key to compare main.cf with; tests/integ/ipv6.sh checks that
+# finding after a rollover.)
+run -c "$ROLL_CF" status
+check "hand deploy: status shows the endpoint finding" grep -q "^  audit-endpoint-problem since " <<<"$OUT"
+run -c "$ROLL_CF" check
+check_eq "hand deploy: check exits 1" 1 "$RC"
+"$PFTLS" -c "$ROLL_CF" check --plugin >"$W/plugin.out" 2>&1
+check_eq "hand deploy: check --plugin exits 2" 2 "$?"
+check "hand deploy: the plugin line is CRITICAL" grep -q "^PFTLS CRITICAL - " "$W/plugin.out"
 postconf -c "$ROLL_PF" -e "smtpd_tls_key_file = $RSA" "smtpd_tls_cert_file = $RSA_CERT"
 R0=$(n_entries $RES_ID)
 check "main.cf put back: the findings resolve" wait_entries $RES_ID $((R0 + 1)) 15
+res_names() {
+	journald_sync
+	journald_read -o cat SYSLOG_IDENTIFIER=pftls-rolld MESSAGE_ID=$RES_ID 2>/dev/null | grep -c "$1"
+}
+for ((i = 0; i < 75; i++)); do
+	[ "$(res_names audit-endpoint-problem)" -ge 1 ] && break
+	sleep 0.2
+done
+check "main.cf put back: a recovery entry for the endpoint finding" \
+	test "$(res_names audit-endpoint-problem)" -ge 1
 check "main.cf put back: pftls_audit_ok 1" wait_metric pftls_audit_ok 1 10

@@ -31,6 +31,7 @@ journald_enter_ns "$0" "$@"
 . tests/lib/sandbox.sh
 . tests/lib/observer.sh
 . tests/lib/dns_common.sh
+. tests/lib/fleet.sh
 
 NET=127.64.0
 MIN_SPAN=3    # probes per resolver and host needed on each side of its deploy
@@ -75,30 +76,6 @@ status_poll() {
 			last=$k
 		fi
 		sleep 0.3
-	done
-}
-
-# rrset_poll OUT: every 0.2 s (at most 180 s, until $D/poll.stop), one line
-# per BIND server: "R SENT SERVER LIST RECEIVED", LIST the sorted,
-# ","-joined SPKI hashes of its "3 1 1" records, "-" for none, "?" for no
-# answer; SENT and RECEIVED the times the question left and the answer came:
-# the server served LIST at some moment between the two.
-rrset_poll() {
-	local i s t out
-	for ((i = 0; i < 900; i++)); do
-		[ -e "$D/poll.stop" ] && return
-		for s in 1 2 3; do
-			t=$EPOCHREALTIME
-			if out=$(dig +norec +nosplit +time=1 +tries=1 @"$NET.$s" "$SB_NAME" TLSA 2>/dev/null) &&
-				grep -q 'status: NOERROR' <<<"$out"; then
-				out=$(awk '$4 == "TLSA" && $5 == 3 && $6 == 1 && $7 == 1 { print tolower($8) }' <<<"$out" |
-					sort | paste -sd, -)
-			else
-				out="?"
-			fi
-			echo "R $t $NET.$s ${out:--} $EPOCHREALTIME" >>"$1"
-		done
-		sleep 0.2
 	done
 }
 
@@ -162,25 +139,8 @@ CF_A=$SB_CF ETC_A=$SB_ETC ADDR_A=$SB_MX
 A_OLD=$(spkis "$SB_KEY_rsa" "$SB_KEY_ecdsa")
 
 # Host B: a second Postfix answering as mx.example.test with its own keys.
-ADDR_B=$NET.26
-mkdir -p "$D/b"
-bind_addr_add "$ADDR_B" && pfi_create "$D/b/postfix" "$ADDR_B" mx.example.test
-ETC_B=$D/b/postfix/etc
 ok=1
-"$PFTLS" -C "$ETC_B" new-server-key >"$D/b/keys.log" 2>&1 &&
-	"$PFTLS" -C "$ETC_B" new-server-key -a ecdsa >>"$D/b/keys.log" 2>&1 || ok=0
-B_KEY_rsa=$(ls "$ETC_B"/key-*.pem) B_CERT_rsa=$(ls "$ETC_B"/cert-*.pem)
-B_KEY_ecdsa=$(ls "$ETC_B"/eckey-*.pem) B_CERT_ecdsa=$(ls "$ETC_B"/eccert-*.pem)
-"$PFTLS" -C "$ETC_B" deploy-server-cert "$B_CERT_rsa" "$B_KEY_rsa" >>"$D/b/keys.log" 2>&1 &&
-	"$PFTLS" -C "$ETC_B" deploy-server-cert "$B_CERT_ecdsa" "$B_KEY_ecdsa" >>"$D/b/keys.log" 2>&1 &&
-	pfi_start "$D/b/postfix" || ok=0
-# The same file as A's but for the four lines that make it host B's.
-CF_B=$D/b/pftls-roll.cf
-sed -e "s|^postfix_config_directory = .*|postfix_config_directory = $ETC_B|" \
-	-e "s|^state_directory = .*|state_directory = $D/b/state|" \
-	-e "s|^control_socket = .*|control_socket = $D/b/control|" \
-	-e "s|^verify_endpoints = .*|verify_endpoints = $ADDR_B:25|" "$CF_A" >"$CF_B"
-"$PFTLS" -c "$CF_B" publish "$B_KEY_rsa" "$B_KEY_ecdsa" >"$D/b/publish.log" 2>&1 || ok=0
+fleet_host_b "$NET.26" || ok=0
 B_OLD=$(spkis "$B_KEY_rsa" "$B_KEY_ecdsa")
 BOTH_OLD=$(sandbox_rdata "$SB_KEY_rsa" "$SB_KEY_ecdsa" "$B_KEY_rsa" "$B_KEY_ecdsa")
 sandbox_wait_tlsa 100 "$BOTH_OLD" || ok=0
@@ -228,7 +188,7 @@ status_poll "$CF_A" "$D/a.states" &
 POLL_PIDS="$POLL_PIDS $!"
 status_poll "$CF_B" "$D/b.states" &
 POLL_PIDS="$POLL_PIDS $!"
-rrset_poll "$D/rrsets" &
+fleet_rrset_poll "$D/rrsets" &
 POLL_PIDS="$POLL_PIDS $!"
 # Probe loops for both hosts through every resolver (start_probes keeps
 # only the last stop file: each is touched by name below).
@@ -373,7 +333,7 @@ done
 # "its" records (A's).  The same check as above must flag B's records.
 : >"$D/control.rrsets"
 rm -f "$D/poll.stop"
-rrset_poll "$D/control.rrsets" &
+fleet_rrset_poll "$D/control.rrsets" &
 POLL_PIDS=$!
 cmds=$(printf 'update delete %s. TLSA\n' "$SB_NAME"
 	sandbox_rdata "${NEW_A_KEYS[@]}" | sed "s/^/update add $SB_NAME. $TLSA_TTL TLSA /")

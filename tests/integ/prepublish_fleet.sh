@@ -20,6 +20,7 @@ journald_enter_ns "$0" "$@"
 . tests/lib/sandbox.sh
 . tests/lib/observer.sh
 . tests/lib/dns_common.sh
+. tests/lib/fleet.sh
 . tests/lib/prepublish.sh
 
 NET=127.65.0
@@ -46,27 +47,6 @@ trap 'exit 1' INT TERM
 
 # ---- helpers ----------------------------------------------------------------
 
-# rrset_poll OUT: every 0.2 s (until $D/poll.stop, at most 180 s), one line
-# per BIND server: "R SENT SERVER LIST RECEIVED", LIST the sorted,
-# ","-joined SPKI hashes of its "3 1 1" records ("-" none, "?" no answer).
-rrset_poll() {
-	local i s t out
-	for ((i = 0; i < 900; i++)); do
-		[ -e "$D/poll.stop" ] && return
-		for s in 1 2 3; do
-			t=$EPOCHREALTIME
-			if out=$(dig +norec +nosplit +time=1 +tries=1 @"$NET.$s" "$SB_NAME" TLSA 2>/dev/null) &&
-				grep -q 'status: NOERROR' <<<"$out"; then
-				out=$(awk '$4 == "TLSA" && $5 == 3 && $6 == 1 && $7 == 1 { print tolower($8) }' <<<"$out" |
-					sort | paste -sd, -)
-			else
-				out="?"
-			fi
-			echo "R $t $NET.$s ${out:--} $EPOCHREALTIME" >>"$1"
-		done
-		sleep 0.2
-	done
-}
 # always_held LOG SPKIS FROM UNTIL: every answered sample sent in [FROM,
 # UNTIL) holds every SPKI of SPKIS (space-separated).  Prints "samples
 # violations first-violation".
@@ -107,24 +87,8 @@ if ! sandbox_start "$D" "$NET"; then
 fi
 sed -i 's/^rollover_scheme = .*/rollover_scheme = prepublish/' "$SB_CF"
 CF_A=$SB_CF ETC_A=$SB_ETC ADDR_A=$SB_MX
-ADDR_B=$NET.26
-mkdir -p "$D/b"
-bind_addr_add "$ADDR_B" && pfi_create "$D/b/postfix" "$ADDR_B" mx.example.test
-ETC_B=$D/b/postfix/etc
 ok=1
-"$SB_PFTLS" -C "$ETC_B" new-server-key >"$D/b/keys.log" 2>&1 &&
-	"$SB_PFTLS" -C "$ETC_B" new-server-key -a ecdsa >>"$D/b/keys.log" 2>&1 || ok=0
-B_KEY_rsa=$(ls "$ETC_B"/key-*.pem) B_CERT_rsa=$(ls "$ETC_B"/cert-*.pem)
-B_KEY_ecdsa=$(ls "$ETC_B"/eckey-*.pem) B_CERT_ecdsa=$(ls "$ETC_B"/eccert-*.pem)
-"$SB_PFTLS" -C "$ETC_B" deploy-server-cert "$B_CERT_rsa" "$B_KEY_rsa" >>"$D/b/keys.log" 2>&1 &&
-	"$SB_PFTLS" -C "$ETC_B" deploy-server-cert "$B_CERT_ecdsa" "$B_KEY_ecdsa" >>"$D/b/keys.log" 2>&1 &&
-	pfi_start "$D/b/postfix" || ok=0
-CF_B=$D/b/pftls-roll.cf
-sed -e "s|^postfix_config_directory = .*|postfix_config_directory = $ETC_B|" \
-	-e "s|^state_directory = .*|state_directory = $D/b/state|" \
-	-e "s|^control_socket = .*|control_socket = $D/b/control|" \
-	-e "s|^verify_endpoints = .*|verify_endpoints = $ADDR_B:25|" "$CF_A" >"$CF_B"
-"$SB_PFTLS" -c "$CF_B" publish "$B_KEY_rsa" "$B_KEY_ecdsa" >"$D/b/publish.log" 2>&1 || ok=0
+fleet_host_b "$NET.26" || ok=0
 A_CUR=$(keyspkis "$ETC_A") B_CUR=$(keyspkis "$ETC_B")
 exactly_wait() { wait_until 100 exactly "$@"; }
 exactly_wait $A_CUR $B_CUR || ok=0
@@ -140,7 +104,7 @@ if ! observer_start 2>>"$D/observer.err"; then
 	exit 1
 fi
 cp "$ETC_A/main.cf" "$D/a.main.cf" && cp "$ETC_B/main.cf" "$D/b.main.cf"
-rrset_poll "$D/rrsets" &
+fleet_rrset_poll "$D/rrsets" &
 POLL_PID=$!
 start_probes a 170 "$ADDR_A"
 LOG_A=$PROBE_LOG

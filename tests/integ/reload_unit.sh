@@ -23,6 +23,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 . tests/lib/journald.sh
 . tests/lib/rollover.sh
+. tests/lib/user_manager.sh
 ROLLD=${PFTLS_DAEMON:-$ROOT/build/pftls-rolld}
 
 
@@ -37,14 +38,12 @@ chmod 755 "$W"
 CG=pftls-reload.$$
 DAEMON_PID= SD_PID= DBUS_PID=
 cleanup() {
-	local h
+	local p
 	for p in $DAEMON_PID $SD_PID $DBUS_PID; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 	roll_cleanup
-	for h in /sys/fs/cgroup/*/; do
-		[ -d "$h$CG" ] && find "$h$CG" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
+	um_cgroup_remove "$CG"
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -87,13 +86,9 @@ check "and without the unit's limits the same configuration reloads Postfix (exi
 	test "$(roll_reloads)" -ge 1
 
 # ---- 2. a real systemd: a user manager on a private bus ------------------------
-mount -t tmpfs -o mode=0755 tmpfs /run/systemd && mkdir -p /run/systemd/system ||
-	{ fail "tmpfs on /run/systemd in the test's mount namespace"; exit 1; }
-export XDG_RUNTIME_DIR=$W/rt XDG_CONFIG_HOME=$W/cfg
-BUS=unix:path=$W/rt/bus
-mkdir -p -m 0700 "$XDG_RUNTIME_DIR" && mkdir -p "$XDG_CONFIG_HOME/systemd/user"
+um_prepare "$W" || { fail "tmpfs on /run/systemd in the test's mount namespace"; exit 1; }
 # The unit standing in for Debian's postfix@-.service: its reload takes 6 s.
-cat >"$XDG_CONFIG_HOME/systemd/user/pfr-postfix.service" <<EOF
+cat >"$UM_UNITS/pfr-postfix.service" <<EOF
 [Service]
 Type=oneshot
 RemainAfterExit=yes
@@ -101,38 +96,16 @@ ExecStart=/bin/true
 ExecReload=/bin/sh -c 'sleep 6; /usr/sbin/postfix -c $ROLL_PF reload && echo done >>$W/reloads-slow'
 EOF
 # Its reload puts the new configuration into service, then fails, once.
-cat >"$XDG_CONFIG_HOME/systemd/user/pfr-flaky.service" <<EOF
+cat >"$UM_UNITS/pfr-flaky.service" <<EOF
 [Service]
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/bin/true
 ExecReload=/bin/sh -c '/usr/sbin/postfix -c $ROLL_PF reload; echo run >>$W/reloads-flaky; [ -e $W/failed-once ] && exit 0; touch $W/failed-once; exit 1'
 EOF
-dbus-daemon --session --address="$BUS" --nofork >/dev/null 2>"$W/dbus.err" &
-DBUS_PID=$!
-for _ in $(seq 50); do [ -S "$W/rt/bus" ] && break; sleep 0.1; done
-(
-	for h in /sys/fs/cgroup/*/; do
-		[ -e "${h}cgroup.procs" ] && mkdir -p "$h$CG" && echo "$BASHPID" >"$h$CG/cgroup.procs"
-	done
-	# A user manager takes over the cgroup it starts in and moves every
-	# process in it: never start it anywhere but in this test's own subtree.
-	# (systemd tracks processes in the unified and name=systemd hierarchies.)
-	! grep -E '^(0::|[0-9]+:name=systemd:)' /proc/self/cgroup | grep -qv "/$CG\$" || {
-		echo "not moved into a cgroup of its own ($CG): $(paste -sd' ' /proc/self/cgroup)"
-		exit 1
-	}
-	DBUS_SESSION_BUS_ADDRESS=$BUS exec /lib/systemd/systemd --user
-) >"$W/systemd.log" 2>&1 &
-SD_PID=$!
-owned() {
-	busctl --address="$BUS" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-		NameHasOwner s org.freedesktop.systemd1 2>/dev/null | grep -q true
-}
-for _ in $(seq 100); do owned && break; sleep 0.1; done
-check "systemd 252 runs as a user manager and owns org.freedesktop.systemd1 on the private bus" owned
-owned || { tail -5 "$W/systemd.log"; exit 1; }
-export DBUS_SESSION_BUS_ADDRESS=$BUS
+um_start "$W" "$CG"
+check "systemd 252 runs as a user manager and owns org.freedesktop.systemd1 on the private bus" um_owned
+um_owned || { tail -5 "$W/systemd.log"; exit 1; }
 systemctl --user start pfr-postfix.service pfr-flaky.service
 check "the test units are active" systemctl --user is-active -q pfr-postfix.service pfr-flaky.service
 

@@ -9,7 +9,8 @@
 #                          points pftls-roll at them, and the TSIG key files
 #                          DIR/keys/*.key (mode 0600)
 #   bind_stop              stop them (by PID) and remove the addresses added
-#   bind_addr_add ADDR     put ADDR/32 on lo (removed again by bind_stop)
+#   bind_addr_add ADDR     put ADDR/32 (an IPv6 ADDR: /128) on lo (removed
+#                          again by bind_stop)
 #   bind_serial ADDR       the SOA serial ADDR serves
 #   bind_tlsa ADDR NAME    the TLSA records ADDR serves for NAME, one a line
 #   bind_nsupdate KEY CMDS send an update with nsupdate, signed with KEY
@@ -18,6 +19,12 @@
 #
 # BIND_EXTRA_ADDRS (space-separated addresses of NET) makes ns2 listen on
 # those too, for tests that need many check server addresses.
+#
+# BIND_NET6 (an IPv6 prefix ending in "::", e.g. fd00:57:1::) makes the
+# topology dual-stack: server i also listens on ${BIND_NET6}i, the zone has
+# an AAAA beside each A of ns1-ns3, the primary notifies and transfers to
+# the secondaries over IPv6, and the fragment points pftls-roll's resolver
+# and update server at the primary's IPv6 address.
 #
 # The zone: hidden primary ns1 (SOA MNAME only), NS ns2 and ns3, TTLs of
 # 5 s, notify and refresh settings lowered as TEST-SERVERS.md describes.
@@ -33,14 +40,23 @@ BIND_ADDRS=""
 BIND_ZONE=example.test
 
 bind_addr_add() {
-	if ! ip -4 addr show dev lo | grep -q "inet $1/32 "; then
-		ip addr add "$1/32" dev lo || return 1
-		BIND_ADDRS="$BIND_ADDRS $1"
-	fi
+	case $1 in
+	*:*)
+		if ! ip -6 addr show dev lo | grep -q "inet6 $1/128 "; then
+			ip -6 addr add "$1/128" dev lo nodad || return 1
+			BIND_ADDRS="$BIND_ADDRS $1"
+		fi ;;
+	*)
+		if ! ip -4 addr show dev lo | grep -q "inet $1/32 "; then
+			ip addr add "$1/32" dev lo || return 1
+			BIND_ADDRS="$BIND_ADDRS $1"
+		fi ;;
+	esac
 }
 
-# bind_conf_common NAME ADDR DIR [EXTRA_ADDRS]: the options block of one
-# server.
+# bind_conf_common NAME ADDR DIR [EXTRA_ADDRS] [ADDR6]: the options block of
+# one server; with ADDR6 it listens there too and talks to other servers
+# over IPv6 from it.
 bind_conf_common() {
 	cat <<CONF
 options {
@@ -49,7 +65,8 @@ options {
 	session-keyfile "$3/session.key";
 	managed-keys-directory "$3";
 	listen-on port 53 { $2; $(for x in ${4:-}; do printf '%s; ' "$x"; done)};
-	listen-on-v6 { none; };
+	listen-on-v6 { ${5:-none}; };
+$([ -n "${5:-}" ] && printf '\tnotify-source-v6 %s;\n\ttransfer-source-v6 %s;\n\tquery-source-v6 address %s;\n' "$5" "$5" "$5")
 	recursion no;
 	dnssec-validation no;
 	notify-source $2;
@@ -84,6 +101,13 @@ bind_start() {
 	for i in ${BIND_EXTRA_ADDRS:-}; do
 		bind_addr_add "$i" || return 1
 	done
+	local n6=${BIND_NET6:-} peer=$net
+	if [ -n "$n6" ]; then
+		for i in 1 2 3; do
+			bind_addr_add "$n6$i" || return 1
+		done
+		peer=$n6
+	fi
 	tsig-keygen -a hmac-sha256 pftls-key >"$dir/keys/pftls.key"
 	tsig-keygen -a hmac-sha256 limited-key >"$dir/keys/limited.key"
 	tsig-keygen -a hmac-sha256 acme-key >"$dir/keys/acme.key"
@@ -102,8 +126,13 @@ ns2	IN A $net.2
 ns3	IN A $net.3
 mx	IN A $net.25
 ZONE
+	if [ -n "$n6" ]; then
+		for i in 1 2 3; do
+			printf 'ns%s\tIN AAAA %s%s\n' "$i" "$n6" "$i"
+		done >>"$dir/p/$BIND_ZONE.db"
+	fi
 	{
-		bind_conf_common primary "$net.1" "$dir/p"
+		bind_conf_common primary "$net.1" "$dir/p" "" "${n6:+${n6}1}"
 		for k in "$dir"/keys/*.key; do
 			echo "include \"$k\";"
 		done
@@ -129,19 +158,19 @@ zone "$BIND_ZONE" {
 		grant alg-sha512 zonesub TLSA;
 	};
 	notify explicit;
-	also-notify { $net.2; $net.3; };
-	allow-transfer { $net.2; $net.3; };
+	also-notify { $(bind_peer "$peer" 2); $(bind_peer "$peer" 3); };
+	allow-transfer { $(bind_peer "$peer" 2); $(bind_peer "$peer" 3); };
 };
 CONF
 	} >"$dir/p/named.conf"
 	for i in 2 3; do
 		{
 			bind_conf_common "s$i" "$net.$i" "$dir/s$i" \
-				"$([ "$i" = 2 ] && echo "${BIND_EXTRA_ADDRS:-}")"
+				"$([ "$i" = 2 ] && echo "${BIND_EXTRA_ADDRS:-}")" "${n6:+$n6$i}"
 			cat <<CONF
 zone "$BIND_ZONE" {
 	type secondary;
-	primaries { $net.1; };
+	primaries { $(bind_peer "$peer" 1); };
 	file "$BIND_ZONE.db";
 };
 CONF
@@ -174,6 +203,19 @@ dns_tsig_key_file = $dir/keys/pftls.key
 dnssec_trust_anchor_file = $dir/anchor
 tlsa_ttl = 5
 CF
+	if [ -n "$n6" ]; then
+		sed -i "s/^dns_resolver = .*/dns_resolver = [${n6}1]:53/" "$dir/pftls-roll.cf.part"
+		echo "dns_update_server = [${n6}1]:53" >>"$dir/pftls-roll.cf.part"
+	fi
+}
+
+# bind_peer NET I: address I of NET, an IPv4 /24 prefix (127.53.0) or an
+# IPv6 prefix ending in "::".
+bind_peer() {
+	case $1 in
+	*::) echo "$1$2" ;;
+	*) echo "$1.$2" ;;
+	esac
 }
 
 # Wait (at most 10 s) until ADDR serves the zone's SOA with an RRSIG.
@@ -224,7 +266,10 @@ bind_stop() {
 	done
 	BIND_PIDS=""
 	for a in $BIND_ADDRS; do
-		ip addr del "$a/32" dev lo 2>/dev/null
+		case $a in
+		*:*) ip -6 addr del "$a/128" dev lo 2>/dev/null ;;
+		*) ip addr del "$a/32" dev lo 2>/dev/null ;;
+		esac
 	done
 	BIND_ADDRS=""
 }

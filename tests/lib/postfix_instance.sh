@@ -3,7 +3,9 @@
 #
 #   pfi_create DIR ADDR [HOSTNAME]   config in DIR/etc, spool in DIR/spool;
 #                                    smtpd on ADDR:25 (and postscreen with
-#                                    tlsproxy on ADDR:2525 when PFI_POSTSCREEN=1)
+#                                    tlsproxy on ADDR:2525 when PFI_POSTSCREEN=1),
+#                                    and on [PFI_ADDR6]:25 too when that IPv6
+#                                    address is set
 #   pfi_start DIR                    start master; waits until port 25 listens
 #   pfi_stop DIR                     stop it (by its master PID) and wait
 #
@@ -25,7 +27,7 @@ data_directory = $dir/data
 myhostname = $host
 mydestination =
 inet_interfaces = loopback-only
-inet_protocols = ipv4
+inet_protocols = $([ -n "${PFI_ADDR6:-}" ] && echo all || echo ipv4)
 maillog_file = $dir/maillog
 maillog_file_prefixes = $dir
 smtpd_peername_lookup = no
@@ -37,6 +39,7 @@ smtpd_tls_loglevel = 1
 EOT
 	{
 		echo "$addr:smtp inet n - n - - smtpd"
+		[ -n "${PFI_ADDR6:-}" ] && echo "[$PFI_ADDR6]:smtp inet n - n - - smtpd"
 		if [ "${PFI_POSTSCREEN:-0}" = 1 ]; then
 			echo "$addr:2525 inet n - n - 1 postscreen"
 			echo "smtpd pass - - n - - smtpd"
@@ -80,18 +83,22 @@ pfi_master_pid() {
 }
 
 pfi_start() {
-	local dir=$1 addr port i
+	local dir=$1 addr addr6 port i
 	postfix -c "$dir/etc" start >/dev/null 2>&1 || {
 		echo "pfi_start: postfix -c $dir/etc start failed:" >&2
 		tail -5 "$dir/maillog" >&2 2>/dev/null
 		return 1
 	}
 	addr=$(head -1 "$dir/etc/master.cf" | cut -d: -f1)
+	# The IPv6 smtpd line, "[ADDR6]:smtp ...", when there is one.
+	addr6=$(sed -n 's/^\(\[[0-9a-f:]*\]\):smtp .*/\1/p' "$dir/etc/master.cf")
 	for i in $(seq 1 50); do
-		ss -ltn "src $addr" 2>/dev/null | grep -q ":25 " && return 0
+		ss -ltn "src $addr" 2>/dev/null | grep -q ":25 " &&
+			{ [ -z "$addr6" ] || ss -ltn "src $addr6" 2>/dev/null | grep -q ":25 "; } &&
+			return 0
 		sleep 0.1
 	done
-	echo "pfi_start: nothing listens on $addr:25" >&2
+	echo "pfi_start: nothing listens on $addr:25${addr6:+ or $addr6:25}" >&2
 	return 1
 }
 

@@ -13,7 +13,11 @@
 #                          of it does not start
 #   roll_setup WORK N      BIND on 127.57.N.1-3, Postfix on 127.57.0.(N*10);
 #                          sets ROLL_CF, ROLL_PF (Postfix config dir),
-#                          ROLL_STATE, ROLL_ADDR, ROLL_HOST, ROLL_NAME
+#                          ROLL_STATE, ROLL_ADDR, ROLL_HOST, ROLL_NAME;
+#                          with ROLL_FAMILY=dual also BIND on fd00:57:N::1-3
+#                          (bind.sh's BIND_NET6) and Postfix on
+#                          ROLL_ADDR6 = fd00:57::(N*10), a verify endpoint
+#                          too
 #   roll_cleanup           stop everything started (by PID), remove addresses
 #   roll_conf [name = value...]  rewrite ROLL_CF; given lines replace defaults
 #   roll_json              `pftls-roll status --json` (one line) on stdout
@@ -85,10 +89,18 @@ roll_setup() {
 	ROLL_PF=$work/pf/etc
 	ROLL_STATE=$work/state
 	ROLL_CF=$work/roll.cf
+	ROLL_NET6="" ROLL_ADDR6=""
+	if [ "${ROLL_FAMILY:-4}" = dual ]; then
+		ROLL_NET6=fd00:57:$n::
+		ROLL_ADDR6=fd00:57::$((n * 10))
+	fi
 	chmod 755 "$work"
-	bind_start "$work/bind" "$ROLL_NET" || return 1
+	BIND_NET6=$ROLL_NET6 bind_start "$work/bind" "$ROLL_NET" || return 1
 	bind_addr_add "$ROLL_ADDR" || return 1
-	roll_instance "$work/pf" "$ROLL_ADDR" || return 1
+	if [ -n "$ROLL_ADDR6" ]; then
+		bind_addr_add "$ROLL_ADDR6" || return 1
+	fi
+	PFI_ADDR6=$ROLL_ADDR6 roll_instance "$work/pf" "$ROLL_ADDR" || return 1
 	roll_conf
 }
 
@@ -120,7 +132,7 @@ retire_delay = 3s
 state_directory = $ROLL_STATE
 rollover_scheme = on-demand
 control_socket = $ROLL_WORK/control
-verify_endpoints = $ROLL_ADDR:25
+verify_endpoints = $ROLL_ADDR:25${ROLL_ADDR6:+ [$ROLL_ADDR6]:25}
 CF
 	} | awk -v over="$(printf '%s\n' "$@" | sed 's/ *=.*//')" '
 		BEGIN { n = split(over, o, "\n"); for (i = 1; i <= n; i++) skip[o[i]] = 1 }

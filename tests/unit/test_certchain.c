@@ -19,6 +19,7 @@
 
 #include "../../daemon/certchain.h"
 #include "../../daemon/keystore_chain.h"
+#include "../../daemon/smtp_probe.h"
 #include "t.h"
 
 #define NOW ((int64_t)1800000000) /* 2027-01-15 */
@@ -277,6 +278,36 @@ static void test_chains(void)
 		}
 		T_CHECK(v == c->verdict, "%s: verdict %s (expected %s): %s", c->name,
 			certchain_verdict_name(v), certchain_verdict_name(c->verdict), e.msg);
+		{
+			/* The same chain as a live server presents it (the
+			 * probe's DER): the same verdict, the same reason. */
+			uint8_t der[PF_PROBE_CHAIN_MAX];
+			size_t dl = 0;
+			pf_chain live = {0};
+			pf_err e2 = {0};
+			enum pf_chain_verdict v2;
+
+			for (size_t j = 0; j < n; j++) {
+				unsigned char *q = der + dl;
+
+				dl += (size_t)i2d_X509(list[j], &q);
+			}
+			pf_chain_policy p2 = p;
+
+			/* The renewal point is no matter for a live chain. */
+			p2.renew_before = (pf_renew_before){.percent = false, .value = 0};
+			v2 = certchain_check_der(der, dl, "presented chain", &p2, &live, &e2);
+			T_CHECK(v2 == (c->verdict == PF_CHAIN_RENEW_DUE ? PF_CHAIN_OK
+									: c->verdict) &&
+					(v2 == PF_CHAIN_OK
+						 ? live.certs && sk_X509_num(live.certs) == (int)n
+						 : strstr(e2.msg, c->msg_part) &&
+							   strncmp(e2.msg,
+								   "presented chain: ", 17) == 0),
+				"%s: presented as DER: %s %s", c->name, certchain_verdict_name(v2),
+				e2.msg);
+			certchain_free(&live);
+		}
 		if (c->verdict == PF_CHAIN_OK) {
 			T_CHECK(out.certs && sk_X509_num(out.certs) == (int)n &&
 					out.not_before == NOW + c->nb &&
@@ -299,6 +330,51 @@ static void test_chains(void)
 		X509_free(other);
 		free(path);
 	}
+}
+
+/* A presented chain that is not DER certificates, or too many. */
+static void test_der(void)
+{
+	X509 *leaf = make_cert(pki.key, "mx", "DNS:mx.example.com", pki.inter, pki.inter_key, false,
+			       NOW - DAY, NOW + DAY);
+	uint8_t der[PF_PROBE_CHAIN_MAX], *q = der;
+	size_t one = (size_t)i2d_X509(leaf, &q), dl = one;
+	pf_strv hosts = {0};
+	pf_chain_policy p = {
+		.key = &pki.pub, .hostnames = &hosts, .ca_file = pki.ca_file, .now = NOW};
+	const struct {
+		const char *name;
+		size_t len;
+		const char *msg;
+	} cases[] = {
+		{"nothing", 0, "presented chain: no certificate"},
+		{"a truncated certificate", one - 1,
+		 "presented chain: certificate 1 cannot be parsed"},
+		{"a certificate and garbage", one + 5,
+		 "presented chain: certificate 2 cannot be parsed"},
+		{"nine certificates", 9 * one, "presented chain: more than 8 certificates"},
+	};
+
+	pf_split_list("mx.example.com", &hosts);
+	for (int i = 1; i < 9; i++) {
+		memcpy(der + dl, der, one);
+		dl += one;
+	}
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
+		uint8_t copy[PF_PROBE_CHAIN_MAX];
+		pf_chain out = {0};
+		pf_err e = {0};
+		enum pf_chain_verdict v;
+
+		memcpy(copy, der, cases[i].len);
+		if (i == 2)
+			memset(copy + one, 0xff, 5);
+		v = certchain_check_der(copy, cases[i].len, "presented chain", &p, &out, &e);
+		T_CHECK(v == PF_CHAIN_MALFORMED && !out.certs && strstr(e.msg, cases[i].msg),
+			"presented chain, %s: refused: %s", cases[i].name, e.msg);
+	}
+	pf_strv_clear(&hosts);
+	X509_free(leaf);
 }
 
 /* The file rules: what is refused before any certificate is looked at. */
@@ -513,6 +589,7 @@ int main(void)
 		return 1;
 	make_pki();
 	test_chains();
+	test_der();
 	test_files();
 	test_renew_before();
 	test_key_chain_file();

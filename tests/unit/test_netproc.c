@@ -576,6 +576,12 @@ static void test_roundtrip_probe(void)
 	net_status st = {0}, gst;
 
 	memset(res.spki_sha256, 'a', 64);
+	memset(res.leaf_sha256, 'b', 64);
+	res.chain_len = 2;
+	/* The largest presented chain the reply carries. */
+	res.chain_der_len = PF_PROBE_CHAIN_MAX;
+	for (size_t i = 0; i < res.chain_der_len; i++)
+		res.chain_der[i] = (uint8_t)(i * 7);
 	net_enc_probe_rep(&b, &st, &res);
 	T_CHECK(roundtrip(NET_PROBE_REP, &b, &r, &e) == 0 &&
 			net_dec_probe_rep(&r, &gst, &got, &e) == 0,
@@ -583,8 +589,10 @@ static void test_roundtrip_probe(void)
 	T_CHECK(gst.rc == 0 && strcmp(got.address, res.address) == 0 &&
 			strcmp(got.spki_sha256, res.spki_sha256) == 0 && got.alg == PF_ALG_ECDSA &&
 			got.dane_checked && !got.dane_ok && got.dane_depth == -1 &&
-			strcmp(got.verify_error, res.verify_error) == 0,
-		"probe reply: every field survives");
+			strcmp(got.verify_error, res.verify_error) == 0 && got.chain_len == 2 &&
+			got.chain_der_len == res.chain_der_len &&
+			memcmp(got.chain_der, res.chain_der, res.chain_der_len) == 0,
+		"probe reply: every field survives, the presented chain too");
 	net_buf_free(&b);
 	net_buf_free(&r);
 }
@@ -841,7 +849,9 @@ enum mutation {
 	M_TSIG_CASE,
 	M_VERDICT_EMPTY,  /* a DNSSEC verdict on an RRset with no record */
 	M_VERDICT_REASON, /* a bogus reason with a verdict that is not bogus */
-	M_VERDICT_RANGE
+	M_VERDICT_RANGE,
+	M_CHAIN_NO_LEAF, /* a presented chain without a leaf digest */
+	M_CHAIN_HUGE     /* a presented chain past PF_PROBE_CHAIN_MAX */
 };
 
 static void body_probe_rep(net_buf *b, enum mutation m)
@@ -856,6 +866,11 @@ static void body_probe_rep(net_buf *b, enum mutation m)
 	wstr(b, "");
 	wstr(b, ""); /* leaf digest */
 	w8(b, 2);    /* chain length */
+	/* presented chain: none, three octets, or one past the bound */
+	w32(b, m == M_CHAIN_NO_LEAF ? 3 : m == M_CHAIN_HUGE ? PF_PROBE_CHAIN_MAX + 1 : 0);
+	if (m == M_CHAIN_NO_LEAF)
+		for (int i = 0; i < 3; i++)
+			w8(b, 0x30);
 }
 
 static void body_probe_req(net_buf *b, enum mutation m)
@@ -1094,6 +1109,10 @@ static const body_case body_cases[] = {
 	 "key algorithm"},
 	{"probe reply, boolean 2", B_PROBE_REP, body_probe_rep, M_BOOL2, "boolean"},
 	{"probe reply, trailing octet", B_PROBE_REP, body_probe_rep, M_TRAILING, "left over"},
+	{"probe reply, chain without its leaf", B_PROBE_REP, body_probe_rep, M_CHAIN_NO_LEAF,
+	 "without its leaf"},
+	{"probe reply, chain past its bound", B_PROBE_REP, body_probe_rep, M_CHAIN_HUGE,
+	 "presented chain"},
 };
 
 static void test_malformed_bodies(void)

@@ -35,7 +35,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include "roll_fake.h"
+#include "../../daemon/journal.h"
+#include "../../daemon/roll_audit.h"
 #include "../../daemon/macro.h"
 
 /* ---- the cases --------------------------------------------------------------- */
@@ -493,6 +497,196 @@ static void test_check(void)
 	world_free(&c);
 }
 
+/* Lines of the captured stderr naming event kind name, with "still" (a
+ * reminder) or without. */
+static unsigned count_lines(const char *path, const char *name, bool reminder)
+{
+	char line[2048], tag[96];
+	unsigned n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	snprintf(tag, sizeof(tag), ": %s: ", name);
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, tag);
+
+		if (p && (strncmp(p + strlen(tag), "still, since ", 13) == 0) == reminder)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* One audit at the fake clock, folded into the book, its journal lines
+ * (stderr: no journald here) appended to path. */
+static void audit_once(pf_roll *r, pf_audit_book *b, const char *dir, const char *path)
+{
+	pf_audit_result res;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600), saved;
+
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	roll_audit_run(r, &res);
+	pf_audit_book_update(b, &res, W->now, dir);
+	pf_audit_result_free(&res);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+/* An open finding of the periodic audit on the fake clock: logged once when
+ * it opens, not again within the hour however many audits run, a reminder
+ * once the hour is up (and not twice), and audit-finding-resolved when it
+ * ends (SPEC.md 6). */
+static void test_audit_reminder(void)
+{
+	tcase c;
+	pf_roll *r;
+	pf_audit_book b = {0};
+	char *path = pf_asprintf("%s/audit.log", top), *dir = pf_asprintf("%s/audit.d", top);
+	const char *miss = "audit-records-missing", *res = "audit-finding-resolved";
+	unsigned opened, reminded;
+	struct stat sb;
+
+	if (stat(PF_JOURNAL_SOCKET, &sb) == 0) {
+		printf("SKIP: audit reminder: a journald socket is here, entries do not reach "
+		       "stderr\n");
+		free(path);
+		free(dir);
+		return;
+	}
+	mkdir(dir, 0700);
+	unlink(path);
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	audit_once(r, &b, dir, path);
+	T_CHECK(b.n == 0 && count_lines(path, miss, false) == 0,
+		"audit reminder: all in order, no finding (%zu open)", b.n);
+	W->log[W->n_log] = W->log[0]; /* the deployed key's record deleted by someone else */
+	W->log[W->n_log].add = W->log[W->n_log].initial = false;
+	W->log[W->n_log++].t = W->now;
+	W->now += 60;
+	audit_once(r, &b, dir, path);
+	opened = count_lines(path, miss, false);
+	T_CHECK(b.n >= 1 && opened >= 1,
+		"audit reminder: the record missing opens a finding, logged "
+		"(%u %s entries, %zu open)",
+		opened, miss, b.n);
+	/* Audits every 30 s (fake) for 59 minutes: nothing more logged. */
+	for (int i = 0; i < 118; i++) {
+		W->now += 30;
+		audit_once(r, &b, dir, path);
+	}
+	T_CHECK(count_lines(path, miss, false) == opened && count_lines(path, miss, true) == 0,
+		"audit reminder: 118 audits within the hour log neither the finding again nor a "
+		"reminder (%u, %u)",
+		count_lines(path, miss, false), count_lines(path, miss, true));
+	W->now += 61; /* an hour and a second after it opened */
+	audit_once(r, &b, dir, path);
+	reminded = count_lines(path, miss, true);
+	T_CHECK(reminded == opened && count_lines(path, miss, false) == opened,
+		"audit reminder: one reminder per open finding once the hour is up (%u for %u)",
+		reminded, opened);
+	for (int i = 0; i < 10; i++) {
+		W->now += 30;
+		audit_once(r, &b, dir, path);
+	}
+	T_CHECK(count_lines(path, miss, true) == reminded,
+		"audit reminder: no second reminder within the next hour (%u)",
+		count_lines(path, miss, true));
+	T_CHECK(count_lines(path, res, false) == 0,
+		"audit reminder: nothing resolved while it is open");
+	W->log[W->n_log] = W->log[0]; /* put back */
+	W->log[W->n_log].add = true;
+	W->log[W->n_log].initial = false;
+	W->log[W->n_log++].t = W->now;
+	W->now += 30;
+	audit_once(r, &b, dir, path);
+	T_CHECK(b.n == 0 && count_lines(path, res, false) == opened,
+		"audit reminder: the record put back: %u %s entr%s, nothing open (%zu)",
+		count_lines(path, res, false), res, opened == 1 ? "y" : "ies", b.n);
+	W->now += 3600;
+	audit_once(r, &b, dir, path);
+	T_CHECK(count_lines(path, miss, true) == reminded &&
+			count_lines(path, res, false) == opened,
+		"audit reminder: closed, it is neither reminded nor resolved again");
+	pf_audit_book_free(&b);
+	roll_free(r);
+	world_free(&c);
+	free(path);
+	free(dir);
+}
+
+/* A key in main.cf that the state knows of neither as the next nor as the
+ * old one (deployed by hand while a rollover waits for its deploy) is an
+ * audit-maincf-unknown-key finding; the old or the next key there is not. */
+static bool has_finding(const pf_audit_result *a, enum pf_event ev)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->f[i].ev == ev)
+			return true;
+	return false;
+}
+
+static void test_audit_maincf(void)
+{
+	pf_keyspec spec = {PF_ALG_ECDSA, 256, "secp256r1"};
+	char *hk = pf_asprintf("%s/eckey-hand.pem", top),
+	     *hc = pf_asprintf("%s/eccert-hand.pem", top);
+	char saved_k[PATH_MAX], saved_c[PATH_MAX];
+	pf_strv hosts = {0};
+	EVP_PKEY *k = NULL;
+	X509 *cert = NULL;
+	pf_audit_result res;
+	pf_err e = {0};
+	tcase c;
+	pf_roll *r;
+
+	pf_strv_push(&hosts, "mx.example.test");
+	if (keystore_generate(&spec, &k, &e) < 0 || keystore_write_key(hk, k, &e) < 0 ||
+	    keystore_self_signed(k, &hosts, &cert, &e) < 0 ||
+	    keystore_write_cert(hc, cert, &e) < 0) {
+		T_CHECK(false, "audit main.cf: a hand key written (%s)", e.msg);
+		goto out;
+	}
+	world_new(&c, &defaults);
+	r = open_roll(&c);
+	roll_start(r, &e);
+	drive(r, "propagated", 0);
+	T_STREQ(roll_phase(r), "propagated", "audit main.cf: the rollover waits in propagated");
+	roll_audit_run(r, &res);
+	T_CHECK(!has_finding(&res, PF_EV_AUDIT_MAINCF),
+		"audit main.cf: the old key in main.cf is one the state knows: no finding");
+	pf_audit_result_free(&res);
+	snprintf(saved_k, sizeof(saved_k), "%s", mc_get("smtpd_tls_eckey_file"));
+	snprintf(saved_c, sizeof(saved_c), "%s", mc_get("smtpd_tls_eccert_file"));
+	mc_set("smtpd_tls_eckey_file", hk);
+	mc_set("smtpd_tls_eccert_file", hc);
+	roll_audit_run(r, &res);
+	T_CHECK(has_finding(&res, PF_EV_AUDIT_MAINCF),
+		"audit main.cf: a key deployed by hand is audit-maincf-unknown-key");
+	T_STREQ(roll_phase(r), "propagated",
+		"audit main.cf: the audit leaves the rollover as it was");
+	pf_audit_result_free(&res);
+	mc_set("smtpd_tls_eckey_file", saved_k);
+	mc_set("smtpd_tls_eccert_file", saved_c);
+	roll_audit_run(r, &res);
+	T_CHECK(!has_finding(&res, PF_EV_AUDIT_MAINCF),
+		"audit main.cf: put back, the finding is gone");
+	pf_audit_result_free(&res);
+	roll_free(r);
+	world_free(&c);
+out:
+	EVP_PKEY_free(k);
+	X509_free(cert);
+	pf_strv_clear(&hosts);
+	free(hk);
+	free(hc);
+}
+
 /* Killed right after save N, for every N of a cycle, then restarted in
  * the same world: no persisted timestamp taken again, no visible step
  * repeated, the deploy not before its time. */
@@ -585,6 +779,8 @@ int main(void)
 	test_failures();
 	test_hand();
 	test_check();
+	test_audit_reminder();
+	test_audit_maincf();
 	test_kill_sweep();
 
 	return fake_done();
