@@ -440,6 +440,17 @@ int postfix_check_settings(pf_postfix *pf, const pf_strv *settings, pf_err *e)
 							 set + nl + strspn(set + nl, " ="));
 		PF_CLEANUP_FREE char *name = pf_asprintf("%.*s", (int)nl, set);
 		PF_CLEANUP_FREE char *have = pf_asprintf("\n%s", out);
+		bool superseded = false;
+
+		/* postconf -e applies the settings in order: where one parameter
+		 * is set twice (smtpd_tls_chain_files, once per algorithm, the
+		 * second list built from the first), the last value is what
+		 * main.cf holds, and only it can read back. */
+		for (size_t j = i + 1; j < settings->n && !superseded; j++)
+			superseded = strncmp(settings->v[j], set, nl) == 0 &&
+				     strchr(" =", settings->v[j][nl]) && settings->v[j][nl];
+		if (superseded)
+			continue;
 
 		/* A warning line naming the parameter (postconf quotes it). */
 		for (const char *p = err; p && *p;
