@@ -218,36 +218,50 @@ static void keep_for_retry(pf_roll *r, enum pf_alg alg, const pf_chain *c)
 	free(path);
 }
 
+/* The policy a deployed chain of ours is held to: the leaf carries pk,
+ * names every host, verifies against certificate_ca_file and is valid now;
+ * no renewal margin (renew_before 0), which is the caller's to weigh. */
+static pf_chain_policy deployed_policy(pf_roll *r, const pf_pubkey *pk, const pf_strv *hosts)
+{
+	return (pf_chain_policy){.key = pk,
+				 .hostnames = hosts,
+				 .ca_file = r->cfg->certificate_ca_file,
+				 .renew_before = {.percent = false, .value = 0},
+				 .now = roll_now(r)};
+}
+
+/* Read the CA-issued chain in pub (of the key in keyfile) into *ret as
+ * deployed_policy holds it.  Returns true when it passes (free *ret with
+ * certchain_free), false when it does not or cannot be read. */
+static bool deployed_chain(pf_roll *r, const char *pub, const char *keyfile, pf_chain *ret)
+{
+	pf_strv hosts = {0};
+	pf_pubkey pk = {0};
+	pf_err e = {0};
+	bool ok = false;
+
+	if (pub && roll_tlsa_hosts(r, &hosts, &e) == 0 &&
+	    keystore_load_pubkey(keyfile, &pk, &e) == 0) {
+		pf_chain_policy pol = deployed_policy(r, &pk, &hosts);
+
+		ok = certchain_check(pub, &pol, ret, &e) == PF_CHAIN_OK;
+	}
+	pf_pubkey_free(&pk);
+	pf_strv_clear(&hosts);
+	return ok;
+}
+
 /* The serial of the CA-issued chain in pub, when it reads as one (no
  * check of its dates or trust: only to tell it from a kept one). */
 static bool serial_of(pf_roll *r, const char *pub, const char *keyfile, char serial[41])
 {
-	pf_strv hosts = {0};
-	pf_pubkey pk = {0};
 	pf_chain c = {0};
-	pf_err e = {0};
-	bool ok = false;
 
-	if (!pub || roll_tlsa_hosts(r, &hosts, &e) < 0 ||
-	    keystore_load_pubkey(keyfile, &pk, &e) < 0)
-		goto out;
-	{
-		pf_chain_policy pol = {.key = &pk,
-				       .hostnames = &hosts,
-				       .ca_file = r->cfg->certificate_ca_file,
-				       .renew_before = {.percent = false, .value = 0},
-				       .now = roll_now(r)};
-
-		if (certchain_check(pub, &pol, &c, &e) == PF_CHAIN_OK) {
-			snprintf(serial, 41, "%s", c.serial);
-			ok = true;
-			certchain_free(&c);
-		}
-	}
-out:
-	pf_pubkey_free(&pk);
-	pf_strv_clear(&hosts);
-	return ok;
+	if (!deployed_chain(r, pub, keyfile, &c))
+		return false;
+	snprintf(serial, 41, "%s", c.serial);
+	certchain_free(&c);
+	return true;
 }
 
 /*
@@ -555,33 +569,16 @@ static int deployed_ours(pf_roll *r, enum pf_alg alg, char **ret_key, char **ret
 static int64_t renew_moment(pf_roll *r, const char *keyfile, const char *pub,
 			    int64_t *ret_not_after)
 {
-	pf_strv hosts = {0};
-	pf_pubkey pk = {0};
 	pf_chain c = {0};
-	pf_err e = {0};
-	int64_t now = roll_now(r), at = now;
+	int64_t at = roll_now(r);
 
 	*ret_not_after = 0;
-	if (!pub || roll_tlsa_hosts(r, &hosts, &e) < 0 ||
-	    keystore_load_pubkey(keyfile, &pk, &e) < 0)
-		goto out;
-	{
-		pf_chain_policy pol = {.key = &pk,
-				       .hostnames = &hosts,
-				       .ca_file = r->cfg->certificate_ca_file,
-				       .renew_before = {.percent = false, .value = 0},
-				       .now = now};
-
-		if (certchain_check(pub, &pol, &c, &e) == PF_CHAIN_OK) {
-			at = certchain_renew_at(&r->cfg->certificate_renew_before, c.not_before,
-						c.not_after);
-			*ret_not_after = c.not_after;
-			certchain_free(&c);
-		}
+	if (deployed_chain(r, pub, keyfile, &c)) {
+		at = certchain_renew_at(&r->cfg->certificate_renew_before, c.not_before,
+					c.not_after);
+		*ret_not_after = c.not_after;
+		certchain_free(&c);
 	}
-out:
-	pf_pubkey_free(&pk);
-	pf_strv_clear(&hosts);
 	return at;
 }
 
@@ -858,11 +855,7 @@ int roll_cert_check_live(pf_roll *r, enum pf_alg alg, const pf_probe_result *res
 	    (rc = keystore_load_pubkey(keyfile, &pk, e)) < 0)
 		goto out;
 	{
-		pf_chain_policy pol = {.key = &pk,
-				       .hostnames = &hosts,
-				       .ca_file = r->cfg->certificate_ca_file,
-				       .renew_before = {.percent = false, .value = 0},
-				       .now = roll_now(r)};
+		pf_chain_policy pol = deployed_policy(r, &pk, &hosts);
 
 		v = certchain_check(pub, &pol, &c, e);
 	}
@@ -887,11 +880,7 @@ int roll_cert_check_live(pf_roll *r, enum pf_alg alg, const pf_probe_result *res
 		goto out;
 	}
 	{
-		pf_chain_policy pol = {.key = &pk,
-				       .hostnames = &hosts,
-				       .ca_file = r->cfg->certificate_ca_file,
-				       .renew_before = {.percent = false, .value = 0},
-				       .now = roll_now(r)};
+		pf_chain_policy pol = deployed_policy(r, &pk, &hosts);
 		pf_chain live = {0};
 
 		v = certchain_check_der(res->chain_der, res->chain_der_len, "presented chain", &pol,
