@@ -30,12 +30,9 @@ journald_enter_ns "$0" "$@"
 . tests/lib/acme.sh
 
 roll_begin acme_refusals 7 journal
-CA=$W/ca
-"$PY3" tests/lib/test_ca.py init "$CA" || { fail "the test CA is made"; exit 1; }
-chmod 755 "$CA"
+acme_test_ca || { fail "the test CA is made"; exit 1; }
 ca_mode() { echo "$1" >"$CA/mode"; }
-CERTCMD="certificate_command = $PWD/tests/lib/test_ca.py sign $CA"
-roll_conf "$CERTCMD" "certificate_ca_file = $CA/root.pem"
+roll_conf "$CERTCMD" "$CAFILE"
 
 events() { acme_events "$1"; }
 nevents() { events "$1" | grep -c .; }
@@ -210,7 +207,7 @@ check "4: the new keys' 3 1 1 records served on all three servers" \
 
 # ---- 5. renewal timing with the daemon --------------------------------------
 echo 40 >"$CA/valid"
-roll_conf "$CERTCMD" "certificate_ca_file = $CA/root.pem" "certificate_renew_before = 50%"
+roll_conf "$CERTCMD" "$CAFILE" "certificate_renew_before = 50%"
 sleep 1
 "$PFTLS" -c "$ROLL_CF" renew >"$W/renew4.out" 2>"$W/renew4.err" ||
 	fail "5: renew for 40 s certificates: $(tail -1 "$W/renew4.err")"

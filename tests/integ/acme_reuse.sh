@@ -17,12 +17,9 @@ journald_enter_ns "$0" "$@"
 . tests/lib/acme.sh
 
 roll_begin acme_reuse 15 journal
-CA=$W/ca
-"$PY3" tests/lib/test_ca.py init "$CA" || { fail "the test CA is made"; exit 1; }
-chmod 755 "$CA"
+acme_test_ca || { fail "the test CA is made"; exit 1; }
 L2=$ROLL_ADDR:2526
-conf() { roll_conf "certificate_command = $PWD/tests/lib/test_ca.py sign $CA" \
-	"certificate_ca_file = $CA/root.pem" "verify_endpoints = $ROLL_ADDR:25 $L2" "$@"; }
+conf() { roll_conf "$CERTCMD" "$CAFILE" "verify_endpoints = $ROLL_ADDR:25 $L2" "$@"; }
 conf
 events() { acme_events "$1"; }
 rsa_calls() { grep -c ' rsa$' "$CA/calls.log" 2>/dev/null; }

@@ -16,11 +16,8 @@ journald_enter_ns "$0" "$@"
 . tests/lib/acme.sh
 
 roll_begin acme_timeout 9 journal
-CA=$W/ca
-"$PY3" tests/lib/test_ca.py init "$CA" || { fail "the test CA is made"; exit 1; }
-chmod 755 "$CA"
-roll_conf "certificate_command = $PWD/tests/lib/test_ca.py sign $CA" \
-	"certificate_ca_file = $CA/root.pem"
+acme_test_ca || { fail "the test CA is made"; exit 1; }
+roll_conf "$CERTCMD" "$CAFILE"
 events() { acme_events "$1"; }
 roll_publish_old 5 || { fail "old records published with nsupdate"; exit 1; }
 OLD_RSA=$(roll_deployed rsa) OLD_EC=$(roll_deployed ecdsa)

@@ -11,6 +11,10 @@
 #   acme_live_serial ALG [EP]      the serial of the certificate presented
 #   acme_certs                     main.cf's smtpd_tls_cert_file and
 #                                  smtpd_tls_eccert_file, on one line
+#   acme_test_ca                   a throw-away CA (tests/lib/test_ca.py) in
+#                                  $W/ca: sets CA, and CERTCMD and CAFILE,
+#                                  the two roll_conf lines that make it the
+#                                  certificate_command and its CA file
 
 acme_events() {
 	journald_sync
@@ -33,3 +37,11 @@ acme_live_serial() {
 }
 
 acme_certs() { postconf -c "$ROLL_PF" -h smtpd_tls_cert_file smtpd_tls_eccert_file | paste -sd' '; }
+
+acme_test_ca() {
+	CA=$W/ca
+	"$PY3" tests/lib/test_ca.py init "$CA" || return 1
+	chmod 755 "$CA"
+	CERTCMD="certificate_command = $PWD/tests/lib/test_ca.py sign $CA"
+	CAFILE="certificate_ca_file = $CA/root.pem"
+}
