@@ -82,6 +82,30 @@ client_conf() { # CLIENT [extra lines]
 
 events() { acme_events "$1"; }
 live_verify() { acme_live_verify "$1" "$PEB/root.pem"; }
+
+# rolled_in WHAT OLD_RSA OLD_EC OLD_RSA_REC OLD_EC_REC OLDNAME: after a
+# rollover through pebble, main.cf deploys new keys (sets NEW_RSA, NEW_EC)
+# with CA files of ours, the live chains verify to pebble's root for the
+# MX, the live keys are the new ones, their records are served everywhere
+# and the OLDNAME keys' records nowhere, and no challenge is left.
+rolled_in() {
+	local w=$1 orsa=$2 oec=$3 orsa_rec=$4 oec_rec=$5 oname=$6
+	NEW_RSA=$(roll_deployed rsa) NEW_EC=$(roll_deployed ecdsa)
+	check "$w main.cf deploys new keys with CA files of ours" \
+		bash -c "[ '$NEW_RSA' != '$orsa' ] && [ '$NEW_EC' != '$oec' ] &&
+			[[ \$(basename \"\$(postconf -c '$ROLL_PF' -h smtpd_tls_cert_file)\") == cert-*-ca-*.pem ]] &&
+			[[ \$(basename \"\$(postconf -c '$ROLL_PF' -h smtpd_tls_eccert_file)\") == eccert-*-ca-*.pem ]]"
+	check_eq "$w the live RSA certificate chains to pebble's root and names the MX" OK "$(live_verify rsa)"
+	check_eq "$w the live ECDSA certificate chains to pebble's root and names the MX" OK "$(live_verify ecdsa)"
+	check "$w the live keys are the new ones" \
+		test "$(roll_live_spki rsa) $(roll_live_spki ecdsa)" = \
+		"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")"
+	check "$w the new keys' 3 1 1 records served on all three servers" \
+		roll_all_serve "$(roll_rec "$NEW_RSA")" "$(roll_rec "$NEW_EC")"
+	check "$w the $oname keys' records gone from all three servers" \
+		roll_none_serve "$orsa_rec" "$oec_rec"
+	check "$w no _acme-challenge record left behind" no_challenge
+}
 live_serial() { acme_live_serial "$1"; }
 # The TLSA RRset each server serves, as dig prints the answer (owner, TTL,
 # class, type, data); the zone's serial moves (the dns-01 TXT records).
@@ -130,21 +154,7 @@ for r in $RESOLVERS; do
 	check "1: observer: $r served the RRset without the old records after the retirement" \
 		test "$(field "$S" "$r" newonly)" -ge 1
 done
-CERT_RSA=$(postconf -c "$ROLL_PF" -h smtpd_tls_cert_file)
-CERT_EC=$(postconf -c "$ROLL_PF" -h smtpd_tls_eccert_file)
-check "1: main.cf deploys new keys with CA files of ours" \
-	bash -c "[ '$NEW_RSA' != '$OLD_RSA' ] && [ '$NEW_EC' != '$OLD_EC' ] &&
-		[[ \$(basename '$CERT_RSA') == cert-*-ca-*.pem ]] && [[ \$(basename '$CERT_EC') == eccert-*-ca-*.pem ]]"
-check_eq "1: the live RSA certificate chains to pebble's root and names the MX" OK "$(live_verify rsa)"
-check_eq "1: the live ECDSA certificate chains to pebble's root and names the MX" OK "$(live_verify ecdsa)"
-check "1: the live keys are the new ones" \
-	test "$(roll_live_spki rsa) $(roll_live_spki ecdsa)" = \
-	"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")"
-check "1: the new keys' 3 1 1 records served on all three servers" \
-	roll_all_serve "$(roll_rec "$NEW_RSA")" "$(roll_rec "$NEW_EC")"
-check "1: the old keys' records gone from all three servers" \
-	roll_none_serve "$OLD_RSA_REC" "$OLD_EC_REC"
-check "1: no _acme-challenge record left behind" no_challenge
+rolled_in "1:" "$OLD_RSA" "$OLD_EC" "$OLD_RSA_REC" "$OLD_EC_REC" old
 # (The daemon may first replace the self-signed certificates deployed before
 # the rollover with CA-issued ones for the same keys: up to 2 more; 3 in
 # all was seen once.)
@@ -204,23 +214,9 @@ daemon_rollover() { # CLIENT
 	p=$(roll_wait_phase idle failed -t 180)
 	echo "# rollover with $c + pebble: $(($(date +%s) - t0)) s, phase $p"
 	check "3: $c: the daemon's rollover through $c completes (phase idle)" test "$p" = idle
-	NEW_RSA=$(roll_deployed rsa) NEW_EC=$(roll_deployed ecdsa)
-	check "3: $c: main.cf deploys new keys with CA files of ours" \
-		bash -c "[ '$NEW_RSA' != '$PREV_RSA' ] && [ '$NEW_EC' != '$PREV_EC' ] &&
-			[[ \$(basename \"\$(postconf -c '$ROLL_PF' -h smtpd_tls_cert_file)\") == cert-*-ca-*.pem ]] &&
-			[[ \$(basename \"\$(postconf -c '$ROLL_PF' -h smtpd_tls_eccert_file)\") == eccert-*-ca-*.pem ]]"
-	check_eq "3: $c: the live RSA certificate chains to pebble's root and names the MX" OK "$(live_verify rsa)"
-	check_eq "3: $c: the live ECDSA certificate chains to pebble's root and names the MX" OK "$(live_verify ecdsa)"
-	check "3: $c: the live keys are the new ones" \
-		test "$(roll_live_spki rsa) $(roll_live_spki ecdsa)" = \
-		"$(roll_key_spki "$NEW_RSA") $(roll_key_spki "$NEW_EC")"
-	check "3: $c: the new keys' 3 1 1 records served on all three servers" \
-		roll_all_serve "$(roll_rec "$NEW_RSA")" "$(roll_rec "$NEW_EC")"
-	check "3: $c: the previous keys' records gone from all three servers" \
-		roll_none_serve "$PREV_RSA_REC" "$PREV_EC_REC"
+	rolled_in "3: $c:" "$PREV_RSA" "$PREV_EC" "$PREV_RSA_REC" "$PREV_EC_REC" previous
 	check "3: $c: the rollover's two certificates came through acme-$c (the spy's last two runs)" \
 		test "$(grep '^argv=' "$ACME/env.log" | tail -2 | grep -c "/acme-$c ")" = 2
-	check "3: $c: no _acme-challenge record left behind" no_challenge
 }
 CB_LOGS=$ACME/state/certbot/logs
 daemon_rollover certbot
