@@ -142,14 +142,32 @@ static void rrset_verdict(dns_prop_rrset *rs, enum dns_prop_verdict v, enum dnss
 	pf_printable_copy(rs->dnssec_msg, sizeof(rs->dnssec_msg), msg);
 }
 
-/* The parts of a validating round: one DNSKEY question per check server of
- * the round's zone, and a DNSKEY and a DS question per server of each zone
- * above (the DS being the one of the zone below it). */
+/* The DNSSEC questions of a validating round: one DNSKEY question per
+ * check server of the round's zone, and a DNSKEY and a DS question per
+ * server of each zone above (the DS being the one of the zone below it).
+ * They go out with the round's own SOA and TLSA questions, in the same
+ * dns_net_run: a server that never answers costs the one deadline, not one
+ * for the round and another for its keys.  rqs and xs point into the
+ * round's arrays. */
 typedef struct dnssec_asks {
 	size_t n;
 	dns_request *rqs;
 	dns_xfer *xs;
+	const char *zs[DNSSEC_ZONES_MAX]; /* the round's zone, then those above */
+	size_t nz;
+	size_t above_at[DNSSEC_ZONES_MAX]; /* the first question of zs[i + 1] */
+	pf_err e;                          /* a question could not be made */
 } dnssec_asks;
+
+/* How many questions dnssec_asks_make asks for the round's zone z. */
+static size_t dnssec_asks_count(const dns_zone_info *z, const dns_prop_dnssec *d)
+{
+	size_t total = z->n_checks;
+
+	for (size_t i = 0; i < d->n_above && i + 1 < DNSSEC_ZONES_MAX; i++)
+		total += 2 * d->above[i].n_checks;
+	return total;
+}
 
 static int ask(dnssec_asks *a, const dns_server *srv, const char *name, ldns_rr_type t, pf_err *e)
 {
@@ -164,6 +182,30 @@ static int ask(dnssec_asks *a, const dns_server *srv, const char *name, ldns_rr_
 	a->xs[a->n].req = &a->rqs[a->n];
 	a->n++;
 	return 0;
+}
+
+/* Make the questions into a (its rqs and xs room for dnssec_asks_count);
+ * a question that cannot be made leaves a->e set, and every verdict of the
+ * round says so. */
+static void dnssec_asks_make(dnssec_asks *a, const dns_zone_info *z, const dns_prop_dnssec *d)
+{
+	a->zs[a->nz++] = z->zone;
+	for (size_t i = 0; i < d->n_above && a->nz < DNSSEC_ZONES_MAX; i++)
+		a->zs[a->nz++] = d->above[i].zone;
+	for (size_t s = 0; s < z->n_checks; s++)
+		if (ask(a, &z->checks[s].addr, z->zone, LDNS_RR_TYPE_DNSKEY, &a->e) < 0)
+			return;
+	for (size_t i = 0; i + 1 < a->nz; i++) {
+		const dns_zone_info *up = &d->above[i];
+
+		a->above_at[i] = a->n;
+		for (size_t j = 0; j < up->n_checks; j++)
+			if (ask(a, &up->checks[j].addr, up->zone, LDNS_RR_TYPE_DNSKEY, &a->e) < 0)
+				return;
+		for (size_t j = 0; j < up->n_checks; j++)
+			if (ask(a, &up->checks[j].addr, a->zs[i], LDNS_RR_TYPE_DS, &a->e) < 0)
+				return;
+	}
 }
 
 /* The first usable reply among xs[from, to). */
@@ -181,19 +223,19 @@ static uint8_t *first_wire(const dnssec_asks *a, size_t from, size_t to, size_t 
 /*
  * Validate every TLSA RRset the round found records in, each server's with
  * that server's DNSKEY RRset: the xs of the round (per questions a server,
- * the SOA first) hold its TLSA replies.
+ * the SOA first) hold its TLSA replies, a the answers to the DNSSEC
+ * questions (asked in the same run).
  */
-static void validate_round(dns_prop_round *rd, const dns_zone_info *z, const dns_xfer *xs,
-			   size_t per, const dns_net_opts *o)
+static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
+			   const dns_net_opts *o, const dnssec_asks *a)
 {
 	const dns_prop_dnssec *d = o->dnssec;
-	const char *zs[DNSSEC_ZONES_MAX];
-	size_t nz = 0, total, len;
+	size_t nz = a->nz, len;
 	dnssec_anchors *an = NULL;
-	dnssec_asks a = {0};
 	uint8_t **above_wire = NULL;
-	size_t *above_len = NULL, *above_at = NULL;
-	pf_err e = {0}, ae = {0};
+	size_t *above_len = NULL;
+	pf_err ae = {0};
+	const pf_err *e = &a->e;
 	char *text = NULL;
 	int arc;
 
@@ -205,47 +247,19 @@ static void validate_round(dns_prop_round *rd, const dns_zone_info *z, const dns
 	arc = dnssec_anchors_parse("trust anchors", text, len, &an, &ae);
 	free(text);
 
-	zs[nz++] = z->zone;
-	for (size_t i = 0; i < d->n_above && nz < DNSSEC_ZONES_MAX; i++)
-		zs[nz++] = d->above[i].zone;
-	total = rd->n_servers;
-	for (size_t i = 0; i + 1 < nz; i++)
-		total += 2 * d->above[i].n_checks;
-	a.rqs = pf_calloc(total ? total : 1, sizeof(*a.rqs));
-	a.xs = pf_calloc(total ? total : 1, sizeof(*a.xs));
-	above_at = pf_calloc(nz + 1, sizeof(*above_at));
-	for (size_t s = 0; s < rd->n_servers; s++)
-		if (ask(&a, &rd->servers[s].target.addr, z->zone, LDNS_RR_TYPE_DNSKEY, &e) < 0)
-			goto out;
-	for (size_t i = 0; i + 1 < nz; i++) {
-		const dns_zone_info *up = &d->above[i];
-
-		above_at[i] = a.n;
-		for (size_t j = 0; j < up->n_checks; j++)
-			if (ask(&a, &up->checks[j].addr, up->zone, LDNS_RR_TYPE_DNSKEY, &e) < 0)
-				goto out;
-		for (size_t j = 0; j < up->n_checks; j++)
-			if (ask(&a, &up->checks[j].addr, zs[i], LDNS_RR_TYPE_DS, &e) < 0)
-				goto out;
-	}
-	if (a.n && dns_net_run(a.xs, a.n, o) < 0) {
-		pf_err_set(&e, EIO, "cannot send the DNSSEC questions");
-		goto out;
-	}
 	/* Each zone above: its DNSKEY RRset and the DS of the one below. */
 	above_wire = pf_calloc(2 * nz + 1, sizeof(*above_wire));
 	above_len = pf_calloc(2 * nz + 1, sizeof(*above_len));
-	for (size_t i = 0; i + 1 < nz; i++) {
-		size_t m = d->above[i].n_checks, b = above_at[i];
+	for (size_t i = 0; !e->code && i + 1 < nz; i++) {
+		size_t m = d->above[i].n_checks, b = a->above_at[i];
 
-		above_wire[2 * i] = first_wire(&a, b, b + m, &above_len[2 * i]);
-		above_wire[2 * i + 1] = first_wire(&a, b + m, b + 2 * m, &above_len[2 * i + 1]);
+		above_wire[2 * i] = first_wire(a, b, b + m, &above_len[2 * i]);
+		above_wire[2 * i + 1] = first_wire(a, b + m, b + 2 * m, &above_len[2 * i + 1]);
 	}
-out:
 	for (size_t s = 0; s < rd->n_servers; s++) {
 		dns_prop_server *ps = &rd->servers[s];
 		size_t klen = 0;
-		uint8_t *key = e.code || s >= a.n ? NULL : auth_wire(&a.xs[s], &klen);
+		uint8_t *key = e->code || s >= a->n ? NULL : auth_wire(&a->xs[s], &klen);
 
 		for (size_t k = 0; k < rd->n_owners; k++) {
 			dns_prop_rrset *rs = &ps->rrsets[k];
@@ -257,12 +271,12 @@ out:
 
 			if (!rs->n_rr)
 				continue;
-			if (arc < 0 || e.code) {
+			if (arc < 0 || e->code) {
 				rrset_verdict(rs, DNS_PROP_BOGUS, DNSSEC_R_INCOMPLETE, 0,
-					      arc < 0 ? ae.msg : e.msg);
+					      arc < 0 ? ae.msg : e->msg);
 				continue;
 			}
-			if (dnssec_chain_new(rd->owners[k], zs, nz, &c, &ce) < 0) {
+			if (dnssec_chain_new(rd->owners[k], a->zs, nz, &c, &ce) < 0) {
 				rrset_verdict(rs, DNS_PROP_BOGUS, DNSSEC_R_INCOMPLETE, 0, ce.msg);
 				continue;
 			}
@@ -272,7 +286,7 @@ out:
 			free(tw);
 			if (key)
 				dnssec_chain_add_reply(c, key, klen, &ce);
-			for (size_t i = 0; above_wire && i + 1 < nz; i++)
+			for (size_t i = 0; i + 1 < nz; i++)
 				for (size_t q = 0; q < 2; q++)
 					if (above_wire[2 * i + q])
 						dnssec_chain_add_reply(c, above_wire[2 * i + q],
@@ -289,17 +303,10 @@ out:
 		}
 		free(key);
 	}
-	for (size_t i = 0; above_wire && i < 2 * nz; i++)
+	for (size_t i = 0; i < 2 * nz; i++)
 		free(above_wire[i]);
 	free(above_wire);
 	free(above_len);
-	free(above_at);
-	for (size_t i = 0; i < a.n; i++) {
-		dns_xfer_clear(&a.xs[i]);
-		dns_request_free(&a.rqs[i]);
-	}
-	free(a.xs);
-	free(a.rqs);
 	dnssec_anchors_free(an);
 }
 
@@ -334,7 +341,8 @@ int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n, co
 		 dns_prop_round *ret, pf_err *e)
 {
 	dns_prop_round rd = {0};
-	size_t per, nx;
+	dnssec_asks a = {0};
+	size_t per, nx, room;
 	dns_request *rqs = NULL;
 	dns_xfer *xs = NULL;
 	int r = 0;
@@ -347,8 +355,9 @@ int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n, co
 	rd.servers = pf_calloc(rd.n_servers ? rd.n_servers : 1, sizeof(*rd.servers));
 	per = 1 + rd.n_owners;
 	nx = per * rd.n_servers;
-	rqs = pf_calloc(nx ? nx : 1, sizeof(*rqs));
-	xs = pf_calloc(nx ? nx : 1, sizeof(*xs));
+	room = nx + (o->dnssec ? dnssec_asks_count(z, o->dnssec) : 0);
+	rqs = pf_calloc(room ? room : 1, sizeof(*rqs));
+	xs = pf_calloc(room ? room : 1, sizeof(*xs));
 	for (size_t s = 0; s < rd.n_servers; s++) {
 		dns_prop_server *ps = &rd.servers[s];
 
@@ -370,9 +379,15 @@ int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n, co
 			xs[i].req = &rqs[i];
 		}
 	}
-	/* Every question to every server at once: a server that never answers
-	 * costs the one deadline, not one timeout per server. */
-	if ((r = dns_net_run(xs, nx, o)) < 0 && nx) {
+	if (o->dnssec) {
+		a.rqs = rqs + nx;
+		a.xs = xs + nx;
+		dnssec_asks_make(&a, z, o->dnssec);
+	}
+	/* Every question to every server at once, the DNSSEC ones with them:
+	 * a server that never answers costs the one deadline, not one timeout
+	 * per server or per kind of question. */
+	if ((r = dns_net_run(xs, nx + a.n, o)) < 0 && nx) {
 		r = pf_err_set(e, -r, "cannot send DNS questions: %s", strerror(-r));
 		goto out;
 	}
@@ -438,7 +453,7 @@ int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n, co
 		ps->complete = ps->state == DNS_PROP_OK && ps->n_match == n;
 	}
 	if (o->dnssec) {
-		validate_round(&rd, z, xs, per, o);
+		validate_round(&rd, xs, per, o, &a);
 		for (size_t s = 0; s < rd.n_servers; s++)
 			judge_signed(&rd, &rd.servers[s], want, n);
 	}
@@ -448,7 +463,7 @@ int dns_prop_run(const dns_zone_info *z, const dns_prop_want *want, size_t n, co
 	*ret = rd;
 	memset(&rd, 0, sizeof(rd));
 out:
-	for (size_t i = 0; i < nx; i++) {
+	for (size_t i = 0; i < nx + a.n; i++) {
 		dns_xfer_clear(&xs[i]);
 		dns_request_free(&rqs[i]);
 	}
