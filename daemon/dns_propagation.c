@@ -260,10 +260,14 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 		dns_prop_server *ps = &rd->servers[s];
 		size_t klen = 0;
 		uint8_t *key = e->code || s >= a->n ? NULL : auth_wire(&a->xs[s], &klen);
+		dnssec_chain *c = NULL;
+		dnssec_result keys = {0};
+		bool judged = false, secure = false;
 
+		/* One chain a server: its keys are judged once, then each TLSA
+		 * RRset it serves along them. */
 		for (size_t k = 0; k < rd->n_owners; k++) {
 			dns_prop_rrset *rs = &ps->rrsets[k];
-			dnssec_chain *c = NULL;
 			dnssec_result res;
 			pf_err ce = {0};
 			size_t tlen = 0;
@@ -276,23 +280,31 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 					      arc < 0 ? ae.msg : e->msg);
 				continue;
 			}
-			if (dnssec_chain_new(rd->owners[k], a->zs, nz, &c, &ce) < 0) {
+			if (c ? dnssec_chain_set_tlsa_name(c, rd->owners[k], &ce) < 0
+			      : dnssec_chain_new(rd->owners[k], a->zs, nz, &c, &ce) < 0) {
 				rrset_verdict(rs, DNS_PROP_BOGUS, DNSSEC_R_INCOMPLETE, 0, ce.msg);
 				continue;
 			}
-			tw = auth_wire(&xs[s * per + 1 + k], &tlen);
-			if (tw)
-				dnssec_chain_add_reply(c, tw, tlen, &ce);
-			free(tw);
-			if (key)
-				dnssec_chain_add_reply(c, key, klen, &ce);
-			for (size_t i = 0; i + 1 < nz; i++)
-				for (size_t q = 0; q < 2; q++)
-					if (above_wire[2 * i + q])
-						dnssec_chain_add_reply(c, above_wire[2 * i + q],
-								       above_len[2 * i + q], &ce);
-			dnssec_validate(c, an, rd->time, &res);
-			dnssec_chain_free(c);
+			if (!judged) {
+				judged = true;
+				if (key)
+					dnssec_chain_add_reply(c, key, klen, &ce);
+				for (size_t i = 0; i + 1 < nz; i++)
+					for (size_t q = 0; q < 2; q++)
+						if (above_wire[2 * i + q])
+							dnssec_chain_add_reply(
+								c, above_wire[2 * i + q],
+								above_len[2 * i + q], &ce);
+				secure = dnssec_validate_keys(c, an, rd->time, &keys);
+			}
+			res = keys;
+			if (secure) {
+				tw = auth_wire(&xs[s * per + 1 + k], &tlen);
+				if (tw)
+					dnssec_chain_add_reply(c, tw, tlen, &ce);
+				free(tw);
+				dnssec_validate_tlsa(c, rd->time, &res);
+			}
 			rrset_verdict(rs,
 				      res.verdict == DNSSEC_VALIDATES  ? DNS_PROP_VALIDATES
 				      : res.verdict == DNSSEC_INSECURE ? DNS_PROP_INSECURE
@@ -301,6 +313,7 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 				      res.earliest_expiry > 0 ? (uint64_t)res.earliest_expiry : 0,
 				      res.msg);
 		}
+		dnssec_chain_free(c);
 		free(key);
 	}
 	for (size_t i = 0; i < 2 * nz; i++)

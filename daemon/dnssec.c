@@ -341,8 +341,8 @@ static int anchor_zone(const dnssec_chain *c, const dnssec_anchors *a)
 	return -1;
 }
 
-void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now,
-		     dnssec_result *ret)
+bool dnssec_validate_keys(const dnssec_chain *c, const dnssec_anchors *a, int64_t now,
+			  dnssec_result *ret)
 {
 	struct check ck;
 	char zn[256], pn[256];
@@ -353,10 +353,10 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 		conclude(ret, DNSSEC_BOGUS, DNSSEC_R_NO_ANCHOR, c->zones[c->nzones - 1].name,
 			 "no trust anchor for any zone from %s up",
 			 name_text(c->zones[0].name, zn, sizeof(zn)));
-		return;
+		return false;
 	}
 	if (!zone_keys(&c->zones[top], a->ds, true, now, ret))
-		return;
+		return false;
 	for (int i = top - 1; i >= 0; i--) {
 		const dnssec_zone *z = &c->zones[i], *parent = &c->zones[i + 1];
 
@@ -368,11 +368,11 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 				conclude(ret, DNSSEC_BOGUS, ck.reason, parent->name,
 					 "DS RRset of %.100s in %.100s: %s (%s)", zn, pn,
 					 dnssec_reason_name(ck.reason), ck.detail);
-				return;
+				return false;
 			}
 			note_expiry(ret, ck.expiry);
 			if (!zone_keys(z, z->ds, false, now, ret))
-				return;
+				return false;
 			continue;
 		}
 		const ldns_rr *nsec = nsec_no_ds(z, parent->name);
@@ -381,7 +381,7 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 				 "%.100s has no DS in %.100s and no NSEC or NSEC3 proves its "
 				 "absence",
 				 zn, pn);
-			return;
+			return false;
 		}
 		ldns_rr_list *one = ldns_rr_list_new();
 		ldns_rr_list_push_rr(one, (ldns_rr *)nsec);
@@ -392,14 +392,22 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 				 "%s proving no DS for %.100s in %.100s: %s (%s)",
 				 ldns_rr_get_type(nsec) == LDNS_RR_TYPE_NSEC ? "NSEC" : "NSEC3", zn,
 				 pn, dnssec_reason_name(ck.reason), ck.detail);
-			return;
+			return false;
 		}
 		note_expiry(ret, ck.expiry);
 		conclude(ret, DNSSEC_INSECURE, DNSSEC_R_NONE, z->name,
 			 "%.100s is an unsigned delegation from %.100s: DANE protects nothing", zn,
 			 pn);
-		return;
+		return false;
 	}
+	return true;
+}
+
+void dnssec_validate_tlsa(const dnssec_chain *c, int64_t now, dnssec_result *ret)
+{
+	struct check ck;
+	char zn[256], pn[256];
+
 	name_text(c->tlsa_name, pn, sizeof(pn));
 	name_text(c->zones[0].name, zn, sizeof(zn));
 	if (ldns_rr_list_rr_count(c->tlsa) == 0) {
@@ -419,6 +427,13 @@ void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now
 	ret->reason = DNSSEC_R_NONE;
 	ret->zone[0] = '\0';
 	snprintf(ret->msg, sizeof(ret->msg), "TLSA RRset of %.100s validates", pn);
+}
+
+void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now,
+		     dnssec_result *ret)
+{
+	if (dnssec_validate_keys(c, a, now, ret))
+		dnssec_validate_tlsa(c, now, ret);
 }
 
 const char *dnssec_verdict_name(enum dnssec_verdict v)

@@ -97,6 +97,14 @@ int dnssec_chain_new(const char *tlsa_name, const char *const *zones, size_t nzo
 dnssec_chain *dnssec_chain_free(dnssec_chain *c);
 
 /*
+ * The chain for another TLSA name of the same zones: the TLSA RRset taken
+ * is dropped (the zones' replies are kept) and tlsa_name's is asked for.
+ * Returns 0, or -EINVAL (the chain unchanged) when tlsa_name is not a name
+ * at or below zones[0].
+ */
+int dnssec_chain_set_tlsa_name(dnssec_chain *c, const char *tlsa_name, pf_err *e);
+
+/*
  * Take one reply (a DNS message as received; the transport has matched it to
  * its request, dns_reply_check): its question says what it fills - TLSA of
  * the chain's name, DNSKEY or DS of one of its zones.  Only records of class
@@ -145,6 +153,20 @@ typedef struct dnssec_result {
  */
 void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now,
 		     dnssec_result *ret);
+
+/*
+ * dnssec_validate in its two parts, for the many TLSA RRsets of one zone
+ * that one server's keys sign: dnssec_validate_keys judges the zones (every
+ * DNSKEY and DS RRset from the anchor down, or the proof of an unsigned
+ * delegation) and returns true when they are secure, *ret then holding
+ * their earliest expiry; false with *ret the verdict, bogus or insecure,
+ * that every TLSA RRset along them gets.  After true, dnssec_validate_tlsa
+ * judges c's TLSA RRset with the keys, completing *ret (a copy of the keys'
+ * result serves each RRset).  dnssec_validate is the one after the other.
+ */
+bool dnssec_validate_keys(const dnssec_chain *c, const dnssec_anchors *a, int64_t now,
+			  dnssec_result *ret);
+void dnssec_validate_tlsa(const dnssec_chain *c, int64_t now, dnssec_result *ret);
 
 /* The owner an NSEC3 of zone matching name has, by the NSEC3's parameters
  * (the caller frees it); NULL for another hash algorithm or more than

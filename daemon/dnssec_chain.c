@@ -101,6 +101,27 @@ dnssec_chain *dnssec_chain_free(dnssec_chain *c)
 	return NULL;
 }
 
+int dnssec_chain_set_tlsa_name(dnssec_chain *c, const char *tlsa_name, pf_err *e)
+{
+	ldns_rdf *n = dname_of(tlsa_name);
+
+	if (!n)
+		return pf_err_usage(e, "not a domain name: \"%.100s\"", tlsa_name);
+	if (ldns_dname_compare(n, c->zones[0].name) != 0 &&
+	    !ldns_dname_is_subdomain(n, c->zones[0].name)) {
+		ldns_rdf_deep_free(n);
+		return pf_err_usage(e, "%.100s is not in the zone of the DNSSEC chain", tlsa_name);
+	}
+	ldns_rdf_deep_free(c->tlsa_name);
+	c->tlsa_name = n;
+	ldns_rr_list_deep_free(c->tlsa);
+	ldns_rr_list_deep_free(c->tlsa_sigs);
+	c->tlsa = ldns_rr_list_new();
+	c->tlsa_sigs = ldns_rr_list_new();
+	c->have_tlsa = false;
+	return 0;
+}
+
 /* Where a reply's records go. */
 struct slot {
 	ldns_rr_list *rrs, *sigs;

@@ -375,6 +375,37 @@ static void run_case(const struct vcase *vc)
 	if (vc->expiry >= 0)
 		T_CHECK(res.earliest_expiry == vc->expiry, "%s: earliest expiry %lld (got %lld)",
 			vc->name, (long long)vc->expiry, (long long)res.earliest_expiry);
+
+	/* A round validates each RRset a server serves along one chain: the
+	 * keys judged once, the TLSA name changed for each RRset.  The same
+	 * verdict comes out; a name outside the zone is refused. */
+	T_CHECK(dnssec_chain_set_tlsa_name(ch, "_25._tcp.mx.other.test.", &e) == -EINVAL &&
+			ch->have_tlsa,
+		"%s: a TLSA name outside the chain's zone: -EINVAL, chain unchanged", vc->name);
+	T_CHECK(dnssec_chain_set_tlsa_name(ch, tname, &e) == 0 && !ch->have_tlsa &&
+			ldns_rr_list_rr_count(ch->tlsa) == 0,
+		"%s: another TLSA name: the TLSA RRset taken is dropped", vc->name);
+	if (!vc->unsigned_child && vc->want == DNSSEC_VALIDATES) {
+		dnssec_result none;
+
+		dnssec_validate(ch, a, vc->now, &none);
+		T_CHECK(none.verdict == DNSSEC_BOGUS && none.reason == DNSSEC_R_INCOMPLETE,
+			"%s: no TLSA reply for the new name: bogus, incomplete (%s)", vc->name,
+			none.msg);
+	}
+	feed(ch, c, tname, LDNS_RR_TYPE_TLSA, false, noise);
+	{
+		dnssec_result again;
+		bool secure = dnssec_validate_keys(ch, a, vc->now, &again);
+
+		if (secure)
+			dnssec_validate_tlsa(ch, vc->now, &again);
+		T_CHECK(again.verdict == res.verdict && again.reason == res.reason &&
+				t_streq(again.zone, res.zone) && t_streq(again.msg, res.msg) &&
+				again.earliest_expiry == res.earliest_expiry,
+			"%s: keys judged, then the TLSA RRset: the same verdict (%s)", vc->name,
+			again.msg);
+	}
 out:
 	dnssec_chain_free(ch);
 	dnssec_anchors_free(a);
