@@ -22,7 +22,11 @@
  *     NSEC3) of it;
  *   - a bogus verdict has a reason and names a zone; every verdict's and
  *     every refused reply's message is one line of printable characters;
- *   - a validating chain's earliest expiry is after the validation time.
+ *   - a validating chain's earliest expiry is after the validation time;
+ *   - the keys judged once serve each TLSA RRset of a round: the chain
+ *     retargeted to its name (dnssec_chain_set_tlsa_name) and given the
+ *     replies again, dnssec_validate_keys then dnssec_validate_tlsa give
+ *     the verdict dnssec_validate gave.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -125,22 +129,12 @@ static bool one_printable_line(const char *s)
 	return true;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Hand the input's replies (after its selector byte) to the chain. */
+static void feed(dnssec_chain *c, const uint8_t *data, size_t size)
 {
-	static const char *const signed_zones[] = {"child.test.", "test."};
-	static const char *const unsigned_zones[] = {"unsigned.test.", "test."};
-	dnssec_chain *c = NULL;
-	dnssec_result res;
-	pf_err e = {0};
-	bool unsig;
 	size_t pos = 1;
+	pf_err e = {0};
 
-	if (size < 1)
-		return 0;
-	unsig = data[0] & 1;
-	if (dnssec_chain_new(unsig ? "_25._tcp.mx.unsigned.test." : "_25._tcp.mx.child.test.",
-			     unsig ? unsigned_zones : signed_zones, 2, &c, &e) < 0)
-		abort();
 	for (int f = 0; f < FRAMES_MAX && pos < size; f++) {
 		size_t len = size - pos >= 2 ? (size_t)(data[pos] << 8 | data[pos + 1]) : 0;
 
@@ -155,7 +149,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   e.msg);
 		pos += len;
 	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const signed_zones[] = {"child.test.", "test."};
+	static const char *const unsigned_zones[] = {"unsigned.test.", "test."};
+	dnssec_chain *c = NULL;
+	dnssec_result res, again;
+	const char *tlsa_name;
+	pf_err e = {0};
+	bool unsig, again_ok;
+
+	if (size < 1)
+		return 0;
+	unsig = data[0] & 1;
+	tlsa_name = unsig ? "_25._tcp.mx.unsigned.test." : "_25._tcp.mx.child.test.";
+	if (dnssec_chain_new(tlsa_name, unsig ? unsigned_zones : signed_zones, 2, &c, &e) < 0)
+		abort();
+	feed(c, data, size);
 	dnssec_validate(c, anchors, NOW, &res);
+	if (dnssec_chain_set_tlsa_name(c, tlsa_name, &e) < 0)
+		abort();
+	feed(c, data, size); /* only the TLSA reply is taken again */
+	again_ok = dnssec_validate_keys(c, anchors, NOW, &again);
+	if (again_ok)
+		dnssec_validate_tlsa(c, NOW, &again);
+	FUZZ_CHECK(again.verdict == res.verdict && again.reason == res.reason &&
+			   strcmp(again.zone, res.zone) == 0 && strcmp(again.msg, res.msg) == 0 &&
+			   again.earliest_expiry == res.earliest_expiry,
+		   "keys then TLSA: \"%s\", the whole chain: \"%s\"", again.msg, res.msg);
 	FUZZ_CHECK(one_printable_line(res.msg), "verdict message not one printable line: \"%s\"",
 		   res.msg);
 	switch (res.verdict) {
