@@ -26,6 +26,11 @@ def unhex(s):
     return bytes(int(h, 16) for h in re.findall(r"\\x([0-9a-f]{2})", s))
 
 
+def addr(s):
+    """An address as strace -xx prints it (hex escapes) or plainly."""
+    return unhex(s).decode() if s.startswith("\\x") else s
+
+
 def decode(b):
     if len(b) < 12:
         return None
@@ -71,11 +76,11 @@ def main():
         if sc == "connect" and fd:
             a = re.search(r'sin_port=htons\((\d+)\), sin_addr=inet_addr\("([^"]+)"\)', rest)
             if a:
-                conn[(pid, fd)] = (a.group(2), int(a.group(1)))
+                conn[(pid, fd)] = (addr(a.group(2)), int(a.group(1)))
             continue
         if sc in ("sendto", "write", "sendmsg") and fd:
             a = re.search(r'sin_port=htons\((\d+)\), sin_addr=inet_addr\("([^"]+)"\)', rest)
-            dest = (a.group(2), int(a.group(1))) if a else conn.get((pid, fd))
+            dest = (addr(a.group(2)), int(a.group(1))) if a else conn.get((pid, fd))
             if dest and dest[1] == 53:
                 data = unhex(rest.split('"')[1]) if '"' in rest else b""
                 r = re.search(r"= (\d+)$", rest.strip())

@@ -137,9 +137,15 @@ chmod +x "$T/reset.sh"
 for i in $(seq 500); do echo "_25._tcp.host$i.example.test."; done >"$T/owners.txt"
 cat >"$T/ours.sh" <<'EOF'
 #!/bin/bash
-# ours.sh BUILD-DIR CF K1 K2: the one command pair an operator would run.
-"$1/pftls-roll" -c "$2" publish "$3" "$4" >/dev/null &&
-	"$1/pftls-roll" -c "$2" propagation --wait "$3" "$4" >/dev/null
+# ours.sh BUILD-DIR CF K1 K2 [SPLIT-FILE]: the one command pair an
+# operator would run; with SPLIT-FILE, appends the seconds each took.
+a=$(date +%s%N)
+"$1/pftls-roll" -c "$2" publish "$3" "$4" >/dev/null || exit 1
+b=$(date +%s%N)
+"$1/pftls-roll" -c "$2" propagation --wait "$3" "$4" >/dev/null || exit 1
+c=$(date +%s%N)
+[ -n "${5:-}" ] && awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN {printf "%.3f %.3f\n", (b - a) / 1e9, (c - b) / 1e9}' >>"$5"
+exit 0
 EOF
 chmod +x "$T/ours.sh"
 OLD_BUILD=${OLD_BUILD:-}
@@ -162,8 +168,8 @@ for ((run = 1; run <= RUNS; run++)); do
 	for side in $order; do
 		"$T/reset.sh" || { echo "30-dns.sh: reset failed" >&2; exit 1; }
 		case $side in
-		new) t=$(timed "$T/ours.sh" "$(dirname "$PFTLS")" "$T/big.cf" "$K1" "$K2") ;;
-		old) t=$(timed "$T/ours.sh" "$OLD_BUILD" "$T/big.cf" "$K1" "$K2") ;;
+		new) t=$(timed "$T/ours.sh" "$(dirname "$PFTLS")" "$T/big.cf" "$K1" "$K2" "$T/split.new") ;;
+		old) t=$(timed "$T/ours.sh" "$OLD_BUILD" "$T/big.cf" "$K1" "$K2" "$T/split.old") ;;
 		floor) t=$("$PY3" "$here/../dns_floor.py" "$T/bind/keys/pftls.key" example.test "$NET.1" 5 \
 			"$h1,$h2" "$T/owners.txt" "$NET.1" "$NET.2" "$NET.3" 2>>"$T/floor.err") ;;
 		baseline) t=$(timed "$T/baseline.sh") ;;
@@ -182,7 +188,8 @@ if [ -n "${PROFILE:-}" ]; then
 	strace -f -tt -s 256 -xx -e trace=%network,%process,poll,clock_nanosleep,nanosleep,write,read \
 		-o "$P/ours.strace" "$T/ours.sh" "$(dirname "$PFTLS")" "$T/big.cf" "$K1" "$K2"
 	cp "$T/floor.err" "$P/floor.err"
-	echo "bench: profile of ours in $P/ours.strace" >&2
+	"$PY3" "$here/../strace_dns.py" "$P/ours.strace" >"$P/ours.phases.md"
+	echo "bench: profile of ours in $P/ours.strace, its DNS phases in $P/ours.phases.md" >&2
 fi
 hyperfine -N -i --runs "$RUNS" --export-json "$T/prop.json" \
 	-n round16 "$PFTLS -c $T/p16.cf propagation $K1" \
@@ -194,14 +201,15 @@ silent=$(grep -c "no answer within" "$T/p16.out")
 
 build_id() { git -C "$1/.." describe --always --dirty --abbrev=10 2>/dev/null || echo unknown; }
 "$PY3" - "$T/pub.txt" "$T/prop.json" "$answered" "$silent" "$RUNS" "$load0" "$load1" \
-	"$(build_id "$(dirname "$PFTLS")")" "${OLD_BUILD:+$OLD_BUILD ($(build_id "$OLD_BUILD"))}" <<'PY'
+	"$(build_id "$(dirname "$PFTLS")")" "${OLD_BUILD:+$OLD_BUILD ($(build_id "$OLD_BUILD"))}" \
+	"$T/split.new" "$T/split.old" <<'PY'
 import json, statistics, sys
 pub = {}
 for line in open(sys.argv[1]):
     k, v = line.split()
     pub.setdefault(k, []).append(float(v))
 prop = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
-answered, silent, runs, load0, load1, new_id, old = sys.argv[3:10]
+answered, silent, runs, load0, load1, new_id, old, split_new, split_old = sys.argv[3:12]
 m = lambda r: r["median"]
 med = {k: statistics.median(v) for k, v in pub.items()}
 p, b, f = med["new"], med["baseline"], med["floor"]
@@ -234,6 +242,14 @@ if "old" in med:
     print("| ratio old build / floor | %.2f |" % (med["old"] / f))
 print("| nsupdate (2 messages: no name compression; the second sent once the first is served) + dig loop until all 3 servers serve all 1,000 | %.2f s |" % b)
 print("| ratio nsupdate baseline / pftls-roll | %.2f |" % (b / p))
+for side, fn in (("new", split_new), ("old build", split_old)):
+    try:
+        rows = [tuple(map(float, l.split())) for l in open(fn) if l.strip()]
+    except OSError:
+        continue
+    if rows:
+        print("| of pftls-roll (%s): `publish` / `propagation --wait` (medians) | %.2f s / %.2f s |" % (
+            side, statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)))
 print("| one `propagation` round, 16 check server addresses (%s answering, %s never answer) | %.2f s |" % (answered, silent, r16))
 print("| one `propagation` round, 1 server that never answers (+ the update server) | %.2f s |" % r1)
 print("| ratio 16-server round / 1-server round (concurrent: ~1; sequential would be ~4) | %.2f |" % (r16 / r1))
@@ -243,3 +259,14 @@ print("(RUNS=5 by default; PROFILE=1 adds one strace -f -tt run of ours), or")
 print("`netns-run bench/run --section 30-dns`.")
 print()
 PY
+if [ -n "${PROFILE:-}" ]; then
+	echo "### Profile of one run of ours (PROFILE=1: strace -f -tt, bench/strace_dns.py)"
+	echo
+	echo "Times from the first traced syscall of \`publish\` + \`propagation --wait\`"
+	echo "under strace (slower than untraced, most in the IPC-heavy parts); gaps are"
+	echo "stretches without any DNS message, with the syscalls made meanwhile."
+	echo "The floor's own breakdown of its last run: $(tail -1 "$P/floor.err")"
+	echo
+	cat "$P/ours.phases.md"
+	echo
+fi
