@@ -182,6 +182,13 @@ def analyze(a):
         t_pub, t_conf, t_reload = tm.get("t_pub"), tm.get("t_conf"), tm.get("t_reload")
         ttl = st.get("ttl_eff")
         res.update(t_pub=t_pub, t_conf=t_conf, t_reload=t_reload, ttl_eff=ttl)
+        dat = None
+        for s_ in states:  # the daemon's own deploy moment, last recorded
+            if s_.get("deploy_at_ms") is not None:
+                dat = s_["deploy_at_ms"] / 1000.0
+            elif s_.get("deploy_at") is not None:
+                dat = float(s_["deploy_at"])
+        res["deploy_at"] = dat
     res.update(last_first_served=last_first, old_gone_all=gone_all, deploy=deploy)
     ok = st is not None and last_first is not None and deploy is not None
     if ok:
@@ -192,6 +199,8 @@ def analyze(a):
         res["ratio"] = (deploy - t0) / (formula - t0)
         res["tconf_lag_ms"] = (t_conf - last_first) * 1000.0
         res["now_last_served_s"] = last_first - t0
+        if res.get("deploy_at") is not None:
+            res["mtime_deploy_at_ms"] = (deploy - res["deploy_at"]) * 1000.0
     if st is not None and gone_all is not None:
         res["retire_lag_s"] = gone_all - (t_reload + a.retire_delay)
     print(json.dumps(res))
@@ -223,17 +232,19 @@ def report(a):
             builds.append(r["build"])
     print("| setup | build | run | now -> last server serves (s) | now -> formula (s) "
           "| now -> deploy (s) | deploy / formula | T_conf - last served (ms) "
-          "| old gone - (T_reload + retire_delay) (s) | state times |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| old gone - (T_reload + retire_delay) (s) | main.cf mtime - deploy_at (ms) "
+          "| state times |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for su in setups:
         for b in builds:
             rs = [r for r in rows if r["setup"] == su and r["build"] == b]
             for r in rs:
-                print("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                print("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                     su, b, r["run"], fmt(r.get("now_last_served_s"), "%.2f"),
                     fmt(r.get("now_formula_s"), "%.2f"), fmt(r.get("now_deploy_s"), "%.2f"),
                     fmt(r.get("ratio"), "%.3f"), fmt(r.get("tconf_lag_ms"), "%.0f"),
-                    fmt(r.get("retire_lag_s"), "%.2f"), r.get("ms_source") or "n/a"))
+                    fmt(r.get("retire_lag_s"), "%.2f"), fmt(r.get("mtime_deploy_at_ms"), "%.0f"),
+                    r.get("ms_source") or "n/a"))
     print()
     print("Medians (goals: deploy / formula <= 1.03, T_conf - last served <= 250 ms, "
           "retire lag <= 1 s):")

@@ -196,8 +196,10 @@ $FACTOR x TTLeff + publish_safety; deploy / formula = (main.cf mtime - t0) /
 observed moment.  *Retire lag*: the moment the observer saw the old records
 gone from every server minus (T_reload + retire_delay).  T_pub, T_conf,
 T_reload from the state (\`times_ms\` when the build has it, else \`times\`,
-whole seconds, x 1000: column "state times").  Observer times are those of
-the first answer showing the change (up to 0.1 s after it happened).
+whole seconds, x 1000: column "state times").  *main.cf mtime - deploy_at*:
+how long after the daemon's own deploy moment (\`deploy_at_ms\`, else
+\`deploy_at\` x 1000) main.cf changed.  Observer times are those of the
+first answer showing the change (up to 0.1 s after it happened).
 
 $("$PY3" "$OBS" report "$W/results")
 
