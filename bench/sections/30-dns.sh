@@ -8,7 +8,8 @@
 #     primary and confirmed on all three servers, runs interleaved (a reset
 #     before each: everything withdrawn, the secondaries caught up):
 #     - ours: pftls-roll publish + propagation --wait (with OLD_BUILD=DIR
-#       also DIR/pftls-roll, another checkout's build);
+#       also DIR/pftls-roll, another checkout's build; NEW_BUILD=DIR
+#       replaces this checkout's build/ as "new");
 #     - the floor (bench/dns_floor.py): the same 1,000 records as ONE
 #       pre-built, name-compressed, TSIG-signed UPDATE over TCP, then every
 #       server's SOA polled every 0.1 s and, once it moved, every name asked
@@ -150,6 +151,7 @@ EOF
 chmod +x "$T/ours.sh"
 OLD_BUILD=${OLD_BUILD:-}
 [ -n "$OLD_BUILD" ] && OLD_BUILD=$(cd "$OLD_BUILD" && pwd)
+NEW_BUILD=$(cd "${NEW_BUILD:-$(dirname "$PFTLS")}" && pwd)
 sides="new floor baseline"
 [ -n "$OLD_BUILD" ] && sides="old new floor baseline"
 # timed CMD...: the seconds (wall clock) CMD takes; fails when CMD does.
@@ -168,7 +170,7 @@ for ((run = 1; run <= RUNS; run++)); do
 	for side in $order; do
 		"$T/reset.sh" || { echo "30-dns.sh: reset failed" >&2; exit 1; }
 		case $side in
-		new) t=$(timed "$T/ours.sh" "$(dirname "$PFTLS")" "$T/big.cf" "$K1" "$K2" "$T/split.new") ;;
+		new) t=$(timed "$T/ours.sh" "$NEW_BUILD" "$T/big.cf" "$K1" "$K2" "$T/split.new") ;;
 		old) t=$(timed "$T/ours.sh" "$OLD_BUILD" "$T/big.cf" "$K1" "$K2" "$T/split.old") ;;
 		floor) t=$("$PY3" "$here/../dns_floor.py" "$T/bind/keys/pftls.key" example.test "$NET.1" 5 \
 			"$h1,$h2" "$T/owners.txt" "$NET.1" "$NET.2" "$NET.3" 2>>"$T/floor.err") ;;
@@ -186,7 +188,7 @@ if [ -n "${PROFILE:-}" ]; then
 	mkdir -p "$P"
 	"$T/reset.sh"
 	strace -f -tt -s 256 -xx -e trace=%network,%process,poll,clock_nanosleep,nanosleep,write,read \
-		-o "$P/ours.strace" "$T/ours.sh" "$(dirname "$PFTLS")" "$T/big.cf" "$K1" "$K2"
+		-o "$P/ours.strace" "$T/ours.sh" "$NEW_BUILD" "$T/big.cf" "$K1" "$K2"
 	cp "$T/floor.err" "$P/floor.err"
 	"$PY3" "$here/../strace_dns.py" "$P/ours.strace" >"$P/ours.phases.md"
 	echo "bench: profile of ours in $P/ours.strace, its DNS phases in $P/ours.phases.md" >&2
@@ -201,7 +203,7 @@ silent=$(grep -c "no answer within" "$T/p16.out")
 
 build_id() { git -C "$1/.." describe --always --dirty --abbrev=10 2>/dev/null || echo unknown; }
 "$PY3" - "$T/pub.txt" "$T/prop.json" "$answered" "$silent" "$RUNS" "$load0" "$load1" \
-	"$(build_id "$(dirname "$PFTLS")")" "${OLD_BUILD:+$OLD_BUILD ($(build_id "$OLD_BUILD"))}" \
+	"$NEW_BUILD ($(build_id "$NEW_BUILD"))" "${OLD_BUILD:+$OLD_BUILD ($(build_id "$OLD_BUILD"))}" \
 	"$T/split.new" "$T/split.old" <<'PY'
 import json, statistics, sys
 pub = {}
@@ -218,7 +220,7 @@ print("## DNS: publishing and propagation (bench/sections/30-dns.sh)\n")
 print("Real BIND 9.18: signing primary (inline, dnssec-policy) and two")
 print("secondaries on loopback; medians of %s runs, the 1,000-record runs" % runs)
 print("interleaved (%s, reversed every other run), a reset before each." % ", ".join(pub))
-print("Builds: new = this checkout's build/ (%s)%s." % (new_id, ", old = " + old if old else ""))
+print("Builds: new = %s%s." % (new_id, ", old = " + old if old else ""))
 print("Load average (1, 5, 15 min) before the 1,000-record runs: %s; after: %s (2 cores, shared)." % (load0, load1))
 print()
 print("1,000 TLSA records (500 names x 2 keys) published and confirmed on 3 servers, each run (s):")

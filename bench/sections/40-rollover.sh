@@ -15,7 +15,8 @@
 #
 # With OLD_BUILD=DIR (another checkout's build directory, holding
 # pftls-roll and pftls-rolld) the runs alternate between DIR and this
-# checkout's build/ (old, new, new, old, ...), side by side in one table.
+# checkout's build/ (old, new, new, old, ...), side by side in one table;
+# NEW_BUILD=DIR replaces this checkout's build/ as "new".
 #
 # The observer (bench/roll_observer.py watch) asks every check server every
 # 0.1 s for the TLSA RRset, records main.cf's mtime, and reads the state
@@ -43,7 +44,7 @@ RUNS=${RUNS:-5}
 SETUPS=${SETUPS:-bind knot}
 TTL=4 FACTOR=2 SAFETY=2 RETIRE=3 MINDELAY=0
 OBS=$ROOT/bench/roll_observer.py
-NEW_BUILD=$ROOT/build
+NEW_BUILD=$(cd "${NEW_BUILD:-$ROOT/build}" && pwd)
 OLD_BUILD=${OLD_BUILD:-}
 
 W=$(mktemp -d /tmp/pftls-bench-roll.XXXXXX)
@@ -184,7 +185,7 @@ for each run, triggered by \`pftls-roll now --wait\`), against a running
 Postfix on loopback and *bind*: BIND 9.18 signing primary + 2 secondaries,
 *knot*: Knot $(knotd --version 2>/dev/null | awk '{print $NF}') signing primary + 1 BIND secondary.
 TLSA TTL $TTL s (old and new records), ttl_factor $FACTOR, publish_safety ${SAFETY} s,
-retire_delay ${RETIRE} s, propagation_min_delay ${MINDELAY}.  Builds: new = this checkout's build/
+retire_delay ${RETIRE} s, propagation_min_delay ${MINDELAY}.  Builds: new = $NEW_BUILD
 ($(build_id "$NEW_BUILD"))$([ -n "$OLD_BUILD" ] && printf ', old = %s (%s); runs interleaved (old, new, new, old, ...)' "$OLD_BUILD" "$(build_id "$OLD_BUILD")").
 
 An observer outside the daemon (bench/roll_observer.py) asks every check
