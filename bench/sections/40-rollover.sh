@@ -76,6 +76,7 @@ bdir() { [ "$1" = old ] && echo "$OLD_BUILD" || echo "$NEW_BUILD"; }
 
 # knot_roll_setup WORK N: roll_setup's sandbox with a Knot primary and one
 # BIND secondary on 127.59.N.1-2 instead of the BIND topology.
+# shellcheck disable=SC2034 # the ROLL_* variables are read by tests/lib/rollover.sh
 knot_roll_setup() {
 	local work=$1 n=$2
 	ROLL_WORK=$work ROLL_N=$n ROLL_NET=127.59.$n ROLL_ADDR=127.57.0.$((n * 10))
