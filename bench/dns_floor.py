@@ -129,7 +129,6 @@ def main():
     keyring = dns.tsigkeyring.from_text({kname: (kalg, ksecret)})
     names = [l.strip() for l in open(names_file) if l.strip()]
     hexes = [h.upper() for h in hexes.split(",")]
-    want = {"3 1 1 %s" % h for h in hexes}
     u = dns.update.UpdateMessage(zone, keyring=keyring, keyname=kname, keyalgorithm=kalg)
     for n in names:
         for h in hexes:

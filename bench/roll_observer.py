@@ -33,7 +33,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 

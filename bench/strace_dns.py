@@ -123,7 +123,6 @@ def main():
             seg = {"key": key, "from": e[0], "to": e[0], "n": 1, "srv": {e[3]}, "name": e[4]}
             segs.append(seg)
     prev_to = None
-    oi = 0
     for s in segs:
         if prev_to is not None and s["from"] - prev_to > 0.05:
             n = collections.Counter()
