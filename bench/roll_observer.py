@@ -249,18 +249,18 @@ def report(a):
           "retire lag <= 1 s):")
     print()
     print("| setup | build | runs | now -> formula (s) | now -> deploy (s) | deploy / formula "
-          "| T_conf - last served (ms) | retire lag (s) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+          "| T_conf - last served (ms) | retire lag (s) | main.cf mtime - deploy_at (ms) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for su in setups:
         for b in builds:
             rs = [r for r in rows if r["setup"] == su and r["build"] == b]
             if not rs:
                 continue
             m = lambda k: med([r.get(k) for r in rs])
-            print("| %s | %s | %d | %s | %s | **%s** | **%s** | **%s** |" % (
+            print("| %s | %s | %d | %s | %s | **%s** | **%s** | **%s** | %s |" % (
                 su, b, len(rs), fmt(m("now_formula_s"), "%.2f"), fmt(m("now_deploy_s"), "%.2f"),
                 fmt(m("ratio"), "%.3f"), fmt(m("tconf_lag_ms"), "%.0f"),
-                fmt(m("retire_lag_s"), "%.2f")))
+                fmt(m("retire_lag_s"), "%.2f"), fmt(m("mtime_deploy_at_ms"), "%.0f")))
 
 
 def main():
