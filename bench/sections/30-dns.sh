@@ -5,10 +5,20 @@
 # needs root (loopback addresses), hyperfine, and a built build/pftls-roll.
 #
 #  1. 1,000 TLSA records (500 names x 2 keys) published to the signing
-#     primary and confirmed on all three servers:
-#     pftls-roll publish + propagation --wait, against nsupdate (which does
-#     not compress names, so two messages) plus a dig loop until every server
-#     serves every record.
+#     primary and confirmed on all three servers, runs interleaved (a reset
+#     before each: everything withdrawn, the secondaries caught up):
+#     - ours: pftls-roll publish + propagation --wait (with OLD_BUILD=DIR
+#       also DIR/pftls-roll, another checkout's build; NEW_BUILD=DIR
+#       replaces this checkout's build/ as "new");
+#     - the floor (bench/dns_floor.py): the same 1,000 records as ONE
+#       pre-built, name-compressed, TSIG-signed UPDATE over TCP, then every
+#       server's SOA polled every 0.1 s and, once it moved, every name asked
+#       once (both records and an RRSIG); timed inside the script, from
+#       the send to the last server verified (no process start-up);
+#     - nsupdate (which does not compress names, so two messages) plus a
+#       dig loop until every server serves every record.
+#     PROFILE=1 adds one run of ours under strace -f -tt (output kept in
+#     $PROFILE_DIR, default /tmp/pftls-bench-dns-profile).
 #  2. One propagation round over 16 check server addresses of which 4 never
 #     answer, against a round over 1 server that never answers: asked
 #     concurrently, both should cost about one timeout (2 s by default).
@@ -124,9 +134,65 @@ chmod +x "$T/reset.sh"
 # The round over 1 silent server still asks the update server (always
 # checked); so does the round over 16, which makes them comparable.
 
-hyperfine -N --runs "$RUNS" --prepare "$T/reset.sh" --export-json "$T/publish.json" \
-	-n pftls-roll "bash -c '$PFTLS -c $T/big.cf publish $K1 $K2 >/dev/null && $PFTLS -c $T/big.cf propagation --wait $K1 $K2 >/dev/null'" \
-	-n baseline "$T/baseline.sh" >&2 || exit 1
+# The floor's inputs: the owners (the two records' hex: h1, h2).
+for i in $(seq 500); do echo "_25._tcp.host$i.example.test."; done >"$T/owners.txt"
+cat >"$T/ours.sh" <<'EOF'
+#!/bin/bash
+# ours.sh BUILD-DIR CF K1 K2 [SPLIT-FILE]: the one command pair an
+# operator would run; with SPLIT-FILE, appends the seconds each took.
+a=$(date +%s%N)
+"$1/pftls-roll" -c "$2" publish "$3" "$4" >/dev/null || exit 1
+b=$(date +%s%N)
+"$1/pftls-roll" -c "$2" propagation --wait "$3" "$4" >/dev/null || exit 1
+c=$(date +%s%N)
+[ -n "${5:-}" ] && awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN {printf "%.3f %.3f\n", (b - a) / 1e9, (c - b) / 1e9}' >>"$5"
+exit 0
+EOF
+chmod +x "$T/ours.sh"
+OLD_BUILD=${OLD_BUILD:-}
+[ -n "$OLD_BUILD" ] && OLD_BUILD=$(cd "$OLD_BUILD" && pwd)
+NEW_BUILD=$(cd "${NEW_BUILD:-$(dirname "$PFTLS")}" && pwd)
+sides="new floor baseline"
+[ -n "$OLD_BUILD" ] && sides="old new floor baseline"
+# timed CMD...: the seconds (wall clock) CMD takes; fails when CMD does.
+timed() {
+	local a b
+	a=$(date +%s%N)
+	"$@" >/dev/null 2>"$T/timed.err" || { cat "$T/timed.err" >&2; return 1; }
+	b=$(date +%s%N)
+	awk -v a="$a" -v b="$b" 'BEGIN {printf "%.6f\n", (b - a) / 1e9}'
+}
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$T/pub.txt"
+for ((run = 1; run <= RUNS; run++)); do
+	order=$sides
+	[ $((run % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$sides" | tac | paste -sd' ')
+	for side in $order; do
+		"$T/reset.sh" || { echo "30-dns.sh: reset failed" >&2; exit 1; }
+		case $side in
+		new) t=$(timed "$T/ours.sh" "$NEW_BUILD" "$T/big.cf" "$K1" "$K2" "$T/split.new") ;;
+		old) t=$(timed "$T/ours.sh" "$OLD_BUILD" "$T/big.cf" "$K1" "$K2" "$T/split.old") ;;
+		floor) t=$("$PY3" "$here/../dns_floor.py" "$T/bind/keys/pftls.key" example.test "$NET.1" 5 \
+			"$h1,$h2" "$T/owners.txt" "$NET.1" "$NET.2" "$NET.3" 2>>"$T/floor.err") ;;
+		baseline) t=$(timed "$T/baseline.sh") ;;
+		esac
+		[ -n "$t" ] || { echo "30-dns.sh: $side failed (run $run)" >&2; tail -3 "$T/floor.err" >&2; exit 1; }
+		echo "bench: 1,000 records, run $run, $side: $t s" >&2
+		echo "$side $t" >>"$T/pub.txt"
+	done
+done
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+tail -1 "$T/floor.err" >&2
+if [ -n "${PROFILE:-}" ]; then
+	P=${PROFILE_DIR:-/tmp/pftls-bench-dns-profile}
+	mkdir -p "$P"
+	"$T/reset.sh"
+	strace -f -tt -s 256 -xx -e trace=%network,%process,poll,clock_nanosleep,nanosleep,write,read \
+		-o "$P/ours.strace" "$T/ours.sh" "$NEW_BUILD" "$T/big.cf" "$K1" "$K2"
+	cp "$T/floor.err" "$P/floor.err"
+	"$PY3" "$here/../strace_dns.py" "$P/ours.strace" >"$P/ours.phases.md"
+	echo "bench: profile of ours in $P/ours.strace, its DNS phases in $P/ours.phases.md" >&2
+fi
 hyperfine -N -i --runs "$RUNS" --export-json "$T/prop.json" \
 	-n round16 "$PFTLS -c $T/p16.cf propagation $K1" \
 	-n round1 "$PFTLS -c $T/p1.cf propagation $K1" >&2 || exit 1
@@ -135,25 +201,74 @@ hyperfine -N -i --runs "$RUNS" --export-json "$T/prop.json" \
 answered=$(grep -Ec "^  .* (ok|missing records)$" "$T/p16.out")
 silent=$(grep -c "no answer within" "$T/p16.out")
 
-"$PY3" - "$T/publish.json" "$T/prop.json" "$answered" "$silent" "$RUNS" <<'PY'
-import json, sys
-pub = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+build_id() { git -C "$1/.." describe --always --dirty --abbrev=10 2>/dev/null || echo unknown; }
+"$PY3" - "$T/pub.txt" "$T/prop.json" "$answered" "$silent" "$RUNS" "$load0" "$load1" \
+	"$NEW_BUILD ($(build_id "$NEW_BUILD"))" "${OLD_BUILD:+$OLD_BUILD ($(build_id "$OLD_BUILD"))}" \
+	"$T/split.new" "$T/split.old" <<'PY'
+import json, statistics, sys
+pub = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    pub.setdefault(k, []).append(float(v))
 prop = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
-answered, silent, runs = sys.argv[3], sys.argv[4], sys.argv[5]
+answered, silent, runs, load0, load1, new_id, old, split_new, split_old = sys.argv[3:12]
 m = lambda r: r["median"]
-p, b = m(pub["pftls-roll"]), m(pub["baseline"])
+med = {k: statistics.median(v) for k, v in pub.items()}
+p, b, f = med["new"], med["baseline"], med["floor"]
 r16, r1 = m(prop["round16"]), m(prop["round1"])
 print("## DNS: publishing and propagation (bench/sections/30-dns.sh)\n")
 print("Real BIND 9.18: signing primary (inline, dnssec-policy) and two")
-print("secondaries on loopback; medians of %s runs (hyperfine)." % runs)
+print("secondaries on loopback; medians of %s runs, the 1,000-record runs" % runs)
+print("interleaved (%s, reversed every other run), a reset before each." % ", ".join(pub))
+print("Builds: new = %s%s." % (new_id, ", old = " + old if old else ""))
+print("Load average (1, 5, 15 min) before the 1,000-record runs: %s; after: %s (2 cores, shared)." % (load0, load1))
+print()
+print("1,000 TLSA records (500 names x 2 keys) published and confirmed on 3 servers, each run (s):")
+print()
+n = len(pub["new"])
+print("| side | " + " | ".join(str(i + 1) for i in range(n)) + " | median |")
+print("|---|" + "---:|" * (n + 1))
+label = {"old": "pftls-roll, old build", "new": "pftls-roll", "floor": "floor",
+         "baseline": "nsupdate + dig loop"}
+for k in pub:
+    print("| %s | %s | **%.2f** |" % (label[k], " | ".join("%.2f" % x for x in pub[k]), med[k]))
 print()
 print("| measurement | median |")
 print("|---|---|")
 print("| pftls-roll `publish` + `propagation --wait`: 1,000 TLSA records (500 names x 2 keys), confirmed on 3 servers | %.2f s |" % p)
+if "old" in med:
+    print("| the same, old build | %.2f s |" % med["old"])
+print("| floor: the same 1,000 records as ONE pre-built, name-compressed, TSIG-signed UPDATE over TCP; every server's SOA polled every 0.1 s, then every name asked once (records + RRSIG); timed inside one process | %.2f s |" % f)
+print("| **ratio pftls-roll / floor** (goal <= 1.2) | **%.2f** |" % (p / f))
+if "old" in med:
+    print("| ratio old build / floor | %.2f |" % (med["old"] / f))
 print("| nsupdate (2 messages: no name compression; the second sent once the first is served) + dig loop until all 3 servers serve all 1,000 | %.2f s |" % b)
-print("| ratio baseline / pftls-roll | %.2f |" % (b / p))
+print("| ratio nsupdate baseline / pftls-roll | %.2f |" % (b / p))
+for side, fn in (("new", split_new), ("old build", split_old)):
+    try:
+        rows = [tuple(map(float, l.split())) for l in open(fn) if l.strip()]
+    except OSError:
+        continue
+    if rows:
+        print("| of pftls-roll (%s): `publish` / `propagation --wait` (medians) | %.2f s / %.2f s |" % (
+            side, statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)))
 print("| one `propagation` round, 16 check server addresses (%s answering, %s never answer) | %.2f s |" % (answered, silent, r16))
 print("| one `propagation` round, 1 server that never answers (+ the update server) | %.2f s |" % r1)
 print("| ratio 16-server round / 1-server round (concurrent: ~1; sequential would be ~4) | %.2f |" % (r16 / r1))
 print()
+print("Reproduce: `OLD_BUILD=/path/to/other/build netns-run bash bench/sections/30-dns.sh`")
+print("(RUNS=5 by default; PROFILE=1 adds one strace -f -tt run of ours), or")
+print("`netns-run bench/run --section 30-dns`.")
+print()
 PY
+if [ -n "${PROFILE:-}" ]; then
+	echo "### Profile of one run of ours (PROFILE=1: strace -f -tt, bench/strace_dns.py)"
+	echo
+	echo "Times from the first traced syscall of \`publish\` + \`propagation --wait\`"
+	echo "under strace (slower than untraced, most in the IPC-heavy parts); gaps are"
+	echo "stretches without any DNS message, with the syscalls made meanwhile."
+	echo "The floor's own breakdown of its last run: $(tail -1 "$P/floor.err")"
+	echo
+	cat "$P/ours.phases.md"
+	echo
+fi
