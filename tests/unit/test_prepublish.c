@@ -60,7 +60,7 @@ static pf_tlsa_rdata staged_rd(const tcase *c, char *key, size_t len)
 static bool served_everywhere(const pf_tlsa_rdata *rd)
 {
 	for (int s = 0; s < N_SERVERS; s++)
-		if (!served(OWNER, rd, W->lag[s]))
+		if (!served(OWNER, rd, W->lag[s] * 1000 + W->lag_ms[s]))
 			return false;
 	return true;
 }
@@ -116,8 +116,8 @@ static void settle(pf_roll *r)
 		roll_run(r, true, &wakeup, &e);
 		if (roll_settled(r) || wakeup == 0)
 			break;
-		if (wakeup > W->now)
-			W->now = wakeup;
+		if (wakeup > now_ms())
+			set_now_ms(wakeup);
 	}
 }
 
