@@ -100,9 +100,9 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 					known |= strcmp(r->st.servers[k].name,
 							sv->target.addr.label) == 0;
 				if (!known && !r->audit) {
-					pf_state_confirm_server(&r->st, sv->target.addr.label,
-								sv->serial, (roll_now_ms_up(r) + 999) / 1000,
-								&e2);
+					pf_state_confirm_server(
+						&r->st, sv->target.addr.label, sv->serial,
+						(roll_now_ms_up(r) + 999) / 1000, &e2);
 					pf_journal_state_event(
 						&r->st, roll_now(r), PF_EV_SERVER_CONFIRMED,
 						sv->target.addr.label,

@@ -309,8 +309,7 @@ static int parse_secs(parser *ps, const char *key, const char *s, int64_t *ret)
 /* A stamp: whole seconds ("S", that second: *ret_ms 0) or seconds and
  * exactly three digits of milliseconds ("S.mmm": *ret the second rounded
  * up, as pf_state_set_stamp_ms keeps it). */
-static int parse_stamp(parser *ps, const char *key, const char *s, int64_t *ret,
-		       int64_t *ret_ms)
+static int parse_stamp(parser *ps, const char *key, const char *s, int64_t *ret, int64_t *ret_ms)
 {
 	const char *dot = strchr(s, '.');
 	char whole[24];
@@ -594,8 +593,7 @@ static int parse_scalar(parser *ps, int slot, const char *key, const char *v)
 	if (slot >= K_KEY0)
 		return parse_key_field(ps, slot, key, v);
 	if (slot >= K_STAMP0 && slot < K_STAMP0 + PF_T_COUNT)
-		return parse_stamp(ps, key, v, &st->t[slot - K_STAMP0],
-				   &st->t_ms[slot - K_STAMP0]);
+		return parse_stamp(ps, key, v, &st->t[slot - K_STAMP0], &st->t_ms[slot - K_STAMP0]);
 	switch (slot) {
 	case K_ROLLOVER:
 		if (!pf_state_valid_hex(v, PF_ROLLOVER_ID_LEN))

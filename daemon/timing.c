@@ -132,7 +132,8 @@ bool pf_poll_fast(int64_t since_change_ms)
 void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timing *ret)
 {
 	pf_timing t;
-	int64_t pub_ms = pf_state_stamp_ms(st, PF_T_PUB), conf_ms = pf_state_stamp_ms(st, PF_T_CONF);
+	int64_t pub_ms = pf_state_stamp_ms(st, PF_T_PUB),
+		conf_ms = pf_state_stamp_ms(st, PF_T_CONF);
 	int64_t reload_ms = pf_state_stamp_ms(st, PF_T_RELOAD);
 	int64_t t_pub = st->t[PF_T_PUB], t_conf = st->t[PF_T_CONF];
 	int64_t t_reload = st->t[PF_T_RELOAD], t_verified = st->t[PF_T_VERIFIED];
@@ -153,9 +154,9 @@ void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timin
 		t.deploy_known = true;
 		/* In ms: the same formula on the ms stamps; its second rounded
 		 * up is the whole-second formula on the rounded-up stamps. */
-		t.deploy_at_ms = max64(conf_ms, pub_ms + t.params.propagation_min_delay * 1000) +
-				 ((int64_t)t.params.ttl_factor * t.ttl_eff + t.params.publish_safety) *
-					 1000;
+		t.deploy_at_ms =
+			max64(conf_ms, pub_ms + t.params.propagation_min_delay * 1000) +
+			((int64_t)t.params.ttl_factor * t.ttl_eff + t.params.publish_safety) * 1000;
 		t.deploy_at = (t.deploy_at_ms + 999) / 1000;
 		set_wait(&t, PF_WAIT_TTL, true, base, true, ttl_end);
 		set_wait(&t, PF_WAIT_SAFETY, true, ttl_end, true, t.deploy_at);

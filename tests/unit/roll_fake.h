@@ -68,8 +68,8 @@ typedef struct fworld {
 	size_t n_log;
 	int64_t lag[N_SERVERS];    /* seconds a server lags behind the update server */
 	int64_t lag_ms[N_SERVERS]; /* and ms more */
-	bool down[N_SERVERS];   /* times out */
-	uint32_t ttl;           /* TTL of the TLSA RRsets served */
+	bool down[N_SERVERS];      /* times out */
+	uint32_t ttl;              /* TTL of the TLSA RRsets served */
 	uint32_t soa_ttl, soa_min;
 	int update_rc; /* an update fails with this (-errno), 0: works */
 	unsigned n_updates, n_added, n_deleted;
@@ -82,7 +82,8 @@ typedef struct fworld {
 	int check_rc;
 	unsigned reload_failures; /* the next this many reloads fail */
 	unsigned n_reloads, n_sets, n_restores, n_refused;
-	int64_t t_set; /* the clock at the last postconf -e */
+	int64_t t_set;    /* the clock at the last postconf -e */
+	int64_t t_set_ms; /* the same, to the ms */
 	/* the state file */
 	unsigned n_saves, kill_at;
 	bool in_child;
@@ -92,6 +93,7 @@ typedef struct fworld {
 	char phases[2048];                     /* the phases saved, in order, comma-separated */
 	char rollover[PF_ROLLOVER_ID_LEN + 1]; /* the id the stamps are of */
 	int64_t dep_pub, dep_conf;             /* T_pub and T_conf when deployable was saved */
+	int64_t dep_pub_ms, dep_conf_ms;       /* the same, to the ms */
 	enum pf_phase last_phase;
 } fworld;
 
@@ -468,6 +470,7 @@ static int f_set(void *ud, const pf_strv *settings, pf_err *e)
 	(void)ud, (void)e;
 	W->n_sets++;
 	W->t_set = W->now;
+	W->t_set_ms = now_ms();
 	for (size_t i = 0; i < settings->n; i++) {
 		char name[64];
 		const char *eq = strstr(settings->v[i], " = ");
@@ -536,6 +539,8 @@ static int f_save(void *ud, const char *path, const pf_state *st, pf_err *e)
 	if (st->phase == PF_PHASE_DEPLOYABLE) {
 		W->dep_pub = st->t[PF_T_PUB];
 		W->dep_conf = st->t[PF_T_CONF];
+		W->dep_pub_ms = pf_state_stamp_ms(st, PF_T_PUB);
+		W->dep_conf_ms = pf_state_stamp_ms(st, PF_T_CONF);
 	}
 	if (st->phase != W->last_phase) {
 		size_t l = strlen(W->phases);
@@ -767,6 +772,24 @@ static inline int64_t expected_deploy(const tcase *c)
 		ttl = neg > ttl ? neg : ttl;
 	}
 	return base + 2 * (int64_t)ttl + c->o.safety;
+}
+
+/* The same to the ms, from the ms stamps: the deploy's exact moment. */
+static inline int64_t expected_deploy_ms(const tcase *c)
+{
+	int64_t base = W->stamp_ms[PF_T_CONF];
+	uint32_t ttl = c->o.tlsa_ttl;
+
+	if (W->stamp_ms[PF_T_PUB] + c->o.min_delay * 1000 > base)
+		base = W->stamp_ms[PF_T_PUB] + c->o.min_delay * 1000;
+	if (!c->o.no_old_record && c->o.ttl > ttl)
+		ttl = c->o.ttl;
+	if (c->o.no_old_record) {
+		uint32_t neg = W->soa_ttl < W->soa_min ? W->soa_ttl : W->soa_min;
+
+		ttl = neg > ttl ? neg : ttl;
+	}
+	return base + (2 * (int64_t)ttl + c->o.safety) * 1000;
 }
 
 static size_t key_files(const tcase *c)
