@@ -313,26 +313,29 @@ static int parse_stamp(parser *ps, const char *key, const char *s, int64_t *ret,
 {
 	const char *dot = strchr(s, '.');
 	char whole[24];
-	int64_t secs = 0;
+	uint64_t secs;
 
 	if (!dot) {
 		*ret_ms = 0;
 		return parse_secs(ps, key, s, ret);
 	}
-	if ((size_t)(dot - s) >= sizeof(whole) || strlen(dot + 1) != 3 ||
+	if (dot == s || (size_t)(dot - s) >= sizeof(whole) || strlen(dot + 1) != 3 ||
 	    !isdigit((unsigned char)dot[1]) || !isdigit((unsigned char)dot[2]) ||
 	    !isdigit((unsigned char)dot[3]))
-		return perr(ps,
-			    "bad %s value \"%.60s\" (seconds, or seconds and exactly three "
-			    "digits of milliseconds: S.mmm)",
-			    key, s);
+		goto bad;
 	memcpy(whole, s, (size_t)(dot - s));
 	whole[dot - s] = '\0';
-	if (parse_secs(ps, key, whole, &secs) < 0)
-		return -EINVAL;
-	*ret_ms = secs * 1000 + (dot[1] - '0') * 100 + (dot[2] - '0') * 10 + (dot[3] - '0');
+	if (parse_num(whole, (uint64_t)PF_STATE_MAX_SECONDS, &secs) < 0)
+		goto bad;
+	*ret_ms =
+		(int64_t)secs * 1000 + (dot[1] - '0') * 100 + (dot[2] - '0') * 10 + (dot[3] - '0');
 	*ret = (*ret_ms + 999) / 1000;
 	return 0;
+bad:
+	return perr(ps,
+		    "bad %s value \"%.60s\" (seconds, or seconds and exactly three digits of "
+		    "milliseconds: S.mmm)",
+		    key, s);
 }
 
 static int parse_ttl(parser *ps, const char *key, const char *s, uint32_t *ret)

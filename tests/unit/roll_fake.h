@@ -95,6 +95,9 @@ typedef struct fworld {
 	int64_t dep_pub, dep_conf;             /* T_pub and T_conf when deployable was saved */
 	int64_t dep_pub_ms, dep_conf_ms;       /* the same, to the ms */
 	enum pf_phase last_phase;
+	int64_t phase_ms[PF_PHASE_COUNT];  /* the clock when each phase was first saved */
+	unsigned saves_in[PF_PHASE_COUNT]; /* saves of a state in each phase */
+	unsigned n_guards;                 /* withdraw guard runs */
 } fworld;
 
 static fworld *W;
@@ -542,9 +545,11 @@ static int f_save(void *ud, const char *path, const pf_state *st, pf_err *e)
 		W->dep_pub_ms = pf_state_stamp_ms(st, PF_T_PUB);
 		W->dep_conf_ms = pf_state_stamp_ms(st, PF_T_CONF);
 	}
+	W->saves_in[st->phase]++;
 	if (st->phase != W->last_phase) {
 		size_t l = strlen(W->phases);
 
+		W->phase_ms[st->phase] = now_ms();
 		snprintf(W->phases + l, sizeof(W->phases) - l, "%s%s", l ? "," : "",
 			 pf_phase_name(st->phase));
 		W->last_phase = st->phase;
@@ -567,6 +572,7 @@ static int f_guard(void *ud, const pf_guard_req *q, const pf_guard_record *recs,
 	ssize_t hit;
 
 	(void)ud;
+	W->n_guards++;
 	for (size_t i = 0; i < PF_ELEMENTSOF(params); i++) {
 		const char *f = mc_get(params[i]);
 
@@ -792,7 +798,7 @@ static inline int64_t expected_deploy_ms(const tcase *c)
 	return base + (2 * (int64_t)ttl + c->o.safety) * 1000;
 }
 
-static size_t key_files(const tcase *c)
+static inline size_t key_files(const tcase *c)
 {
 	DIR *d = opendir(c->pfdir);
 	struct dirent *de;
