@@ -136,6 +136,12 @@ check_eq "1: journal: staging-started and staged once each" "1 1" \
 
 # ---- 3. now before the staged key's wait has passed ----------------------------------------
 DFROM=$(jq -r .staged.deployable_from <<<"$J")
+# The daemon deploys at deploy_at_ms, up to a second before deployable_from
+# (whole seconds, rounded up).
+DAT_MS=$(jq -r .deploy_at_ms <<<"$J")
+DAT=$((DAT_MS / 1000)).$(printf %03d $((DAT_MS % 1000)))
+check_eq "3: staged.deployable_from is deploy_at_ms rounded up to the second" \
+	"$(((DAT_MS + 999) / 1000))" "$DFROM"
 t_now=$EPOCHREALTIME
 roll_cmd now
 check "3: now right after staging ($(secs "$DFROM" "$t_now") s before deployable_from): handed to the daemon, exit $RC" \
@@ -145,9 +151,9 @@ check_eq "3: status: still staged, staging false, staged.requested set" "staged 
 	"$(jq -r '.phase + " " + (.staging|tostring) + " " + (.staged.requested != null | tostring)' <<<"$J")"
 wait_until 300 changed_after "$t_now"
 tch=$(pp_change_after "$W/maincf.log" "$t_now")
-echo "# 3: now at $t_now, deployable_from $DFROM, main.cf changed at ${tch:-never}"
-check "3: main.cf changed at deployable_from, not before, within $LATE s after ($(secs "${tch:-0}" "$DFROM") s after it)" \
-	eval '[ -n "$tch" ] && flt "$tch" ">=" "$DFROM" && flt "$tch" "<=" "$((DFROM + LATE))"'
+echo "# 3: now at $t_now, deploy_at_ms $DAT_MS, deployable_from $DFROM, main.cf changed at ${tch:-never}"
+check "3: main.cf changed at deploy_at_ms, not before, within $LATE s after ($(secs "${tch:-0}" "$DAT") s after it)" \
+	eval '[ -n "$tch" ] && flt "$tch" ">=" "$DAT" && flt "$tch" "<=" "$((DFROM + LATE))"'
 NEXT=$(pp_wait_staged "$ROLL_CF" "$STAGED" 60)
 check_eq "3: the rollover completed and staged the following key; the former staged keys deployed" \
 	"$STAGED yes" "$(keyspkis) $([ -n "$NEXT" ] && [ "$NEXT" != "$STAGED" ] && echo yes)"
