@@ -118,6 +118,7 @@ retired=$(jq_state '[.events[] | select(.event == "retired") | .time] | last')
 check "old records withdrawn no earlier than T_reload + retire_delay ($(((t_rel_ms + 3000) / 1000)))" \
 	test "$retired" -ge $(((t_rel_ms + 3000) / 1000))
 echo "# deploy at t+$((t_dep - t0)) s; the formula allowed t+$((deploy_min - t0)) s"
+echo "# main.cf changed $((mtime_ms - deploy_min_ms)) ms after the formula's moment (deploy_at_ms)"
 
 # ---- the audit ---------------------------------------------------------------
 run -c "$ROLL_CF" check
