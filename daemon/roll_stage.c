@@ -180,10 +180,12 @@ int roll_step_staged(pf_roll *r, bool auto_start, int64_t *wakeup, pf_err *e)
 		if (r->cfg->audit_interval > 0 && (!at || r->watch_at * 1000 < at))
 			at = r->watch_at * 1000;
 		/* Wake when the staged key's wait ends, so that STATUS= says
-		 * "would deploy at once" then, not at the next watch. */
+		 * "would deploy at once" then, not at the next watch: at the
+		 * whole second it shows (deploy_at, rounded up), which is when
+		 * pf_status_emergency says so. */
 		pf_timing_compute(&r->st, &r->tparams, &t);
-		if (t.deploy_known && t.deploy_at_ms > now_ms && (!at || t.deploy_at_ms < at))
-			at = t.deploy_at_ms;
+		if (t.deploy_known && t.deploy_at > now && (!at || t.deploy_at * 1000 < at))
+			at = t.deploy_at * 1000;
 		/* 0 stays 0: nothing to wait for but a request. */
 		*wakeup = at;
 		return 0;

@@ -9,6 +9,7 @@
  *   - the retire confirmed within 150 ms of the old records being gone
  *     everywhere, with one delete sent and one guard run;
  *   - a state file of whole seconds (older releases) keeps its meaning;
+ *   - a staged key held: woken when its wait ends, STATUS= says so;
  *   - a server 3 s or 10 s late: the propagation alerts name it, once in
  *     the fast polls and once per slow poll after, and the state is saved
  *     only when a server is confirmed or an alert logged.
@@ -279,6 +280,41 @@ static void alert_case(int64_t late_ms, unsigned want_alerts)
 	world_free(&c);
 }
 
+/* prepublish, a staged key held: the daemon wakes when its wait ends, and
+ * STATUS= then says an emergency rollover would deploy at once. */
+static void test_staged_status(void)
+{
+	world_opts o = defaults;
+	tcase c;
+	pf_roll *r;
+	pf_err e = {0};
+	int64_t w = 0;
+
+	o.prepublish = true;
+	o.audit_interval = 3600;
+	world_new(&c, &o);
+	lag_ns2(1234);
+	r = open_roll(&c);
+	for (int i = 0; i < 100 && strcmp(roll_phase(r), "staged") != 0; i++) {
+		w = 0;
+		roll_run(r, true, &w, &e);
+		if (strcmp(roll_phase(r), "staged") != 0 && w > now_ms())
+			set_now_ms(w);
+	}
+	w = 0;
+	roll_run(r, true, &w, &e);
+	T_CHECK(strcmp(roll_phase(r), "staged") == 0 && w > now_ms() && w < now_ms() + 3600 * 1000,
+		"staged: held, the next wakeup before the audit (in %lld ms)",
+		(long long)(w - now_ms()));
+	set_now_ms(w);
+	roll_run(r, true, &w, &e);
+	T_CHECK(strstr(roll_status_line(r), "an emergency rollover would deploy at once") != NULL,
+		"staged: at that wakeup STATUS says an emergency rollover deploys at once (%s)",
+		roll_status_line(r));
+	roll_free(r);
+	world_free(&c);
+}
+
 int main(void)
 {
 	fake_init();
@@ -287,6 +323,7 @@ int main(void)
 	test_deploy_ms();
 	test_retire_prompt();
 	test_old_file();
+	test_staged_status();
 	/* 3 s: the first fast poll past 2 s; 10 s: that, and the slow polls
 	 * at 4.05, 5.05 and 7.05 s (confirmed at 11.05 s). */
 	alert_case(3000, 1);
