@@ -230,7 +230,10 @@ tch=$(pp_change_after "$W/maincf.log" "$t_now")
 NEXT=$(pp_wait_staged "$ROLL_CF" "$STAGED" 60)
 roll_poll_stop
 S=$(roll_snapshot "$W/states4" '.times.t_deployed != null')
-read -r dmin _ < <(roll_formula "$S" 5 2 1 0)
+# In ms: the daemon deploys at the formula's ms (roll_formula_ms), up to a
+# second before its whole second.
+read -r dmin_ms _ < <(roll_formula_ms "$S" 5 2 1 0)
+dmin=$((dmin_ms / 1000)).$(printf %03d $((dmin_ms % 1000)))
 echo "# 4: record gone $t_gone, now $t_now, back everywhere $t_back, new t_conf $(jq -r .times.t_conf <<<"$S"), main.cf changed ${tch:-never}"
 check "4: main.cf changed only after the record was back (+$(secs "${tch:-0}" "${t_back:-0}") s >= 9) and its new wait passed (formula from the new t_pub/t_conf: $dmin)" \
 	eval '[ -n "$tch" ] && [ -n "$t_back" ] && flt "$tch" ">=" "$dmin" && flt "$tch" ">=" "$(fadd "$t_back" 9)" &&
