@@ -681,7 +681,7 @@ int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n, dns_upd
 			if (r < 0)
 				break;
 			res->messages++;
-			res->t_pub = pf_now();
+			res->t_pub = pf_now_ms();
 			if ((r = wait_visible(&u, ch, n, in_msg, e)) < 0)
 				break;
 			for (size_t i = 0; i < n; i++)

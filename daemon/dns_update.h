@@ -62,10 +62,10 @@ typedef struct dns_update_opts {
 } dns_update_opts;
 
 typedef struct dns_update_result {
-	size_t messages;               /* update messages acknowledged */
-	int64_t t_pub;                 /* wall clock of the last verified NOERROR (0: none) */
-	uint32_t serial;               /* SOA serial the update server served the changes with */
-	bool zone_signed;              /* the update server signs the zone */
+	size_t messages;  /* update messages acknowledged */
+	int64_t t_pub;    /* wall clock of the last verified NOERROR, epoch ms (0: none) */
+	uint32_t serial;  /* SOA serial the update server served the changes with */
+	bool zone_signed; /* the update server signs the zone */
 	uint32_t soa_ttl, soa_minimum; /* from the update server */
 } dns_update_result;
 

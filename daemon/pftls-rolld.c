@@ -115,14 +115,15 @@ static void on_phase(void *userdata)
 	write_metrics(userdata);
 }
 
-/* Arm the timer for epoch second t (0: disarm; past: at once). */
-static void arm(manager *m, int64_t t)
+/* Arm the timer for epoch ms t_ms (0: disarm; past: at once), to the ms
+ * (the timer's accuracy is 1 ms). */
+static void arm(manager *m, int64_t t_ms)
 {
-	if (t == 0) {
+	if (t_ms == 0) {
 		sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
 		return;
 	}
-	sd_event_source_set_time(m->timer, (uint64_t)(t < 0 ? 0 : t) * 1000000ULL);
+	sd_event_source_set_time(m->timer, (uint64_t)(t_ms < 0 ? 0 : t_ms) * 1000ULL);
 	sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
 }
 
@@ -190,7 +191,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 			return 0;
 		}
 		log_event(PF_EV_SERVER_ERROR, "rollover step failed: %s", e.msg);
-		wakeup = pf_now() + 60;
+		wakeup = pf_now_ms() + 60000;
 	}
 	notify_status(m);
 	/* A change the phase hook did not see: back to idle, or a step a

@@ -763,7 +763,16 @@ out:
 	return rc;
 }
 
-void roll_cert_idle(pf_roll *r, int64_t *wakeup)
+/* *wakeup_ms lowered to the earliest of the renewal moments (whole
+ * seconds) found in idle_renew. */
+static void lower_wakeup(int64_t *wakeup_ms, int64_t at)
+{
+	if (at && (*wakeup_ms == 0 || at * 1000 < *wakeup_ms))
+		*wakeup_ms = at * 1000;
+}
+
+/* roll_cert_idle in whole seconds: *wakeup lowered (0: none yet). */
+static void idle_renew(pf_roll *r, int64_t *wakeup)
 {
 	pf_err e = {0};
 	bool any_failed = false, attempted = false, done, logged;
@@ -790,7 +799,7 @@ void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 		return;
 	if (any_failed) {
 		/* Bounded back-off, as roll_run's for a transient failure. */
-		r->retry_delay = r->retry_delay ? r->retry_delay * 2 : POLL_MIN_SEC * 2;
+		r->retry_delay = r->retry_delay ? r->retry_delay * 2 : RETRY_MIN_SEC;
 		if (r->retry_delay > RETRY_MAX_SEC)
 			r->retry_delay = RETRY_MAX_SEC;
 		if (*wakeup == 0 || roll_now(r) + r->retry_delay < *wakeup)
@@ -799,6 +808,14 @@ void roll_cert_idle(pf_roll *r, int64_t *wakeup)
 		r->retry_delay = 0;
 	}
 	(void)roll_save(r, &e);
+}
+
+void roll_cert_idle(pf_roll *r, int64_t *wakeup_ms)
+{
+	int64_t wakeup = 0;
+
+	idle_renew(r, &wakeup);
+	lower_wakeup(wakeup_ms, wakeup);
 }
 
 int roll_renew(pf_roll *r, pf_err *e)

@@ -168,7 +168,7 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_MANUAL_DEPLOY, NULL,
 			       "the next keys were deployed by hand%s: carrying on, verifying them "
 			       "and withdrawing the old keys' records after retire_delay",
-			       pf_timing_may_deploy(&r->st, &t, roll_now(r), NULL) < 0
+			       pf_timing_may_deploy(&r->st, &t, roll_now_ms(r), NULL) < 0
 				       ? ", before the safety time"
 				       : "");
 	/* A staged key deployed by hand is a rollover asked for. */
@@ -176,9 +176,9 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 	if ((rc = snapshot_now(r, e)) < 0)
 		return rc;
 	if (!r->st.t[PF_T_DEPLOYED])
-		r->st.t[PF_T_DEPLOYED] = roll_now(r);
+		pf_state_set_stamp_ms(&r->st, PF_T_DEPLOYED, roll_now_ms(r));
 	return roll_enter(
-		r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(r), e,
+		r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_ms_up(r), e,
 		"the next keys are in main.cf, deployed by hand; their reload is taken as now");
 }
 
@@ -231,7 +231,7 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 	/* t_deployed is when main.cf changed; "postfix check" after it can
 	 * take seconds while main.cf is "hot" (TEST-SERVERS.md). */
 	if (rc == 0)
-		r->st.t[PF_T_DEPLOYED] = roll_now(r);
+		pf_state_set_stamp_ms(&r->st, PF_T_DEPLOYED, roll_now_ms(r));
 	if (rc == 0)
 		rc = r->ops->check(r->ops_data, full_check, &settings, e);
 	if (rc == 0)
@@ -248,7 +248,7 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 		return roll_fail(r, why);
 	}
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_RELOADED, NULL, "Postfix reloaded");
-	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(r), e,
+	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_ms_up(r), e,
 			  "new keys in main.cf and Postfix reloaded");
 }
 
@@ -263,10 +263,10 @@ int roll_deploy(pf_roll *r, bool force, pf_err *e)
 	if (r->st.phase < PF_PHASE_PUBLISHED || r->st.phase > PF_PHASE_DEPLOYABLE) {
 		rc = pf_err_refuse(e, "nothing to deploy: the rollover is in phase %s",
 				   pf_phase_name(r->st.phase));
-	} else if (!force && (rc = pf_timing_may_deploy(&r->st, &t, roll_now(r), e)) < 0) {
+	} else if (!force && (rc = pf_timing_may_deploy(&r->st, &t, roll_now_ms(r), e)) < 0) {
 		/* e says what is awaited, and until when. */
 	} else {
-		if (force && pf_timing_may_deploy(&r->st, &t, roll_now(r), NULL) < 0)
+		if (force && pf_timing_may_deploy(&r->st, &t, roll_now_ms(r), NULL) < 0)
 			pf_journal_state_event(
 				&r->st, roll_now(r), PF_EV_FORCED_DEPLOY, NULL,
 				"deploy --force-now: deploying before the safety time "
@@ -276,8 +276,8 @@ int roll_deploy(pf_roll *r, bool force, pf_err *e)
 			/* "deploy" of a staged key asks for its rollover. */
 			pf_state_request(&r->st, roll_now(r));
 			if (!r->st.t[PF_T_CONF])
-				r->st.t[PF_T_CONF] = roll_now_up(r);
-			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now(r), e,
+				pf_state_set_stamp_ms(&r->st, PF_T_CONF, roll_now_ms_up(r));
+			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now_ms(r), e,
 					force ? "deploy forced" : "the safety time has passed");
 		}
 		if (rc == 0)

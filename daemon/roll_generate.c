@@ -169,7 +169,7 @@ int roll_step_generate(pf_roll *r, pf_err *e)
 	if (rc == 0)
 		rc = roll_ensure_next_files(r, e);
 	if (rc == 0)
-		rc = roll_enter(r, PF_PHASE_GENERATED, PF_T_GENERATED, roll_now(r), e,
+		rc = roll_enter(r, PF_PHASE_GENERATED, PF_T_GENERATED, roll_now_ms(r), e,
 				"next keys and self-signed certificates written");
 out:
 	pf_tls_files_free(&dep);

@@ -51,8 +51,11 @@
 #include "timing.h"
 #include "withdraw_guard.h"
 
-#define POLL_MIN_SEC 1
-#define POLL_MAX_SEC 30
+/* The propagation polls' pauses are timing.h's (pf_poll_next_ms); after a
+ * transient failure the first retry waits RETRY_MIN_SEC, doubling up to
+ * RETRY_MAX_SEC; a wait whose end is unknown asks again in WAIT_UNKNOWN_SEC. */
+#define RETRY_MIN_SEC 2
+#define WAIT_UNKNOWN_SEC 30
 #define RETRY_MAX_SEC 300
 #define VERIFY_ATTEMPTS 5
 #define PROBE_TIMEOUT_MS 10000
@@ -68,8 +71,12 @@ struct pf_roll {
 	bool pf_open;
 	pf_timing_params tparams;
 	FILE *progress;       /* command line: progress lines; NULL in the daemon */
-	unsigned poll_delay;  /* current propagation poll interval, seconds */
-	unsigned retry_delay; /* back-off after a transient DNS failure */
+	int64_t poll_ms;      /* the pause before the current propagation round, ms */
+	unsigned retry_delay; /* back-off after a transient DNS failure, seconds */
+	/* The retire's delete: when it was last sent (epoch ms), and for which
+	 * rollover; the fast polls after it only ask (pf_poll_fast). */
+	int64_t retire_sent_ms;
+	char retire_of[PF_ROLLOVER_ID_LEN + 1];
 	dns_zone_info *zones;
 	size_t n_zones;
 	int64_t zones_at;
@@ -94,11 +101,12 @@ extern const pf_roll_ops roll_real_ops;
 
 /* ---- the core (rollover.c) ---- */
 
-/* The clock, through r->ops: now (epoch seconds, rounded down), now
- * rounded up (the start of a wait, timing.h), the monotonic clock, a
- * pause. */
+/* The clock, through r->ops: now in epoch seconds and in epoch ms, each
+ * rounded down; now in ms rounded up (the start of a wait, timing.h); the
+ * monotonic clock; a pause. */
 int64_t roll_now(const pf_roll *r);
-int64_t roll_now_up(const pf_roll *r);
+int64_t roll_now_ms(const pf_roll *r);
+int64_t roll_now_ms_up(const pf_roll *r);
 uint64_t roll_mono_usec(const pf_roll *r);
 void roll_sleep_ms(const pf_roll *r, unsigned ms);
 void roll_progress(pf_roll *r, const char *fmt, ...) PF_PRINTF(2, 3);
@@ -111,8 +119,10 @@ int roll_save(pf_roll *r, pf_err *e);
 /* Open the Postfix adapter once.  Returns 0 or -errno. */
 int roll_open_postfix(pf_roll *r, pf_err *e);
 void roll_phase_fault_point(enum pf_phase p);
-/* Enter phase p at time now, log its event and save.  Returns 0/-errno. */
-int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf_err *e,
+/* Enter phase p, stamp (PF_T_COUNT: none) at now_ms (epoch ms; to the ms
+ * for pf_stamp_in_ms stamps, else its second), log its event and save.
+ * Returns 0/-errno. */
+int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now_ms, pf_err *e,
 	       const char *fmt, ...) PF_PRINTF(6, 7);
 /* Stop in phase failed with reason.  Returns 0. */
 int roll_fail(pf_roll *r, const char *reason);
@@ -142,6 +152,7 @@ int roll_step_generate(pf_roll *r, pf_err *e);
 int roll_step_publish(pf_roll *r, pf_err *e);
 int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present, bool *ret_done,
 			   pf_strv *ret_missing, pf_err *e);
+/* The steps that wait set *wakeup: when to run again, epoch ms. */
 int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e);
 
 /* ---- DNSSEC verdicts and the periodic audit (roll_audit.c) ---- */
@@ -251,9 +262,9 @@ void roll_cert_files_free(roll_cert_files *f);
  * deployed and the deploy is retried with back-off.  Returns 0/-errno. */
 int roll_cert_obtain_next(pf_roll *r, roll_cert_files *ret, pf_err *e);
 /* In phase idle: renew each deployed CA certificate of ours that has
- * reached certificate_renew_before; lower *wakeup (0: none yet) to the next
- * renewal moment, or to the back-off after a failure. */
-void roll_cert_idle(pf_roll *r, int64_t *wakeup);
+ * reached certificate_renew_before; lower *wakeup_ms (epoch ms, 0: none
+ * yet) to the next renewal moment, or to the back-off after a failure. */
+void roll_cert_idle(pf_roll *r, int64_t *wakeup_ms);
 /* With certificate_command set and a CA-issued certificate of ours in
  * main.cf for alg: does the endpoint (label) present exactly that chain
  * (res: leaf digest, length), and does it verify against

@@ -12,10 +12,10 @@
 #include "reload.h"
 #include "roll_int.h"
 
-static int64_t real_now(void *ud)
+static int64_t real_now_ms(void *ud)
 {
 	(void)ud;
-	return pf_now();
+	return pf_now_ms();
 }
 
 static uint64_t real_mono_usec(void *ud)
@@ -144,7 +144,7 @@ static int real_guard(void *ud, const pf_guard_req *q, const pf_guard_record *re
 }
 
 const pf_roll_ops roll_real_ops = {
-	.now = real_now,
+	.now_ms = real_now_ms,
 	.mono_usec = real_mono_usec,
 	.sleep_ms = real_sleep_ms,
 	.discover = real_discover,

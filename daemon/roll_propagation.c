@@ -2,8 +2,12 @@
  * roll_propagation.c - the propagation round (are records served, or gone,
  * on every check server, signed, with a SOA serial at least the update's?)
  * that publish, verify and retire share, and the step published ->
- * propagated: poll with back-off until every check server serves every new
- * record, T_conf then, and the propagation_alert warnings while it waits.
+ * propagated: poll until every check server serves every new record, T_conf
+ * then, and the propagation_alert warnings while it waits.  The polls
+ * follow pf_poll_next_ms from T_pub: every 150 ms for the first seconds,
+ * then backing off to 30 s.  A round saves the state only when it has
+ * something to keep (a server newly confirmed, an alert logged), so the
+ * fast rounds do not write the state file several times a second.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -96,8 +100,9 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 					known |= strcmp(r->st.servers[k].name,
 							sv->target.addr.label) == 0;
 				if (!known && !r->audit) {
-					pf_state_confirm_server(&r->st, sv->target.addr.label,
-								sv->serial, roll_now_up(r), &e2);
+					pf_state_confirm_server(
+						&r->st, sv->target.addr.label, sv->serial,
+						(roll_now_ms_up(r) + 999) / 1000, &e2);
 					pf_journal_state_event(
 						&r->st, roll_now(r), PF_EV_SERVER_CONFIRMED,
 						sv->target.addr.label,
@@ -127,24 +132,46 @@ int roll_propagation_round(pf_roll *r, const size_t *idx, size_t n, bool present
 	return rc;
 }
 
+/*
+ * propagation_alert (SPEC.md 3): past it, a round that still misses a
+ * server logs one alert per missing server; of the fast rounds only the
+ * first does (a journal line every 150 ms would flood it), each slow round
+ * again.  Returns true when it logged.
+ */
+static bool alert(pf_roll *r, const pf_strv *missing, int64_t now_ms, int64_t since_ms)
+{
+	if (since_ms < r->cfg->propagation_alert * 1000 ||
+	    (r->st.alert_count > 0 && pf_poll_fast(since_ms)))
+		return false;
+	for (size_t i = 0; i < missing->n; i++)
+		pf_journal_state_event(&r->st, now_ms / 1000, PF_EV_PROPAGATION_ALERT, NULL,
+				       "still waiting after %llds: %s",
+				       (long long)(since_ms / 1000), missing->v[i]);
+	r->st.alert_count++;
+	r->st.alert_last = now_ms / 1000;
+	return true;
+}
+
 /* published -> propagated: poll every check server until all serve all. */
 int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e)
 {
 	size_t *idx = pf_calloc(r->st.n_records + 1, sizeof(size_t)), n;
+	size_t confirmed = r->st.n_servers;
 	pf_strv missing = {0};
-	bool done = false;
-	int64_t now;
+	bool done = false, saved = false;
+	int64_t now_ms, since_ms;
 	int rc;
 
 	n = roll_select_records(&r->st, PF_ROLE_NEXT, idx);
 	rc = roll_propagation_round(r, idx, n, true, &done, &missing, e);
 	free(idx);
-	now = roll_now(r);
+	now_ms = roll_now_ms(r);
+	since_ms = now_ms - pf_state_stamp_ms(&r->st, PF_T_PUB);
 	if (rc < 0 && !roll_transient(rc))
 		goto out;
 	if (rc == 0 && done) {
-		r->poll_delay = POLL_MIN_SEC; /* the retire polls start afresh */
-		rc = roll_enter(r, PF_PHASE_PROPAGATED, PF_T_CONF, roll_now_up(r), e,
+		r->poll_ms = 0; /* the retire polls start afresh */
+		rc = roll_enter(r, PF_PHASE_PROPAGATED, PF_T_CONF, roll_now_ms_up(r), e,
 				"every check server serves every new record");
 		goto out;
 	}
@@ -152,20 +179,17 @@ int roll_step_propagation(pf_roll *r, int64_t *wakeup, pf_err *e)
 		pf_strv_push(&missing, e->msg);
 	pf_err_clear(e);
 	rc = 0;
-	if (now >= r->st.t[PF_T_PUB] + r->cfg->propagation_alert) {
-		for (size_t i = 0; i < missing.n; i++)
-			pf_journal_state_event(&r->st, now, PF_EV_PROPAGATION_ALERT, NULL,
-					       "still waiting after %llds: %s",
-					       (long long)(now - r->st.t[PF_T_PUB]), missing.v[i]);
-		r->st.alert_count++;
-		r->st.alert_last = now;
+	if (alert(r, &missing, now_ms, since_ms) || r->st.n_servers > confirmed) {
+		rc = roll_save(r, e);
+		saved = true;
 	}
-	rc = roll_save(r, e);
-	roll_progress(r, "propagation: %zu server%s still missing records%s%s", missing.n,
-		      missing.n == 1 ? "" : "s", missing.n ? ", e.g. " : "",
-		      missing.n ? missing.v[0] : "");
-	*wakeup = now + r->poll_delay;
-	r->poll_delay = r->poll_delay * 2 > POLL_MAX_SEC ? POLL_MAX_SEC : r->poll_delay * 2;
+	/* A line for the first round, a change, and each slow round. */
+	if (saved || r->poll_ms == 0 || !pf_poll_fast(since_ms))
+		roll_progress(r, "propagation: %zu server%s still missing records%s%s", missing.n,
+			      missing.n == 1 ? "" : "s", missing.n ? ", e.g. " : "",
+			      missing.n ? missing.v[0] : "");
+	r->poll_ms = pf_poll_next_ms(since_ms, r->poll_ms);
+	*wakeup = now_ms + r->poll_ms;
 out:
 	pf_strv_clear(&missing);
 	return rc;

@@ -342,17 +342,17 @@ int roll_step_publish(pf_roll *r, pf_err *e)
 	rc = roll_apply_changes(r, idx, n, DNS_OP_ADD, &res, e);
 	if (rc < 0)
 		goto out;
-	/* Rounded up (timing.h).  When every record was already there (a kill
+	/* In ms, rounded up (timing.h).  When every record was already there (a kill
 	 * after the update was acknowledged but before this was saved), no
 	 * NOERROR came back now: the records were seen present just now, a
 	 * later and so safe T_pub; never 0, which would void the
 	 * propagation_min_delay floor. */
-	r->st.t[PF_T_PUB] = res.t_pub ? res.t_pub + 1 : roll_now_up(r);
+	pf_state_set_stamp_ms(&r->st, PF_T_PUB, res.t_pub ? res.t_pub + 1 : roll_now_ms_up(r));
 	r->st.tlsa_ttl = r->cfg->tlsa_ttl;
 	r->st.have_serial = r->n_zones == 1;
 	r->st.update_serial = res.serial;
-	r->poll_delay = POLL_MIN_SEC;
-	rc = roll_enter(r, PF_PHASE_PUBLISHED, PF_T_COUNT, roll_now(r), e,
+	r->poll_ms = 0;
+	rc = roll_enter(r, PF_PHASE_PUBLISHED, PF_T_COUNT, roll_now_ms(r), e,
 			"%zu TLSA record%s added (serial %u)", n, n == 1 ? "" : "s", res.serial);
 out:
 	free(idx);

@@ -141,39 +141,54 @@ int roll_finish(pf_roll *r, pf_err *e)
 	return rc;
 }
 
-/* verified -> retired -> idle: withdraw the old records, confirm. */
+/*
+ * verified -> retired -> idle: withdraw the old records, confirm.  The
+ * first call sends the delete (after the guard); the polls in the fast
+ * window after it (pf_poll_fast) only ask whether the records are gone;
+ * each slower one runs the guard and sends the delete again (harmless when
+ * done) before asking, as a restarted process does on its first call.
+ */
 int roll_step_retire(pf_roll *r, int64_t *wakeup, pf_err *e)
 {
 	size_t *idx = pf_calloc(r->st.n_records + 1, sizeof(size_t)), n;
 	pf_strv missing = {0};
 	dns_update_result res;
-	bool done = false;
-	int rc;
+	bool done = false, sent = strcmp(r->retire_of, r->st.rollover) == 0 && r->retire_sent_ms;
+	int64_t since_ms = sent ? roll_now_ms(r) - r->retire_sent_ms : 0;
+	int rc = 0;
 
 	n = roll_select_records(&r->st, PF_ROLE_OLD, idx);
 	/* A refusal (an old key deployed again by hand) comes back as -EPERM:
 	 * roll_run stops the rollover in phase failed with the reason, once;
 	 * a manual retire leaves the state as it was. */
-	rc = withdraw(r, idx, n, "retire", retire_hint, &res, e);
+	if (!sent || !pf_poll_fast(since_ms))
+		rc = withdraw(r, idx, n, "retire", retire_hint, &res, e);
+	if (rc == 0 && !sent) {
+		/* The fast polls count from the first delete's NOERROR. */
+		r->retire_sent_ms = res.t_pub ? res.t_pub : roll_now_ms(r);
+		snprintf(r->retire_of, sizeof(r->retire_of), "%s", r->st.rollover);
+	}
 	if (rc == 0)
 		rc = roll_propagation_round(r, idx, n, false, &done, &missing, e);
 	free(idx);
 	if (rc < 0 && !roll_transient(rc))
 		goto out;
 	if (rc == 0 && done) {
-		if ((rc = roll_enter(r, PF_PHASE_RETIRED, PF_T_RETIRED, roll_now(r), e,
+		if ((rc = roll_enter(r, PF_PHASE_RETIRED, PF_T_RETIRED, roll_now_ms(r), e,
 				     "%zu old record%s withdrawn and gone from every check server",
 				     n, n == 1 ? "" : "s")) < 0)
 			goto out;
 		rc = roll_finish(r, e);
 		goto out;
 	}
-	roll_progress(r, "retire: %zu server%s still serve old records", missing.n,
-		      missing.n == 1 ? "" : "s");
+	since_ms = roll_now_ms(r) - r->retire_sent_ms;
+	if (r->poll_ms == 0 || !pf_poll_fast(since_ms))
+		roll_progress(r, "retire: %zu server%s still serve old records", missing.n,
+			      missing.n == 1 ? "" : "s");
 	pf_err_clear(e);
 	rc = 0;
-	*wakeup = roll_now(r) + r->poll_delay;
-	r->poll_delay = r->poll_delay * 2 > POLL_MAX_SEC ? POLL_MAX_SEC : r->poll_delay * 2;
+	r->poll_ms = pf_poll_next_ms(since_ms, r->poll_ms);
+	*wakeup = roll_now_ms(r) + r->poll_ms;
 out:
 	pf_strv_clear(&missing);
 	return rc;
@@ -181,7 +196,7 @@ out:
 
 int roll_retire(pf_roll *r, int max_wait, pf_err *e)
 {
-	int64_t deadline = roll_now(r) + max_wait;
+	int64_t deadline = roll_now_ms(r) + (int64_t)max_wait * 1000;
 	int rc;
 
 	for (;;) {
@@ -195,17 +210,19 @@ int roll_retire(pf_roll *r, int max_wait, pf_err *e)
 			rc = pf_err_refuse(e,
 					   "no old records to retire: the rollover is in phase %s",
 					   pf_phase_name(r->st.phase));
-		else if ((rc = pf_timing_may_retire(&r->st, &t, roll_now(r), e)) == 0)
+		else if ((rc = pf_timing_may_retire(&r->st, &t, roll_now_ms(r), e)) == 0)
 			rc = roll_step_retire(r, &wakeup, e);
 		roll_end(r);
 		if (rc < 0 || wakeup == 0)
 			return rc;
-		if (roll_now(r) >= deadline)
+		if (roll_now_ms(r) >= deadline)
 			return pf_err_set(
 				e, ETIMEDOUT,
 				"old records withdrawn, but not yet gone from every check "
 				"server; the rollover confirms it later");
-		roll_sleep_ms(r, 1000);
+		/* The engine's own poll schedule (pf_poll_next_ms). */
+		if (wakeup > roll_now_ms(r))
+			roll_sleep_ms(r, (unsigned)(wakeup - roll_now_ms(r)));
 	}
 }
 

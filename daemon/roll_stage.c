@@ -74,7 +74,7 @@ int roll_request(pf_roll *r, const char *why, pf_err *e)
 			 "the next key is still being staged (phase %s): it is deployed once "
 			 "its records are served everywhere and their wait has passed",
 			 pf_phase_name(r->st.phase));
-	else if (roll_now(r) >= t.deploy_at)
+	else if (roll_now_ms(r) >= t.deploy_at_ms)
 		snprintf(line, sizeof(line), "the staged key is deployed at once");
 	else
 		snprintf(line, sizeof(line),
@@ -141,7 +141,7 @@ static int restage(pf_roll *r, const char *why, pf_err *e)
 			       why);
 	roll_progress(r, "staged key's records changed: %s", why);
 	pf_state_clear_publication(&r->st);
-	r->poll_delay = POLL_MIN_SEC;
+	r->poll_ms = 0;
 	if ((rc = roll_save(r, e)) < 0)
 		return rc;
 	roll_phase_fault_point(PF_PHASE_GENERATED);
@@ -150,7 +150,7 @@ static int restage(pf_roll *r, const char *why, pf_err *e)
 
 int roll_step_staged(pf_roll *r, bool auto_start, int64_t *wakeup, pf_err *e)
 {
-	int64_t now = roll_now(r), at = 0;
+	int64_t now = roll_now(r), now_ms = roll_now_ms(r), at = 0; /* at: epoch ms */
 	bool ready = false, changed = false;
 	char why[300] = "";
 	pf_timing t;
@@ -166,7 +166,7 @@ int roll_step_staged(pf_roll *r, bool auto_start, int64_t *wakeup, pf_err *e)
 			if (age >= r->cfg->rollover_interval)
 				return roll_request(r, "rollover_interval reached", e);
 			if (age >= 0)
-				at = now + (r->cfg->rollover_interval - age);
+				at = (now + (r->cfg->rollover_interval - age)) * 1000;
 		}
 		if (!r->watch_at)
 			r->watch_at = now; /* a restart: look once at what DNS serves */
@@ -177,13 +177,15 @@ int roll_step_staged(pf_roll *r, bool auto_start, int64_t *wakeup, pf_err *e)
 				return restage(r, why, e);
 			r->watch_at = now + (ready ? r->cfg->audit_interval : WATCH_RETRY_SEC);
 		}
-		if (r->cfg->audit_interval > 0 && (!at || r->watch_at < at))
-			at = r->watch_at;
+		if (r->cfg->audit_interval > 0 && (!at || r->watch_at * 1000 < at))
+			at = r->watch_at * 1000;
 		/* Wake when the staged key's wait ends, so that STATUS= says
-		 * "would deploy at once" then, not at the next watch. */
+		 * "would deploy at once" then, not at the next watch: at the
+		 * whole second it shows (deploy_at, rounded up), which is when
+		 * pf_status_emergency says so. */
 		pf_timing_compute(&r->st, &r->tparams, &t);
-		if (t.deploy_known && t.deploy_at > now && (!at || t.deploy_at < at))
-			at = t.deploy_at;
+		if (t.deploy_known && t.deploy_at > now && (!at || t.deploy_at * 1000 < at))
+			at = t.deploy_at * 1000;
 		/* 0 stays 0: nothing to wait for but a request. */
 		*wakeup = at;
 		return 0;
@@ -196,16 +198,16 @@ int roll_step_staged(pf_roll *r, bool auto_start, int64_t *wakeup, pf_err *e)
 		return restage(r, why, e);
 	if (!ready) {
 		roll_progress(r, "staged: the deploy waits: %s", why);
-		*wakeup = now + WATCH_RETRY_SEC;
+		*wakeup = now_ms + WATCH_RETRY_SEC * 1000;
 		return 0;
 	}
 	pf_timing_compute(&r->st, &r->tparams, &t);
-	if (pf_timing_may_deploy(&r->st, &t, now, e) < 0) {
+	if (pf_timing_may_deploy(&r->st, &t, now_ms, e) < 0) {
 		pf_err_clear(e);
-		*wakeup = t.deploy_known ? t.deploy_at : now + POLL_MAX_SEC;
+		*wakeup = t.deploy_known ? t.deploy_at_ms : now_ms + WAIT_UNKNOWN_SEC * 1000;
 		return 0;
 	}
-	return roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, now, e,
+	return roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, now_ms, e,
 			  "the staged key's records are served everywhere and its wait has "
 			  "passed");
 }

@@ -166,11 +166,13 @@ int roll_step_verify(pf_roll *r, pf_err *e)
 	}
 	/* T_reload was rounded up; the verification, which came after it, must
 	 * not look older than the reload. */
-	if (rc == 0)
+	if (rc == 0) {
+		int64_t now_ms = roll_now_ms(r), reload_ms = pf_state_stamp_ms(&r->st, PF_T_RELOAD);
+
 		return roll_enter(r, PF_PHASE_VERIFIED, PF_T_VERIFIED,
-				  roll_now(r) > r->st.t[PF_T_RELOAD] ? roll_now(r)
-								     : r->st.t[PF_T_RELOAD],
-				  e, "every endpoint presents the new keys, DANE-valid");
+				  now_ms > reload_ms ? now_ms : reload_ms, e,
+				  "every endpoint presents the new keys, DANE-valid");
+	}
 	snprintf(why, sizeof(why), "verification failed: %.300s", e->msg);
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_VERIFICATION_FAILED, NULL, "%s", e->msg);
 	pf_err_clear(e);

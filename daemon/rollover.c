@@ -18,16 +18,21 @@
 #include "roll_int.h"
 #include "status.h"
 
-int64_t roll_now(const pf_roll *r)
+int64_t roll_now_ms(const pf_roll *r)
 {
-	return r->ops->now(r->ops_data);
+	return r->ops->now_ms(r->ops_data);
 }
 
-int64_t roll_now_up(const pf_roll *r)
+int64_t roll_now(const pf_roll *r)
 {
-	/* roll_now truncates; a wait that starts "now" starts at the next
-	 * whole second, so rounding can only lengthen it (timing.h). */
-	return roll_now(r) + 1;
+	return roll_now_ms(r) / 1000;
+}
+
+int64_t roll_now_ms_up(const pf_roll *r)
+{
+	/* roll_now_ms truncates; a wait that starts "now" starts at the next
+	 * ms, so rounding can only lengthen it (timing.h). */
+	return roll_now_ms(r) + 1;
 }
 
 uint64_t roll_mono_usec(const pf_roll *r)
@@ -122,7 +127,7 @@ int roll_open(const pf_config *cfg, pf_roll **ret, pf_err *e)
 	r->state_path = pf_state_path(cfg->state_directory);
 	pf_state_init(&r->st);
 	pf_timing_params_from_config(cfg, &r->tparams);
-	r->poll_delay = POLL_MIN_SEC;
+	r->poll_ms = 0;
 	r->ops = &roll_real_ops;
 	r->ops_data = r;
 	if ((rc = pf_state_dir_create(cfg->state_directory, e)) < 0 ||
@@ -234,8 +239,9 @@ void roll_phase_fault_point(enum pf_phase p)
 	pf_fault_point(name);
 }
 
-/* Enter phase p at time now, log its event and save.  Returns 0/-errno. */
-int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf_err *e,
+/* Enter phase p, stamp at now_ms, log its event and save.  Returns
+ * 0/-errno. */
+int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now_ms, pf_err *e,
 	       const char *fmt, ...)
 {
 	char msg[PF_STATE_MAX_TEXT];
@@ -246,8 +252,10 @@ int roll_enter(pf_roll *r, enum pf_phase p, enum pf_stamp stamp, int64_t now, pf
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	r->st.phase = p;
-	if (stamp < PF_T_COUNT)
-		r->st.t[stamp] = now;
+	if (stamp < PF_T_COUNT && pf_stamp_in_ms(stamp))
+		pf_state_set_stamp_ms(&r->st, stamp, now_ms);
+	else if (stamp < PF_T_COUNT)
+		r->st.t[stamp] = now_ms / 1000;
 	/* The stamp may be rounded up (timing.h); the event is when it happened. */
 	pf_journal_state_event(&r->st, roll_now(r), pf_event_for_phase(p), NULL, "%s", msg);
 	roll_progress(r, "%s: %s", pf_phase_name(p), msg);
@@ -329,7 +337,7 @@ static int start(pf_roll *r, bool request, pf_err *e)
 		r->st.phase = from;
 		r->st.t[PF_T_FAILED] = 0;
 		r->retry_delay = 0;
-		rc = roll_enter(r, from, PF_T_COUNT, roll_now(r), e, "resuming after a failure");
+		rc = roll_enter(r, from, PF_T_COUNT, roll_now_ms(r), e, "resuming after a failure");
 	} else if (r->st.staging && request) {
 		/* The staged key (or the one being staged) is the next one. */
 		rc = roll_request(r, "pftls-roll now", e);
@@ -412,7 +420,8 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 					continue;
 				}
 				if (age >= 0)
-					wakeup = roll_now(r) + (r->cfg->rollover_interval - age);
+					wakeup = (roll_now(r) + (r->cfg->rollover_interval - age)) *
+						 1000;
 			}
 			if (auto_start)
 				roll_cert_idle(r, &wakeup);
@@ -437,16 +446,17 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 				r->st.phase = PF_PHASE_STAGED;
 				pf_status_emergency(&r->st, &t, roll_now(r), line, sizeof(line));
 				r->st.phase = PF_PHASE_PROPAGATED;
-				rc = roll_enter(r, PF_PHASE_STAGED, PF_T_COUNT, roll_now(r), e,
+				rc = roll_enter(r, PF_PHASE_STAGED, PF_T_COUNT, roll_now_ms(r), e,
 						"next key staged: %s", line);
 				break;
 			}
-			if (pf_timing_may_deploy(&r->st, &t, roll_now(r), e) < 0) {
+			if (pf_timing_may_deploy(&r->st, &t, roll_now_ms(r), e) < 0) {
 				pf_err_clear(e);
-				wakeup = t.deploy_known ? t.deploy_at : roll_now(r) + POLL_MAX_SEC;
+				wakeup = t.deploy_known ? t.deploy_at_ms
+							: roll_now_ms(r) + WAIT_UNKNOWN_SEC * 1000;
 				break;
 			}
-			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now(r), e,
+			rc = roll_enter(r, PF_PHASE_DEPLOYABLE, PF_T_DEPLOYABLE, roll_now_ms(r), e,
 					"the safety time has passed");
 			break;
 		case PF_PHASE_STAGED:
@@ -467,15 +477,17 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 			rc = roll_step_verify(r, e);
 			break;
 		case PF_PHASE_VERIFIED:
-			if (r->st.t[PF_T_VERIFIED] < r->st.t[PF_T_RELOAD]) {
+			if (pf_state_stamp_ms(&r->st, PF_T_VERIFIED) <
+			    pf_state_stamp_ms(&r->st, PF_T_RELOAD)) {
 				/* A verification older than the reload proves nothing
 				 * about what is live now: verify again. */
 				rc = roll_step_verify(r, e);
 				break;
 			}
-			if (pf_timing_may_retire(&r->st, &t, roll_now(r), e) < 0) {
+			if (pf_timing_may_retire(&r->st, &t, roll_now_ms(r), e) < 0) {
 				pf_err_clear(e);
-				wakeup = t.retire_known ? t.retire_at : roll_now(r) + POLL_MAX_SEC;
+				wakeup = t.retire_known ? t.retire_at_ms
+							: roll_now_ms(r) + WAIT_UNKNOWN_SEC * 1000;
 				break;
 			}
 			rc = roll_step_retire(r, &wakeup, e);
@@ -501,10 +513,10 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 			pf_journal_state_event(&r->st, roll_now(r), PF_EV_SERVER_ERROR, NULL,
 					       "will retry: %s", e->msg);
 			roll_progress(r, "retrying later: %s", e->msg);
-			r->retry_delay = r->retry_delay ? r->retry_delay * 2 : POLL_MIN_SEC * 2;
+			r->retry_delay = r->retry_delay ? r->retry_delay * 2 : RETRY_MIN_SEC;
 			if (r->retry_delay > RETRY_MAX_SEC)
 				r->retry_delay = RETRY_MAX_SEC;
-			wakeup = roll_now(r) + r->retry_delay;
+			wakeup = roll_now_ms(r) + (int64_t)r->retry_delay * 1000;
 			pf_err_clear(e);
 			rc = roll_save(r, e);
 		} else if (rc < 0 && r->st.phase == before && before != PF_PHASE_IDLE) {

@@ -39,10 +39,11 @@ typedef struct pf_roll pf_roll;
  * Postfix and the clock themselves (tests/unit/test_rollover.c).
  */
 typedef struct pf_roll_ops {
-	/* The clock: epoch seconds (pf_now), a monotonic count in
+	/* The clock: epoch milliseconds, rounded down (pf_now_ms; the
+	 * engine's seconds are these rounded down), a monotonic count in
 	 * microseconds (pf_mono_usec), and a pause (between verification
 	 * attempts, lock attempts, a manual retire's polls). */
-	int64_t (*now)(void *ud);
+	int64_t (*now_ms)(void *ud);
 	uint64_t (*mono_usec)(void *ud);
 	void (*sleep_ms)(void *ud, unsigned ms);
 
@@ -122,8 +123,8 @@ int roll_start(pf_roll *r, pf_err *e);
 /*
  * Do everything that is due now, phase after phase, until the rollover has
  * to wait (for propagation, the deploy time, the retire time) or is idle or
- * failed.  *ret_wakeup is when to call again (epoch seconds; 0 when nothing
- * is scheduled).  With the rollover_interval due, an idle engine starts a
+ * failed.  *ret_wakeup is when to call again (epoch milliseconds; 0 when
+ * nothing is scheduled).  With the rollover_interval due, an idle engine starts a
  * rollover when auto_start.  Returns 0 (also when the rollover failed: see
  * roll_phase) or -errno for an error that left the state unchanged.
  */

@@ -66,6 +66,27 @@ const char *pf_stamp_name(enum pf_stamp which)
 	return (unsigned)which < PF_T_COUNT ? stamp_names[which] : NULL;
 }
 
+bool pf_stamp_in_ms(enum pf_stamp which)
+{
+	return which == PF_T_PUB || which == PF_T_CONF || which == PF_T_DEPLOYED ||
+	       which == PF_T_RELOAD || which == PF_T_VERIFIED;
+}
+
+int64_t pf_state_stamp_ms(const pf_state *st, enum pf_stamp which)
+{
+	int64_t ms = st->t_ms[which];
+
+	if (ms > 0 && (ms + 999) / 1000 == st->t[which])
+		return ms;
+	return st->t[which] * 1000;
+}
+
+void pf_state_set_stamp_ms(pf_state *st, enum pf_stamp which, int64_t ms)
+{
+	st->t_ms[which] = ms;
+	st->t[which] = (ms + 999) / 1000;
+}
+
 void pf_state_init(pf_state *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -123,6 +144,7 @@ static void clear_rollover(pf_state *st)
 	st->failed_reason = NULL;
 	st->failed_from = PF_PHASE_IDLE;
 	memset(st->t, 0, sizeof(st->t));
+	memset(st->t_ms, 0, sizeof(st->t_ms));
 	st->staging = false;
 	st->rollover[0] = '\0';
 }
@@ -175,6 +197,7 @@ void pf_state_clear_publication(pf_state *st)
 {
 	clear_publication_fields(st);
 	st->t[PF_T_PUB] = st->t[PF_T_CONF] = st->t[PF_T_STAGED] = 0;
+	st->t_ms[PF_T_PUB] = st->t_ms[PF_T_CONF] = 0;
 	st->phase = PF_PHASE_GENERATED;
 }
 

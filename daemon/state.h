@@ -152,7 +152,13 @@ typedef struct pf_state {
 	enum pf_phase phase;
 	enum pf_phase failed_from; /* phase failed: the phase it failed in */
 	char *failed_reason;       /* phase failed: one line */
-	int64_t t[PF_T_COUNT];
+	int64_t t[PF_T_COUNT];     /* whole seconds (a ms stamp's rounded up) */
+	/* The same stamps to the millisecond, for those stamped so (T_pub,
+	 * T_conf, T_deployed, T_reload, T_verified; file "t_pub = S.mmm"); 0:
+	 * unknown.  Read them with pf_state_stamp_ms, set them with
+	 * pf_state_set_stamp_ms: a t_ms[] that does not round up to t[] (t[]
+	 * set on its own since) is not used. */
+	int64_t t_ms[PF_T_COUNT];
 
 	pf_state_key keys[PF_ALG_COUNT];
 	pf_state_record *records;
@@ -200,6 +206,17 @@ const char *pf_phase_name(enum pf_phase phase);
 int pf_phase_lookup(const char *s);
 /* File key of a timestamp ("t_pub"); NULL when out of range. */
 const char *pf_stamp_name(enum pf_stamp which);
+
+/* True for the stamps kept to the ms (T_pub, T_conf, T_deployed,
+ * T_reload, T_verified: the ones that start or end a wait). */
+bool pf_stamp_in_ms(enum pf_stamp which);
+/* Stamp which of st in epoch ms: t_ms[which] when it goes with t[which],
+ * else t[which] * 1000 (a whole-second stamp, as older files have; 0 when
+ * unset). */
+int64_t pf_state_stamp_ms(const pf_state *st, enum pf_stamp which);
+/* Set stamp which to ms (epoch ms): t_ms[which] = ms, t[which] = ms
+ * rounded up to the second. */
+void pf_state_set_stamp_ms(pf_state *st, enum pf_stamp which, int64_t ms);
 
 /* Value checks the setters, the parser and the writer share.  True when s
  * is exactly len lowercase hex digits; an absolute path of printable

@@ -13,7 +13,9 @@
  *   pftls-roll-state 1
  *   rollover = <32 hex>            phase = <phase>
  *   failed_from = <phase>          failed_reason = <text>     (phase failed)
- *   t_started ... t_failed = <seconds since the epoch>
+ *   t_started ... t_failed = <seconds since the epoch>, or for the
+ *                  stamps kept to the ms (state.h t_ms) <seconds>.<mmm>,
+ *                  exactly three digits; a whole second means that second
  *   <alg>.next_key / next_cert = <path>   <alg>.next_spki = <64 hex>
  *   <alg>.old_key / old_cert = <path>     <alg>.old_spki = <64 hex>
  *   record = next|old <alg> <host> <port> <usage> <selector> <mtype> <hex>
@@ -145,10 +147,18 @@ int pf_state_format(const pf_state *st, char **ret, size_t *ret_len, pf_err *e)
 		fprintf(f, "failed_from = %s\n", pf_phase_name(st->failed_from));
 		fprintf(f, "failed_reason = %s\n", st->failed_reason);
 	}
-	for (size_t i = 0; i < PF_T_COUNT; i++)
-		if (st->t[i])
+	for (size_t i = 0; i < PF_T_COUNT; i++) {
+		int64_t ms = pf_state_stamp_ms(st, (enum pf_stamp)i);
+
+		if (!st->t[i])
+			continue;
+		if (st->t_ms[i] && ms == st->t_ms[i])
+			fprintf(f, "%s = %lld.%03lld\n", pf_stamp_name((enum pf_stamp)i),
+				(long long)(ms / 1000), (long long)(ms % 1000));
+		else
 			fprintf(f, "%s = %lld\n", pf_stamp_name((enum pf_stamp)i),
 				(long long)st->t[i]);
+	}
 	for (size_t a = 0; a < PF_ALG_COUNT; a++) {
 		const pf_state_key *k = &st->keys[a];
 
@@ -294,6 +304,38 @@ static int parse_secs(parser *ps, const char *key, const char *s, int64_t *ret)
 		return perr(ps, "bad %s value \"%.60s\" (a number of seconds)", key, s);
 	*ret = (int64_t)v;
 	return 0;
+}
+
+/* A stamp: whole seconds ("S", that second: *ret_ms 0) or seconds and
+ * exactly three digits of milliseconds ("S.mmm": *ret the second rounded
+ * up, as pf_state_set_stamp_ms keeps it). */
+static int parse_stamp(parser *ps, const char *key, const char *s, int64_t *ret, int64_t *ret_ms)
+{
+	const char *dot = strchr(s, '.');
+	char whole[24];
+	uint64_t secs;
+
+	if (!dot) {
+		*ret_ms = 0;
+		return parse_secs(ps, key, s, ret);
+	}
+	if (dot == s || (size_t)(dot - s) >= sizeof(whole) || strlen(dot + 1) != 3 ||
+	    !isdigit((unsigned char)dot[1]) || !isdigit((unsigned char)dot[2]) ||
+	    !isdigit((unsigned char)dot[3]))
+		goto bad;
+	memcpy(whole, s, (size_t)(dot - s));
+	whole[dot - s] = '\0';
+	if (parse_num(whole, (uint64_t)PF_STATE_MAX_SECONDS, &secs) < 0)
+		goto bad;
+	*ret_ms =
+		(int64_t)secs * 1000 + (dot[1] - '0') * 100 + (dot[2] - '0') * 10 + (dot[3] - '0');
+	*ret = (*ret_ms + 999) / 1000;
+	return 0;
+bad:
+	return perr(ps,
+		    "bad %s value \"%.60s\" (seconds, or seconds and exactly three digits of "
+		    "milliseconds: S.mmm)",
+		    key, s);
 }
 
 static int parse_ttl(parser *ps, const char *key, const char *s, uint32_t *ret)
@@ -554,7 +596,7 @@ static int parse_scalar(parser *ps, int slot, const char *key, const char *v)
 	if (slot >= K_KEY0)
 		return parse_key_field(ps, slot, key, v);
 	if (slot >= K_STAMP0 && slot < K_STAMP0 + PF_T_COUNT)
-		return parse_secs(ps, key, v, &st->t[slot - K_STAMP0]);
+		return parse_stamp(ps, key, v, &st->t[slot - K_STAMP0], &st->t_ms[slot - K_STAMP0]);
 	switch (slot) {
 	case K_ROLLOVER:
 		if (!pf_state_valid_hex(v, PF_ROLLOVER_ID_LEN))

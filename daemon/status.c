@@ -147,6 +147,16 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 			(long long)st->t[i]);
 		first = 0;
 	}
+	/* The same keys in epoch ms: a stamp kept to the ms as it is, any
+	 * other its second times 1000. */
+	fputs("},\"times_ms\":{", out);
+	for (int i = 0, first = 1; i < PF_T_COUNT; i++) {
+		if (!st->t[i])
+			continue;
+		fprintf(out, "%s\"%s\":%lld", first ? "" : ",", pf_stamp_name((enum pf_stamp)i),
+			(long long)pf_state_stamp_ms(st, (enum pf_stamp)i));
+		first = 0;
+	}
 	fputs("},\"keys\":[", out);
 	for (int a = 0, first = 1; a < PF_ALG_COUNT; a++) {
 		const pf_state_key *k = &st->keys[a];
@@ -208,6 +218,16 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 	fprintf(out, ",\"retire_at\":");
 	if (t->retire_known)
 		fprintf(out, "%lld", (long long)t->retire_at);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"deploy_at_ms\":");
+	if (t->deploy_known)
+		fprintf(out, "%lld", (long long)t->deploy_at_ms);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"retire_at_ms\":");
+	if (t->retire_known)
+		fprintf(out, "%lld", (long long)t->retire_at_ms);
 	else
 		fputs("null", out);
 	fputs(",\"waits\":[", out);

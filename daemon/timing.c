@@ -115,9 +115,26 @@ static void set_wait(pf_timing *t, enum pf_wait_id id, bool started, int64_t sta
 	w->end = known ? end : 0;
 }
 
+int64_t pf_poll_next_ms(int64_t since_change_ms, int64_t prev_ms)
+{
+	if (pf_poll_fast(since_change_ms))
+		return PF_POLL_FAST_MS;
+	if (prev_ms < PF_POLL_MIN_MS)
+		return PF_POLL_MIN_MS;
+	return prev_ms * 2 > PF_POLL_MAX_MS ? PF_POLL_MAX_MS : prev_ms * 2;
+}
+
+bool pf_poll_fast(int64_t since_change_ms)
+{
+	return since_change_ms < PF_POLL_FAST_WINDOW_MS;
+}
+
 void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timing *ret)
 {
 	pf_timing t;
+	int64_t pub_ms = pf_state_stamp_ms(st, PF_T_PUB),
+		conf_ms = pf_state_stamp_ms(st, PF_T_CONF);
+	int64_t reload_ms = pf_state_stamp_ms(st, PF_T_RELOAD);
 	int64_t t_pub = st->t[PF_T_PUB], t_conf = st->t[PF_T_CONF];
 	int64_t t_reload = st->t[PF_T_RELOAD], t_verified = st->t[PF_T_VERIFIED];
 
@@ -135,7 +152,12 @@ void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timin
 		int64_t ttl_end = ttl_end_of(&t.params, base, t.ttl_eff);
 
 		t.deploy_known = true;
-		t.deploy_at = pf_timing_deploy_at(&t.params, t_pub, t_conf, t.ttl_eff);
+		/* In ms: the same formula on the ms stamps; its second rounded
+		 * up is the whole-second formula on the rounded-up stamps. */
+		t.deploy_at_ms =
+			max64(conf_ms, pub_ms + t.params.propagation_min_delay * 1000) +
+			((int64_t)t.params.ttl_factor * t.ttl_eff + t.params.publish_safety) * 1000;
+		t.deploy_at = (t.deploy_at_ms + 999) / 1000;
 		set_wait(&t, PF_WAIT_TTL, true, base, true, ttl_end);
 		set_wait(&t, PF_WAIT_SAFETY, true, ttl_end, true, t.deploy_at);
 	}
@@ -143,7 +165,8 @@ void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timin
 		 t_verified);
 	if (t_reload) {
 		t.retire_known = true;
-		t.retire_at = t_reload + t.params.retire_delay;
+		t.retire_at_ms = reload_ms + t.params.retire_delay * 1000;
+		t.retire_at = (t.retire_at_ms + 999) / 1000;
 		set_wait(&t, PF_WAIT_RETIRE, true, t_reload, true, t.retire_at);
 	}
 	*ret = t;
@@ -166,7 +189,13 @@ const char *pf_timing_fmt_time(int64_t t, char *buf, size_t len)
 	return buf;
 }
 
-int pf_timing_may_deploy(const pf_state *st, const pf_timing *t, int64_t now, pf_err *e)
+/* Whole seconds left from now_ms to at_ms, rounded up. */
+static int64_t secs_left(int64_t at_ms, int64_t now_ms)
+{
+	return (at_ms - now_ms + 999) / 1000;
+}
+
+int pf_timing_may_deploy(const pf_state *st, const pf_timing *t, int64_t now_ms, pf_err *e)
 {
 	char when[40], left[32];
 
@@ -178,26 +207,28 @@ int pf_timing_may_deploy(const pf_state *st, const pf_timing *t, int64_t now, pf
 	if (!t->deploy_known)
 		return pf_err_refuse(e, "the deploy time is not known (the TTLs seen before the "
 					"update are missing)");
-	if (now < t->deploy_at)
-		return pf_err_refuse(e, "too early: deploy is safe from %s (in %s)",
-				     pf_timing_fmt_time(t->deploy_at, when, sizeof(when)),
-				     pf_fmt_duration(t->deploy_at - now, left, sizeof(left)));
+	if (now_ms < t->deploy_at_ms)
+		return pf_err_refuse(
+			e, "too early: deploy is safe from %s (in %s)",
+			pf_timing_fmt_time(t->deploy_at, when, sizeof(when)),
+			pf_fmt_duration(secs_left(t->deploy_at_ms, now_ms), left, sizeof(left)));
 	return 0;
 }
 
-int pf_timing_may_retire(const pf_state *st, const pf_timing *t, int64_t now, pf_err *e)
+int pf_timing_may_retire(const pf_state *st, const pf_timing *t, int64_t now_ms, pf_err *e)
 {
 	char when[40], left[32];
 
 	if (!st->t[PF_T_RELOAD] || !t->retire_known)
 		return pf_err_refuse(e, "the new keys are not deployed yet");
-	if (!st->t[PF_T_VERIFIED] || st->t[PF_T_VERIFIED] < st->t[PF_T_RELOAD])
+	if (!st->t[PF_T_VERIFIED] ||
+	    pf_state_stamp_ms(st, PF_T_VERIFIED) < pf_state_stamp_ms(st, PF_T_RELOAD))
 		return pf_err_refuse(e,
 				     "the new keys have not been verified on every endpoint yet");
-	if (now < t->retire_at)
-		return pf_err_refuse(e,
-				     "too early: the old records may be withdrawn from %s (in %s)",
-				     pf_timing_fmt_time(t->retire_at, when, sizeof(when)),
-				     pf_fmt_duration(t->retire_at - now, left, sizeof(left)));
+	if (now_ms < t->retire_at_ms)
+		return pf_err_refuse(
+			e, "too early: the old records may be withdrawn from %s (in %s)",
+			pf_timing_fmt_time(t->retire_at, when, sizeof(when)),
+			pf_fmt_duration(secs_left(t->retire_at_ms, now_ms), left, sizeof(left)));
 	return 0;
 }

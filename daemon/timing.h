@@ -17,9 +17,17 @@
  * time: a configuration edited mid-rollover can lengthen a wait, not shorten
  * it (deploy --force-now is the one explicit override, and is not here).
  *
- * Times are whole seconds.  Record the moments that start a wait (T_pub,
- * T_conf, T_reload) rounded up and pass "now" rounded down (pf_now), so
- * that rounding can only lengthen a wait, never shorten it.
+ * The deploy and retire moments are computed in milliseconds from the
+ * stamps the state keeps to the ms (pf_state_stamp_ms: T_pub, T_conf,
+ * T_reload, T_verified, T_deployed; a whole-second stamp of an older file
+ * counts as that second), and the safety rules compare "now" in ms.  The
+ * moments that start a wait are stamped rounded up to the ms and "now" is
+ * passed rounded down (pf_now_ms), so rounding can only lengthen a wait, by
+ * less than a millisecond.  The waits for "status" stay whole seconds: each
+ * stamp's second rounded up (state.h), deploy_at = ceil(deploy_at_ms).
+ *
+ * Also here, as a pure function: when to ask the check servers again while
+ * waiting for a change to be served (or gone) everywhere.
  */
 #ifndef PF_TIMING_H
 #define PF_TIMING_H
@@ -61,9 +69,11 @@ typedef struct pf_timing {
 	uint32_t tlsa_ttl;
 
 	bool deploy_known;
-	int64_t deploy_at;
-	bool retire_known; /* T_reload is set */
-	int64_t retire_at; /* also needs verification: pf_timing_may_retire */
+	int64_t deploy_at;    /* whole seconds: deploy_at_ms rounded up */
+	int64_t deploy_at_ms; /* epoch ms: what pf_timing_may_deploy compares */
+	bool retire_known;    /* T_reload is set */
+	int64_t retire_at;    /* also needs verification: pf_timing_may_retire */
+	int64_t retire_at_ms;
 	pf_wait waits[PF_WAIT_COUNT];
 } pf_timing;
 
@@ -92,19 +102,39 @@ void pf_timing_compute(const pf_state *st, const pf_timing_params *cfg, pf_timin
 int64_t pf_wait_remaining(const pf_wait *w, int64_t now);
 
 /*
- * Safety rule 1 as a question: may the next keys be deployed at now?
+ * The propagation poll: while waiting for a change (the adding update's
+ * NOERROR, a delete) to be served or gone on every check server, ask every
+ * PF_POLL_FAST_MS during the first PF_POLL_FAST_WINDOW_MS after the change,
+ * then back off from PF_POLL_MIN_MS, doubling, to PF_POLL_MAX_MS.
+ * pf_poll_next_ms: the pause before the next round, since_change_ms after
+ * the change, prev_ms the pause before this round (0: none yet).
+ * pf_poll_fast: whether a round since_change_ms after the change is one of
+ * the fast ones (a retire only asks in those, SPEC.md 5: no delete sent
+ * again, no guard run).
+ */
+#define PF_POLL_FAST_MS 150
+#define PF_POLL_FAST_WINDOW_MS 4000
+#define PF_POLL_MIN_MS 1000
+#define PF_POLL_MAX_MS 30000
+
+int64_t pf_poll_next_ms(int64_t since_change_ms, int64_t prev_ms);
+bool pf_poll_fast(int64_t since_change_ms);
+
+/*
+ * Safety rule 1 as a question: may the next keys be deployed at now_ms
+ * (epoch ms)?
  * Returns 0, or -EPERM (exit code 3) with e saying what is awaited and,
  * when known, until when: the records not yet confirmed on every check
  * server, or the deploy time not reached.
  */
-int pf_timing_may_deploy(const pf_state *st, const pf_timing *t, int64_t now, pf_err *e);
+int pf_timing_may_deploy(const pf_state *st, const pf_timing *t, int64_t now_ms, pf_err *e);
 
 /*
- * Safety rule 2 for the old records: may they be withdrawn at now?  Only
+ * Safety rule 2 for the old records: may they be withdrawn at now_ms?  Only
  * after a verification at or after the reload, and not before T_reload +
  * retire_delay.  Returns 0, or -EPERM with e saying why not.
  */
-int pf_timing_may_retire(const pf_state *st, const pf_timing *t, int64_t now, pf_err *e);
+int pf_timing_may_retire(const pf_state *st, const pf_timing *t, int64_t now_ms, pf_err *e);
 
 /* "YYYY-MM-DD HH:MM:SS UTC" for t into buf (at least 24 bytes); returns buf. */
 const char *pf_timing_fmt_time(int64_t t, char *buf, size_t len);

@@ -546,6 +546,14 @@ int64_t pf_now(void)
 	return (int64_t)ts.tv_sec;
 }
 
+int64_t pf_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 uint64_t pf_mono_usec(void)
 {
 	struct timespec ts;

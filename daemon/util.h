@@ -143,6 +143,8 @@ bool pf_fault_injection(void);
 /* Current wall-clock time in seconds since the epoch, and a monotonic clock
  * in microseconds. */
 int64_t pf_now(void);
+/* The wall clock in ms since the epoch, rounded down. */
+int64_t pf_now_ms(void);
 uint64_t pf_mono_usec(void);
 
 /* Format seconds as a short duration such as "1h 5m" into buf. */

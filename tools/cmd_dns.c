@@ -537,7 +537,10 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 		if (!chain[z])
 			chain_err[z] = pf_strdup(we.msg);
 	}
-	unsigned pause = 200, round = 0;
+	/* The engine's poll schedule (pf_poll_next_ms), counted from now:
+	 * this command does not know when the records were published. */
+	int64_t started_ms = pf_now_ms(), pause = 0;
+	unsigned round = 0;
 	char last_missing[1024] = "";
 	int64_t t_conf = 0;
 	bool all = false;
@@ -578,10 +581,10 @@ int cmd_propagation(pf_cli *cli, int argc, char **argv)
 			fprintf(stderr, "pftls-roll: waiting for %s\n", missing);
 			snprintf(last_missing, sizeof(last_missing), "%s", missing);
 		}
-		sleep_ms(pause);
-		pause = pause * 3 / 2 > 5000 ? 5000 : pause * 3 / 2;
+		pause = pf_poll_next_ms(pf_now_ms() - started_ms, pause);
+		sleep_ms((unsigned)pause);
 	}
-	t_conf = pf_now();
+	t_conf = (pf_now_ms() + 999) / 1000; /* rounded up: it starts the wait */
 	for (size_t z = 0; z < rs.n_zones; z++) {
 		print_round(&rounds[z], want + first[z], cli->verbose > 0);
 		if (chain_err[z] && rounds[z].zone_signed)

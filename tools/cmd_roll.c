@@ -59,17 +59,21 @@ static void wake_daemon(pf_cli *cli)
 		free(body);
 }
 
-/* Sleep until t (epoch seconds) or a signal; at most max seconds. */
-static void sleep_until(int64_t t, int max)
+/* Sleep until t_ms (epoch ms, to the ms) or a signal; at least 1 ms, at
+ * most max seconds. */
+static void sleep_until(int64_t t_ms, int max)
 {
-	int64_t d = t - pf_now();
+	int64_t d = t_ms - pf_now_ms();
+	struct timespec ts;
 
-	if (d > max)
-		d = max;
+	if (d > (int64_t)max * 1000)
+		d = (int64_t)max * 1000;
 	if (d < 1)
 		d = 1;
-	for (int64_t i = 0; i < d && !interrupted; i++)
-		sleep(1);
+	ts.tv_sec = (time_t)(d / 1000);
+	ts.tv_nsec = (long)(d % 1000) * 1000000L;
+	while (!interrupted && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 /* Follow a rollover the daemon runs, by its state file, until it is idle
@@ -195,7 +199,7 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 			if (e.code == EBUSY) {
 				/* Another process holds the lock for a moment. */
 				pf_err_clear(&e);
-				sleep_until(pf_now() + 2, 2);
+				sleep_until(pf_now_ms() + 2000, 2);
 				continue;
 			}
 			roll_free(r);
@@ -206,7 +210,7 @@ int cmd_now(pf_cli *cli, int argc, char **argv)
 		if (wakeup) {
 			char when[40];
 			struct tm tm;
-			time_t t = (time_t)wakeup;
+			time_t t = (time_t)(wakeup / 1000);
 
 			gmtime_r(&t, &tm);
 			strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);

@@ -136,6 +136,12 @@ check_eq "1: journal: staging-started and staged once each" "1 1" \
 
 # ---- 3. now before the staged key's wait has passed ----------------------------------------
 DFROM=$(jq -r .staged.deployable_from <<<"$J")
+# The daemon deploys at deploy_at_ms, up to a second before deployable_from
+# (whole seconds, rounded up).
+DAT_MS=$(jq -r .deploy_at_ms <<<"$J")
+DAT=$((DAT_MS / 1000)).$(printf %03d $((DAT_MS % 1000)))
+check_eq "3: staged.deployable_from is deploy_at_ms rounded up to the second" \
+	"$(((DAT_MS + 999) / 1000))" "$DFROM"
 t_now=$EPOCHREALTIME
 roll_cmd now
 check "3: now right after staging ($(secs "$DFROM" "$t_now") s before deployable_from): handed to the daemon, exit $RC" \
@@ -145,9 +151,9 @@ check_eq "3: status: still staged, staging false, staged.requested set" "staged 
 	"$(jq -r '.phase + " " + (.staging|tostring) + " " + (.staged.requested != null | tostring)' <<<"$J")"
 wait_until 300 changed_after "$t_now"
 tch=$(pp_change_after "$W/maincf.log" "$t_now")
-echo "# 3: now at $t_now, deployable_from $DFROM, main.cf changed at ${tch:-never}"
-check "3: main.cf changed at deployable_from, not before, within $LATE s after ($(secs "${tch:-0}" "$DFROM") s after it)" \
-	eval '[ -n "$tch" ] && flt "$tch" ">=" "$DFROM" && flt "$tch" "<=" "$((DFROM + LATE))"'
+echo "# 3: now at $t_now, deploy_at_ms $DAT_MS, deployable_from $DFROM, main.cf changed at ${tch:-never}"
+check "3: main.cf changed at deploy_at_ms, not before, within $LATE s after ($(secs "${tch:-0}" "$DAT") s after it)" \
+	eval '[ -n "$tch" ] && flt "$tch" ">=" "$DAT" && flt "$tch" "<=" "$((DFROM + LATE))"'
 NEXT=$(pp_wait_staged "$ROLL_CF" "$STAGED" 60)
 check_eq "3: the rollover completed and staged the following key; the former staged keys deployed" \
 	"$STAGED yes" "$(keyspkis) $([ -n "$NEXT" ] && [ "$NEXT" != "$STAGED" ] && echo yes)"
@@ -224,7 +230,10 @@ tch=$(pp_change_after "$W/maincf.log" "$t_now")
 NEXT=$(pp_wait_staged "$ROLL_CF" "$STAGED" 60)
 roll_poll_stop
 S=$(roll_snapshot "$W/states4" '.times.t_deployed != null')
-read -r dmin _ < <(roll_formula "$S" 5 2 1 0)
+# In ms: the daemon deploys at the formula's ms (roll_formula_ms), up to a
+# second before its whole second.
+read -r dmin_ms _ < <(roll_formula_ms "$S" 5 2 1 0)
+dmin=$((dmin_ms / 1000)).$(printf %03d $((dmin_ms % 1000)))
 echo "# 4: record gone $t_gone, now $t_now, back everywhere $t_back, new t_conf $(jq -r .times.t_conf <<<"$S"), main.cf changed ${tch:-never}"
 check "4: main.cf changed only after the record was back (+$(secs "${tch:-0}" "${t_back:-0}") s >= 9) and its new wait passed (formula from the new t_pub/t_conf: $dmin)" \
 	eval '[ -n "$tch" ] && [ -n "$t_back" ] && flt "$tch" ">=" "$dmin" && flt "$tch" ">=" "$(fadd "$t_back" 9)" &&

@@ -98,19 +98,27 @@ read -r deploy_min ttl_eff < <(roll_formula "$S" 5 2 1 0)
 t_pub=$(jq -r .times.t_pub <<<"$S") t_conf=$(jq -r .times.t_conf <<<"$S")
 t_dep=$(jq -r .times.t_deployed <<<"$S") t_rel=$(jq -r .times.t_reload <<<"$S")
 mtime=$(stat -c %Y "$ROLL_PF/main.cf")
+# The daemon deploys and retires at the ms: compared in ms.
+read -r deploy_min_ms _ < <(roll_formula_ms "$S" 5 2 1 0)
+mtime_ms=$(roll_mtime_ms "$ROLL_PF/main.cf")
+t_rel_ms=$(jq -r .times_ms.t_reload <<<"$S")
 check "TTLeff is the old RRset's TTL (6), as the state says too" \
 	test "$ttl_eff $(jq -r .ttl_eff <<<"$S")" = "6 6"
 check "t_started <= t_pub <= t_conf <= t_deployed <= t_reload" \
 	test "$t0" -le "$t_pub" -a "$t_pub" -le "$t_conf" -a "$t_conf" -le "$t_dep" -a "$t_dep" -le "$t_rel"
 check "deployed ($t_dep) no earlier than max(T_conf, T_pub) + 2 x TTLeff + publish_safety ($deploy_min)" \
 	test "$t_dep" -ge "$deploy_min"
-check "main.cf's mtime ($mtime) no earlier than the formula ($deploy_min)" test "$mtime" -ge "$deploy_min"
+check "main.cf's mtime ($mtime_ms ms) no earlier than the formula ($deploy_min_ms ms)" \
+	test "$mtime_ms" -ge "$deploy_min_ms"
+check_eq "the state's deploy_at_ms equals the formula in ms, deploy_at its second rounded up" \
+	"$deploy_min_ms $(((deploy_min_ms + 999) / 1000))" "$(jq -r '"\(.deploy_at_ms) \(.deploy_at)"' <<<"$S")"
 check "main.cf changed at least 2 x 6 + 1 s after now was started" test "$mtime" -ge $((t0 + 13))
 check "the state's deploy_at equals the formula" test "$(jq -r .deploy_at <<<"$S")" -eq "$deploy_min"
 retired=$(jq_state '[.events[] | select(.event == "retired") | .time] | last')
-check "old records withdrawn no earlier than T_reload + retire_delay ($((t_rel + 3)))" \
-	test "$retired" -ge $((t_rel + 3))
+check "old records withdrawn no earlier than T_reload + retire_delay ($(((t_rel_ms + 3000) / 1000)))" \
+	test "$retired" -ge $(((t_rel_ms + 3000) / 1000))
 echo "# deploy at t+$((t_dep - t0)) s; the formula allowed t+$((deploy_min - t0)) s"
+echo "# main.cf changed $((mtime_ms - deploy_min_ms)) ms after the formula's moment (deploy_at_ms)"
 
 # ---- the audit ---------------------------------------------------------------
 run -c "$ROLL_CF" check

@@ -135,11 +135,14 @@ hand_deploy "$S2" old || fail "2: deploy-server-cert with the old files: $(cat "
 check_eq "2: by hand, main.cf deploys the old keys again" "$OLD2_RSA $OLD2_EC" \
 	"$(roll_deployed rsa) $(roll_deployed ecdsa)"
 maincf=$(md5sum <"$ROLL_PF/main.cf")
-t_retire=$(($(jq .times.t_reload <<<"$S2") + 25))
+# In ms: T_reload is stamped to the ms and the retire comes at T_reload +
+# retire_delay exactly, up to a second before times.t_reload (rounded up) + 25.
+t_retire=$(($(jq .times_ms.t_reload <<<"$S2") + 25000))
 check_eq "2: at the retire time (t_reload + 25 s) the daemon holds the rollover in phase failed" \
 	failed "$(roll_wait_phase failed idle -t 45)"
 S=$(roll_json)
-check "2: not before the retire time ($(date +%s) >= $t_retire)" test "$(date +%s)" -ge "$t_retire"
+t_now_ms=$((${EPOCHREALTIME/./} / 1000))
+check "2: not before the retire time ($t_now_ms >= $t_retire ms)" test "$t_now_ms" -ge "$t_retire"
 check_eq "2: failed in verified" verified "$(jq -r .failed_from <<<"$S")"
 check "2: the status says what to do: $(jq -r .failed_reason <<<"$S")" \
 	grep -qE "refusing to retire $(uses "$OLD2_RSA" "$OLD2_EC").*deploy-server-cert" \

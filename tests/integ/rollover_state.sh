@@ -45,7 +45,8 @@ cp "$W/good.state" "$W/torn.state"
 truncate -s $(($(stat -c %s "$W/good.state") / 2)) "$W/torn.state"
 # Change t_pub's last digit: a final 0 becomes 1, any other digit 0 (the
 # other order would leave a t_pub ending in 0 as it was, 1 run in 10).
-sed 's/^t_pub = \([0-9]*\)0$/t_pub = \11/; t; s/^t_pub = \([0-9]*\)[0-9]$/t_pub = \10/' \
+# t_pub is S.mmm (to the ms) or S (older files).
+sed 's/^t_pub = \([0-9.]*\)0$/t_pub = \11/; t; s/^t_pub = \([0-9.]*\)[0-9]$/t_pub = \10/' \
 	"$W/good.state" >"$W/edited.state"
 sed '1s/.*/pftls-roll-state 2/' "$W/good.state" >"$W/version.state"
 rechecksum "$W/version.state"

@@ -196,10 +196,12 @@ for p in generated published propagated deployable deployed verified retired; do
 		# propagation_min_delay.
 		ROLL_TLSA_TTL_BEFORE=$(field published rrset_before | awk '{ print $3 }')
 		ROLL_SOA_TTL=$(field published soa_ttl) ROLL_SOA_MIN=$(field published soa_minimum)
-		read -r min _ < <(roll_formula "$tc" "$(field published tlsa_ttl)" "$(field published ttl_factor)" \
+		# In ms (the new daemon deploys at the formula's ms; a file's
+		# whole-second stamps count as their second).
+		read -r min _ < <(roll_formula_ms "$tc" "$(field published tlsa_ttl)" "$(field published ttl_factor)" \
 			"$(field published publish_safety)" "$(field published propagation_min_delay)")
-		mt=$(stat -c %Y "$ROLL_PF/main.cf")
-		check "$p: main.cf changed ($((mt - t_start)) s after the start) no earlier than the SPEC.md 4 formula from the first recorded t_pub/t_conf, the file's own or, where it had none yet, the new daemon's ($((min - t_start)) s)" \
+		mt=$(roll_mtime_ms "$ROLL_PF/main.cf")
+		check "$p: main.cf changed ($(((mt - t_start * 1000) / 1000)) s after the start) no earlier than the SPEC.md 4 formula from the first recorded t_pub/t_conf, the file's own or, where it had none yet, the new daemon's ($(((${min:-0} - t_start * 1000) / 1000)) s)" \
 			test -n "$tc" -a -n "$min" -a "$mt" -ge "${min:-0}"
 		;;
 	*)

@@ -250,6 +250,32 @@ roll_formula() {
 	echo "$((base + factor * ttl + safety)) $ttl"
 }
 
+# roll_formula_ms JSON [TLSA_TTL FACTOR SAFETY MINDELAY]: the same in epoch ms,
+# from the stamps to the ms (times_ms; times x 1000 where a state has none):
+# the moment the daemon deploys at.  roll_mtime_ms FILE: FILE's mtime in ms.
+roll_formula_ms() {
+	local json=$1 tlsa=${2:-5} factor=${3:-2} safety=${4:-1} mindelay=${5:-0}
+	local tpub tconf ttl neg base
+	tpub=$(jq -r '.times_ms.t_pub // (.times.t_pub * 1000)' <<<"$json")
+	tconf=$(jq -r '.times_ms.t_conf // (.times.t_conf * 1000)' <<<"$json")
+	ttl=$tlsa
+	if [ "$ROLL_TLSA_TTL_BEFORE" = none ]; then
+		neg=$((ROLL_SOA_TTL < ROLL_SOA_MIN ? ROLL_SOA_TTL : ROLL_SOA_MIN))
+		[ "$neg" -gt "$ttl" ] && ttl=$neg
+	elif [ "$ROLL_TLSA_TTL_BEFORE" -gt "$ttl" ]; then
+		ttl=$ROLL_TLSA_TTL_BEFORE
+	fi
+	base=$((tpub + mindelay * 1000))
+	[ "$tconf" -gt "$base" ] && base=$tconf
+	echo "$((base + (factor * ttl + safety) * 1000)) $ttl"
+}
+
+roll_mtime_ms() {
+	local m
+	m=$(stat -c %.3Y "$1") || return 1
+	echo "${m/./}"
+}
+
 # roll_poll_start FILE: in the background, every 0.2 s (at most 180 s), append
 # the state (`status --json`, one line) to FILE whenever it differs from the
 # last one appended apart from "now" and the waits' "remaining".  Status
@@ -377,9 +403,11 @@ roll_check_done() {
 		fail "a state with t_pub and t_conf was seen"
 		return
 	fi
-	read -r deploy_min _ < <(roll_formula "$first" 5 2 1 0)
-	mtime=$(stat -c %Y "$ROLL_PF/main.cf")
-	check "main.cf changed ($mtime) no earlier than the formula from the first recorded t_pub/t_conf ($deploy_min)" \
+	# In ms: the daemon deploys at the formula's ms, up to a second before
+	# its whole second (the stamps' seconds are rounded up).
+	read -r deploy_min _ < <(roll_formula_ms "$first" 5 2 1 0)
+	mtime=$(roll_mtime_ms "$ROLL_PF/main.cf")
+	check "main.cf changed ($mtime ms) no earlier than the formula from the first recorded t_pub/t_conf ($deploy_min ms)" \
 		test "$mtime" -ge "$deploy_min"
 }
 

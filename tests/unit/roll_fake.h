@@ -10,7 +10,9 @@
  *     counters of changes and reloads;
  *   - the withdraw guard's inputs (main.cf's keys and the endpoint's),
  *     decided by the real withdraw_guard_decide;
- *   - the clock, which only the test advances;
+ *   - the clock, which only the test advances: W->now in seconds, and
+ *     to the ms through now_ms/set_now_ms (a test that sets W->now to
+ *     another second drops the ms part);
  *   - the state file, saved for real, each save counted, its timestamps
  *     and phases recorded, and a kill (_exit) right after save N.
  * Everything lives in one shared mapping (W), so that a child killed
@@ -53,18 +55,21 @@ typedef struct frec {
 	pf_tlsa_rdata rd;
 	bool add, initial;
 	int64_t t;
+	int64_t t_ms; /* to the ms (0: t, whole seconds, as a test sets it) */
 } frec;
 
 /* The fake world, in a shared mapping (fork). */
 typedef struct fworld {
 	int64_t now;
+	int64_t ms, ms_of; /* the ms part of the clock (0..999), while now is ms_of */
 	uint64_t mono;
 	/* DNS */
 	frec log[MAX_LOG];
 	size_t n_log;
-	int64_t lag[N_SERVERS]; /* seconds a server lags behind the update server */
-	bool down[N_SERVERS];   /* times out */
-	uint32_t ttl;           /* TTL of the TLSA RRsets served */
+	int64_t lag[N_SERVERS];    /* seconds a server lags behind the update server */
+	int64_t lag_ms[N_SERVERS]; /* and ms more */
+	bool down[N_SERVERS];      /* times out */
+	uint32_t ttl;              /* TTL of the TLSA RRsets served */
 	uint32_t soa_ttl, soa_min;
 	int update_rc; /* an update fails with this (-errno), 0: works */
 	unsigned n_updates, n_added, n_deleted;
@@ -77,16 +82,22 @@ typedef struct fworld {
 	int check_rc;
 	unsigned reload_failures; /* the next this many reloads fail */
 	unsigned n_reloads, n_sets, n_restores, n_refused;
-	int64_t t_set; /* the clock at the last postconf -e */
+	int64_t t_set;    /* the clock at the last postconf -e */
+	int64_t t_set_ms; /* the same, to the ms */
 	/* the state file */
 	unsigned n_saves, kill_at;
 	bool in_child;
 	int64_t stamp[PF_T_COUNT];
+	int64_t stamp_ms[PF_T_COUNT]; /* the same, pf_state_stamp_ms */
 	unsigned stamp_changed[PF_T_COUNT];
 	char phases[2048];                     /* the phases saved, in order, comma-separated */
 	char rollover[PF_ROLLOVER_ID_LEN + 1]; /* the id the stamps are of */
 	int64_t dep_pub, dep_conf;             /* T_pub and T_conf when deployable was saved */
+	int64_t dep_pub_ms, dep_conf_ms;       /* the same, to the ms */
 	enum pf_phase last_phase;
+	int64_t phase_ms[PF_PHASE_COUNT];  /* the clock when each phase was first saved */
+	unsigned saves_in[PF_PHASE_COUNT]; /* saves of a state in each phase */
+	unsigned n_guards;                 /* withdraw guard runs */
 } fworld;
 
 static fworld *W;
@@ -97,28 +108,45 @@ static int case_no;
 
 /* ---- the fake clock ---------------------------------------------------- */
 
-static int64_t f_now(void *ud)
+static int64_t now_ms(void)
+{
+	return W->now * 1000 + (W->ms_of == W->now ? W->ms : 0);
+}
+
+static void set_now_ms(int64_t ms)
+{
+	W->now = ms / 1000;
+	W->ms = ms % 1000;
+	W->ms_of = W->now;
+}
+
+static int64_t f_now_ms(void *ud)
 {
 	(void)ud;
-	return W->now;
+	return now_ms();
 }
 
 static uint64_t f_mono(void *ud)
 {
 	(void)ud;
-	return (uint64_t)(W->now - T0) * 1000000u + W->mono;
+	return (uint64_t)(now_ms() - T0 * 1000) * 1000u + W->mono;
 }
 
 static void f_sleep(void *ud, unsigned ms)
 {
 	(void)ud;
-	W->mono += (uint64_t)ms * 1000u;
-	W->now += (ms + 999) / 1000;
+	set_now_ms(now_ms() + ms);
 }
 
 /* ---- fake DNS ---------------------------------------------------------- */
 
-/* Is (owner, rd) served by a server lag seconds behind, now? */
+/* When the update server took f, epoch ms. */
+static int64_t frec_ms(const frec *f)
+{
+	return f->t_ms ? f->t_ms : f->t * 1000;
+}
+
+/* Is (owner, rd) served by a server lag ms behind, now? */
 static bool served(const char *owner, const pf_tlsa_rdata *rd, int64_t lag)
 {
 	bool on = false;
@@ -126,7 +154,7 @@ static bool served(const char *owner, const pf_tlsa_rdata *rd, int64_t lag)
 	for (size_t i = 0; i < W->n_log; i++) {
 		const frec *f = &W->log[i];
 
-		if ((f->initial || f->t + lag <= W->now) && strcmp(f->owner, owner) == 0 &&
+		if ((f->initial || frec_ms(f) + lag <= now_ms()) && strcmp(f->owner, owner) == 0 &&
 		    tlsa_equal(&f->rd, rd))
 			on = f->add;
 	}
@@ -155,7 +183,7 @@ static uint32_t serial_at(int64_t lag)
 	uint32_t n = 100;
 
 	for (size_t i = 0; i < W->n_log; i++)
-		n += !W->log[i].initial && W->log[i].t + lag <= W->now;
+		n += !W->log[i].initial && frec_ms(&W->log[i]) + lag <= now_ms();
 	return n;
 }
 
@@ -210,12 +238,13 @@ static int f_update(void *ud, const dns_update_opts *o, dns_change *ch, size_t n
 		f->rd = ch[i].rd;
 		f->add = add;
 		f->t = W->now;
+		f->t_ms = now_ms();
 		ch[i].result = DNS_CH_DONE;
 		*(add ? &W->n_added : &W->n_deleted) += 1;
 		any = true;
 	}
 	res->messages = any;
-	res->t_pub = any ? W->now : 0;
+	res->t_pub = any ? now_ms() : 0;
 	res->serial = serial_at(0);
 	res->zone_signed = true;
 	return 0;
@@ -250,7 +279,7 @@ static int f_prop(void *ud, const dns_zone_info *z, const dns_prop_want *want, s
 	rd.soa_minimum = W->soa_min;
 	for (size_t s = 0; s < z->n_checks; s++) {
 		dns_prop_server *sv = &rd.servers[s];
-		int64_t lag = W->lag[s];
+		int64_t lag = W->lag[s] * 1000 + W->lag_ms[s];
 
 		sv->target = z->checks[s];
 		sv->rrsets = pf_calloc(rd.n_owners + 1, sizeof(*sv->rrsets));
@@ -444,6 +473,7 @@ static int f_set(void *ud, const pf_strv *settings, pf_err *e)
 	(void)ud, (void)e;
 	W->n_sets++;
 	W->t_set = W->now;
+	W->t_set_ms = now_ms();
 	for (size_t i = 0; i < settings->n; i++) {
 		char name[64];
 		const char *eq = strstr(settings->v[i], " = ");
@@ -496,23 +526,30 @@ static int f_save(void *ud, const char *path, const pf_state *st, pf_err *e)
 		/* A new rollover (prepublish: the following staging cycle). */
 		snprintf(W->rollover, sizeof(W->rollover), "%s", st->rollover);
 		memset(W->stamp, 0, sizeof(W->stamp));
+		memset(W->stamp_ms, 0, sizeof(W->stamp_ms));
 		memset(W->stamp_changed, 0, sizeof(W->stamp_changed));
 	}
 	for (int k = 0; k < PF_T_COUNT; k++) {
 		if (!st->t[k] || k == PF_T_FAILED)
 			continue;
-		if (!W->stamp[k])
+		if (!W->stamp[k]) {
 			W->stamp[k] = st->t[k];
-		else if (W->stamp[k] != st->t[k])
+			W->stamp_ms[k] = pf_state_stamp_ms(st, (enum pf_stamp)k);
+		} else if (W->stamp[k] != st->t[k]) {
 			W->stamp_changed[k]++;
+		}
 	}
 	if (st->phase == PF_PHASE_DEPLOYABLE) {
 		W->dep_pub = st->t[PF_T_PUB];
 		W->dep_conf = st->t[PF_T_CONF];
+		W->dep_pub_ms = pf_state_stamp_ms(st, PF_T_PUB);
+		W->dep_conf_ms = pf_state_stamp_ms(st, PF_T_CONF);
 	}
+	W->saves_in[st->phase]++;
 	if (st->phase != W->last_phase) {
 		size_t l = strlen(W->phases);
 
+		W->phase_ms[st->phase] = now_ms();
 		snprintf(W->phases + l, sizeof(W->phases) - l, "%s%s", l ? "," : "",
 			 pf_phase_name(st->phase));
 		W->last_phase = st->phase;
@@ -535,6 +572,7 @@ static int f_guard(void *ud, const pf_guard_req *q, const pf_guard_record *recs,
 	ssize_t hit;
 
 	(void)ud;
+	W->n_guards++;
 	for (size_t i = 0; i < PF_ELEMENTSOF(params); i++) {
 		const char *f = mc_get(params[i]);
 
@@ -558,7 +596,7 @@ static int f_guard(void *ud, const pf_guard_req *q, const pf_guard_record *recs,
 }
 
 static const pf_roll_ops fake_ops = {
-	.now = f_now,
+	.now_ms = f_now_ms,
 	.mono_usec = f_mono,
 	.sleep_ms = f_sleep,
 	.discover = f_discover,
@@ -696,10 +734,10 @@ static pf_roll *open_roll(tcase *c)
 	return r;
 }
 
-/* roll_run again and again, the clock moved to each wakeup, until the
- * rollover is in until_phase (when not NULL), has nothing scheduled (idle,
- * failed), or would wake after stop (when not 0).  Returns the last
- * wakeup. */
+/* roll_run again and again, the clock moved to each wakeup (to the ms),
+ * until the rollover is in until_phase (when not NULL), has nothing
+ * scheduled (idle, failed), or would wake after stop (epoch seconds, when
+ * not 0).  Returns the last wakeup in epoch seconds, rounded up. */
 static bool drive_auto; /* roll_run as the daemon runs it (auto_start) */
 
 static int64_t drive(pf_roll *r, const char *until_phase, int64_t stop)
@@ -715,12 +753,12 @@ static int64_t drive(pf_roll *r, const char *until_phase, int64_t stop)
 			break;
 		if (wakeup == 0)
 			break;
-		if (stop && wakeup > stop)
+		if (stop && wakeup > stop * 1000)
 			break;
-		if (wakeup > W->now)
-			W->now = wakeup;
+		if (wakeup > now_ms())
+			set_now_ms(wakeup);
 	}
-	return wakeup;
+	return (wakeup + 999) / 1000;
 }
 
 /* What the test expects the deploy time to be: SPEC.md 4, from the
@@ -742,7 +780,25 @@ static inline int64_t expected_deploy(const tcase *c)
 	return base + 2 * (int64_t)ttl + c->o.safety;
 }
 
-static size_t key_files(const tcase *c)
+/* The same to the ms, from the ms stamps: the deploy's exact moment. */
+static inline int64_t expected_deploy_ms(const tcase *c)
+{
+	int64_t base = W->stamp_ms[PF_T_CONF];
+	uint32_t ttl = c->o.tlsa_ttl;
+
+	if (W->stamp_ms[PF_T_PUB] + c->o.min_delay * 1000 > base)
+		base = W->stamp_ms[PF_T_PUB] + c->o.min_delay * 1000;
+	if (!c->o.no_old_record && c->o.ttl > ttl)
+		ttl = c->o.ttl;
+	if (c->o.no_old_record) {
+		uint32_t neg = W->soa_ttl < W->soa_min ? W->soa_ttl : W->soa_min;
+
+		ttl = neg > ttl ? neg : ttl;
+	}
+	return base + (2 * (int64_t)ttl + c->o.safety) * 1000;
+}
+
+static inline size_t key_files(const tcase *c)
 {
 	DIR *d = opendir(c->pfdir);
 	struct dirent *de;

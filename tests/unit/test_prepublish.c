@@ -60,7 +60,7 @@ static pf_tlsa_rdata staged_rd(const tcase *c, char *key, size_t len)
 static bool served_everywhere(const pf_tlsa_rdata *rd)
 {
 	for (int s = 0; s < N_SERVERS; s++)
-		if (!served(OWNER, rd, W->lag[s]))
+		if (!served(OWNER, rd, W->lag[s] * 1000 + W->lag_ms[s]))
 			return false;
 	return true;
 }
@@ -78,7 +78,23 @@ static bool has_event(const tcase *c, const char *kind)
 }
 
 /* Deploy time from the state file's own T_pub and T_conf (SPEC.md 4), the
- * old RRset existing at TTL ttl. */
+ * old RRset existing at TTL ttl: in ms, and (deploy_time) its second
+ * rounded up. */
+static int64_t deploy_time_ms(const tcase *c, uint32_t ttl)
+{
+	pf_state st;
+	int64_t base;
+
+	load(c, &st);
+	base = pf_state_stamp_ms(&st, PF_T_CONF);
+	if (pf_state_stamp_ms(&st, PF_T_PUB) + c->o.min_delay * 1000 > base)
+		base = pf_state_stamp_ms(&st, PF_T_PUB) + c->o.min_delay * 1000;
+	pf_state_free(&st);
+	if (c->o.tlsa_ttl > ttl)
+		ttl = c->o.tlsa_ttl;
+	return base + (2 * (int64_t)ttl + c->o.safety) * 1000;
+}
+
 static int64_t deploy_time(const tcase *c, uint32_t ttl)
 {
 	pf_state st;
@@ -116,8 +132,8 @@ static void settle(pf_roll *r)
 		roll_run(r, true, &wakeup, &e);
 		if (roll_settled(r) || wakeup == 0)
 			break;
-		if (wakeup > W->now)
-			W->now = wakeup;
+		if (wakeup > now_ms())
+			set_now_ms(wakeup);
 	}
 }
 
@@ -181,7 +197,7 @@ static void test_emergency(void)
 	settle(r);
 	T_CHECK(W->n_sets == 1 && W->t_set == asked,
 		"emergency: deployed at the moment it was asked (%lld s after)",
-		(long long)(W->t_set - asked));
+		(long long)(W->t_set_ms / 1000 - asked));
 	T_STREQ(W->live_key, key, "emergency: the endpoint presents the staged key");
 	T_STREQ(W->phases,
 		"deployable,deployed,verified,retired,idle,generated,published,propagated,staged",
@@ -202,15 +218,15 @@ static void test_early_request(void)
 	tcase c;
 	pf_roll *r = staged_world(&c, &pre);
 	pf_err e = {0};
-	int64_t dep = deploy_time(&c, 300);
+	int64_t dep = deploy_time_ms(&c, 300);
 
 	W->now += 10;
 	roll_start(r, &e);
 	drive(r, "verified", 0);
-	T_CHECK(W->t_set == dep,
-		"early request: deployed exactly when the staged key's wait ends (%lld, expected "
-		"%lld)",
-		(long long)(W->t_set - T0), (long long)(dep - T0));
+	T_CHECK(W->t_set_ms == dep,
+		"early request: deployed exactly when the staged key's wait ends (%lld ms, "
+		"expected %lld ms)",
+		(long long)(W->t_set_ms - T0 * 1000), (long long)(dep - T0 * 1000));
 	roll_free(r);
 	world_free(&c);
 }
@@ -233,10 +249,10 @@ static void changed_case(const char *name, bool deleted, uint32_t ttl)
 	asked = W->now;
 	roll_start(r, &e);
 	drive(r, "verified", 0);
-	dep = deploy_time(&c, ttl);
+	dep = deploy_time_ms(&c, ttl);
 	T_CHECK(W->n_updates > updates && W->n_added == adds + deleted && served_everywhere(&rd),
 		"%s: the staged record is published again", name);
-	T_CHECK(W->t_set == dep && dep >= asked + 2 * (int64_t)ttl + c.o.safety,
+	T_CHECK(W->t_set_ms == dep && dep >= (asked + 2 * (int64_t)ttl + c.o.safety) * 1000,
 		"%s: deployed only when its wait, counted afresh, ended (%lld s after asked)", name,
 		(long long)(W->t_set - asked));
 	T_CHECK(has_event(&c, "staged-records-changed"), "%s: a staged-records-changed event",
@@ -308,13 +324,13 @@ static void sweep_run(pf_roll *r, bool restarted)
 
 /* The deploy time of the deploy that happened, from the T_pub and T_conf
  * it was decided on. */
-static int64_t early(const tcase *c)
+static int64_t early_ms(const tcase *c)
 {
-	int64_t base = W->dep_conf;
+	int64_t base = W->dep_conf_ms;
 
-	if (W->dep_pub + c->o.min_delay > base)
-		base = W->dep_pub + c->o.min_delay;
-	return base + 2 * (int64_t)c->o.tlsa_ttl + c->o.safety;
+	if (W->dep_pub_ms + c->o.min_delay * 1000 > base)
+		base = W->dep_pub_ms + c->o.min_delay * 1000;
+	return base + (2 * (int64_t)c->o.tlsa_ttl + c->o.safety) * 1000;
 }
 
 /* rollover_interval with prepublish: counted from when the key in service
@@ -332,7 +348,8 @@ static void test_interval(void)
 	r = staged_world(&c, &o);
 	/* The old key's file is years older than the fake clock's now: the
 	 * first rollover is due as soon as the staged key's wait has passed. */
-	T_CHECK(W->n_sets == 1 && W->t_set == early(&c) && strcmp(roll_phase(r), "staged") == 0,
+	T_CHECK(W->n_sets == 1 && W->t_set_ms == early_ms(&c) &&
+			strcmp(roll_phase(r), "staged") == 0,
 		"interval: an old key's file past the interval: rolled when the staged key's "
 		"wait passed, then the next staged (%u, %s)",
 		W->n_sets, roll_phase(r));
@@ -399,9 +416,10 @@ static void test_kill_sweep(void)
 			if (W->n_sets != 1 || W->n_reloads != 1)
 				snprintf(why, sizeof(why), "%u main.cf changes, %u reloads",
 					 W->n_sets, W->n_reloads);
-			else if (W->t_set < early(&c))
-				snprintf(why, sizeof(why), "deployed at %lld, before %lld",
-					 (long long)(W->t_set - T0), (long long)(early(&c) - T0));
+			else if (W->t_set_ms < early_ms(&c))
+				snprintf(why, sizeof(why), "deployed at %lld ms, before %lld ms",
+					 (long long)(W->t_set_ms - T0 * 1000),
+					 (long long)(early_ms(&c) - T0 * 1000));
 			else if (strcmp(roll_phase(r), "staged") != 0)
 				snprintf(why, sizeof(why), "ended in %s", roll_phase(r));
 			else if (key_files(&c) != 3)

@@ -65,13 +65,17 @@ static void test_cycle(void)
 	dep = expected_deploy(&c);
 	T_CHECK(W->stamp[PF_T_PUB] == T0 + 1, "cycle: T_pub is the update's time, rounded up");
 	T_CHECK(W->stamp[PF_T_CONF] == T0 + 1, "cycle: T_conf when both servers served it");
-	T_CHECK(W->stamp[PF_T_DEPLOYABLE] == dep && W->t_set == dep,
-		"cycle: deployed at max(T_conf, T_pub + min_delay) + 2 x TTLeff + publish_safety "
-		"(%lld, expected %lld)",
-		(long long)W->t_set, (long long)dep);
-	T_CHECK(W->stamp[PF_T_RELOAD] == dep + 1 && W->stamp[PF_T_VERIFIED] == dep + 1,
+	T_CHECK(W->stamp[PF_T_DEPLOYABLE] == dep - 1 && W->t_set_ms == expected_deploy_ms(&c) &&
+			(W->t_set_ms + 999) / 1000 == dep,
+		"cycle: deployed at max(T_conf, T_pub + min_delay) + 2 x TTLeff + publish_safety, "
+		"to the ms (%lld ms, expected %lld ms)",
+		(long long)(W->t_set_ms - T0 * 1000),
+		(long long)(expected_deploy_ms(&c) - T0 * 1000));
+	T_CHECK(W->stamp_ms[PF_T_RELOAD] == W->t_set_ms + 1 &&
+			W->stamp_ms[PF_T_VERIFIED] == W->stamp_ms[PF_T_RELOAD] &&
+			W->stamp[PF_T_RELOAD] == dep && W->stamp[PF_T_VERIFIED] == dep,
 		"cycle: reload and verification right after");
-	T_CHECK(W->stamp[PF_T_RETIRED] == W->stamp[PF_T_RELOAD] + 3600,
+	T_CHECK(W->stamp[PF_T_RETIRED] == (W->stamp_ms[PF_T_RELOAD] + 3600 * 1000) / 1000,
 		"cycle: old records withdrawn at T_reload + retire_delay (%lld)",
 		(long long)(W->stamp[PF_T_RETIRED] - W->stamp[PF_T_RELOAD]));
 	T_CHECK(W->n_added == 1 && W->n_deleted == 1 && W->n_sets == 1 && W->n_reloads == 1 &&
@@ -337,10 +341,11 @@ static void test_failures(void)
 	W->update_rc = -ETIMEDOUT;
 	w = 0;
 	roll_run(r, false, &w, &e);
-	T_CHECK(strcmp(roll_phase(r), "generated") == 0 && w == T0 + 2,
-		"update timed out: still generated, retry in 2 s (%lld)", (long long)(w - T0));
+	T_CHECK(strcmp(roll_phase(r), "generated") == 0 && w == (T0 + 2) * 1000,
+		"update timed out: still generated, retry in 2 s (%lld ms)",
+		(long long)(w - T0 * 1000));
 	W->update_rc = 0;
-	W->now = w;
+	set_now_ms(w);
 	drive(r, "propagated", 0);
 	T_CHECK(W->n_added == 1 && W->stamp[PF_T_PUB] == T0 + 3,
 		"update timed out: published on the retry, T_pub then");
@@ -750,9 +755,10 @@ static void test_kill_sweep(void)
 					 W->n_sets, W->n_reloads);
 			else if (key_files(&c) != 2)
 				snprintf(why, sizeof(why), "%zu key files", key_files(&c));
-			else if (W->t_set < dep)
-				snprintf(why, sizeof(why), "deployed at %lld, before %lld",
-					 (long long)(W->t_set - T0), (long long)(dep - T0));
+			else if (W->t_set_ms < expected_deploy_ms(&c) || W->t_set < dep - 1)
+				snprintf(why, sizeof(why), "deployed at %lld ms, before %lld ms",
+					 (long long)(W->t_set_ms - T0 * 1000),
+					 (long long)(expected_deploy_ms(&c) - T0 * 1000));
 			roll_free(r);
 		}
 		if (why[0]) {

@@ -332,8 +332,8 @@ static char *with_sum(const char *body)
 }
 
 #define H "pftls-roll-state 1\n"
-#define PUB_OK                                                                                     \
-	"rollover = " ID "\nphase = published\nt_started = 1\nt_pub = 3\n"                         \
+#define PUB_OK "rollover = " ID "\nphase = published\nt_started = 1\nt_pub = 3\n" PUB_OK_REST
+#define PUB_OK_REST                                                                                \
 	"rsa.next_key = /k.pem\nrsa.next_cert = /c.pem\nrsa.next_spki = " SPKI_A "\n"              \
 	"record = next rsa mx.example.com 25 3 1 1 " SPKI_D "\n"                                   \
 	"rrset_before = mx.example.com 25 none\ntlsa_ttl = 60\nsoa_ttl = 60\nsoa_minimum = 30\n"   \
@@ -488,6 +488,17 @@ static const struct bad {
 	 "t:3: failed_from is set but the phase is idle, not failed"},
 	{"checksum in the middle", H "checksum = x\nphase = idle\n", false,
 	 "t:2: unknown key \"checksum\""},
+#define MS_WANT "(seconds, or seconds and exactly three digits of milliseconds: S.mmm)"
+	{"stamp: one digit of ms", H "phase = idle\nt_started = 3.5\n", false,
+	 "t:3: bad t_started value \"3.5\" " MS_WANT},
+	{"stamp: four digits of ms", H "phase = idle\nt_started = 3.1234\n", false,
+	 "t:3: bad t_started value \"3.1234\" " MS_WANT},
+	{"stamp: a dot and no ms", H "phase = idle\nt_started = 3.\n", false,
+	 "t:3: bad t_started value \"3.\" " MS_WANT},
+	{"stamp: ms not digits", H "phase = idle\nt_started = 3.1e2\n", false,
+	 "t:3: bad t_started value \"3.1e2\" " MS_WANT},
+	{"stamp: ms and no seconds", H "phase = idle\nt_started = .250\n", false,
+	 "t:3: bad t_started value \".250\" " MS_WANT},
 };
 
 static void test_bad_files(void)
@@ -531,6 +542,39 @@ static void test_bad_files(void)
 			"minimal published state parses (%s)", e.msg);
 		if (!e.code)
 			pf_state_free(&st);
+		free(text);
+	}
+	/* A stamp to the ms: S.mmm is S s and mmm ms (its second rounded up
+	 * in t[]); a whole second keeps its meaning; both written back as
+	 * read. */
+	{
+		char *text = with_sum(H "rollover = " ID "\nphase = published\nt_started = 1\n"
+					"t_pub = 3.250\nt_conf = 7.000\n" PUB_OK_REST);
+		char *again = NULL;
+		pf_state st;
+		pf_err e = {0};
+		size_t len;
+
+		T_CHECK(pf_state_parse("t", text, strlen(text), &st, &e) == 0 &&
+				st.t[PF_T_PUB] == 4 && pf_state_stamp_ms(&st, PF_T_PUB) == 3250 &&
+				st.t[PF_T_CONF] == 7 && pf_state_stamp_ms(&st, PF_T_CONF) == 7000 &&
+				pf_state_stamp_ms(&st, PF_T_STARTED) == 1000,
+			"stamps to the ms parse: t_pub 3.250 is 3250 ms, second 4; t_started 1 "
+			"is 1000 ms (%s)",
+			e.msg);
+		T_CHECK(e.code == 0 && pf_state_format(&st, &again, &len, &e) == 0 &&
+				strstr(again, "\nt_pub = 3.250\n") &&
+				strstr(again, "\nt_conf = 7.000\n") &&
+				strstr(again, "\nt_started = 1\n"),
+			"stamps to the ms written back as read (%s)", e.msg);
+		if (!e.code) {
+			/* A stamp set on its own since (t[] only) is its second. */
+			st.t[PF_T_PUB] = 9;
+			T_CHECK(pf_state_stamp_ms(&st, PF_T_PUB) == 9000,
+				"a ms stamp that no longer goes with its second is not used");
+			pf_state_free(&st);
+		}
+		free(again);
 		free(text);
 	}
 	/* Anything after the checksum line is damage too. */

@@ -461,20 +461,27 @@ static void test_deploy_gate(void)
 
 	fill(&st, c);
 	pf_timing_compute(&st, &c->cfg, &t);
-	T_CHECK(pf_timing_may_deploy(&st, &t, t.deploy_at - 1, &e) == -EPERM &&
+	T_CHECK(t.deploy_at_ms == t.deploy_at * 1000,
+		"whole-second stamps: deploy_at_ms is its second");
+	T_CHECK(pf_timing_may_deploy(&st, &t, (t.deploy_at - 1) * 1000, &e) == -EPERM &&
 			e.exit_code == PF_EXIT_REFUSED,
 		"deploy refused one second early, exit code 3");
 	T_STREQ(e.msg, "too early: deploy is safe from 2023-11-15 02:14:25 UTC (in 1s)",
 		"refusal says when (%s)", e.msg);
-	T_CHECK(pf_timing_may_deploy(&st, &t, t.deploy_at, &e) == 0, "deploy allowed on time");
+	pf_err_clear(&e);
+	T_CHECK(pf_timing_may_deploy(&st, &t, t.deploy_at_ms - 1, &e) == -EPERM &&
+			t_streq(e.msg,
+				"too early: deploy is safe from 2023-11-15 02:14:25 UTC (in 1s)"),
+		"deploy refused one ms early, the wait rounded up (%s)", e.msg);
+	T_CHECK(pf_timing_may_deploy(&st, &t, t.deploy_at_ms, &e) == 0, "deploy allowed on time");
 	st.t[PF_T_CONF] = 0;
 	pf_timing_compute(&st, &c->cfg, &t);
-	T_CHECK(pf_timing_may_deploy(&st, &t, T0 + 999999, &e) == -EPERM &&
+	T_CHECK(pf_timing_may_deploy(&st, &t, (T0 + 999999) * 1000LL, &e) == -EPERM &&
 			t_streq(e.msg,
 				"the new TLSA records are not yet served by every check server"),
 		"deploy refused without confirmation, however late (%s)", e.msg);
 	st.t[PF_T_PUB] = 0;
-	T_CHECK(pf_timing_may_deploy(&st, &t, T0 + 999999, &e) == -EPERM &&
+	T_CHECK(pf_timing_may_deploy(&st, &t, (T0 + 999999) * 1000LL, &e) == -EPERM &&
 			t_streq(e.msg, "the new TLSA records are not published yet"),
 		"deploy refused before publication (%s)", e.msg);
 	pf_state_free(&st);
@@ -489,22 +496,22 @@ static void test_retire_gate(void)
 
 	fill(&st, c);
 	pf_timing_compute(&st, &c->cfg, &t);
-	T_CHECK(pf_timing_may_retire(&st, &t, t.retire_at - 1, &e) == -EPERM &&
+	T_CHECK(pf_timing_may_retire(&st, &t, t.retire_at_ms - 1, &e) == -EPERM &&
 			t_streq(e.msg,
 				"too early: the old records may be withdrawn from 2023-11-14 "
 				"23:21:40 UTC (in 1s)"),
-		"retire refused one second early (%s)", e.msg);
-	T_CHECK(pf_timing_may_retire(&st, &t, t.retire_at, &e) == 0, "retire allowed on time");
+		"retire refused one ms early (%s)", e.msg);
+	T_CHECK(pf_timing_may_retire(&st, &t, t.retire_at_ms, &e) == 0, "retire allowed on time");
 	st.t[PF_T_VERIFIED] = 0;
-	T_CHECK(pf_timing_may_retire(&st, &t, t.retire_at + 86400, &e) == -EPERM &&
+	T_CHECK(pf_timing_may_retire(&st, &t, (t.retire_at + 86400) * 1000, &e) == -EPERM &&
 			t_streq(e.msg, "the new keys have not been verified on every endpoint yet"),
 		"retire refused without verification, however late");
 	st.t[PF_T_VERIFIED] = c->t_reload - 1;
-	T_CHECK(pf_timing_may_retire(&st, &t, t.retire_at + 86400, &e) == -EPERM,
+	T_CHECK(pf_timing_may_retire(&st, &t, (t.retire_at + 86400) * 1000, &e) == -EPERM,
 		"a verification older than the reload does not count");
 	st.t[PF_T_RELOAD] = 0;
 	pf_timing_compute(&st, &c->cfg, &t);
-	T_CHECK(pf_timing_may_retire(&st, &t, T0 + 999999, &e) == -EPERM &&
+	T_CHECK(pf_timing_may_retire(&st, &t, (T0 + 999999) * 1000LL, &e) == -EPERM &&
 			t_streq(e.msg, "the new keys are not deployed yet"),
 		"retire refused before deploy");
 	pf_state_free(&st);
