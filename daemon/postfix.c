@@ -957,7 +957,7 @@ bool postfix_mark_equal(const pf_file_mark *a, const pf_file_mark *b)
 {
 	if (a->exists != b->exists)
 		return false;
-	return !a->exists || (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-			      a->mtime_ns == b->mtime_ns &&
-			      memcmp(a->sha256, b->sha256, sizeof(a->sha256)) == 0);
+	return !a->exists ||
+	       (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+		a->mtime_ns == b->mtime_ns && memcmp(a->sha256, b->sha256, sizeof(a->sha256)) == 0);
 }

@@ -277,10 +277,16 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 		"the next keys are in main.cf, deployed by hand; their reload is taken as now");
 }
 
-/* Should the deploy be prepared now (roll_prepare_deploy)? */
-static bool prepare_due(pf_roll *r, bool held_too)
+/*
+ * Should the deploy be prepared now (roll_prepare_deploy)?  A moment more
+ * than ROLL_PREPARED_MAX_SEC - ROLL_PREPARE_AHEAD_SEC away would find the
+ * preparation too old: then *wakeup (0: none yet) is lowered to
+ * ROLL_PREPARE_AHEAD_SEC before it, to prepare then.
+ */
+static bool prepare_due(pf_roll *r, bool held_too, int64_t *wakeup)
 {
 	const pf_state *st = &r->st;
+	int64_t now = roll_now(r), at;
 	pf_timing t;
 
 	/* A CA-issued certificate is obtained at the moment, and the
@@ -292,10 +298,17 @@ static bool prepare_due(pf_roll *r, bool held_too)
 	if (st->phase != PF_PHASE_PROPAGATED && st->phase != PF_PHASE_STAGED)
 		return false;
 	pf_timing_compute(st, &r->tparams, &t);
-	return t.deploy_known && t.deploy_at >= roll_now(r) + ROLL_PREPARE_LEAD_SEC;
+	if (!t.deploy_known || t.deploy_at < now + ROLL_PREPARE_LEAD_SEC)
+		return false;
+	if (t.deploy_at - now <= ROLL_PREPARED_MAX_SEC - ROLL_PREPARE_AHEAD_SEC)
+		return true;
+	at = t.deploy_at - ROLL_PREPARE_AHEAD_SEC;
+	if (!*wakeup || at < *wakeup)
+		*wakeup = at;
+	return false;
 }
 
-void roll_prepare_deploy(pf_roll *r, bool held_too)
+void roll_prepare_deploy(pf_roll *r, bool held_too, int64_t *wakeup)
 {
 	static const pf_strv none = {0};
 	roll_prepared p = {0};
@@ -305,7 +318,7 @@ void roll_prepare_deploy(pf_roll *r, bool held_too)
 	pf_err e = {0};
 	int rc;
 
-	if (!prepare_due(r, held_too) || prepared_holds(r, &r->prep, why, sizeof(why)))
+	if (!prepare_due(r, held_too, wakeup) || prepared_holds(r, &r->prep, why, sizeof(why)))
 		return;
 	roll_prepared_clear(&r->prep);
 	if (roll_open_postfix(r, &e) < 0)
@@ -368,8 +381,8 @@ void roll_prepare_deploy(pf_roll *r, bool held_too)
 		goto out;
 	p.valid = true;
 	r->prep = p;
-	roll_progress(r, "deploy prepared: %zu settings, %zu files marked, %s passed",
-		      p.settings.n, p.paths.n, full_check ? "postfix check" : "postconf -n -x");
+	roll_progress(r, "deploy prepared: %zu settings, %zu files marked, %s passed", p.settings.n,
+		      p.paths.n, full_check ? "postfix check" : "postconf -n -x");
 	return;
 out:
 	if (e.msg[0])
@@ -454,10 +467,10 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 			const pf_state_key *k = &r->st.keys[a];
 
 			if (k->present && pf_state_key_has_next(k))
-				rc = r->ops->deploy_settings(
-					r->ops_data, (enum pf_alg)a,
-					ca.key[a] ? ca.key[a] : k->next_key,
-					ca.cert[a] ? ca.cert[a] : k->next_cert, &settings, e);
+				rc = r->ops->deploy_settings(r->ops_data, (enum pf_alg)a,
+							     ca.key[a] ? ca.key[a] : k->next_key,
+							     ca.cert[a] ? ca.cert[a] : k->next_cert,
+							     &settings, e);
 		}
 		roll_cert_files_free(&ca);
 	}

@@ -69,6 +69,7 @@
  */
 #define ROLL_PREPARE_LEAD_SEC 5    /* prepared only this long before the moment */
 #define ROLL_PREPARED_MAX_SEC 3600 /* and used only while younger than this */
+#define ROLL_PREPARE_AHEAD_SEC 600 /* how long before a later moment it is made */
 
 typedef struct roll_prepared {
 	bool valid;
@@ -238,8 +239,10 @@ int roll_step_deploy(pf_roll *r, pf_err *e);
  * and requested, with the moment known and at least ROLL_PREPARE_LEAD_SEC
  * away; with held_too, the daemon's engine that lives on, also a staged key
  * held), prepare the deploy unless a valid preparation is kept; a failure
- * only leaves none.  Changes nothing in the state. */
-void roll_prepare_deploy(pf_roll *r, bool held_too);
+ * only leaves none.  A moment too far away for a preparation made now
+ * lowers *wakeup (epoch seconds, 0: none) to ROLL_PREPARE_AHEAD_SEC before
+ * it.  Changes nothing in the state. */
+void roll_prepare_deploy(pf_roll *r, bool held_too, int64_t *wakeup);
 void roll_prepared_clear(roll_prepared *p);
 void roll_endpoints(pf_roll *r, pf_hostport_list *ret);
 /* The endpoint a probe result came from: "host:port", with the address

@@ -520,7 +520,7 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 		}
 	}
 done:
-	roll_prepare_deploy(r, auto_start); /* while it waits: roll_deploy.c */
+	roll_prepare_deploy(r, auto_start, &wakeup); /* while it waits: roll_deploy.c */
 	roll_end(r);
 	*ret_wakeup = wakeup;
 	return rc;

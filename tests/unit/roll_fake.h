@@ -624,6 +624,44 @@ static const pf_roll_ops fake_ops = {
 	.guard = f_guard,
 };
 
+/* ---- the deploy prepared ahead (roll_deploy.c) --------------------------- */
+
+/* The world as the rollover entered phase deployed (roll_set_phase_hook
+ * with on_phase, the roll object as its userdata). */
+static fworld at_deployed; /* the world as the rollover entered phase deployed */
+
+static inline void on_phase(void *ud)
+{
+	if (strcmp(roll_phase(ud), "deployed") == 0)
+		at_deployed = *W;
+}
+
+static inline void zero_counts(void)
+{
+	W->n_deployed = W->n_snapshots = W->n_deploy_settings = W->n_preflights = 0;
+	W->n_checks_full = W->n_checks_readback = W->n_sets = W->n_reloads = 0;
+	memset(&at_deployed, 0, sizeof(at_deployed));
+}
+
+/* At the moment, only postconf -e, its read-back and the reload ran. */
+static inline bool only_set_check_reload(void)
+{
+	const fworld *a = &at_deployed;
+
+	return a->n_sets == 1 && a->n_checks_readback == 1 && a->n_reloads == 1 &&
+	       a->n_deployed == 0 && a->n_snapshots == 0 && a->n_deploy_settings == 0 &&
+	       a->n_preflights == 0 && a->n_checks_full == 0;
+}
+
+/* Everything was read at the moment, as without a preparation. */
+static inline bool read_at_moment(void)
+{
+	const fworld *a = &at_deployed;
+
+	return a->n_sets == 1 && a->n_reloads == 1 && a->n_deployed >= 2 && a->n_snapshots >= 2 &&
+	       a->n_deploy_settings == 1 && a->n_preflights == 1;
+}
+
 /* ---- the world and the configuration of one case ------------------------ */
 
 typedef struct world_opts {
