@@ -407,7 +407,7 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 	roll_cert_files ca = {0};
 	pf_strv settings = {0};
 	roll_prepared p = r->prep;
-	uint64_t t0 = roll_mono_usec(r);
+	uint64_t t0 = roll_mono_usec(r), t_set = t0;
 	char why[600];
 	bool full_check = false, prepared;
 	int rc;
@@ -480,6 +480,7 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 	 * take seconds while main.cf is "hot" (TEST-SERVERS.md). */
 	if (rc == 0)
 		r->st.t[PF_T_DEPLOYED] = roll_now(r);
+	t_set = roll_mono_usec(r);
 	if (rc == 0)
 		rc = r->ops->check(r->ops_data, full_check, &settings, e);
 	if (rc == 0)
@@ -495,8 +496,11 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 		pf_err_clear(e);
 		return roll_fail(r, why);
 	}
-	roll_progress(r, "deploy: %.3f s from the deploy step to the reload done (%s)",
-		      (double)(roll_mono_usec(r) - t0) / 1e6, prepared ? "prepared" : "read now");
+	roll_progress(r,
+		      "deploy: %.3f s from the deploy step to the reload done, main.cf written "
+		      "after %.3f s (%s)",
+		      (double)(roll_mono_usec(r) - t0) / 1e6, (double)(t_set - t0) / 1e6,
+		      prepared ? "prepared" : "read now");
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_RELOADED, NULL, "Postfix reloaded");
 	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_up(r), e,
 			  "new keys in main.cf and Postfix reloaded");

@@ -12,7 +12,8 @@
 #              "postfix check", the reload.
 # The time is the engine's own, on the monotonic clock: from the start of
 # the deploy step (roll_step_deploy) to the reload done, as its progress
-# line "deploy: S s from the deploy step to the reload done (MODE)" says.
+# line "deploy: S s from the deploy step to the reload done, main.cf written
+# after S2 s (MODE)" says.
 # Prints one Markdown section on stdout; progress on stderr.  Needs root.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,7 +28,8 @@ roll_setup "$W" 17 >&2 || { echo "42-deploy.sh: sandbox did not start" >&2; exit
 roll_publish_old 5 >&2 || { echo "42-deploy.sh: old records not published" >&2; exit 1; }
 
 # one_rollover MODE OUT: a rollover; with MODE "read now", main.cf is
-# touched as soon as the deploy is prepared.  Prints the step's seconds.
+# touched as soon as the deploy is prepared.  Prints "STEP|TO_WRITTEN"
+# (seconds).
 one_rollover() {
 	local mode=$1 out=$2 pid i
 	"$PFTLS" -c "$ROLL_CF" now >"$out" 2>&1 &
@@ -40,7 +42,7 @@ one_rollover() {
 		touch "$ROLL_PF/main.cf"
 	fi
 	wait "$pid" || { echo "42-deploy.sh: now failed, see $out" >&2; cat "$out" >&2; return 1; }
-	sed -n "s/^deploy: \([0-9.]*\) s from the deploy step to the reload done ($mode)$/\1/p" "$out"
+	sed -n "s/^deploy: \([0-9.]*\) s from the deploy step to the reload done, main.cf written after \([0-9.]*\) s ($mode)$/\1|\2/p" "$out"
 }
 
 rows=""
@@ -70,15 +72,17 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 median() { sort -n | awk '{a[NR] = $1} END {m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f", m}'; }
-col() { awk -F'|' -v m="$1" '$1 ~ m"$" {print $2}' <<<"$rows" | median; }
-p=$(col prepared) n=$(col "read now") f=$(awk 'NF' <<<"$floors" | median)
+col() { awk -F'|' -v m="$1" -v c="$2" '$1 ~ m"$" {print $c}' <<<"$rows" | median; }
+p=$(col prepared 2) n=$(col "read now" 2) pw=$(col prepared 3) nw=$(col "read now" 3) f=$(awk 'NF' <<<"$floors" | median)
 cat <<EOT
 ## Deploy moment: prepared ahead vs read at the moment (bench/sections/42-deploy.sh)
 
 $RUNS pairs of complete RSA+ECDSA rollovers by \`pftls-roll now\` (foreground)
 against real BIND and a running Postfix on loopback.  The time is the
 engine's, on the monotonic clock, from the start of the deploy step to the
-reload done.  *Prepared*: the deploy was prepared while the rollover waited
+reload done, and the part of it before \`postconf -e\` has written main.cf
+(for *prepared* the state save with the snapshot, for *read now* also the
+postconf reads).  *Prepared*: the deploy was prepared while the rollover waited
 (postconf reads, snapshot, hand-deploy check, \`postfix check\`), main.cf,
 master.cf and the key files unchanged since: at the moment only
 \`postconf -e\`, its read-back (\`postconf -n -x\`) and the reload.  *Read
@@ -86,19 +90,20 @@ now*: main.cf touched after the preparation, so its mark differs and the
 moment does everything, as before the preparation existed (the reads,
 \`postconf -e\`, \`postfix check\`, the reload).
 
-| run | mode | deploy step (s) |
-|---|---|---:|
-$(awk -F'|' 'NF {split($1, a, " "); m = substr($1, length(a[1]) + 2); printf "| %s | %s | %s |\n", a[1], m, $2}' <<<"$rows")
-| **median** | **prepared** | **$p** |
-| **median** | **read now** | **$n** |
+| run | mode | deploy step (s) | of it, until main.cf is written (s) |
+|---|---|---:|---:|
+$(awk -F'|' 'NF {split($1, a, " "); m = substr($1, length(a[1]) + 2); printf "| %s | %s | %s | %s |\n", a[1], m, $2, $3}' <<<"$rows")
+| **median** | **prepared** | **$p** | **$pw** |
+| **median** | **read now** | **$n** | **$nw** |
 
 The floor: \`postconf -e\` and then one \`postconf -n -x\` of the same
 main.cf take $f s (median of $RUNS: $(awk 'NF' <<<"$floors" | paste -sd, -)), because
 every Postfix program that reads a main.cf less than a second old (whole
 seconds) waits for it to cool down; \`postfix reload\` is one of them.  So a
 deploy moment costs at least 1-2 s after \`postconf -e\` whatever is
-prepared; the preparation removes the reads and \`postfix check\`'s own run
-time around it.
+prepared (which second \`postconf -e\` falls in decides, hence the spread);
+the preparation removes the reads before it and \`postfix check\`'s own run
+time after it.
 
 Reproduce: \`bash bench/sections/42-deploy.sh\` (RUNS=3 by default; as root,
 e.g. under \`netns-run\`), or \`make bench\`.
