@@ -203,7 +203,8 @@ static bool prepared_holds(pf_roll *r, const roll_prepared *p, char *why, size_t
 		snprintf(why, len, "made for other keys");
 		return false;
 	}
-	if (roll_mono_usec(r) - p->at_usec >= (uint64_t)ROLL_PREPARED_MAX_SEC * 1000000u) {
+	if (roll_mono_usec(r) - p->at_usec >= (uint64_t)ROLL_PREPARED_MAX_SEC * 1000000u ||
+	    roll_now(r) < p->at || roll_now(r) - p->at >= ROLL_PREPARED_MAX_SEC) {
 		snprintf(why, len, "older than %d s", ROLL_PREPARED_MAX_SEC);
 		return false;
 	}
@@ -324,6 +325,7 @@ void roll_prepare_deploy(pf_roll *r, bool held_too, int64_t *wakeup)
 	if (roll_open_postfix(r, &e) < 0)
 		goto out;
 	p.at_usec = roll_mono_usec(r);
+	p.at = roll_now(r);
 	p.keys = keys_of(&r->st);
 	p.n_maincf = r->st.n_maincf;
 	/* Marked before anything is read from them: a change while the reads

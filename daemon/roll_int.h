@@ -76,6 +76,7 @@ typedef struct roll_prepared {
 	char *keys;       /* the rollover's id and keys it was made for (keys_of) */
 	size_t n_maincf;  /* the state's snapshot entries then */
 	uint64_t at_usec; /* roll_mono_usec when its reads began */
+	int64_t at;       /* and roll_now (the monotonic clock stops in a suspend) */
 	pf_strv paths;    /* the files marked */
 	pf_file_mark *marks;
 	pf_strv settings; /* what the deploy writes (deploy_settings) */
