@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "keystore.h"
 #include "macro.h"
 
@@ -901,4 +903,61 @@ void pf_snapshot_free(pf_snapshot *s)
 		free(s->values[i]);
 	free(s->values);
 	pf_strv_clear(&s->names);
+}
+
+int postfix_mark(const char *path, pf_file_mark *ret, pf_err *e)
+{
+	pf_file_mark m = {0};
+	unsigned char buf[16384];
+	unsigned int mdlen = 0;
+	struct stat st;
+	EVP_MD_CTX *ctx;
+	ssize_t n;
+	int r = 0;
+
+	PF_CLEANUP_CLOSE int fd = pf_open_regular(path, &st, e);
+	if (fd == -ENOENT) {
+		pf_err_clear(e);
+		*ret = m;
+		return 0;
+	}
+	if (fd < 0)
+		return fd;
+	m.exists = true;
+	m.dev = (unsigned long long)st.st_dev;
+	m.ino = (unsigned long long)st.st_ino;
+	m.size = (long long)st.st_size;
+	m.mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	if (!(ctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return pf_err_set(e, ENOMEM, "cannot hash %s: no SHA-256", path);
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = errno;
+			r = pf_err_set(e, r, "cannot read %s: %s", path, strerror(r));
+			break;
+		}
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n)) {
+			r = pf_err_set(e, ENOMEM, "cannot hash %s", path);
+			break;
+		}
+	}
+	if (r == 0 && (!EVP_DigestFinal_ex(ctx, m.sha256, &mdlen) || mdlen != sizeof(m.sha256)))
+		r = pf_err_set(e, ENOMEM, "cannot hash %s", path);
+	EVP_MD_CTX_free(ctx);
+	if (r == 0)
+		*ret = m;
+	return r;
+}
+
+bool postfix_mark_equal(const pf_file_mark *a, const pf_file_mark *b)
+{
+	if (a->exists != b->exists)
+		return false;
+	return !a->exists ||
+	       (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+		a->mtime_ns == b->mtime_ns && memcmp(a->sha256, b->sha256, sizeof(a->sha256)) == 0);
 }

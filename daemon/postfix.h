@@ -159,6 +159,27 @@ int postfix_deploy_settings(pf_postfix *pf, enum pf_alg alg, const char *keyfile
  * ret.  Returns 0 or -errno. */
 int postfix_tlsproxy_overrides(pf_postfix *pf, pf_strv *ret, pf_err *e);
 
+/*
+ * What a file is at one moment, to tell later whether it may have changed:
+ * device, inode, size, modification time (ns) and the SHA-256 of its
+ * content.  A file that does not exist has a mark too (exists false).  A
+ * deploy prepared ahead (roll_deploy.c) holds only while the marks of
+ * main.cf, master.cf and the key files involved stay equal.
+ */
+typedef struct pf_file_mark {
+	bool exists;
+	unsigned long long dev, ino;
+	long long size;
+	long long mtime_ns;
+	unsigned char sha256[32];
+} pf_file_mark;
+
+/* The mark of path as it is now (following symbolic links).  Returns 0
+ * (also for a file that does not exist) or -errno. */
+int postfix_mark(const char *path, pf_file_mark *ret, pf_err *e);
+/* True when a and b are marks of the same file with the same content. */
+bool postfix_mark_equal(const pf_file_mark *a, const pf_file_mark *b);
+
 /* A saved copy of some main.cf parameters, raw (unexpanded). */
 typedef struct pf_snapshot {
 	pf_strv names;

@@ -7,6 +7,7 @@
  * manual deploy (and --force-now) and reload.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,97 @@ static int snapshot_now(pf_roll *r, pf_err *e)
 	return rc;
 }
 
+void roll_prepared_clear(roll_prepared *p)
+{
+	free(p->keys);
+	pf_strv_clear(&p->paths);
+	free(p->marks);
+	pf_strv_clear(&p->settings);
+	pf_snapshot_free(&p->snap);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The rollover's id and keys in one string: a deploy prepared for other
+ * keys stands for nothing.  The caller frees it. */
+static char *keys_of(const pf_state *st)
+{
+	char *s = pf_strdup(st->rollover);
+
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &st->keys[a];
+		char *t;
+
+		if (!k->present)
+			continue;
+		t = pf_asprintf("%s|%d %s %s %s %s %s", s, a, k->next_key ? k->next_key : "",
+				k->next_cert ? k->next_cert : "", k->next_spki,
+				k->old_key ? k->old_key : "", k->old_spki);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+static void add_path(pf_strv *paths, const char *path)
+{
+	if (path && *path && !pf_strv_contains(paths, path))
+		pf_strv_push(paths, path);
+}
+
+/* Mark paths[from..) into marks (grown to paths->n).  Returns 0/-errno. */
+static int mark_paths(pf_roll *r, const pf_strv *paths, size_t from, pf_file_mark **marks,
+		      pf_err *e)
+{
+	int rc = 0;
+
+	*marks = pf_realloc(*marks, (paths->n + 1) * sizeof(**marks));
+	for (size_t i = from; rc == 0 && i < paths->n; i++)
+		rc = r->ops->mark(r->ops_data, paths->v[i], &(*marks)[i], e);
+	return rc;
+}
+
+/*
+ * Does p stand for the reads roll_step_deploy would make now?  Only for
+ * the same rollover, keys and snapshot entries, under
+ * ROLL_PREPARED_MAX_SEC old, and with every file it marked as it was:
+ * main.cf unchanged means postconf reads the same values (and names the
+ * same key files, so the list of files to look at is the same), the key
+ * files unchanged mean the same public keys.  why[len] says what does not
+ * hold.
+ */
+static bool prepared_holds(pf_roll *r, const roll_prepared *p, char *why, size_t len)
+{
+	PF_CLEANUP_FREE char *keys = NULL;
+	pf_err e = {0};
+
+	snprintf(why, len, "none");
+	if (!p->valid || r->cfg->certificate_command)
+		return false;
+	keys = keys_of(&r->st);
+	if (strcmp(keys, p->keys) != 0 || r->st.n_maincf != p->n_maincf) {
+		snprintf(why, len, "made for other keys");
+		return false;
+	}
+	if (roll_mono_usec(r) - p->at_usec >= (uint64_t)ROLL_PREPARED_MAX_SEC * 1000000u ||
+	    roll_now(r) < p->at || roll_now(r) - p->at >= ROLL_PREPARED_MAX_SEC) {
+		snprintf(why, len, "older than %d s", ROLL_PREPARED_MAX_SEC);
+		return false;
+	}
+	for (size_t i = 0; i < p->paths.n; i++) {
+		pf_file_mark m;
+
+		if (r->ops->mark(r->ops_data, p->paths.v[i], &m, &e) < 0) {
+			snprintf(why, len, "%.300s", e.msg);
+			return false;
+		}
+		if (!postfix_mark_equal(&m, &p->marks[i])) {
+			snprintf(why, len, "%.300s changed", p->paths.v[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
  * Before this rollover deploys (phases propagated and deployable), look at
  * what main.cf deploys now.  An operator may have run deploy-server-cert
@@ -148,6 +240,10 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 	pf_timing t;
 	int rc;
 
+	/* A preparation that holds read all of this from the same files, for
+	 * the same keys, and found nothing to do (roll_prepare_deploy). */
+	if (r->prep.valid && prepared_holds(r, &r->prep, why, sizeof(why)))
+		return 0;
 	if ((rc = roll_maincf_keys(r, &all_next, &changed, foreign, sizeof(foreign), e)) < 0)
 		return rc;
 	if (foreign[0]) {
@@ -182,56 +278,212 @@ int roll_check_hand_deploy(pf_roll *r, pf_err *e)
 		"the next keys are in main.cf, deployed by hand; their reload is taken as now");
 }
 
-/* deployable -> deployed: snapshot, change main.cf, check, reload. */
+/*
+ * Should the deploy be prepared now (roll_prepare_deploy)?  A moment more
+ * than ROLL_PREPARED_MAX_SEC - ROLL_PREPARE_AHEAD_SEC away would find the
+ * preparation too old: then *wakeup (0: none yet) is lowered to
+ * ROLL_PREPARE_AHEAD_SEC before it (epoch ms, as roll_run's), to prepare
+ * then.
+ */
+static bool prepare_due(pf_roll *r, bool held_too, int64_t *wakeup)
+{
+	const pf_state *st = &r->st;
+	int64_t now = roll_now(r), at;
+	pf_timing t;
+
+	/* A CA-issued certificate is obtained at the moment, and the
+	 * settings name it: that deploy reads everything then. */
+	if (r->cfg->certificate_command || !r->ops->mark)
+		return false;
+	if (st->phase == PF_PHASE_STAGED && st->staging)
+		return held_too; /* a request may come at any time */
+	if (st->phase != PF_PHASE_PROPAGATED && st->phase != PF_PHASE_STAGED)
+		return false;
+	pf_timing_compute(st, &r->tparams, &t);
+	if (!t.deploy_known || t.deploy_at < now + ROLL_PREPARE_LEAD_SEC)
+		return false;
+	if (t.deploy_at - now <= ROLL_PREPARED_MAX_SEC - ROLL_PREPARE_AHEAD_SEC)
+		return true;
+	at = (t.deploy_at - ROLL_PREPARE_AHEAD_SEC) * 1000; /* *wakeup: epoch ms */
+	if (!*wakeup || at < *wakeup)
+		*wakeup = at;
+	return false;
+}
+
+void roll_prepare_deploy(pf_roll *r, bool held_too, int64_t *wakeup)
+{
+	static const pf_strv none = {0};
+	roll_prepared p = {0};
+	char foreign[400], why[400], mc[PATH_MAX];
+	bool all_next, changed, full_check;
+	size_t n_fixed;
+	pf_err e = {0};
+	int rc;
+
+	if (!prepare_due(r, held_too, wakeup) || prepared_holds(r, &r->prep, why, sizeof(why)))
+		return;
+	roll_prepared_clear(&r->prep);
+	if (roll_open_postfix(r, &e) < 0)
+		goto out;
+	p.at_usec = roll_mono_usec(r);
+	p.at = roll_now(r);
+	p.keys = keys_of(&r->st);
+	p.n_maincf = r->st.n_maincf;
+	/* Marked before anything is read from them: a change while the reads
+	 * run changes the mark too. */
+	snprintf(mc, sizeof(mc), "%s/main.cf", r->cfg->postfix_config_directory);
+	add_path(&p.paths, mc);
+	snprintf(mc, sizeof(mc), "%s/master.cf", r->cfg->postfix_config_directory);
+	add_path(&p.paths, mc);
+	add_path(&p.paths, r->pf.postconf); /* its compiled-in defaults */
+	if ((rc = mark_paths(r, &p.paths, 0, &p.marks, &e)) < 0)
+		goto out;
+	n_fixed = p.paths.n;
+	for (int i = 0; i < 2; i++) {
+		pf_tls_files dep = {0};
+
+		if ((rc = r->ops->deployed(r->ops_data, i ? "tlsproxy" : "smtpd", &dep, &e)) < 0)
+			goto out;
+		for (int a = 0; a < PF_ALG_COUNT; a++) {
+			add_path(&p.paths, dep.key_file[a]);
+			add_path(&p.paths, dep.cert_file[a]);
+		}
+		pf_tls_files_free(&dep);
+	}
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &r->st.keys[a];
+
+		if (k->present && pf_state_key_has_next(k)) {
+			add_path(&p.paths, k->next_key);
+			add_path(&p.paths, k->next_cert);
+		}
+	}
+	if ((rc = mark_paths(r, &p.paths, n_fixed, &p.marks, &e)) < 0)
+		goto out;
+	/* What roll_check_hand_deploy reads: only a rollover it lets go on
+	 * (no foreign key, not deployed by hand) is prepared. */
+	if ((rc = roll_maincf_keys(r, &all_next, &changed, foreign, sizeof(foreign), &e)) < 0)
+		goto out;
+	if (foreign[0] || (all_next && r->st.n_maincf == 0))
+		goto out;
+	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, &e)) < 0)
+		goto out;
+	for (int a = 0; a < PF_ALG_COUNT; a++) {
+		const pf_state_key *k = &r->st.keys[a];
+
+		if (k->present && pf_state_key_has_next(k) &&
+		    (rc = r->ops->deploy_settings(r->ops_data, (enum pf_alg)a, k->next_key,
+						  k->next_cert, &p.settings, &e)) < 0)
+			goto out;
+	}
+	if ((rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &p.snap, &e)) < 0)
+		goto out;
+	/* "postfix check" (or postconf's parse) of the files as they are: at
+	 * the moment only the settings written are read back. */
+	if ((rc = r->ops->check(r->ops_data, full_check, &none, &e)) < 0)
+		goto out;
+	p.valid = true;
+	r->prep = p;
+	roll_progress(r, "deploy prepared: %zu settings, %zu files marked, %s passed", p.settings.n,
+		      p.paths.n, full_check ? "postfix check" : "postconf -n -x");
+	return;
+out:
+	if (e.msg[0])
+		roll_progress(r, "deploy not prepared: %s", e.msg);
+	roll_prepared_clear(&p);
+}
+
+/*
+ * deployable -> deployed: snapshot, change main.cf, check, reload.
+ *
+ * With a deploy prepared ahead that still holds (prepared_holds), the
+ * reads before the change were made already on these very files:
+ * roll_check_hand_deploy found neither a foreign key nor a deploy by hand
+ * (its outcome depends only on main.cf, the key files it names and the
+ * state's keys, all unchanged), the preflight passed, the snapshot and the
+ * settings were read, "postfix check" passed.  Then only the save of the
+ * snapshot, the one postconf -e, its read-back and the reload remain.
+ * Otherwise everything runs here, as it always did.
+ */
 int roll_step_deploy(pf_roll *r, pf_err *e)
 {
 	roll_cert_files ca = {0};
 	pf_strv settings = {0};
+	roll_prepared p = r->prep;
+	uint64_t t0 = roll_mono_usec(r), t_set = t0;
 	char why[600];
-	bool full_check;
+	bool full_check = false, prepared;
 	int rc;
 
-	if ((rc = roll_open_postfix(r, e)) < 0)
+	/* Used once: a later deploy (a retry, a resume) reads again. */
+	memset(&r->prep, 0, sizeof(r->prep));
+	if ((rc = roll_open_postfix(r, e)) < 0) {
+		roll_prepared_clear(&p);
 		return rc;
-	if ((rc = roll_check_hand_deploy(r, e)) < 0 || r->st.phase != PF_PHASE_DEPLOYABLE)
-		return rc;
-	/* Before main.cf changes: can "postfix check" and the reload run in
-	 * this process, or must reload_unit stand in (reload.h)? */
-	if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
-		return rc;
-	/* CA-issued certificates (certificate_command): obtained now, before
-	 * main.cf changes; a failure deploys nothing (roll_cert.c). */
-	if ((rc = roll_cert_obtain_next(r, &ca, e)) < 0)
-		return rc;
-	if (r->st.n_maincf == 0) {
-		pf_snapshot s = {0};
-
-		rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &s, e);
-		for (size_t i = 0; rc == 0 && i < s.names.n; i++)
-			rc = pf_state_add_setting(&r->st, s.names.v[i], s.values[i], e);
-		pf_snapshot_free(&s);
-		if (rc == 0)
-			rc = roll_save(r, e);
+	}
+	prepared = prepared_holds(r, &p, why, sizeof(why));
+	if (prepared) {
+		settings = p.settings;
+		memset(&p.settings, 0, sizeof(p.settings));
+		if (r->st.n_maincf == 0) {
+			for (size_t i = 0; rc == 0 && i < p.snap.names.n; i++)
+				rc = pf_state_add_setting(&r->st, p.snap.names.v[i],
+							  p.snap.values[i], e);
+			if (rc == 0)
+				rc = roll_save(r, e);
+		}
+		roll_prepared_clear(&p);
 		if (rc < 0) {
-			roll_cert_files_free(&ca);
+			pf_strv_clear(&settings);
 			return rc;
 		}
-	}
-	for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
-		const pf_state_key *k = &r->st.keys[a];
+	} else {
+		if (p.valid)
+			roll_progress(r, "deploy: the preparation does not hold (%s)", why);
+		roll_prepared_clear(&p);
+		if ((rc = roll_check_hand_deploy(r, e)) < 0 || r->st.phase != PF_PHASE_DEPLOYABLE)
+			return rc;
+		/* Before main.cf changes: can "postfix check" and the reload run
+		 * in this process, or must reload_unit stand in (reload.h)? */
+		if ((rc = r->ops->reload_preflight(r->ops_data, &full_check, e)) < 0)
+			return rc;
+		/* CA-issued certificates (certificate_command): obtained now,
+		 * before main.cf changes; a failure deploys nothing
+		 * (roll_cert.c). */
+		if ((rc = roll_cert_obtain_next(r, &ca, e)) < 0)
+			return rc;
+		if (r->st.n_maincf == 0) {
+			pf_snapshot s = {0};
 
-		if (k->present && pf_state_key_has_next(k))
-			rc = r->ops->deploy_settings(
-				r->ops_data, (enum pf_alg)a, ca.key[a] ? ca.key[a] : k->next_key,
-				ca.cert[a] ? ca.cert[a] : k->next_cert, &settings, e);
+			rc = r->ops->snapshot(r->ops_data, postfix_tls_server_params, &s, e);
+			for (size_t i = 0; rc == 0 && i < s.names.n; i++)
+				rc = pf_state_add_setting(&r->st, s.names.v[i], s.values[i], e);
+			pf_snapshot_free(&s);
+			if (rc == 0)
+				rc = roll_save(r, e);
+			if (rc < 0) {
+				roll_cert_files_free(&ca);
+				return rc;
+			}
+		}
+		for (int a = 0; rc == 0 && a < PF_ALG_COUNT; a++) {
+			const pf_state_key *k = &r->st.keys[a];
+
+			if (k->present && pf_state_key_has_next(k))
+				rc = r->ops->deploy_settings(r->ops_data, (enum pf_alg)a,
+							     ca.key[a] ? ca.key[a] : k->next_key,
+							     ca.cert[a] ? ca.cert[a] : k->next_cert,
+							     &settings, e);
+		}
+		roll_cert_files_free(&ca);
 	}
-	roll_cert_files_free(&ca);
 	if (rc == 0)
 		rc = r->ops->set(r->ops_data, &settings, e);
 	/* t_deployed is when main.cf changed; "postfix check" after it can
 	 * take seconds while main.cf is "hot" (TEST-SERVERS.md). */
 	if (rc == 0)
 		pf_state_set_stamp_ms(&r->st, PF_T_DEPLOYED, roll_now_ms(r));
+	t_set = roll_mono_usec(r);
 	if (rc == 0)
 		rc = r->ops->check(r->ops_data, full_check, &settings, e);
 	if (rc == 0)
@@ -247,6 +499,11 @@ int roll_step_deploy(pf_roll *r, pf_err *e)
 		pf_err_clear(e);
 		return roll_fail(r, why);
 	}
+	roll_progress(r,
+		      "deploy: %.3f s from the deploy step to the reload done, main.cf written "
+		      "after %.3f s (%s)",
+		      (double)(roll_mono_usec(r) - t0) / 1e6, (double)(t_set - t0) / 1e6,
+		      prepared ? "prepared" : "read now");
 	pf_journal_state_event(&r->st, roll_now(r), PF_EV_RELOADED, NULL, "Postfix reloaded");
 	return roll_enter(r, PF_PHASE_DEPLOYED, PF_T_RELOAD, roll_now_ms_up(r), e,
 			  "new keys in main.cf and Postfix reloaded");

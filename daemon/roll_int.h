@@ -61,6 +61,31 @@
 #define PROBE_TIMEOUT_MS 10000
 #define ZONE_CACHE_SEC 600
 
+/*
+ * A deploy prepared ahead (roll_prepare_deploy, roll_deploy.c): what
+ * roll_step_deploy reads and checks before it changes main.cf, done while
+ * the rollover waits for its deploy moment, in memory only.  It stands for
+ * those reads at the moment only for the same rollover and keys, while it
+ * is under ROLL_PREPARED_MAX_SEC old, and while every file marked here
+ * (main.cf, master.cf, the key and certificate files main.cf names and the
+ * next ones) has the mark it had when the reads began.
+ */
+#define ROLL_PREPARE_LEAD_SEC 5    /* prepared only this long before the moment */
+#define ROLL_PREPARED_MAX_SEC 3600 /* and used only while younger than this */
+#define ROLL_PREPARE_AHEAD_SEC 600 /* how long before a later moment it is made */
+
+typedef struct roll_prepared {
+	bool valid;
+	char *keys;       /* the rollover's id and keys it was made for (keys_of) */
+	size_t n_maincf;  /* the state's snapshot entries then */
+	uint64_t at_usec; /* roll_mono_usec when its reads began */
+	int64_t at;       /* and roll_now (the monotonic clock stops in a suspend) */
+	pf_strv paths;    /* the files marked */
+	pf_file_mark *marks;
+	pf_strv settings; /* what the deploy writes (deploy_settings) */
+	pf_snapshot snap; /* main.cf's TLS server settings (snapshot) */
+} roll_prepared;
+
 struct pf_roll {
 	const pf_config *cfg;
 	char *state_path;
@@ -93,6 +118,7 @@ struct pf_roll {
 	pf_net *net;            /* the real ops' network side; NULL: in process */
 	const pf_roll_ops *ops; /* roll_real_ops, or a test's */
 	void *ops_data;         /* given to each of ops: r itself for the real ones */
+	roll_prepared prep;     /* the deploy prepared ahead; valid false: none */
 };
 
 /* The real dependencies, with the roll object as their userdata
@@ -221,6 +247,15 @@ int roll_maincf_keys(pf_roll *r, bool *ret_all_next, bool *ret_changed, char *fo
 		     pf_err *e);
 int roll_check_hand_deploy(pf_roll *r, pf_err *e);
 int roll_step_deploy(pf_roll *r, pf_err *e);
+/* While the rollover waits for its deploy moment (propagated, or staged
+ * and requested, with the moment known and at least ROLL_PREPARE_LEAD_SEC
+ * away; with held_too, the daemon's engine that lives on, also a staged key
+ * held), prepare the deploy unless a valid preparation is kept; a failure
+ * only leaves none.  A moment too far away for a preparation made now
+ * lowers *wakeup (epoch ms, 0: none) to ROLL_PREPARE_AHEAD_SEC before
+ * it.  Changes nothing in the state. */
+void roll_prepare_deploy(pf_roll *r, bool held_too, int64_t *wakeup);
+void roll_prepared_clear(roll_prepared *p);
 void roll_endpoints(pf_roll *r, pf_hostport_list *ret);
 /* The endpoint a probe result came from: "host:port", with the address
  * probed when ep is a name ("mx.example.test:25 ([fd00::25]:25)"). */

@@ -104,6 +104,12 @@ static int real_check(void *ud, bool full, const pf_strv *settings, pf_err *e)
 	return full ? postfix_check(&r->pf, e) : postfix_check_settings(&r->pf, settings, e);
 }
 
+static int real_mark(void *ud, const char *path, pf_file_mark *ret, pf_err *e)
+{
+	(void)ud;
+	return postfix_mark(path, ret, e);
+}
+
 static int real_reload_preflight(void *ud, bool *ret_full_check, pf_err *e)
 {
 	pf_roll *r = ud;
@@ -159,6 +165,7 @@ const pf_roll_ops roll_real_ops = {
 	.deploy_settings = real_deploy_settings,
 	.set = real_set,
 	.check = real_check,
+	.mark = real_mark,
 	.reload_preflight = real_reload_preflight,
 	.reload = real_reload,
 	.save = real_save,

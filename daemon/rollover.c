@@ -175,6 +175,7 @@ pf_roll *roll_free(pf_roll *r)
 	if (r->pf_open)
 		postfix_close(&r->pf);
 	dns_zones_free(r->zones, r->n_zones);
+	roll_prepared_clear(&r->prep);
 	pf_state_free(&r->st);
 	free(r->state_path);
 	free(r);
@@ -531,6 +532,7 @@ int roll_run(pf_roll *r, bool auto_start, int64_t *ret_wakeup, pf_err *e)
 		}
 	}
 done:
+	roll_prepare_deploy(r, auto_start, &wakeup); /* while it waits: roll_deploy.c */
 	roll_end(r);
 	*ret_wakeup = wakeup;
 	return rc;

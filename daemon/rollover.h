@@ -72,6 +72,8 @@ typedef struct pf_roll_ops {
 			       pf_strv *ret, pf_err *e);
 	int (*set)(void *ud, const pf_strv *settings, pf_err *e);
 	int (*check)(void *ud, bool full, const pf_strv *settings, pf_err *e);
+	/* As postfix_mark: what a file is now, for a deploy prepared ahead. */
+	int (*mark)(void *ud, const char *path, pf_file_mark *ret, pf_err *e);
 	/* As reload_preflight for the configuration. */
 	int (*reload_preflight)(void *ud, bool *ret_full_check, pf_err *e);
 	/* Reload as configured: reload_unit (waiting for the job), else

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "../../daemon/keystore.h"
 #include "../../daemon/rollover.h"
 #include "../../daemon/state.h"
@@ -84,6 +86,11 @@ typedef struct fworld {
 	unsigned n_reloads, n_sets, n_restores, n_refused;
 	int64_t t_set;    /* the clock at the last postconf -e */
 	int64_t t_set_ms; /* the same, to the ms */
+	/* Calls of the Postfix reads and checks, counted; main.cf's and
+	 * master.cf's changes, each a new mark (f_mark). */
+	unsigned n_deployed, n_snapshots, n_deploy_settings, n_preflights;
+	unsigned n_checks_full, n_checks_readback, n_marks;
+	unsigned mc_gen, master_gen;
 	/* the state file */
 	unsigned n_saves, kill_at;
 	bool in_child;
@@ -372,6 +379,7 @@ static void mc_set(const char *name, const char *value)
 {
 	size_t i = 0;
 
+	W->mc_gen++; /* postconf -e and -X write a new main.cf */
 	while (i < W->n_mc && strcmp(W->mc_name[i], name) != 0)
 		i++;
 	if (!value) {
@@ -409,6 +417,7 @@ static int f_deployed(void *ud, const char *prefix, pf_tls_files *ret, pf_err *e
 	static const char *const cp[] = {"_tls_cert_file", "_tls_eccert_file"};
 
 	(void)ud, (void)e;
+	W->n_deployed++;
 	memset(ret, 0, sizeof(*ret));
 	for (int a = 0; a < PF_ALG_COUNT; a++) {
 		char kn[64], cn[64];
@@ -435,6 +444,7 @@ static int f_snapshot(void *ud, const char *const *names, pf_snapshot *ret, pf_e
 	size_t n = 0;
 
 	(void)ud, (void)e;
+	W->n_snapshots++;
 	while (names[n])
 		n++;
 	memset(ret, 0, sizeof(*ret));
@@ -461,6 +471,7 @@ static int f_deploy_settings(void *ud, enum pf_alg alg, const char *keyfile, con
 			     pf_strv *ret, pf_err *e)
 {
 	(void)ud, (void)e;
+	W->n_deploy_settings++;
 	pf_strv_push_owned(ret, pf_asprintf("smtpd_tls_%skey_file = %s",
 					    alg == PF_ALG_ECDSA ? "ec" : "", keyfile));
 	pf_strv_push_owned(ret, pf_asprintf("smtpd_tls_%scert_file = %s",
@@ -488,7 +499,8 @@ static int f_set(void *ud, const pf_strv *settings, pf_err *e)
 
 static int f_check(void *ud, bool full, const pf_strv *settings, pf_err *e)
 {
-	(void)ud, (void)full, (void)settings;
+	(void)ud, (void)settings;
+	*(full ? &W->n_checks_full : &W->n_checks_readback) += 1;
 	if (W->check_rc)
 		return pf_err_set(e, -W->check_rc, "postconf: warning: bad setting (test)");
 	return 0;
@@ -497,7 +509,39 @@ static int f_check(void *ud, bool full, const pf_strv *settings, pf_err *e)
 static int f_preflight(void *ud, bool *ret_full, pf_err *e)
 {
 	(void)ud, (void)e;
+	W->n_preflights++;
 	*ret_full = false;
+	return 0;
+}
+
+/* main.cf's mark follows its content and each write (mc_gen), master.cf's
+ * master_gen; any other file is marked for real. */
+static int f_mark(void *ud, const char *path, pf_file_mark *ret, pf_err *e)
+{
+	size_t l = strlen(path);
+	bool main_cf = l >= 8 && strcmp(path + l - 8, "/main.cf") == 0;
+	bool master_cf = l >= 10 && strcmp(path + l - 10, "/master.cf") == 0;
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+
+	(void)ud;
+	W->n_marks++;
+	if (!main_cf && !master_cf)
+		return postfix_mark(path, ret, e);
+	memset(ret, 0, sizeof(*ret));
+	ret->exists = true;
+	ret->ino = master_cf ? 2 : 1;
+	ret->mtime_ns = master_cf ? W->master_gen : W->mc_gen;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		abort();
+	for (size_t i = 0; main_cf && i < W->n_mc; i++) {
+		EVP_DigestUpdate(ctx, W->mc_name[i], strlen(W->mc_name[i]) + 1);
+		EVP_DigestUpdate(ctx, W->mc_value[i], strlen(W->mc_value[i]) + 1);
+	}
+	EVP_DigestFinal_ex(ctx, ret->sha256, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	ret->size = main_cf ? (long long)W->n_mc : 0;
 	return 0;
 }
 
@@ -611,11 +655,50 @@ static const pf_roll_ops fake_ops = {
 	.deploy_settings = f_deploy_settings,
 	.set = f_set,
 	.check = f_check,
+	.mark = f_mark,
 	.reload_preflight = f_preflight,
 	.reload = f_reload,
 	.save = f_save,
 	.guard = f_guard,
 };
+
+/* ---- the deploy prepared ahead (roll_deploy.c) --------------------------- */
+
+/* The world as the rollover entered phase deployed (roll_set_phase_hook
+ * with on_phase, the roll object as its userdata). */
+static fworld at_deployed; /* the world as the rollover entered phase deployed */
+
+static inline void on_phase(void *ud)
+{
+	if (strcmp(roll_phase(ud), "deployed") == 0)
+		at_deployed = *W;
+}
+
+static inline void zero_counts(void)
+{
+	W->n_deployed = W->n_snapshots = W->n_deploy_settings = W->n_preflights = 0;
+	W->n_checks_full = W->n_checks_readback = W->n_sets = W->n_reloads = 0;
+	memset(&at_deployed, 0, sizeof(at_deployed));
+}
+
+/* At the moment, only postconf -e, its read-back and the reload ran. */
+static inline bool only_set_check_reload(void)
+{
+	const fworld *a = &at_deployed;
+
+	return a->n_sets == 1 && a->n_checks_readback == 1 && a->n_reloads == 1 &&
+	       a->n_deployed == 0 && a->n_snapshots == 0 && a->n_deploy_settings == 0 &&
+	       a->n_preflights == 0 && a->n_checks_full == 0;
+}
+
+/* Everything was read at the moment, as without a preparation. */
+static inline bool read_at_moment(void)
+{
+	const fworld *a = &at_deployed;
+
+	return a->n_sets == 1 && a->n_reloads == 1 && a->n_deployed >= 2 && a->n_snapshots >= 2 &&
+	       a->n_deploy_settings == 1 && a->n_preflights == 1;
+}
 
 /* ---- the world and the configuration of one case ------------------------ */
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -460,6 +461,45 @@ static void test_tlsproxy_overrides(pf_postfix *pf)
 	pf_strv_clear(&out);
 }
 
+/* postfix_mark: equal for an untouched file; a postconf -e (a new file),
+ * a change of content, or of the modification time alone differ; a missing
+ * file has a mark of its own; a directory is an error. */
+static void test_mark(pf_postfix *pf)
+{
+	char *mc = path("main.cf"), *none = path("no-such-file");
+	pf_file_mark a, b, m1, m2;
+	pf_strv set = {0};
+	pf_err e = {0};
+	struct timespec ts[2];
+
+	cool();
+	T_CHECK(postfix_mark(mc, &a, &e) == 0 && a.exists && a.size > 0,
+		"mark: main.cf has one (%s)", e.msg);
+	T_CHECK(postfix_mark(mc, &b, &e) == 0 && postfix_mark_equal(&a, &b),
+		"mark: unchanged, the same mark");
+	pf_strv_push(&set, "smtpd_tls_loglevel = 1");
+	T_CHECK(postfix_set(pf, &set, &e) == 0, "mark: postconf -e (%s)", e.msg);
+	cool();
+	T_CHECK(postfix_mark(mc, &b, &e) == 0 && !postfix_mark_equal(&a, &b),
+		"mark: after postconf -e, another mark");
+	a = b;
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= 7;
+	ts[1] = ts[0];
+	T_CHECK(utimensat(AT_FDCWD, mc, ts, 0) == 0 && postfix_mark(mc, &b, &e) == 0 &&
+			!postfix_mark_equal(&a, &b) &&
+			memcmp(a.sha256, b.sha256, sizeof(a.sha256)) == 0,
+		"mark: the same content touched: another mark, the same SHA-256");
+	T_CHECK(postfix_mark(none, &m1, &e) == 0 && !m1.exists &&
+			postfix_mark(none, &m2, &e) == 0 && postfix_mark_equal(&m1, &m2) &&
+			!postfix_mark_equal(&m1, &b),
+		"mark: a missing file: a mark of its own, unlike the file's");
+	T_CHECK(postfix_mark(etc, &m1, &e) == -EISDIR, "mark: a directory is an error (%s)", e.msg);
+	pf_strv_clear(&set);
+	free(mc);
+	free(none);
+}
+
 int main(void)
 {
 	pf_postfix pf;
@@ -481,6 +521,7 @@ int main(void)
 	test_deploy_settings(&pf);
 	test_tlsproxy_overrides(&pf);
 	test_check_reload(&pf);
+	test_mark(&pf);
 	postfix_close(&pf);
 
 	t_scratch_remove(dir);

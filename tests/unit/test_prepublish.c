@@ -231,6 +231,52 @@ static void test_early_request(void)
 	world_free(&c);
 }
 
+/* A staged key held: the daemon prepares its deploy (roll_deploy.c).  A
+ * request within the hour deploys with only postconf -e, the read-back and
+ * the reload; two hours later without a pass of the daemon in between it
+ * reads everything again; with one (its watch), prepared again. */
+static void test_prepared_staged(void)
+{
+	static const struct {
+		const char *name;
+		int64_t after; /* the request, this long after the staged key's wait */
+		bool pass;     /* a daemon pass just before it */
+		bool prepared; /* expected: the deploy took the prepared path */
+	} cases[] = {
+		{"asked 60 s after the wait", 60, false, true},
+		{"asked 2 h later", 7200, false, false},
+		{"asked 2 h later, the daemon's watch just before", 7200, true, true},
+	};
+
+	for (size_t i = 0; i < PF_ELEMENTSOF(cases); i++) {
+		tcase c;
+		pf_roll *r = staged_world(&c, &pre);
+		pf_err e = {0};
+
+		roll_set_phase_hook(r, on_phase, r);
+		W->now = deploy_time(&c, 300) + cases[i].after;
+		if (cases[i].pass) {
+			int64_t wakeup = 0;
+
+			roll_run(r, true, &wakeup, &e);
+		}
+		zero_counts();
+		roll_start(r, &e);
+		drive(r, "verified", 0);
+		T_CHECK(strcmp(roll_phase(r), "verified") == 0 && W->t_set == W->now &&
+				(cases[i].prepared ? only_set_check_reload() : read_at_moment()),
+			"prepared staged, %s: deployed at once, %s (%s; deployed %u, snapshots "
+			"%u, preflights %u, read-backs %u)",
+			cases[i].name,
+			cases[i].prepared ? "only postconf -e, read-back, reload"
+					  : "everything read then",
+			roll_phase(r), at_deployed.n_deployed, at_deployed.n_snapshots,
+			at_deployed.n_preflights, at_deployed.n_checks_readback);
+		roll_free(r);
+		world_free(&c);
+	}
+}
+
 /* The staged record deleted behind the daemon's back (deleted), or its
  * RRset's TTL raised to ttl: asked after the wait, the deploy waits again. */
 static void changed_case(const char *name, bool deleted, uint32_t ttl)
@@ -448,6 +494,7 @@ int main(void)
 	test_stage();
 	test_emergency();
 	test_early_request();
+	test_prepared_staged();
 	changed_case("record deleted", true, 300);
 	changed_case("TTL raised", false, 1800);
 	test_check_staged();

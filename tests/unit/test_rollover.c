@@ -147,6 +147,12 @@ static void test_deploy_time(void)
 		w = drive(r, "propagated", 0);
 		w = drive(r, NULL, T0 + 1); /* the wait's end, not taken */
 		dep = expected_deploy(&c);
+		if (dep - T0 > 3000 && w == dep - 600) {
+			/* A moment more than 50 min away: woken 10 min before it
+			 * first, to prepare the deploy (roll_deploy.c). */
+			W->now = w;
+			w = drive(r, NULL, w);
+		}
 		T_CHECK(strcmp(roll_phase(r), "propagated") == 0 && w == dep,
 			"deploy time, %s: the wait ends at %lld (engine: %lld, phase %s)",
 			cases[i].name, (long long)(dep - T0), (long long)(w - T0), roll_phase(r));
@@ -471,6 +477,218 @@ static void test_hand(void)
 	world_free(&c);
 }
 
+/* ---- the deploy prepared ahead (roll_deploy.c) ---- */
+
+typedef struct prep_run {
+	tcase c;
+	pf_roll *r;
+	char *out; /* the progress lines */
+	size_t len;
+	FILE *f;
+	int64_t dep;
+} prep_run;
+
+/* A rollover driven to propagated, waiting for its moment (prepared, as
+ * the progress lines say), the counters zeroed. */
+static void prep_begin(prep_run *p, const world_opts *o)
+{
+	pf_err e = {0};
+
+	memset(p, 0, sizeof(*p));
+	world_new(&p->c, o);
+	p->r = open_roll(&p->c);
+	p->f = open_memstream(&p->out, &p->len);
+	roll_set_progress(p->r, p->f);
+	roll_set_phase_hook(p->r, on_phase, p->r);
+	roll_start(p->r, &e);
+	drive(p->r, "propagated", 0);
+	p->dep = expected_deploy(&p->c);
+	zero_counts();
+}
+
+/* The moment: the rollover driven to verified (or as far as it goes). */
+static void prep_moment(prep_run *p)
+{
+	W->now = p->dep;
+	drive(p->r, "verified", 0);
+	fflush(p->f);
+}
+
+static void prep_end(prep_run *p)
+{
+	fclose(p->f);
+	free(p->out);
+	roll_free(p->r);
+	world_free(&p->c);
+}
+
+static void test_prepared(void)
+{
+	world_opts long_wait = defaults;
+	prep_run p;
+	pf_strv next = {0};
+	pf_err e = {0};
+	char oldk[PATH_MAX];
+	int64_t w;
+
+	/* Prepared while waiting: at the moment only set, read-back, reload. */
+	prep_begin(&p, &defaults);
+	T_CHECK(p.out && strstr(p.out, "deploy prepared: 2 settings"),
+		"prepared: the deploy is prepared while the rollover waits (%s)", p.out);
+	prep_moment(&p);
+	T_CHECK(strcmp(roll_phase(p.r), "verified") == 0 && W->t_set == p.dep,
+		"prepared: deployed at the moment and verified (%s)", roll_phase(p.r));
+	T_CHECK(only_set_check_reload(),
+		"prepared: at the moment only postconf -e, the read-back and the reload "
+		"(sets %u, read-backs %u, reloads %u; deployed %u, snapshots %u, settings %u, "
+		"preflights %u, full checks %u)",
+		at_deployed.n_sets, at_deployed.n_checks_readback, at_deployed.n_reloads,
+		at_deployed.n_deployed, at_deployed.n_snapshots, at_deployed.n_deploy_settings,
+		at_deployed.n_preflights, at_deployed.n_checks_full);
+	T_CHECK(strstr(p.out, "(prepared)") != NULL, "prepared: the progress line says prepared");
+	prep_end(&p);
+
+	/* Prepared, then the verification fails: the snapshot taken ahead
+	 * puts the old key back. */
+	prep_begin(&p, &defaults);
+	snprintf(oldk, sizeof(oldk), "%s", mc_get("smtpd_tls_eckey_file"));
+	W->reload_noop = true;
+	prep_moment(&p);
+	drive(p.r, NULL, 0);
+	T_CHECK(only_set_check_reload() && strcmp(roll_phase(p.r), "failed") == 0 &&
+			W->n_restores == 1 && t_streq(mc_get("smtpd_tls_eckey_file"), oldk),
+		"prepared, verification fails: rolled back to the old key from the prepared "
+		"snapshot (%s, restores %u)",
+		roll_phase(p.r), W->n_restores);
+	prep_end(&p);
+
+	/* main.cf changed after the preparation (its mark differs), master.cf
+	 * changed, a next key file touched, or the preparation an hour old:
+	 * everything is read at the moment. */
+	static const char *const changes[] = {"main.cf", "master.cf", "next key", "age"};
+	for (size_t i = 0; i < PF_ELEMENTSOF(changes); i++) {
+		prep_begin(&p, &defaults);
+		if (i == 0) {
+			mc_set("smtpd_tls_loglevel", "1");
+		} else if (i == 1) {
+			W->master_gen++;
+		} else if (i == 2) {
+			roll_key_files(p.r, true, &next, &e);
+			T_CHECK(next.n == 1 && utimensat(AT_FDCWD, next.v[0], NULL, 0) == 0,
+				"changed: the next key file touched");
+			pf_strv_clear(&next);
+		} else {
+			W->mono += 3601ULL * 1000000u;
+		}
+		prep_moment(&p);
+		T_CHECK(strcmp(roll_phase(p.r), "verified") == 0 && read_at_moment() &&
+				strstr(p.out, "the preparation does not hold"),
+			"changed %s after the preparation: everything read at the moment, "
+			"deployed (%s; deployed %u, snapshots %u, settings %u, preflights %u)",
+			changes[i], roll_phase(p.r), at_deployed.n_deployed,
+			at_deployed.n_snapshots, at_deployed.n_deploy_settings,
+			at_deployed.n_preflights);
+		prep_end(&p);
+	}
+
+	/* A restart: the preparation is memory only. */
+	prep_begin(&p, &defaults);
+	roll_free(p.r);
+	p.r = open_roll(&p.c);
+	roll_set_phase_hook(p.r, on_phase, p.r);
+	prep_moment(&p);
+	T_CHECK(strcmp(roll_phase(p.r), "verified") == 0 && read_at_moment(),
+		"restarted after the preparation: everything read at the moment (%s)",
+		roll_phase(p.r));
+	prep_end(&p);
+
+	/* A deploy by hand of the next keys after the preparation is still
+	 * noticed: carried on, nothing written. */
+	prep_begin(&p, &defaults);
+	roll_key_files(p.r, true, &next, &e);
+	{
+		const char *base = strrchr(next.v[0], '/');
+		char *cert = pf_asprintf("%.*s/eccert-%s", (int)(base - next.v[0]), next.v[0],
+					 base + strlen("/eckey-"));
+
+		mc_set("smtpd_tls_eckey_file", next.v[0]);
+		mc_set("smtpd_tls_eccert_file", cert);
+		snprintf(W->live_key, sizeof(W->live_key), "%s", next.v[0]);
+		free(cert);
+	}
+	pf_strv_clear(&next);
+	prep_moment(&p);
+	T_CHECK(strcmp(roll_phase(p.r), "verified") == 0 && W->n_sets == 0 && W->n_reloads == 0,
+		"deployed by hand after the preparation: noticed, carried on, nothing written "
+		"(%s, sets %u)",
+		roll_phase(p.r), W->n_sets);
+	prep_end(&p);
+
+	/* A foreign key put into main.cf after the preparation holds the
+	 * rollover, as without one. */
+	prep_begin(&p, &defaults);
+	{
+		pf_keyspec spec = {PF_ALG_ECDSA, 2048, p.c.cfg.ecdsa_curve};
+		EVP_PKEY *k = NULL;
+		char *path = pf_asprintf("%s/eckey-20210101-000000.pem", p.c.pfdir);
+
+		keystore_generate(&spec, &k, &e);
+		keystore_write_key(path, k, &e);
+		mc_set("smtpd_tls_eckey_file", path);
+		EVP_PKEY_free(k);
+		free(path);
+	}
+	prep_moment(&p);
+	T_CHECK(strcmp(roll_phase(p.r), "failed") == 0 && W->n_sets == 0,
+		"a foreign key after the preparation: held, nothing deployed (%s)",
+		roll_phase(p.r));
+	prep_end(&p);
+
+	/* The deployed key's file rewritten in place with a foreign key (main.cf
+	 * unchanged): its mark differs, the foreign key is seen. */
+	prep_begin(&p, &defaults);
+	{
+		pf_keyspec spec = {PF_ALG_ECDSA, 2048, p.c.cfg.ecdsa_curve};
+		EVP_PKEY *k = NULL;
+		char *path = pf_asprintf("%s.new", mc_get("smtpd_tls_eckey_file"));
+
+		keystore_generate(&spec, &k, &e);
+		keystore_write_key(path, k, &e);
+		T_CHECK(rename(path, mc_get("smtpd_tls_eckey_file")) == 0,
+			"foreign key file: the deployed key file replaced");
+		EVP_PKEY_free(k);
+		free(path);
+	}
+	prep_moment(&p);
+	T_CHECK(strcmp(roll_phase(p.r), "failed") == 0 && W->n_sets == 0,
+		"the deployed key file replaced by a foreign key after the preparation: held, "
+		"nothing deployed (%s)",
+		roll_phase(p.r));
+	prep_end(&p);
+
+	/* A moment more than 50 min away: woken 10 min before it, prepared
+	 * then, not before. */
+	long_wait.ttl = 3600;
+	prep_begin(&p, &long_wait);
+	fflush(p.f);
+	T_CHECK(!p.out || !strstr(p.out, "deploy prepared"),
+		"long wait: not prepared 2 h ahead (it would be too old)");
+	w = drive(p.r, NULL, T0 + 1);
+	T_CHECK(w == p.dep - 600, "long wait: woken 600 s before the moment (%lld)",
+		(long long)(p.dep - w));
+	W->now = w;
+	w = drive(p.r, NULL, w);
+	fflush(p.f);
+	T_CHECK(w == p.dep && strstr(p.out, "deploy prepared"),
+		"long wait: prepared 600 s before, then the wakeup is the moment");
+	zero_counts();
+	prep_moment(&p);
+	T_CHECK(strcmp(roll_phase(p.r), "verified") == 0 && only_set_check_reload(),
+		"long wait: at the moment only postconf -e, the read-back and the reload (%s)",
+		roll_phase(p.r));
+	prep_end(&p);
+}
+
 /* The audit of what is in service, and status, through the same fakes. */
 static void test_check(void)
 {
@@ -784,6 +1002,7 @@ int main(void)
 	test_guard_refuses_retire();
 	test_failures();
 	test_hand();
+	test_prepared();
 	test_check();
 	test_audit_reminder();
 	test_audit_maincf();
