@@ -216,6 +216,9 @@ CHAIN=$(postconf -c "$ROLL_PF" -h smtpd_tls_chain_files)
 pub=$(dirname "${CHAIN%%,*}")/$(basename "${CHAIN%%,*}" | sed 's/^chain-/cert-/')
 nb=$(date -d "$(openssl x509 -in "$pub" -noout -startdate | cut -d= -f2)" +%s)
 nr0=$(nevents certificate-renewed)
+# The daemon's calls are those after the ones renew made (two, one per
+# algorithm; on a loaded machine the second can come seconds after nb).
+nc0=$(wc -l <"$CA/calls.log")
 roll_notify_start "$W/notify.log" && roll_daemon_start ||
 	{ fail "5: pftls-rolld starts"; exit 1; }
 # Due at nb + 20; watch until then plus slack.
@@ -227,7 +230,8 @@ done
 check "5: the daemon renewed on its own (certificate-renewed)" test -n "$first"
 if [ -n "$first" ]; then
 	# When the daemon asked the CA (its call log), and when it was live.
-	rt=$(awk -v t="$nb" '$1 > t + 5 { print $1; exit }' "$CA/calls.log")
+	rt=$(awk -v n="$nc0" 'NR > n { print $1; exit }' "$CA/calls.log")
+	awk -v t="$nb" '{ printf "# CA call at nb + %d s: %s %s\n", $1 - t, $2, $3 }' "$CA/calls.log" | tail -n 6
 	echo "# renewal asked at nb + $((rt - nb)) s, deployed at nb + $((first - nb)) s (due at nb + 20 s)"
 	check "5: not before the configured point (notBefore + 50% of 40 s)" test "$rt" -ge $((nb + 20))
 	check "5: at the configured point (the CA asked within 2 s of it)" test "$rt" -le $((nb + 22))
