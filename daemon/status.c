@@ -210,26 +210,10 @@ static void print_json(const pf_state *st, const pf_timing *t, int64_t now, FILE
 		fprintf(out, "],\"ttl_eff\":%u", t->ttl_eff);
 	else
 		fputs("],\"ttl_eff\":null", out);
-	fprintf(out, ",\"deploy_at\":");
-	if (t->deploy_known)
-		fprintf(out, "%lld", (long long)t->deploy_at);
-	else
-		fputs("null", out);
-	fprintf(out, ",\"retire_at\":");
-	if (t->retire_known)
-		fprintf(out, "%lld", (long long)t->retire_at);
-	else
-		fputs("null", out);
-	fprintf(out, ",\"deploy_at_ms\":");
-	if (t->deploy_known)
-		fprintf(out, "%lld", (long long)t->deploy_at_ms);
-	else
-		fputs("null", out);
-	fprintf(out, ",\"retire_at_ms\":");
-	if (t->retire_known)
-		fprintf(out, "%lld", (long long)t->retire_at_ms);
-	else
-		fputs("null", out);
+	json_time(out, "deploy_at", t->deploy_at, t->deploy_known);
+	json_time(out, "retire_at", t->retire_at, t->retire_known);
+	json_time(out, "deploy_at_ms", t->deploy_at_ms, t->deploy_known);
+	json_time(out, "retire_at_ms", t->retire_at_ms, t->retire_known);
 	fputs(",\"waits\":[", out);
 	for (int i = 0, first = 1; i < PF_WAIT_COUNT; i++) {
 		const pf_wait *w = &t->waits[i];
