@@ -230,21 +230,27 @@ roll_read_ttls() {
 	ROLL_SOA_MIN=${soa#* }
 }
 
-# roll_formula JSON [TLSA_TTL] [FACTOR] [SAFETY] [MIN_DELAY]: the earliest deploy
-# moment SPEC 4 allows, from the JSON state's t_pub and t_conf and the TTLs
-# roll_read_ttls recorded; prints "DEPLOY_MIN TTL_EFF".
-roll_formula() {
-	local json=$1 tlsa=${2:-5} factor=${3:-2} safety=${4:-1} mindelay=${5:-0}
-	local tpub tconf ttl neg base
-	tpub=$(jq -r .times.t_pub <<<"$json")
-	tconf=$(jq -r .times.t_conf <<<"$json")
-	ttl=$tlsa
+# roll_ttl_eff TLSA_TTL: TTLeff from the TTLs roll_read_ttls recorded.
+roll_ttl_eff() {
+	local ttl=$1 neg
 	if [ "$ROLL_TLSA_TTL_BEFORE" = none ]; then
 		neg=$((ROLL_SOA_TTL < ROLL_SOA_MIN ? ROLL_SOA_TTL : ROLL_SOA_MIN))
 		[ "$neg" -gt "$ttl" ] && ttl=$neg
 	elif [ "$ROLL_TLSA_TTL_BEFORE" -gt "$ttl" ]; then
 		ttl=$ROLL_TLSA_TTL_BEFORE
 	fi
+	echo "$ttl"
+}
+
+# roll_formula JSON [TLSA_TTL] [FACTOR] [SAFETY] [MIN_DELAY]: the earliest deploy
+# moment SPEC 4 allows, from the JSON state's t_pub and t_conf and the TTLs
+# roll_read_ttls recorded; prints "DEPLOY_MIN TTL_EFF".
+roll_formula() {
+	local json=$1 tlsa=${2:-5} factor=${3:-2} safety=${4:-1} mindelay=${5:-0}
+	local tpub tconf ttl base
+	tpub=$(jq -r .times.t_pub <<<"$json")
+	tconf=$(jq -r .times.t_conf <<<"$json")
+	ttl=$(roll_ttl_eff "$tlsa")
 	base=$((tpub + mindelay))
 	[ "$tconf" -gt "$base" ] && base=$tconf
 	echo "$((base + factor * ttl + safety)) $ttl"
@@ -255,16 +261,10 @@ roll_formula() {
 # the moment the daemon deploys at.  roll_mtime_ms FILE: FILE's mtime in ms.
 roll_formula_ms() {
 	local json=$1 tlsa=${2:-5} factor=${3:-2} safety=${4:-1} mindelay=${5:-0}
-	local tpub tconf ttl neg base
+	local tpub tconf ttl base
 	tpub=$(jq -r '.times_ms.t_pub // (.times.t_pub * 1000)' <<<"$json")
 	tconf=$(jq -r '.times_ms.t_conf // (.times.t_conf * 1000)' <<<"$json")
-	ttl=$tlsa
-	if [ "$ROLL_TLSA_TTL_BEFORE" = none ]; then
-		neg=$((ROLL_SOA_TTL < ROLL_SOA_MIN ? ROLL_SOA_TTL : ROLL_SOA_MIN))
-		[ "$neg" -gt "$ttl" ] && ttl=$neg
-	elif [ "$ROLL_TLSA_TTL_BEFORE" -gt "$ttl" ]; then
-		ttl=$ROLL_TLSA_TTL_BEFORE
-	fi
+	ttl=$(roll_ttl_eff "$tlsa")
 	base=$((tpub + mindelay * 1000))
 	[ "$tconf" -gt "$base" ] && base=$tconf
 	echo "$((base + (factor * ttl + safety) * 1000)) $ttl"

@@ -721,6 +721,20 @@ typedef struct tcase {
 	world_opts o;
 } tcase;
 
+/* The state file of case c as the engine left it (a test that cannot read
+ * it stops: nothing after would mean anything). */
+static inline void case_load_state(const tcase *c, pf_state *st)
+{
+	char path[PATH_MAX];
+	pf_err e = {0};
+
+	snprintf(path, sizeof(path), "%s/state/" PF_STATE_FILE_NAME, c->dir);
+	if (pf_state_load(path, c->pfdir, st, &e) < 0) {
+		printf("FAIL: the state file: %s\n", e.msg);
+		exit(1);
+	}
+}
+
 /* A fresh world: scratch directories, main.cf deploying the old key, its
  * record served everywhere, the clock at T0. */
 static void world_new(tcase *c, const world_opts *o)

@@ -28,25 +28,13 @@
 
 static const world_opts pre = {300, false, 300, 0, 60, 3600, 3600, 0, true, 3600, 0};
 
-static void load(const tcase *c, pf_state *st)
-{
-	char path[PATH_MAX];
-	pf_err e = {0};
-
-	snprintf(path, sizeof(path), "%s/state/" PF_STATE_FILE_NAME, c->dir);
-	if (pf_state_load(path, c->pfdir, st, &e) < 0) {
-		printf("FAIL: the state file: %s\n", e.msg);
-		exit(1);
-	}
-}
-
 /* The staged (next) key's record and path in the state file. */
 static pf_tlsa_rdata staged_rd(const tcase *c, char *key, size_t len)
 {
 	pf_tlsa_rdata rd = {0};
 	pf_state st;
 
-	load(c, &st);
+	case_load_state(c, &st);
 	for (size_t i = 0; i < st.n_records; i++)
 		if (st.records[i].role == PF_ROLE_NEXT)
 			rd = st.records[i].rdata;
@@ -70,7 +58,7 @@ static bool has_event(const tcase *c, const char *kind)
 	pf_state st;
 	bool found = false;
 
-	load(c, &st);
+	case_load_state(c, &st);
 	for (size_t i = 0; i < st.n_events; i++)
 		found |= strcmp(st.events[i].kind, kind) == 0;
 	pf_state_free(&st);
@@ -85,7 +73,7 @@ static int64_t deploy_time_ms(const tcase *c, uint32_t ttl)
 	pf_state st;
 	int64_t base;
 
-	load(c, &st);
+	case_load_state(c, &st);
 	base = pf_state_stamp_ms(&st, PF_T_CONF);
 	if (pf_state_stamp_ms(&st, PF_T_PUB) + c->o.min_delay * 1000 > base)
 		base = pf_state_stamp_ms(&st, PF_T_PUB) + c->o.min_delay * 1000;
@@ -100,7 +88,7 @@ static int64_t deploy_time(const tcase *c, uint32_t ttl)
 	pf_state st;
 	int64_t base;
 
-	load(c, &st);
+	case_load_state(c, &st);
 	base = st.t[PF_T_CONF];
 	if (st.t[PF_T_PUB] + c->o.min_delay > base)
 		base = st.t[PF_T_PUB] + c->o.min_delay;
@@ -164,7 +152,7 @@ static void test_stage(void)
 	T_CHECK(W->n_sets == 0 && W->n_reloads == 0, "stage: main.cf untouched, no reload");
 	T_CHECK(served_everywhere(&rd) && served_everywhere(&old_rd) && served_at(OWNER, 0) == 2,
 		"stage: current + next served by every check server");
-	load(&c, &st);
+	case_load_state(&c, &st);
 	T_CHECK(st.staging && st.t[PF_T_CONF] && st.t[PF_T_STAGED] == st.t[PF_T_CONF],
 		"stage: the state says staging, served since T_conf");
 	pf_state_free(&st);

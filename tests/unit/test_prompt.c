@@ -24,18 +24,6 @@
 
 static const char *const ns2 = "127.0.0.2";
 
-static void load(const tcase *c, pf_state *st)
-{
-	char path[PATH_MAX];
-	pf_err e = {0};
-
-	snprintf(path, sizeof(path), "%s/state/" PF_STATE_FILE_NAME, c->dir);
-	if (pf_state_load(path, c->pfdir, st, &e) < 0) {
-		printf("FAIL: the state file: %s\n", e.msg);
-		exit(1);
-	}
-}
-
 /* ns2 lags behind the update server by ms. */
 static void lag_ns2(int64_t ms)
 {
@@ -202,7 +190,7 @@ static void test_old_file(void)
 	roll_start(r, &e);
 	drive(r, "propagated", 0);
 	roll_free(r);
-	load(&c, &st);
+	case_load_state(&c, &st);
 	if (pf_state_format(&st, &text, &len, &e) < 0) {
 		printf("FAIL: old file: %s\n", e.msg);
 		exit(1);
@@ -261,7 +249,7 @@ static void alert_case(int64_t late_ms, unsigned want_alerts)
 	r = open_roll(&c);
 	roll_start(r, &e);
 	drive(r, "propagated", 0);
-	load(&c, &st);
+	case_load_state(&c, &st);
 	for (size_t i = 0; i < st.n_events; i++)
 		if (strcmp(st.events[i].kind, kind) == 0) {
 			alerts++;
