@@ -46,11 +46,11 @@ ldns_pkt *dns_query_pkt(const char *name, ldns_rr_type type, bool rd, bool dnsse
 	return p;
 }
 
-static int render(dns_request *rq, pf_err *e)
+/* The request as wire octets, not signed yet. */
+static int render_wire(dns_request *rq, pf_err *e)
 {
 	uint8_t *w = NULL;
 	size_t len = 0;
-	int r;
 
 	free(rq->wire);
 	rq->wire = NULL;
@@ -64,16 +64,30 @@ static int render(dns_request *rq, pf_err *e)
 	free(w);
 	rq->len = len;
 	rq->mac_len = 0;
-	if (rq->tsig) {
-		r = dns_tsig_sign(rq->tsig, &rq->wire, &rq->len, pf_now(), NULL, 0, 0, NULL, 0,
-				  rq->mac, &rq->mac_len);
-		if (r < 0)
-			return pf_err_set(e, -r, "cannot TSIG-sign a DNS message: %s",
-					  r == -EMSGSIZE ? "message too large" : strerror(-r));
-	}
+	return 0;
+}
+
+/* After signing (r its result): the error, or the size check. */
+static int signed_check(const dns_request *rq, int r, pf_err *e)
+{
+	if (r < 0)
+		return pf_err_set(e, -r, "cannot TSIG-sign a DNS message: %s",
+				  r == -EMSGSIZE ? "message too large" : strerror(-r));
 	if (rq->len > 65535)
 		return pf_err_set(e, EMSGSIZE, "DNS message too large (%zu bytes)", rq->len);
 	return 0;
+}
+
+static int render(dns_request *rq, pf_err *e)
+{
+	int r = render_wire(rq, e);
+
+	if (r < 0)
+		return r;
+	if (rq->tsig)
+		r = dns_tsig_sign(rq->tsig, &rq->wire, &rq->len, pf_now(), NULL, 0, 0, NULL, 0,
+				  rq->mac, &rq->mac_len);
+	return signed_check(rq, r, e);
 }
 
 int dns_request_init(dns_request *rq, ldns_pkt *pkt, const dns_tsig_key *tsig, pf_err *e)
@@ -83,6 +97,40 @@ int dns_request_init(dns_request *rq, ldns_pkt *pkt, const dns_tsig_key *tsig, p
 	rq->tsig = tsig;
 	rq->id = dns_random_id();
 	return render(rq, e);
+}
+
+int dns_requests_init(dns_request *rqs, ldns_pkt *const *pkts, size_t n, const dns_tsig_key *tsig,
+		      pf_err *e)
+{
+	dns_sign_job *jobs = NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&rqs[i], 0, sizeof(rqs[i]));
+		rqs[i].pkt = pkts[i];
+		rqs[i].tsig = tsig;
+		rqs[i].id = dns_random_id();
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = render_wire(&rqs[i], e);
+	if (r < 0 || !tsig || !n)
+		return r;
+	jobs = pf_calloc(n, sizeof(*jobs));
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].wire = rqs[i].wire;
+		jobs[i].len = rqs[i].len;
+	}
+	dns_tsig_sign_many(tsig, jobs, n, pf_now());
+	for (size_t i = 0; i < n; i++) {
+		rqs[i].wire = jobs[i].wire;
+		rqs[i].len = jobs[i].len;
+		memcpy(rqs[i].mac, jobs[i].mac, sizeof(rqs[i].mac));
+		rqs[i].mac_len = jobs[i].mac_len;
+		if (r == 0)
+			r = signed_check(&rqs[i], jobs[i].rc, e);
+	}
+	free(jobs);
+	return r;
 }
 
 int dns_request_set_id(dns_request *rq, uint16_t id, pf_err *e)

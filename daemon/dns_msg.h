@@ -46,6 +46,13 @@ ldns_pkt *dns_query_pkt(const char *name, ldns_rr_type type, bool rd, bool dnsse
  */
 int dns_request_init(dns_request *rq, ldns_pkt *pkt, const dns_tsig_key *tsig, pf_err *e);
 
+/* dns_request_init for n packets at once (ownership of each passes, also
+ * on failure), signed together when tsig's signer can (dns_tsig_sign_many).
+ * Each rqs[i] must be freed with dns_request_free, also on failure.
+ * Returns 0 or the first failure's -errno. */
+int dns_requests_init(dns_request *rqs, ldns_pkt *const *pkts, size_t n, const dns_tsig_key *tsig,
+		      pf_err *e);
+
 /* Give the request another ID (re-rendered and re-signed).  Returns 0 or
  * -errno. */
 int dns_request_set_id(dns_request *rq, uint16_t id, pf_err *e);

@@ -208,6 +208,20 @@ static void dnssec_asks_make(dnssec_asks *a, const dns_zone_info *z, const dns_p
 	}
 }
 
+typedef struct memo_rrset {
+	uint8_t *form; /* dnssec_chain_tlsa_form of the RRset that validated */
+	size_t len;
+	size_t server; /* whose it was */
+	dnssec_result res;
+} memo_rrset;
+
+static bool same_result(const dnssec_result *a, const dnssec_result *b)
+{
+	return a->verdict == b->verdict && a->reason == b->reason &&
+	       a->earliest_expiry == b->earliest_expiry && strcmp(a->zone, b->zone) == 0 &&
+	       strcmp(a->msg, b->msg) == 0;
+}
+
 /* The first usable reply among xs[from, to). */
 static uint8_t *first_wire(const dnssec_asks *a, size_t from, size_t to, size_t *len)
 {
@@ -256,6 +270,14 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 		above_wire[2 * i] = first_wire(a, b, b + m, &above_len[2 * i]);
 		above_wire[2 * i + 1] = first_wire(a, b + m, b + 2 * m, &above_len[2 * i + 1]);
 	}
+	/* Per owner, the first TLSA RRset that validated and its verdict:
+	 * another server whose keys got the same result serving the same
+	 * RRset, RRSIGs and DNSKEY RRset (in any order) gets the same verdict
+	 * without verifying again.  The secondaries serve the primary's
+	 * signatures, and verifying each RRSIG once a server was most of a
+	 * round's CPU. */
+	memo_rrset *memo = pf_calloc(rd->n_owners + 1, sizeof(*memo));
+	dnssec_result *keys_of = pf_calloc(rd->n_servers + 1, sizeof(*keys_of));
 	for (size_t s = 0; s < rd->n_servers; s++) {
 		dns_prop_server *ps = &rd->servers[s];
 		size_t klen = 0;
@@ -296,14 +318,34 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 								c, above_wire[2 * i + q],
 								above_len[2 * i + q], &ce);
 				secure = dnssec_validate_keys(c, an, rd->time, &keys);
+				keys_of[s] = keys;
 			}
 			res = keys;
 			if (secure) {
+				memo_rrset *m = &memo[k];
+				uint8_t *form;
+				size_t flen = 0;
+
 				tw = auth_wire(&xs[s * per + 1 + k], &tlen);
 				if (tw)
 					dnssec_chain_add_reply(c, tw, tlen, &ce);
+				form = dnssec_chain_tlsa_form(c, &flen);
+				if (form && m->form && flen == m->len &&
+				    memcmp(form, m->form, flen) == 0 &&
+				    same_result(&keys_of[m->server], &keys)) {
+					res = m->res;
+				} else {
+					dnssec_validate_tlsa(c, rd->time, &res);
+					if (form && !m->form && res.verdict == DNSSEC_VALIDATES) {
+						m->form = form;
+						m->len = flen;
+						m->server = s;
+						m->res = res;
+						form = NULL;
+					}
+				}
+				free(form);
 				free(tw);
-				dnssec_validate_tlsa(c, rd->time, &res);
 			}
 			rrset_verdict(rs,
 				      res.verdict == DNSSEC_VALIDATES  ? DNS_PROP_VALIDATES
@@ -316,6 +358,10 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 		dnssec_chain_free(c);
 		free(key);
 	}
+	for (size_t k = 0; k < rd->n_owners; k++)
+		free(memo[k].form);
+	free(memo);
+	free(keys_of);
 	for (size_t i = 0; i < 2 * nz; i++)
 		free(above_wire[i]);
 	free(above_wire);

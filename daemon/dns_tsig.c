@@ -282,6 +282,19 @@ int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t no
 	return 0;
 }
 
+void dns_tsig_sign_many(const dns_tsig_key *k, dns_sign_job *jobs, size_t n, int64_t now)
+{
+	if (k->signer && k->signer->sign_many) {
+		for (size_t i = 0; i < n; i++)
+			jobs[i].rc = jobs[i].len < 12 ? -EINVAL : 0;
+		k->signer->sign_many(k->signer->ctx, jobs, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		jobs[i].rc = dns_tsig_sign(k, &jobs[i].wire, &jobs[i].len, now, NULL, 0, 0, NULL, 0,
+					   jobs[i].mac, &jobs[i].mac_len);
+}
+
 int dns_tsig_find(const uint8_t *wire, size_t len, size_t *tsig_at)
 {
 	uint8_t owner[PF_DNS_NAME_BUF];

@@ -63,6 +63,15 @@ int dns_tsig_alg_from_name(const char *s, size_t len);
  * way, at the signer's own clock; a MAC is only checked, never computed for
  * the asker.
  */
+/* One request of many to sign (dns_tsig_sign_many). */
+typedef struct dns_sign_job {
+	uint8_t *wire; /* the request, no TSIG yet (malloc); replaced when signed */
+	size_t len;
+	uint8_t mac[DNS_TSIG_MAC_MAX]; /* its MAC, once signed */
+	size_t mac_len;
+	int rc; /* 0 when signed, or -errno */
+} dns_sign_job;
+
 typedef struct dns_tsig_signer {
 	/* Replace the request in *wire (*len octets, no TSIG yet, allocated with
 	 * malloc) with the same request signed, and give its MAC (at most
@@ -72,6 +81,10 @@ typedef struct dns_tsig_signer {
 	 * input[0..len), 0 when it is not, -errno when it cannot say. */
 	int (*check)(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac,
 		     size_t mac_len);
+	/* Optional: sign, as sign would, each job whose rc is 0, all at once
+	 * (the requests of one read asked of the privileged process without
+	 * waiting for each answer in turn); sets their rc. */
+	void (*sign_many)(void *ctx, dns_sign_job *jobs, size_t n);
 	void *ctx;
 } dns_tsig_signer;
 
@@ -127,6 +140,10 @@ dns_tsig_key *dns_tsig_key_free(dns_tsig_key *k);
 int dns_tsig_sign(const dns_tsig_key *k, uint8_t **wire, size_t *len, int64_t now,
 		  const uint8_t *req_mac, size_t req_mac_len, uint16_t error, const uint8_t *other,
 		  size_t other_len, uint8_t *ret_mac, size_t *ret_mac_len);
+
+/* dns_tsig_sign for n requests at now, each job's rc set: with a signer
+ * that has sign_many, in one exchange. */
+void dns_tsig_sign_many(const dns_tsig_key *k, dns_sign_job *jobs, size_t n, int64_t now);
 
 /*
  * Walk the records of a message without parsing them.  Returns 1 and sets

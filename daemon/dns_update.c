@@ -189,6 +189,7 @@ static int read_state(upd *u, bool all, pf_err *e)
 	dns_request *rqs = pf_calloc(n, sizeof(*rqs));
 	dns_xfer *xs = pf_calloc(n, sizeof(*xs));
 	size_t *which = pf_calloc(n, sizeof(*which));
+	ldns_pkt **pkts = pf_calloc(n, sizeof(*pkts));
 
 	for (size_t i = 0; i <= u->n_owners; i++) {
 		const char *name;
@@ -199,18 +200,22 @@ static int read_state(upd *u, bool all, pf_err *e)
 			name = u->owners[i].name;
 		else
 			continue;
-		ldns_pkt *p = dns_query_pkt(
+		pkts[k] = dns_query_pkt(
 			name, i == u->n_owners ? LDNS_RR_TYPE_SOA : LDNS_RR_TYPE_TLSA, false, true);
-		if (!p) {
+		if (!pkts[k]) {
 			r = pf_err_set(e, EINVAL, "\"%.100s\" is not a valid name", name);
+			for (size_t j = 0; j < k; j++)
+				ldns_pkt_free(pkts[j]);
 			goto out;
 		}
-		if ((r = dns_request_init(&rqs[k], p, u->o->tsig, e)) < 0)
-			goto out;
 		xs[k].server = &srv->addr;
 		xs[k].req = &rqs[k];
 		which[k++] = i;
 	}
+	/* Signed together: one exchange with the privileged process, not one
+	 * a query. */
+	if ((r = dns_requests_init(rqs, pkts, k, u->o->tsig, e)) < 0)
+		goto out;
 	dns_net_run(xs, k, &u->net);
 	for (size_t j = 0; j < k && r == 0; j++) {
 		dns_xfer *x = &xs[j];
@@ -287,6 +292,7 @@ out:
 	free(rqs);
 	free(xs);
 	free(which);
+	free(pkts);
 	return r;
 }
 
@@ -553,46 +559,99 @@ static int send_message(upd *u, ldns_pkt *p, size_t i, size_t n_msgs, pf_err *e)
 }
 
 /*
- * Wait until the update server serves the changes of owners [from, to):
- * added records present, deleted ones absent, and signed when the zone is.
- * Returns 0 or -ETIMEDOUT.
+ * The first owner (only `only`, unless that is SIZE_MAX) whose change the
+ * last read does not show served (and signed when the zone is), or
+ * SIZE_MAX when every one is.
  */
+static size_t first_missing(const upd *u, const dns_change *ch, size_t n, const bool *in_msg,
+			    size_t only)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k = u->owner_of[i];
+		const owner_state *os = &u->owners[k];
+
+		if (!in_msg[k] || ch[i].result != DNS_CH_PENDING || (only != SIZE_MAX && k != only))
+			continue;
+		if (served(os, &ch[i]) != (ch[i].op == DNS_OP_ADD))
+			return k;
+		if (u->zone_signed && ldns_rr_list_rr_count(os->rrs) && !os->rrsig)
+			return k;
+	}
+	return SIZE_MAX;
+}
+
+/*
+ * Wait until the update server serves the changes of the owners in_msg
+ * marks: added records present, deleted ones absent, and signed when the
+ * zone is.
+ *
+ * Reading every owner is hundreds of signed queries, so between those
+ * reads only the SOA and one owner are asked (the owner read last, or the
+ * one the last full read found missing), every SOA_POLL_FIRST_MS at first.
+ * When the serial moves (BIND's inline signing serves a change with a new
+ * serial once it is signed: half a second for a thousand records) or that
+ * owner shows its change (a server that does not move the serial on an
+ * update, e.g. PowerDNS without SOA-EDIT-DNSUPDATE), every owner is read
+ * at once.  Full reads also come on their own, after 1 s, 1.5 s ... up to
+ * every 4 s.  Returns 0 or -ETIMEDOUT.
+ */
+#define SOA_POLL_FIRST_MS 20
+#define SOA_POLL_MAX_MS 250
+#define FULL_READ_FIRST_MS 1000
+#define FULL_READ_MAX_MS 4000
+
 static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf_err *e)
 {
-	unsigned limit_ms = u->net.timeout_ms * 15, waited = 0, step = 50;
-	const char *missing = NULL;
+	uint64_t t0 = pf_mono_usec(), limit_us = (uint64_t)u->net.timeout_ms * 15 * 1000;
+	uint64_t next_full = t0 + FULL_READ_FIRST_MS * 1000, now = t0;
+	unsigned full_step = FULL_READ_FIRST_MS, soa_step = SOA_POLL_FIRST_MS;
+	uint32_t seen = u->serial; /* the serial the last full read saw */
+	size_t canary = SIZE_MAX, missing = SIZE_MAX;
+	bool full = false;
 	int r;
 
+	for (size_t k = 0; k < u->n_owners; k++)
+		if (in_msg[k])
+			canary = k;
+	if (canary == SIZE_MAX)
+		return 0;
 	for (;;) {
 		for (size_t k = 0; k < u->n_owners; k++)
-			u->owners[k].reread = in_msg[k];
+			u->owners[k].reread = full ? in_msg[k] : k == canary;
 		if ((r = read_state(u, false, e)) < 0)
 			return r;
-		missing = NULL;
-		for (size_t i = 0; i < n && !missing; i++) {
-			owner_state *os = &u->owners[u->owner_of[i]];
-
-			if (!in_msg[u->owner_of[i]] || ch[i].result != DNS_CH_PENDING)
-				continue;
-			if (served(os, &ch[i]) != (ch[i].op == DNS_OP_ADD))
-				missing = os->name;
-			else if (u->zone_signed && ldns_rr_list_rr_count(os->rrs) && !os->rrsig)
-				missing = os->name;
+		now = pf_mono_usec();
+		if (!full &&
+		    (u->serial != seen || first_missing(u, ch, n, in_msg, canary) == SIZE_MAX)) {
+			full = true;
+			continue;
 		}
-		if (!missing)
-			return 0;
-		if (waited >= limit_ms)
-			break;
-		sleep_ms(step);
-		waited += step;
-		step = step * 3 / 2 > 1000 ? 1000 : step * 3 / 2;
+		if (full) {
+			seen = u->serial;
+			if ((missing = first_missing(u, ch, n, in_msg, SIZE_MAX)) == SIZE_MAX)
+				return 0;
+			canary = missing;
+			if (now - t0 >= limit_us)
+				break;
+			next_full = now + (uint64_t)full_step * 1000;
+			full_step = full_step * 3 / 2 > FULL_READ_MAX_MS ? FULL_READ_MAX_MS
+									 : full_step * 3 / 2;
+		}
+		uint64_t wake = now + (uint64_t)soa_step * 1000;
+		if (wake > next_full)
+			wake = next_full;
+		if (wake > now)
+			sleep_ms((unsigned)((wake - now + 999) / 1000));
+		soa_step = soa_step * 5 / 4 > SOA_POLL_MAX_MS ? SOA_POLL_MAX_MS : soa_step * 5 / 4;
+		now = pf_mono_usec();
+		full = now >= next_full;
 	}
 	return pf_err_set(e, ETIMEDOUT,
 			  "the update server %s acknowledged the update (verified NOERROR) but "
 			  "after %u s still does not serve the change at %s%s; no further update "
 			  "is sent until it does",
-			  u->o->zone->update.addr.label, waited / 1000, missing,
-			  u->zone_signed ? " signed" : "");
+			  u->o->zone->update.addr.label, (unsigned)((now - t0) / 1000000),
+			  u->owners[missing].name, u->zone_signed ? " signed" : "");
 }
 
 int dns_update_apply(const dns_update_opts *o, dns_change *ch, size_t n, dns_update_result *res,

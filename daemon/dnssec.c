@@ -429,6 +429,41 @@ void dnssec_validate_tlsa(const dnssec_chain *c, int64_t now, dnssec_result *ret
 	snprintf(ret->msg, sizeof(ret->msg), "TLSA RRset of %.100s validates", pn);
 }
 
+/* One RRset into b for dnssec_chain_tlsa_form: its count, then its records
+ * sorted.  Returns false when out of memory. */
+static bool put_sorted(ldns_buffer *b, const ldns_rr_list *l)
+{
+	size_t n = l ? ldns_rr_list_rr_count(l) : 0;
+	ldns_rr_list *sorted = n ? ldns_rr_list_clone(l) : NULL;
+	bool ok = (!n || sorted) && ldns_buffer_reserve(b, 4);
+
+	if (ok)
+		ldns_buffer_write_u32(b, (uint32_t)n);
+	if (ok && sorted) {
+		ldns_rr_list_sort(sorted);
+		ok = ldns_rr_list2buffer_wire(b, sorted) == LDNS_STATUS_OK;
+	}
+	ldns_rr_list_deep_free(sorted);
+	return ok;
+}
+
+uint8_t *dnssec_chain_tlsa_form(const dnssec_chain *c, size_t *len)
+{
+	ldns_buffer *b = ldns_buffer_new(1024);
+	uint8_t *ret = NULL;
+
+	if (!b)
+		return NULL;
+	if (ldns_rdf2buffer_wire(b, c->tlsa_name) == LDNS_STATUS_OK &&
+	    put_sorted(b, c->zones[0].dnskey) && put_sorted(b, c->tlsa) &&
+	    put_sorted(b, c->tlsa_sigs) && ldns_buffer_status_ok(b)) {
+		*len = ldns_buffer_position(b);
+		ret = ldns_buffer_export(b);
+	}
+	ldns_buffer_free(b);
+	return ret;
+}
+
 void dnssec_validate(const dnssec_chain *c, const dnssec_anchors *a, int64_t now,
 		     dnssec_result *ret)
 {

@@ -168,6 +168,18 @@ bool dnssec_validate_keys(const dnssec_chain *c, const dnssec_anchors *a, int64_
 			  dnssec_result *ret);
 void dnssec_validate_tlsa(const dnssec_chain *c, int64_t now, dnssec_result *ret);
 
+/*
+ * Everything dnssec_validate_tlsa reads, in one form that does not depend on
+ * the order records arrived in: the TLSA name, then the DNSKEY RRset of the
+ * TLSA's zone, the TLSA RRset and its RRSIGs, each sorted canonically (RFC
+ * 4034 6.3) in wire form.  Two chains of the same form whose keys got the
+ * same dnssec_validate_keys result get the same verdict from
+ * dnssec_validate_tlsa at the same time (the many servers of one zone
+ * serving the same signed RRset).  Returns the form (free it) and its length
+ * in *len, or NULL when out of memory.
+ */
+uint8_t *dnssec_chain_tlsa_form(const dnssec_chain *c, size_t *len);
+
 /* The owner an NSEC3 of zone matching name has, by the NSEC3's parameters
  * (the caller frees it); NULL for another hash algorithm or more than
  * DNSSEC_NSEC3_ITERATIONS_MAX iterations. */

@@ -203,6 +203,68 @@ static int remote_sign(void *ctx, uint8_t **wire, size_t *len, uint8_t *ret_mac,
 	return 0;
 }
 
+/*
+ * dns_tsig_signer.sign_many: the requests go to the privileged process
+ * SIGN_WINDOW at a time ahead of its answers (which come in order), so that
+ * a read of hundreds of names costs one exchange's latency, not hundreds.
+ * The window is bounded in octets too, well inside the socket buffers:
+ * neither side can block on a send while the other does.
+ */
+#define SIGN_WINDOW 32
+#define SIGN_WINDOW_OCTETS (16 * 1024)
+
+static void remote_sign_many(void *ctx, dns_sign_job *jobs, size_t n)
+{
+	static const uint32_t want[] = {NET_SIGN_REP};
+	const remote *rm = ctx;
+	size_t *to = pf_calloc(n + 1, sizeof(*to)), m = 0, sent = 0, got = 0, octets = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].rc == 0 && jobs[i].len > NET_DNS_MAX)
+			jobs[i].rc = -EMSGSIZE;
+		if (jobs[i].rc == 0)
+			to[m++] = i;
+	}
+	while (got < m) {
+		if (sent < m &&
+		    (sent == got || (sent - got < SIGN_WINDOW &&
+				     octets + jobs[to[sent]].len <= SIGN_WINDOW_OCTETS))) {
+			dns_sign_job *j = &jobs[to[sent++]];
+			net_buf b = {0};
+
+			net_enc_sign_req(&b, j->wire, j->len);
+			if (net_send(rm->fd, NET_SIGN_REQ, &b) < 0)
+				lost();
+			net_buf_free(&b);
+			octets += j->len;
+			continue;
+		}
+		/* The oldest request in the window gets its answer. */
+		dns_sign_job *j = &jobs[to[got++]];
+		net_buf in = {0};
+		net_status st;
+		uint8_t *sw = NULL;
+		size_t sl = 0;
+		uint32_t t;
+		pf_err e = {0};
+
+		if (net_recv(rm->fd, want, 1, SIGN_TIMEOUT_MS, &t, &in, &e) < 0 ||
+		    net_dec_sign_rep(&in, j->len, rm->mac_len, &st, &sw, &sl, j->mac, &j->mac_len,
+				     &e) < 0)
+			lost();
+		net_buf_free(&in);
+		octets -= j->len;
+		if (st.rc < 0) {
+			j->rc = st.rc;
+		} else {
+			free(j->wire);
+			j->wire = sw;
+			j->len = sl;
+		}
+	}
+	free(to);
+}
+
 /* dns_tsig_signer.check: the privileged process says whether mac is the
  * reply's MAC. */
 static int remote_check(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac,
@@ -241,7 +303,10 @@ static int serve_update(int fd, const net_buf *in, net_buf *out, pf_err *e)
 	if ((rc = net_dec_update_req(in, &req, e)) < 0)
 		return rc;
 	remote rm = {fd, req.tsig ? req.tsig->mac_len : 0};
-	dns_tsig_signer signer = {remote_sign, remote_check, &rm};
+	dns_tsig_signer signer = {.sign = remote_sign,
+				  .check = remote_check,
+				  .sign_many = remote_sign_many,
+				  .ctx = &rm};
 	if (req.tsig)
 		req.tsig->signer = &signer;
 	dns_update_opts o = {.zone = &req.zone, .tsig = req.tsig, .ttl = req.ttl};

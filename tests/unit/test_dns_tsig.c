@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "../../daemon/dns_msg.h"
 #include "../../daemon/dns_tsig.h"
 #include "../../daemon/macro.h"
 #include "t.h"
@@ -331,7 +332,7 @@ static void test_signer_key(void)
 	dns_tsig_key *other_alg = key_of("hmac-sha512", "upd-key");
 	dns_tsig_key *pub = NULL, *bare = NULL;
 	test_signer ts = {.real = k};
-	dns_tsig_signer signer = {ts_sign, ts_check, &ts};
+	dns_tsig_signer signer = {.sign = ts_sign, .check = ts_check, .ctx = &ts};
 	dns_tsig_info info, info2;
 	int64_t now = pf_now();
 	pf_err e = {0};
@@ -437,6 +438,106 @@ static void test_signer_key(void)
 	dns_tsig_key_free(other_alg);
 }
 
+/* sign_many of the test signer: each job left to it signed with the real
+ * key, the calls and jobs counted. */
+static unsigned ts_many_calls, ts_many_jobs;
+
+static void ts_sign_many(void *ctx, dns_sign_job *jobs, size_t n)
+{
+	test_signer *t = ctx;
+
+	ts_many_calls++;
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].rc != 0)
+			continue;
+		ts_many_jobs++;
+		jobs[i].rc = dns_tsig_sign(t->real, &jobs[i].wire, &jobs[i].len, pf_now(), NULL, 0,
+					   0, NULL, 0, jobs[i].mac, &jobs[i].mac_len);
+	}
+}
+
+/* The requests of one read signed together: each as dns_request_init
+ * signs one, through one sign_many call when the signer has it. */
+static void test_sign_many(void)
+{
+	dns_tsig_key *k = key_of("hmac-sha256", "upd-key"), *pub = NULL;
+	test_signer ts = {.real = k};
+	dns_tsig_signer signer = {
+		.sign = ts_sign, .check = ts_check, .sign_many = ts_sign_many, .ctx = &ts};
+	enum { N = 40 };
+	dns_request rqs[N];
+	ldns_pkt *pkts[N];
+	pf_err e = {0};
+	char name[64];
+
+	T_CHECK(dns_tsig_key_public("upd-key", DNS_HMAC_SHA256, &pub, &e) == 0 && pub,
+		"a key without a secret: %s", e.msg);
+	if (!pub)
+		return;
+	pub->signer = &signer;
+	for (int pass = 0; pass < 2; pass++) {
+		const dns_tsig_key *use = pass ? pub : k;
+		unsigned calls0 = ts_many_calls, signs0 = ts.signs;
+		int good = 0, macs = 0;
+
+		for (int i = 0; i < N; i++) {
+			snprintf(name, sizeof(name), "_25._tcp.host%d.example.test.", i);
+			pkts[i] = dns_query_pkt(name, LDNS_RR_TYPE_TLSA, false, true);
+		}
+		T_CHECK(dns_requests_init(rqs, pkts, N, use, &e) == 0, "%d requests signed %s: %s",
+			N, pass ? "through the signer" : "with the secret", e.msg);
+		for (int i = 0; i < N; i++) {
+			ldns_pkt *p = NULL;
+
+			if (ldns_wire2pkt(&p, rqs[i].wire, rqs[i].len) == LDNS_STATUS_OK && p &&
+			    ldns_pkt_id(p) == rqs[i].id &&
+			    ldns_pkt_tsig_verify(p, rqs[i].wire, rqs[i].len, "upd-key.", SECRET,
+						 NULL))
+				good++;
+			/* The MAC kept for the reply is the one the request carries. */
+			if (p && ldns_pkt_tsig(p) && rqs[i].mac_len == 32 &&
+			    ldns_rdf_size(ldns_rr_rdf(ldns_pkt_tsig(p), 3)) == 34 &&
+			    memcmp(ldns_rdf_data(ldns_rr_rdf(ldns_pkt_tsig(p), 3)) + 2, rqs[i].mac,
+				   32) == 0)
+				macs++;
+			ldns_pkt_free(p);
+			dns_request_free(&rqs[i]);
+		}
+		T_CHECK(good == N && macs == N,
+			"each carries its own ID and a signature ldns verifies with the real "
+			"secret (%d of %d), and its MAC is kept for the reply (%d)",
+			good, N, macs);
+		if (pass)
+			T_CHECK(ts_many_calls == calls0 + 1 && ts.signs == signs0,
+				"through the signer: one sign_many call, no single signing (%u, "
+				"%u)",
+				ts_many_calls - calls0, ts.signs - signs0);
+	}
+
+	/* A message too short to be one is refused before the signer sees it;
+	 * the others are signed. */
+	dns_sign_job jobs[3] = {0};
+	size_t len;
+	unsigned jobs0 = ts_many_jobs;
+	jobs[0].wire = query_wire(1, &len);
+	jobs[0].len = len;
+	jobs[1].wire = pf_malloc(5);
+	memset(jobs[1].wire, 0, 5);
+	jobs[1].len = 5;
+	jobs[2].wire = query_wire(2, &len);
+	jobs[2].len = len;
+	dns_tsig_sign_many(pub, jobs, 3, pf_now());
+	T_CHECK(jobs[0].rc == 0 && jobs[1].rc == -EINVAL && jobs[2].rc == 0 &&
+			ts_many_jobs == jobs0 + 2 && jobs[1].len == 5,
+		"a 5-octet message is refused (rc %d) and left as it was; the two others are "
+		"signed (%d, %d; %u signed)",
+		jobs[1].rc, jobs[0].rc, jobs[2].rc, ts_many_jobs - jobs0);
+	for (int i = 0; i < 3; i++)
+		free(jobs[i].wire);
+	dns_tsig_key_free(pub);
+	dns_tsig_key_free(k);
+}
+
 int main(void)
 {
 	test_parse_table();
@@ -444,5 +545,6 @@ int main(void)
 	test_sign_against_ldns();
 	test_verify();
 	test_signer_key();
+	test_sign_many();
 	T_DONE();
 }

@@ -413,6 +413,73 @@ out:
 	ldns_rr_list_deep_free(c);
 }
 
+/* The chain of TLSA_NAME fed the child's TLSA and DNSKEY replies from zone. */
+static dnssec_chain *child_chain(const ldns_rr_list *zone)
+{
+	const char *names[] = {"child.test.", "test."};
+	dnssec_chain *ch = NULL;
+	pf_err e = {0};
+
+	if (dnssec_chain_new(TLSA_NAME, names, 2, &ch, &e) < 0)
+		return NULL;
+	feed(ch, zone, TLSA_NAME, LDNS_RR_TYPE_TLSA, false, false);
+	feed(ch, zone, "child.test.", LDNS_RR_TYPE_DNSKEY, false, false);
+	return ch;
+}
+
+static bool same_form(const dnssec_chain *a, const dnssec_chain *b)
+{
+	size_t la = 0, lb = 0;
+	uint8_t *fa = dnssec_chain_tlsa_form(a, &la), *fb = dnssec_chain_tlsa_form(b, &lb);
+	bool same = fa && fb && la == lb && memcmp(fa, fb, la) == 0;
+
+	free(fa);
+	free(fb);
+	return same;
+}
+
+/* What a round compares before it reuses one server's TLSA verdict for
+ * another's: the same records in another order are the same; another
+ * TLSA, DNSKEY or TTL is not. */
+static void test_tlsa_form(void)
+{
+	const struct zones *z = &zs[A_ECDSA];
+	ldns_rr_list *rev = ldns_rr_list_new(), *rdata = spoiled(z->child, SP_TLSA_RDATA, NULL);
+	ldns_rr_list *key = spoiled(z->child, SP_SWAP_DNSKEY, z->spare_child_key);
+	ldns_rr_list *ttl = spoiled(z->child, SP_TTL, NULL);
+	size_t n = ldns_rr_list_rr_count(z->child), tlsa = 0, keys = 0;
+
+	for (size_t i = n; i > 0; i--) {
+		const ldns_rr *rr = ldns_rr_list_rr(z->child, i - 1);
+
+		tlsa += ldns_rr_get_type(rr) == LDNS_RR_TYPE_TLSA;
+		keys += ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY;
+		ldns_rr_list_push_rr(rev, ldns_rr_clone(rr));
+	}
+	dnssec_chain *a = child_chain(z->child), *b = child_chain(rev), *c = child_chain(rdata),
+		     *d = child_chain(key), *f = child_chain(ttl);
+
+	T_CHECK(a && b && c && d && f, "chains made");
+	if (a && b && c && d && f) {
+		T_CHECK(tlsa >= 1 && keys >= 2 && same_form(a, b),
+			"the same %zu TLSA record(s) and %zu DNSKEYs (with their RRSIGs) in the "
+			"reverse order: the same form",
+			tlsa, keys);
+		T_CHECK(!same_form(a, c), "one TLSA octet changed: another form");
+		T_CHECK(!same_form(a, d), "another DNSKEY: another form");
+		T_CHECK(!same_form(a, f), "other TTLs: another form");
+	}
+	dnssec_chain_free(a);
+	dnssec_chain_free(b);
+	dnssec_chain_free(c);
+	dnssec_chain_free(d);
+	dnssec_chain_free(f);
+	ldns_rr_list_deep_free(rev);
+	ldns_rr_list_deep_free(rdata);
+	ldns_rr_list_deep_free(key);
+	ldns_rr_list_deep_free(ttl);
+}
+
 /* The front end's refusals, on replies made from the RSA zones. */
 static void test_front_end(void)
 {
@@ -748,6 +815,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(vcases) / sizeof(vcases[0]); i++)
 		run_case(&vcases[i]);
 	test_front_end();
+	test_tlsa_form();
 	test_anchors();
 	for (int a = 0; a < NALG; a++) {
 		ldns_rr_list_deep_free(zs[a].parent);
