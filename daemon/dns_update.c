@@ -587,7 +587,8 @@ static size_t first_missing(const upd *u, const dns_change *ch, size_t n, const 
  *
  * Reading every owner is hundreds of signed queries, so between those
  * reads only the SOA and one owner are asked (the owner read last, or the
- * one the last full read found missing), every SOA_POLL_FIRST_MS at first.
+ * one the last full read found missing), every SOA_POLL_FIRST_MS for the
+ * first 4 s, then less often, up to every SOA_POLL_MAX_MS.
  * When the serial moves (BIND's inline signing serves a change with a new
  * serial once it is signed: half a second for a thousand records) or that
  * owner shows its change (a server that does not move the serial on an
@@ -596,6 +597,7 @@ static size_t first_missing(const upd *u, const dns_change *ch, size_t n, const 
  * every 4 s.  Returns 0 or -ETIMEDOUT.
  */
 #define SOA_POLL_FIRST_MS 20
+#define SOA_POLL_FAST_US (4000 * 1000) /* every SOA_POLL_FIRST_MS this long */
 #define SOA_POLL_MAX_MS 250
 #define FULL_READ_FIRST_MS 1000
 #define FULL_READ_MAX_MS 4000
@@ -642,7 +644,9 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 			wake = next_full;
 		if (wake > now)
 			sleep_ms((unsigned)((wake - now + 999) / 1000));
-		soa_step = soa_step * 5 / 4 > SOA_POLL_MAX_MS ? SOA_POLL_MAX_MS : soa_step * 5 / 4;
+		if (now - t0 >= SOA_POLL_FAST_US)
+			soa_step = soa_step * 3 / 2 > SOA_POLL_MAX_MS ? SOA_POLL_MAX_MS
+								      : soa_step * 3 / 2;
 		now = pf_mono_usec();
 		full = now >= next_full;
 	}

@@ -204,14 +204,14 @@ silent=$(grep -c "no answer within" "$T/p16.out")
 build_id() { git -C "$1/.." describe --always --dirty --abbrev=10 2>/dev/null || echo unknown; }
 "$PY3" - "$T/pub.txt" "$T/prop.json" "$answered" "$silent" "$RUNS" "$load0" "$load1" \
 	"$NEW_BUILD ($(build_id "$NEW_BUILD"))" "${OLD_BUILD:+$OLD_BUILD ($(build_id "$OLD_BUILD"))}" \
-	"$T/split.new" "$T/split.old" <<'PY'
-import json, statistics, sys
+	"$T/split.new" "$T/split.old" "$T/floor.err" <<'PY'
+import json, re, statistics, sys
 pub = {}
 for line in open(sys.argv[1]):
     k, v = line.split()
     pub.setdefault(k, []).append(float(v))
 prop = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
-answered, silent, runs, load0, load1, new_id, old, split_new, split_old = sys.argv[3:12]
+answered, silent, runs, load0, load1, new_id, old, split_new, split_old, floor_err = sys.argv[3:13]
 m = lambda r: r["median"]
 med = {k: statistics.median(v) for k, v in pub.items()}
 p, b, f = med["new"], med["baseline"], med["floor"]
@@ -250,8 +250,19 @@ for side, fn in (("new", split_new), ("old build", split_old)):
     except OSError:
         continue
     if rows:
-        print("| of pftls-roll (%s): `publish` / `propagation --wait` (medians) | %.2f s / %.2f s |" % (
-            side, statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)))
+        print("| of pftls-roll (%s): `publish` / `propagation --wait` (medians; each run) | %.2f s / %.2f s (%s) |" % (
+            side, statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows),
+            ", ".join("%.2f / %.2f" % r for r in rows)))
+# The floor's own stamps: when the signing primary's serial moved (BIND
+# signing the 1,000 records: the part no client can shorten).
+moved = []
+for line in open(floor_err):
+    mm = re.search(r"serial moved \S+ ([0-9.]+)", line)
+    if line.startswith("dns_floor:") and mm:
+        moved.append(float(mm.group(1)))
+if moved:
+    print("| floor: the primary's serial moved (BIND signed the records) after the UPDATE was sent (median; each run) | %.2f s (%s) |" % (
+        statistics.median(moved), ", ".join("%.2f" % v for v in moved)))
 print("| one `propagation` round, 16 check server addresses (%s answering, %s never answer) | %.2f s |" % (answered, silent, r16))
 print("| one `propagation` round, 1 server that never answers (+ the update server) | %.2f s |" % r1)
 print("| ratio 16-server round / 1-server round (concurrent: ~1; sequential would be ~4) | %.2f |" % (r16 / r1))
