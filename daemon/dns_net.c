@@ -18,6 +18,7 @@
 
 #define WINDOW_MAX 64
 #define RECENT_IDS 128
+#define UDP_BATCH 64 /* datagrams read before any is taken */
 /* However many questions, a batch ends after this (or the question
  * deadline, when that is longer): the daemon's event loop waits for it. */
 #define BATCH_MAX_USEC (30 * 1000000ull)
@@ -267,63 +268,121 @@ static void udp_start(dns_xfer *x, usock *socks, int si, uint64_t now, const dns
 	udp_send(x, socks, now, o);
 }
 
+/* One datagram received on socks[si]: to whom it is, and whether it is
+ * believed. */
+static void udp_take(usock *socks, int si, const uint8_t *buf, size_t n,
+		     const struct sockaddr_storage *ss, uint64_t now)
+{
+	usock *u = &socks[si];
+	char why[160], from[80];
+	dns_xfer *x = NULL;
+	uint16_t id = n >= 2 ? (uint16_t)(buf[0] << 8 | buf[1]) : 0;
+
+	for (size_t i = 0; i < u->n_inflight; i++)
+		if (u->inflight[i]->req->id == id)
+			x = u->inflight[i];
+	if (!sa_equal((const struct sockaddr *)ss, (const struct sockaddr *)&u->server->sa)) {
+		/* Not from the server asked: never looked at further. */
+		sa_label(ss, from, sizeof(from));
+		for (size_t i = 0; i < u->n_inflight; i++) {
+			if (x && u->inflight[i] != x)
+				continue;
+			u->inflight[i]->ignored++;
+			note(u->inflight[i], "a reply from %s, not from %s", from,
+			     u->server->label);
+		}
+		return;
+	}
+	if (!x) {
+		bool recent = false;
+		for (size_t i = 0; i < u->n_recent && i < RECENT_IDS; i++)
+			recent |= u->recent[i] == id;
+		if (recent)
+			return;
+		for (size_t i = 0; i < u->n_inflight; i++) {
+			u->inflight[i]->ignored++;
+			note(u->inflight[i], "a reply with the wrong message ID (0x%04x)", id);
+		}
+		return;
+	}
+	switch (dns_reply_check(x->req, buf, n, pf_now(), &x->reply, why, sizeof(why))) {
+	case DNS_CHECK_ACCEPT:
+		accept_reply(x, socks, now);
+		break;
+	case DNS_CHECK_TRUNCATED:
+		start_tcp(x, socks, now);
+		break;
+	case DNS_CHECK_IGNORE:
+		x->ignored++;
+		note(x, "%s", why);
+		break;
+	}
+}
+
+/* The replies read together whose requests are signed with a signer's key
+ * get their MACs judged in one exchange (dns_tsig_check_ahead) before
+ * each is taken as before: a read of hundreds of names waited for the
+ * privileged process once a reply. */
+static void udp_check_ahead(const usock *u, uint8_t *const *bufs, const size_t *lens,
+			    const struct sockaddr_storage *sss, size_t nb)
+{
+	dns_tsig_ahead items[UDP_BATCH];
+	const dns_tsig_key *key = NULL;
+	size_t m = 0;
+
+	for (size_t b = 0; b < nb; b++) {
+		uint16_t id = lens[b] >= 2 ? (uint16_t)(bufs[b][0] << 8 | bufs[b][1]) : 0;
+
+		if (!sa_equal((const struct sockaddr *)&sss[b],
+			      (const struct sockaddr *)&u->server->sa))
+			continue;
+		for (size_t i = 0; i < u->n_inflight; i++) {
+			const dns_request *rq = u->inflight[i]->req;
+
+			if (rq->id != id || !rq->tsig || !rq->tsig->signer ||
+			    (key && rq->tsig != key))
+				continue;
+			key = rq->tsig;
+			items[m++] = (dns_tsig_ahead){bufs[b], lens[b], rq->mac, rq->mac_len};
+			break;
+		}
+	}
+	if (key && m > 1)
+		dns_tsig_check_ahead(key, items, m);
+}
+
 static void udp_receive(usock *socks, int si, uint64_t now)
 {
 	usock *u = &socks[si];
 	static uint8_t buf[65536];
-	char why[160], from[80];
+	uint8_t *bufs[UDP_BATCH];
+	size_t lens[UDP_BATCH];
+	struct sockaddr_storage sss[UDP_BATCH];
 
-	for (int budget = 0; budget < 1024; budget++) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		ssize_t n = recvfrom(u->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss,
-				     &sl);
-		dns_xfer *x = NULL;
+	for (int budget = 0; budget < 1024;) {
+		size_t nb = 0;
 
-		if (n < 0)
-			return; /* EAGAIN, or an ICMP error we cannot attribute */
-		uint16_t id = n >= 2 ? (uint16_t)(buf[0] << 8 | buf[1]) : 0;
-		for (size_t i = 0; i < u->n_inflight; i++)
-			if (u->inflight[i]->req->id == id)
-				x = u->inflight[i];
-		if (!sa_equal((struct sockaddr *)&ss, (const struct sockaddr *)&u->server->sa)) {
-			/* Not from the server asked: never looked at further. */
-			sa_label(&ss, from, sizeof(from));
-			for (size_t i = 0; i < u->n_inflight; i++) {
-				if (x && u->inflight[i] != x)
-					continue;
-				u->inflight[i]->ignored++;
-				note(u->inflight[i], "a reply from %s, not from %s", from,
-				     u->server->label);
-			}
-			continue;
+		while (nb < UDP_BATCH && budget < 1024) {
+			socklen_t sl = sizeof(sss[nb]);
+			ssize_t n = recvfrom(u->fd, buf, sizeof(buf), MSG_DONTWAIT,
+					     (struct sockaddr *)&sss[nb], &sl);
+
+			if (n < 0)
+				break; /* EAGAIN, or an ICMP error we cannot attribute */
+			budget++;
+			bufs[nb] = pf_malloc((size_t)n + 1);
+			memcpy(bufs[nb], buf, (size_t)n);
+			lens[nb++] = (size_t)n;
 		}
-		if (!x) {
-			bool recent = false;
-			for (size_t i = 0; i < u->n_recent && i < RECENT_IDS; i++)
-				recent |= u->recent[i] == id;
-			if (recent)
-				continue;
-			for (size_t i = 0; i < u->n_inflight; i++) {
-				u->inflight[i]->ignored++;
-				note(u->inflight[i], "a reply with the wrong message ID (0x%04x)",
-				     id);
-			}
-			continue;
+		if (nb == 0)
+			return;
+		udp_check_ahead(u, bufs, lens, sss, nb);
+		for (size_t b = 0; b < nb; b++) {
+			udp_take(socks, si, bufs[b], lens[b], &sss[b], now);
+			free(bufs[b]);
 		}
-		switch (dns_reply_check(x->req, buf, (size_t)n, pf_now(), &x->reply, why,
-					sizeof(why))) {
-		case DNS_CHECK_ACCEPT:
-			accept_reply(x, socks, now);
-			break;
-		case DNS_CHECK_TRUNCATED:
-			start_tcp(x, socks, now);
-			break;
-		case DNS_CHECK_IGNORE:
-			x->ignored++;
-			note(x, "%s", why);
-			break;
-		}
+		if (nb < UDP_BATCH)
+			return;
 	}
 }
 

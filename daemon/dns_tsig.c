@@ -335,15 +335,23 @@ int dns_tsig_find(const uint8_t *wire, size_t len, size_t *tsig_at)
 	return at ? 1 : 0;
 }
 
-enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
-				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
-				      dns_tsig_info *info)
+/*
+ * Everything of dns_tsig_verify before the MAC is judged: *info filled, and
+ * either a verdict other than DNS_TSIG_OK (nothing more to judge) or
+ * DNS_TSIG_OK with *input (free it) the octets the MAC covers and *rmac the
+ * reply's MAC of the key's length.
+ */
+static enum dns_tsig_verdict verify_parse(const dns_tsig_key *k, const uint8_t *wire, size_t len,
+					  const uint8_t *req_mac, size_t req_mac_len,
+					  dns_tsig_info *info, uint8_t **input, size_t *in_len,
+					  const uint8_t **rmac)
 {
-	uint8_t owner[PF_DNS_NAME_BUF], alg[PF_DNS_NAME_BUF], aw[32], mac[EVP_MAX_MD_SIZE];
+	uint8_t owner[PF_DNS_NAME_BUF], alg[PF_DNS_NAME_BUF], aw[32];
 	size_t pos, tsig_at = 0, ownerlen;
 	int found;
 
 	memset(info, 0, sizeof(*info));
+	*input = NULL;
 	found = dns_tsig_find(wire, len, &tsig_at);
 	if (found < 0)
 		return DNS_TSIG_MALFORMED;
@@ -368,7 +376,7 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 	pos += 10;
 	if (pos + maclen + 6 > rdend)
 		return DNS_TSIG_MALFORMED;
-	const uint8_t *rmac = wire + pos;
+	*rmac = wire + pos;
 	pos += maclen;
 	info->orig_id = get16(wire + pos);
 	info->error = get16(wire + pos + 2);
@@ -394,11 +402,25 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 	 * for them, so a short one is someone else's doing. */
 	if (maclen != k->mac_len)
 		return DNS_TSIG_BAD_MAC;
-	size_t in_len;
-	uint8_t *input = mac_input(k, req_mac, req_mac_len, wire, tsig_at, info->orig_id,
-				   (uint16_t)(get16(wire + 10) - 1), info->time_signed, info->fudge,
-				   info->error, other, other_len, &in_len);
+	*input = mac_input(k, req_mac, req_mac_len, wire, tsig_at, info->orig_id,
+			   (uint16_t)(get16(wire + 10) - 1), info->time_signed, info->fudge,
+			   info->error, other, other_len, in_len);
+	return DNS_TSIG_OK;
+}
+
+enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire, size_t len,
+				      const uint8_t *req_mac, size_t req_mac_len, int64_t now,
+				      dns_tsig_info *info)
+{
+	uint8_t mac[EVP_MAX_MD_SIZE], *input;
+	const uint8_t *rmac = NULL;
+	size_t in_len = 0, maclen = k->mac_len;
+	enum dns_tsig_verdict v =
+		verify_parse(k, wire, len, req_mac, req_mac_len, info, &input, &in_len, &rmac);
 	bool good;
+
+	if (v != DNS_TSIG_OK)
+		return v;
 	if (k->signer) /* the signer says yes or no, never what the MAC is */
 		good = k->signer->check(k->signer->ctx, input, in_len, rmac, maclen) == 1;
 	else
@@ -415,6 +437,33 @@ enum dns_tsig_verdict dns_tsig_verify(const dns_tsig_key *k, const uint8_t *wire
 	if (skew > window)
 		return DNS_TSIG_BAD_TIME;
 	return DNS_TSIG_OK;
+}
+
+void dns_tsig_check_ahead(const dns_tsig_key *k, const dns_tsig_ahead *items, size_t n)
+{
+	dns_mac_job *jobs;
+	size_t m = 0;
+
+	if (!k->signer || !k->signer->check_ahead || n == 0)
+		return;
+	jobs = pf_calloc(n, sizeof(*jobs));
+	for (size_t i = 0; i < n; i++) {
+		dns_tsig_info info;
+		const uint8_t *rmac = NULL;
+
+		if (verify_parse(k, items[i].wire, items[i].len, items[i].req_mac,
+				 items[i].req_mac_len, &info, &jobs[m].input, &jobs[m].len,
+				 &rmac) != DNS_TSIG_OK)
+			continue;
+		memcpy(jobs[m].mac, rmac, k->mac_len);
+		jobs[m].mac_len = k->mac_len;
+		m++;
+	}
+	if (m)
+		k->signer->check_ahead(k->signer->ctx, jobs, m);
+	for (size_t i = 0; i < m; i++)
+		free(jobs[i].input);
+	free(jobs);
 }
 
 const char *dns_tsig_verdict_str(enum dns_tsig_verdict v)

@@ -72,6 +72,14 @@ typedef struct dns_sign_job {
 	int rc; /* 0 when signed, or -errno */
 } dns_sign_job;
 
+/* One MAC to judge ahead (dns_tsig_check_ahead). */
+typedef struct dns_mac_job {
+	uint8_t *input; /* what the MAC covers */
+	size_t len;
+	uint8_t mac[DNS_TSIG_MAC_MAX];
+	size_t mac_len;
+} dns_mac_job;
+
 typedef struct dns_tsig_signer {
 	/* Replace the request in *wire (*len octets, no TSIG yet, allocated with
 	 * malloc) with the same request signed, and give its MAC (at most
@@ -85,6 +93,10 @@ typedef struct dns_tsig_signer {
 	 * (the requests of one read asked of the privileged process without
 	 * waiting for each answer in turn); sets their rc. */
 	void (*sign_many)(void *ctx, dns_sign_job *jobs, size_t n);
+	/* Optional: judge these MACs now, all at once, and answer the check
+	 * calls for exactly these inputs and MACs that follow from what was
+	 * judged (the replies of one read that arrived together). */
+	void (*check_ahead)(void *ctx, const dns_mac_job *jobs, size_t n);
 	void *ctx;
 } dns_tsig_signer;
 
@@ -195,6 +207,22 @@ bool dns_tsig_mac_matches(const dns_tsig_key *k, const uint8_t *input, size_t le
 			  const uint8_t *mac, size_t mac_len);
 
 /* One line describing a verdict, for messages. */
+/* A reply whose MAC may soon be checked against a request's. */
+typedef struct dns_tsig_ahead {
+	const uint8_t *wire;
+	size_t len;
+	const uint8_t *req_mac;
+	size_t req_mac_len;
+} dns_tsig_ahead;
+
+/*
+ * With a signer that has check_ahead: the MACs of these replies (those
+ * that are signed with k, well formed and of the key's length) judged by
+ * it in one exchange, so that dns_tsig_verify of each then needs none.
+ * Nothing is decided here; without check_ahead it does nothing.
+ */
+void dns_tsig_check_ahead(const dns_tsig_key *k, const dns_tsig_ahead *items, size_t n);
+
 const char *dns_tsig_verdict_str(enum dns_tsig_verdict v);
 
 /* Name of a TSIG error code ("BADSIG"), or NULL for an unknown one. */

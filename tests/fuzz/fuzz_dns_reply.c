@@ -30,7 +30,11 @@
  *   - a well-formed reply to the question, signed correctly and on time, is
  *     accepted (no false refusal): well-formed meaning ldns parses it and
  *     renders it back to the same bytes;
- *   - a refusal says why in one line without control characters.
+ *   - a refusal says why in one line without control characters;
+ *   - the key without its secret, as the network process has it, whose
+ *     signer judged the reply's MAC ahead (dns_tsig_check_ahead, as a read
+ *     of many names does), gives dns_tsig_verify's verdict with the
+ *     secret, and its check is answered from what was judged ahead.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -53,9 +57,43 @@
 
 enum { RQ_TLSA, RQ_SOA, RQ_UPDATE, RQ_COUNT };
 
-static dns_tsig_key *key;
+static dns_tsig_key *key, *pub;
 static dns_request rqs[RQ_COUNT];
 static bool ready;
+
+/* The signer of pub: what check_ahead judged (with the secret) is kept,
+ * and a check of anything else is counted. */
+static struct {
+	dns_mac_job kept;
+	bool have, match;
+	unsigned asked;
+} ahead;
+
+static void ahead_check_ahead(void *ctx, const dns_mac_job *jobs, size_t n)
+{
+	(void)ctx;
+	if (n != 1 || ahead.have)
+		abort();
+	ahead.kept = jobs[0];
+	ahead.kept.input = pf_malloc(jobs[0].len ? jobs[0].len : 1);
+	memcpy(ahead.kept.input, jobs[0].input, jobs[0].len);
+	ahead.match =
+		dns_tsig_mac_matches(key, jobs[0].input, jobs[0].len, jobs[0].mac, jobs[0].mac_len);
+	ahead.have = true;
+}
+
+static int ahead_check(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac,
+		       size_t mac_len)
+{
+	(void)ctx;
+	if (ahead.have && ahead.kept.len == len && ahead.kept.mac_len == mac_len &&
+	    memcmp(ahead.kept.input, input, len) == 0 && memcmp(ahead.kept.mac, mac, mac_len) == 0)
+		return ahead.match ? 1 : 0;
+	ahead.asked++;
+	return dns_tsig_mac_matches(key, input, len, mac, mac_len) ? 1 : 0;
+}
+
+static dns_tsig_signer ahead_signer = {.check = ahead_check, .check_ahead = ahead_check_ahead};
 
 static ldns_pkt *update_pkt(void)
 {
@@ -84,8 +122,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	if (dns_tsig_key_parse("fuzz.key", KEYFILE, strlen(KEYFILE), &key, &e) < 0)
+	if (dns_tsig_key_parse("fuzz.key", KEYFILE, strlen(KEYFILE), &key, &e) < 0 ||
+	    dns_tsig_key_public(key->name, key->alg, &pub, &e) < 0)
 		abort();
+	pub->signer = &ahead_signer;
 	p[RQ_TLSA] = dns_query_pkt("_25._tcp.mx.example.test", LDNS_RR_TYPE_TLSA, false, true);
 	p[RQ_SOA] = dns_query_pkt("example.test", LDNS_RR_TYPE_SOA, false, true);
 	p[RQ_UPDATE] = update_pkt();
@@ -224,6 +264,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			verified_ok = in_time && change_allowed(wire, body_len, pos, xor);
 			wire[pos] ^= xor;
 		}
+	}
+
+	if (rq->tsig) {
+		dns_tsig_ahead item = {wire, len, rq->mac, rq->mac_len};
+		dns_tsig_info i1, i2;
+		enum dns_tsig_verdict v1 =
+			dns_tsig_verify(key, wire, len, rq->mac, rq->mac_len, NOW, &i1);
+
+		ahead.have = false;
+		ahead.asked = 0;
+		dns_tsig_check_ahead(pub, &item, 1);
+		enum dns_tsig_verdict v2 =
+			dns_tsig_verify(pub, wire, len, rq->mac, rq->mac_len, NOW, &i2);
+		FUZZ_CHECK(v1 == v2, "judged ahead: %s, with the secret: %s",
+			   dns_tsig_verdict_str(v2), dns_tsig_verdict_str(v1));
+		FUZZ_CHECK(ahead.asked == 0, "a MAC judged ahead was asked again (%u)",
+			   ahead.asked);
+		FUZZ_CHECK(i1.error == i2.error && i1.time_signed == i2.time_signed,
+			   "judged ahead, another TSIG error or time");
+		if (ahead.have)
+			free(ahead.kept.input);
+		ahead.have = false;
 	}
 
 	why[0] = '\0';

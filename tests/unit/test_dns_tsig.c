@@ -538,6 +538,127 @@ static void test_sign_many(void)
 	dns_tsig_key_free(k);
 }
 
+/* A signer that judges MACs ahead as the network process's does: the
+ * verdicts kept, a later check of the same input and MAC answered from
+ * them (and counted), any other asked as before. */
+typedef struct ahead_signer {
+	test_signer ts;
+	dns_mac_job kept[16];
+	bool match[16];
+	size_t n;
+	unsigned batches, from_kept;
+} ahead_signer;
+
+static void as_check_ahead(void *ctx, const dns_mac_job *jobs, size_t n)
+{
+	ahead_signer *a = ctx;
+
+	a->batches++;
+	for (size_t i = 0; i < n && a->n < PF_ELEMENTSOF(a->kept); i++) {
+		dns_mac_job *j = &a->kept[a->n];
+
+		*j = jobs[i];
+		j->input = pf_malloc(jobs[i].len);
+		memcpy(j->input, jobs[i].input, jobs[i].len);
+		a->match[a->n++] =
+			dns_tsig_mac_matches(a->ts.real, j->input, j->len, j->mac, j->mac_len);
+	}
+}
+
+static int as_check(void *ctx, const uint8_t *input, size_t len, const uint8_t *mac, size_t mac_len)
+{
+	ahead_signer *a = ctx;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (a->kept[i].len == len && a->kept[i].mac_len == mac_len &&
+		    memcmp(a->kept[i].input, input, len) == 0 &&
+		    memcmp(a->kept[i].mac, mac, mac_len) == 0) {
+			a->from_kept++;
+			return a->match[i] ? 1 : 0;
+		}
+	return ts_check(&a->ts, input, len, mac, mac_len);
+}
+
+/* The replies of one read judged ahead: what dns_tsig_check_ahead hands
+ * the signer is exactly what each dns_tsig_verify then asks, and every
+ * verdict is the real key's. */
+static void test_check_ahead(void)
+{
+	dns_tsig_key *k = key_of("hmac-sha256", "upd-key");
+	dns_tsig_key *other_name = key_of("hmac-sha256", "other-key"), *pub = NULL;
+	ahead_signer as = {.ts = {.real = k}};
+	dns_tsig_signer signer = {
+		.sign = ts_sign, .check = as_check, .check_ahead = as_check_ahead, .ctx = &as};
+	static const struct {
+		const char *name;
+		int64_t dt;
+		void (*tamper)(uint8_t *, size_t);
+		bool other_key;
+		bool judged; /* a MAC to judge */
+	} cases[] = {
+		{"good reply", 0, NULL, false, true},
+		{"altered message", 0, flip_question, false, true},
+		{"altered MAC", 0, flip_mac, false, true},
+		{"signed 301 s ago", -301, NULL, false, true},
+		{"another key name", 0, NULL, true, false},
+		{"TSIG outside the counted records", 0, drop_tsig_count, false, false},
+	};
+	enum { N = PF_ELEMENTSOF(cases) };
+	uint8_t *req[N], *rep[N], req_mac[N][DNS_TSIG_MAC_MAX], mac[DNS_TSIG_MAC_MAX];
+	size_t rlen[N], len[N], req_mac_len[N], maclen, judged = 0;
+	dns_tsig_ahead items[N];
+	int64_t now = pf_now();
+	pf_err e = {0};
+
+	T_CHECK(dns_tsig_key_public("upd-key", DNS_HMAC_SHA256, &pub, &e) == 0 && pub,
+		"a key without a secret: %s", e.msg);
+	if (!pub)
+		return;
+	pub->signer = &signer;
+	for (size_t i = 0; i < N; i++) {
+		req[i] = query_wire((uint16_t)(100 + i), &rlen[i]);
+		dns_tsig_sign(k, &req[i], &rlen[i], now, NULL, 0, 0, NULL, 0, req_mac[i],
+			      &req_mac_len[i]);
+		rep[i] = query_wire((uint16_t)(100 + i), &len[i]);
+		rep[i][2] |= 0x80;
+		dns_tsig_sign(cases[i].other_key ? other_name : k, &rep[i], &len[i],
+			      now + cases[i].dt, req_mac[i], req_mac_len[i], 0, NULL, 0, mac,
+			      &maclen);
+		if (cases[i].tamper)
+			cases[i].tamper(rep[i], len[i]);
+		items[i] = (dns_tsig_ahead){rep[i], len[i], req_mac[i], req_mac_len[i]};
+		judged += cases[i].judged;
+	}
+	dns_tsig_check_ahead(pub, items, N);
+	T_CHECK(as.batches == 1 && as.n == judged,
+		"one batch to the signer with the %zu MACs there are to judge (%u, %zu)", judged,
+		as.batches, as.n);
+	for (size_t i = 0; i < N; i++) {
+		dns_tsig_info info, info2;
+		unsigned kept0 = as.from_kept, asked0 = as.ts.checks;
+		enum dns_tsig_verdict want =
+			dns_tsig_verify(k, rep[i], len[i], req_mac[i], req_mac_len[i], now, &info);
+		enum dns_tsig_verdict got = dns_tsig_verify(pub, rep[i], len[i], req_mac[i],
+							    req_mac_len[i], now, &info2);
+
+		T_CHECK(got == want && as.ts.checks == asked0 &&
+				as.from_kept - kept0 == (cases[i].judged ? 1u : 0u),
+			"%s: %s, as the real key says, answered from what was judged ahead (%u) "
+			"with no check asked (%u)",
+			cases[i].name, dns_tsig_verdict_str(got), as.from_kept - kept0,
+			as.ts.checks - asked0);
+		free(req[i]);
+		free(rep[i]);
+	}
+	for (size_t i = 0; i < as.n; i++)
+		free(as.kept[i].input);
+	pub->signer = NULL;
+	dns_tsig_check_ahead(pub, items, 0);
+	dns_tsig_key_free(pub);
+	dns_tsig_key_free(k);
+	dns_tsig_key_free(other_name);
+}
+
 int main(void)
 {
 	test_parse_table();
@@ -546,5 +667,6 @@ int main(void)
 	test_verify();
 	test_signer_key();
 	test_sign_many();
+	test_check_ahead();
 	T_DONE();
 }
