@@ -160,7 +160,7 @@ static int conn_reply(ctl_conn *c, char *reply, size_t len)
 {
 	c->reply = reply;
 	c->reply_len = len;
-	sd_event_source_set_time_relative(c->timer, PF_CONTROL_REPLY_USEC);
+	sd_event_source_set_time(c->timer, pf_mono_usec() + PF_CONTROL_REPLY_USEC);
 	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 	return conn_flush(c);
 }
@@ -309,13 +309,17 @@ static int accept_one(pf_control *srv)
 			(long)cred.pid, srv->n_conns);
 		return 1;
 	}
+	/* The deadlines count from now, not from the loop's wake-up
+	 * (sd_event_now), which is stale by however long this process waited
+	 * for the CPU since: under load a client was cut off at once. */
 	c = pf_calloc(1, sizeof(*c));
 	c->srv = srv;
 	c->fd = fd;
 	c->pid = cred.pid;
 	if ((r = sd_event_add_io(srv->event, &c->io, fd, EPOLLIN, on_conn_io, c)) < 0 ||
-	    (r = sd_event_add_time_relative(srv->event, &c->timer, CLOCK_MONOTONIC,
-					    PF_CONTROL_REQUEST_USEC, 0, on_conn_timer, c)) < 0) {
+	    (r = sd_event_add_time(srv->event, &c->timer, CLOCK_MONOTONIC,
+				   pf_mono_usec() + PF_CONTROL_REQUEST_USEC, 0, on_conn_timer, c)) <
+		    0) {
 		sd_event_source_disable_unref(c->io);
 		close(fd);
 		free(c);

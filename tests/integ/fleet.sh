@@ -252,6 +252,10 @@ B_TPUB=$(jq -r .times.t_pub <<<"$SB") B_TCONF=$(jq -r .times.t_conf <<<"$SB")
 B_TDEP=$(jq -r .times.t_deployed <<<"$SB")
 A_REL=$(jq -r .times.t_reload <<<"$(last_with "$D/a.states" t_reload)")
 B_REL=$(jq -r .times.t_reload <<<"$(last_with "$D/b.states" t_reload)")
+# The retire moment is t_reload to the ms + retire_delay; the whole-second
+# t_reload is rounded up, so it can be up to a second after the delete.
+A_REL_MS=$(jq -r .times_ms.t_reload <<<"$(last_with "$D/a.states" t_reload)")
+B_REL_MS=$(jq -r .times_ms.t_reload <<<"$(last_with "$D/b.states" t_reload)")
 echo "fleet: A: t_pub $A_TPUB t_conf $A_TCONF t_deployed $A_TDEP t_reload $A_REL"
 echo "fleet: B: t_pub $B_TPUB t_conf $B_TCONF t_deployed $B_TDEP t_reload $B_REL (now $t_now_b, thaw $t_thaw)"
 check "fleet: each daemon logged one reload, its own (journal events by process: A $(event_count "$A_PID" reloaded), B $(event_count "$B_PID" reloaded))" \
@@ -294,8 +298,8 @@ check "fleet: B was still waiting when .3 thawed (phase $b_phase_frozen) and con
 
 R=$D/rrsets
 for h in A B; do
-	eval "old=\$${h}_OLD new=\$${h}_NEW rel=\$${h}_REL"
-	read -r n bad first <<<"$(kept_until "$R" "$old" "$((rel + RETIRE_DELAY))")"
+	eval "old=\$${h}_OLD new=\$${h}_NEW rel_ms=\$${h}_REL_MS"
+	read -r n bad first <<<"$(kept_until "$R" "$old" "$(awk -v m="$rel_ms" -v d="$RETIRE_DELAY" 'BEGIN { printf "%.3f", m / 1000 + d }')")"
 	check "fleet: $h's old records were on every server until $h's t_reload + retire_delay ($n samples, $bad without${first:+: $first})" \
 		test "$n" -gt 0 -a "$bad" = 0
 	read -r servers bad first <<<"$(never_gone "$R" "$new")"
