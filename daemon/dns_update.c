@@ -589,9 +589,9 @@ static size_t first_missing(const upd *u, const dns_change *ch, size_t n, const 
  * reads only the SOA and one owner are asked (the owner read last, or the
  * one the last full read found missing), every SOA_POLL_FIRST_MS for the
  * first 4 s, then less often, up to every SOA_POLL_MAX_MS.
- * When the serial moves (BIND's inline signing serves a change with a new
- * serial once it is signed: half a second for a thousand records) or that
- * owner shows its change (a server that does not move the serial on an
+ * When the serial first moves (BIND's inline signing serves a change with a
+ * new serial once it is signed: half a second for a thousand records) or
+ * that owner shows its change (a server that does not move the serial on an
  * update, e.g. PowerDNS without SOA-EDIT-DNSUPDATE), every owner is read
  * at once.  Full reads also come on their own, after 1 s, 1.5 s ... up to
  * every 4 s.  Returns 0 or -ETIMEDOUT.
@@ -609,7 +609,7 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 	unsigned full_step = FULL_READ_FIRST_MS, soa_step = SOA_POLL_FIRST_MS;
 	uint32_t seen = u->serial; /* the serial the last full read saw */
 	size_t canary = SIZE_MAX, missing = SIZE_MAX;
-	bool full = false;
+	bool full = false, on_serial = true;
 	int r;
 
 	for (size_t k = 0; k < u->n_owners; k++)
@@ -623,8 +623,8 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 		if ((r = read_state(u, false, e)) < 0)
 			return r;
 		now = pf_mono_usec();
-		if (!full &&
-		    (u->serial != seen || first_missing(u, ch, n, in_msg, canary) == SIZE_MAX)) {
+		if (!full && ((on_serial && u->serial != seen) ||
+			      first_missing(u, ch, n, in_msg, canary) == SIZE_MAX)) {
 			full = true;
 			continue;
 		}
@@ -632,7 +632,12 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 			seen = u->serial;
 			if ((missing = first_missing(u, ch, n, in_msg, SIZE_MAX)) == SIZE_MAX)
 				return 0;
+			/* Watched from now on: the owner still missing.  A serial
+			 * that moved without our change served is another
+			 * writer's; in a busy zone following it would read every
+			 * owner on each of their updates. */
 			canary = missing;
+			on_serial = false;
 			if (now - t0 >= limit_us)
 				break;
 			next_full = now + (uint64_t)full_step * 1000;
