@@ -136,20 +136,19 @@ static void arm_now(manager *m)
 	sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
 }
 
-/* Arm the audit timer audit_interval from now (off when it is 0). */
+/* Arm the audit timer audit_interval from now (off when it is 0): the
+ * clock's now, not sd_event_now, which after on_audit is the moment the
+ * audit began, seconds of DNS rounds and probes before. */
 static void arm_audit(manager *m)
 {
-	uint64_t now;
-
 	if (!m->audit_timer)
 		return;
 	if (m->cfg.audit_interval <= 0) {
 		sd_event_source_set_enabled(m->audit_timer, SD_EVENT_OFF);
 		return;
 	}
-	sd_event_now(m->event, CLOCK_MONOTONIC, &now);
 	sd_event_source_set_time(m->audit_timer,
-				 now + (uint64_t)m->cfg.audit_interval * 1000000ULL);
+				 pf_mono_usec() + (uint64_t)m->cfg.audit_interval * 1000000ULL);
 	sd_event_source_set_enabled(m->audit_timer, SD_EVENT_ONESHOT);
 }
 
