@@ -117,20 +117,14 @@ const char *dns_prop_verdict_name(enum dns_prop_verdict v)
 	}
 }
 
-/* An accepted authoritative NOERROR or NXDOMAIN reply of x as wire (the
- * caller frees it), or NULL. */
-static uint8_t *auth_wire(const dns_xfer *x, size_t *len)
+/* The accepted authoritative NOERROR or NXDOMAIN reply of x (borrowed), or
+ * NULL. */
+static const ldns_pkt *auth_pkt(const dns_xfer *x)
 {
-	uint8_t *w = NULL;
-
 	if (!x->replied || (x->status != DNS_NOERROR && x->status != DNS_NXDOMAIN) ||
 	    !ldns_pkt_aa(x->reply.pkt))
 		return NULL;
-	if (ldns_pkt2wire(&w, x->reply.pkt, len) != LDNS_STATUS_OK) {
-		free(w);
-		return NULL;
-	}
-	return w;
+	return x->reply.pkt;
 }
 
 static void rrset_verdict(dns_prop_rrset *rs, enum dns_prop_verdict v, enum dnssec_reason why,
@@ -223,13 +217,13 @@ static bool same_result(const dnssec_result *a, const dnssec_result *b)
 }
 
 /* The first usable reply among xs[from, to). */
-static uint8_t *first_wire(const dnssec_asks *a, size_t from, size_t to, size_t *len)
+static const ldns_pkt *first_pkt(const dnssec_asks *a, size_t from, size_t to)
 {
 	for (size_t i = from; i < to; i++) {
-		uint8_t *w = auth_wire(&a->xs[i], len);
+		const ldns_pkt *p = auth_pkt(&a->xs[i]);
 
-		if (w)
-			return w;
+		if (p)
+			return p;
 	}
 	return NULL;
 }
@@ -246,8 +240,7 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 	const dns_prop_dnssec *d = o->dnssec;
 	size_t nz = a->nz, len;
 	dnssec_anchors *an = NULL;
-	uint8_t **above_wire = NULL;
-	size_t *above_len = NULL;
+	const ldns_pkt **above = NULL;
 	pf_err ae = {0};
 	const pf_err *e = &a->e;
 	char *text = NULL;
@@ -262,13 +255,12 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 	free(text);
 
 	/* Each zone above: its DNSKEY RRset and the DS of the one below. */
-	above_wire = pf_calloc(2 * nz + 1, sizeof(*above_wire));
-	above_len = pf_calloc(2 * nz + 1, sizeof(*above_len));
+	above = pf_calloc(2 * nz + 1, sizeof(*above));
 	for (size_t i = 0; !e->code && i + 1 < nz; i++) {
 		size_t m = d->above[i].n_checks, b = a->above_at[i];
 
-		above_wire[2 * i] = first_wire(a, b, b + m, &above_len[2 * i]);
-		above_wire[2 * i + 1] = first_wire(a, b + m, b + 2 * m, &above_len[2 * i + 1]);
+		above[2 * i] = first_pkt(a, b, b + m);
+		above[2 * i + 1] = first_pkt(a, b + m, b + 2 * m);
 	}
 	/* Per owner, the first TLSA RRset that validated and its verdict:
 	 * another server whose keys got the same result serving the same
@@ -280,8 +272,7 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 	dnssec_result *keys_of = pf_calloc(rd->n_servers + 1, sizeof(*keys_of));
 	for (size_t s = 0; s < rd->n_servers; s++) {
 		dns_prop_server *ps = &rd->servers[s];
-		size_t klen = 0;
-		uint8_t *key = e->code || s >= a->n ? NULL : auth_wire(&a->xs[s], &klen);
+		const ldns_pkt *key = e->code || s >= a->n ? NULL : auth_pkt(&a->xs[s]);
 		dnssec_chain *c = NULL;
 		dnssec_result keys = {0};
 		bool judged = false, secure = false;
@@ -292,8 +283,7 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 			dns_prop_rrset *rs = &ps->rrsets[k];
 			dnssec_result res;
 			pf_err ce = {0};
-			size_t tlen = 0;
-			uint8_t *tw;
+			const ldns_pkt *tp;
 
 			if (!rs->n_rr)
 				continue;
@@ -310,13 +300,12 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 			if (!judged) {
 				judged = true;
 				if (key)
-					dnssec_chain_add_reply(c, key, klen, &ce);
+					dnssec_chain_add_pkt(c, key, &ce);
 				for (size_t i = 0; i + 1 < nz; i++)
 					for (size_t q = 0; q < 2; q++)
-						if (above_wire[2 * i + q])
-							dnssec_chain_add_reply(
-								c, above_wire[2 * i + q],
-								above_len[2 * i + q], &ce);
+						if (above[2 * i + q])
+							dnssec_chain_add_pkt(c, above[2 * i + q],
+									     &ce);
 				secure = dnssec_validate_keys(c, an, rd->time, &keys);
 				keys_of[s] = keys;
 			}
@@ -326,9 +315,8 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 				uint8_t *form;
 				size_t flen = 0;
 
-				tw = auth_wire(&xs[s * per + 1 + k], &tlen);
-				if (tw)
-					dnssec_chain_add_reply(c, tw, tlen, &ce);
+				if ((tp = auth_pkt(&xs[s * per + 1 + k])))
+					dnssec_chain_add_pkt(c, tp, &ce);
 				form = dnssec_chain_tlsa_form(c, &flen);
 				if (form && m->form && flen == m->len &&
 				    memcmp(form, m->form, flen) == 0 &&
@@ -345,7 +333,6 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 					}
 				}
 				free(form);
-				free(tw);
 			}
 			rrset_verdict(rs,
 				      res.verdict == DNSSEC_VALIDATES  ? DNS_PROP_VALIDATES
@@ -356,16 +343,12 @@ static void validate_round(dns_prop_round *rd, const dns_xfer *xs, size_t per,
 				      res.msg);
 		}
 		dnssec_chain_free(c);
-		free(key);
 	}
 	for (size_t k = 0; k < rd->n_owners; k++)
 		free(memo[k].form);
 	free(memo);
 	free(keys_of);
-	for (size_t i = 0; i < 2 * nz; i++)
-		free(above_wire[i]);
-	free(above_wire);
-	free(above_len);
+	free(above);
 	dnssec_anchors_free(an);
 }
 

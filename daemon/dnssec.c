@@ -6,14 +6,26 @@
  * DS RRset of the child, or the NSEC proving the child has none (insecure
  * from there down), and at the bottom the TLSA RRset.  Owns the signature
  * time window (serial arithmetic around the caller's "now") and the choice
- * of one reason and one zone for a failure.  The cryptography is ldns's.
+ * of one reason and one zone for a failure.  The records are put in
+ * canonical form by ldns; the signatures are checked by OpenSSL, with each
+ * DNSKEY turned into an OpenSSL key once for the chain.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
 #include "dnssec.h"
+
+/* At most this many keys are kept a chain (its zones' DNSKEY RRsets are
+ * bounded, but a key beyond it is made for each verification). */
+#define KEYS_MAX 64
 
 /* An RRSIG time field as unix seconds: the one within 2^31 s of now
  * (RFC 4034 3.1.5). */
@@ -73,6 +85,267 @@ static bool zone_key(const ldns_rr *k)
 	       ldns_rdf2native_int8(ldns_rr_rdf(k, 1)) == 3;
 }
 
+/* One DNSKEY: its RDATA (what it is looked up by), tag and OpenSSL key
+ * (NULL: the public key is not one of its algorithm). */
+typedef struct key_entry {
+	uint8_t *rdata;
+	size_t len;
+	uint16_t tag;
+	uint8_t alg;
+	EVP_PKEY *pk;
+} key_entry;
+
+struct dnssec_keys {
+	key_entry v[KEYS_MAX];
+	size_t n;
+};
+
+dnssec_keys *dnssec_keys_new(void)
+{
+	return pf_calloc(1, sizeof(dnssec_keys));
+}
+
+static void entry_clear(key_entry *k)
+{
+	free(k->rdata);
+	EVP_PKEY_free(k->pk);
+	memset(k, 0, sizeof(*k));
+}
+
+void dnssec_keys_free(dnssec_keys *k)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->n; i++)
+		entry_clear(&k->v[i]);
+	free(k);
+}
+
+/* A public key from OpenSSL parameters of key type type, or NULL. */
+static EVP_PKEY *key_from(const char *type, OSSL_PARAM_BLD *bld)
+{
+	OSSL_PARAM *params = bld ? OSSL_PARAM_BLD_to_param(bld) : NULL;
+	EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(NULL, type, NULL) : NULL;
+	EVP_PKEY *pk = NULL;
+
+	if (ctx && EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		pk = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	return pk;
+}
+
+/* An RSA public key in DNSKEY form (RFC 3110 2: exponent length in one
+ * octet, or zero and two; exponent; modulus), or NULL. */
+static EVP_PKEY *rsa_key(const uint8_t *k, size_t len)
+{
+	size_t off = 1, elen = len ? k[0] : 0;
+	EVP_PKEY *pk = NULL;
+
+	if (len >= 3 && k[0] == 0) {
+		elen = (size_t)k[1] << 8 | k[2];
+		off = 3;
+	}
+	if (elen == 0 || len <= off + elen)
+		return NULL;
+	BIGNUM *e = BN_bin2bn(k + off, (int)elen, NULL);
+	BIGNUM *n = BN_bin2bn(k + off + elen, (int)(len - off - elen), NULL);
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	if (e && n && bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) == 1 &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) == 1)
+		pk = key_from("RSA", bld);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(e);
+	BN_free(n);
+	return pk;
+}
+
+/* An ECDSA public key in DNSKEY form (RFC 6605 4: x and y, each half),
+ * on curve group, or NULL; OpenSSL refuses a point not on the curve. */
+static EVP_PKEY *ec_key(const char *group, size_t half, const uint8_t *k, size_t len)
+{
+	uint8_t point[1 + 2 * 48];
+	OSSL_PARAM_BLD *bld;
+	EVP_PKEY *pk = NULL;
+
+	if (len != 2 * half || len + 1 > sizeof(point))
+		return NULL;
+	point[0] = 0x04; /* uncompressed */
+	memcpy(point + 1, k, len);
+	bld = OSSL_PARAM_BLD_new();
+	if (bld &&
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) == 1 &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, len + 1) == 1)
+		pk = key_from("EC", bld);
+	OSSL_PARAM_BLD_free(bld);
+	return pk;
+}
+
+/* The OpenSSL key of a DNSKEY's public key field of algorithm alg, or NULL. */
+static EVP_PKEY *make_key(uint8_t alg, const uint8_t *k, size_t len)
+{
+	switch (alg) {
+	case LDNS_RSASHA1:
+	case LDNS_RSASHA1_NSEC3:
+	case LDNS_RSASHA256:
+	case LDNS_RSASHA512:
+		return rsa_key(k, len);
+	case LDNS_ECDSAP256SHA256:
+		return ec_key("P-256", 32, k, len);
+	case LDNS_ECDSAP384SHA384:
+		return ec_key("P-384", 48, k, len);
+	case LDNS_ED25519:
+		return len == 32 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k, len)
+				 : NULL;
+	case LDNS_ED448:
+		return len == 57 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED448, NULL, k, len) : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* Fill e for the DNSKEY k (a zone key, zone_key()): its RDATA copied and
+ * its tag; the OpenSSL key is key_of's to make. */
+static void entry_make(key_entry *e, const ldns_rr *k)
+{
+	const ldns_rdf *pub = ldns_rr_rdf(k, 3);
+	size_t plen = ldns_rdf_size(pub);
+
+	memset(e, 0, sizeof(*e));
+	e->len = 4 + plen;
+	e->rdata = pf_malloc(e->len);
+	e->rdata[0] = (uint8_t)(ldns_rdf2native_int16(ldns_rr_rdf(k, 0)) >> 8);
+	e->rdata[1] = (uint8_t)ldns_rdf2native_int16(ldns_rr_rdf(k, 0));
+	e->rdata[2] = ldns_rdf2native_int8(ldns_rr_rdf(k, 1));
+	e->rdata[3] = e->alg = ldns_rdf2native_int8(ldns_rr_rdf(k, 2));
+	memcpy(e->rdata + 4, ldns_rdf_data(pub), plen);
+	e->tag = ldns_calc_keytag_raw(e->rdata, e->len);
+}
+
+/* The entry of zone key k in ks, made now when it is not there yet; when ks
+ * is full (or NULL), into *tmp, which the caller clears. */
+static const key_entry *key_of(dnssec_keys *ks, const ldns_rr *k, key_entry *tmp)
+{
+	key_entry e;
+
+	entry_make(&e, k);
+	for (size_t i = 0; ks && i < ks->n; i++)
+		if (ks->v[i].len == e.len && memcmp(ks->v[i].rdata, e.rdata, e.len) == 0) {
+			entry_clear(&e);
+			return &ks->v[i];
+		}
+	e.pk = make_key(e.alg, e.rdata + 4, e.len - 4);
+	ERR_clear_error();
+	if (ks && ks->n < KEYS_MAX) {
+		ks->v[ks->n] = e;
+		return &ks->v[ks->n++];
+	}
+	*tmp = e;
+	return tmp;
+}
+
+/*
+ * The data an RRSIG signs (RFC 4034 3.1.8.1): its RDATA up to the signature,
+ * the signer's name in canonical form, then each record of the RRset in
+ * canonical form (6.2) with the RRSIG's original TTL, in canonical order
+ * (6.3).  NULL when out of memory.
+ */
+static ldns_buffer *signed_data(const ldns_rr_list *rrset, const ldns_rr *sig)
+{
+	ldns_rr_list *set = ldns_rr_list_clone(rrset);
+	ldns_rr *s = ldns_rr_clone(sig);
+	ldns_buffer *b = ldns_buffer_new(1024);
+	uint32_t ttl = ldns_rdf2native_int32(ldns_rr_rrsig_origttl(sig));
+	bool ok = set && s && b;
+
+	for (size_t i = 0; ok && i < ldns_rr_list_rr_count(set); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(set, i);
+
+		ldns_rr_set_ttl(rr, ttl);
+		ldns_rr2canonical(rr);
+	}
+	if (ok) {
+		ldns_rr_list_sort(set);
+		ldns_dname2canonical(ldns_rr_rrsig_signame(s));
+		ok = ldns_rrsig2buffer_wire(b, s) == LDNS_STATUS_OK &&
+		     ldns_rr_list2buffer_wire(b, set) == LDNS_STATUS_OK && ldns_buffer_status_ok(b);
+	}
+	ldns_rr_list_deep_free(set);
+	ldns_rr_free(s);
+	if (!ok) {
+		ldns_buffer_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Does sig (the RRSIG's signature field, algorithm alg) verify over data
+ * with pk? */
+static bool sig_verifies(EVP_PKEY *pk, uint8_t alg, const ldns_rdf *sig, const ldns_buffer *data)
+{
+	const uint8_t *raw = ldns_rdf_data(sig);
+	size_t len = ldns_rdf_size(sig), half = 0;
+	const char *md = NULL;
+	unsigned char *der = NULL;
+	EVP_MD_CTX *ctx;
+	bool ok;
+
+	switch (alg) {
+	case LDNS_RSASHA1:
+	case LDNS_RSASHA1_NSEC3:
+		md = "SHA1";
+		break;
+	case LDNS_RSASHA256:
+		md = "SHA256";
+		break;
+	case LDNS_RSASHA512:
+		md = "SHA512";
+		break;
+	case LDNS_ECDSAP256SHA256:
+		md = "SHA256";
+		half = 32;
+		break;
+	case LDNS_ECDSAP384SHA384:
+		md = "SHA384";
+		half = 48;
+		break;
+	case LDNS_ED25519:
+	case LDNS_ED448:
+		break; /* no separate digest */
+	default:
+		return false;
+	}
+	if (half) {
+		/* RFC 6605 4: r and s, each half; OpenSSL wants DER. */
+		ECDSA_SIG *es = len == 2 * half ? ECDSA_SIG_new() : NULL;
+		BIGNUM *r = es ? BN_bin2bn(raw, (int)half, NULL) : NULL;
+		BIGNUM *s = es ? BN_bin2bn(raw + half, (int)half, NULL) : NULL;
+		int n;
+
+		if (!r || !s || ECDSA_SIG_set0(es, r, s) != 1) {
+			BN_free(r);
+			BN_free(s);
+			ECDSA_SIG_free(es);
+			return false;
+		}
+		n = i2d_ECDSA_SIG(es, &der);
+		ECDSA_SIG_free(es);
+		if (n <= 0)
+			return false;
+		raw = der;
+		len = (size_t)n;
+	}
+	ctx = EVP_MD_CTX_new();
+	ok = ctx && EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, pk, NULL) == 1 &&
+	     EVP_DigestVerify(ctx, raw, len, ldns_buffer_begin(data), ldns_buffer_position(data)) ==
+		     1;
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return ok;
+}
+
 /* The owner of an RRset as printable text into buf. */
 static const char *name_text(const ldns_rdf *d, char *buf, size_t size)
 {
@@ -101,14 +374,23 @@ struct check {
 
 /*
  * Verify the RRset (non-empty) with the RRSIGs of signer made by one of keys
- * at now.  Returns the outcome in *out.
+ * at now, their OpenSSL keys kept in ks (may be NULL).  Returns the outcome
+ * in *out.
  */
 static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
-			 const ldns_rr_list *keys, const ldns_rdf *signer, int64_t now,
-			 struct check *out)
+			 const ldns_rr_list *keys, dnssec_keys *ks, const ldns_rdf *signer,
+			 int64_t now, struct check *out)
 {
 	const ldns_rr *first = ldns_rr_list_rr(rrset, 0);
 	ldns_rr_type type = ldns_rr_get_type(first);
+	size_t nk = ldns_rr_list_rr_count(keys);
+	const key_entry **kv = pf_calloc(nk ? nk : 1, sizeof(*kv));
+	key_entry *tmp = pf_calloc(nk ? nk : 1, sizeof(*tmp));
+
+	/* Each zone key once, not once a signature. */
+	for (size_t k = 0; k < nk; k++)
+		if (zone_key(ldns_rr_list_rr(keys, k)))
+			kv[k] = key_of(ks, ldns_rr_list_rr(keys, k), &tmp[k]);
 	memset(out, 0, sizeof(*out));
 	out->reason = DNSSEC_R_MISSING_RRSIG;
 	snprintf(out->detail, sizeof(out->detail), "no RRSIG");
@@ -126,15 +408,10 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 		int64_t inc = sig_time(ldns_rr_rrsig_inception(sig), now);
 		int64_t exp = sig_time(ldns_rr_rrsig_expiration(sig), now);
 		char when[32];
-		ldns_rr_list *match = ldns_rr_list_new();
+		size_t n_match = 0;
 
-		for (size_t k = 0; k < ldns_rr_list_rr_count(keys); k++) {
-			ldns_rr *key = ldns_rr_list_rr(keys, k);
-
-			if (zone_key(key) && ldns_rdf2native_int8(ldns_rr_rdf(key, 2)) == alg &&
-			    ldns_calc_keytag(key) == tag)
-				ldns_rr_list_push_rr(match, key);
-		}
+		for (size_t k = 0; k < nk; k++)
+			n_match += kv[k] && kv[k]->alg == alg && kv[k]->tag == tag;
 		if (!algorithm_supported(alg)) {
 			r = DNSSEC_R_UNSUPPORTED_ALGORITHM;
 			snprintf(det, sizeof(det), "algorithm %u", alg);
@@ -156,15 +433,25 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 			r = DNSSEC_R_NOT_YET_VALID;
 			fmt_time(inc, when, sizeof(when));
 			snprintf(det, sizeof(det), "valid from %s (key %u)", when, tag);
-		} else if (ldns_rr_list_rr_count(match) == 0) {
+		} else if (n_match == 0) {
 			r = DNSSEC_R_NO_KEY;
 			snprintf(det, sizeof(det), "no DNSKEY with tag %u algorithm %u", tag, alg);
-		} else if (ldns_verify_rrsig_keylist_notime(rrset, sig, match, NULL) !=
-			   LDNS_STATUS_OK) {
-			r = DNSSEC_R_BAD_SIGNATURE;
-			snprintf(det, sizeof(det), "key %u", tag);
+		} else {
+			/* Any of the keys with that tag and algorithm may have
+			 * made it (tags collide). */
+			ldns_buffer *data = signed_data(rrset, sig);
+			bool good = false;
+
+			for (size_t k = 0; data && !good && k < nk; k++)
+				good = kv[k] && kv[k]->alg == alg && kv[k]->tag == tag &&
+				       kv[k]->pk &&
+				       sig_verifies(kv[k]->pk, alg, ldns_rr_rrsig_sig(sig), data);
+			ldns_buffer_free(data);
+			if (!good) {
+				r = DNSSEC_R_BAD_SIGNATURE;
+				snprintf(det, sizeof(det), "key %u", tag);
+			}
 		}
-		ldns_rr_list_free(match);
 		if (r == DNSSEC_R_NONE) {
 			if (out->reason != DNSSEC_R_NONE || exp > out->expiry)
 				out->expiry = exp;
@@ -176,6 +463,10 @@ static void verify_rrset(const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 			snprintf(out->detail, sizeof(out->detail), "%s", det);
 		}
 	}
+	for (size_t k = 0; k < nk; k++)
+		entry_clear(&tmp[k]);
+	free(tmp);
+	free(kv);
 }
 
 /* Fill ret as bogus (or insecure, with reason NONE) at zone. */
@@ -297,8 +588,8 @@ static const ldns_rr *nsec_no_ds(const dnssec_zone *z, const ldns_rdf *parent)
 
 /* Whether z's DNSKEY RRset is signed by one of its entry keys (matching ds):
  * returns true, else false with ret concluded bogus. */
-static bool zone_keys(const dnssec_zone *z, const ldns_rr_list *ds, bool anchored, int64_t now,
-		      dnssec_result *ret)
+static bool zone_keys(const dnssec_zone *z, const ldns_rr_list *ds, bool anchored, dnssec_keys *ks,
+		      int64_t now, dnssec_result *ret)
 {
 	struct check ck;
 	char zn[256];
@@ -321,7 +612,7 @@ static bool zone_keys(const dnssec_zone *z, const ldns_rr_list *ds, bool anchore
 				 "no DNSKEY of %.100s matches its DS RRset", zn);
 		return false;
 	}
-	verify_rrset(z->dnskey, z->dnskey_sigs, entry, z->name, now, &ck);
+	verify_rrset(z->dnskey, z->dnskey_sigs, entry, ks, z->name, now, &ck);
 	ldns_rr_list_free(entry);
 	if (ck.reason != DNSSEC_R_NONE) {
 		conclude(ret, DNSSEC_BOGUS, ck.reason, z->name, "DNSKEY RRset of %.100s: %s (%s)",
@@ -355,7 +646,7 @@ bool dnssec_validate_keys(const dnssec_chain *c, const dnssec_anchors *a, int64_
 			 name_text(c->zones[0].name, zn, sizeof(zn)));
 		return false;
 	}
-	if (!zone_keys(&c->zones[top], a->ds, true, now, ret))
+	if (!zone_keys(&c->zones[top], a->ds, true, c->keys, now, ret))
 		return false;
 	for (int i = top - 1; i >= 0; i--) {
 		const dnssec_zone *z = &c->zones[i], *parent = &c->zones[i + 1];
@@ -363,7 +654,8 @@ bool dnssec_validate_keys(const dnssec_chain *c, const dnssec_anchors *a, int64_
 		name_text(z->name, zn, sizeof(zn));
 		name_text(parent->name, pn, sizeof(pn));
 		if (ldns_rr_list_rr_count(z->ds) > 0) {
-			verify_rrset(z->ds, z->ds_sigs, parent->dnskey, parent->name, now, &ck);
+			verify_rrset(z->ds, z->ds_sigs, parent->dnskey, c->keys, parent->name, now,
+				     &ck);
 			if (ck.reason != DNSSEC_R_NONE) {
 				conclude(ret, DNSSEC_BOGUS, ck.reason, parent->name,
 					 "DS RRset of %.100s in %.100s: %s (%s)", zn, pn,
@@ -371,7 +663,7 @@ bool dnssec_validate_keys(const dnssec_chain *c, const dnssec_anchors *a, int64_
 				return false;
 			}
 			note_expiry(ret, ck.expiry);
-			if (!zone_keys(z, z->ds, false, now, ret))
+			if (!zone_keys(z, z->ds, false, c->keys, now, ret))
 				return false;
 			continue;
 		}
@@ -385,7 +677,7 @@ bool dnssec_validate_keys(const dnssec_chain *c, const dnssec_anchors *a, int64_
 		}
 		ldns_rr_list *one = ldns_rr_list_new();
 		ldns_rr_list_push_rr(one, (ldns_rr *)nsec);
-		verify_rrset(one, z->nods_sigs, parent->dnskey, parent->name, now, &ck);
+		verify_rrset(one, z->nods_sigs, parent->dnskey, c->keys, parent->name, now, &ck);
 		ldns_rr_list_free(one);
 		if (ck.reason != DNSSEC_R_NONE) {
 			conclude(ret, DNSSEC_BOGUS, ck.reason, parent->name,
@@ -415,7 +707,8 @@ void dnssec_validate_tlsa(const dnssec_chain *c, int64_t now, dnssec_result *ret
 			 "no TLSA RRset for %.100s", pn);
 		return;
 	}
-	verify_rrset(c->tlsa, c->tlsa_sigs, c->zones[0].dnskey, c->zones[0].name, now, &ck);
+	verify_rrset(c->tlsa, c->tlsa_sigs, c->zones[0].dnskey, c->keys, c->zones[0].name, now,
+		     &ck);
 	if (ck.reason != DNSSEC_R_NONE) {
 		conclude(ret, DNSSEC_BOGUS, ck.reason, c->zones[0].name,
 			 "TLSA RRset of %.100s in %.100s: %s (%s)", pn, zn,

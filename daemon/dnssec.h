@@ -76,7 +76,12 @@ typedef struct dnssec_zone {
 	bool have_dnskey, have_ds; /* a reply was taken for that question */
 } dnssec_zone;
 
+/* The chain's DNSKEYs as OpenSSL keys, made when a signature first names
+ * one (dnssec.c). */
+typedef struct dnssec_keys dnssec_keys;
+
 typedef struct dnssec_chain {
+	dnssec_keys *keys;   /* owned; NULL: every verification makes its key */
 	ldns_rdf *tlsa_name; /* owned, lowercase, absolute */
 	ldns_rr_list *tlsa;  /* the TLSA RRset */
 	ldns_rr_list *tlsa_sigs;
@@ -95,6 +100,9 @@ int dnssec_chain_new(const char *tlsa_name, const char *const *zones, size_t nzo
 		     dnssec_chain **ret, pf_err *e);
 /* Accepts NULL; returns NULL. */
 dnssec_chain *dnssec_chain_free(dnssec_chain *c);
+/* An empty set of keys for a chain; dnssec_keys_free accepts NULL. */
+dnssec_keys *dnssec_keys_new(void);
+void dnssec_keys_free(dnssec_keys *k);
 
 /*
  * The chain for another TLSA name of the same zones: the TLSA RRset taken
@@ -116,6 +124,9 @@ int dnssec_chain_set_tlsa_name(dnssec_chain *c, const char *tlsa_name, pf_err *e
  * -EMSGSIZE when truncated or an RRset exceeds the bounds.
  */
 int dnssec_chain_add_reply(dnssec_chain *c, const uint8_t *wire, size_t len, pf_err *e);
+/* The same for a reply already parsed (borrowed; its records are copied),
+ * as dns_reply_check accepted it: what add_reply does after the parse. */
+int dnssec_chain_add_pkt(dnssec_chain *c, const ldns_pkt *p, pf_err *e);
 
 enum dnssec_verdict {
 	DNSSEC_VALIDATES,

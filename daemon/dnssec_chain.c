@@ -44,6 +44,7 @@ int dnssec_chain_new(const char *tlsa_name, const char *const *zones, size_t nzo
 		return pf_err_usage(e, "a DNSSEC chain has 1 to %d zones, not %zu",
 				    DNSSEC_ZONES_MAX, nzones);
 	c = pf_calloc(1, sizeof(*c));
+	c->keys = dnssec_keys_new();
 	if (!(c->tlsa_name = dname_of(tlsa_name))) {
 		dnssec_chain_free(c);
 		return pf_err_usage(e, "not a domain name: \"%.100s\"", tlsa_name);
@@ -83,6 +84,7 @@ dnssec_chain *dnssec_chain_free(dnssec_chain *c)
 {
 	if (!c)
 		return NULL;
+	dnssec_keys_free(c->keys);
 	ldns_rdf_deep_free(c->tlsa_name);
 	ldns_rr_list_deep_free(c->tlsa);
 	ldns_rr_list_deep_free(c->tlsa_sigs);
@@ -234,26 +236,33 @@ static int take_nsec3(const ldns_rr_list *section, const ldns_rdf *qname, const 
 int dnssec_chain_add_reply(dnssec_chain *c, const uint8_t *wire, size_t len, pf_err *e)
 {
 	ldns_pkt *p = NULL;
+	int r;
+
+	if (len > 65535 || ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
+		return pf_err_usage(e, "DNSSEC chain: a reply that is not a DNS message");
+	r = dnssec_chain_add_pkt(c, p, e);
+	ldns_pkt_free(p);
+	return r;
+}
+
+int dnssec_chain_add_pkt(dnssec_chain *c, const ldns_pkt *p, pf_err *e)
+{
 	const ldns_rr_list *q;
 	const ldns_rr *qrr;
 	struct slot s;
 	ldns_pkt_rcode rc;
 	int r;
 
-	if (len > 65535 || ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
-		return pf_err_usage(e, "DNSSEC chain: a reply that is not a DNS message");
 	q = ldns_pkt_question(p);
 	rc = ldns_pkt_get_rcode(p);
 	if (!ldns_pkt_qr(p) || ldns_pkt_get_opcode(p) != LDNS_PACKET_QUERY ||
 	    ldns_rr_list_rr_count(q) != 1 ||
 	    ldns_rr_get_class(qrr = ldns_rr_list_rr(q, 0)) != LDNS_RR_CLASS_IN ||
 	    !ldns_rr_owner(qrr) || (rc != LDNS_RCODE_NOERROR && rc != LDNS_RCODE_NXDOMAIN)) {
-		ldns_pkt_free(p);
 		return pf_err_usage(
 			e, "DNSSEC chain: not a NOERROR response to one question of class IN");
 	}
 	if (ldns_pkt_tc(p)) {
-		ldns_pkt_free(p);
 		return pf_err_set(e, EMSGSIZE, "DNSSEC chain: truncated reply");
 	}
 	ldns_rdf *qname = ldns_rdf_clone(ldns_rr_owner(qrr));
@@ -261,13 +270,11 @@ int dnssec_chain_add_reply(dnssec_chain *c, const uint8_t *wire, size_t len, pf_
 	ldns_dname2canonical(qname);
 	if (!find_slot(c, qname, qtype, &s)) {
 		ldns_rdf_deep_free(qname);
-		ldns_pkt_free(p);
 		return pf_err_usage(e,
 				    "DNSSEC chain: a reply to a question the chain does not ask");
 	}
 	if (*s.have) {
 		ldns_rdf_deep_free(qname);
-		ldns_pkt_free(p);
 		return pf_err_set(e, EEXIST, "DNSSEC chain: that question was answered already");
 	}
 	/* Filled into fresh lists, moved into the slot only when all fit. */
@@ -297,6 +304,5 @@ int dnssec_chain_add_reply(dnssec_chain *c, const uint8_t *wire, size_t len, pf_
 		ldns_rr_list_deep_free(nods_sigs);
 	}
 	ldns_rdf_deep_free(qname);
-	ldns_pkt_free(p);
 	return r;
 }

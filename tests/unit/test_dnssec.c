@@ -26,11 +26,19 @@
 #define EARLY ((int64_t)1748736000) /* 2025-06-01: before every inception */
 #define TLSA_NAME "_25._tcp.mx.child.test."
 
-enum alg { A_RSA, A_ECDSA, NALG };
-static const char *const alg_names[NALG] = {"RSASHA256", "ECDSAP256SHA256"};
-/* A_RSA: the child's signatures end first; A_ECDSA: the parent's. */
-static const char *const parent_end[NALG] = {"20300101000000", "20290101000000"};
-static const char *const child_end[NALG] = {"20290101000000", "20300101000000"};
+/* The two the cases are about, then every other algorithm validation
+ * supports, each checked to validate and to find an altered record. */
+enum alg { A_RSA, A_ECDSA, A_P384, A_ED25519, A_ED448, A_RSA512, A_RSA1, NALG };
+static const char *const alg_names[NALG] = {"RSASHA256",   "ECDSAP256SHA256", "ECDSAP384SHA384",
+					    "ED25519",     "ED448",           "RSASHA512",
+					    "NSEC3RSASHA1"};
+/* A_RSA: the child's signatures end first; the others: the parent's. */
+static const char *const parent_end[NALG] = {"20300101000000", "20290101000000", "20290101000000",
+					     "20290101000000", "20290101000000", "20290101000000",
+					     "20290101000000"};
+static const char *const child_end[NALG] = {"20290101000000", "20300101000000", "20300101000000",
+					    "20300101000000", "20300101000000", "20300101000000",
+					    "20300101000000"};
 
 struct zones {
 	ldns_rr_list *parent, *parent3, *child, *unsigned_child; /* parent3: NSEC3 */
@@ -312,6 +320,29 @@ static const struct vcase {
 	 DNSSEC_BOGUS, DNSSEC_R_MISSING_RRSIG, "test.", -1},
 	{"unsigned delegation in an NSEC3 zone without NSEC3", A_RSA, true, AN_DS,
 	 SP_NSEC3_NO_NSEC3, NOW, DNSSEC_BOGUS, DNSSEC_R_NO_DS_PROOF, "unsigned.test.", -1},
+#define ALG_CASES(a, label)                                                                        \
+	{label " zones validate", a,  false, AN_DS, SP_NONE, NOW, DNSSEC_VALIDATES,                \
+	 DNSSEC_R_NONE,           "", Y2029},                                                      \
+		{"TLSA RDATA altered after signing, " label,                                       \
+		 a,                                                                                \
+		 false,                                                                            \
+		 AN_DS,                                                                            \
+		 SP_TLSA_RDATA,                                                                    \
+		 NOW,                                                                              \
+		 DNSSEC_BOGUS,                                                                     \
+		 DNSSEC_R_BAD_SIGNATURE,                                                           \
+		 "child.test.",                                                                    \
+		 Y2029},                                                                           \
+	{                                                                                          \
+		"unsigned delegation with signed NSEC3, " label, a, true, AN_DS, SP_NSEC3, NOW,    \
+			DNSSEC_INSECURE, DNSSEC_R_NONE, "unsigned.test.", Y2029                    \
+	}
+	ALG_CASES(A_P384, "ECDSAP384SHA384"),
+	ALG_CASES(A_ED25519, "ED25519"),
+	ALG_CASES(A_ED448, "ED448"),
+	ALG_CASES(A_RSA512, "RSASHA512"),
+	ALG_CASES(A_RSA1, "NSEC3RSASHA1"),
+#undef ALG_CASES
 };
 
 static bool printable_line(const char *s)
