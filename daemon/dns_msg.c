@@ -47,22 +47,36 @@ ldns_pkt *dns_query_pkt(const char *name, ldns_rr_type type, bool rd, bool dnsse
 }
 
 /* The request as wire octets, not signed yet. */
+int dns_pkt_wire(const ldns_pkt *p, uint8_t **ret, size_t *len)
+{
+	/* ldns_pkt2wire allocates the largest message, 64 KB, for each; and
+	 * freeing a chunk that large makes glibc consolidate every small free
+	 * chunk there is.  Once a query of a read of hundreds, that was most
+	 * of the cost of rendering them.  The buffer grows as needed. */
+	ldns_buffer *b = ldns_buffer_new(512);
+	int r = -EINVAL;
+
+	*ret = NULL;
+	*len = 0;
+	if (!b)
+		return -EINVAL;
+	if (ldns_pkt2buffer_wire(b, p) == LDNS_STATUS_OK && ldns_buffer_status_ok(b)) {
+		*len = ldns_buffer_position(b);
+		*ret = pf_malloc(*len ? *len : 1);
+		memcpy(*ret, ldns_buffer_begin(b), *len);
+		r = 0;
+	}
+	ldns_buffer_free(b);
+	return r;
+}
+
 static int render_wire(dns_request *rq, pf_err *e)
 {
-	uint8_t *w = NULL;
-	size_t len = 0;
-
 	free(rq->wire);
 	rq->wire = NULL;
 	ldns_pkt_set_id(rq->pkt, rq->id);
-	if (ldns_pkt2wire(&w, rq->pkt, &len) != LDNS_STATUS_OK || !w)
+	if (dns_pkt_wire(rq->pkt, &rq->wire, &rq->len) < 0)
 		return pf_err_set(e, EINVAL, "cannot render a DNS message");
-	/* ldns allocates with malloc; move into our own buffer so that
-	 * dns_tsig_sign may realloc it. */
-	rq->wire = pf_malloc(len);
-	memcpy(rq->wire, w, len);
-	free(w);
-	rq->len = len;
 	rq->mac_len = 0;
 	return 0;
 }

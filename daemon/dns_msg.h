@@ -40,6 +40,10 @@ typedef struct dns_request {
  * DO bit when dnssec.  Returns NULL for a name ldns cannot parse. */
 ldns_pkt *dns_query_pkt(const char *name, ldns_rr_type type, bool rd, bool dnssec);
 
+/* p in wire format into *ret (pf_malloc'd, *len octets): ldns_pkt2wire
+ * without its 64 KB buffer a message.  Returns 0 or -EINVAL. */
+int dns_pkt_wire(const ldns_pkt *p, uint8_t **ret, size_t *len);
+
 /*
  * Make a request of pkt (ownership passes, also on failure): a random ID,
  * rendered and signed with tsig if not NULL.  Returns 0 or -errno.

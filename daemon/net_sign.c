@@ -10,6 +10,7 @@
  * in the process that holds the keys.
  */
 #include "net_sign.h"
+#include "dns_msg.h"
 #include "macro.h"
 
 #include <ctype.h>
@@ -285,7 +286,7 @@ int net_signer_sign(const net_signer *s, const uint8_t *wire, size_t len, uint8_
 		    size_t *ret_len, uint8_t *mac, size_t *mac_len, pf_err *e)
 {
 	ldns_pkt *p = NULL;
-	uint8_t *w = NULL, *out;
+	uint8_t *out = NULL;
 	size_t at, wl = 0;
 	int found, r;
 
@@ -300,14 +301,11 @@ int net_signer_sign(const net_signer *s, const uint8_t *wire, size_t len, uint8_
 		return refuse(e, "a message that does not parse");
 	r = allowed(s, p, e);
 	/* What is signed is what was checked, as rendered here. */
-	if (r == 0 && (ldns_pkt2wire(&w, p, &wl) != LDNS_STATUS_OK || !w))
+	if (r == 0 && dns_pkt_wire(p, &out, &wl) < 0)
 		r = pf_err_set(e, EINVAL, "cannot render a DNS message");
 	ldns_pkt_free(p);
 	if (r < 0)
 		return r;
-	out = pf_malloc(wl);
-	memcpy(out, w, wl);
-	free(w);
 	if ((r = dns_tsig_sign(s->key, &out, &wl, pf_now(), NULL, 0, 0, NULL, 0, mac, mac_len)) <
 	    0) {
 		free(out);
