@@ -174,50 +174,81 @@ static int xfer_error(const upd *u, const dns_xfer *x, const char *what, pf_err 
 				  : "");
 }
 
-/*
- * Read the SOA and the TLSA RRsets of the owners marked (all when all) from
- * the update server.  Returns 0 or -errno.
- */
-static int read_state(upd *u, bool all, pf_err *e)
+/* The questions of one read of the update server: the zone's SOA and the
+ * TLSA RRsets of some owners, signed together (one exchange with the
+ * privileged process, not one a query). */
+typedef struct read_qs {
+	size_t n;
+	dns_request *rqs;
+	size_t *which;      /* per question: its owner; n_owners for the SOA */
+	uint64_t signed_at; /* pf_mono_usec */
+} read_qs;
+
+static void read_qs_free(read_qs *q)
 {
-	const dns_target *srv = &u->o->zone->update;
+	for (size_t j = 0; j < q->n; j++)
+		dns_request_free(&q->rqs[j]);
+	free(q->rqs);
+	free(q->which);
+	memset(q, 0, sizeof(*q));
+}
+
+/* The questions for the owners marked in mask (NULL: every owner). */
+static int read_prepare(const upd *u, const bool *mask, read_qs *q, pf_err *e)
+{
 	size_t n = 1, k = 0;
-	int r = 0;
+	int r;
 
+	memset(q, 0, sizeof(*q));
 	for (size_t i = 0; i < u->n_owners; i++)
-		n += all || u->owners[i].reread;
-	dns_request *rqs = pf_calloc(n, sizeof(*rqs));
-	dns_xfer *xs = pf_calloc(n, sizeof(*xs));
-	size_t *which = pf_calloc(n, sizeof(*which));
+		n += !mask || mask[i];
+	q->rqs = pf_calloc(n, sizeof(*q->rqs));
+	q->which = pf_calloc(n, sizeof(*q->which));
 	ldns_pkt **pkts = pf_calloc(n, sizeof(*pkts));
-
 	for (size_t i = 0; i <= u->n_owners; i++) {
 		const char *name;
 
 		if (i == u->n_owners)
 			name = u->o->zone->zone;
-		else if (all || u->owners[i].reread)
+		else if (!mask || mask[i])
 			name = u->owners[i].name;
 		else
 			continue;
 		pkts[k] = dns_query_pkt(
 			name, i == u->n_owners ? LDNS_RR_TYPE_SOA : LDNS_RR_TYPE_TLSA, false, true);
 		if (!pkts[k]) {
-			r = pf_err_set(e, EINVAL, "\"%.100s\" is not a valid name", name);
 			for (size_t j = 0; j < k; j++)
 				ldns_pkt_free(pkts[j]);
-			goto out;
+			free(pkts);
+			read_qs_free(q);
+			return pf_err_set(e, EINVAL, "\"%.100s\" is not a valid name", name);
 		}
+		q->which[k++] = i;
+	}
+	r = dns_requests_init(q->rqs, pkts, k, u->o->tsig, e);
+	free(pkts);
+	q->n = k;
+	q->signed_at = pf_mono_usec();
+	if (r < 0)
+		read_qs_free(q);
+	return r;
+}
+
+/* Ask the questions of q (freed) and take what the update server serves. */
+static int read_run(upd *u, read_qs *q, pf_err *e)
+{
+	const dns_target *srv = &u->o->zone->update;
+	size_t n = q->n, *which = q->which;
+	dns_request *rqs = q->rqs;
+	int r = 0;
+	dns_xfer *xs = pf_calloc(n ? n : 1, sizeof(*xs));
+
+	for (size_t k = 0; k < n; k++) {
 		xs[k].server = &srv->addr;
 		xs[k].req = &rqs[k];
-		which[k++] = i;
 	}
-	/* Signed together: one exchange with the privileged process, not one
-	 * a query. */
-	if ((r = dns_requests_init(rqs, pkts, k, u->o->tsig, e)) < 0)
-		goto out;
-	dns_net_run(xs, k, &u->net);
-	for (size_t j = 0; j < k && r == 0; j++) {
+	dns_net_run(xs, n, &u->net);
+	for (size_t j = 0; j < n && r == 0; j++) {
 		dns_xfer *x = &xs[j];
 		size_t i = which[j];
 		char what[400];
@@ -284,16 +315,31 @@ static int read_state(upd *u, bool all, pf_err *e)
 		}
 		os->reread = false;
 	}
-out:
-	for (size_t j = 0; j < n; j++) {
+	for (size_t j = 0; j < n; j++)
 		dns_xfer_clear(&xs[j]);
-		dns_request_free(&rqs[j]);
-	}
-	free(rqs);
 	free(xs);
-	free(which);
-	free(pkts);
+	read_qs_free(q);
 	return r;
+}
+
+/*
+ * Read the SOA and the TLSA RRsets of the owners marked reread (all when
+ * all) from the update server.  Returns 0 or -errno.
+ */
+static int read_state(upd *u, bool all, pf_err *e)
+{
+	bool *mask = NULL;
+	read_qs q;
+	int r;
+
+	if (!all) {
+		mask = pf_calloc(u->n_owners + 1, sizeof(*mask));
+		for (size_t i = 0; i < u->n_owners; i++)
+			mask[i] = u->owners[i].reread;
+	}
+	r = read_prepare(u, mask, &q, e);
+	free(mask);
+	return r < 0 ? r : read_run(u, &q, e);
 }
 
 /* Record the first-read facts and decide, per pending change, whether
@@ -387,7 +433,7 @@ static size_t wire_size(const ldns_pkt *p)
 	uint8_t *w = NULL;
 	size_t len = 0;
 
-	if (ldns_pkt2wire(&w, p, &len) != LDNS_STATUS_OK)
+	if (dns_pkt_wire(p, &w, &len) < 0)
 		len = SIZE_MAX;
 	free(w);
 	return len;
@@ -409,65 +455,104 @@ static size_t group_bound(const upd *u, size_t owner, const dns_change *ch, size
 	return b;
 }
 
+/* One message with the groups of the owners gs[from, to). */
+static ldns_pkt *build_message(upd *u, dns_change *ch, size_t n, const size_t *gs, size_t from,
+			       size_t to)
+{
+	ldns_pkt *p = new_update(u);
+
+	for (size_t g = from; g < to; g++)
+		add_group(u, p, gs[g], ch, n);
+	return p;
+}
+
 /*
  * Pack the pending changes into messages: whole owner groups (their
  * prerequisite and updates must travel together), as many per message as fit
  * once compressed.  Returns the number of messages in *ret (the caller frees
  * them), or -EMSGSIZE when one group alone is too big.
+ *
+ * A message only grows with each group added, so the most groups that fit
+ * are found by halving between a count that fits and one that does not.  The
+ * first try is all that are left (what fits the whole change in one
+ * message, the usual case, renders it once); the second is the share of
+ * them the limit is of that message's size.  Rendering a compressed message
+ * of 60 KB costs milliseconds: measuring again as each group was added had
+ * cost tens of them.
  */
 static int pack(upd *u, dns_change *ch, size_t n, ldns_pkt ***ret, size_t **ret_owners_end,
 		pf_err *e)
 {
 	const size_t limit = DNS_UPDATE_MAX_WIRE - TSIG_ROOM;
-	ldns_pkt **msgs = NULL;
-	size_t n_msgs = 0, *ends = NULL;
+	ldns_pkt **msgs = NULL, *head = new_update(u);
+	size_t n_msgs = 0, *ends = NULL, ng = 0, base = wire_size(head);
 	bool *has = pf_calloc(u->n_owners + 1, sizeof(*has));
-	ldns_pkt *cur = NULL;
-	size_t bound = 0;
+	size_t *gs = pf_calloc(u->n_owners + 1, sizeof(*gs));
+	size_t *cum = pf_calloc(u->n_owners + 2, sizeof(*cum)); /* bounds of gs[0, g) */
+	int r = 0;
 
+	ldns_pkt_free(head);
 	for (size_t i = 0; i < n; i++)
 		if (ch[i].result == DNS_CH_PENDING)
 			has[u->owner_of[i]] = true;
-	for (size_t k = 0; k <= u->n_owners; k++) {
-		if (k < u->n_owners && !has[k])
-			continue;
-		size_t gb = k < u->n_owners ? group_bound(u, k, ch, n) : 0;
-		if (cur && (k == u->n_owners || bound + gb > limit)) {
-			/* The bound says it may not fit: measure for real. */
-			size_t actual = wire_size(cur);
-			if (k == u->n_owners || actual + gb > limit) {
-				msgs = pf_realloc(msgs, (n_msgs + 1) * sizeof(*msgs));
-				ends = pf_realloc(ends, (n_msgs + 1) * sizeof(*ends));
-				msgs[n_msgs] = cur;
-				ends[n_msgs++] = k;
-				cur = NULL;
+	for (size_t k = 0; k < u->n_owners; k++)
+		if (has[k]) {
+			cum[ng + 1] = cum[ng] + group_bound(u, k, ch, n);
+			gs[ng++] = k;
+		}
+	for (size_t from = 0; from < ng;) {
+		size_t lo = from, hi = ng + 1, next = ng; /* lo fits, hi does not */
+		ldns_pkt *best = NULL;
+
+		if (base + cum[ng] - cum[from] <= limit) {
+			best = build_message(u, ch, n, gs, from, ng);
+			lo = ng;
+		}
+		while (hi - lo > 1) {
+			ldns_pkt *p = build_message(u, ch, n, gs, from, next);
+			size_t size = wire_size(p);
+
+			if (size <= limit) {
+				ldns_pkt_free(best);
+				best = p;
+				lo = next;
 			} else {
-				bound = actual;
+				ldns_pkt_free(p);
+				hi = next;
+			}
+			if (hi - lo <= 1)
+				break;
+			next = lo + (hi - lo) / 2;
+			if (size > limit && hi == ng) {
+				size_t guess = from + (size_t)((double)(ng - from) * limit / size);
+				if (guess > lo && guess < hi)
+					next = guess;
 			}
 		}
-		if (k == u->n_owners)
-			break;
-		if (!cur) {
-			cur = new_update(u);
-			bound = wire_size(cur);
-		}
-		add_group(u, cur, k, ch, n);
-		bound += gb;
-		if (bound > limit && wire_size(cur) > limit) {
+		if (lo == from) {
 			/* Alone in its message and still too large. */
-			ldns_pkt_free(cur);
+			r = pf_err_set(e, EMSGSIZE,
+				       "the TLSA RRset of %s is too large for one update message",
+				       u->owners[gs[from]].name);
 			for (size_t m = 0; m < n_msgs; m++)
 				ldns_pkt_free(msgs[m]);
 			free(msgs);
 			free(ends);
-			free(has);
-			return pf_err_set(
-				e, EMSGSIZE,
-				"the TLSA RRset of %s is too large for one update message",
-				u->owners[k].name);
+			msgs = NULL;
+			ends = NULL;
+			break;
 		}
+		msgs = pf_realloc(msgs, (n_msgs + 1) * sizeof(*msgs));
+		ends = pf_realloc(ends, (n_msgs + 1) * sizeof(*ends));
+		msgs[n_msgs] = best;
+		ends[n_msgs++] = lo < ng ? gs[lo] : u->n_owners;
+		from = lo;
 	}
 	free(has);
+	free(gs);
+	free(cum);
+	if (r < 0)
+		return r;
 	*ret = msgs;
 	*ret_owners_end = ends;
 	return (int)n_msgs;
@@ -601,6 +686,10 @@ static size_t first_missing(const upd *u, const dns_change *ch, size_t n, const 
 #define SOA_POLL_MAX_MS 250
 #define FULL_READ_FIRST_MS 1000
 #define FULL_READ_MAX_MS 4000
+/* The next full read's questions are signed while waiting (hundreds of
+ * signatures: tens of milliseconds, no longer after the serial moved), and
+ * used at most this long after, well inside the TSIG fudge. */
+#define PRESIGNED_MAX_US (60 * 1000000ull)
 
 static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf_err *e)
 {
@@ -609,7 +698,8 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 	unsigned full_step = FULL_READ_FIRST_MS, soa_step = SOA_POLL_FIRST_MS;
 	uint32_t seen = u->serial; /* the serial the last full read saw */
 	size_t canary = SIZE_MAX, missing = SIZE_MAX;
-	bool full = false, on_serial = true;
+	bool full = false, on_serial = true, late = false;
+	read_qs next = {0};
 	int r;
 
 	for (size_t k = 0; k < u->n_owners; k++)
@@ -620,8 +710,12 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 	for (;;) {
 		for (size_t k = 0; k < u->n_owners; k++)
 			u->owners[k].reread = full ? in_msg[k] : k == canary;
-		if ((r = read_state(u, false, e)) < 0)
-			return r;
+		if (full && next.n && pf_mono_usec() - next.signed_at < PRESIGNED_MAX_US)
+			r = read_run(u, &next, e); /* the owners in_msg, as asked */
+		else
+			r = read_state(u, false, e);
+		if (r < 0)
+			break;
 		now = pf_mono_usec();
 		if (!full && ((on_serial && u->serial != seen) ||
 			      first_missing(u, ch, n, in_msg, canary) == SIZE_MAX)) {
@@ -631,14 +725,14 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 		if (full) {
 			seen = u->serial;
 			if ((missing = first_missing(u, ch, n, in_msg, SIZE_MAX)) == SIZE_MAX)
-				return 0;
+				break;
 			/* Watched from now on: the owner still missing.  A serial
 			 * that moved without our change served is another
 			 * writer's; in a busy zone following it would read every
 			 * owner on each of their updates. */
 			canary = missing;
 			on_serial = false;
-			if (now - t0 >= limit_us)
+			if ((late = now - t0 >= limit_us))
 				break;
 			next_full = now + (uint64_t)full_step * 1000;
 			full_step = full_step * 3 / 2 > FULL_READ_MAX_MS ? FULL_READ_MAX_MS
@@ -647,6 +741,11 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 		uint64_t wake = now + (uint64_t)soa_step * 1000;
 		if (wake > next_full)
 			wake = next_full;
+		if (next.n && now - next.signed_at >= PRESIGNED_MAX_US)
+			read_qs_free(&next);
+		if (!next.n && (r = read_prepare(u, in_msg, &next, e)) < 0)
+			break;
+		now = pf_mono_usec();
 		if (wake > now)
 			sleep_ms((unsigned)((wake - now + 999) / 1000));
 		if (now - t0 >= SOA_POLL_FAST_US)
@@ -655,6 +754,9 @@ static int wait_visible(upd *u, dns_change *ch, size_t n, const bool *in_msg, pf
 		now = pf_mono_usec();
 		full = now >= next_full;
 	}
+	read_qs_free(&next);
+	if (!late)
+		return r;
 	return pf_err_set(e, ETIMEDOUT,
 			  "the update server %s acknowledged the update (verified NOERROR) but "
 			  "after %u s still does not serve the change at %s%s; no further update "

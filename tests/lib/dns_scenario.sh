@@ -210,7 +210,7 @@ dns_case_stopped_secondary() {
 
 # ---- a large update goes over TCP ----------------------------------------
 dns_case_large_update() {
-	local hosts K8 R8 rc
+	local hosts K8 K8b R8 rc
 	hosts=$(for i in $(seq 30); do printf 'mx%02d.example.test ' "$i"; done)
 	conf "$T/cf-many" "tlsa_hostnames = $hosts"
 	K8=$(new_key "$PF" eckey-20250105-000000.pem ec)
@@ -221,6 +221,20 @@ dns_case_large_update() {
 	check "the update (over 512 octets) went over TCP in one message" \
 		eval 'grep -q "sending update 1 of 1 .* over TCP" "$T/many.err" &&
 			grep -q "60 added, 0 already present, in 1 update message" "$T/many.out"'
+	# 1,400 records (350 names, 2 keys, the 2 record types of
+	# tlsa_records) do not fit one message: a dry run shows the split, each
+	# message within the limit and all but the last filled, every record in
+	# exactly one of them, next to its owner's prerequisite.
+	conf "$T/cf-split" "tlsa_hostnames = $(for i in $(seq 350); do printf 'sp%d.example.test ' "$i"; done)"
+	K8b=$(new_key "$PF" eckey-20250107-000000.pem ec)
+	"$PFTLS" -c "$T/cf-split" publish -n "$K8" "$K8b" >"$T/split.out" 2>"$T/split.err"
+	rc=$?
+	check "publish -n of 1,400 records: several messages, each within 65,535 octets with room for the TSIG, all but the last over 60,000 ($rc)" \
+		eval '[ $rc -eq 0 ] &&
+			sed -n "s/^;; UPDATE message \([0-9]*\) of \([0-9]*\) .*, \([0-9]*\) bytes before TSIG.*/\1 \2 \3/p" "$T/split.out" |
+			awk "{ if (\$1 != NR || \$3 > 65535 - 364 || (\$1 < \$2 && \$3 < 60000)) bad = 1; n = \$2 } END { exit bad || NR < 2 || NR != n }"'
+	check "publish -n of 1,400 records: each record once, with its owner's prerequisite in the same message" \
+		eval 'awk "/^;; UPDATE message/ { m++ } /NONE[[:space:]]+TLSA/ { pre[\$1] = m } /IN[[:space:]]+TLSA[[:space:]]+3 1 [12] / { if (pre[\$1] != m || seen[\$0]++) bad = 1; n++ } END { exit bad || n != 1400 }" "$T/split.out"'
 	run -c "$T/cf-many" propagation --wait "$K8"
 	check "propagation --wait of 60 records exits 0 ($ERR)" \
 		eval '[ $RC -eq 0 ] && grep -Eq "$NET.2:53 .* 60/60 +yes" <<<"$OUT"'
