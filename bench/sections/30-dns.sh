@@ -15,6 +15,14 @@
 #       server's SOA polled every 0.1 s and, once it moved, every name asked
 #       once (both records and an RRSIG); timed inside the script, from
 #       the send to the last server verified (no process start-up);
+#     - floor+reads (dns_floor.py --with-reads): the floor plus the reads
+#       pftls-roll's contract (SPEC) requires and the floor skips: before
+#       the UPDATE, every owner's TLSA RRset and the zone's SOA read from
+#       the update server, TSIG-signed (the compare-and-swap state; the
+#       UPDATE then carries an "RRset does not exist" prerequisite for every
+#       owner), and every read of the update server signed (its confirming
+#       read too).  Still no DNSSEC validation, no discovery, no process
+#       start-up: what it adds to the floor is the price of those reads;
 #     - nsupdate (which does not compress names, so two messages) plus a
 #       dig loop until every server serves every record.
 #     PROFILE=1 adds one run of ours under strace -f -tt (output kept in
@@ -152,8 +160,8 @@ chmod +x "$T/ours.sh"
 OLD_BUILD=${OLD_BUILD:-}
 [ -n "$OLD_BUILD" ] && OLD_BUILD=$(cd "$OLD_BUILD" && pwd)
 NEW_BUILD=$(cd "${NEW_BUILD:-$(dirname "$PFTLS")}" && pwd)
-sides="new floor baseline"
-[ -n "$OLD_BUILD" ] && sides="old new floor baseline"
+sides="new floor floor+reads baseline"
+[ -n "$OLD_BUILD" ] && sides="old new floor floor+reads baseline"
 # timed CMD...: the seconds (wall clock) CMD takes; fails when CMD does.
 timed() {
 	local a b
@@ -174,15 +182,25 @@ for ((run = 1; run <= RUNS; run++)); do
 		old) t=$(timed "$T/ours.sh" "$OLD_BUILD" "$T/big.cf" "$K1" "$K2" "$T/split.old") ;;
 		floor) t=$("$PY3" "$here/../dns_floor.py" "$T/bind/keys/pftls.key" example.test "$NET.1" 5 \
 			"$h1,$h2" "$T/owners.txt" "$NET.1" "$NET.2" "$NET.3" 2>>"$T/floor.err") ;;
+		# Its own err file: the report reads each floor's stamps apart.
+		floor+reads) t=$("$PY3" "$here/../dns_floor.py" --with-reads "$T/bind/keys/pftls.key" \
+			example.test "$NET.1" 5 "$h1,$h2" "$T/owners.txt" "$NET.1" "$NET.2" "$NET.3" \
+			2>>"$T/floorreads.err") ;;
 		baseline) t=$(timed "$T/baseline.sh") ;;
 		esac
-		[ -n "$t" ] || { echo "30-dns.sh: $side failed (run $run)" >&2; tail -3 "$T/floor.err" >&2; exit 1; }
+		[ -n "$t" ] || {
+			echo "30-dns.sh: $side failed (run $run)" >&2
+			tail -3 "$T/floor.err" >&2
+			[ -e "$T/floorreads.err" ] && tail -3 "$T/floorreads.err" >&2
+			exit 1
+		}
 		echo "bench: 1,000 records, run $run, $side: $t s" >&2
 		echo "$side $t" >>"$T/pub.txt"
 	done
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 tail -1 "$T/floor.err" >&2
+tail -1 "$T/floorreads.err" >&2
 if [ -n "${PROFILE:-}" ]; then
 	P=${PROFILE_DIR:-/tmp/pftls-bench-dns-profile}
 	mkdir -p "$P"
@@ -190,6 +208,7 @@ if [ -n "${PROFILE:-}" ]; then
 	strace -f -tt -s 256 -xx -e trace=%network,%process,poll,clock_nanosleep,nanosleep,write,read \
 		-o "$P/ours.strace" "$T/ours.sh" "$NEW_BUILD" "$T/big.cf" "$K1" "$K2"
 	cp "$T/floor.err" "$P/floor.err"
+	cp "$T/floorreads.err" "$P/floorreads.err"
 	"$PY3" "$here/../strace_dns.py" "$P/ours.strace" >"$P/ours.phases.md"
 	echo "bench: profile of ours in $P/ours.strace, its DNS phases in $P/ours.phases.md" >&2
 fi
@@ -204,17 +223,17 @@ silent=$(grep -c "no answer within" "$T/p16.out")
 build_id() { git -C "$1/.." describe --always --dirty --abbrev=10 2>/dev/null || echo unknown; }
 "$PY3" - "$T/pub.txt" "$T/prop.json" "$answered" "$silent" "$RUNS" "$load0" "$load1" \
 	"$NEW_BUILD ($(build_id "$NEW_BUILD"))" "${OLD_BUILD:+$OLD_BUILD ($(build_id "$OLD_BUILD"))}" \
-	"$T/split.new" "$T/split.old" "$T/floor.err" <<'PY'
+	"$T/split.new" "$T/split.old" "$T/floor.err" "$T/floorreads.err" <<'PY'
 import json, re, statistics, sys
 pub = {}
 for line in open(sys.argv[1]):
     k, v = line.split()
     pub.setdefault(k, []).append(float(v))
 prop = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
-answered, silent, runs, load0, load1, new_id, old, split_new, split_old, floor_err = sys.argv[3:13]
+answered, silent, runs, load0, load1, new_id, old, split_new, split_old, floor_err, floorreads_err = sys.argv[3:14]
 m = lambda r: r["median"]
 med = {k: statistics.median(v) for k, v in pub.items()}
-p, b, f = med["new"], med["baseline"], med["floor"]
+p, b, f, fr = med["new"], med["baseline"], med["floor"], med["floor+reads"]
 r16, r1 = m(prop["round16"]), m(prop["round1"])
 print("## DNS: publishing and propagation (bench/sections/30-dns.sh)\n")
 print("Real BIND 9.18: signing primary (inline, dnssec-policy) and two")
@@ -229,7 +248,7 @@ n = len(pub["new"])
 print("| side | " + " | ".join(str(i + 1) for i in range(n)) + " | median |")
 print("|---|" + "---:|" * (n + 1))
 label = {"old": "pftls-roll, old build", "new": "pftls-roll", "floor": "floor",
-         "baseline": "nsupdate + dig loop"}
+         "floor+reads": "floor + the reads SPEC requires", "baseline": "nsupdate + dig loop"}
 for k in pub:
     print("| %s | %s | **%.2f** |" % (label[k], " | ".join("%.2f" % x for x in pub[k]), med[k]))
 print()
@@ -242,6 +261,10 @@ print("| floor: the same 1,000 records as ONE pre-built, name-compressed, TSIG-s
 print("| **ratio pftls-roll / floor** (goal <= 1.2) | **%.2f** |" % (p / f))
 if "old" in med:
     print("| ratio old build / floor | %.2f |" % (med["old"] / f))
+print("| floor + the reads SPEC requires (state read before, TSIG on the update server's reads): the floor, plus every owner's TLSA RRset and the zone's SOA read TSIG-signed from the update server before the UPDATE (pipelined UDP), an \"RRset does not exist\" prerequisite per owner in the UPDATE, and the update server's confirming read TSIG-signed | %.2f s |" % fr)
+print("| **ratio pftls-roll / floor+reads** | **%.2f** |" % (p / fr))
+if "old" in med:
+    print("| ratio old build / floor+reads | %.2f |" % (med["old"] / fr))
 print("| nsupdate (2 messages: no name compression; the second sent once the first is served) + dig loop until all 3 servers serve all 1,000 | %.2f s |" % b)
 print("| ratio nsupdate baseline / pftls-roll | %.2f |" % (b / p))
 for side, fn in (("new", split_new), ("old build", split_old)):
@@ -255,14 +278,30 @@ for side, fn in (("new", split_new), ("old build", split_old)):
             ", ".join("%.2f / %.2f" % r for r in rows)))
 # The floor's own stamps: when the signing primary's serial moved (BIND
 # signing the 1,000 records: the part no client can shorten).
-moved = []
-for line in open(floor_err):
-    mm = re.search(r"serial moved \S+ ([0-9.]+)", line)
-    if line.startswith("dns_floor:") and mm:
-        moved.append(float(mm.group(1)))
+def stamps(fn, pattern):
+    out = []
+    try:
+        for line in open(fn):
+            mm = re.search(pattern, line)
+            if line.startswith("dns_floor:") and mm:
+                out.append(float(mm.group(1)))
+    except OSError:
+        pass
+    return out
+moved = stamps(floor_err, r"serial moved \S+ ([0-9.]+)")
 if moved:
     print("| floor: the primary's serial moved (BIND signed the records) after the UPDATE was sent (median; each run) | %.2f s (%s) |" % (
         statistics.median(moved), ", ".join("%.2f" % v for v in moved)))
+# floor+reads's clock starts before its state read: its serial moved that
+# much later; the reads' own time is shown apart.
+reads = stamps(floorreads_err, r"reads ([0-9.]+) s")
+if reads:
+    print("| floor+reads: the state read (500 TLSA + 1 SOA, TSIG-signed, from the update server) (median; each run) | %.3f s (%s) |" % (
+        statistics.median(reads), ", ".join("%.3f" % v for v in reads)))
+moved_r = stamps(floorreads_err, r"serial moved \S+ ([0-9.]+)")
+if moved_r:
+    print("| floor+reads: the primary's serial moved after the state read began (median; each run) | %.2f s (%s) |" % (
+        statistics.median(moved_r), ", ".join("%.2f" % v for v in moved_r)))
 print("| one `propagation` round, 16 check server addresses (%s answering, %s never answer) | %.2f s |" % (answered, silent, r16))
 print("| one `propagation` round, 1 server that never answers (+ the update server) | %.2f s |" % r1)
 print("| ratio 16-server round / 1-server round (concurrent: ~1; sequential would be ~4) | %.2f |" % (r16 / r1))
@@ -279,6 +318,7 @@ if [ -n "${PROFILE:-}" ]; then
 	echo "under strace (slower than untraced, most in the IPC-heavy parts); gaps are"
 	echo "stretches without any DNS message, with the syscalls made meanwhile."
 	echo "The floor's own breakdown of its last run: $(tail -1 "$P/floor.err")"
+	echo "floor+reads's: $(tail -1 "$P/floorreads.err")"
 	echo
 	cat "$P/ours.phases.md"
 	echo
