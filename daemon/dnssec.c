@@ -227,14 +227,22 @@ static void entry_make(key_entry *e, const ldns_rr *k)
  * is full (or NULL), into *tmp, which the caller clears. */
 static const key_entry *key_of(dnssec_keys *ks, const ldns_rr *k, key_entry *tmp)
 {
+	const ldns_rdf *pub = ldns_rr_rdf(k, 3);
+	uint16_t flags = ldns_rdf2native_int16(ldns_rr_rdf(k, 0));
 	key_entry e;
 
+	/* Compared in place: a lookup per key and RRset verified, no copy. */
+	for (size_t i = 0; ks && i < ks->n; i++) {
+		const key_entry *c = &ks->v[i];
+
+		if (c->len == 4 + ldns_rdf_size(pub) && c->rdata[0] == (uint8_t)(flags >> 8) &&
+		    c->rdata[1] == (uint8_t)flags &&
+		    c->rdata[2] == ldns_rdf2native_int8(ldns_rr_rdf(k, 1)) &&
+		    c->rdata[3] == ldns_rdf2native_int8(ldns_rr_rdf(k, 2)) &&
+		    memcmp(c->rdata + 4, ldns_rdf_data(pub), ldns_rdf_size(pub)) == 0)
+			return c;
+	}
 	entry_make(&e, k);
-	for (size_t i = 0; ks && i < ks->n; i++)
-		if (ks->v[i].len == e.len && memcmp(ks->v[i].rdata, e.rdata, e.len) == 0) {
-			entry_clear(&e);
-			return &ks->v[i];
-		}
 	e.pk = make_key(e.alg, e.rdata + 4, e.len - 4);
 	ERR_clear_error();
 	if (ks && ks->n < KEYS_MAX) {
